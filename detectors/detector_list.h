@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * detector_list.h - one line per built-in detector. registry.c includes this
+ * file twice: to declare dg_detector_<name> and to tabulate it. A new detector
+ * is one .c file, one line here and one line in meson.build.
+ */
+DETECTOR(pem)

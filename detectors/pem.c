@@ -1,0 +1,771 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * pem.c - the `pem` detector: private keys in PEM armor, proven.
+ *
+ * Finds "-----BEGIN ... PRIVATE KEY-----" (and the SSH2 "---- BEGIN SSH2
+ * ENCRYPTED PRIVATE KEY ----" armor) in ASCII, UTF-16LE and UTF-16BE, with LF
+ * or CRLF line ends, on one line, and JSON-escaped ("\n", "\/", "\u002b").
+ *
+ * 1. Prefilter: an SSE2 pass (a portable loop elsewhere) marks positions with
+ *    '-' at i and i+2, true for every armor in every encoding; everything
+ *    else (zero pages, random bytes, most text) is passed over 16 bytes at a
+ *    time.
+ * 2. At a mark, the text is decoded to ASCII (undoing UTF-16 and JSON
+ *    escapes, remembering each character's byte offset) and matched with
+ *    PCRE2 for the armor, its label, RFC 1421 headers and the body.
+ * 3. The body is base64-decoded by OpenSSL and the key is rebuilt with
+ *    OSSL_DECODER (or the openssh-key-v1 reader) and proven by keyproof.
+ *
+ * Verdicts: proven keys are confirmed/high; encrypted keys (PKCS#8 PBES2,
+ * legacy Proc-Type, OpenSSH with a cipher, SSH2, OpenPGP) are medium
+ * candidates; a body that does not decode or has no END line is a low
+ * candidate; a BEGIN line with no body or a placeholder body (library
+ * strings, "...") is silent, and so are public keys and certificates, whose
+ * labels do not end in PRIVATE KEY.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/formats/openssh.h"
+#include "../scanner/proof/keyproof.h"
+
+#define PEM_MAX_SPAN (64u << 10)   /* longest armored key in bytes (UTF-16 RSA-8192) */
+#define PEM_MAX_TEXT (32u << 10)   /* decoded characters examined after BEGIN */
+#define PEM_MIN_BODY 40            /* fewer base64 characters: a placeholder */
+
+enum enc { ENC_ASCII, ENC_UTF16LE, ENC_UTF16BE };
+
+static const char *const forms[] = {
+    "pkcs8", "pkcs1", "sec1", "dsa", "openssh", "encrypted-pkcs8", "legacy-encrypted",
+    "pgp", "ssh2", NULL,
+};
+
+/* Armor: label, optional headers, body, END with the same label. The decoded
+ * text has escapes undone, so only real whitespace separates lines. */
+static const char armor_re[] =
+    "\\A-----BEGIN (?<label>(?:[A-Z0-9-]+ )*PRIVATE KEY(?: BLOCK)?)-----"
+    "(?<hdrs>(?:\\s*[A-Za-z][A-Za-z0-9-]*:[ \\t]*[^\\r\\n]*)*)"
+    "(?<body>[A-Za-z0-9+/=\\s]*?)"
+    "(?<end>-----END \\k<label>-----)?"
+    "(?(<end>)|(?=[^A-Za-z0-9+/=\\s]|\\z))";
+static const char ssh2_re[] =
+    "\\A---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
+    "(?<hdrs>(?:\\s*[A-Za-z][A-Za-z0-9-]*:[^\\r\\n]*(?:\\\\\\r?\\n[^\\r\\n]*)*)*)"
+    "(?<body>[A-Za-z0-9+/=\\s]*?)"
+    "(?<end>---- END SSH2 ENCRYPTED PRIVATE KEY ----)?"
+    "(?(<end>)|(?=[^A-Za-z0-9+/=\\s]|\\z))";
+
+struct shared {
+    pcre2_code *armor, *ssh2;
+};
+
+struct ctx {
+    const struct shared *sh;
+    pcre2_match_data *md;
+    char *txt;         /* decoded text */
+    uint32_t *src;     /* byte offset in the chunk of each decoded character (+1 entry) */
+    unsigned char *der;
+};
+
+/* What the decoder saw besides the characters. */
+struct textinfo {
+    enum enc enc;
+    bool escaped;      /* JSON escapes were undone */
+    bool crlf;
+    bool lines;        /* the body has line breaks */
+};
+
+static dg_err
+pem_create(const struct dg_config *cfg, void **out)
+{
+    struct shared *sh = calloc(1, sizeof *sh);
+    int err;
+    PCRE2_SIZE eoff;
+
+    (void)cfg;
+    if (sh == NULL)
+        return DG_E_NOMEM;
+    sh->armor = pcre2_compile((PCRE2_SPTR)armor_re, PCRE2_ZERO_TERMINATED, 0, &err, &eoff, NULL);
+    sh->ssh2 = pcre2_compile((PCRE2_SPTR)ssh2_re, PCRE2_ZERO_TERMINATED, 0, &err, &eoff, NULL);
+    if (sh->armor == NULL || sh->ssh2 == NULL) {
+        pcre2_code_free(sh->armor);
+        pcre2_code_free(sh->ssh2);
+        free(sh);
+        return DG_E_FORMAT;
+    }
+    (void)pcre2_jit_compile(sh->armor, PCRE2_JIT_COMPLETE);
+    (void)pcre2_jit_compile(sh->ssh2, PCRE2_JIT_COMPLETE);
+    *out = sh;
+    return DG_OK;
+}
+
+static void
+pem_destroy(void *p)
+{
+    struct shared *sh = p;
+
+    if (sh == NULL)
+        return;
+    pcre2_code_free(sh->armor);
+    pcre2_code_free(sh->ssh2);
+    free(sh);
+}
+
+static void
+pem_release(void *p)
+{
+    struct ctx *c = p;
+
+    if (c == NULL)
+        return;
+    pcre2_match_data_free(c->md);
+    free(c->txt);
+    free(c->src);
+    if (c->der != NULL)
+        OPENSSL_cleanse(c->der, PEM_MAX_TEXT);
+    free(c->der);
+    free(c);
+}
+
+static dg_err
+pem_init(void *shared, void **out)
+{
+    struct ctx *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return DG_E_NOMEM;
+    c->sh = shared;
+    c->md = pcre2_match_data_create(8, NULL);
+    c->txt = malloc(PEM_MAX_TEXT + 1);
+    c->src = malloc((PEM_MAX_TEXT + 1) * sizeof *c->src);
+    c->der = malloc(PEM_MAX_TEXT);
+    if (c->md == NULL || c->txt == NULL || c->src == NULL || c->der == NULL) {
+        pem_release(c);
+        return DG_E_NOMEM;
+    }
+    *out = c;
+    return DG_OK;
+}
+
+/* --- text decoding ---------------------------------------------------------- */
+
+/* The character at byte i in encoding e, or -1 if not an ASCII character or
+ * out of range. */
+static int
+char_at(const uint8_t *p, size_t len, size_t i, enum enc e)
+{
+    if (e == ENC_ASCII)
+        return i < len && p[i] < 0x80 ? p[i] : -1;
+    if (i + 1 >= len)
+        return -1;
+    if (e == ENC_UTF16LE)
+        return p[i + 1] == 0 && p[i] < 0x80 ? p[i] : -1;
+    return p[i] == 0 && p[i + 1] < 0x80 ? p[i + 1] : -1;
+}
+
+static int
+hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Decodes text starting at byte `start` of the chunk into c->txt, undoing
+ * JSON escapes; stops at a control or non-ASCII character, at the end of the
+ * chunk, or after PEM_MAX_TEXT characters. Returns the character count. */
+static size_t
+decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct textinfo *ti)
+{
+    size_t w = ti->enc == ENC_ASCII ? 1 : 2, i = start, n = 0;
+
+    while (n < PEM_MAX_TEXT) {
+        int ch = char_at(p, len, i, ti->enc);
+        size_t at = i;
+
+        if (ch < 0)
+            break;
+        i += w;
+        if (ch == '\\') {
+            /* A run of backslashes, then n r t / " or u00XX: one character. */
+            int nx;
+
+            while ((nx = char_at(p, len, i, ti->enc)) == '\\')
+                i += w;
+            if (nx == 'n' || nx == 'r' || nx == 't') {
+                ch = nx == 'n' ? '\n' : nx == 'r' ? '\r' : '\t';
+                i += w;
+            } else if (nx == '/') {
+                ch = '/';
+                i += w;
+            } else if (nx == 'u') {
+                int v = 0;
+
+                for (int k = 1; k <= 4; k++) {
+                    int h = hexval(char_at(p, len, i + k * w, ti->enc));
+
+                    v = h < 0 ? -1 : (v < 0 ? -1 : v * 16 + h);
+                }
+                if (v < 0x20 || v >= 0x7f) {
+                    if (v != '\n' && v != '\r')
+                        break;
+                }
+                ch = v;
+                i += 5 * w;
+            } else {
+                break;
+            }
+            ti->escaped = true;
+        } else if (ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t') {
+            break;
+        } else if (ch == 0x7f) {
+            break;
+        }
+        if (ch == '\r')
+            ti->crlf = true;
+        c->src[n] = (uint32_t)at;
+        c->txt[n++] = (char)ch;
+    }
+    c->src[n] = (uint32_t)i;
+    c->txt[n] = '\0';
+    return n;
+}
+
+/* --- verdicts -------------------------------------------------------------- */
+
+static void
+describe_text(const struct textinfo *ti, char *out, size_t n)
+{
+    static const char *const encname[] = {"ascii", "utf-16le", "utf-16be"};
+
+    dg_strlcpyf(out, n, "%s%s%s%s", encname[ti->enc], ti->escaped ? ", json-escaped" : "",
+                ti->lines ? "" : ", one-line", ti->crlf && !ti->escaped ? ", crlf" : "");
+}
+
+/* Decodes base64 body text (whitespace allowed) into c->der; returns the byte
+ * count or -1. */
+static int
+base64_decode(struct ctx *c, const char *body, size_t blen)
+{
+    EVP_ENCODE_CTX *e = EVP_ENCODE_CTX_new();
+    int out = 0, fin = 0, ok;
+
+    if (e == NULL)
+        return -1;
+    EVP_DecodeInit(e);
+    ok = EVP_DecodeUpdate(e, c->der, &out, (const unsigned char *)body, (int)blen) >= 0 &&
+         EVP_DecodeFinal(e, c->der + out, &fin) == 1;
+    EVP_ENCODE_CTX_free(e);
+    return ok ? out + fin : -1;
+}
+
+/* Rebuilds a private key from DER with OpenSSL's decoders. */
+static EVP_PKEY *
+decode_der(const unsigned char *der, size_t len, const char *structure, const char *type)
+{
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", structure, type,
+                                                        EVP_PKEY_KEYPAIR, NULL, NULL);
+    const unsigned char *p = der;
+    size_t l = len;
+
+    if (d == NULL)
+        return NULL;
+    if (OSSL_DECODER_from_data(d, &p, &l) != 1) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    OSSL_DECODER_CTX_free(d);
+    return pkey;
+}
+
+/* Does the DER key carry its public key? SEC1 ECPrivateKey: [1] after the
+ * scalar; PKCS#8 v2: [1] after the private key. Walked with OpenSSL's
+ * ASN1_get_object. */
+static bool
+der_has_public(const unsigned char *der, size_t len, bool pkcs8)
+{
+    const unsigned char *p = der, *end;
+    long l;
+    int tag, cls;
+
+    if ((ASN1_get_object(&p, &l, &tag, &cls, (long)len) & 0x80) || tag != V_ASN1_SEQUENCE)
+        return false;
+    end = p + l;
+    while (p < end) {
+        const unsigned char *q = p;
+
+        if (ASN1_get_object(&q, &l, &tag, &cls, end - p) & 0x80)
+            return false;
+        if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 1)
+            return true;
+        if (pkcs8 && cls == V_ASN1_UNIVERSAL && tag == V_ASN1_OCTET_STRING) {
+            /* PKCS#8 EC: the inner SEC1 key may carry [1] itself. */
+            if (der_has_public(q, (size_t)l, false))
+                return true;
+        }
+        p = q + l;
+    }
+    return false;
+}
+
+/* Names the PBES2 KDF and cipher of an EncryptedPrivateKeyInfo. */
+static bool
+describe_pkcs8_encrypted(const unsigned char *der, size_t len, char *note, size_t n)
+{
+    const unsigned char *p = der;
+    X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long)len);
+    const X509_ALGOR *alg = NULL;
+    const ASN1_OBJECT *oid = NULL;
+    char scheme[64] = "?", kdf[64] = "", cipher[64] = "";
+
+    if (sig == NULL)
+        return false;
+    X509_SIG_get0(sig, &alg, NULL);
+    X509_ALGOR_get0(&oid, NULL, NULL, alg);
+    OBJ_obj2txt(scheme, sizeof scheme, oid, 0);
+    if (OBJ_obj2nid(oid) == NID_pbes2) {
+        PBE2PARAM *pbe2 = NULL;
+        const ASN1_TYPE *param = NULL;
+        int ptype;
+        const void *pval;
+
+        X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+        (void)param;
+        if (ptype == V_ASN1_SEQUENCE)
+            pbe2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM));
+        if (pbe2 != NULL) {
+            OBJ_obj2txt(kdf, sizeof kdf, pbe2->keyfunc->algorithm, 0);
+            OBJ_obj2txt(cipher, sizeof cipher, pbe2->encryption->algorithm, 0);
+            PBE2PARAM_free(pbe2);
+        }
+    }
+    if (kdf[0] != '\0')
+        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s: %s, %s)", scheme, kdf, cipher);
+    else
+        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s)", scheme);
+    X509_SIG_free(sig);
+    return true;
+}
+
+static const char *
+label_algorithm(const char *label)
+{
+    if (strncmp(label, "RSA ", 4) == 0)
+        return "RSA";
+    if (strncmp(label, "EC ", 3) == 0)
+        return "EC";
+    if (strncmp(label, "DSA ", 4) == 0)
+        return "DSA";
+    if (strncmp(label, "SM2 ", 4) == 0)
+        return "SM2";
+    return "";
+}
+
+/* Sets the finding from a proven (or disproven) key. */
+static void
+prove_into(EVP_PKEY *pkey, unsigned flags, struct dg_finding *f)
+{
+    dg_err rc = keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof);
+    const char *alg = f->key.algorithm;
+
+    if (strcmp(alg, "RSA") == 0 || strcmp(alg, "RSA-PSS") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "rsa-private-key");
+    else if (strcmp(alg, "EC") == 0 || strcmp(alg, "SM2") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "ec-private-key");
+    else if (strcmp(alg, "DSA") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "dsa-private-key");
+    else if (strcmp(alg, "Ed25519") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "ed25519-private-key");
+    else if (strcmp(alg, "Ed448") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "ed448-private-key");
+    else if (strcmp(alg, "X25519") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "x25519-private-key");
+    else if (strcmp(alg, "X448") == 0)
+        dg_strlcpyf(f->type, sizeof f->type, "x448-private-key");
+    else
+        dg_strlcpyf(f->type, sizeof f->type, "private-key");
+    if (rc == DG_OK) {
+        f->status = DG_STATUS_CONFIRMED;
+        f->severity = DG_SEV_HIGH;
+    } else {
+        f->status = DG_STATUS_CANDIDATE;
+        f->severity = DG_SEV_MEDIUM;
+        dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);
+        f->proof[0] = '\0';
+    }
+}
+
+static void
+candidate(struct dg_finding *f, enum dg_severity sev, const char *type, const char *note)
+{
+    f->status = DG_STATUS_CANDIDATE;
+    f->severity = sev;
+    dg_strlcpyf(f->type, sizeof f->type, "%s", type);
+    dg_strlcpyf(f->note, sizeof f->note, "%s", note);
+}
+
+/* The label's key, from its DER body. */
+static void
+judge_der(struct ctx *c, const char *label, const unsigned char *der, size_t len,
+          struct dg_finding *f)
+{
+    static const struct {
+        const char *label, *structure, *type, *encoding;
+    } table[] = {
+        {"PRIVATE KEY", "PrivateKeyInfo", NULL, "pem-pkcs8"},
+        {"RSA PRIVATE KEY", "type-specific", "RSA", "pem-pkcs1"},
+        {"EC PRIVATE KEY", "type-specific", "EC", "pem-sec1"},
+        {"DSA PRIVATE KEY", "type-specific", "DSA", "pem-dsa"},
+        {"SM2 PRIVATE KEY", "type-specific", "SM2", "pem-sec1"},
+    };
+    const char *structure = NULL, *type = NULL, *encoding = "pem";
+    EVP_PKEY *pkey;
+    unsigned flags = 0;
+
+    (void)c;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(label, table[i].label) == 0) {
+            structure = table[i].structure;
+            type = table[i].type;
+            encoding = table[i].encoding;
+        }
+    }
+    dg_strlcpyf(f->encoding, sizeof f->encoding, "%s", encoding);
+    pkey = decode_der(der, len, structure, type);
+    if (pkey == NULL && structure != NULL)
+        pkey = decode_der(der, len, NULL, NULL); /* mislabeled: let OpenSSL guess */
+    if (pkey == NULL) {
+        candidate(f, DG_SEV_LOW, "private-key",
+                  "armored private key whose body is not a key OpenSSL can decode");
+        return;
+    }
+    if (der_has_public(der, len, structure != NULL && strcmp(structure, "PrivateKeyInfo") == 0))
+        flags |= KEYPROOF_PUB_STORED;
+    prove_into(pkey, flags, f);
+    EVP_PKEY_free(pkey);
+}
+
+static void
+judge_openssh(const unsigned char *der, size_t len, struct dg_finding *f)
+{
+    struct openssh_key k;
+
+    dg_strlcpyf(f->encoding, sizeof f->encoding, "pem-openssh");
+    if (openssh_parse(der, len, &k) != DG_OK) {
+        candidate(f, DG_SEV_LOW, "openssh-private-key",
+                  "OpenSSH armor whose body is not an openssh-key-v1 blob");
+        return;
+    }
+    if (k.encrypted) {
+        char note[160];
+
+        dg_strlcpyf(note, sizeof note, "encrypted OpenSSH key (%s, cipher %s, KDF %s%s%u rounds)",
+                    k.keytype[0] ? k.keytype : "unknown type", k.cipher, k.kdf,
+                    k.rounds ? ", " : "", k.rounds);
+        candidate(f, DG_SEV_MEDIUM, "encrypted-private-key", note);
+        if (!k.rounds)
+            dg_strlcpyf(f->note, sizeof f->note, "encrypted OpenSSH key (%s, cipher %s, KDF %s)",
+                        k.keytype[0] ? k.keytype : "unknown type", k.cipher, k.kdf);
+        if (k.pub != NULL)
+            keyproof_identity(k.pub, &f->key);
+    } else if (k.priv != NULL) {
+        prove_into(k.priv, k.proof_flags, f);
+    } else {
+        candidate(f, DG_SEV_MEDIUM, "openssh-private-key", k.why);
+        if (k.pub != NULL)
+            keyproof_identity(k.pub, &f->key);
+    }
+    openssh_key_free(&k);
+}
+
+/* Finds the value of header `name` in the header text; copies it to out. */
+static bool
+header_value(const char *hdrs, size_t n, const char *name, char *out, size_t out_len)
+{
+    size_t nl = strlen(name);
+
+    for (size_t i = 0; i + nl < n; i++) {
+        if ((i == 0 || hdrs[i - 1] == '\n' || hdrs[i - 1] == ' ' || hdrs[i - 1] == '\r') &&
+            strncmp(hdrs + i, name, nl) == 0 && hdrs[i + nl] == ':') {
+            size_t s = i + nl + 1, e;
+
+            while (s < n && (hdrs[s] == ' ' || hdrs[s] == '\t'))
+                s++;
+            for (e = s; e < n && hdrs[e] != '\r' && hdrs[e] != '\n'; e++)
+                ;
+            dg_strlcpyf(out, out_len, "%.*s", (int)(e - s), hdrs + s);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Judges one armored block; returns false to stay silent. */
+static bool
+judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const char *body,
+      size_t blen, bool has_end, bool ssh2, struct dg_finding *f)
+{
+    size_t b64 = 0;
+    int der_len;
+    char v[96];
+
+    for (size_t i = 0; i < blen; i++)
+        b64 += body[i] != ' ' && body[i] != '\t' && body[i] != '\r' && body[i] != '\n';
+    if (b64 < PEM_MIN_BODY)
+        return false; /* a BEGIN line with no key: library strings, placeholders */
+    if (ssh2) {
+        dg_strlcpyf(f->encoding, sizeof f->encoding, "pem-ssh2");
+        candidate(f, DG_SEV_MEDIUM, "encrypted-private-key",
+                  "SSH2 (ssh.com) private key; not decoded here");
+        return true;
+    }
+    if (strcmp(label, "PGP PRIVATE KEY BLOCK") == 0) {
+        /* Drop the CRC-24 line ("=XXXX") before decoding. */
+        for (size_t i = blen; i-- > 0;) {
+            if (body[i] == '=' && (i == 0 || body[i - 1] == '\n') && blen - i <= 7) {
+                blen = i;
+                break;
+            }
+        }
+    }
+    der_len = base64_decode(c, body, blen);
+    if (der_len <= 0) {
+        dg_strlcpyf(f->encoding, sizeof f->encoding, "pem");
+        candidate(f, DG_SEV_LOW, "private-key",
+                  has_end ? "armored private key whose body is not valid base64"
+                          : "armored private key with no END line (truncated?)");
+        return true;
+    }
+    if (strcmp(label, "PGP PRIVATE KEY BLOCK") == 0) {
+        unsigned char t = c->der[0];
+        bool secret = (t & 0x80) && ((t & 0x40) ? (t & 0x3f) == 5 : ((t >> 2) & 0xf) == 5);
+
+        dg_strlcpyf(f->encoding, sizeof f->encoding, "pem-pgp");
+        candidate(f, secret ? DG_SEV_MEDIUM : DG_SEV_LOW, "pgp-private-key",
+                  secret ? "OpenPGP secret-key packet; not proven here"
+                         : "OpenPGP armor without a secret-key packet first");
+        return true;
+    }
+    if (strcmp(label, "OPENSSH PRIVATE KEY") == 0) {
+        judge_openssh(c->der, (size_t)der_len, f);
+    } else if (strcmp(label, "ENCRYPTED PRIVATE KEY") == 0) {
+        char note[160];
+
+        dg_strlcpyf(f->encoding, sizeof f->encoding, "pem-encrypted-pkcs8");
+        if (describe_pkcs8_encrypted(c->der, (size_t)der_len, note, sizeof note))
+            candidate(f, DG_SEV_MEDIUM, "encrypted-private-key", note);
+        else
+            candidate(f, DG_SEV_LOW, "encrypted-private-key",
+                      "ENCRYPTED PRIVATE KEY armor whose body does not parse");
+    } else if (header_value(hdrs, hlen, "Proc-Type", v, sizeof v) && strstr(v, "ENCRYPTED")) {
+        char cipher[64] = "unknown cipher", note[160];
+
+        if (header_value(hdrs, hlen, "DEK-Info", v, sizeof v)) {
+            char *comma = strchr(v, ',');
+
+            if (comma != NULL)
+                *comma = '\0'; /* the IV is not needed */
+            dg_strlcpyf(cipher, sizeof cipher, "%s", v);
+        }
+        dg_strlcpyf(f->encoding, sizeof f->encoding, "pem-legacy-encrypted");
+        dg_strlcpyf(note, sizeof note, "legacy PEM encryption (DEK-Info %s)", cipher);
+        candidate(f, DG_SEV_MEDIUM, "encrypted-private-key", note);
+        dg_strlcpyf(f->key.algorithm, sizeof f->key.algorithm, "%s", label_algorithm(label));
+    } else {
+        judge_der(c, label, c->der, (size_t)der_len, f);
+    }
+    if (!has_end && f->status != DG_STATUS_CONFIRMED && f->note[0] == '\0')
+        dg_strlcpyf(f->note, sizeof f->note, "no END line");
+    OPENSSL_cleanse(c->der, (size_t)der_len);
+    return true;
+}
+
+/* Tries to match an armor at byte `start` in encoding e. Returns the bytes
+ * the match covers (0 for no match); *f is filled and *report set when the
+ * match deserves a finding (a placeholder body matches but stays silent). */
+static size_t
+try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum enc e,
+          struct dg_finding *f, bool *report)
+{
+    struct textinfo ti = {.enc = e};
+    size_t n = decode_text(c, ch->p, ch->len, start, &ti);
+    bool ssh2 = n > 5 && c->txt[4] == ' ';
+    const pcre2_code *re = ssh2 ? c->sh->ssh2 : c->sh->armor;
+    PCRE2_SIZE *ov, l0, h0, h1, b0, b1, e0 = PCRE2_UNSET;
+    int g_label, g_hdrs, g_body, g_end, rc;
+    char label[64];
+    size_t nbytes;
+
+    *report = false;
+    if (n < 27)
+        return 0;
+    rc = pcre2_match(re, (PCRE2_SPTR)c->txt, n, 0, 0, c->md, NULL);
+    if (rc < 0)
+        return 0;
+    ov = pcre2_get_ovector_pointer(c->md);
+    g_label = pcre2_substring_number_from_name(re, (PCRE2_SPTR) "label");
+    g_hdrs = pcre2_substring_number_from_name(re, (PCRE2_SPTR) "hdrs");
+    g_body = pcre2_substring_number_from_name(re, (PCRE2_SPTR) "body");
+    g_end = pcre2_substring_number_from_name(re, (PCRE2_SPTR) "end");
+    if (g_label > 0) {
+        l0 = ov[2 * g_label];
+        dg_strlcpyf(label, sizeof label, "%.*s", (int)(ov[2 * g_label + 1] - l0), c->txt + l0);
+    } else {
+        dg_strlcpyf(label, sizeof label, "SSH2 ENCRYPTED PRIVATE KEY");
+    }
+    h0 = ov[2 * g_hdrs];
+    h1 = ov[2 * g_hdrs + 1];
+    b0 = ov[2 * g_body];
+    b1 = ov[2 * g_body + 1];
+    if (g_end > 0 && rc > g_end)
+        e0 = ov[2 * g_end];
+    for (size_t i = b0; i < b1; i++)
+        ti.lines |= c->txt[i] == '\n';
+    nbytes = c->src[ov[1]] - start;
+    memset(f, 0, sizeof *f);
+    if (!judge(c, label, c->txt + h0, h1 - h0, c->txt + b0, b1 - b0, e0 != PCRE2_UNSET, ssh2,
+               f))
+        return nbytes;
+    *report = true;
+    f->off = ch->off + start;
+    f->len = nbytes;
+    describe_text(&ti, f->text, sizeof f->text);
+    dg_strlcpyf(f->preview, sizeof f->preview, "%s%s%s [%zu bytes, redacted]",
+                ssh2 ? "---- BEGIN " : "-----BEGIN ", label, ssh2 ? " ----" : "-----", nbytes);
+    return nbytes;
+}
+
+/* How good a verdict is, to choose between two readings of the same bytes. */
+static int
+rank(const struct dg_finding *f, bool report)
+{
+    if (!report)
+        return 0;
+    return 1 + (int)f->severity * 2 + (f->status == DG_STATUS_CONFIRMED);
+}
+
+/* Checks the encodings at a position with '-' at i and i+2 and reports the
+ * best reading. Returns the bytes to skip after a match (0 if none).
+ * UTF-16LE at i and UTF-16BE at i-1 read the same characters from the same
+ * bytes except at the edges, so when both are possible both are judged. */
+static size_t
+probe(struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p;
+    size_t len = ch->len, r_le = 0, r_be = 0;
+    struct dg_finding f_le, f_be;
+    bool rep_le = false, rep_be = false;
+
+    if (i + 1 < len && p[i + 1] == '-') {
+        struct dg_finding f;
+        bool rep;
+        size_t r = 0;
+
+        /* ASCII "-----BEGIN " or "---- BEGIN SSH2"; not inside a longer run. */
+        if ((i == 0 || p[i - 1] != '-') && i + 15 <= len &&
+            (memcmp(p + i, "-----BEGIN ", 11) == 0 || memcmp(p + i, "---- BEGIN SSH2", 15) == 0))
+            r = try_armor(c, ch, i, ENC_ASCII, &f, &rep);
+        if (r != 0 && rep)
+            dg_report(sink, &f);
+        return r;
+    }
+    if (i + 22 > len || p[i + 1] != 0 || char_at(p, len, i + 8, ENC_UTF16LE) != '-' ||
+        (i >= 2 && char_at(p, len, i - 2, ENC_UTF16LE) == '-'))
+        return 0;
+    r_le = try_armor(c, ch, i, ENC_UTF16LE, &f_le, &rep_le);
+    if (i >= 1 && p[i - 1] == 0 && i - 1 < ch->owned)
+        r_be = try_armor(c, ch, i - 1, ENC_UTF16BE, &f_be, &rep_be);
+    if (rank(&f_be, rep_be) > rank(&f_le, rep_le) ||
+        (rank(&f_be, rep_be) == rank(&f_le, rep_le) && r_be > r_le + 1)) {
+        if (rep_be)
+            dg_report(sink, &f_be);
+        return r_be;
+    }
+    if (rep_le)
+        dg_report(sink, &f_le);
+    return r_le;
+}
+
+static dg_err
+pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    struct ctx *c = ctx;
+    const uint8_t *p = ch->p;
+    size_t i = 0, end = ch->owned, skip_to = 0;
+
+#ifdef __SSE2__
+    const __m128i dash = _mm_set1_epi8('-');
+
+    /* Marks i where p[i] == '-' and p[i+2] == '-', 16 positions at a time. */
+    while (i + 18 <= ch->len && i < end) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, dash));
+
+        if (m != 0) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 2));
+
+            m &= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, dash));
+            while (m != 0) {
+                size_t k = i + (size_t)__builtin_ctz(m);
+
+                m &= m - 1;
+                if (k >= end)
+                    break;
+                if (k >= skip_to) {
+                    size_t r = probe(c, ch, k, sink);
+
+                    if (r != 0)
+                        skip_to = k + r;
+                }
+            }
+        }
+        i += 16;
+    }
+#endif
+    for (; i < end; i++) {
+        if (p[i] == '-' && i + 2 < ch->len && p[i + 2] == '-' && i >= skip_to) {
+            size_t r = probe(c, ch, i, sink);
+
+            if (r != 0)
+                skip_to = i + r;
+        }
+    }
+    return DG_OK;
+}
+
+const struct dg_detector dg_detector_pem = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "pem",
+    .summary = "PEM-armored private keys (PKCS#8, PKCS#1, SEC1, DSA, OpenSSH, encrypted, "
+               "PGP, SSH2) in ASCII, UTF-16 and JSON-escaped text; proven with OpenSSL",
+    .forms = forms,
+    .severity = DG_SEV_HIGH,
+    .max_span = PEM_MAX_SPAN,
+    .flags = DG_DET_TEXT,
+    .default_on = true,
+    .create = pem_create,
+    .init = pem_init,
+    .scan = pem_scan,
+    .release = pem_release,
+    .destroy = pem_destroy,
+};

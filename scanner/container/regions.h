@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * regions.h - the region map of one dump: every byte of the file in exactly
+ * one span.
+ *
+ * Container readers (elfcore.c, minidump.c, raw.c) *claim* file ranges with
+ * regions_claim(): memory regions, headers, notes, stream bodies. Claims may
+ * overlap and may run past the end of the file; regions_finish() resolves
+ * them: on overlap the claim with the lower priority number wins (memory
+ * before metadata, then first claimed), bytes past the end of the file are
+ * counted as unreadable, and every byte nobody claimed becomes a GAP (or
+ * TRAILING after the last claim). The result is a sorted cover of
+ * [0, file size) that the engine scans and uses to attribute findings, plus an
+ * index of the memory regions by virtual address.
+ */
+#ifndef DUMPGATE_REGIONS_H
+#define DUMPGATE_REGIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/detector.h>
+
+enum regions_priority {
+    REGIONS_PRIO_MEMORY = 0,  /* process memory (PT_LOAD, minidump ranges) */
+    REGIONS_PRIO_META = 1,    /* headers, notes, streams, contexts */
+    REGIONS_PRIO_WEAK = 2,    /* descriptive claims that yield to everything */
+};
+
+/* What the container says about the dump as a whole. */
+struct regions_info {
+    const char *format;       /* "elf-core", "minidump", "raw" (static string) */
+    char detail[96];          /* "ELF64 LSB x86-64" */
+    unsigned word_size;       /* 4 or 8; 0 unknown */
+    bool big_endian;
+    unsigned n_threads;
+    bool stream_partial;      /* a stream's container was read from its head only */
+};
+
+struct dg_regions;
+
+struct dg_regions *regions_new(void);
+void regions_free(struct dg_regions *m);
+
+/* Claims r->off..r->off+r->len for r (name is copied). Returns DG_OK or
+ * DG_E_NOMEM; DG_E_LIMIT past REGIONS_MAX_CLAIMS claims. */
+#define REGIONS_MAX_CLAIMS (4u << 20)
+dg_err regions_claim(struct dg_regions *m, const struct dg_region *r, enum regions_priority prio);
+
+/* Adds bytes that the headers describe but the file lacks (truncation). */
+void regions_add_unreadable(struct dg_regions *m, uint64_t bytes);
+
+/* Names every memory claim whose [va, va+len) lies inside [va, va+size) that
+ * has no name yet (NT_FILE, Linux maps, module lists), and sets its kind. */
+void regions_name_va(struct dg_regions *m, uint64_t va, uint64_t size, enum dg_span_kind kind,
+                     const char *name, int64_t thread);
+
+/* Resolves the claims into the final cover of [0, file_size). file_size may
+ * be UINT64_MAX for a stream of unknown length: the last span then runs to
+ * the end of whatever is read. */
+dg_err regions_finish(struct dg_regions *m, uint64_t file_size);
+
+size_t regions_count(const struct dg_regions *m);
+const struct dg_region *regions_get(const struct dg_regions *m, size_t i);
+/* The span holding off (binary search), or NULL. */
+const struct dg_region *regions_at(const struct dg_regions *m, uint64_t off);
+/* Memory spans sorted by va. */
+size_t regions_va_count(const struct dg_regions *m);
+const struct dg_region *regions_va_get(const struct dg_regions *m, size_t i);
+const struct dg_region *regions_at_va(const struct dg_regions *m, uint64_t va);
+
+uint64_t regions_unreadable(const struct dg_regions *m);
+struct regions_info *regions_info(struct dg_regions *m);
+const struct regions_info *regions_info_const(const struct dg_regions *m);
+
+#endif

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * engine.c - runs the detectors over every byte of a dump.
+ *
+ * The file is cut into chunks of `chunk` owned bytes followed by a margin of
+ * the longest span any selected detector declares, so a match that starts in
+ * a chunk's owned part is wholly inside that chunk, and is reported by that
+ * chunk alone. Regular files are mapped one chunk window at a time
+ * (MAP_POPULATE, unmapped after the scan), so resident memory stays at about
+ * threads x (chunk + margin) whatever the dump size; workers pull chunk
+ * numbers from an atomic counter. Streams are read sequentially by the calling
+ * thread into a fixed ring of threads + 1 buffers that the workers drain. The
+ * engine does not know what a detector looks for; it only hands out bytes,
+ * collects findings and runs the create/init/scan/release/finish/destroy
+ * lifecycle of detector.h.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../../detectors/registry.h"
+#include "engine_int.h"
+
+#define MAX_THREADS 64
+
+struct stream_buf {
+    uint8_t *p;
+    struct dg_chunk chunk;
+};
+
+struct job {
+    const struct dg_input *in;
+    struct dg_dump dump;
+    const struct dg_detector *det[REGISTRY_MAX];
+    void *shared[REGISTRY_MAX];
+    size_t n_det;
+    size_t chunk, margin;
+    struct dg_diag *diag;
+    atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
+    atomic_uint_fast64_t scanned;  /* owned bytes handed to detectors */
+
+    /* stream ring */
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    struct stream_buf *ring;
+    size_t n_ring;
+    struct stream_buf **ready, **free_bufs;
+    size_t n_ready, n_free;
+    size_t ready_head;
+    bool done;
+};
+
+struct worker {
+    struct job *job;
+    void *ctx[REGISTRY_MAX];
+    struct dg_sink sink;
+    pthread_t tid;
+    uint8_t *fallback; /* pread buffer when mmap is not possible */
+    dg_err rc;
+};
+
+static void
+scan_chunk(struct worker *w, const struct dg_chunk *ch)
+{
+    struct job *j = w->job;
+
+    for (size_t i = 0; i < j->n_det; i++) {
+        dg_err rc;
+
+        w->sink.detector = j->det[i]->name;
+        rc = j->det[i]->scan(w->ctx[i], ch, &w->sink);
+        if (rc != DG_OK)
+            dg_diag_at(j->diag, DG_DIAG_WARNING, rc, ch->off,
+                       "%s: detector %s failed on the chunk at offset 0x%llx: %s", j->in->name,
+                       j->det[i]->name, (unsigned long long)ch->off, dg_strerror(rc));
+    }
+    atomic_fetch_add(&j->scanned, ch->owned);
+}
+
+/* Maps or reads chunk k of a file or memory input and scans it. Returns false
+ * when k is past the end. */
+static bool
+do_indexed_chunk(struct worker *w, uint64_t k)
+{
+    struct job *j = w->job;
+    uint64_t size = j->in->size, off;
+    struct dg_chunk ch = {.dump = &j->dump};
+    void *base = NULL;
+    size_t maplen = 0;
+
+    if (k > size / j->chunk)
+        return false;
+    off = k * j->chunk;
+    if (off >= size)
+        return false;
+    ch.off = off;
+    ch.len = (size_t)((size - off) < j->chunk + j->margin ? size - off : j->chunk + j->margin);
+    ch.owned = ch.len < j->chunk ? ch.len : j->chunk;
+    ch.last = off + ch.len >= size;
+    if (j->in->mem != NULL) {
+        ch.p = j->in->mem + off;
+    } else {
+        long page = sysconf(_SC_PAGESIZE);
+        uint64_t aoff = off & ~(uint64_t)(page - 1);
+
+        maplen = ch.len + (size_t)(off - aoff);
+        base = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, j->in->fd, (off_t)aoff);
+        if (base == MAP_FAILED) {
+            size_t got = 0;
+
+            base = NULL;
+            if (w->fallback == NULL)
+                w->fallback = malloc(j->chunk + j->margin);
+            if (w->fallback == NULL ||
+                input_read_at(j->in, off, w->fallback, ch.len, &got) != DG_OK || got != ch.len) {
+                dg_diag_at(j->diag, DG_DIAG_WARNING, DG_E_IO, off,
+                           "%s: cannot read %zu bytes at offset 0x%llx", j->in->name, ch.len,
+                           (unsigned long long)off);
+                return true;
+            }
+            ch.p = w->fallback;
+        } else {
+            ch.p = (const uint8_t *)base + (off - aoff);
+        }
+    }
+    scan_chunk(w, &ch);
+    if (base != NULL)
+        munmap(base, maplen);
+    return true;
+}
+
+static void
+indexed_loop(struct worker *w)
+{
+    while (do_indexed_chunk(w, atomic_fetch_add(&w->job->next, 1)))
+        ;
+}
+
+/* --- streams --------------------------------------------------------------- */
+
+static struct stream_buf *
+stream_take_ready(struct job *j)
+{
+    struct stream_buf *b = NULL;
+
+    pthread_mutex_lock(&j->lock);
+    while (j->n_ready == 0 && !j->done)
+        pthread_cond_wait(&j->cv, &j->lock);
+    if (j->n_ready > 0) {
+        b = j->ready[j->ready_head];
+        j->ready_head = (j->ready_head + 1) % j->n_ring;
+        j->n_ready--;
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return b;
+}
+
+static void
+stream_give_back(struct job *j, struct stream_buf *b)
+{
+    pthread_mutex_lock(&j->lock);
+    j->free_bufs[j->n_free++] = b;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->lock);
+}
+
+static void
+stream_loop(struct worker *w)
+{
+    struct stream_buf *b;
+
+    while ((b = stream_take_ready(w->job)) != NULL) {
+        scan_chunk(w, &b->chunk);
+        stream_give_back(w->job, b);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    if (w->job->ring != NULL)
+        stream_loop(w);
+    else
+        indexed_loop(w);
+    return NULL;
+}
+
+/* Reads up to len bytes of the stream at position *pos: first from the head
+ * the container reader kept, then from the descriptor. */
+static dg_err
+stream_read(const struct dg_input *in, uint64_t *pos, uint8_t *buf, size_t len, size_t *got)
+{
+    const uint8_t *head;
+    size_t head_len;
+
+    *got = 0;
+    if (input_head(in, 0, &head, &head_len) != DG_OK)
+        head_len = 0;
+    if (*pos < head_len) {
+        size_t n = head_len - (size_t)*pos < len ? head_len - (size_t)*pos : len;
+
+        memcpy(buf, head + *pos, n);
+        *got = n;
+    }
+    while (*got < len) {
+        ssize_t r;
+
+        if (*pos + *got < head_len)
+            break;
+        if (input_head_eof(in) && *pos + *got >= head_len)
+            break;
+        r = read(in->fd, buf + *got, len - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return DG_E_IO;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    *pos += *got;
+    return DG_OK;
+}
+
+static void
+stream_publish(struct job *j, struct stream_buf *b)
+{
+    pthread_mutex_lock(&j->lock);
+    j->ready[(j->ready_head + j->n_ready) % j->n_ring] = b;
+    j->n_ready++;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->lock);
+}
+
+static struct stream_buf *
+stream_get_free(struct job *j)
+{
+    struct stream_buf *b;
+
+    pthread_mutex_lock(&j->lock);
+    while (j->n_free == 0)
+        pthread_cond_wait(&j->cv, &j->lock);
+    b = j->free_bufs[--j->n_free];
+    pthread_mutex_unlock(&j->lock);
+    return b;
+}
+
+/* Producer: fills ring buffers with chunk + margin bytes, the margin copied
+ * into the start of the next buffer, and hands them to the workers (or scans
+ * inline when w != NULL). Returns the stream's total length in *total. */
+static dg_err
+stream_produce(struct job *j, struct worker *inline_w, uint64_t *total)
+{
+    uint64_t pos = 0, off = 0;
+    size_t carried = 0;
+    struct stream_buf *cur = stream_get_free(j);
+    dg_err rc = DG_OK;
+
+    for (;;) {
+        size_t got = 0, want = j->chunk + j->margin - carried;
+        struct stream_buf *next;
+
+        rc = stream_read(j->in, &pos, cur->p + carried, want, &got);
+        if (rc != DG_OK) {
+            dg_diag(j->diag, rc, pos, "%s: read error at offset 0x%llx: %s", j->in->name,
+                    (unsigned long long)pos, strerror(errno));
+            got = 0;
+        }
+        cur->chunk = (struct dg_chunk){.p = cur->p, .len = carried + got, .off = off,
+                                       .dump = &j->dump};
+        if (got < want || rc != DG_OK) {
+            cur->chunk.owned = cur->chunk.len;
+            cur->chunk.last = true;
+            if (cur->chunk.len == 0) {
+                stream_give_back(j, cur);
+            } else if (inline_w != NULL) {
+                scan_chunk(inline_w, &cur->chunk);
+                stream_give_back(j, cur);
+            } else {
+                stream_publish(j, cur);
+            }
+            break;
+        }
+        cur->chunk.owned = j->chunk;
+        next = stream_get_free(j);
+        memcpy(next->p, cur->p + j->chunk, j->margin);
+        carried = j->margin;
+        if (inline_w != NULL) {
+            scan_chunk(inline_w, &cur->chunk);
+            stream_give_back(j, cur);
+        } else {
+            stream_publish(j, cur);
+        }
+        off += j->chunk;
+        cur = next;
+    }
+    *total = pos;
+    pthread_mutex_lock(&j->lock);
+    j->done = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
+static dg_err
+stream_ring_init(struct job *j, size_t n)
+{
+    j->n_ring = n;
+    j->ring = calloc(n, sizeof *j->ring);
+    j->ready = calloc(n, sizeof *j->ready);
+    j->free_bufs = calloc(n, sizeof *j->free_bufs);
+    if (j->ring == NULL || j->ready == NULL || j->free_bufs == NULL)
+        return DG_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        j->ring[i].p = malloc(j->chunk + j->margin);
+        if (j->ring[i].p == NULL)
+            return DG_E_NOMEM;
+        j->free_bufs[j->n_free++] = &j->ring[i];
+    }
+    return DG_OK;
+}
+
+static void
+stream_ring_free(struct job *j)
+{
+    for (size_t i = 0; j->ring != NULL && i < j->n_ring; i++)
+        free(j->ring[i].p);
+    free(j->ring);
+    free(j->ready);
+    free(j->free_bufs);
+}
+
+/* --- lifecycle ------------------------------------------------------------- */
+
+static dg_err
+select_detectors(struct job *j, const struct scan_opts *opts)
+{
+    if (opts->detectors == NULL) {
+        for (size_t i = 0; i < registry_count(); i++)
+            if (registry_get(i)->default_on)
+                j->det[j->n_det++] = registry_get(i);
+        return DG_OK;
+    }
+    for (const char *const *nm = opts->detectors; *nm != NULL; nm++) {
+        const struct dg_detector *d = registry_find(*nm);
+
+        if (d == NULL)
+            return dg_diag(j->diag, DG_E_ARG, DG_NO_OFFSET, "unknown detector '%s'", *nm);
+        if (j->n_det < REGISTRY_MAX)
+            j->det[j->n_det++] = d;
+    }
+    return DG_OK;
+}
+
+static dg_err
+worker_init(struct job *j, struct worker *w)
+{
+    w->job = j;
+    sink_init(&w->sink, j->diag);
+    for (size_t i = 0; i < j->n_det; i++) {
+        dg_err rc = j->det[i]->init ? j->det[i]->init(j->shared[i], &w->ctx[i]) : DG_OK;
+
+        if (rc != DG_OK)
+            return dg_diag(j->diag, rc, DG_NO_OFFSET, "detector %s: init: %s", j->det[i]->name,
+                           dg_strerror(rc));
+    }
+    return DG_OK;
+}
+
+static void
+worker_release(struct job *j, struct worker *w)
+{
+    for (size_t i = 0; i < j->n_det; i++)
+        if (j->det[i]->release != NULL && w->ctx[i] != NULL)
+            j->det[i]->release(w->ctx[i]);
+    free(w->fallback);
+}
+
+dg_err
+engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_opts *opts,
+           struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned)
+{
+    struct job *j = calloc(1, sizeof *j);
+    struct worker *w = NULL;
+    size_t nthreads = opts->threads > 1 ? opts->threads : 1;
+    bool threaded = nthreads > 1;
+    size_t n_created = 0, n_started = 0, n_workers = 0;
+    dg_err rc;
+
+    if (j == NULL)
+        return dg_diag(diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
+    if (nthreads > MAX_THREADS)
+        nthreads = MAX_THREADS;
+    j->in = in;
+    j->dump = (struct dg_dump){.in = in, .map = map};
+    j->diag = diag;
+    j->chunk = opts->chunk_size ? opts->chunk_size : SCAN_DEFAULT_CHUNK;
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if ((rc = select_detectors(j, opts)) != DG_OK)
+        goto out;
+    for (size_t i = 0; i < j->n_det; i++)
+        if (j->det[i]->max_span > j->margin)
+            j->margin = j->det[i]->max_span;
+    for (; n_created < j->n_det; n_created++) {
+        const struct dg_detector *d = j->det[n_created];
+
+        rc = d->create ? d->create(&opts->cfg, &j->shared[n_created]) : DG_OK;
+        if (rc != DG_OK) {
+            dg_diag(diag, rc, DG_NO_OFFSET, "detector %s: %s", d->name, dg_strerror(rc));
+            goto out;
+        }
+    }
+    w = calloc(nthreads, sizeof *w);
+    if (w == NULL) {
+        rc = dg_diag(diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
+        goto out;
+    }
+    for (; n_workers < nthreads; n_workers++)
+        if ((rc = worker_init(j, &w[n_workers])) != DG_OK) {
+            n_workers++;
+            goto out;
+        }
+
+    if (in->stream) {
+        uint64_t total = 0;
+
+        if ((rc = stream_ring_init(j, nthreads + 1)) != DG_OK) {
+            dg_diag(diag, rc, DG_NO_OFFSET, "%s: out of memory", in->name);
+            goto out;
+        }
+        if (threaded) {
+            for (; n_started < nthreads; n_started++)
+                if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
+                    break;
+        }
+        rc = stream_produce(j, threaded && n_started > 0 ? NULL : &w[0], &total);
+        for (size_t i = 0; i < n_started; i++)
+            pthread_join(w[i].tid, NULL);
+        n_started = 0;
+        if (rc == DG_OK && total == 0)
+            rc = dg_diag(diag, DG_E_EMPTY, 0, "%s: empty input", in->name);
+    } else {
+        if (threaded) {
+            for (; n_started < nthreads; n_started++)
+                if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
+                    break;
+        }
+        if (n_started == 0)
+            indexed_loop(&w[0]);
+        for (size_t i = 0; i < n_started; i++)
+            pthread_join(w[i].tid, NULL);
+        n_started = 0;
+    }
+
+    for (size_t i = 0; i < n_workers; i++)
+        sink_take(out, &w[i].sink);
+    for (size_t i = 0; i < j->n_det; i++) {
+        if (j->det[i]->finish != NULL) {
+            dg_err frc;
+
+            out->detector = j->det[i]->name;
+            frc = j->det[i]->finish(j->shared[i], &j->dump, out);
+            if (frc != DG_OK)
+                dg_diag_at(diag, DG_DIAG_WARNING, frc, DG_NO_OFFSET, "%s: detector %s: %s",
+                           in->name, j->det[i]->name, dg_strerror(frc));
+        }
+    }
+out:
+    for (size_t i = 0; i < n_workers; i++) {
+        worker_release(j, &w[i]);
+        sink_free(&w[i].sink);
+    }
+    free(w);
+    for (size_t i = 0; i < n_created; i++)
+        if (j->det[i]->destroy != NULL)
+            j->det[i]->destroy(j->shared[i]);
+    stream_ring_free(j);
+    *scanned = atomic_load(&j->scanned);
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * engine_int.h - internals shared by the engine's files: the dump service
+ * behind dg_dump_* (dump.c), the findings sink behind dg_report (sink.c) and
+ * the chunk runner (engine.c). Not installed.
+ */
+#ifndef DUMPGATE_ENGINE_INT_H
+#define DUMPGATE_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/detector.h>
+
+#include "../container/regions.h"
+#include "../input/input.h"
+#include "scan.h"
+
+struct dg_dump {
+    const struct dg_input *in;
+    const struct dg_regions *map;
+};
+
+/* A sink collects the findings of one worker (or of finish()). */
+struct dg_sink {
+    struct scan_finding *v;
+    size_t n, cap;
+    const char *detector;     /* name stamped on findings reported now */
+    struct dg_diag *diag;
+    bool full;                /* SINK_MAX reached: further findings counted only */
+    size_t dropped;
+};
+
+#define SINK_MAX 100000u
+
+void sink_init(struct dg_sink *s, struct dg_diag *diag);
+void sink_free(struct dg_sink *s);
+/* Moves every finding of src to the end of dst; src is left empty. */
+bool sink_take(struct dg_sink *dst, struct dg_sink *src);
+
+/* Runs the detectors over every byte of in as described by map. Fills
+ * *scanned with the bytes handed to detectors and appends findings to out. */
+dg_err engine_run(const struct dg_input *in, struct dg_regions *map,
+                  const struct scan_opts *opts, struct dg_diag *diag, struct dg_sink *out,
+                  uint64_t *scanned);
+
+#endif

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * scan.c - one input end to end (see scan.h): open, recognize the container
+ * by magic, build the region map, run the engine, then sort, de-duplicate and
+ * attribute the findings (virtual address, region) and total the coverage.
+ * A container that fails leaves the file to be scanned as raw bytes, with the
+ * container's complaint as a warning: no byte escapes scanning because a
+ * header lied.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../container/elfcore.h"
+#include "../container/minidump.h"
+#include "../container/raw.h"
+#include "engine_int.h"
+
+static double
+now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads the container of in into out->map. Never fails for a readable input:
+ * anything unrecognized or broken becomes one raw span. */
+static dg_err
+read_container(struct dg_input *in, struct scan_result *out)
+{
+    uint8_t magic[64];
+    size_t got = 0, mark = dg_diag_count(out->diag);
+    dg_err rc = input_read_at(in, 0, magic, sizeof magic, &got);
+    char what[96];
+    uint64_t size = in->stream ? UINT64_MAX : in->size;
+
+    if (rc != DG_OK)
+        return dg_diag(out->diag, rc, 0, "%s: cannot read: %s", in->name, dg_strerror(rc));
+    if (got == 0)
+        return dg_diag(out->diag, DG_E_EMPTY, 0, "%s: empty input", in->name);
+    rc = DG_E_UNSUPPORTED;
+    if (elfcore_probe(magic, got))
+        rc = elfcore_read(in, out->map, out->diag);
+    else if (minidump_probe(magic, got))
+        rc = minidump_read(in, out->map, out->diag);
+    if (rc == DG_OK)
+        return regions_finish(out->map, size);
+
+    dg_diag_demote(out->diag, mark); /* the file is still scanned raw */
+    raw_describe(magic, got, what, sizeof what);
+    regions_free(out->map);
+    out->map = regions_new();
+    if (out->map == NULL)
+        return dg_diag(out->diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
+    dg_diag_at(out->diag, DG_DIAG_WARNING, rc, 0,
+               "%s: not an ELF core or minidump (%s); scanning as raw bytes", in->name, what);
+    if ((rc = raw_read(out->map, size)) != DG_OK)
+        return dg_diag(out->diag, rc, 0, "%s: region map: %s", in->name, dg_strerror(rc));
+    snprintf(regions_info(out->map)->detail, sizeof regions_info(out->map)->detail, "%s", what);
+    return regions_finish(out->map, size);
+}
+
+static int
+cmp_finding(const void *a, const void *b)
+{
+    const struct scan_finding *x = a, *y = b;
+    int c;
+
+    if (x->f.off != y->f.off)
+        return x->f.off < y->f.off ? -1 : 1;
+    if ((c = strcmp(x->detector, y->detector)) != 0)
+        return c;
+    if ((c = strcmp(x->f.type, y->f.type)) != 0)
+        return c;
+    return x->f.len < y->f.len ? -1 : x->f.len > y->f.len;
+}
+
+/* Sorts findings, drops exact repeats (same offset, detector, type, length)
+ * and attaches each one's region and virtual address. */
+static void
+attribute(struct scan_result *out, struct dg_sink *sink)
+{
+    size_t k = 0;
+
+    qsort(sink->v, sink->n, sizeof *sink->v, cmp_finding);
+    for (size_t i = 0; i < sink->n; i++) {
+        struct scan_finding *f = &sink->v[i];
+        const struct dg_region *r;
+
+        if (k > 0 && cmp_finding(&sink->v[k - 1], f) == 0)
+            continue;
+        r = regions_at(out->map, f->f.off);
+        if (r != NULL) {
+            f->region = *r;
+            f->has_va = r->has_va;
+            f->va = r->has_va ? r->va + (f->f.off - r->off) : 0;
+        } else {
+            f->region = (struct dg_region){.kind = DG_SPAN_TRAILING, .thread = -1};
+        }
+        sink->v[k++] = *f;
+    }
+    out->findings = sink->v;
+    out->n_findings = k;
+    sink->v = NULL;
+    sink->n = sink->cap = 0;
+}
+
+static void
+coverage(struct scan_result *out, uint64_t size)
+{
+    struct scan_coverage *c = &out->cov;
+
+    c->file_bytes = size;
+    c->unreadable_bytes = regions_unreadable(out->map);
+    for (size_t i = 0; i < regions_count(out->map); i++) {
+        const struct dg_region *r = regions_get(out->map, i);
+        uint64_t len = r->len;
+
+        if (r->off >= size)
+            continue;
+        if (len > size - r->off)
+            len = size - r->off;
+        c->n_spans++;
+        if (r->has_va) {
+            c->region_bytes += len;
+            c->n_regions++;
+        } else {
+            c->outside_bytes += len;
+        }
+    }
+}
+
+static dg_err
+result_init(const char *name, struct scan_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->name = strdup(name);
+    out->diag = dg_diag_new();
+    out->map = regions_new();
+    out->format = "raw";
+    if (out->name == NULL || out->diag == NULL || out->map == NULL)
+        return DG_E_NOMEM;
+    return DG_OK;
+}
+
+static void
+finish_info(struct scan_result *out)
+{
+    const struct regions_info *info = regions_info_const(out->map);
+
+    out->format = info->format;
+    snprintf(out->format_detail, sizeof out->format_detail, "%s", info->detail);
+}
+
+static dg_err
+scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result *out)
+{
+    struct dg_sink sink;
+    uint64_t scanned = 0;
+    double t0 = now();
+    dg_err rc;
+
+    sink_init(&sink, out->diag);
+    rc = read_container(in, out);
+    finish_info(out);
+    if (rc == DG_OK)
+        rc = engine_run(in, out->map, opts, out->diag, &sink, &scanned);
+    if (in->stream) {
+        in->size = scanned;
+        regions_finish(out->map, scanned);
+    }
+    out->cov.scanned_bytes = scanned;
+    coverage(out, in->stream ? scanned : in->size);
+    if (in->stream && regions_info_const(out->map)->stream_partial)
+        dg_diag_at(out->diag, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
+                   "%s: stream: container read from the first %llu bytes", in->name,
+                   (unsigned long long)input_known_size(in));
+    attribute(out, &sink);
+    sink_free(&sink);
+    out->seconds = now() - t0;
+    if (rc != DG_OK && scanned > 0)
+        rc = DG_OK; /* partial is not failure */
+    return rc;
+}
+
+dg_err
+scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out)
+{
+    struct dg_input in;
+    dg_err rc = result_init(path, out);
+
+    if (rc != DG_OK)
+        return rc;
+    rc = input_open(path, out->diag, &in);
+    if (rc != DG_OK)
+        return rc;
+    rc = scan_input(&in, opts, out);
+    input_close(&in);
+    return rc;
+}
+
+dg_err
+scan_memory(const char *name, const uint8_t *p, size_t len, const struct scan_opts *opts,
+            struct scan_result *out)
+{
+    struct dg_input in;
+    dg_err rc = result_init(name, out);
+
+    if (rc != DG_OK)
+        return rc;
+    if (len == 0)
+        return dg_diag(out->diag, DG_E_EMPTY, 0, "%s: empty input", name);
+    input_open_memory(name, p, len, &in);
+    return scan_input(&in, opts, out);
+}
+
+dg_err
+scan_regions(const char *path, struct scan_result *out)
+{
+    struct dg_input in;
+    dg_err rc = result_init(path, out);
+
+    if (rc != DG_OK)
+        return rc;
+    rc = input_open(path, out->diag, &in);
+    if (rc != DG_OK)
+        return rc;
+    rc = read_container(&in, out);
+    finish_info(out);
+    coverage(out, input_known_size(&in));
+    input_close(&in);
+    return rc;
+}
+
+void
+scan_result_free(struct scan_result *r)
+{
+    free(r->name);
+    free(r->findings);
+    dg_diag_free(r->diag);
+    regions_free(r->map);
+    memset(r, 0, sizeof *r);
+}

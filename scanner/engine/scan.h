@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * scan.h - scanning one input end to end: open it, read its container into a
+ * region map, run the detectors over every byte in chunks on worker threads,
+ * and hand back attributed, de-duplicated findings with coverage figures.
+ *
+ * Contract: scan_path() and scan_memory() never print. Problems go to
+ * result->diag; the return value is DG_OK when anything could be scanned
+ * (warnings may still be present), or the error that stopped the scan before
+ * any byte was read. A struct scan_result owns everything it points to and is
+ * released by scan_result_free().
+ */
+#ifndef DUMPGATE_SCAN_H
+#define DUMPGATE_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/detector.h>
+
+struct scan_opts {
+    unsigned threads;             /* worker threads; 0 or 1 = scan on the caller's thread */
+    size_t chunk_size;            /* owned bytes per chunk; 0 = SCAN_DEFAULT_CHUNK */
+    const char *const *detectors; /* NULL-terminated names to run; NULL = the default set */
+    struct dg_config cfg;         /* passed to every detector's create() */
+};
+
+#define SCAN_DEFAULT_CHUNK (8u << 20)
+
+/* A finding as the engine hands it out: the detector's finding plus where it sits. */
+struct scan_finding {
+    struct dg_finding f;
+    const char *detector;         /* static name of the detector */
+    bool has_va;
+    uint64_t va;                  /* virtual address of f.off when has_va */
+    struct dg_region region;      /* the span holding f.off (name points into the map) */
+};
+
+struct scan_coverage {
+    uint64_t file_bytes;          /* bytes of the file (or stream) read */
+    uint64_t region_bytes;        /* bytes in memory regions */
+    uint64_t outside_bytes;       /* bytes in uncovered spans (headers, notes, gaps...) */
+    uint64_t unreadable_bytes;    /* bytes the headers describe that the file lacks */
+    uint64_t scanned_bytes;       /* bytes the detectors saw (== file_bytes when complete) */
+    size_t n_regions;             /* memory regions */
+    size_t n_spans;               /* all spans */
+};
+
+struct scan_result {
+    char *name;                   /* the input's name as given ("-" for stdin) */
+    const char *format;           /* "elf-core", "minidump", "raw" */
+    char format_detail[96];       /* "ELF64 LSB x86-64, 3 threads" */
+    struct scan_coverage cov;
+    struct scan_finding *findings;/* sorted by offset */
+    size_t n_findings;
+    struct dg_diag *diag;         /* errors and warnings about this input */
+    struct dg_regions *map;       /* the region map (see scanner/container/regions.h) */
+    double seconds;               /* wall time of the scan */
+};
+
+/* Scans the file at path ("-" = standard input). */
+dg_err scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out);
+
+/* Scans bytes p[0..len) as if they were a file called name. */
+dg_err scan_memory(const char *name, const uint8_t *p, size_t len,
+                   const struct scan_opts *opts, struct scan_result *out);
+
+/* Reads only the container of path and fills out->map, format and coverage
+ * (no detectors run). */
+dg_err scan_regions(const char *path, struct scan_result *out);
+
+void scan_result_free(struct scan_result *r);
+
+#endif

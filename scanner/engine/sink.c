@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * sink.c - the findings sink: dg_report() copies a detector's finding into
+ * the worker's list, stamped with the detector's name. Bounded by SINK_MAX per
+ * scan; past it findings are counted and a warning says so.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+void
+sink_init(struct dg_sink *s, struct dg_diag *diag)
+{
+    memset(s, 0, sizeof *s);
+    s->diag = diag;
+}
+
+void
+sink_free(struct dg_sink *s)
+{
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+static bool
+reserve(struct dg_sink *s, size_t extra)
+{
+    size_t cap = s->cap ? s->cap : 16;
+    struct scan_finding *nv;
+
+    if (s->n + extra <= s->cap)
+        return true;
+    while (cap < s->n + extra)
+        cap *= 2;
+    nv = realloc(s->v, cap * sizeof *nv);
+    if (nv == NULL)
+        return false;
+    s->v = nv;
+    s->cap = cap;
+    return true;
+}
+
+void
+dg_report(struct dg_sink *s, const struct dg_finding *f)
+{
+    struct scan_finding *sf;
+
+    if (s->n >= SINK_MAX || !reserve(s, 1)) {
+        if (!s->full)
+            dg_diag_at(s->diag, DG_DIAG_WARNING, DG_E_LIMIT, f->off,
+                       "more than %u findings: further findings are counted, not listed",
+                       SINK_MAX);
+        s->full = true;
+        s->dropped++;
+        return;
+    }
+    sf = &s->v[s->n++];
+    memset(sf, 0, sizeof *sf);
+    sf->f = *f;
+    sf->detector = s->detector;
+}
+
+void
+dg_sink_warn(struct dg_sink *s, uint64_t off, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    dg_diag_v(s->diag, DG_DIAG_WARNING, DG_E_LIMIT, off, fmt, ap);
+    va_end(ap);
+}
+
+bool
+sink_take(struct dg_sink *dst, struct dg_sink *src)
+{
+    if (src->n > 0) {
+        if (!reserve(dst, src->n))
+            return false;
+        memcpy(dst->v + dst->n, src->v, src->n * sizeof *src->v);
+        dst->n += src->n;
+    }
+    dst->dropped += src->dropped;
+    src->n = 0;
+    src->dropped = 0;
+    return true;
+}

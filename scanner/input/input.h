@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * input.h - where the bytes of a dump come from: a regular file (read with
+ * pread and mapped in windows by the engine), standard input or a pipe (a
+ * stream: only its head is kept for the container reader, the rest flows
+ * through the engine's ring of chunks), or a buffer in memory.
+ *
+ * Contract: input_read_at() is the only random access a container reader
+ * has. It never reads past the end of the file and never allocates. For a
+ * stream it answers from the retained head only and returns DG_E_UNAVAILABLE
+ * beyond it.
+ */
+#ifndef DUMPGATE_INPUT_H
+#define DUMPGATE_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/error.h>
+
+#define INPUT_HEAD_MAX (64u << 20) /* bytes of a stream kept for its container */
+
+struct dg_input {
+    const char *name;     /* as given by the user; not owned */
+    int fd;               /* open descriptor, or -1 for memory */
+    bool stream;          /* not seekable */
+    uint64_t size;        /* file size; for a stream, bytes in head until EOF is seen */
+    const uint8_t *mem;   /* memory input (not owned), or NULL */
+    struct input_head *head; /* stream: the bytes read so far for the container */
+};
+
+/* Opens path ("-" = standard input). Returns DG_OK, or an error already
+ * described in d (no such file, a directory, unreadable, empty). */
+dg_err input_open(const char *path, struct dg_diag *d, struct dg_input *out);
+
+/* Wraps p[0..len) as an input called name. */
+void input_open_memory(const char *name, const uint8_t *p, size_t len, struct dg_input *out);
+
+void input_close(struct dg_input *in);
+
+/* Copies up to len bytes at off into buf; *got is set to the bytes copied,
+ * fewer at the end of the file. DG_E_UNAVAILABLE for stream bytes past the
+ * head, DG_E_IO on a read error. */
+dg_err input_read_at(const struct dg_input *in, uint64_t off, void *buf, size_t len,
+                     size_t *got);
+
+/* Stream only: makes sure the head holds the first `want` bytes (capped at
+ * INPUT_HEAD_MAX and at EOF) by reading more of the stream, and returns them in
+ * *p / *len. The head's memory stays valid until input_close(). For a file or
+ * memory input, reads nothing and returns DG_E_UNSUPPORTED. */
+dg_err input_head(const struct dg_input *in, size_t want, const uint8_t **p, size_t *len);
+
+/* Stream only: true once the stream ended inside the head. */
+bool input_head_eof(const struct dg_input *in);
+
+/* Bytes known to exist: the file size, or for a stream the head length (or
+ * total length once head_eof). */
+uint64_t input_known_size(const struct dg_input *in);
+
+#endif

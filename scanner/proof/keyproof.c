@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * keyproof.c - proves private keys with OpenSSL 3 and computes their public
+ * identity (see keyproof.h for the contract).
+ *
+ * EVP_PKEY_private_check() on RSA only checks 1 <= d < n, so the relations are
+ * checked here with BIGNUM arithmetic. Speculative OpenSSL calls run inside
+ * ERR_set_mark()/ERR_pop_to_mark() so that a failed proof leaves no errors on
+ * the thread's queue.
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/params.h>
+#include <openssl/param_build.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "keyproof.h"
+
+#define PRIME_CHECK_ROUNDS 0 /* BN_check_prime picks rounds for 2^-128 */
+
+/* OSSL_PARAM_free() is OpenSSL >= 3.2: clears every parameter's data,
+ * then frees the array (which OSSL_PARAM_BLD_to_param allocated with it). */
+static void
+params_clear_free(OSSL_PARAM *params)
+{
+    if (params == NULL)
+        return;
+    for (OSSL_PARAM *p = params; p->key != NULL; p++)
+        if (p->data != NULL && p->data_size > 0)
+            OPENSSL_cleanse(p->data, p->data_size);
+    OSSL_PARAM_free(params);
+}
+
+void
+keyproof_sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    out[0] = '\0';
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        return;
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+const char *
+keyproof_curve_name(const char *group)
+{
+    static const struct {
+        const char *ossl, *jwk;
+    } map[] = {
+        {"prime256v1", "P-256"}, {"P-256", "P-256"}, {"secp384r1", "P-384"},
+        {"P-384", "P-384"},      {"secp521r1", "P-521"}, {"P-521", "P-521"},
+        {"secp256k1", "secp256k1"},
+    };
+
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(group, map[i].ossl) == 0)
+            return map[i].jwk;
+    return group;
+}
+
+static const char *
+algorithm_name(const EVP_PKEY *pkey)
+{
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+        return "RSA";
+    case EVP_PKEY_RSA_PSS:
+        return "RSA-PSS";
+    case EVP_PKEY_EC:
+        return "EC";
+    case EVP_PKEY_DSA:
+        return "DSA";
+    case EVP_PKEY_ED25519:
+        return "Ed25519";
+    case EVP_PKEY_ED448:
+        return "Ed448";
+    case EVP_PKEY_X25519:
+        return "X25519";
+    case EVP_PKEY_X448:
+        return "X448";
+    case EVP_PKEY_DH:
+        return "DH";
+    case EVP_PKEY_SM2:
+        return "SM2";
+    default:
+        break;
+    }
+    return EVP_PKEY_get0_type_name(pkey) != NULL ? EVP_PKEY_get0_type_name(pkey) : "unknown";
+}
+
+dg_err
+keyproof_identity(const EVP_PKEY *pkey, struct dg_key *key)
+{
+    unsigned char *der = NULL;
+    char group[64];
+    size_t glen = 0;
+    int len;
+
+    dg_strlcpyf(key->algorithm, sizeof key->algorithm, "%s", algorithm_name(pkey));
+    key->bits = (unsigned)(EVP_PKEY_get_bits(pkey) > 0 ? EVP_PKEY_get_bits(pkey) : 0);
+    key->curve[0] = '\0';
+    ERR_set_mark();
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &glen) == 1)
+        dg_strlcpyf(key->curve, sizeof key->curve, "%s", keyproof_curve_name(group));
+    len = i2d_PUBKEY(pkey, &der);
+    ERR_pop_to_mark();
+    if (len <= 0) {
+        key->spki_sha256[0] = '\0';
+        return DG_E_CRYPTO;
+    }
+    keyproof_sha256_hex(der, (size_t)len, key->spki_sha256);
+    OPENSSL_free(der);
+    return DG_OK;
+}
+
+/* Fetches BIGNUM parameter name of pkey into *out (NULL when absent). */
+static BIGNUM *
+get_bn(const EVP_PKEY *pkey, const char *name)
+{
+    BIGNUM *bn = NULL;
+
+    if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1)
+        return NULL;
+    return bn;
+}
+
+/* RSA: n = p*q, e*d = 1 mod (p-1) and (q-1), dP, dQ, qInv, primality; for a key
+ * without factors, m^(e*d) = m mod n for a random m. */
+static dg_err
+prove_rsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
+{
+    BIGNUM *n = get_bn(pkey, OSSL_PKEY_PARAM_RSA_N);
+    BIGNUM *e = get_bn(pkey, OSSL_PKEY_PARAM_RSA_E);
+    BIGNUM *d = get_bn(pkey, OSSL_PKEY_PARAM_RSA_D);
+    BIGNUM *p = get_bn(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1);
+    BIGNUM *q = get_bn(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2);
+    BIGNUM *f3 = get_bn(pkey, OSSL_PKEY_PARAM_RSA_FACTOR3);
+    BIGNUM *dp = get_bn(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1);
+    BIGNUM *dq = get_bn(pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2);
+    BIGNUM *qi = get_bn(pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+    BN_CTX *ctx = BN_CTX_secure_new();
+    BIGNUM *t, *pm1, *qm1, *m, *c;
+    dg_err rc = DG_E_FORMAT;
+    const char *why = "missing n, e or d";
+
+    if (ctx == NULL) {
+        rc = DG_E_NOMEM;
+        goto out;
+    }
+    BN_CTX_start(ctx);
+    t = BN_CTX_get(ctx);
+    pm1 = BN_CTX_get(ctx);
+    qm1 = BN_CTX_get(ctx);
+    m = BN_CTX_get(ctx);
+    c = BN_CTX_get(ctx);
+    if (c == NULL) {
+        rc = DG_E_NOMEM;
+        goto end;
+    }
+    if (n == NULL || e == NULL || d == NULL || BN_is_zero(n) || BN_is_zero(d))
+        goto end;
+    if (f3 != NULL) {
+        why = "multi-prime RSA is not proven here";
+        rc = DG_E_UNSUPPORTED;
+        goto end;
+    }
+    if (p == NULL || q == NULL || BN_is_zero(p) || BN_is_zero(q)) {
+        /* No factors: check the exponent pair on a random message. */
+        if (!BN_rand_range(m, n) || !BN_mod_exp(c, m, e, n, ctx) ||
+            !BN_mod_exp(t, c, d, n, ctx)) {
+            why = "modular exponentiation failed";
+            rc = DG_E_CRYPTO;
+            goto end;
+        }
+        if (BN_cmp(t, m) != 0) {
+            why = "m^(e*d) != m mod n";
+            goto end;
+        }
+        dg_strlcpyf(proof, n_proof, "m^(e*d)=m mod n (no factors stored)");
+        rc = DG_OK;
+        goto end;
+    }
+    why = "p*q != n";
+    if (!BN_mul(t, p, q, ctx) || BN_cmp(t, n) != 0)
+        goto end;
+    why = "e*d != 1 mod (p-1) or (q-1)";
+    if (!BN_sub(pm1, p, BN_value_one()) || !BN_sub(qm1, q, BN_value_one()) ||
+        !BN_mod_mul(t, e, d, pm1, ctx) || !BN_is_one(t) || !BN_mod_mul(t, e, d, qm1, ctx) ||
+        !BN_is_one(t))
+        goto end;
+    why = "dP, dQ or qInv inconsistent";
+    if (dp != NULL && (!BN_mod(t, d, pm1, ctx) || BN_cmp(t, dp) != 0))
+        goto end;
+    if (dq != NULL && (!BN_mod(t, d, qm1, ctx) || BN_cmp(t, dq) != 0))
+        goto end;
+    if (qi != NULL && (!BN_mod_mul(t, qi, q, p, ctx) || !BN_is_one(t)))
+        goto end;
+    why = "a factor is not prime";
+    if (BN_check_prime(p, ctx, NULL) != 1 || BN_check_prime(q, ctx, NULL) != 1)
+        goto end;
+    dg_strlcpyf(proof, n_proof, "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes",
+                (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "");
+    rc = DG_OK;
+end:
+    if (rc != DG_OK)
+        dg_strlcpyf(proof, n_proof, "%s", why);
+    BN_CTX_end(ctx);
+out:
+    BN_CTX_free(ctx);
+    BN_free(n);
+    BN_free(e);
+    BN_clear_free(d);
+    BN_clear_free(p);
+    BN_clear_free(q);
+    BN_clear_free(f3);
+    BN_clear_free(dp);
+    BN_clear_free(dq);
+    BN_clear_free(qi);
+    return rc;
+}
+
+/* EC: 0 < d < order and d*G equals the key's public point. */
+static dg_err
+prove_ec(const EVP_PKEY *pkey, unsigned flags, char *proof, size_t n_proof)
+{
+    char group[64];
+    unsigned char pub[1 + 2 * 66 + 8];
+    size_t glen = 0, publen = 0;
+    BIGNUM *d = get_bn(pkey, OSSL_PKEY_PARAM_PRIV_KEY);
+    EC_GROUP *g = NULL;
+    EC_POINT *dg = NULL, *q = NULL;
+    BN_CTX *ctx = BN_CTX_new();
+    dg_err rc = DG_E_FORMAT;
+    const char *why = "no private scalar";
+    int nid;
+
+    if (d == NULL || ctx == NULL)
+        goto out;
+    why = "unknown curve";
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &glen) != 1)
+        goto out;
+    nid = OBJ_txt2nid(group);
+    if (nid == NID_undef)
+        nid = EC_curve_nist2nid(group);
+    g = nid == NID_undef ? NULL : EC_GROUP_new_by_curve_name(nid);
+    if (g == NULL) {
+        rc = DG_E_UNSUPPORTED;
+        goto out;
+    }
+    why = "scalar out of range";
+    if (BN_is_zero(d) || BN_is_negative(d) || BN_cmp(d, EC_GROUP_get0_order(g)) >= 0)
+        goto out;
+    why = "no public point";
+    if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub,
+                                        &publen) != 1)
+        goto out;
+    dg = EC_POINT_new(g);
+    q = EC_POINT_new(g);
+    why = "public point not on the curve";
+    if (dg == NULL || q == NULL || EC_POINT_oct2point(g, q, pub, publen, ctx) != 1)
+        goto out;
+    why = "scalar multiplication failed";
+    if (EC_POINT_mul(g, dg, d, NULL, NULL, ctx) != 1)
+        goto out;
+    why = "d*G != Q";
+    if (EC_POINT_cmp(g, dg, q, ctx) != 0)
+        goto out;
+    dg_strlcpyf(proof, n_proof, "%s", (flags & KEYPROOF_PUB_STORED)
+                                          ? "d*G=Q (stored public point), 0<d<n"
+                                          : "Q derived as d*G, 0<d<n (no stored public point)");
+    rc = DG_OK;
+out:
+    if (rc != DG_OK)
+        dg_strlcpyf(proof, n_proof, "%s", why);
+    EC_POINT_free(dg);
+    EC_POINT_free(q);
+    EC_GROUP_free(g);
+    BN_CTX_free(ctx);
+    BN_clear_free(d);
+    return rc;
+}
+
+/* Ed25519/Ed448/X25519/X448: public key derived from the private key equals the
+ * key's public key. */
+static dg_err
+prove_ecx(const EVP_PKEY *pkey, unsigned flags, char *proof, size_t n_proof)
+{
+    unsigned char priv[64], pub[64], pub2[64];
+    size_t privlen = sizeof priv, publen = sizeof pub, publen2 = sizeof pub2;
+    EVP_PKEY *k2 = NULL;
+    dg_err rc = DG_E_FORMAT;
+    const char *why = "no raw private key";
+
+    if (EVP_PKEY_get_raw_private_key(pkey, priv, &privlen) != 1)
+        goto out;
+    why = "no public key";
+    if (EVP_PKEY_get_raw_public_key(pkey, pub, &publen) != 1)
+        goto out;
+    k2 = EVP_PKEY_new_raw_private_key(EVP_PKEY_get_base_id(pkey), NULL, priv, privlen);
+    why = "private key rejected";
+    if (k2 == NULL || EVP_PKEY_get_raw_public_key(k2, pub2, &publen2) != 1)
+        goto out;
+    why = "derived public key differs from the stored one";
+    if (publen != publen2 || CRYPTO_memcmp(pub, pub2, publen) != 0)
+        goto out;
+    dg_strlcpyf(proof, n_proof, "%s",
+                (flags & KEYPROOF_PUB_STORED)
+                    ? "public key derived from the private key equals the stored one"
+                    : "public key derived from the private key (no stored public key)");
+    rc = DG_OK;
+out:
+    if (rc != DG_OK)
+        dg_strlcpyf(proof, n_proof, "%s", why);
+    OPENSSL_cleanse(priv, sizeof priv);
+    EVP_PKEY_free(k2);
+    return rc;
+}
+
+/* DSA: y = g^x mod p and 0 < x < q. */
+static dg_err
+prove_dsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
+{
+    BIGNUM *p = get_bn(pkey, OSSL_PKEY_PARAM_FFC_P);
+    BIGNUM *q = get_bn(pkey, OSSL_PKEY_PARAM_FFC_Q);
+    BIGNUM *g = get_bn(pkey, OSSL_PKEY_PARAM_FFC_G);
+    BIGNUM *x = get_bn(pkey, OSSL_PKEY_PARAM_PRIV_KEY);
+    BIGNUM *y = get_bn(pkey, OSSL_PKEY_PARAM_PUB_KEY);
+    BIGNUM *t = BN_new();
+    BN_CTX *ctx = BN_CTX_new();
+    dg_err rc = DG_E_FORMAT;
+
+    if (p && q && g && x && y && t && ctx && !BN_is_zero(x) && BN_cmp(x, q) < 0 &&
+        BN_mod_exp(t, g, x, p, ctx) == 1 && BN_cmp(t, y) == 0) {
+        dg_strlcpyf(proof, n_proof, "y=g^x mod p, 0<x<q");
+        rc = DG_OK;
+    } else {
+        dg_strlcpyf(proof, n_proof, "y != g^x mod p");
+    }
+    BN_CTX_free(ctx);
+    BN_free(t);
+    BN_free(p);
+    BN_free(q);
+    BN_free(g);
+    BN_clear_free(x);
+    BN_free(y);
+    return rc;
+}
+
+dg_err
+keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *proof,
+               size_t proof_len)
+{
+    dg_err rc;
+
+    ERR_set_mark();
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+        rc = prove_rsa(pkey, proof, proof_len);
+        break;
+    case EVP_PKEY_EC:
+    case EVP_PKEY_SM2:
+        rc = prove_ec(pkey, flags, proof, proof_len);
+        break;
+    case EVP_PKEY_ED25519:
+    case EVP_PKEY_ED448:
+    case EVP_PKEY_X25519:
+    case EVP_PKEY_X448:
+        rc = prove_ecx(pkey, flags, proof, proof_len);
+        break;
+    case EVP_PKEY_DSA:
+        rc = prove_dsa(pkey, proof, proof_len);
+        break;
+    default:
+        dg_strlcpyf(proof, proof_len, "no proof for %s keys", algorithm_name(pkey));
+        rc = DG_E_UNSUPPORTED;
+        break;
+    }
+    if (keyproof_identity(pkey, key) != DG_OK && rc == DG_OK)
+        rc = DG_E_CRYPTO;
+    ERR_pop_to_mark();
+    return rc;
+}
+
+/* Builds an RSA EVP_PKEY from the given numbers with OSSL_PARAM_BLD. */
+static dg_err
+rsa_fromdata(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
+             const BIGNUM *q, const BIGNUM *dp, const BIGNUM *dq, const BIGNUM *qi,
+             EVP_PKEY **out)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    dg_err rc = DG_E_CRYPTO;
+    int ok;
+
+    *out = NULL;
+    if (bld == NULL)
+        return DG_E_NOMEM;
+    ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) &&
+         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d);
+    if (ok && p != NULL && q != NULL)
+        ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q);
+    if (ok && dp != NULL && dq != NULL && qi != NULL)
+        ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dp) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dq) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qi);
+    if (ok)
+        params = OSSL_PARAM_BLD_to_param(bld);
+    if (params != NULL)
+        pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (pctx != NULL && EVP_PKEY_fromdata_init(pctx) == 1 &&
+        EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) == 1)
+        rc = DG_OK;
+    EVP_PKEY_CTX_free(pctx);
+    params_clear_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return rc;
+}
+
+dg_err
+keyproof_rsa_from_components(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
+                             const BIGNUM *p, const BIGNUM *q, EVP_PKEY **out)
+{
+    BN_CTX *ctx = BN_CTX_secure_new();
+    BIGNUM *dp, *dq, *qi, *pm1, *qm1;
+    dg_err rc = DG_E_NOMEM;
+
+    *out = NULL;
+    if (ctx == NULL)
+        return DG_E_NOMEM;
+    ERR_set_mark();
+    BN_CTX_start(ctx);
+    dp = BN_CTX_get(ctx);
+    dq = BN_CTX_get(ctx);
+    qi = BN_CTX_get(ctx);
+    pm1 = BN_CTX_get(ctx);
+    qm1 = BN_CTX_get(ctx);
+    if (qm1 == NULL)
+        goto out;
+    if (p == NULL || q == NULL) {
+        rc = rsa_fromdata(n, e, d, NULL, NULL, NULL, NULL, NULL, out);
+        goto out;
+    }
+    rc = DG_E_FORMAT;
+    if (!BN_sub(pm1, p, BN_value_one()) || !BN_sub(qm1, q, BN_value_one()) ||
+        !BN_mod(dp, d, pm1, ctx) || !BN_mod(dq, d, qm1, ctx) ||
+        BN_mod_inverse(qi, q, p, ctx) == NULL)
+        goto out;
+    rc = rsa_fromdata(n, e, d, p, q, dp, dq, qi, out);
+out:
+    BN_CTX_end(ctx);
+    BN_CTX_free(ctx);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+dg_err
+keyproof_rsa_from_primes(const BIGNUM *p, const BIGNUM *q, const BIGNUM *e, EVP_PKEY **out)
+{
+    BN_CTX *ctx = BN_CTX_secure_new();
+    BIGNUM *n, *d, *pm1, *qm1, *g, *lcm;
+    dg_err rc = DG_E_NOMEM;
+
+    *out = NULL;
+    if (ctx == NULL)
+        return DG_E_NOMEM;
+    ERR_set_mark();
+    BN_CTX_start(ctx);
+    n = BN_CTX_get(ctx);
+    d = BN_CTX_get(ctx);
+    pm1 = BN_CTX_get(ctx);
+    qm1 = BN_CTX_get(ctx);
+    g = BN_CTX_get(ctx);
+    lcm = BN_CTX_get(ctx);
+    if (lcm == NULL)
+        goto out;
+    rc = DG_E_FORMAT;
+    if (!BN_mul(n, p, q, ctx) || !BN_sub(pm1, p, BN_value_one()) ||
+        !BN_sub(qm1, q, BN_value_one()) || !BN_gcd(g, pm1, qm1, ctx) ||
+        !BN_mul(lcm, pm1, qm1, ctx) || !BN_div(lcm, NULL, lcm, g, ctx) ||
+        BN_mod_inverse(d, e, lcm, ctx) == NULL)
+        goto out;
+    /* The larger prime goes first, as OpenSSL's key generation orders them. */
+    if (BN_cmp(p, q) >= 0)
+        rc = keyproof_rsa_from_components(n, e, d, p, q, out);
+    else
+        rc = keyproof_rsa_from_components(n, e, d, q, p, out);
+out:
+    BN_CTX_end(ctx);
+    BN_CTX_free(ctx);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+dg_err
+keyproof_ec_from_scalar(const char *group, const BIGNUM *d, const uint8_t *pub,
+                        size_t pub_len, EVP_PKEY **out)
+{
+    unsigned char derived[1 + 2 * 66 + 8];
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    EC_GROUP *g = NULL;
+    EC_POINT *pt = NULL;
+    BN_CTX *ctx = NULL;
+    dg_err rc = DG_E_CRYPTO;
+    int nid = OBJ_txt2nid(group);
+
+    *out = NULL;
+    ERR_set_mark();
+    if (nid == NID_undef)
+        nid = EC_curve_nist2nid(group);
+    if (nid == NID_undef || (g = EC_GROUP_new_by_curve_name(nid)) == NULL) {
+        rc = DG_E_UNSUPPORTED;
+        goto out;
+    }
+    if (pub == NULL) {
+        ctx = BN_CTX_new();
+        pt = EC_POINT_new(g);
+        if (ctx == NULL || pt == NULL || EC_POINT_mul(g, pt, d, NULL, NULL, ctx) != 1)
+            goto out;
+        pub_len = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, derived,
+                                     sizeof derived, ctx);
+        if (pub_len == 0)
+            goto out;
+        pub = derived;
+    }
+    bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(nid), 0) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len) ||
+        (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+        goto out;
+    pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (pctx != NULL && EVP_PKEY_fromdata_init(pctx) == 1 &&
+        EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) == 1)
+        rc = DG_OK;
+out:
+    EVP_PKEY_CTX_free(pctx);
+    params_clear_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EC_POINT_free(pt);
+    EC_GROUP_free(g);
+    BN_CTX_free(ctx);
+    ERR_pop_to_mark();
+    return rc;
+}

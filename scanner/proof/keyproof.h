@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * keyproof.h - proving private keys with OpenSSL and naming them.
+ *
+ * Every detector that rebuilds a key hands the EVP_PKEY to keyproof_prove(),
+ * so "confirmed" means the same thing everywhere: RSA p*q = n, e*d = 1 modulo
+ * p-1 and q-1, the CRT values, and probable-prime factors; EC d*G = Q and
+ * 0 < d < order; EdDSA/XDH public key derived from the private key equals the
+ * stored one; DSA y = g^x mod p. Identity (algorithm, bits, curve and the
+ * SHA-256 of the DER SubjectPublicKeyInfo) comes from keyproof_identity(),
+ * which also works for public keys. Nothing here prints or keeps key bytes;
+ * temporaries holding secrets are cleared before they are freed.
+ */
+#ifndef DUMPGATE_KEYPROOF_H
+#define DUMPGATE_KEYPROOF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+
+#include <dumpgate/error.h>
+#include <dumpgate/finding.h>
+
+/* Flags for keyproof_prove(). */
+#define KEYPROOF_PUB_STORED 1u /* the encoding carried the public key (EC Q,
+                                  Ed/X public): compare against it */
+
+/* Proves the private key pkey. On DG_OK, *key holds its identity and proof (size
+ * proof_len) says what was checked. On DG_E_FORMAT the math does not hold and
+ * proof says which relation failed; on DG_E_UNSUPPORTED the algorithm has no
+ * proof here. Never prints. */
+dg_err keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *proof,
+                      size_t proof_len);
+
+/* Fills algorithm, bits, curve and spki_sha256 of a public or private key. */
+dg_err keyproof_identity(const EVP_PKEY *pkey, struct dg_key *key);
+
+/* Writes the lowercase hex SHA-256 of data into out (65 bytes with the NUL). */
+void keyproof_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Builds an RSA private key from primes p and q and public exponent e. The
+ * modulus is p*q; d is e^-1 mod lcm(p-1, q-1); dP, dQ and qInv are derived.
+ * Returns DG_OK and a new key in *out (caller frees with EVP_PKEY_free),
+ * DG_E_FORMAT if e is not invertible, DG_E_CRYPTO on OpenSSL failure. */
+dg_err keyproof_rsa_from_primes(const BIGNUM *p, const BIGNUM *q, const BIGNUM *e,
+                                EVP_PKEY **out);
+
+/* Builds an RSA private key from n, e, d and optional p, q (NULL when absent;
+ * then CRT values are not set). Same returns as keyproof_rsa_from_primes. */
+dg_err keyproof_rsa_from_components(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
+                                    const BIGNUM *p, const BIGNUM *q, EVP_PKEY **out);
+
+/* Builds an EC private key on the named curve (OpenSSL group name, e.g.
+ * "prime256v1") from scalar d and, when pub/pub_len are given, the stored
+ * public point (octet string); otherwise the public point is d*G. */
+dg_err keyproof_ec_from_scalar(const char *group, const BIGNUM *d, const uint8_t *pub,
+                               size_t pub_len, EVP_PKEY **out);
+
+/* Maps an OpenSSL group name to the JWK/NIST name ("prime256v1" -> "P-256");
+ * returns the input when there is none. */
+const char *keyproof_curve_name(const char *group);
+
+#endif

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * jsonl.c - one JSON object per line, written with jansson: findings (the
+ * contract in docs/FINDINGS.md), spans of the region map, and one summary per
+ * file with coverage, counts and diagnostics. Every record has "record".
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "report.h"
+
+static json_t *
+str_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static json_t *
+hex_addr(uint64_t va)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof buf, "0x%" PRIx64, va);
+    return json_string(buf);
+}
+
+static void
+emit(FILE *out, json_t *o)
+{
+    json_dumpf(o, out, JSON_COMPACT | JSON_ENSURE_ASCII);
+    fputc('\n', out);
+    json_decref(o);
+}
+
+static json_t *
+region_json(const struct dg_region *s)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "kind", json_string(dg_span_kind_name(s->kind)));
+    json_object_set_new(o, "name", str_or_null(s->name));
+    json_object_set_new(o, "thread", s->thread >= 0 ? json_integer(s->thread) : json_null());
+    json_object_set_new(o, "index", json_integer(s->index));
+    return o;
+}
+
+void
+jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
+{
+    const struct dg_finding *f = &sf->f;
+    json_t *o = json_object(), *k = json_object();
+
+    json_object_set_new(o, "record", json_string("finding"));
+    json_object_set_new(o, "file", json_string(r->name));
+    json_object_set_new(o, "detector", json_string(sf->detector));
+    json_object_set_new(o, "type", json_string(f->type));
+    json_object_set_new(o, "status", json_string(dg_status_name(f->status)));
+    json_object_set_new(o, "severity", json_string(dg_severity_name(f->severity)));
+    json_object_set_new(o, "offset", json_integer((json_int_t)f->off));
+    json_object_set_new(o, "length", json_integer((json_int_t)f->len));
+    json_object_set_new(o, "vaddr", sf->has_va ? hex_addr(sf->va) : json_null());
+    json_object_set_new(o, "region", region_json(&sf->region));
+    json_object_set_new(o, "encoding", str_or_null(f->encoding));
+    json_object_set_new(o, "text", str_or_null(f->text));
+    json_object_set_new(k, "algorithm", str_or_null(f->key.algorithm));
+    json_object_set_new(k, "bits", f->key.bits ? json_integer(f->key.bits) : json_null());
+    json_object_set_new(k, "curve", str_or_null(f->key.curve));
+    json_object_set_new(k, "spki_sha256", str_or_null(f->key.spki_sha256));
+    json_object_set_new(k, "key_sha256", str_or_null(f->key.key_sha256));
+    json_object_set_new(k, "label", str_or_null(f->key.label));
+    json_object_set_new(o, "key", k);
+    json_object_set_new(o, "proof", str_or_null(f->proof));
+    json_object_set_new(o, "note", str_or_null(f->note));
+    json_object_set_new(o, "preview", str_or_null(f->preview));
+    emit(out, o);
+}
+
+void
+jsonl_span(FILE *out, const struct dg_region *s)
+{
+    json_t *o = json_object();
+    char perms[4];
+
+    report_perms(s->perms, perms);
+    json_object_set_new(o, "record", json_string("span"));
+    json_object_set_new(o, "offset", json_integer((json_int_t)s->off));
+    json_object_set_new(o, "size", json_integer((json_int_t)s->len));
+    json_object_set_new(o, "vaddr", s->has_va ? hex_addr(s->va) : json_null());
+    json_object_set_new(o, "perms", s->has_va ? json_string(perms) : json_null());
+    json_object_set_new(o, "kind", json_string(dg_span_kind_name(s->kind)));
+    json_object_set_new(o, "name", str_or_null(s->name));
+    json_object_set_new(o, "thread", s->thread >= 0 ? json_integer(s->thread) : json_null());
+    json_object_set_new(o, "index", json_integer(s->index));
+    emit(out, o);
+}
+
+void
+jsonl_summary(FILE *out, const struct scan_result *r)
+{
+    json_t *o = json_object(), *cov = json_object(), *cnt = json_object();
+    json_t *warn = json_array(), *err = json_array(), *info = json_array();
+    size_t by_sev[4] = {0};
+
+    for (size_t i = 0; i < r->n_findings; i++)
+        by_sev[r->findings[i].f.severity & 3]++;
+    json_object_set_new(o, "record", json_string("summary"));
+    json_object_set_new(o, "file", json_string(r->name));
+    json_object_set_new(o, "format", json_string(r->format));
+    json_object_set_new(o, "detail", str_or_null(r->format_detail));
+    json_object_set_new(cov, "file_bytes", json_integer((json_int_t)r->cov.file_bytes));
+    json_object_set_new(cov, "region_bytes", json_integer((json_int_t)r->cov.region_bytes));
+    json_object_set_new(cov, "outside_bytes", json_integer((json_int_t)r->cov.outside_bytes));
+    json_object_set_new(cov, "unreadable_bytes",
+                        json_integer((json_int_t)r->cov.unreadable_bytes));
+    json_object_set_new(cov, "scanned_bytes", json_integer((json_int_t)r->cov.scanned_bytes));
+    json_object_set_new(cov, "regions", json_integer((json_int_t)r->cov.n_regions));
+    json_object_set_new(cov, "spans", json_integer((json_int_t)r->cov.n_spans));
+    json_object_set_new(o, "coverage", cov);
+    json_object_set_new(cnt, "total", json_integer((json_int_t)r->n_findings));
+    json_object_set_new(cnt, "high", json_integer((json_int_t)by_sev[DG_SEV_HIGH]));
+    json_object_set_new(cnt, "medium", json_integer((json_int_t)by_sev[DG_SEV_MEDIUM]));
+    json_object_set_new(cnt, "low", json_integer((json_int_t)by_sev[DG_SEV_LOW]));
+    json_object_set_new(o, "findings", cnt);
+    for (size_t i = 0; i < dg_diag_count(r->diag); i++) {
+        const struct dg_diag_msg *m = dg_diag_get(r->diag, i);
+        json_t *e = json_object();
+
+        json_object_set_new(e, "offset",
+                            m->off == DG_NO_OFFSET ? json_null() : json_integer((json_int_t)m->off));
+        json_object_set_new(e, "message", json_string(m->text));
+        json_array_append_new(m->level == DG_DIAG_ERROR     ? err
+                              : m->level == DG_DIAG_WARNING ? warn
+                                                            : info,
+                              e);
+    }
+    json_object_set_new(o, "warnings", warn);
+    json_object_set_new(o, "errors", err);
+    json_object_set_new(o, "info", info);
+    json_object_set_new(o, "seconds", json_real(r->seconds));
+    emit(out, o);
+}

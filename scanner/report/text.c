@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * text.c - the report for people: one line per finding (file, offset,
+ * vaddr, region, type, status, fingerprint, redacted preview), one summary
+ * line per file, and a table for the region map.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "report.h"
+
+static void
+human_bytes(uint64_t n, char *out, size_t len)
+{
+    if (n >= (1ull << 30))
+        snprintf(out, len, "%.2f GiB", (double)n / (double)(1ull << 30));
+    else if (n >= (1ull << 20))
+        snprintf(out, len, "%.1f MiB", (double)n / (double)(1ull << 20));
+    else if (n >= (1ull << 10))
+        snprintf(out, len, "%.1f KiB", (double)n / 1024.0);
+    else
+        snprintf(out, len, "%" PRIu64 " B", n);
+}
+
+void
+text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
+{
+    const struct dg_finding *f = &sf->f;
+
+    fprintf(out, "%s: offset 0x%" PRIx64, r->name, f->off);
+    if (sf->has_va)
+        fprintf(out, " vaddr 0x%" PRIx64, sf->va);
+    fprintf(out, " [%s%s%s", dg_span_kind_name(sf->region.kind), sf->region.name ? " " : "",
+            sf->region.name ? sf->region.name : "");
+    if (sf->region.thread >= 0)
+        fprintf(out, " thread %" PRId64, sf->region.thread);
+    fprintf(out, "]: %s %s %s (%s", f->type, dg_status_name(f->status),
+            dg_severity_name(f->severity), f->encoding[0] ? f->encoding : sf->detector);
+    if (f->text[0])
+        fprintf(out, ", %s", f->text);
+    fprintf(out, ")");
+    if (f->key.algorithm[0]) {
+        fprintf(out, " %s", f->key.algorithm);
+        if (f->key.curve[0])
+            fprintf(out, " %s", f->key.curve);
+        else if (f->key.bits && (f->key.algorithm[0] == 'R' || f->key.algorithm[0] == 'D'))
+            fprintf(out, "-%u", f->key.bits);
+    }
+    if (f->key.spki_sha256[0])
+        fprintf(out, " spki_sha256=%s", f->key.spki_sha256);
+    else if (f->key.key_sha256[0])
+        fprintf(out, " key_sha256=%s", f->key.key_sha256);
+    if (f->key.label[0])
+        fprintf(out, " \"%s\"", f->key.label);
+    if (f->note[0])
+        fprintf(out, " - %s", f->note);
+    if (f->preview[0])
+        fprintf(out, " | %s", f->preview);
+    fputc('\n', out);
+}
+
+void
+text_summary(FILE *out, const struct scan_result *r)
+{
+    char total[32], inreg[32], outside[32], unread[32];
+    size_t hi = 0, med = 0, lo = 0;
+
+    for (size_t i = 0; i < r->n_findings; i++) {
+        hi += r->findings[i].f.severity == DG_SEV_HIGH;
+        med += r->findings[i].f.severity == DG_SEV_MEDIUM;
+        lo += r->findings[i].f.severity == DG_SEV_LOW;
+    }
+    human_bytes(r->cov.file_bytes, total, sizeof total);
+    human_bytes(r->cov.region_bytes, inreg, sizeof inreg);
+    human_bytes(r->cov.outside_bytes, outside, sizeof outside);
+    human_bytes(r->cov.unreadable_bytes, unread, sizeof unread);
+    fprintf(out,
+            "%s: %s%s%s%s, %s: %zu finding%s (%zu high, %zu medium, %zu low); %s in %zu "
+            "regions, %s outside, %s unreadable",
+            r->name, r->format, r->format_detail[0] ? " (" : "", r->format_detail,
+            r->format_detail[0] ? ")" : "", total, r->n_findings, r->n_findings == 1 ? "" : "s",
+            hi, med, lo, inreg, r->cov.n_regions, outside, unread);
+    if (dg_diag_count_level(r->diag, DG_DIAG_WARNING) > 0)
+        fprintf(out, "; %zu warning%s", dg_diag_count_level(r->diag, DG_DIAG_WARNING),
+                dg_diag_count_level(r->diag, DG_DIAG_WARNING) == 1 ? "" : "s");
+    fputc('\n', out);
+}
+
+void
+text_span(FILE *out, const struct dg_region *s)
+{
+    char perms[4];
+
+    report_perms(s->perms, perms);
+    fprintf(out, "0x%012" PRIx64 " %12" PRIu64 " ", s->off, s->len);
+    if (s->has_va)
+        fprintf(out, "0x%016" PRIx64 " %s ", s->va, perms);
+    else
+        fprintf(out, "%-18s --- ", "-");
+    fprintf(out, "%-8s %s", dg_span_kind_name(s->kind), s->name ? s->name : "");
+    if (s->thread >= 0)
+        fprintf(out, " (thread %" PRId64 ")", s->thread);
+    fputc('\n', out);
+}

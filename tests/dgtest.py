@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# dgtest.py - helpers shared by the test suite: where the built binary is, how
+# to run it, how to read its JSONL, where the public corpus is, and how to
+# compute a key's SPKI fingerprint with the openssl command line (the ground
+# truth every finding is compared with).
+import json
+import os
+import pathlib
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BUILD = pathlib.Path(os.environ.get("DUMPGATE_BUILD", ROOT / "build"))
+DUMPGATE = BUILD / "dumpgate"
+CORPUS = (ROOT / ".." / "shared" / "corpus" / "public").resolve()
+
+
+def run(*args, input=None, timeout=600, env=None):
+    """Runs dumpgate with args; returns the CompletedProcess (bytes output)."""
+    return subprocess.run([str(DUMPGATE), *map(str, args)], input=input,
+                          capture_output=True, timeout=timeout, env=env)
+
+
+def records(stdout):
+    """Parses JSONL output into a list of dicts."""
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+
+
+def scan(path, *args, input=None, timeout=600):
+    """Scans path with --format jsonl; returns (returncode, findings, summaries, stderr)."""
+    p = run("scan", "--format", "jsonl", *args, path, input=input, timeout=timeout)
+    recs = records(p.stdout)
+    findings = [r for r in recs if r.get("record") == "finding"]
+    summaries = [r for r in recs if r.get("record") == "summary"]
+    return p.returncode, findings, summaries, p.stderr.decode(errors="replace")
+
+
+def regions(path):
+    """Runs `dumpgate regions --format jsonl`; returns (returncode, spans, summary)."""
+    p = run("regions", "--format", "jsonl", path)
+    recs = records(p.stdout)
+    spans = [r for r in recs if r.get("record") == "span"]
+    summ = [r for r in recs if r.get("record") == "summary"]
+    return p.returncode, spans, (summ[0] if summ else None)
+
+
+def spki_sha256(keyfile, passin=None):
+    """SHA-256 of the DER SubjectPublicKeyInfo, as `openssl pkey -pubout -outform DER | sha256sum`."""
+    cmd = ["openssl", "pkey", "-in", str(keyfile), "-pubout", "-outform", "DER"]
+    if passin is not None:
+        cmd += ["-passin", "pass:" + passin]
+    der = subprocess.run(cmd, check=True, capture_output=True).stdout
+    import hashlib
+    return hashlib.sha256(der).hexdigest()
+
+
+def corpus_files():
+    """Every dump in the public corpus (not the oracle text files); [] if absent."""
+    if not CORPUS.is_dir():
+        return []
+    out = []
+    for p in sorted(CORPUS.rglob("*")):
+        if p.is_file() and p.suffix not in (".md", ".out"):
+            out.append(p)
+    return out
