@@ -602,13 +602,16 @@ judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const cha
 
 /* Tries to match an armor at byte `start` in encoding e. Returns the bytes
  * the match covers (0 for no match); *f is filled and *report set when the
- * match deserves a finding (a placeholder body matches but stays silent). */
+ * match deserves a finding (a placeholder body matches but stays silent).
+ * *text_end is the chunk index where the text decoding stopped. */
 static size_t
 try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum enc e,
-          struct dg_finding *f, bool *report)
+          struct dg_finding *f, bool *report, size_t *text_end)
 {
     struct textinfo ti = {.enc = e};
     size_t n = decode_text(c, ch->p, ch->len, start, &ti);
+
+    *text_end = c->src[n];
     bool ssh2 = n > 5 && c->txt[4] == ' ';
     const pcre2_code *re = ssh2 ? c->sh->ssh2 : c->sh->armor;
     PCRE2_SIZE *ov, l0, h0, h1, b0, b1, e0 = PCRE2_UNSET;
@@ -667,36 +670,42 @@ rank(const struct dg_finding *f, bool report)
 /* Checks the encodings at a position with '-' at i and i+2 and reports the
  * best reading. Returns the bytes to skip after a match (0 if none).
  * UTF-16LE at i and UTF-16BE at i-1 read the same characters from the same
- * bytes except at the edges, so when both are possible both are judged. */
+ * bytes except at the edges, so when both are possible both are judged: the
+ * better verdict wins, then the reading whose text runs further (the true
+ * alignment reads the character after the END line), then UTF-16LE, by far
+ * the more common in memory (Windows, .NET, Java char[]). */
 static size_t
 probe(struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p;
-    size_t len = ch->len, r_le = 0, r_be = 0;
+    size_t len = ch->len, r_le = 0, r_be = 0, end_le = 0, end_be = 0;
     struct dg_finding f_le, f_be;
     bool rep_le = false, rep_be = false;
+    int rk_le, rk_be;
 
     if (i + 1 < len && p[i + 1] == '-') {
         struct dg_finding f;
-        bool rep;
-        size_t r = 0;
+        bool rep = false;
+        size_t r = 0, end;
 
-        /* ASCII "-----BEGIN " or "---- BEGIN SSH2"; not inside a longer run. */
-        if ((i == 0 || p[i - 1] != '-') && i + 15 <= len &&
+        /* ASCII "-----BEGIN " or "---- BEGIN SSH2" (a longer run of dashes
+         * before it is fine: the armor starts at its last five). */
+        if (i + 15 <= len &&
             (memcmp(p + i, "-----BEGIN ", 11) == 0 || memcmp(p + i, "---- BEGIN SSH2", 15) == 0))
-            r = try_armor(c, ch, i, ENC_ASCII, &f, &rep);
+            r = try_armor(c, ch, i, ENC_ASCII, &f, &rep, &end);
         if (r != 0 && rep)
             dg_report(sink, &f);
         return r;
     }
     if (i + 22 > len || p[i + 1] != 0 || char_at(p, len, i + 8, ENC_UTF16LE) != '-' ||
-        (i >= 2 && char_at(p, len, i - 2, ENC_UTF16LE) == '-'))
+        char_at(p, len, i + 10, ENC_UTF16LE) != 'B')
         return 0;
-    r_le = try_armor(c, ch, i, ENC_UTF16LE, &f_le, &rep_le);
+    r_le = try_armor(c, ch, i, ENC_UTF16LE, &f_le, &rep_le, &end_le);
     if (i >= 1 && p[i - 1] == 0 && i - 1 < ch->owned)
-        r_be = try_armor(c, ch, i - 1, ENC_UTF16BE, &f_be, &rep_be);
-    if (rank(&f_be, rep_be) > rank(&f_le, rep_le) ||
-        (rank(&f_be, rep_be) == rank(&f_le, rep_le) && r_be > r_le + 1)) {
+        r_be = try_armor(c, ch, i - 1, ENC_UTF16BE, &f_be, &rep_be, &end_be);
+    rk_le = r_le ? rank(&f_le, rep_le) : -1;
+    rk_be = r_be ? rank(&f_be, rep_be) : -1;
+    if (rk_be > rk_le || (rk_be == rk_le && r_be != 0 && end_be > end_le)) {
         if (rep_be)
             dg_report(sink, &f_be);
         return r_be;

@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# deps.sh - installs what dumpgate needs to build and test on Debian 12, and
+# only what is missing (apt-get; run as root or with sudo available).
+set -eu
+
+PKGS="gcc pkg-config meson ninja-build libelf-dev libssl-dev libjansson-dev libpcre2-dev
+      elfutils gdb openssl openssh-client python3 python3-pytest python3-cryptography time"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_real_processes.py - real programs holding real keys: each is started,
+# its core taken with gdb's gcore, the program stopped by its PID, and the
+# core scanned; every finding must carry the SPKI SHA-256 that `openssl pkey
+# -pubout -outform DER | sha256sum` gives for the key file.
+import dgtest
+import keys
+from conftest import gcore
+
+
+def confirmed_with(findings, spki):
+    return [f for f in findings if f["status"] == "confirmed" and f["key"]["spki_sha256"] == spki]
+
+
+def test_s_server_rsa2048(tmp_path, procs, free_port):
+    key = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    cert = keys.self_signed(key, tmp_path / "rsa.crt")
+    p = procs.start(["openssl", "s_server", "-accept", f"127.0.0.1:{free_port}", "-key", key,
+                     "-cert", cert], ready="ACCEPT")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, findings, summ, err = dgtest.scan(core)
+    assert summ and summ[0]["format"] == "elf-core", err
+    hits = confirmed_with(findings, dgtest.spki_sha256(key))
+    assert hits, f"no confirmed RSA key in s_server core: {findings} {err}"
+    assert all(h["severity"] == "high" for h in hits)
+    assert rc == 1
+
+
+def test_s_server_ec_p256(tmp_path, procs, free_port):
+    key = keys.genpkey(tmp_path / "ec.pem", "p256")
+    cert = keys.self_signed(key, tmp_path / "ec.crt")
+    p = procs.start(["openssl", "s_server", "-accept", f"127.0.0.1:{free_port}", "-key", key,
+                     "-cert", cert], ready="ACCEPT")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, findings, summ, err = dgtest.scan(core)
+    hits = confirmed_with(findings, dgtest.spki_sha256(key))
+    assert hits, f"no confirmed EC key in s_server core: {findings} {err}"
+    assert hits[0]["key"]["curve"] == "P-256"
+    assert rc == 1
+
+
+def test_holdkey_keeps_pem(tmp_path, procs):
+    rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    ec = keys.genpkey(tmp_path / "ec.pem", "p256")
+    p = procs.start([dgtest.BUILD / "tests" / "holdkey", rsa, ec], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, findings, summ, err = dgtest.scan(core)
+    for k in (rsa, ec):
+        hits = [f for f in confirmed_with(findings, dgtest.spki_sha256(k)) if f["detector"] == "pem"]
+        assert hits, f"{k}: {findings}"
+        h = hits[0]
+        assert h["encoding"] == "pem-pkcs8"
+        assert h["vaddr"] is not None and h["region"]["kind"] != "notes"
+        # The offset is where the armor starts in the file.
+        with open(core, "rb") as fh:
+            fh.seek(h["offset"])
+            assert fh.read(27) == b"-----BEGIN PRIVATE KEY-----"
+    assert rc == 1
+
+
+def test_holdkey_wiped_leaves_only_limbs(tmp_path, procs):
+    rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    ec = keys.genpkey(tmp_path / "ec.pem", "p256")
+    p = procs.start([dgtest.BUILD / "tests" / "holdkey", "--wipe", rsa, ec], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    data = open(core, "rb").read()
+    for k in (rsa, ec):
+        body = open(k).read().splitlines()[1].encode()
+        assert body not in data, "a PEM line survived the wipe"
+        assert keys.der_of(k)[:64] not in data, "a DER copy survived the wipe"
+    rc, findings, summ, err = dgtest.scan(core)
+    for k in (rsa, ec):
+        assert confirmed_with(findings, dgtest.spki_sha256(k)), f"{k}: {findings} {err}"
+    assert not [f for f in findings if f["detector"] == "pem"]
