@@ -296,7 +296,7 @@ static dg_err
 read_core(struct core *c)
 {
     GElf_Ehdr eh;
-    size_t phnum, shnum = 0;
+    size_t phnum, shnum = 0, bad_phdrs = 0, first_bad = 0;
     dg_err rc;
     struct regions_info *info = regions_info(c->map);
 
@@ -335,8 +335,8 @@ read_core(struct core *c)
         struct dg_region r = {.thread = -1, .index = (uint32_t)i};
 
         if (gelf_getphdr(c->elf, (int)i, &ph) == NULL) {
-            dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, eh.e_phoff + i * eh.e_phentsize,
-                       "%s: program header %zu unreadable: %s", c->in->name, i, elf_errmsg(-1));
+            if (bad_phdrs++ == 0)
+                first_bad = i;
             continue;
         }
         if (ph.p_filesz == 0)
@@ -377,6 +377,15 @@ read_core(struct core *c)
                 return rc;
         }
     }
+    if (bad_phdrs == phnum && phnum > 0)
+        return dg_diag(c->d, DG_E_NO_PHDR, eh.e_phoff,
+                       "%s: program header table at offset 0x%llx unreadable (%zu entries%s)",
+                       c->in->name, (unsigned long long)eh.e_phoff, phnum,
+                       eh.e_phnum == PN_XNUM ? ", e_phnum is PN_XNUM" : "");
+    if (bad_phdrs > 0)
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, eh.e_phoff + first_bad * eh.e_phentsize,
+                   "%s: %zu of %zu program headers unreadable, from number %zu on",
+                   c->in->name, bad_phdrs, phnum, first_bad);
     /* Names come after every memory region is claimed. */
     for (size_t i = 0; i < phnum; i++) {
         GElf_Phdr ph;

@@ -36,6 +36,7 @@ read_container(struct dg_input *in, struct scan_result *out)
     size_t got = 0, mark = dg_diag_count(out->diag);
     dg_err rc = input_read_at(in, 0, magic, sizeof magic, &got);
     char what[96];
+    const char *tried = NULL;
     uint64_t size = in->stream ? UINT64_MAX : in->size;
 
     if (rc != DG_OK)
@@ -43,10 +44,13 @@ read_container(struct dg_input *in, struct scan_result *out)
     if (got == 0)
         return dg_diag(out->diag, DG_E_EMPTY, 0, "%s: empty input", in->name);
     rc = DG_E_UNSUPPORTED;
-    if (elfcore_probe(magic, got))
+    if (elfcore_probe(magic, got)) {
+        tried = "ELF core";
         rc = elfcore_read(in, out->map, out->diag);
-    else if (minidump_probe(magic, got))
+    } else if (minidump_probe(magic, got)) {
+        tried = "minidump";
         rc = minidump_read(in, out->map, out->diag);
+    }
     if (rc == DG_OK)
         return regions_finish(out->map, size);
 
@@ -56,8 +60,13 @@ read_container(struct dg_input *in, struct scan_result *out)
     out->map = regions_new();
     if (out->map == NULL)
         return dg_diag(out->diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
-    dg_diag_at(out->diag, DG_DIAG_WARNING, rc, 0,
-               "%s: not an ELF core or minidump (%s); scanning as raw bytes", in->name, what);
+    if (tried != NULL && rc != DG_E_UNSUPPORTED)
+        dg_diag_at(out->diag, DG_DIAG_WARNING, rc, 0,
+                   "%s: damaged %s (see above); scanning the whole file as raw bytes", in->name,
+                   tried);
+    else
+        dg_diag_at(out->diag, DG_DIAG_WARNING, rc, 0,
+                   "%s: not an ELF core or minidump (%s); scanning as raw bytes", in->name, what);
     if ((rc = raw_read(out->map, size)) != DG_OK)
         return dg_diag(out->diag, rc, 0, "%s: region map: %s", in->name, dg_strerror(rc));
     snprintf(regions_info(out->map)->detail, sizeof regions_info(out->map)->detail, "%s", what);

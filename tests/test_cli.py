@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_cli.py - the command line contract: help, version, usage errors (exit
+# 2), --fail-on and exit codes, text and jsonl output, several files, the
+# detectors list, and standard input as a bounded-memory stream.
+import json
+import os
+import resource
+import subprocess
+
+import dgtest
+import keys
+
+
+def test_help_and_version():
+    r = dgtest.run("--help")
+    assert r.returncode == 0 and b"usage: dumpgate scan" in r.stdout
+    r = dgtest.run("--version")
+    assert r.returncode == 0 and r.stdout.startswith(b"dumpgate ")
+
+
+def test_usage_errors_exit_2(tmp_path):
+    f = tmp_path / "x"
+    f.write_bytes(b"x" * 100)
+    for args in (["bogus"], ["scan"], ["scan", "--format", "xml", f], ["scan", "-j", "0", f],
+                 ["scan", "--fail-on", "severe", f], ["scan", "--detectors", "nope", f],
+                 ["regions", f, f], []):
+        r = dgtest.run(*args)
+        assert r.returncode == 2, args
+        assert r.stderr.startswith(b"dumpgate: "), (args, r.stderr)
+
+
+def test_detectors_lists_pem():
+    r = dgtest.run("detectors")
+    assert r.returncode == 0
+    assert r.stdout.split(b"\n")[0].split()[0] in (b"pem", b"rsa-raw", b"ec-raw")
+    assert b"pem " in r.stdout and b"forms:" in r.stdout
+
+
+def test_exit_codes_and_text_output(tmp_path):
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    dirty = tmp_path / "dirty.bin"
+    dirty.write_bytes(os.urandom(1000) + open(k, "rb").read() + os.urandom(1000))
+    clean = tmp_path / "clean.bin"
+    clean.write_bytes(os.urandom(5000))
+    r = dgtest.run("scan", clean)
+    assert r.returncode == 0
+    r = dgtest.run("scan", dirty)
+    assert r.returncode == 1
+    line = [l for l in r.stdout.decode().splitlines() if "offset" in l][0]
+    assert line.startswith(f"{dirty}: offset 0x3e8")
+    assert "ec-private-key confirmed high" in line and dgtest.spki_sha256(k) in line
+    assert "redacted" in line
+    # Several files: findings of each, exit 1.
+    r = dgtest.run("scan", "--format", "jsonl", clean, dirty)
+    recs = dgtest.records(r.stdout)
+    assert [x["record"] for x in recs] == ["summary", "finding", "summary"]
+    assert r.returncode == 1
+    # A missing file among them: exit 2, the others still reported.
+    r = dgtest.run("scan", "--format", "jsonl", dirty, tmp_path / "missing")
+    assert r.returncode == 2
+    assert any(x["record"] == "finding" for x in dgtest.records(r.stdout))
+    assert b"missing: cannot open" in r.stderr
+
+
+def test_jsonl_contract(tmp_path):
+    k = keys.genpkey(tmp_path / "k.pem", "rsa2048")
+    d = tmp_path / "d.bin"
+    d.write_bytes(os.urandom(77) + open(k, "rb").read())
+    rc, findings, summ, err = dgtest.scan(d)
+    f = findings[0]
+    for field in ("file", "detector", "type", "status", "severity", "offset", "length", "vaddr",
+                  "region", "encoding", "key", "preview", "proof"):
+        assert field in f, field
+    assert f["key"]["algorithm"] == "RSA" and f["key"]["bits"] == 2048
+    assert f["region"]["kind"] == "raw" and f["vaddr"] is None
+    assert "p*q=n" in f["proof"]
+    s = summ[0]
+    assert s["findings"] == {"total": 1, "high": 1, "medium": 0, "low": 0}
+    assert s["coverage"]["file_bytes"] == d.stat().st_size
+    assert s["warnings"] and "scanning as raw bytes" in s["warnings"][0]["message"]
+
+
+def test_stdin_stream_finds_key_with_bounded_memory(tmp_path):
+    """300 MiB on a pipe with a key near the end: found once, at the right
+    offset, while the resident set stays far below the input size."""
+    k = keys.genpkey(tmp_path / "k.pem", "rsa2048")
+    pem = open(k, "rb").read()
+    size = 300 << 20
+    where = size - 5000
+    gen = ("import os,sys\n"
+           f"n={where}\nb=os.urandom(1<<20)\n"
+           "while n>0:\n  c=b[:min(n,len(b))]; sys.stdout.buffer.write(c); n-=len(c)\n"
+           f"sys.stdout.buffer.write(open({str(k)!r},'rb').read()+b'\\0'*4000)\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    producer = subprocess.Popen(["/usr/bin/python3", "-c", gen], stdout=subprocess.PIPE)
+    r = subprocess.run([str(dgtest.DUMPGATE), "scan", "--format", "jsonl", "-j2", "-"],
+                       stdin=producer.stdout, capture_output=True, timeout=600)
+    producer.stdout.close()
+    producer.wait()
+    rss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    recs = dgtest.records(r.stdout)
+    found = [x for x in recs if x["record"] == "finding"]
+    assert [x["offset"] for x in found] == [where], (found, r.stderr)
+    assert found[0]["key"]["spki_sha256"] == dgtest.spki_sha256(k)
+    summ = [x for x in recs if x["record"] == "summary"][0]
+    assert summ["file"] == "-" and summ["coverage"]["file_bytes"] == where + len(pem) + 4000
+    assert r.returncode == 1
+    # The python producer's own RSS is counted too; both must stay small.
+    assert max(rss_kib, before) < 200 * 1024, rss_kib
+
+
+def test_stdin_core_matches_file(tmp_path):
+    core = dgtest.CORPUS / "elfutils" / "test-core.core"
+    if not core.exists():
+        import pytest
+        pytest.skip("corpus absent")
+    a = subprocess.run([str(dgtest.DUMPGATE), "scan", "--format", "jsonl", str(core)], capture_output=True)
+    b = subprocess.run([str(dgtest.DUMPGATE), "scan", "--format", "jsonl", "-"], stdin=open(core, "rb"),
+                       capture_output=True)
+    sa = [x for x in dgtest.records(a.stdout) if x["record"] == "summary"][0]
+    sb = [x for x in dgtest.records(b.stdout) if x["record"] == "summary"][0]
+    assert sb["format"] == sa["format"] == "elf-core"
+    assert sb["coverage"]["region_bytes"] == sa["coverage"]["region_bytes"]
+    assert sb["coverage"]["file_bytes"] == sa["coverage"]["file_bytes"]
+    assert a.returncode == b.returncode == 0
