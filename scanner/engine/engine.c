@@ -14,8 +14,17 @@
  * engine does not know what a detector looks for; it only hands out bytes,
  * collects findings and runs the create/init/scan/release/finish/destroy
  * lifecycle of detector.h.
+ *
+ * SIGBUS guard: a file that shrinks while it is mapped (a dump still being
+ * written or cut by another process) raises SIGBUS when the vanished pages
+ * are touched. While a mapped chunk is scanned, the worker's thread-local
+ * jump buffer is armed; the handler jumps back, and the chunk is reported as
+ * unreadable instead of killing the scan. This thread-local pointer is the
+ * engine's only mutable static state; the handler is installed once.
  */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +51,7 @@ struct job {
     struct dg_diag *diag;
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
     atomic_uint_fast64_t scanned;  /* owned bytes handed to detectors */
+    atomic_bool shrunk;            /* the file shrank under us: stop */
 
     /* stream ring */
     pthread_mutex_t lock;
@@ -62,6 +72,31 @@ struct worker {
     uint8_t *fallback; /* pread buffer when mmap is not possible */
     dg_err rc;
 };
+
+static _Thread_local sigjmp_buf *bus_guard;
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uctx)
+{
+    (void)si;
+    (void)uctx;
+    if (bus_guard != NULL)
+        siglongjmp(*bus_guard, 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+install_bus_guard(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}
 
 static void
 scan_chunk(struct worker *w, const struct dg_chunk *ch)
@@ -92,7 +127,7 @@ do_indexed_chunk(struct worker *w, uint64_t k)
     void *base = NULL;
     size_t maplen = 0;
 
-    if (k > size / j->chunk)
+    if (k > size / j->chunk || atomic_load(&j->shrunk))
         return false;
     off = k * j->chunk;
     if (off >= size)
@@ -127,9 +162,23 @@ do_indexed_chunk(struct worker *w, uint64_t k)
             ch.p = (const uint8_t *)base + (off - aoff);
         }
     }
-    scan_chunk(w, &ch);
-    if (base != NULL)
+    if (base != NULL) {
+        sigjmp_buf env;
+
+        if (sigsetjmp(env, 1) == 0) {
+            bus_guard = &env;
+            scan_chunk(w, &ch);
+        } else if (!atomic_exchange(&j->shrunk, true)) {
+            dg_diag_at(j->diag, DG_DIAG_WARNING, DG_E_TRUNCATED, off,
+                       "%s: the file shrank while it was read; the chunk at offset 0x%llx and "
+                       "those after it were not scanned",
+                       j->in->name, (unsigned long long)off);
+        }
+        bus_guard = NULL;
         munmap(base, maplen);
+    } else {
+        scan_chunk(w, &ch);
+    }
     return true;
 }
 
@@ -398,6 +447,11 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         return dg_diag(diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
     if (nthreads > MAX_THREADS)
         nthreads = MAX_THREADS;
+    if (!in->stream && in->mem == NULL) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        pthread_once(&once, install_bus_guard);
+    }
     j->in = in;
     j->dump = (struct dg_dump){.in = in, .map = map};
     j->diag = diag;
