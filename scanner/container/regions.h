@@ -52,8 +52,9 @@ dg_err regions_claim(struct dg_regions *m, const struct dg_region *r, enum regio
 /* Adds bytes that the headers describe but the file lacks (truncation). */
 void regions_add_unreadable(struct dg_regions *m, uint64_t bytes);
 
-/* Names every memory claim whose [va, va+len) lies inside [va, va+size) that
- * has no name yet (NT_FILE, Linux maps, module lists), and sets its kind. */
+/* Names every memory claim whose [va, va+len) overlaps [va, va+size) and
+ * has no name yet (NT_FILE, Linux maps, module lists), and sets its kind;
+ * size 1 names the claim holding one address (a stack pointer). */
 void regions_name_va(struct dg_regions *m, uint64_t va, uint64_t size, enum dg_span_kind kind,
                      const char *name, int64_t thread);
 

@@ -8,10 +8,12 @@
  * container's complaint as a warning: no byte escapes scanning because a
  * header lied.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../container/elfcore.h"
 #include "../container/minidump.h"
@@ -95,7 +97,8 @@ attribute(struct scan_result *out, struct dg_sink *sink)
 {
     size_t k = 0;
 
-    qsort(sink->v, sink->n, sizeof *sink->v, cmp_finding);
+    if (sink->n > 1)
+        qsort(sink->v, sink->n, sizeof *sink->v, cmp_finding);
     for (size_t i = 0; i < sink->n; i++) {
         struct scan_finding *f = &sink->v[i];
         const struct dg_region *r;
@@ -240,7 +243,19 @@ scan_regions(const char *path, struct scan_result *out)
         return rc;
     rc = read_container(&in, out);
     finish_info(out);
-    coverage(out, input_known_size(&in));
+    if (rc == DG_OK && in.stream) {
+        /* The map of a stream needs its length: read the rest and count it. */
+        uint8_t buf[1 << 16];
+        uint64_t total = input_known_size(&in);
+        ssize_t r;
+
+        if (!input_head_eof(&in))
+            while ((r = read(in.fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
+                total += r > 0 ? (uint64_t)r : 0;
+        regions_finish(out->map, total);
+        in.size = total;
+    }
+    coverage(out, in.stream ? in.size : input_known_size(&in));
     input_close(&in);
     return rc;
 }

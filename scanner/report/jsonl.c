@@ -88,7 +88,7 @@ jsonl_span(FILE *out, const struct dg_region *s)
     json_object_set_new(o, "offset", json_integer((json_int_t)s->off));
     json_object_set_new(o, "size", json_integer((json_int_t)s->len));
     json_object_set_new(o, "vaddr", s->has_va ? hex_addr(s->va) : json_null());
-    json_object_set_new(o, "perms", s->has_va ? json_string(perms) : json_null());
+    json_object_set_new(o, "perms", s->has_va && s->perms ? json_string(perms) : json_null());
     json_object_set_new(o, "kind", json_string(dg_span_kind_name(s->kind)));
     json_object_set_new(o, "name", str_or_null(s->name));
     json_object_set_new(o, "thread", s->thread >= 0 ? json_integer(s->thread) : json_null());
