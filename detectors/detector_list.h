@@ -6,3 +6,5 @@
  * is one .c file, one line here and one line in meson.build.
  */
 DETECTOR(pem)
+DETECTOR(rsa_raw)
+DETECTOR(ec_raw)

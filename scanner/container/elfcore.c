@@ -32,6 +32,7 @@
 #endif
 
 #define STREAM_HEAD_FIRST (1u << 20)
+#define TRUNCATED_NAMED 8 /* truncated segments warned about one by one */
 
 bool
 elfcore_probe(const uint8_t *p, size_t n)
@@ -157,9 +158,8 @@ prstatus_layout(const struct core *c, size_t *pid_off, size_t *sp_off)
     *pid_off = c->word == 8 ? 32 : 24;
     switch (c->machine) {
     case EM_X86_64:
-        if (c->word != 8)
-            return false; /* x32: registers are 64-bit, layout differs */
-        *sp_off = 112 + 19 * 8;
+        /* x32 (ELFCLASS32): 32-bit prstatus header, 64-bit registers. */
+        *sp_off = c->word == 8 ? 112 + 19 * 8 : 72 + 19 * 8;
         return true;
     case EM_386:
         *sp_off = 72 + 15 * 4;
@@ -177,12 +177,13 @@ note_prstatus(struct core *c, const unsigned char *desc, size_t n)
 {
     size_t pid_off, sp_off;
     uint64_t pid, sp;
+    unsigned reg = c->machine == EM_X86_64 ? 8 : c->word; /* x32 has 64-bit registers */
 
     c->threads++;
-    if (!prstatus_layout(c, &pid_off, &sp_off) || sp_off + c->word > n || pid_off + 4 > n)
+    if (!prstatus_layout(c, &pid_off, &sp_off) || sp_off + reg > n || pid_off + 4 > n)
         return;
     pid = get_word(c, desc + pid_off, 4);
-    sp = get_word(c, desc + sp_off, c->word);
+    sp = get_word(c, desc + sp_off, reg);
     if (sp != 0)
         regions_name_va(c->map, sp, 1, DG_SPAN_STACK, "[stack]", (int64_t)pid);
 }
@@ -296,7 +297,7 @@ static dg_err
 read_core(struct core *c)
 {
     GElf_Ehdr eh;
-    size_t phnum, shnum = 0, bad_phdrs = 0, first_bad = 0;
+    size_t phnum, shnum = 0, bad_phdrs = 0, first_bad = 0, truncated = 0;
     dg_err rc;
     struct regions_info *info = regions_info(c->map);
 
@@ -350,7 +351,7 @@ read_core(struct core *c)
                        (unsigned long long)ph.p_filesz);
             r.len = UINT64_MAX - r.off;
         }
-        if (r.off >= c->size || r.len > c->size - r.off)
+        if ((r.off >= c->size || r.len > c->size - r.off) && truncated++ < TRUNCATED_NAMED)
             dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_TRUNCATED, eh.e_phoff + i * eh.e_phentsize,
                        "%s: segment %zu (vaddr 0x%llx) truncated: %llu of %llu bytes present",
                        c->in->name, i, (unsigned long long)ph.p_vaddr,
@@ -377,6 +378,10 @@ read_core(struct core *c)
                 return rc;
         }
     }
+    if (truncated > TRUNCATED_NAMED)
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_TRUNCATED, DG_NO_OFFSET,
+                   "%s: %zu segments truncated in all (the core is cut at %llu bytes)",
+                   c->in->name, truncated, (unsigned long long)c->size);
     if (bad_phdrs == phnum && phnum > 0)
         return dg_diag(c->d, DG_E_NO_PHDR, eh.e_phoff,
                        "%s: program header table at offset 0x%llx unreadable (%zu entries%s)",

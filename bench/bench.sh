@@ -1,0 +1,206 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# bench.sh - end-to-end throughput of dumpgate on a synthetic core, beside cat, rg and yara.
+#
+# Usage: bench/bench.sh [--size BYTES] [--out DIR]
+#
+# Builds nothing: it expects build/dumpgate and build/fixtures/mkcore (or
+# $DUMPGATE_BUILD/...). It makes three keys with `openssl genpkey` at run time
+# (RSA-2048 PKCS#8 PEM, EC P-256 SEC1 PEM, RSA-3072 PKCS#1 PEM converted to
+# UTF-16LE with iconv), writes a core of --size bytes (default 1 GiB) with
+# `mkcore --size BYTES --mixed-bench` and the keys planted, prints the machine,
+# warms the page cache once, then times each command three times with GNU time
+# and prints a Markdown table of the best wall time, MB/s (bytes / 1e6 / s)
+# and the largest peak RSS of the three runs. Last it checks that dumpgate
+# finds the planted keys. It runs a private copy of dumpgate, so a rebuild in
+# the middle of the run changes nothing. Everything goes to --out (default: a new directory
+# under /tmp; never inside the repository). Results: docs/PERFORMANCE.md.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${DUMPGATE_BUILD:-$root/build}
+dumpgate=$build/dumpgate
+mkcore=$build/fixtures/mkcore
+size=1073741824
+out=
+runs=3
+
+usage() {
+    echo "usage: bench/bench.sh [--size BYTES] [--out DIR]" >&2
+    exit 2
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --size) [ $# -ge 2 ] || usage; size=$2; shift 2 ;;
+    --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    -h | --help) usage ;;
+    *) usage ;;
+    esac
+done
+case $size in
+'' | *[!0-9]*) echo "bench.sh: --size wants a number of bytes" >&2; exit 2 ;;
+esac
+if [ "$size" -lt 67108864 ]; then
+    echo "bench.sh: --size must be at least 64 MiB (67108864)" >&2
+    exit 2
+fi
+for tool in "$dumpgate" "$mkcore"; do
+    if [ ! -x "$tool" ]; then
+        echo "bench.sh: $tool is missing; build first (ninja -C build)" >&2
+        exit 2
+    fi
+done
+for tool in openssl iconv rg yara /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "bench.sh: $tool is not installed" >&2; exit 2; }
+done
+
+if [ -z "$out" ]; then
+    out=$(mktemp -d /tmp/dumpgate-bench.XXXXXX)
+else
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+fi
+case $out/ in
+"$root"/*) echo "bench.sh: --out must not be inside the repository ($root)" >&2; exit 2 ;;
+esac
+
+core=$out/bench.core
+rules=$out/rules.yar
+
+# a private copy, so that a rebuild during the run cannot change what is measured
+cp "$dumpgate" "$out/dumpgate"
+dumpgate=$out/dumpgate
+
+# --- keys, made now --------------------------------------------------------
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out/rsa2048.p8.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+    openssl pkey -traditional -out "$out/ec256.sec1.pem"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 2>/dev/null |
+    openssl pkey -traditional -out "$out/rsa3072.p1.pem"
+iconv -f ASCII -t UTF-16LE "$out/rsa3072.p1.pem" >"$out/rsa3072.p1.utf16le"
+
+# --- the core ---------------------------------------------------------------
+# Segments 1..3 exist for any --size >= 64 MiB (segments are 1..64 MiB); the
+# EC key crosses a MiB boundary of mkcore's generator, nothing more.
+gen_start=$(date +%s.%N)
+"$mkcore" --size "$size" --mixed-bench --seed 42 \
+    --plant "$out/rsa2048.p8.pem@1:12345" \
+    --plant "$out/ec256.sec1.pem@2:1048000" \
+    --plant "$out/rsa3072.p1.utf16le@3:777" \
+    "$core" >"$out/mkcore.json"
+gen_end=$(date +%s.%N)
+bytes=$(stat -c %s "$core")
+
+cat >"$rules" <<'EOF'
+rule pem_private_key
+{
+    strings:
+        $pkcs8 = "-----BEGIN PRIVATE KEY-----" ascii wide
+        $rsa = "-----BEGIN RSA PRIVATE KEY-----" ascii wide
+        $ec = "-----BEGIN EC PRIVATE KEY-----" ascii wide
+        $openssh = "-----BEGIN OPENSSH PRIVATE KEY-----" ascii wide
+    condition:
+        any of them
+}
+EOF
+
+# --- the machine -------------------------------------------------------------
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    commit="$commit (with uncommitted changes)"
+fi
+echo "## Machine"
+echo
+echo '```'
+echo "nproc:    $(nproc)"
+echo "cpu:      $(lscpu | grep 'Model name' | sed 's/^Model name:[[:space:]]*//')"
+echo "kernel:   $(uname -sr)"
+echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, before the runs)"
+echo "dumpgate: $("$dumpgate" --version)"
+echo "commit:   $commit"
+echo "detectors: $("$dumpgate" detectors | awk '/^[a-z]/ { printf "%s ", $1 }')(the default set)"
+echo "core:     $core, $bytes bytes, made in $(awk "BEGIN { printf \"%.1f\", $gen_end - $gen_start }") s"
+echo "mkcore:   $(cat "$out/mkcore.json")"
+free -g
+echo '```'
+echo
+
+# --- timing ------------------------------------------------------------------
+cat "$core" >/dev/null    # warm the page cache
+
+# measure LABEL CMD...: best wall time of $runs runs, largest peak RSS
+rows=
+measure() {
+    label=$1
+    shift
+    best=
+    rss=0
+    i=0
+    while [ $i -lt $runs ]; do
+        st=0
+        /usr/bin/time -f '%e %M' -o "$out/time.txt" "$@" >"$out/cmd.out" 2>"$out/cmd.err" || st=$?
+        if [ $st -gt 1 ]; then    # 1 = "found something" for rg and dumpgate
+            echo "bench.sh: exit status $st from: $*" >&2
+            cat "$out/cmd.err" >&2
+            exit 1
+        fi
+        # GNU time puts "Command exited with non-zero status N" first
+        if ! read -r wall kib <<EOF2 || [ -z "${kib:-}" ]
+$(tail -n 1 "$out/time.txt")
+EOF2
+        then
+            echo "bench.sh: no timing for: $*" >&2
+            cat "$out/time.txt" "$out/cmd.err" >&2
+            exit 1
+        fi
+        if [ -z "$best" ] || [ "$(echo "$wall < $best" | bc)" = 1 ]; then
+            best=$wall
+        fi
+        [ "$kib" -gt "$rss" ] && rss=$kib
+        i=$((i + 1))
+    done
+    if [ "$(echo "$best > 0" | bc)" = 1 ]; then
+        mbs=$(echo "scale=0; $bytes / 1000000 / $best" | bc)
+    else
+        mbs="> $(echo "scale=0; $bytes / 1000000 / 0.01" | bc)"
+    fi
+    mib=$(echo "scale=1; $rss / 1024" | bc)
+    rows="$rows| \`$label\` | $best | $mbs | $mib |
+"
+}
+
+measure "cat FILE > /dev/null" cat "$core"
+measure "rg -a -c 'PRIVATE KEY' FILE" rg -a -c 'PRIVATE KEY' "$core"
+measure "yara -c rules.yar FILE" yara -c "$rules" "$core"
+measure "dumpgate scan --detectors pem -j1 FILE" "$dumpgate" scan --detectors pem -j1 "$core"
+measure "dumpgate scan --detectors pem -j2 FILE" "$dumpgate" scan --detectors pem -j2 "$core"
+measure "dumpgate scan -j1 FILE" "$dumpgate" scan -j1 "$core"
+measure "dumpgate scan -j2 FILE" "$dumpgate" scan -j2 "$core"
+
+echo "## Results ($bytes bytes, best of $runs, page cache warm)"
+echo
+echo "| command | wall s | MB/s | peak RSS MiB |"
+echo "|---|---:|---:|---:|"
+printf '%s' "$rows"
+echo
+
+# --- did dumpgate find the keys? ---------------------------------------------
+"$dumpgate" scan --format jsonl -j2 "$core" >"$out/findings.jsonl" 2>"$out/findings.err" || :
+confirmed=$(grep '"record":"finding"' "$out/findings.jsonl" | grep -c '"status":"confirmed"' || :)
+found=0
+# shellcheck disable=SC2013 # the offsets are plain numbers
+for off in $(grep -o '"offset":[0-9]*' "$out/mkcore.json" | cut -d: -f2); do
+    if grep '"record":"finding"' "$out/findings.jsonl" | grep '"status":"confirmed"' |
+        grep -q "\"offset\":$off,"; then
+        found=$((found + 1))
+    fi
+done
+echo "## Planted keys"
+echo
+echo "confirmed findings: $confirmed; planted keys found at their offsets: $found of 3"
+echo "(rg counts lines, yara counts matching rules: both only see the PEM labels)"
+echo "output: $out"

@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * ec_raw.c - finds EC private scalars (P-256, P-384, P-521, secp256k1) held in
+ * OpenSSL BIGNUMs, confirmed against public points stored in the same dump.
+ *
+ * scan() does two cheap things per chunk: it harvests uncompressed public
+ * points from DER (SubjectPublicKeyInfo in certificates and public keys, the
+ * [1] publicKey of SEC1/PKCS#8 private keys: every "03 42 00 04", "03 62 00 04"
+ * and "03 81 86 00 04" BIT STRING, the curve taken from a named-curve OID just
+ * before it when there is one), and it collects x86-64 OpenSSL
+ * `struct bignum_st { BN_ULONG *d; int top, dmax, neg, flags; }` headers whose
+ * fields are plausible for a 256..521-bit scalar. finish() reads each
+ * candidate's limbs through the dump's address map, computes d*G on every
+ * curve of that size for which points were harvested, and looks the affine X
+ * up among them; a match is rebuilt with keyproof_ec_from_scalar() against
+ * the stored point and proven with keyproof_prove(). Scalar multiplications
+ * are capped per dump. Needs an address map (ELF core, minidump): on a raw
+ * buffer only the harvest runs. Ed25519 (ECX_KEY) and scalars without a
+ * BIGNUM header (BE byte arrays, Go, Java) are not handled here. Findings
+ * never carry key bytes.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/proof/keyproof.h"
+
+#define MAX_POINTS 4096u        /* harvested public points per dump */
+#define MAX_CANDS 65536u        /* BIGNUM candidates per dump */
+#define MAX_CHUNK_CANDS 8192u   /* per chunk */
+#define MAX_MULS 20000u         /* scalar multiplications per dump */
+#define MAX_COORD 66u           /* P-521 coordinate bytes */
+#define USER_VA_END 0x0000800000000000ull
+
+enum curve { C_P256 = 0, C_K256, C_P384, C_P521, N_CURVES, C_ANY256 = N_CURVES };
+
+static const struct curve_info {
+    const char *group;     /* OpenSSL group name */
+    int nid;
+    unsigned coord;        /* coordinate bytes */
+    unsigned min_top, max_top; /* BIGNUM top limbs of a scalar */
+    const uint8_t *oid;    /* named-curve OID TLV */
+    size_t oid_len;
+} curves[N_CURVES] = {
+    [C_P256] = {"prime256v1", NID_X9_62_prime256v1, 32, 3, 4,
+                (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10},
+    [C_K256] = {"secp256k1", NID_secp256k1, 32, 3, 4,
+                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x0a", 7},
+    [C_P384] = {"secp384r1", NID_secp384r1, 48, 5, 6,
+                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x22", 7},
+    [C_P521] = {"secp521r1", NID_secp521r1, 66, 8, 9,
+                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x23", 7},
+};
+
+/* A harvested public point 04 || X || Y. */
+struct point {
+    uint8_t oct[1 + 2 * MAX_COORD];
+    uint8_t len;           /* 65, 97 or 133 */
+    uint8_t curve;         /* enum curve, or C_ANY256 when the OID was not seen */
+    uint64_t off;          /* file offset of the 04 byte */
+};
+
+/* A BIGNUM header: limbs at va, top limbs. */
+struct cand {
+    uint64_t va;           /* BN_ULONG *d */
+    uint64_t off;          /* file offset of the header */
+    uint8_t top;
+    uint8_t prio;          /* 1 when flags say CONSTTIME or SECURE */
+};
+
+struct ec_shared {
+    pthread_mutex_t lock;
+    struct point *pts;
+    size_t n_pts;
+    struct cand *cands;
+    size_t n_cands;
+    bool pts_capped, cands_capped;
+};
+
+struct ec_ctx {
+    struct ec_shared *sh;
+    struct cand local[MAX_CHUNK_CANDS];
+    size_t n_local;
+    bool local_capped;
+};
+
+static inline uint64_t
+ld64(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static inline uint32_t
+ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* ---- harvest ---- */
+
+/* The curve named by an OID ending within the 12 bytes before bit-string
+ * header at p[at] (SPKI: OID then BIT STRING; SEC1: [0] OID then [1]). */
+static int
+curve_before(const uint8_t *p, size_t at, unsigned coord)
+{
+    size_t from = at > 24 ? at - 24 : 0;
+
+    for (int c = 0; c < N_CURVES; c++) {
+        const struct curve_info *ci = &curves[c];
+
+        if (ci->coord != coord)
+            continue;
+        for (size_t x = from; x + ci->oid_len <= at; x++)
+            if (memcmp(p + x, ci->oid, ci->oid_len) == 0)
+                return c;
+    }
+    return coord == 32 ? C_ANY256 : coord == 48 ? C_P384 : C_P521;
+}
+
+/* Finds the BIT STRING headers of uncompressed points in the chunk's owned
+ * part and appends the points to out (at most cap). */
+static size_t
+harvest(const struct dg_chunk *ch, struct point *out, size_t cap)
+{
+    static const struct {
+        const char *hdr;
+        size_t hdr_len;
+        unsigned coord;
+    } pat[] = {
+        {"\x03\x42\x00\x04", 4, 32},
+        {"\x03\x62\x00\x04", 4, 48},
+        {"\x03\x81\x86\x00\x04", 5, 66},
+    };
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof pat / sizeof pat[0]; i++) {
+        const uint8_t *p = ch->p, *end = ch->p + ch->len;
+
+        while (n < cap) {
+            const uint8_t *m = memmem(p, (size_t)(end - p), pat[i].hdr, pat[i].hdr_len);
+            size_t at, plen = 1 + 2 * (size_t)pat[i].coord;
+
+            if (m == NULL || (size_t)(m - ch->p) >= ch->owned)
+                break;
+            at = (size_t)(m - ch->p);
+            p = m + 1;
+            if (at + pat[i].hdr_len - 1 + plen > ch->len)
+                continue;
+            memcpy(out[n].oct, m + pat[i].hdr_len - 1, plen);
+            out[n].len = (uint8_t)plen;
+            out[n].curve = (uint8_t)curve_before(ch->p, at, pat[i].coord);
+            out[n].off = ch->off + at + pat[i].hdr_len - 1;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- BIGNUM headers ---- */
+
+/* True if the 24 bytes at p look like the header of a 3..9-limb BIGNUM. */
+static inline bool
+bignum_header(const uint8_t *p, uint8_t *top_out, uint8_t *prio)
+{
+    uint64_t d = ld64(p);
+    uint32_t top = ld32(p + 8), dmax = ld32(p + 12), neg = ld32(p + 16), flags = ld32(p + 20);
+
+    if (top - 3u > 6u || dmax < top || dmax > 64 || neg > 1 || flags >= 0x20 || (d & 7) != 0 ||
+        d < 0x10000 || d >= USER_VA_END)
+        return false;
+    *top_out = (uint8_t)top;
+    *prio = (flags & 0x0c) != 0;
+    return true;
+}
+
+static size_t
+chunk_phase(const struct dg_chunk *ch, bool *has_va)
+{
+    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off) : NULL;
+    uint64_t addr = ch->off;
+
+    *has_va = r != NULL && r->has_va;
+    if (*has_va)
+        addr = r->va + (ch->off - r->off);
+    return (size_t)((8 - (addr & 7)) & 7);
+}
+
+static dg_err
+ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    struct ec_ctx *c = vctx;
+    struct ec_shared *sh = c->sh;
+    struct point pts[64];
+    size_t n_pts = harvest(ch, pts, sizeof pts / sizeof pts[0]);
+    bool has_va = false, pts_capped = n_pts == sizeof pts / sizeof pts[0];
+    size_t a = chunk_phase(ch, &has_va);
+
+    (void)sink;
+    c->n_local = 0;
+    c->local_capped = false;
+    /* A raw buffer has no address map to follow pointers through; the header
+     * layout is that of 64-bit little-endian processes. */
+    if ((has_va || dg_dump_va_count(ch->dump) > 0) &&
+        (dg_dump_word_size(ch->dump) == 0 || dg_dump_word_size(ch->dump) == 8) &&
+        !dg_dump_big_endian(ch->dump)) {
+        for (size_t x = a; x + 24 <= ch->len && x < ch->owned; x += 8) {
+            uint8_t top, prio;
+
+            if (!bignum_header(ch->p + x, &top, &prio))
+                continue;
+            if (c->n_local >= MAX_CHUNK_CANDS) {
+                c->local_capped = true;
+                break;
+            }
+            c->local[c->n_local++] = (struct cand){ld64(ch->p + x), ch->off + x, top, prio};
+        }
+    }
+    if (n_pts == 0 && c->n_local == 0 && !c->local_capped)
+        return DG_OK;
+    pthread_mutex_lock(&sh->lock);
+    for (size_t i = 0; i < n_pts; i++) {
+        bool dup = false;
+
+        for (size_t j = 0; j < sh->n_pts && !dup; j++)
+            dup = sh->pts[j].len == pts[i].len &&
+                  memcmp(sh->pts[j].oct, pts[i].oct, pts[i].len) == 0;
+        if (dup)
+            continue;
+        if (sh->n_pts >= MAX_POINTS) {
+            sh->pts_capped = true;
+            break;
+        }
+        sh->pts[sh->n_pts++] = pts[i];
+    }
+    for (size_t i = 0; i < c->n_local; i++) {
+        if (sh->n_cands >= MAX_CANDS) {
+            sh->cands_capped = true;
+            break;
+        }
+        sh->cands[sh->n_cands++] = c->local[i];
+    }
+    sh->pts_capped |= pts_capped;
+    sh->cands_capped |= c->local_capped;
+    pthread_mutex_unlock(&sh->lock);
+    return DG_OK;
+}
+
+/* ---- finish ---- */
+
+struct curve_run {
+    EC_GROUP *g;
+    const BIGNUM *order;
+    EC_POINT *pt;
+    size_t *idx;        /* indices of on-curve points of this curve */
+    size_t n_idx;
+};
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+
+    if (x->prio != y->prio)
+        return x->prio > y->prio ? -1 : 1;
+    if (x->va != y->va)
+        return x->va < y->va ? -1 : 1;
+    return x->top < y->top ? -1 : x->top > y->top;
+}
+
+/* Reports the key with scalar d on curve cv whose public point is pts[pi]. */
+static bool
+report(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d, int cv,
+       const struct point *pt, struct dg_sink *sink, char seen[][65], size_t *n_seen,
+       size_t max_seen)
+{
+    const struct dg_region *r = dg_dump_region_at_va(dump, cd->va);
+    struct dg_finding f;
+    EVP_PKEY *pk = NULL;
+    bool ok = false;
+
+    memset(&f, 0, sizeof f);
+    if (r == NULL)
+        return false;
+    if (keyproof_ec_from_scalar(curves[cv].group, d, pt->oct, pt->len, &pk) == DG_OK &&
+        keyproof_prove(pk, KEYPROOF_PUB_STORED, &f.key, f.proof, sizeof f.proof) == DG_OK) {
+        for (size_t i = 0; i < *n_seen; i++)
+            if (strcmp(seen[i], f.key.spki_sha256) == 0) {
+                EVP_PKEY_free(pk);
+                return true; /* another copy of a key already reported */
+            }
+        if (*n_seen < max_seen)
+            memcpy(seen[(*n_seen)++], f.key.spki_sha256, 65);
+        dg_strlcpyf(f.type, sizeof f.type, "ec-private-key");
+        f.status = DG_STATUS_CONFIRMED;
+        f.severity = DG_SEV_HIGH;
+        f.off = r->off + (cd->va - r->va);
+        f.len = 8ull * cd->top;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
+        dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
+        dg_strlcpyf(f.note, sizeof f.note,
+                    "OpenSSL BIGNUM header at file offset 0x%llx; public point at file offset "
+                    "0x%llx",
+                    (unsigned long long)cd->off, (unsigned long long)pt->off);
+        dg_report(sink, &f);
+        ok = true;
+    }
+    EVP_PKEY_free(pk);
+    return ok;
+}
+
+static dg_err
+ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    struct ec_shared *sh = shared;
+    struct curve_run run[N_CURVES];
+    char (*seen)[65] = NULL;
+    size_t n_seen = 0, n_muls = 0;
+    BN_CTX *bn = NULL;
+    BIGNUM *d = NULL, *x = NULL;
+    uint8_t limbs[8 * 9], xb[MAX_COORD];
+    dg_err rc = DG_OK;
+    bool any = false;
+
+    if (sh->pts_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET, "ec-raw: public point harvest capped (%u per dump, "
+                                         "64 per chunk)", MAX_POINTS);
+    if (sh->cands_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET,
+                     "ec-raw: more than %u BIGNUM candidates (or %u in a chunk); the rest "
+                     "were skipped",
+                     MAX_CANDS, MAX_CHUNK_CANDS);
+    memset(run, 0, sizeof run);
+    if (sh->n_pts == 0 || sh->n_cands == 0 || dg_dump_va_count(dump) == 0)
+        return DG_OK;
+    bn = BN_CTX_new();
+    d = BN_secure_new();
+    x = BN_new();
+    seen = calloc(sh->n_pts, sizeof *seen);
+    if (bn == NULL || d == NULL || x == NULL || seen == NULL) {
+        rc = DG_E_NOMEM;
+        goto out;
+    }
+    ERR_set_mark();
+    /* Per curve: the harvested points that lie on it. */
+    for (int cv = 0; cv < N_CURVES; cv++) {
+        struct curve_run *cr = &run[cv];
+
+        cr->g = EC_GROUP_new_by_curve_name(curves[cv].nid);
+        cr->pt = cr->g != NULL ? EC_POINT_new(cr->g) : NULL;
+        cr->idx = calloc(sh->n_pts, sizeof *cr->idx);
+        if (cr->g == NULL || cr->pt == NULL || cr->idx == NULL) {
+            rc = DG_E_NOMEM;
+            goto out_mark;
+        }
+        cr->order = EC_GROUP_get0_order(cr->g);
+        for (size_t i = 0; i < sh->n_pts; i++) {
+            const struct point *p = &sh->pts[i];
+
+            if (p->len != 1 + 2 * curves[cv].coord ||
+                (p->curve != cv && !(p->curve == C_ANY256 && curves[cv].coord == 32)))
+                continue;
+            if (EC_POINT_oct2point(cr->g, cr->pt, p->oct, p->len, bn) == 1) {
+                cr->idx[cr->n_idx++] = i;
+                any = true;
+            }
+        }
+    }
+    if (!any)
+        goto out_mark;
+    /* Candidates: likely private scalars first, then by address. */
+    qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
+    for (size_t i = 0; i < sh->n_cands; i++) {
+        const struct cand *cd = &sh->cands[i];
+
+        if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
+            continue;
+        if (dg_dump_read_va(dump, cd->va, limbs, 8u * cd->top) != DG_OK)
+            continue;
+        if (BN_lebin2bn(limbs, 8 * cd->top, d) == NULL || BN_is_zero(d))
+            continue;
+        for (int cv = 0; cv < N_CURVES; cv++) {
+            struct curve_run *cr = &run[cv];
+            bool found = false;
+
+            if (cr->n_idx == 0 || cd->top < curves[cv].min_top || cd->top > curves[cv].max_top ||
+                BN_cmp(d, cr->order) >= 0)
+                continue;
+            if (n_muls >= MAX_MULS) {
+                dg_sink_warn(sink, cd->off,
+                             "ec-raw: %u scalar multiplications done; remaining candidates "
+                             "skipped",
+                             MAX_MULS);
+                goto out_mark;
+            }
+            n_muls++;
+            if (EC_POINT_mul(cr->g, cr->pt, d, NULL, NULL, bn) != 1 ||
+                EC_POINT_get_affine_coordinates(cr->g, cr->pt, x, NULL, bn) != 1 ||
+                BN_bn2binpad(x, xb, (int)curves[cv].coord) != (int)curves[cv].coord)
+                continue;
+            for (size_t j = 0; j < cr->n_idx && !found; j++) {
+                const struct point *p = &sh->pts[cr->idx[j]];
+
+                if (memcmp(p->oct + 1, xb, curves[cv].coord) == 0)
+                    found = report(dump, cd, d, cv, p, sink, seen, &n_seen, sh->n_pts);
+            }
+            if (found)
+                break;
+        }
+    }
+out_mark:
+    ERR_pop_to_mark();
+out:
+    for (int cv = 0; cv < N_CURVES; cv++) {
+        EC_POINT_free(run[cv].pt);
+        EC_GROUP_free(run[cv].g);
+        free(run[cv].idx);
+    }
+    OPENSSL_cleanse(limbs, sizeof limbs);
+    free(seen);
+    BN_clear_free(d);
+    BN_free(x);
+    BN_CTX_free(bn);
+    return rc;
+}
+
+/* ---- setup ---- */
+
+static dg_err
+ec_create(const struct dg_config *cfg, void **out)
+{
+    struct ec_shared *sh = calloc(1, sizeof *sh);
+
+    (void)cfg;
+    *out = NULL;
+    if (sh == NULL)
+        return DG_E_NOMEM;
+    sh->pts = calloc(MAX_POINTS, sizeof *sh->pts);
+    sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
+    if (sh->pts == NULL || sh->cands == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
+        free(sh->pts);
+        free(sh->cands);
+        free(sh);
+        return DG_E_NOMEM;
+    }
+    *out = sh;
+    return DG_OK;
+}
+
+static dg_err
+ec_init(void *shared, void **out)
+{
+    struct ec_ctx *c = calloc(1, sizeof *c);
+
+    *out = NULL;
+    if (c == NULL)
+        return DG_E_NOMEM;
+    c->sh = shared;
+    *out = c;
+    return DG_OK;
+}
+
+static void
+ec_release(void *ctx)
+{
+    free(ctx);
+}
+
+static void
+ec_destroy(void *shared)
+{
+    struct ec_shared *sh = shared;
+
+    if (sh == NULL)
+        return;
+    free(sh->pts);
+    free(sh->cands);
+    pthread_mutex_destroy(&sh->lock);
+    free(sh);
+}
+
+static const char *const ec_forms[] = {"bn-le64", NULL};
+
+const struct dg_detector dg_detector_ec_raw = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "ec-raw",
+    .summary = "EC private scalars in OpenSSL BIGNUMs, matched to public points in the dump",
+    .forms = ec_forms,
+    .severity = DG_SEV_HIGH,
+    .max_span = 1 + 24 + 2 * MAX_COORD + 8, /* a header, or a point with its OID */
+    .flags = DG_DET_BINARY,
+    .default_on = true,
+    .create = ec_create,
+    .init = ec_init,
+    .scan = ec_scan,
+    .release = ec_release,
+    .finish = ec_finish,
+    .destroy = ec_destroy,
+};

@@ -1,0 +1,1094 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * rsa_raw.c - finds RSA private keys stored as raw numbers (OpenSSL/Go/Rust
+ * little-endian 64-bit limbs, CNG/.NET big-endian bytes, Java BigInteger int[]
+ * magnitudes) by predict-and-join on e*dP = 1 + k(p-1), e = 65537.
+ *
+ * Every 8-aligned window of k = 8, 16, 24 or 32 words that passes a cheap
+ * entropy gate and looks like an odd, full-length number yields, from the
+ * window's sum modulo 2^64-1 and its low word, the exact low 64-bit word its
+ * CRT exponent dP must have (reference/keyforms.md section 7). The predicted
+ * words are joined against the words stored within RSA_RADIUS bytes (per-block
+ * fingerprint tables); a 64-bit coincidence is then verified exactly
+ * (dP == e^-1 mod (p-1)). scan() only collects verified (p, dP) pairs and the
+ * moduli it finds next to them into the shared state; finish() de-duplicates
+ * primes by value, tests primality, pairs primes through a modulus found in
+ * memory (p*q = n, or n mod p = 0), proves the key with keyproof and reports
+ * it once. A prime with its CRT exponent but no modulus is reported as a
+ * confirmed "rsa-prime". Cross-representation pairs (Go 1.24 FIPS: p LE, dP
+ * BE), 4-aligned Java arrays and exponents other than 65537 are not handled.
+ * Findings never carry key bytes; the key_sha256 of a lone prime is a hash.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/proof/keyproof.h"
+
+#define RSA_E 65537u
+#define RSA_RADIUS_WORDS 16384u                  /* join radius: 128 KiB */
+#define BLOCK_WORDS (RSA_RADIUS_WORDS + 64u)     /* >= radius + largest window */
+#define SUB_WORDS 514u                           /* window starts per inner pass */
+#define N_SIZES 4                                /* k = 8, 16, 24, 32 words */
+#define MAX_K 32u
+#define TAB_BUCKETS 4096u                        /* 8 fingerprints each */
+#define TAB_SLOTS 8u
+#define MAP_BITS 19                              /* per-block bitmap: 2^19 bits */
+#define MAP_WORDS ((1u << MAP_BITS) / 64u)
+#define STRICT_TOP 0xB504F333F9DE6484ull         /* floor(sqrt(2) * 2^63) */
+#define MAX_VERIFY_PER_CHUNK 256u                /* exact checks per chunk */
+#define MAX_PRIMES 4096u                         /* (p, dP) pairs kept per dump */
+#define MAX_MODULI 1024u                         /* moduli kept per dump */
+#define MAX_MOD_SEARCH_PER_CHUNK 8u              /* divisibility searches per chunk */
+#define FINISH_SEARCH_RADIUS (512u << 10)        /* bytes around a prime, by VA */
+#define MAX_FINISH_SEARCHES 64u
+
+enum rep { REP_LE = 0, REP_BE = 1, REP_JAVA = 2, N_REPS = 3 };
+
+static const unsigned sizes[N_SIZES] = {8, 16, 24, 32};
+static const char *const rep_encoding[N_REPS] = {"bn-le64", "bn-be", "java-int"};
+
+/* A verified (p, dP) pair: p's value and where it was. */
+struct prime_hit {
+    BIGNUM *p;            /* owned, cleared on free */
+    uint64_t off;         /* file offset of p's window */
+    uint64_t dp_off;      /* file offset of dP's window */
+    unsigned k;           /* words */
+    enum rep rep;
+};
+
+/* A modulus found next to a prime during scan(). */
+struct modulus_hit {
+    BIGNUM *n;            /* public */
+    uint64_t off;
+    enum rep rep;
+};
+
+struct rsa_shared {
+    pthread_mutex_t lock;
+    uint16_t *inv1;       /* inv1[t] = (t^-1 mod E) - 1, t in [1, E) */
+    uint8_t *coprime;     /* bit r set iff gcd(r, 65535) == 1, r < 65535 */
+    uint64_t einv64;      /* E^-1 mod 2^64 */
+    bool strict[N_REPS];  /* top word >= floor(sqrt2 * 2^63) instead of top bit */
+    struct prime_hit *hits;
+    size_t n_hits;
+    bool hits_capped;
+    struct modulus_hit *mods;
+    size_t n_mods;
+    bool mods_capped;
+    bool verify_capped;
+};
+
+/* Per-block fingerprint table of the words stored in one block. */
+struct word_table {
+    int64_t block;        /* block number held, -1 if none */
+    uint32_t *fp;         /* TAB_BUCKETS * TAB_SLOTS, 0 = empty */
+    uint8_t fill[TAB_BUCKETS]; /* slots used per bucket */
+    uint64_t *map;        /* MAP_WORDS: bit (hash >> (64 - MAP_BITS)) per word */
+};
+
+struct rsa_ctx {
+    const struct rsa_shared *sh;
+    struct rsa_shared *shw;      /* same object, for the locked appends */
+    struct word_table tab[3];
+    uint64_t *umap;              /* union of the maps of blocks b-1, b, b+1 */
+    int64_t umap_block;          /* b, or -1 */
+    uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
+    uint16_t *bad;               /* prefix count of low-entropy words */
+    uint8_t *sf, *ef;            /* start / end flags per word */
+    uint32_t *cand;              /* candidate window starts, one list per layout */
+    uint64_t *pred;              /* predicted dP low word in memory form */
+    uint32_t *pcand;             /* its window: (i - s) | kidx << 16 | rep << 18 */
+    BN_CTX *bn;
+    unsigned n_verify;           /* exact checks in this chunk */
+    bool verify_capped;          /* n_verify reached its cap in this chunk */
+    /* verified pairs of the current chunk, moved to shared at its end */
+    struct prime_hit local[64];
+    size_t n_local;
+    bool local_capped;
+};
+
+/* ---- small word helpers ---- */
+
+static inline uint64_t
+ld64(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static inline uint64_t
+bswap64(uint64_t x)
+{
+    return __builtin_bswap64(x);
+}
+
+static inline uint64_t
+rotl32(uint64_t x)
+{
+    return x << 32 | x >> 32;
+}
+
+/* a + b mod 2^64-1 (2^64-1 itself also stands for 0). */
+static inline uint64_t
+addm(uint64_t a, uint64_t b)
+{
+    uint64_t s = a + b;
+
+    return s + (s < a);
+}
+
+/* a - b mod 2^64-1. */
+static inline uint64_t
+subm(uint64_t a, uint64_t b)
+{
+    return a - b - (a < b);
+}
+
+/* Bit 7 of each byte of w that is zero. */
+static inline uint64_t
+zero_bytes(uint64_t w)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+
+    return ~(((w & lo7) + lo7) | w | lo7);
+}
+
+/* Number of bytes flagged in a zero_bytes() mask (no popcnt instruction). */
+static inline unsigned
+count_flagged(uint64_t m)
+{
+    return (unsigned)(((m >> 7) * 0x0101010101010101ull) >> 56);
+}
+
+/* Low-entropy word: >= 2 zero bytes, >= 2 0xff bytes, or plain 7-bit ASCII. */
+static inline unsigned
+word_bad(uint64_t w)
+{
+    uint64_t z = zero_bytes(w), f = zero_bytes(~w);
+
+    return ((z & (z - 1)) != 0) | ((f & (f - 1)) != 0) | ((w & 0x8080808080808080ull) == 0);
+}
+
+/* Words not worth a table slot: dP's low limb is one with probability < 2^-26. */
+static inline bool
+word_skip(uint64_t w)
+{
+    return count_flagged(zero_bytes(w)) >= 4 || count_flagged(zero_bytes(~w)) >= 4;
+}
+
+static inline uint64_t
+word_hash(uint64_t w)
+{
+    return (w ^ (w >> 29)) * 0x9E3779B97F4A7C15ull;
+}
+
+/* ---- fingerprint tables ---- */
+
+/* True if fingerprint fp is in the TAB_SLOTS slots at b (vectorizable). */
+static inline bool
+bucket_has(const uint32_t *b, uint32_t fp)
+{
+    unsigned hit = 0;
+
+    for (unsigned s = 0; s < TAB_SLOTS; s++)
+        hit |= b[s] == fp;
+    return hit != 0;
+}
+
+/* Inserts the words of base[0..n_words) into t. Words in 64-word groups that,
+ * with their neighbours, hold fewer than 4 high-entropy words are left out:
+ * a stored dP (>= 8 random words) cannot lie there. */
+static void
+table_build(struct word_table *t, int64_t block, const uint8_t *base, size_t n_words)
+{
+    uint8_t good[BLOCK_WORDS / 64 + 2];
+    size_t n_groups = (n_words + 63) / 64;
+
+    memset(t->fp, 0, TAB_BUCKETS * TAB_SLOTS * sizeof *t->fp);
+    memset(t->fill, 0, sizeof t->fill);
+    memset(t->map, 0, MAP_WORDS * sizeof *t->map);
+    t->block = block;
+    for (size_t g = 0; g < n_groups; g++) {
+        size_t e = 64 * g + 64 < n_words ? 64 * g + 64 : n_words;
+        unsigned n = 0;
+
+        for (size_t j = 64 * g; j < e; j++)
+            n += !word_bad(ld64(base + 8 * j));
+        good[g] = (uint8_t)(n > 4 ? 4 : n);
+    }
+    for (size_t g = 0; g < n_groups; g++) {
+        size_t e = 64 * g + 64 < n_words ? 64 * g + 64 : n_words;
+        unsigned n = good[g] + (g > 0 ? good[g - 1] : 4) + (g + 1 < n_groups ? good[g + 1] : 4);
+
+        if (n < 4)
+            continue;
+        for (size_t j = 64 * g; j < e; j++) {
+            uint64_t w = ld64(base + 8 * j);
+            uint64_t h;
+            uint32_t fp;
+            size_t bk;
+
+            if (word_skip(w))
+                continue;
+            h = word_hash(w);
+            fp = (uint32_t)(h >> 16) | 1u;
+            t->map[h >> (64 - MAP_BITS) >> 6] |= 1ull << ((h >> (64 - MAP_BITS)) & 63);
+            for (bk = h >> (64 - 12);; bk = (bk + 1) & (TAB_BUCKETS - 1)) {
+                uint32_t *b = t->fp + bk * TAB_SLOTS;
+
+                if (bucket_has(b, fp))
+                    break;
+                if (t->fill[bk] < TAB_SLOTS) {
+                    b[t->fill[bk]++] = fp;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* True if a word with w's fingerprint may be in table t. */
+static inline bool
+table_maybe(const struct word_table *t, uint64_t w)
+{
+    uint64_t h = word_hash(w);
+    uint32_t fp = (uint32_t)(h >> 16) | 1u;
+
+    for (size_t bk = h >> (64 - 12);; bk = (bk + 1) & (TAB_BUCKETS - 1)) {
+        if (bucket_has(t->fp + bk * TAB_SLOTS, fp))
+            return true;
+        if (t->fill[bk] < TAB_SLOTS)
+            return false;
+    }
+}
+
+/* ---- numbers in the three layouts ---- */
+
+/* Decodes the k-word window at p in layout rep into bn. */
+static bool
+decode(const uint8_t *p, unsigned k, enum rep rep, BIGNUM *bn)
+{
+    uint8_t tmp[16 * MAX_K]; /* a modulus has 2k words */
+    bool ok;
+
+    if (rep == REP_LE)
+        return BN_lebin2bn(p, (int)(8 * k), bn) != NULL;
+    if (rep == REP_BE)
+        return BN_bin2bn(p, (int)(8 * k), bn) != NULL;
+    for (unsigned g = 0; g < 2 * k; g++) {
+        tmp[4 * g] = p[4 * g + 3];
+        tmp[4 * g + 1] = p[4 * g + 2];
+        tmp[4 * g + 2] = p[4 * g + 1];
+        tmp[4 * g + 3] = p[4 * g];
+    }
+    ok = BN_bin2bn(tmp, (int)(8 * k), bn) != NULL;
+    OPENSSL_cleanse(tmp, sizeof tmp);
+    return ok;
+}
+
+/* True if dp == e^-1 mod (p-1), i.e. dP is p's exact CRT exponent. */
+static bool
+crt_exponent_matches(const BIGNUM *p, const BIGNUM *dp, BN_CTX *bn)
+{
+    BIGNUM *pm1, *e, *inv;
+    bool ok = false;
+
+    BN_CTX_start(bn);
+    pm1 = BN_CTX_get(bn);
+    e = BN_CTX_get(bn);
+    inv = BN_CTX_get(bn);
+    ERR_set_mark();
+    if (inv != NULL && BN_is_odd(p) && BN_sub(pm1, p, BN_value_one()) &&
+        BN_set_word(e, RSA_E) && BN_mod_inverse(inv, e, pm1, bn) != NULL)
+        ok = BN_cmp(inv, dp) == 0;
+    ERR_pop_to_mark();
+    BN_CTX_end(bn);
+    return ok;
+}
+
+/* ---- modulus search ---- */
+
+/* Looks in buf[0..len) (byte 0 at file offset off, 8-aligned at phase a) for a
+ * 2k-word window in any layout that p divides, within [lo, hi) byte positions.
+ * On success sets *n_out (new BIGNUM), *at and *rep_out. Cost: about one BN_mod
+ * per odd full-length window. */
+static bool
+find_modulus(const uint8_t *buf, size_t len, size_t a, size_t lo, size_t hi, const BIGNUM *p,
+             unsigned k, BN_CTX *bn, BIGNUM **n_out, size_t *at, enum rep *rep_out)
+{
+    unsigned kn = 2 * k;
+    BIGNUM *n, *r;
+    bool found = false;
+
+    if (len < a + 8 * kn)
+        return false;
+    if (hi > len - 8 * kn + 1)
+        hi = len - 8 * kn + 1;
+    if (lo < a)
+        lo = a;
+    lo = a + (lo - a + 7) / 8 * 8;
+    BN_CTX_start(bn);
+    n = BN_CTX_get(bn);
+    r = BN_CTX_get(bn);
+    for (size_t x = lo; n != NULL && r != NULL && x < hi && !found; x += 8) {
+        uint64_t first = ld64(buf + x), last = ld64(buf + x + 8 * (kn - 1));
+        unsigned m = (unsigned)((first & 1) && (last >> 63)) |
+                     (unsigned)(((first >> 7) & 1) && ((last >> 56) & 1)) << 1 |
+                     (unsigned)(((first >> 31) & 1) && ((last >> 32) & 1)) << 2;
+
+        for (int rp = 0; rp < N_REPS && !found; rp++) {
+            if (!(m >> rp & 1))
+                continue;
+            ERR_set_mark();
+            if (decode(buf + x, kn, (enum rep)rp, n) && BN_mod(r, n, p, bn) && BN_is_zero(r) &&
+                BN_num_bits(n) == (int)(128 * k) && BN_cmp(n, p) != 0) {
+                *n_out = BN_dup(n);
+                *at = x;
+                *rep_out = (enum rep)rp;
+                found = *n_out != NULL;
+            }
+            ERR_pop_to_mark();
+        }
+    }
+    BN_CTX_end(bn);
+    return found;
+}
+
+/* ---- scan ---- */
+
+/* Appends a verified pair to the chunk-local list (taking ownership of p). */
+static void
+local_add(struct rsa_ctx *c, BIGNUM *p, uint64_t off, uint64_t dp_off, unsigned k, enum rep rep)
+{
+    for (size_t i = 0; i < c->n_local; i++)
+        if (c->local[i].off == off && c->local[i].rep == rep && c->local[i].k == k) {
+            BN_clear_free(p);
+            return;
+        }
+    if (c->n_local >= sizeof c->local / sizeof c->local[0]) {
+        c->local_capped = true;
+        BN_clear_free(p);
+        return;
+    }
+    c->local[c->n_local++] = (struct prime_hit){p, off, dp_off, k, rep};
+}
+
+/* A fingerprint hit for the prediction from window x (size k, layout rep):
+ * finds the predicted word in block table t's words and verifies each match. */
+static void
+verify_hit(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, size_t x,
+           unsigned k, enum rep rep, uint64_t memform, int64_t block)
+{
+    size_t b0 = (size_t)block * BLOCK_WORDS;
+    size_t b1 = b0 + BLOCK_WORDS < n_words ? b0 + BLOCK_WORDS : n_words;
+    const uint8_t *w = ch->p + a;
+
+    for (size_t y = b0; y < b1; y++) {
+        size_t dp;
+        BIGNUM *p, *d;
+        bool ok;
+
+        if (ld64(w + 8 * y) != memform)
+            continue;
+        if (rep == REP_LE) {
+            dp = y;
+        } else {
+            if (y + 1 < k)
+                continue;
+            dp = y + 1 - k;
+        }
+        if (dp == x || dp + k > n_words || (dp > x ? dp - x : x - dp) > RSA_RADIUS_WORDS)
+            continue;
+        if (a + 8 * (dp < x ? dp : x) >= ch->owned)
+            continue; /* the pair belongs to the next chunk */
+        if (c->n_verify >= MAX_VERIFY_PER_CHUNK) {
+            c->verify_capped = true;
+            return;
+        }
+        c->n_verify++;
+        p = BN_secure_new();
+        d = BN_secure_new();
+        ok = p != NULL && d != NULL && decode(w + 8 * x, k, rep, p) &&
+             decode(w + 8 * dp, k, rep, d) && crt_exponent_matches(p, d, c->bn);
+        BN_clear_free(d);
+        if (ok)
+            local_add(c, p, ch->off + a + 8 * x, ch->off + a + 8 * dp, k, rep);
+        else
+            BN_clear_free(p);
+    }
+}
+
+/* The table of block b, building it when needed (blocks are visited in order). */
+static const struct word_table *
+table_for(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, int64_t b)
+{
+    struct word_table *t;
+    size_t b0, nb;
+
+    if (b < 0 || (size_t)b * BLOCK_WORDS >= n_words)
+        return NULL;
+    t = &c->tab[b % 3];
+    if (t->block == b)
+        return t;
+    b0 = (size_t)b * BLOCK_WORDS;
+    nb = n_words - b0 < BLOCK_WORDS ? n_words - b0 : BLOCK_WORDS;
+    table_build(t, b, ch->p + a + 8 * b0, nb);
+    return t;
+}
+
+/* Sieves the candidate windows list[0..n) of size k in layout rep (start i
+ * relative to w) and appends the predicted low word of dP, in the layout's
+ * memory form, to c->pred from index n_pred. Returns the new count. Kept
+ * inline so that rep is a constant in each copy. */
+static inline __attribute__((always_inline)) size_t
+predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep rep,
+        const uint32_t *list, size_t n, size_t n_pred)
+{
+    const struct rsa_shared *sh = c->sh;
+    const uint64_t *pre = c->pre[rep];
+    const uint16_t *inv1 = sh->inv1;
+    const uint8_t *coprime = sh->coprime;
+    const uint64_t einv = sh->einv64;
+    const uint32_t tag = ki << 16 | (uint32_t)rep << 18;
+
+    for (size_t ci = 0; ci < n; ci++) {
+        size_t i = list[ci];
+        uint64_t sum = subm(pre[i + k], pre[i]);
+        uint64_t lo = ld64(w + 8 * (i + (rep == REP_LE ? 0 : k - 1)));
+        uint64_t p0 = rep == REP_LE ? lo : rep == REP_BE ? bswap64(lo) : rotl32(lo);
+        unsigned r65535 = (unsigned)(sum % 65535u);
+        unsigned r = (unsigned)(sum % RSA_E);
+        unsigned ok = ((coprime[r65535 >> 3] >> (r65535 & 7)) & 1) & (r >= 2);
+        uint64_t kp = RSA_E - (uint64_t)inv1[r >= 2 ? r - 1 : 1] - 1;
+        uint64_t pred = (1 + kp * (p0 - 1)) * einv;
+
+        c->pred[n_pred] = rep == REP_LE ? pred : rep == REP_BE ? bswap64(pred) : rotl32(pred);
+        c->pcand[n_pred] = (uint32_t)i | tag;
+        n_pred += ok;
+    }
+    return n_pred;
+}
+
+/* Processes window starts [s, e) of the chunk's words (all inside one block). */
+static void
+scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, size_t s,
+         size_t e)
+{
+    const struct rsa_shared *sh = c->sh;
+    const uint8_t *w = ch->p + a;
+    size_t span = e - s + MAX_K - 1;
+    uint64_t acc[N_REPS] = {0, 0, 0};
+    unsigned bad = 0;
+    size_t n_pred = 0;
+    int64_t block = (int64_t)(s / BLOCK_WORDS);
+    const struct word_table *tabs[3];
+
+    if (span > n_words - s)
+        span = n_words - s;
+    /* Pass 0: entropy prefix counts; no window can pass the gate with fewer
+     * than 6 good words. */
+    c->bad[0] = 0;
+    for (size_t j = 0; j < span; j++) {
+        bad += word_bad(ld64(w + 8 * (s + j)));
+        c->bad[j + 1] = (uint16_t)bad;
+    }
+    if (span - bad < sizes[0] - 1 - sizes[0] / 8)
+        return;
+    /* Pass 1: per-word prefix sums, entropy counts and layout flags. */
+    c->pre[0][0] = c->pre[1][0] = c->pre[2][0] = 0;
+    for (size_t j = 0; j < span; j++) {
+        uint64_t v = ld64(w + 8 * (s + j));
+        uint64_t vb = bswap64(v), vj = rotl32(v);
+
+        acc[0] = addm(acc[0], v);
+        acc[1] = addm(acc[1], vb);
+        acc[2] = addm(acc[2], vj);
+        c->pre[0][j + 1] = acc[0];
+        c->pre[1][j + 1] = acc[1];
+        c->pre[2][j + 1] = acc[2];
+        c->sf[j] = (uint8_t)((v & 1) |
+                             (sh->strict[REP_BE] ? (vb >= STRICT_TOP) : ((v >> 7) & 1)) << 1 |
+                             (sh->strict[REP_JAVA] ? (vj >= STRICT_TOP) : ((v >> 31) & 1)) << 2);
+        c->ef[j] = (uint8_t)((sh->strict[REP_LE] ? (v >= STRICT_TOP) : (v >> 63)) |
+                             ((v >> 56) & 1) << 1 | ((v >> 32) & 1) << 2);
+    }
+    /* Passes 2 and 3, per window size: candidate windows (gate, top and odd)
+     * appended branch-free to one list per layout, then sieved and predicted
+     * by code specialised for the layout. */
+    for (unsigned ki = 0; ki < N_SIZES; ki++) {
+        unsigned k = sizes[ki], lim = 1 + k / 8;
+        size_t end = span >= k ? span - k + 1 : 0;
+        uint32_t *cl[N_REPS] = {c->cand, c->cand + SUB_WORDS + 1, c->cand + 2 * (SUB_WORDS + 1)};
+        size_t nl[N_REPS] = {0, 0, 0};
+
+        if (end > e - s)
+            end = e - s;
+        for (size_t i = 0; i < end; i++) {
+            unsigned m = c->sf[i] & c->ef[i + k - 1];
+
+            m &= (unsigned)((unsigned)(c->bad[i + k] - c->bad[i]) <= lim) * 7u;
+            cl[0][nl[0]] = (uint32_t)i;
+            nl[0] += m & 1;
+            cl[1][nl[1]] = (uint32_t)i;
+            nl[1] += (m >> 1) & 1;
+            cl[2][nl[2]] = (uint32_t)i;
+            nl[2] += m >> 2;
+        }
+        n_pred = predict(c, w + 8 * s, k, ki, REP_LE, cl[0], nl[0], n_pred);
+        n_pred = predict(c, w + 8 * s, k, ki, REP_BE, cl[1], nl[1], n_pred);
+        n_pred = predict(c, w + 8 * s, k, ki, REP_JAVA, cl[2], nl[2], n_pred);
+    }
+    if (n_pred == 0)
+        return;
+    /* Pass 4: join against the words of this block and its neighbours. */
+    tabs[0] = table_for(c, ch, a, n_words, block - 1);
+    tabs[1] = table_for(c, ch, a, n_words, block + 1);
+    tabs[2] = table_for(c, ch, a, n_words, block); /* last: the ring keeps b-1..b+1 */
+    if (c->umap_block != block) {
+        for (size_t j = 0; j < MAP_WORDS; j++) {
+            uint64_t u = tabs[2]->map[j];
+
+            if (tabs[0] != NULL)
+                u |= tabs[0]->map[j];
+            if (tabs[1] != NULL)
+                u |= tabs[1]->map[j];
+            c->umap[j] = u;
+        }
+        c->umap_block = block;
+    }
+    for (size_t pi = 0; pi < n_pred; pi++) {
+        uint64_t mf = c->pred[pi];
+        uint64_t hb = word_hash(mf) >> (64 - MAP_BITS);
+
+        if (!(c->umap[hb >> 6] >> (hb & 63) & 1))
+            continue;
+        for (int t = 0; t < 3; t++) {
+            if (tabs[t] == NULL || !table_maybe(tabs[t], mf))
+                continue;
+            verify_hit(c, ch, a, n_words, s + (c->pcand[pi] & 0xffff),
+                       sizes[(c->pcand[pi] >> 16) & 3], (enum rep)(c->pcand[pi] >> 18), mf,
+                       tabs[t]->block);
+        }
+    }
+}
+
+/* Byte phase at which the chunk's 8-aligned words start (by virtual address
+ * when the chunk's region has one, else by file offset). */
+static size_t
+chunk_phase(const struct dg_chunk *ch)
+{
+    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off) : NULL;
+    uint64_t addr = ch->off;
+
+    if (r != NULL && r->has_va)
+        addr = r->va + (ch->off - r->off);
+    return (size_t)((8 - (addr & 7)) & 7);
+}
+
+/* Moves the chunk's verified pairs, and any modulus found near them in the
+ * chunk, into the shared state. */
+static void
+publish(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a)
+{
+    struct rsa_shared *sh = c->shw;
+    struct modulus_hit found[MAX_MOD_SEARCH_PER_CHUNK];
+    size_t n_found = 0, n_search = 0;
+
+    for (size_t i = 0; i < c->n_local && n_search < MAX_MOD_SEARCH_PER_CHUNK; i++) {
+        const struct prime_hit *h = &c->local[i];
+        size_t x = (size_t)(h->off - ch->off), lo, hi, at = 0;
+        BIGNUM *n = NULL;
+        enum rep rp = REP_LE;
+        bool dup = false;
+
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = BN_cmp(c->local[j].p, h->p) == 0;
+        for (size_t j = 0; j < n_found && !dup; j++) {
+            BIGNUM *r = BN_new();
+
+            dup = r != NULL && BN_mod(r, found[j].n, h->p, c->bn) && BN_is_zero(r);
+            BN_free(r);
+        }
+        if (dup)
+            continue;
+        n_search++;
+        lo = x > 8 * RSA_RADIUS_WORDS ? x - 8 * RSA_RADIUS_WORDS : 0;
+        hi = x + 8 * RSA_RADIUS_WORDS;
+        if (find_modulus(ch->p, ch->len, a, lo, hi, h->p, h->k, c->bn, &n, &at, &rp))
+            found[n_found++] = (struct modulus_hit){n, ch->off + at, rp};
+    }
+    pthread_mutex_lock(&sh->lock);
+    for (size_t i = 0; i < c->n_local; i++) {
+        if (sh->n_hits >= MAX_PRIMES) {
+            sh->hits_capped = true;
+            BN_clear_free(c->local[i].p);
+            continue;
+        }
+        sh->hits[sh->n_hits++] = c->local[i];
+    }
+    for (size_t i = 0; i < n_found; i++) {
+        if (sh->n_mods >= MAX_MODULI) {
+            sh->mods_capped = true;
+            BN_free(found[i].n);
+            continue;
+        }
+        sh->mods[sh->n_mods++] = found[i];
+    }
+    if (c->local_capped)
+        sh->hits_capped = true;
+    if (c->verify_capped)
+        sh->verify_capped = true;
+    pthread_mutex_unlock(&sh->lock);
+    c->n_local = 0;
+    c->local_capped = false;
+}
+
+static dg_err
+rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    struct rsa_ctx *c = vctx;
+    size_t a = chunk_phase(ch), n_words;
+
+    (void)sink;
+    if (ch->len < a + 8 * sizes[0])
+        return DG_OK;
+    n_words = (ch->len - a) / 8;
+    for (int t = 0; t < 3; t++)
+        c->tab[t].block = -1;
+    c->umap_block = -1;
+    c->n_verify = 0;
+    c->verify_capped = false;
+    c->n_local = 0;
+    for (size_t s = 0; s < n_words; s += SUB_WORDS) {
+        size_t e = s + SUB_WORDS < n_words ? s + SUB_WORDS : n_words;
+
+        if (a + 8 * s >= ch->owned + 8 * RSA_RADIUS_WORDS)
+            break; /* no pair starting in the owned part can lie further on */
+        scan_sub(c, ch, a, n_words, s, e);
+    }
+    if (c->n_local > 0 || c->verify_capped)
+        publish(c, ch, a);
+    return DG_OK;
+}
+
+/* ---- setup ---- */
+
+static dg_err
+rsa_create(const struct dg_config *cfg, void **out)
+{
+    struct rsa_shared *sh = calloc(1, sizeof *sh);
+    const char *strict = dg_config_get(cfg, "rsa-raw.strict");
+    uint64_t x = RSA_E;
+
+    *out = NULL;
+    if (sh == NULL)
+        return DG_E_NOMEM;
+    sh->inv1 = calloc(RSA_E, sizeof *sh->inv1);
+    sh->coprime = calloc(65536 / 8, 1);
+    sh->hits = calloc(MAX_PRIMES, sizeof *sh->hits);
+    sh->mods = calloc(MAX_MODULI, sizeof *sh->mods);
+    if (sh->inv1 == NULL || sh->coprime == NULL || sh->hits == NULL || sh->mods == NULL ||
+        pthread_mutex_init(&sh->lock, NULL) != 0) {
+        free(sh->inv1);
+        free(sh->coprime);
+        free(sh->hits);
+        free(sh->mods);
+        free(sh);
+        return DG_E_NOMEM;
+    }
+    /* inv[t] = -(E / t) * inv[E mod t] mod E, from inv[1] = 1. */
+    {
+        uint32_t *inv = calloc(RSA_E, sizeof *inv);
+
+        if (inv == NULL) {
+            free(sh->inv1);
+            free(sh->coprime);
+            free(sh->hits);
+            free(sh->mods);
+            pthread_mutex_destroy(&sh->lock);
+            free(sh);
+            return DG_E_NOMEM;
+        }
+        inv[1] = 1;
+        for (uint32_t t = 2; t < RSA_E; t++)
+            inv[t] = (uint32_t)((uint64_t)(RSA_E - RSA_E / t) * inv[RSA_E % t] % RSA_E);
+        for (uint32_t t = 1; t < RSA_E; t++)
+            sh->inv1[t] = (uint16_t)(inv[t] - 1);
+        free(inv);
+    }
+    for (unsigned r = 0; r < 65535; r++)
+        if (r % 3 && r % 5 && r % 17 && r % 257)
+            sh->coprime[r >> 3] |= (uint8_t)(1u << (r & 7));
+    for (int i = 0; i < 6; i++)
+        x *= 2 - RSA_E * x;
+    sh->einv64 = x;
+    /* Default: strict top word for LE and BE (FIPS 186-4 / OpenSSL / Go / CNG
+     * primes), top bit only for Java. "all" also makes Java strict: the larger
+     * prime of any full-length modulus passes, and the modulus search in
+     * finish() recovers the other one. */
+    sh->strict[REP_LE] = sh->strict[REP_BE] = true;
+    sh->strict[REP_JAVA] = false;
+    if (strict != NULL && strcmp(strict, "none") == 0)
+        sh->strict[REP_LE] = sh->strict[REP_BE] = false;
+    else if (strict != NULL && strcmp(strict, "all") == 0)
+        sh->strict[REP_JAVA] = true;
+    *out = sh;
+    return DG_OK;
+}
+
+static void
+rsa_release(void *vctx)
+{
+    struct rsa_ctx *c = vctx;
+
+    if (c == NULL)
+        return;
+    for (int t = 0; t < 3; t++) {
+        free(c->tab[t].fp);
+        free(c->tab[t].map);
+    }
+    free(c->umap);
+    for (int r = 0; r < N_REPS; r++)
+        free(c->pre[r]);
+    free(c->bad);
+    free(c->sf);
+    free(c->ef);
+    free(c->cand);
+    free(c->pred);
+    free(c->pcand);
+    for (size_t i = 0; i < c->n_local; i++)
+        BN_clear_free(c->local[i].p);
+    BN_CTX_free(c->bn);
+    free(c);
+}
+
+static dg_err
+rsa_init(void *shared, void **out)
+{
+    struct rsa_ctx *c = calloc(1, sizeof *c);
+    size_t span = SUB_WORDS + MAX_K + 1;
+    size_t n_cand = (size_t)N_REPS * (SUB_WORDS + 1);
+    size_t n_pred = (size_t)SUB_WORDS * N_SIZES * N_REPS + 1;
+    bool ok;
+
+    *out = NULL;
+    if (c == NULL)
+        return DG_E_NOMEM;
+    c->sh = c->shw = shared;
+    ok = true;
+    for (int t = 0; t < 3; t++) {
+        c->tab[t].fp = malloc((size_t)TAB_BUCKETS * TAB_SLOTS * sizeof *c->tab[t].fp);
+        c->tab[t].map = malloc(MAP_WORDS * sizeof *c->tab[t].map);
+        c->tab[t].block = -1;
+        ok = ok && c->tab[t].fp != NULL && c->tab[t].map != NULL;
+    }
+    for (int r = 0; r < N_REPS; r++)
+        ok = ok && (c->pre[r] = malloc(span * sizeof *c->pre[r])) != NULL;
+    c->bad = malloc(span * sizeof *c->bad);
+    c->sf = malloc(span);
+    c->ef = malloc(span);
+    c->cand = malloc(n_cand * sizeof *c->cand);
+    c->pred = malloc(n_pred * sizeof *c->pred);
+    c->pcand = malloc(n_pred * sizeof *c->pcand);
+    c->bn = BN_CTX_secure_new();
+    c->umap = malloc(MAP_WORDS * sizeof *c->umap);
+    c->umap_block = -1;
+    if (!ok || c->umap == NULL || c->bad == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
+        c->pred == NULL || c->pcand == NULL || c->bn == NULL) {
+        rsa_release(c);
+        return DG_E_NOMEM;
+    }
+    *out = c;
+    return DG_OK;
+}
+
+/* ---- finish: de-duplicate, prove primality, pair, report ---- */
+
+/* One distinct prime with its first location. */
+struct uprime {
+    BIGNUM *p;            /* borrowed from a prime_hit */
+    uint64_t off;         /* lowest file offset of a verified copy */
+    unsigned k;
+    enum rep rep;
+    bool used;            /* reported as part of a key */
+};
+
+/* One reported key (for de-duplication by modulus). */
+struct ukey {
+    BIGNUM *n;
+};
+
+static int
+cmp_hit_off(const void *a, const void *b)
+{
+    const struct prime_hit *x = a, *y = b;
+
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static void
+preview(char *out, size_t n, enum rep rep, unsigned k)
+{
+    if (rep == REP_LE)
+        dg_strlcpyf(out, n, "LE limbs, %u x 64-bit (redacted)", k);
+    else if (rep == REP_BE)
+        dg_strlcpyf(out, n, "BE bytes, %u bytes (redacted)", 8 * k);
+    else
+        dg_strlcpyf(out, n, "Java int[] mag, %u x 32-bit (redacted)", 2 * k);
+}
+
+/* Proves and reports the key with primes p, q (n found at n_off). Returns true
+ * if reported. */
+static bool
+report_key(const struct uprime *up, const BIGNUM *p, const BIGNUM *q, uint64_t n_off,
+           enum rep n_rep, struct dg_sink *sink)
+{
+    struct dg_finding f;
+    EVP_PKEY *pk = NULL;
+    BIGNUM *e = BN_new();
+    bool ok = false;
+
+    memset(&f, 0, sizeof f);
+    if (e != NULL && BN_set_word(e, RSA_E) && keyproof_rsa_from_primes(p, q, e, &pk) == DG_OK &&
+        keyproof_prove(pk, 0, &f.key, f.proof, sizeof f.proof) == DG_OK) {
+        dg_strlcpyf(f.type, sizeof f.type, "rsa-private-key");
+        f.status = DG_STATUS_CONFIRMED;
+        f.severity = DG_SEV_HIGH;
+        f.off = up->off;
+        f.len = 8ull * up->k;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", rep_encoding[up->rep]);
+        preview(f.preview, sizeof f.preview, up->rep, up->k);
+        dg_strlcpyf(f.note, sizeof f.note,
+                    "prime with matching CRT exponent; modulus (%s) at file offset 0x%llx",
+                    rep_encoding[n_rep], (unsigned long long)n_off);
+        dg_report(sink, &f);
+        ok = true;
+    }
+    EVP_PKEY_free(pk);
+    BN_free(e);
+    return ok;
+}
+
+static void
+report_prime(const struct uprime *up, struct dg_sink *sink)
+{
+    struct dg_finding f;
+    uint8_t be[8 * MAX_K];
+    int len = BN_bn2bin(up->p, be);
+
+    memset(&f, 0, sizeof f);
+    dg_strlcpyf(f.type, sizeof f.type, "rsa-prime");
+    f.status = DG_STATUS_CONFIRMED;
+    f.severity = DG_SEV_HIGH;
+    f.off = up->off;
+    f.len = 8ull * up->k;
+    dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", rep_encoding[up->rep]);
+    dg_strlcpyf(f.key.algorithm, sizeof f.key.algorithm, "RSA");
+    f.key.bits = 2u * (unsigned)BN_num_bits(up->p);
+    if (len > 0)
+        keyproof_sha256_hex(be, (size_t)len, f.key.key_sha256);
+    OPENSSL_cleanse(be, sizeof be);
+    dg_strlcpyf(f.proof, sizeof f.proof, "e*dP=1 mod (p-1) with the stored dP, p probable prime");
+    dg_strlcpyf(f.note, sizeof f.note,
+                "RSA prime with matching CRT exponent; modulus not found in the dump");
+    preview(f.preview, sizeof f.preview, up->rep, up->k);
+    dg_report(sink, &f);
+}
+
+/* Searches the dump by virtual address around file offset off for a modulus
+ * divisible by p; returns a new BIGNUM or NULL. */
+static BIGNUM *
+search_dump(const struct dg_dump *dump, uint64_t off, const BIGNUM *p, unsigned k, BN_CTX *bn,
+            uint64_t *n_off, enum rep *n_rep)
+{
+    const struct dg_region *r = dump != NULL ? dg_dump_region_at(dump, off) : NULL;
+    uint64_t va, lo, hi;
+    uint8_t *buf;
+    BIGNUM *n = NULL;
+    size_t at = 0, a;
+
+    if (r == NULL || !r->has_va)
+        return NULL;
+    va = r->va + (off - r->off);
+    lo = va - r->va > FINISH_SEARCH_RADIUS ? va - FINISH_SEARCH_RADIUS : r->va;
+    hi = r->va + r->len - va > FINISH_SEARCH_RADIUS ? va + FINISH_SEARCH_RADIUS : r->va + r->len;
+    if (hi - lo > DG_DUMP_READ_MAX) {
+        lo = va > lo + DG_DUMP_READ_MAX / 2 ? va - DG_DUMP_READ_MAX / 2 : lo;
+        hi = lo + DG_DUMP_READ_MAX < hi ? lo + DG_DUMP_READ_MAX : hi;
+    }
+    buf = malloc((size_t)(hi - lo));
+    if (buf == NULL)
+        return NULL;
+    a = (size_t)((8 - (lo & 7)) & 7);
+    if (dg_dump_read_va(dump, lo, buf, (size_t)(hi - lo)) == DG_OK &&
+        find_modulus(buf, (size_t)(hi - lo), a, 0, (size_t)(hi - lo), p, k, bn, &n, &at, n_rep))
+        *n_off = r->off + (lo + at - r->va);
+    OPENSSL_cleanse(buf, (size_t)(hi - lo));
+    free(buf);
+    return n;
+}
+
+static dg_err
+rsa_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    struct rsa_shared *sh = shared;
+    struct uprime *up = NULL;
+    size_t n_up = 0, n_searches = 0;
+    BN_CTX *bn = BN_CTX_secure_new();
+    BIGNUM *q = BN_secure_new(), *rem = BN_new();
+    dg_err rc = DG_OK;
+
+    if (sh->verify_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET,
+                     "rsa-raw: more than %u exact checks in a chunk; later candidates there "
+                     "were skipped",
+                     MAX_VERIFY_PER_CHUNK);
+    if (sh->hits_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET, "rsa-raw: more than %u prime hits; the rest were dropped",
+                     MAX_PRIMES);
+    if (sh->mods_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET, "rsa-raw: more than %u moduli; the rest were dropped",
+                     MAX_MODULI);
+    if (sh->n_hits == 0)
+        goto out;
+    up = calloc(sh->n_hits, sizeof *up);
+    if (bn == NULL || q == NULL || rem == NULL || up == NULL) {
+        rc = DG_E_NOMEM;
+        goto out;
+    }
+    /* Distinct primes, each at its lowest offset. Primality is tested once:
+     * by keyproof_prove() for a key, before reporting for a lone prime. */
+    qsort(sh->hits, sh->n_hits, sizeof *sh->hits, cmp_hit_off);
+    for (size_t i = 0; i < sh->n_hits; i++) {
+        const struct prime_hit *h = &sh->hits[i];
+        bool dup = false;
+
+        for (size_t j = 0; j < n_up && !dup; j++)
+            dup = BN_cmp(up[j].p, h->p) == 0;
+        if (!dup)
+            up[n_up++] = (struct uprime){h->p, h->off, h->k, h->rep, false};
+    }
+    /* Keys through moduli found next to a prime during the scan. */
+    for (size_t m = 0; m < sh->n_mods; m++) {
+        const struct modulus_hit *mh = &sh->mods[m];
+        bool seen = false;
+
+        for (size_t j = 0; j < m && !seen; j++)
+            seen = BN_cmp(sh->mods[j].n, mh->n) == 0;
+        for (size_t i = 0; i < n_up && !seen; i++) {
+            if (!BN_div(q, rem, mh->n, up[i].p, bn) || !BN_is_zero(rem))
+                continue;
+            seen = true;
+            /* the key's first prime: the lowest offset among p and q */
+            {
+                const struct uprime *first = &up[i];
+
+                for (size_t j = 0; j < n_up; j++)
+                    if (BN_cmp(up[j].p, q) == 0) {
+                        up[j].used = true;
+                        if (up[j].off < first->off)
+                            first = &up[j];
+                    }
+                if (report_key(first, up[i].p, q, mh->off, mh->rep, sink))
+                    up[i].used = true;
+            }
+        }
+    }
+    /* Remaining primes: look for their modulus around them by address. */
+    for (size_t i = 0; i < n_up; i++) {
+        uint64_t n_off = 0;
+        enum rep n_rep = REP_LE;
+        BIGNUM *n;
+
+        if (up[i].used || dg_dump_va_count(dump) == 0)
+            continue;
+        if (n_searches++ >= MAX_FINISH_SEARCHES) {
+            dg_sink_warn(sink, up[i].off,
+                         "rsa-raw: more than %u modulus searches; remaining primes are reported "
+                         "alone",
+                         MAX_FINISH_SEARCHES);
+            break;
+        }
+        n = search_dump(dump, up[i].off, up[i].p, up[i].k, bn, &n_off, &n_rep);
+        if (n == NULL)
+            continue;
+        if (BN_div(q, rem, n, up[i].p, bn) && BN_is_zero(rem)) {
+            const struct uprime *first = &up[i];
+
+            for (size_t j = 0; j < n_up; j++)
+                if (BN_cmp(up[j].p, q) == 0) {
+                    up[j].used = true;
+                    if (up[j].off < first->off)
+                        first = &up[j];
+                }
+            up[i].used = report_key(first, up[i].p, q, n_off, n_rep, sink);
+        }
+        BN_free(n);
+    }
+    for (size_t i = 0; i < n_up; i++) {
+        bool prime;
+
+        if (up[i].used)
+            continue;
+        ERR_set_mark();
+        prime = BN_check_prime(up[i].p, bn, NULL) == 1;
+        ERR_pop_to_mark();
+        if (prime)
+            report_prime(&up[i], sink);
+    }
+out:
+    free(up);
+    BN_clear_free(q);
+    BN_free(rem);
+    BN_CTX_free(bn);
+    return rc;
+}
+
+static void
+rsa_destroy(void *shared)
+{
+    struct rsa_shared *sh = shared;
+
+    if (sh == NULL)
+        return;
+    for (size_t i = 0; i < sh->n_hits; i++)
+        BN_clear_free(sh->hits[i].p);
+    for (size_t i = 0; i < sh->n_mods; i++)
+        BN_free(sh->mods[i].n);
+    free(sh->hits);
+    free(sh->mods);
+    free(sh->inv1);
+    free(sh->coprime);
+    pthread_mutex_destroy(&sh->lock);
+    free(sh);
+}
+
+static const char *const rsa_forms[] = {"bn-le64", "bn-be", "java-int", NULL};
+
+const struct dg_detector dg_detector_rsa_raw = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "rsa-raw",
+    .summary = "RSA primes and CRT exponents as raw numbers (LE limbs, BE bytes, Java int[])",
+    .forms = rsa_forms,
+    .severity = DG_SEV_HIGH,
+    .max_span = 8u * RSA_RADIUS_WORDS + 8u * MAX_K + 8u,
+    .flags = DG_DET_BINARY,
+    .default_on = true,
+    .create = rsa_create,
+    .init = rsa_init,
+    .scan = rsa_scan,
+    .release = rsa_release,
+    .finish = rsa_finish,
+    .destroy = rsa_destroy,
+};

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * test_ec_raw.c - unit test of the ec-raw detector (TAP output).
+ *
+ * Generates EC keys (P-256, secp256k1, P-384, P-521) with OpenSSL at run
+ * time and builds a fake process image the way OpenSSL leaves one: a
+ * `struct bignum_st` header (d pointer, top, dmax, neg, flags) pointing at
+ * the scalar's LE limbs elsewhere in the image, and the public point as a DER
+ * SubjectPublicKeyInfo (or, for secp256k1, a bare SEC1 [1] publicKey without
+ * a curve OID). The image is given one memory region through a stubbed dump
+ * service, so the detector follows the pointers exactly as it would in an
+ * ELF core. Checks: one confirmed finding per key at the limbs' offset with
+ * the right SPKI SHA-256 (compared with keyproof_identity() of the original
+ * key), decoy headers with wrong scalars stay silent, the same image without
+ * an address map gives nothing, and 16 MiB of random bytes give nothing.
+ * Only fingerprints are compared and printed.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <dumpgate/detector.h>
+
+#include "../../scanner/proof/keyproof.h"
+
+extern const struct dg_detector dg_detector_ec_raw;
+
+/* ---- stubbed engine services ---- */
+
+#define MAX_FINDINGS 64
+#define BASE_VA 0x55d0c0a00000ull
+
+struct dg_sink {
+    pthread_mutex_t lock;
+    struct dg_finding f[MAX_FINDINGS];
+    size_t n;
+    size_t n_warn;
+};
+
+struct dg_dump {
+    const uint8_t *p;
+    size_t len;
+    struct dg_region reg;
+};
+
+void
+dg_report(struct dg_sink *sink, const struct dg_finding *f)
+{
+    pthread_mutex_lock(&sink->lock);
+    if (sink->n < MAX_FINDINGS)
+        sink->f[sink->n++] = *f;
+    pthread_mutex_unlock(&sink->lock);
+}
+
+void
+dg_sink_warn(struct dg_sink *sink, uint64_t off, const char *fmt, ...)
+{
+    (void)off;
+    (void)fmt;
+    pthread_mutex_lock(&sink->lock);
+    sink->n_warn++;
+    pthread_mutex_unlock(&sink->lock);
+}
+
+const struct dg_region *
+dg_dump_region_at(const struct dg_dump *dump, uint64_t off)
+{
+    return dump != NULL && off < dump->len ? &dump->reg : NULL;
+}
+
+size_t
+dg_dump_va_count(const struct dg_dump *dump)
+{
+    return dump != NULL && dump->reg.has_va ? 1 : 0;
+}
+
+const struct dg_region *
+dg_dump_va_region(const struct dg_dump *dump, size_t i)
+{
+    return i < dg_dump_va_count(dump) ? &dump->reg : NULL;
+}
+
+const struct dg_region *
+dg_dump_region_at_va(const struct dg_dump *dump, uint64_t va)
+{
+    if (dg_dump_va_count(dump) == 0 || va < dump->reg.va || va - dump->reg.va >= dump->len)
+        return NULL;
+    return &dump->reg;
+}
+
+dg_err
+dg_dump_read_va(const struct dg_dump *dump, uint64_t va, void *buf, size_t len)
+{
+    if (len > DG_DUMP_READ_MAX)
+        return DG_E_ARG;
+    if (dg_dump_region_at_va(dump, va) == NULL || len > dump->len - (va - dump->reg.va))
+        return DG_E_NOT_FOUND;
+    memcpy(buf, dump->p + (va - dump->reg.va), len);
+    return DG_OK;
+}
+
+unsigned
+dg_dump_word_size(const struct dg_dump *dump)
+{
+    (void)dump;
+    return 8;
+}
+
+bool
+dg_dump_big_endian(const struct dg_dump *dump)
+{
+    (void)dump;
+    return false;
+}
+
+const char *
+dg_config_get(const struct dg_config *cfg, const char *name)
+{
+    (void)cfg;
+    (void)name;
+    return NULL;
+}
+
+/* Runs the detector over buf in chunks of `chunk` bytes on one thread. */
+static dg_err
+run(const uint8_t *buf, size_t len, size_t chunk, bool with_va, struct dg_sink *sink)
+{
+    const struct dg_detector *d = &dg_detector_ec_raw;
+    struct dg_config cfg = {0, NULL};
+    struct dg_dump dump = {buf, len, {0}};
+    void *shared = NULL, *ctx = NULL;
+    dg_err rc;
+
+    dump.reg = (struct dg_region){.off = 0,
+                                  .len = len,
+                                  .va = BASE_VA,
+                                  .has_va = with_va,
+                                  .perms = DG_PERM_R | DG_PERM_W,
+                                  .kind = with_va ? DG_SPAN_HEAP : DG_SPAN_RAW,
+                                  .thread = -1};
+    memset(sink, 0, sizeof *sink);
+    pthread_mutex_init(&sink->lock, NULL);
+    if ((rc = d->create(&cfg, &shared)) != DG_OK)
+        return rc;
+    if ((rc = d->init(shared, &ctx)) == DG_OK) {
+        for (size_t off = 0; off < len && rc == DG_OK; off += chunk) {
+            size_t n = len - off < chunk + d->max_span ? len - off : chunk + d->max_span;
+            struct dg_chunk ch = {buf + off, n, n < chunk ? n : chunk, off, off + n == len, &dump};
+
+            rc = d->scan(ctx, &ch, sink);
+        }
+        d->release(ctx);
+    }
+    if (rc == DG_OK)
+        rc = d->finish(shared, &dump, sink);
+    d->destroy(shared);
+    return rc;
+}
+
+/* ---- image ---- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t
+rnd(void)
+{
+    uint64_t x = rng_state += 0x9E3779B97F4A7C15ull;
+
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static uint8_t *
+random_image(size_t len)
+{
+    uint8_t *p = malloc(len);
+
+    if (p == NULL)
+        abort();
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t v = rnd();
+
+        memcpy(p + i, &v, 8);
+    }
+    return p;
+}
+
+static void
+st64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+st32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Writes a BIGNUM header at hdr pointing at `top` LE limbs of v at limbs. */
+static void
+put_bignum(uint8_t *img, size_t hdr, size_t limbs, const BIGNUM *v, unsigned top, uint32_t flags)
+{
+    st64(img + hdr, BASE_VA + limbs);
+    st32(img + hdr + 8, top);
+    st32(img + hdr + 12, top);
+    st32(img + hdr + 16, 0);
+    st32(img + hdr + 20, flags);
+    BN_bn2lebinpad(v, img + limbs, (int)(8 * top));
+}
+
+struct eckey {
+    EVP_PKEY *pkey;
+    BIGNUM *d;
+    unsigned top;
+    char spki[65];
+    uint8_t pub[133];
+    size_t pub_len;
+    uint8_t *spki_der;
+    int spki_len;
+};
+
+static struct eckey
+make_key(const char *curve, unsigned top)
+{
+    struct eckey k;
+    struct dg_key id;
+
+    memset(&k, 0, sizeof k);
+    k.pkey = EVP_EC_gen(curve);
+    k.top = top;
+    if (k.pkey == NULL || !EVP_PKEY_get_bn_param(k.pkey, OSSL_PKEY_PARAM_PRIV_KEY, &k.d) ||
+        !EVP_PKEY_get_octet_string_param(k.pkey, OSSL_PKEY_PARAM_PUB_KEY, k.pub, sizeof k.pub,
+                                         &k.pub_len) ||
+        (k.spki_len = i2d_PUBKEY(k.pkey, &k.spki_der)) <= 0 ||
+        keyproof_identity(k.pkey, &id) != DG_OK) {
+        fprintf(stderr, "EC key generation failed for %s\n", curve);
+        exit(2);
+    }
+    memcpy(k.spki, id.spki_sha256, sizeof k.spki);
+    return k;
+}
+
+static void
+free_key(struct eckey *k)
+{
+    EVP_PKEY_free(k->pkey);
+    BN_clear_free(k->d);
+    OPENSSL_free(k->spki_der);
+}
+
+static unsigned n_test, n_fail;
+
+static void
+ok(bool cond, const char *fmt, ...)
+{
+    va_list ap;
+
+    n_test++;
+    if (!cond)
+        n_fail++;
+    printf("%s %u - ", cond ? "ok" : "not ok", n_test);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
+
+static const struct dg_finding *
+find_spki(const struct dg_sink *s, const char *spki)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->f[i].key.spki_sha256, spki) == 0)
+            return &s->f[i];
+    return NULL;
+}
+
+int
+main(void)
+{
+    const size_t len = 4u << 20;
+    static const struct {
+        const char *curve, *jwk;
+        unsigned top;
+    } spec[] = {
+        {"P-256", "P-256", 4},
+        {"secp256k1", "secp256k1", 4},
+        {"P-384", "P-384", 6},
+        {"P-521", "P-521", 9},
+    };
+    enum { N = sizeof spec / sizeof spec[0] };
+    struct eckey keys[N];
+    size_t limbs_off[N];
+    uint8_t *img = random_image(len);
+    struct dg_sink sink;
+    dg_err rc;
+
+    for (size_t i = 0; i < N; i++) {
+        size_t hdr = 0x10000 + 0x40000 * i + 8 * (i & 1); /* 16- and 8-aligned */
+
+        keys[i] = make_key(spec[i].curve, spec[i].top);
+        limbs_off[i] = hdr + 0x1230 + 0x10;
+        put_bignum(img, hdr, limbs_off[i], keys[i].d, keys[i].top, 0x0d);
+        if (i == 1) {
+            /* SEC1 [1] publicKey without a curve OID nearby */
+            static const uint8_t tag[] = {0xa1, 0x44, 0x03, 0x42, 0x00};
+
+            memcpy(img + 0x200000 + 0x1000 * i + 3, tag, sizeof tag);
+            memcpy(img + 0x200000 + 0x1000 * i + 3 + sizeof tag, keys[i].pub, keys[i].pub_len);
+        } else {
+            memcpy(img + 0x200000 + 0x1000 * i + 5, keys[i].spki_der, (size_t)keys[i].spki_len);
+        }
+        /* a decoy: a plausible header whose limbs are not the scalar */
+        st64(img + hdr + 0x100, BASE_VA + hdr + 0x2000);
+        st32(img + hdr + 0x108, keys[i].top);
+        st32(img + hdr + 0x10c, keys[i].top);
+        st32(img + hdr + 0x110, 0);
+        st32(img + hdr + 0x114, 0x0d);
+    }
+    rc = run(img, len, 1u << 20, true, &sink);
+    ok(rc == DG_OK && sink.n == N, "four keys in a fake image with an address map: %zu findings",
+       sink.n);
+    for (size_t i = 0; i < N; i++) {
+        const struct dg_finding *f = find_spki(&sink, keys[i].spki);
+
+        ok(f != NULL && strcmp(f->type, "ec-private-key") == 0 &&
+               f->status == DG_STATUS_CONFIRMED && f->severity == DG_SEV_HIGH &&
+               f->off == limbs_off[i] && f->len == 8ull * keys[i].top &&
+               strcmp(f->encoding, "bn-le64") == 0 && strcmp(f->key.curve, spec[i].jwk) == 0 &&
+               strstr(f->preview, "redacted") != NULL,
+           "%s: confirmed at the limbs' offset with the right SPKI SHA-256", spec[i].curve);
+        if (f != NULL && f->off != limbs_off[i])
+            printf("# offset 0x%llx, expected 0x%zx\n", (unsigned long long)f->off, limbs_off[i]);
+    }
+    rc = run(img, len, 64u << 10, true, &sink);
+    ok(rc == DG_OK && sink.n == N, "same image in 64 KiB chunks: %zu findings", sink.n);
+    rc = run(img, len, 1u << 20, false, &sink);
+    ok(rc == DG_OK && sink.n == 0, "same image without an address map: no finding");
+    free(img);
+    img = random_image(16u << 20);
+    rc = run(img, 16u << 20, 1u << 20, true, &sink);
+    ok(rc == DG_OK && sink.n == 0, "16 MiB of random bytes: no finding");
+    free(img);
+    for (size_t i = 0; i < N; i++)
+        free_key(&keys[i]);
+    printf("1..%u\n", n_test);
+    return n_fail == 0 ? 0 : 1;
+}
