@@ -8,3 +8,5 @@
 DETECTOR(pem)
 DETECTOR(rsa_raw)
 DETECTOR(ec_raw)
+DETECTOR(der)
+DETECTOR(jwk)

@@ -42,6 +42,8 @@ struct dg_key {
     char key_sha256[65];  /* SHA-256 of secret bytes that have no public half (AES
                              keys, oct JWKs, a lone RSA prime): an identifier only */
     char label[160];      /* a name for the key from --known-keys or the dump */
+    char kid[128];        /* JWK "kid" member as found, "" if none */
+    char jwk_thumbprint[48]; /* RFC 7638 thumbprint: base64url SHA-256, no padding */
 };
 
 struct dg_finding {

@@ -70,6 +70,8 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
     json_object_set_new(k, "spki_sha256", str_or_null(f->key.spki_sha256));
     json_object_set_new(k, "key_sha256", str_or_null(f->key.key_sha256));
     json_object_set_new(k, "label", str_or_null(f->key.label));
+    json_object_set_new(k, "kid", str_or_null(f->key.kid));
+    json_object_set_new(k, "jwk_thumbprint", str_or_null(f->key.jwk_thumbprint));
     json_object_set_new(o, "key", k);
     json_object_set_new(o, "proof", str_or_null(f->proof));
     json_object_set_new(o, "note", str_or_null(f->note));

@@ -53,6 +53,10 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
         fprintf(out, " key_sha256=%s", f->key.key_sha256);
     if (f->key.label[0])
         fprintf(out, " \"%s\"", f->key.label);
+    if (f->key.kid[0])
+        fprintf(out, " kid=%s", f->key.kid);
+    if (f->key.jwk_thumbprint[0])
+        fprintf(out, " jkt=%s", f->key.jwk_thumbprint);
     if (f->note[0])
         fprintf(out, " - %s", f->note);
     if (f->preview[0])
