@@ -13,6 +13,9 @@ import subprocess
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = pathlib.Path(os.environ.get("DUMPGATE_BUILD", ROOT / "build"))
 DUMPGATE = BUILD / "dumpgate"
+# Test subjects whose cores are taken must not be sanitizer builds (ASan's
+# shadow makes terabyte cores): a sanitizer run points this at a plain build.
+HOLDKEY = pathlib.Path(os.environ.get("DUMPGATE_HOLDKEY", BUILD / "tests" / "holdkey"))
 CORPUS = (ROOT / ".." / "shared" / "corpus" / "public").resolve()
 
 

@@ -38,7 +38,7 @@ def test_s_server(tmp_path, procs, free_port, alg, curve):
 def test_holdkey_keeps_pem(tmp_path, procs):
     rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
     ec = keys.genpkey(tmp_path / "ec.pem", "p256")
-    p = procs.start([dgtest.BUILD / "tests" / "holdkey", rsa, ec], ready="ready")
+    p = procs.start([dgtest.HOLDKEY, rsa, ec], ready="ready")
     core = gcore(p.pid, tmp_path / "core")
     procs.stop(p)
     rc, findings, summ, err = dgtest.scan(core)
@@ -58,7 +58,7 @@ def test_holdkey_keeps_pem(tmp_path, procs):
 def test_holdkey_wiped_leaves_only_limbs(tmp_path, procs):
     rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
     ec = keys.genpkey(tmp_path / "ec.pem", "p256")
-    p = procs.start([dgtest.BUILD / "tests" / "holdkey", "--wipe", rsa, ec], ready="ready")
+    p = procs.start([dgtest.HOLDKEY, "--wipe", rsa, ec], ready="ready")
     core = gcore(p.pid, tmp_path / "core")
     procs.stop(p)
     data = open(core, "rb").read()
