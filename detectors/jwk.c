@@ -45,13 +45,13 @@
 
 #include <dumpgate/detector.h>
 
+#include "../scanner/formats/jwk.h"
 #include "../scanner/proof/keyproof.h"
 
 #define JWK_BACK 8192        /* characters searched backwards for the '{' */
 #define JWK_FORWARD 24576    /* characters searched forwards for the '}' */
 #define JWK_MAX_SPAN (96u << 10)  /* bytes: UTF-16 of BACK + FORWARD characters, and more */
 #define JWK_LOOKAHEAD (2 * JWK_BACK + 16) /* anchors this far past the owned part */
-#define JWK_MAX_MEMBER 2048  /* decoded bytes of one member (RSA-16384) */
 #define JWK_MAX_LEVELS 3     /* JSON-escape levels undone */
 
 enum enc { ENC_ASCII, ENC_UTF16LE, ENC_UTF16BE };
@@ -61,7 +61,7 @@ static const char *const forms[] = {"rsa", "ec", "okp", "oct", "jwks", NULL};
 struct ctx {
     char *txt;       /* decoded characters of the window */
     uint32_t *src;   /* byte offset in the chunk of each character, plus one past the end */
-    unsigned char *bin; /* a decoded member, JWK_MAX_MEMBER + 4 bytes */
+    struct jwk_buf *bin; /* a decoded member */
     uint32_t *back;  /* byte offsets of the characters before an anchor, nearest first */
 };
 
@@ -76,7 +76,7 @@ jwk_init(void *shared, void **out)
         return DG_E_NOMEM;
     c->txt = malloc(n);
     c->src = malloc(n * sizeof *c->src);
-    c->bin = malloc(JWK_MAX_MEMBER + 4);
+    c->bin = malloc(sizeof *c->bin);
     c->back = malloc(JWK_BACK * sizeof *c->back);
     if (c->txt == NULL || c->src == NULL || c->bin == NULL || c->back == NULL) {
         free(c->back);
@@ -98,7 +98,7 @@ jwk_release(void *p)
     if (c == NULL)
         return;
     OPENSSL_cleanse(c->txt, JWK_BACK + JWK_FORWARD + 8);
-    OPENSSL_cleanse(c->bin, JWK_MAX_MEMBER + 4);
+    OPENSSL_cleanse(c->bin, sizeof *c->bin);
     free(c->txt);
     free(c->src);
     free(c->bin);
@@ -222,283 +222,6 @@ match_close(const char *t, size_t n, size_t open)
     return 0;
 }
 
-/* --- members --------------------------------------------------------------- */
-
-/* Base64url-decodes member `name` of o into c->bin with OpenSSL; returns the
- * byte count, or -1 when absent, empty, too long or not base64url. */
-static int
-member(struct ctx *c, const json_t *o, const char *name)
-{
-    const char *s = json_string_value(json_object_get(o, name));
-    char buf[((JWK_MAX_MEMBER + 2) / 3) * 4 + 8];
-    size_t n, pad = 0;
-    int out;
-
-    if (s == NULL)
-        return -1;
-    n = strlen(s);
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    if (n == 0 || n % 4 == 1 || n + 4 > sizeof buf)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-
-        if (ch == '-')
-            ch = '+';
-        else if (ch == '_')
-            ch = '/';
-        else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                   ch == '+' || ch == '/'))
-            return -1;
-        buf[i] = ch;
-    }
-    while ((n + pad) % 4 != 0)
-        buf[n + pad++] = '=';
-    out = EVP_DecodeBlock(c->bin, (const unsigned char *)buf, (int)(n + pad));
-    OPENSSL_cleanse(buf, n + pad);
-    if (out < 0)
-        return -1;
-    return out - (int)pad; /* EVP_DecodeBlock counts the padding as zero bytes */
-}
-
-/* The member as a BIGNUM (secure memory for secrets), or NULL. */
-static BIGNUM *
-member_bn(struct ctx *c, const json_t *o, const char *name)
-{
-    int n = member(c, o, name);
-    BIGNUM *bn;
-
-    if (n <= 0)
-        return NULL;
-    bn = BN_secure_new();
-    if (bn != NULL && BN_bin2bn(c->bin, n, bn) == NULL) {
-        BN_clear_free(bn);
-        bn = NULL;
-    }
-    OPENSSL_cleanse(c->bin, (size_t)n);
-    return bn;
-}
-
-/* base64url without padding of data into out (size >= 4 * (len + 2) / 3 + 1). */
-static void
-b64url(const unsigned char *data, size_t len, char *out)
-{
-    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-
-    for (int i = 0; i < n; i++) {
-        if (out[i] == '+')
-            out[i] = '-';
-        else if (out[i] == '/')
-            out[i] = '_';
-        else if (out[i] == '=') {
-            out[i] = '\0';
-            return;
-        }
-    }
-    out[n] = '\0';
-}
-
-/* RFC 7638: SHA-256 of the required members in lexicographic order, no
- * whitespace, base64url. */
-static void
-thumbprint(const json_t *o, const char *kty, char out[48])
-{
-    static const struct {
-        const char *kty;
-        const char *members[4];
-    } req[] = {
-        {"RSA", {"e", "kty", "n", NULL}},
-        {"EC", {"crv", "kty", "x", "y"}},
-        {"OKP", {"crv", "kty", "x", NULL}},
-        {"oct", {"k", "kty", NULL, NULL}},
-    };
-    json_t *t = json_object();
-    char *canon = NULL;
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-
-    out[0] = '\0';
-    if (t == NULL)
-        return;
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
-        if (strcmp(kty, req[i].kty) != 0)
-            continue;
-        for (size_t m = 0; m < 4 && req[i].members[m] != NULL; m++) {
-            json_t *v = json_object_get(o, req[i].members[m]);
-
-            if (!json_is_string(v))
-                goto out;
-            json_object_set(t, req[i].members[m], v);
-        }
-        canon = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    }
-    if (canon != NULL && EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(), NULL) == 1 &&
-        mdlen == 32)
-        b64url(md, 32, out);
-out:
-    if (canon != NULL) {
-        OPENSSL_cleanse(canon, strlen(canon)); /* an oct thumbprint input holds k */
-        free(canon);
-    }
-    json_decref(t);
-}
-
-/* --- keys ------------------------------------------------------------------ */
-
-static EVP_PKEY *
-fromdata(const char *type, OSSL_PARAM_BLD *bld)
-{
-    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *pctx = params != NULL ? EVP_PKEY_CTX_new_from_name(NULL, type, NULL) : NULL;
-    EVP_PKEY *pkey = NULL;
-
-    if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
-        EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
-        pkey = NULL;
-    EVP_PKEY_CTX_free(pctx);
-    if (params != NULL) {
-        for (OSSL_PARAM *q = params; q->key != NULL; q++)
-            if (q->data != NULL && q->data_size > 0)
-                OPENSSL_cleanse(q->data, q->data_size);
-        OSSL_PARAM_free(params);
-    }
-    return pkey;
-}
-
-/* RSA from n, e, d and, when all are present, p, q, dp, dq, qi (so that the
- * proof checks the stored CRT values). */
-static EVP_PKEY *
-rsa_key(struct ctx *c, const json_t *o)
-{
-    static const char *const names[] = {"n", "e", "d", "p", "q", "dp", "dq", "qi"};
-    static const char *const params[] = {
-        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
-        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
-        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
-        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-    };
-    BIGNUM *bn[8] = {NULL};
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY *pkey = NULL;
-    size_t have = 0;
-    bool ok = bld != NULL;
-
-    for (size_t i = 0; i < 8; i++)
-        have += (bn[i] = member_bn(c, o, names[i])) != NULL;
-    if (bn[0] == NULL || bn[1] == NULL || bn[2] == NULL)
-        ok = false;
-    for (size_t i = 0; ok && i < (have == 8 ? 8u : 3u); i++)
-        ok = OSSL_PARAM_BLD_push_BN(bld, params[i], bn[i]) == 1;
-    if (ok)
-        pkey = fromdata("RSA", bld);
-    for (size_t i = 0; i < 8; i++)
-        BN_clear_free(bn[i]);
-    OSSL_PARAM_BLD_free(bld);
-    return pkey;
-}
-
-static const char *
-ec_group(const char *crv, size_t *flen)
-{
-    static const struct {
-        const char *crv, *group;
-        size_t flen;
-    } map[] = {
-        {"P-256", "prime256v1", 32}, {"P-384", "secp384r1", 48},
-        {"P-521", "secp521r1", 66},  {"secp256k1", "secp256k1", 32},
-    };
-
-    for (size_t i = 0; crv != NULL && i < sizeof map / sizeof map[0]; i++) {
-        if (strcmp(crv, map[i].crv) == 0) {
-            *flen = map[i].flen;
-            return map[i].group;
-        }
-    }
-    return NULL;
-}
-
-/* EC from crv, d and (when present) x, y. *flags gets KEYPROOF_PUB_STORED. */
-static EVP_PKEY *
-ec_key(struct ctx *c, const json_t *o, unsigned *flags)
-{
-    size_t flen = 0;
-    const char *group = ec_group(json_string_value(json_object_get(o, "crv")), &flen);
-    unsigned char pub[1 + 2 * 66];
-    BIGNUM *d;
-    EVP_PKEY *pkey = NULL;
-    int xl, yl;
-
-    if (group == NULL || (d = member_bn(c, o, "d")) == NULL)
-        return NULL;
-    memset(pub, 0, sizeof pub);
-    pub[0] = 0x04;
-    xl = member(c, o, "x");
-    if (xl > 0 && (size_t)xl <= flen)
-        memcpy(pub + 1 + flen - (size_t)xl, c->bin, (size_t)xl);
-    yl = member(c, o, "y");
-    if (yl > 0 && (size_t)yl <= flen)
-        memcpy(pub + 1 + 2 * flen - (size_t)yl, c->bin, (size_t)yl);
-    if (xl > 0 && yl > 0 && (size_t)xl <= flen && (size_t)yl <= flen) {
-        if (keyproof_ec_from_scalar(group, d, pub, 1 + 2 * flen, &pkey) == DG_OK)
-            *flags = KEYPROOF_PUB_STORED;
-        else
-            pkey = NULL; /* the stored point is not on the curve */
-    } else if (keyproof_ec_from_scalar(group, d, NULL, 0, &pkey) != DG_OK) {
-        pkey = NULL;
-    }
-    BN_clear_free(d);
-    return pkey;
-}
-
-/* OKP (RFC 8037) from crv, d and x: the stored public key is kept so that the
- * proof compares it with the one derived from d. */
-static EVP_PKEY *
-okp_key(struct ctx *c, const json_t *o, unsigned *flags)
-{
-    static const struct {
-        const char *crv, *type;
-        int len;
-    } map[] = {{"Ed25519", "ED25519", 32}, {"Ed448", "ED448", 57}, {"X25519", "X25519", 32},
-               {"X448", "X448", 56}};
-    const char *crv = json_string_value(json_object_get(o, "crv"));
-    unsigned char priv[64], pub[64];
-    OSSL_PARAM_BLD *bld;
-    EVP_PKEY *pkey = NULL;
-    int dl, xl = -1;
-    size_t i;
-
-    for (i = 0; crv != NULL && i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(crv, map[i].crv) == 0)
-            break;
-    if (crv == NULL || i == sizeof map / sizeof map[0])
-        return NULL;
-    dl = member(c, o, "d");
-    if (dl != map[i].len)
-        return NULL;
-    memcpy(priv, c->bin, (size_t)dl);
-    OPENSSL_cleanse(c->bin, (size_t)dl);
-    if (json_object_get(o, "x") != NULL) {
-        xl = member(c, o, "x");
-        if (xl != map[i].len) {
-            OPENSSL_cleanse(priv, sizeof priv);
-            return NULL;
-        }
-        memcpy(pub, c->bin, (size_t)xl);
-    }
-    bld = OSSL_PARAM_BLD_new();
-    if (bld != NULL && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv,
-                                                         (size_t)dl) == 1 &&
-        (xl < 0 || OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub,
-                                                    (size_t)xl) == 1))
-        pkey = fromdata(map[i].type, bld);
-    if (pkey != NULL && xl > 0)
-        *flags = KEYPROOF_PUB_STORED;
-    OSSL_PARAM_BLD_free(bld);
-    OPENSSL_cleanse(priv, sizeof priv);
-    return pkey;
-}
-
 static void
 type_from_algorithm(struct dg_finding *f)
 {
@@ -528,12 +251,12 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
     if (kty == NULL)
         return false;
     if (strcmp(kty, "oct") == 0) {
-        int n = member(c, o, "k");
+        int n = jwk_member(c->bin, o, "k");
 
         if (n < 16)
             return false; /* absent, a placeholder, or too short to be a key */
-        keyproof_sha256_hex(c->bin, (size_t)n, f->key.key_sha256);
-        OPENSSL_cleanse(c->bin, (size_t)n);
+        keyproof_sha256_hex(c->bin->b, (size_t)n, f->key.key_sha256);
+        OPENSSL_cleanse(c->bin->b, (size_t)n);
         dg_strlcpyf(f->type, sizeof f->type, "symmetric-key");
         dg_strlcpyf(f->key.algorithm, sizeof f->key.algorithm, "oct");
         f->key.bits = (unsigned)n * 8;
@@ -542,17 +265,10 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
         dg_strlcpyf(f->proof, sizeof f->proof, "k decodes to %d bytes", n);
         dg_strlcpyf(f->note, sizeof f->note, "symmetric key (no public half)");
     } else {
-        if (member(c, o, "d") <= 0)
+        if (jwk_member(c->bin, o, "d") <= 0)
             return false; /* public, or a placeholder such as "d": "..." */
-        OPENSSL_cleanse(c->bin, JWK_MAX_MEMBER);
-        ERR_set_mark();
-        if (strcmp(kty, "RSA") == 0)
-            pkey = rsa_key(c, o);
-        else if (strcmp(kty, "EC") == 0)
-            pkey = ec_key(c, o, &flags);
-        else if (strcmp(kty, "OKP") == 0)
-            pkey = okp_key(c, o, &flags);
-        ERR_pop_to_mark();
+        OPENSSL_cleanse(c->bin->b, JWK_MAX_MEMBER);
+        pkey = jwk_private_key(o, &flags);
         if (pkey == NULL) {
             f->status = DG_STATUS_CANDIDATE;
             f->severity = DG_SEV_MEDIUM;
@@ -579,7 +295,7 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
             f->key.kid[i] = kid[i] >= 0x20 && kid[i] < 0x7f ? kid[i] : '?';
         f->key.kid[i] = '\0';
     }
-    thumbprint(o, kty, f->key.jwk_thumbprint);
+    jwk_thumbprint(o, f->key.jwk_thumbprint);
     return true;
 }
 

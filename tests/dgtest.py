@@ -67,3 +67,16 @@ def corpus_files():
         if p.is_file() and p.suffix not in (".md", ".out"):
             out.append(p)
     return out
+
+
+def placements(findings):
+    """One record per place a key sits: each finding's locations (every copy
+    of the same key, see docs/FINDINGS.md) expanded into finding-like dicts,
+    sorted by offset. For tests about where copies are, not how many keys."""
+    out = []
+    for f in findings:
+        for loc in f.get("locations") or [{}]:
+            g = dict(f)
+            g.update(loc)
+            out.append(g)
+    return sorted(out, key=lambda x: x["offset"])

@@ -77,7 +77,7 @@ def test_jsonl_contract(tmp_path):
     assert f["region"]["kind"] == "raw" and f["vaddr"] is None
     assert "p*q=n" in f["proof"]
     s = summ[0]
-    assert s["findings"] == {"total": 1, "high": 1, "medium": 0, "low": 0}
+    assert s["findings"] == {"total": 1, "high": 1, "medium": 0, "low": 0, "allowed": 0}
     assert s["coverage"]["file_bytes"] == d.stat().st_size
     assert s["warnings"] and "scanning as raw bytes" in s["warnings"][0]["message"]
 

@@ -43,7 +43,8 @@ def test_holdkey_keeps_pem(tmp_path, procs):
     procs.stop(p)
     rc, findings, summ, err = dgtest.scan(core)
     for k in (rsa, ec):
-        hits = [f for f in confirmed_with(findings, dgtest.spki_sha256(k)) if f["detector"] == "pem"]
+        hits = [f for f in dgtest.placements(confirmed_with(findings, dgtest.spki_sha256(k)))
+                if f["detector"] == "pem"]
         assert hits, f"{k}: {findings}"
         h = hits[0]
         assert h["encoding"] == "pem-pkcs8"

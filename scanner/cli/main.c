@@ -15,6 +15,8 @@
 #include <dumpgate/dumpgate.h>
 
 #include "../../detectors/registry.h"
+#include "handler.h"
+#include "../engine/identity.h"
 #include "options.h"
 
 #define EXIT_CLEAN 0
@@ -51,29 +53,55 @@ cmd_scan(const struct cli_opts *o)
         .threads = o->threads,
         .chunk_size = o->chunk_size,
         .detectors = o->detectors_set ? o->detectors : NULL,
-        .cfg = {.verbose = o->verbose},
+        .cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL},
     };
     struct report rp = {.out = stdout, .format = o->format, .verbose = o->verbose};
+    struct identity_db *db = identity_new(!o->no_builtin_allow);
+    struct dg_diag *d = dg_diag_new();
     int status = EXIT_CLEAN;
     bool error = false;
 
+    if (db == NULL || d == NULL) {
+        fprintf(stderr, "dumpgate: out of memory\n");
+        identity_free(db);
+        dg_diag_free(d);
+        return EXIT_ERROR;
+    }
+    for (int i = 0; i < o->n_allow && !error; i++)
+        error = identity_load_allow(db, o->allow[i], d) != DG_OK;
+    for (int i = 0; i < o->n_known && !error; i++)
+        error = identity_load_known(db, o->known[i], d) != DG_OK;
+    for (size_t i = 0; i < dg_diag_count(d); i++)
+        fprintf(stderr, "dumpgate: error: %s\n", dg_diag_get(d, i)->text);
+    dg_diag_free(d);
+    if (error) {
+        identity_free(db);
+        return EXIT_ERROR;
+    }
+
+    if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
+        fprintf(stderr, "dumpgate: out of memory\n");
+        return EXIT_ERROR;
+    }
     for (int i = 0; i < o->n_files; i++) {
         struct scan_result r;
         dg_err rc = scan_path(o->files[i], &so, &r);
 
         print_diag(o, &r);
+        identity_apply(db, &r);
         if (rc != DG_OK) {
             error = true;
-            if (o->format == REPORT_JSONL)
-                report_scan(&rp, &r);
+            report_failed(&rp, &r);
         } else {
             report_scan(&rp, &r);
             for (size_t k = 0; k < r.n_findings; k++)
-                if (r.findings[k].f.severity >= o->fail_on)
+                if (r.findings[k].f.severity >= o->fail_on && !r.findings[k].allowed)
                     status = EXIT_FINDINGS;
         }
         scan_result_free(&r);
     }
+    report_finish(&rp);
+    identity_free(db);
     return error ? EXIT_ERROR : status;
 }
 
@@ -135,6 +163,9 @@ main(int argc, char **argv)
         break;
     case CMD_DETECTORS:
         status = cmd_detectors();
+        break;
+    case CMD_CORE_HANDLER:
+        status = handler_run(&o);
         break;
     }
     options_free(&o);

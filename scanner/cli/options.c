@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "../../detectors/registry.h"
 #include "options.h"
 
@@ -20,13 +22,16 @@ options_usage(FILE *out)
             "usage: dumpgate scan [options] FILE... | -\n"
             "       dumpgate regions [--format text|jsonl] FILE\n"
             "       dumpgate detectors\n"
+            "       dumpgate core-handler --spool DIR [options] [PID UID SIGNAL TIME COMM]\n"
             "       dumpgate --help | --version\n"
             "\n"
             "Finds private keys in crash dumps (ELF cores, minidumps, anything else as raw\n"
             "bytes), proves them with OpenSSL and names them by public fingerprint.\n"
             "\n"
             "scan options:\n"
-            "  -f, --format text|jsonl   output format (default text)\n"
+            "  -f, --format text|jsonl|sarif\n"
+            "                            output format (default text); sarif: one SARIF\n"
+            "                            2.1.0 document for all files\n"
             "      --fail-on low|medium|high\n"
             "                            exit 1 when a finding is at least this severe\n"
             "                            (default medium)\n"
@@ -35,6 +40,29 @@ options_usage(FILE *out)
             "  -v, --verbose             also print informational messages\n"
             "  -q, --quiet               print no warnings on stderr\n"
             "      --chunk-size BYTES    bytes per chunk (default 8 MiB)\n"
+            "      --known-keys FILE     name findings after your public keys: a JWK/JWKS,\n"
+            "                            PEM certificates or public keys, or OpenSSH .pub\n"
+            "                            lines (\"private half of kid=... from FILE\")\n"
+            "      --allow FILE          known test keys, one SHA-256 (spki_sha256 or\n"
+            "                            key_sha256) per line with a # comment: reported as\n"
+            "                            allowed, they do not change the exit status\n"
+            "      --no-builtin-allow    do not allow OpenSSL's public test keys\n"
+            "      --p12-pass PASS       password to try on PKCS#12 key stores\n"
+            "      --option NAME=VALUE   set a detector option (see docs/detectors.md)\n"
+            "\n"
+            "Compressed dumps (zstd, lz4, xz, gzip, bzip2) and apport .crash reports are\n"
+            "decompressed as a stream; offsets then refer to the decompressed dump.\n"
+            "\n"
+            "core-handler (kernel.core_pattern = |/path/dumpgate core-handler --spool DIR\n"
+            "%%P %%u %%s %%t %%e): spools the core from standard input (fsync, rename), scans\n"
+            "it and moves it to DIR/clean or DIR/quarantine with a JSON verdict beside it.\n"
+            "      --spool DIR           the spool (created if missing)\n"
+            "      --timeout SECONDS     longest scan before quarantine (default 600)\n"
+            "      --recover             only finish the half-done work in the spool\n"
+            "      --sweep DIR           scan every new dump stored in DIR (systemd-coredump)\n"
+            "                            and move dirty ones to the quarantine\n"
+            "      --log-stderr          log lines also go to stderr (besides syslog)\n"
+            "      --scanner PROG        run PROG scan ... instead of this binary\n"
             "\n"
             "Exit status: 0 clean, 1 a finding at or above --fail-on, 2 error (bad\n"
             "arguments, or a file of which nothing could be read).\n");
@@ -93,7 +121,13 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         {"jobs", required_argument, NULL, 'j'},    {"detectors", required_argument, NULL, 'd'},
         {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
         {"chunk-size", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},       {"spool", required_argument, NULL, 'S'},
+        {"allow", required_argument, NULL, 'a'},   {"known-keys", required_argument, NULL, 'k'},
+        {"no-builtin-allow", no_argument, NULL, 'n'}, {"option", required_argument, NULL, 'o'},
+        {"p12-pass", required_argument, NULL, 'P'},
+        {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
+        {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
+        {"log-stderr", no_argument, NULL, 'L'},    {NULL, 0, NULL, 0},
     };
     const char *sub;
     int c;
@@ -101,6 +135,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     memset(o, 0, sizeof *o);
     o->fail_on = DG_SEV_MEDIUM;
     o->threads = 1;
+    o->timeout = 600;
     if (argc < 2)
         return usage_error("%s", "missing command");
     sub = argv[1];
@@ -118,6 +153,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         o->cmd = CMD_REGIONS;
     else if (strcmp(sub, "detectors") == 0)
         o->cmd = CMD_DETECTORS;
+    else if (strcmp(sub, "core-handler") == 0)
+        o->cmd = CMD_CORE_HANDLER;
     else
         return usage_error("unknown command '%s'", sub);
 
@@ -131,8 +168,11 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 o->format = REPORT_TEXT;
             else if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
                 o->format = REPORT_JSONL;
+            else if (strcmp(optarg, "sarif") == 0 && o->cmd == CMD_SCAN)
+                o->format = REPORT_SARIF;
             else
-                return usage_error("unknown format '%s' (text or jsonl)", optarg);
+                return usage_error("unknown format '%s' (text, jsonl, or sarif for scan)",
+                                   optarg);
             break;
         case 'F':
             if (!dg_severity_parse(optarg, &o->fail_on))
@@ -158,6 +198,58 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 return usage_error("--chunk-size takes 4096 to 1 GiB bytes, not '%s'", optarg);
             o->chunk_size = (size_t)v;
             break;
+        case 'a':
+            if (o->n_allow == (int)(sizeof o->allow / sizeof o->allow[0]))
+                return usage_error("%s", "too many --allow files");
+            o->allow[o->n_allow++] = optarg;
+            break;
+        case 'k':
+            if (o->n_known == (int)(sizeof o->known / sizeof o->known[0]))
+                return usage_error("%s", "too many --known-keys files");
+            o->known[o->n_known++] = optarg;
+            break;
+        case 'n':
+            o->no_builtin_allow = true;
+            break;
+        case 'o':
+        case 'P':
+            if (o->n_keyvals + 1 >= (int)(sizeof o->keyvals / sizeof o->keyvals[0]))
+                return usage_error("%s", "too many detector options");
+            if (c == 'o' && (strchr(optarg, '=') == NULL || optarg[0] == '='))
+                return usage_error("--option takes NAME=VALUE, not '%s'", optarg);
+            if (c == 'P') {
+                free(o->p12_pass);
+                if (asprintf(&o->p12_pass, "p12-pass=%s", optarg) < 0) {
+                    o->p12_pass = NULL;
+                    return usage_error("%s", "out of memory");
+                }
+            }
+            o->keyvals[o->n_keyvals++] = c == 'P' ? o->p12_pass : optarg;
+            o->keyvals[o->n_keyvals] = NULL;
+            break;
+        case 'S':
+        case 'W':
+        case 'X':
+        case 'R':
+        case 'L':
+            if (o->cmd != CMD_CORE_HANDLER)
+                return usage_error("%s is an option of core-handler", argv[optind - 1]);
+            if (c == 'S')
+                o->spool = optarg;
+            else if (c == 'W')
+                o->sweep = optarg;
+            else if (c == 'X')
+                o->scanner = optarg;
+            else if (c == 'R')
+                o->recover_only = true;
+            else
+                o->log_stderr = true;
+            break;
+        case 'T':
+            if (!parse_unsigned(optarg, 86400, &v) || v == 0)
+                return usage_error("--timeout takes 1 to 86400 seconds, not '%s'", optarg);
+            o->timeout = (unsigned)v;
+            break;
         case 'h':
             o->cmd = CMD_HELP;
             return 0;
@@ -175,6 +267,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         return usage_error("%s", "no input file (use - for standard input)");
     if (o->cmd == CMD_REGIONS && o->n_files != 1)
         return usage_error("%s", "regions takes exactly one file");
+    if (o->cmd == CMD_CORE_HANDLER && o->spool == NULL)
+        return usage_error("%s", "core-handler needs --spool DIR");
     return 0;
 }
 
@@ -183,4 +277,8 @@ options_free(struct cli_opts *o)
 {
     free(o->detector_list);
     o->detector_list = NULL;
+    if (o->p12_pass != NULL)
+        OPENSSL_cleanse(o->p12_pass, strlen(o->p12_pass));
+    free(o->p12_pass);
+    o->p12_pass = NULL;
 }

@@ -15,6 +15,7 @@ enum cli_command {
     CMD_SCAN,
     CMD_REGIONS,
     CMD_DETECTORS,
+    CMD_CORE_HANDLER,
     CMD_HELP,
     CMD_VERSION,
 };
@@ -30,8 +31,23 @@ struct cli_opts {
     char *detector_list;        /* owned copy of --detectors, split in place */
     const char *detectors[33];  /* NULL-terminated names, or detectors[0] == NULL */
     bool detectors_set;
-    char **files;               /* argv slice */
+    const char *allow[16];      /* --allow FILE... */
+    int n_allow;
+    const char *known[16];      /* --known-keys FILE... */
+    int n_known;
+    bool no_builtin_allow;      /* --no-builtin-allow */
+    const char *keyvals[33];    /* --option NAME=VALUE..., NULL-terminated (detector options) */
+    int n_keyvals;
+    char *p12_pass;             /* owned "p12-pass=..." made from --p12-pass */
+    char **files;               /* argv slice (core-handler: the core_pattern specifiers) */
     int n_files;
+    /* core-handler */
+    const char *spool;          /* --spool DIR: incoming/, clean/, quarantine/ */
+    const char *sweep;          /* --sweep DIR: scan the dumps stored there (systemd-coredump) */
+    const char *scanner;        /* --scanner PROG: run PROG scan ... (default: this binary) */
+    unsigned timeout;           /* --timeout SECONDS for one scan (default 600) */
+    bool recover_only;          /* --recover: finish half-done work, receive nothing */
+    bool log_stderr;            /* --log-stderr: log lines also go to stderr */
 };
 
 /* Parses argv into o. Returns 0 on success, or 2 after printing a usage error. */

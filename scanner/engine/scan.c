@@ -19,6 +19,7 @@
 #include "../container/minidump.h"
 #include "../container/raw.h"
 #include "engine_int.h"
+#include "identity.h"
 
 static double
 now(void)
@@ -181,6 +182,15 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     finish_info(out);
     if (rc == DG_OK)
         rc = engine_run(in, out->map, opts, out->diag, &sink, &scanned);
+    if (in->pump != NULL) {
+        /* A compressed input: say so, and why it ended early if it did. */
+        dg_err drc = input_finish(in, out->diag);
+
+        if (rc == DG_OK && scanned == 0)
+            rc = drc;
+        snprintf(out->compression, sizeof out->compression, "%s", in->compression);
+        out->compressed_bytes = in->compressed_bytes;
+    }
     if (in->stream) {
         in->size = scanned;
         regions_finish(out->map, scanned);
@@ -193,6 +203,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
                    (unsigned long long)input_known_size(in));
     attribute(out, &sink);
     sink_free(&sink);
+    identity_group(out);
     out->seconds = now() - t0;
     if (rc != DG_OK && scanned > 0)
         rc = DG_OK; /* partial is not failure */
@@ -255,6 +266,11 @@ scan_regions(const char *path, struct scan_result *out)
         regions_finish(out->map, total);
         in.size = total;
     }
+    if (in.pump != NULL) {
+        (void)input_finish(&in, out->diag);
+        snprintf(out->compression, sizeof out->compression, "%s", in.compression);
+        out->compressed_bytes = in.compressed_bytes;
+    }
     coverage(out, in.stream ? in.size : input_known_size(&in));
     input_close(&in);
     return rc;
@@ -264,6 +280,8 @@ void
 scan_result_free(struct scan_result *r)
 {
     free(r->name);
+    for (size_t i = 0; r->findings != NULL && i < r->n_findings; i++)
+        free(r->findings[i].copies);
     free(r->findings);
     dg_diag_free(r->diag);
     regions_free(r->map);

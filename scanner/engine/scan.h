@@ -29,6 +29,16 @@ struct scan_opts {
 
 #define SCAN_DEFAULT_CHUNK (8u << 20)
 
+/* One more place where the key of a finding sits. */
+struct scan_location {
+    uint64_t off, len;            /* file offset and length of this copy */
+    bool has_va;
+    uint64_t va;
+    struct dg_region region;
+    const char *detector;
+    char encoding[32];
+};
+
 /* A finding as the engine hands it out: the detector's finding plus where it sits. */
 struct scan_finding {
     struct dg_finding f;
@@ -36,6 +46,10 @@ struct scan_finding {
     bool has_va;
     uint64_t va;                  /* virtual address of f.off when has_va */
     struct dg_region region;      /* the span holding f.off (name points into the map) */
+    bool allowed;                 /* on the allow list: reported, not counted */
+    char allow_note[96];          /* the allow list's comment for it */
+    struct scan_location *copies; /* other copies of the same key (owned), or NULL */
+    size_t n_copies;
 };
 
 struct scan_coverage {
@@ -58,6 +72,9 @@ struct scan_result {
     struct dg_diag *diag;         /* errors and warnings about this input */
     struct dg_regions *map;       /* the region map (see scanner/container/regions.h) */
     double seconds;               /* wall time of the scan */
+    char compression[24];         /* "zstd", "apport+gzip", ...: offsets and coverage
+                                     are in the decompressed dump; "" if none */
+    uint64_t compressed_bytes;    /* bytes of the compressed file read */
 };
 
 /* Scans the file at path ("-" = standard input). */

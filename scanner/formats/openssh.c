@@ -242,3 +242,141 @@ openssh_key_free(struct openssh_key *k)
     EVP_PKEY_free(k->priv);
     k->pub = k->priv = NULL;
 }
+
+dg_err
+openssh_public_blob(const uint8_t *p, size_t n, char *keytype, size_t kt_len, EVP_PKEY **out)
+{
+    ERR_set_mark();
+    *out = parse_public(p, n, keytype, kt_len);
+    ERR_pop_to_mark();
+    return *out != NULL ? DG_OK : DG_E_FORMAT;
+}
+
+dg_err
+openssh_ppk_private(const uint8_t *pub, size_t pub_len, const uint8_t *priv, size_t priv_len,
+                    char *keytype, size_t kt_len, EVP_PKEY **out, unsigned *proof_flags)
+{
+    struct cur pc = {pub, pub_len, 0}, vc = {priv, priv_len, 0};
+    BIGNUM *e = NULL, *n = NULL, *d = NULL, *p = NULL, *q = NULL;
+    const uint8_t *s, *pt;
+    size_t l, ptl;
+    const char *group;
+    dg_err rc = DG_E_FORMAT;
+
+    *out = NULL;
+    *proof_flags = 0;
+    ERR_set_mark();
+    if (!get_cstr(&pc, keytype, kt_len))
+        goto out;
+    if (strcmp(keytype, "ssh-ed25519") == 0) {
+        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+
+        if (bld != NULL && get_string(&pc, &pt, &ptl) && ptl == 32 &&
+            get_string(&vc, &s, &l) && l == 32 &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, s, 32) &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 32))
+            *out = fromdata("ED25519", EVP_PKEY_KEYPAIR, bld);
+        OSSL_PARAM_BLD_free(bld);
+        *proof_flags = KEYPROOF_PUB_STORED;
+    } else if (strcmp(keytype, "ssh-rsa") == 0) {
+        if ((e = get_mpint(&pc)) != NULL && (n = get_mpint(&pc)) != NULL &&
+            (d = get_mpint(&vc)) != NULL && (p = get_mpint(&vc)) != NULL &&
+            (q = get_mpint(&vc)) != NULL)
+            keyproof_rsa_from_components(n, e, d, p, q, out);
+    } else if ((group = ecdsa_group(keytype)) != NULL) {
+        if (get_string(&pc, &s, &l) && get_string(&pc, &pt, &ptl) &&
+            (d = get_mpint(&vc)) != NULL &&
+            keyproof_ec_from_scalar(group, d, pt, ptl, out) == DG_OK)
+            *proof_flags = KEYPROOF_PUB_STORED;
+    } else {
+        rc = DG_E_UNSUPPORTED;
+        goto out;
+    }
+    rc = *out != NULL ? DG_OK : DG_E_FORMAT;
+out:
+    BN_free(e);
+    BN_free(n);
+    BN_clear_free(d);
+    BN_clear_free(p);
+    BN_clear_free(q);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+/* DSA private key from p q g y x (ssh-dss). */
+static EVP_PKEY *
+dsa_private(struct cur *c)
+{
+    BIGNUM *v[5] = {NULL, NULL, NULL, NULL, NULL};
+    static const char *const names[5] = {OSSL_PKEY_PARAM_FFC_P, OSSL_PKEY_PARAM_FFC_Q,
+                                         OSSL_PKEY_PARAM_FFC_G, OSSL_PKEY_PARAM_PUB_KEY,
+                                         OSSL_PKEY_PARAM_PRIV_KEY};
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    EVP_PKEY *pkey = NULL;
+    bool ok = bld != NULL;
+
+    for (int i = 0; i < 5 && ok; i++)
+        ok = (v[i] = get_mpint(c)) != NULL && OSSL_PARAM_BLD_push_BN(bld, names[i], v[i]);
+    if (ok)
+        pkey = fromdata("DSA", EVP_PKEY_KEYPAIR, bld);
+    for (int i = 0; i < 5; i++)
+        BN_clear_free(v[i]);
+    OSSL_PARAM_BLD_free(bld);
+    return pkey;
+}
+
+dg_err
+openssh_private_serial(const uint8_t *p, size_t n, char *keytype, size_t kt_len, EVP_PKEY **out,
+                       unsigned *proof_flags, size_t *used)
+{
+    struct cur c = {p, n, 0};
+    const uint8_t *s, *q;
+    size_t l, ql;
+    const char *group;
+    BIGNUM *bn[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    dg_err rc = DG_E_FORMAT;
+
+    *out = NULL;
+    *proof_flags = 0;
+    *used = 0;
+    if (kt_len > 0)
+        keytype[0] = '\0';
+    if (!get_cstr(&c, keytype, kt_len) || keytype[0] == '\0')
+        return DG_E_FORMAT;
+    ERR_set_mark();
+    if (strcmp(keytype, "ssh-ed25519") == 0) {
+        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+
+        /* pk(32), then sk(64) = seed(32) || pk(32) */
+        if (bld != NULL && get_string(&c, &q, &ql) && ql == 32 && get_string(&c, &s, &l) &&
+            l == 64 && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, s, 32) &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q, 32) &&
+            (*out = fromdata("ED25519", EVP_PKEY_KEYPAIR, bld)) != NULL)
+            *proof_flags = KEYPROOF_PUB_STORED;
+        OSSL_PARAM_BLD_free(bld);
+    } else if (strcmp(keytype, "ssh-rsa") == 0) {
+        /* n e d iqmp p q */
+        bool ok = true;
+
+        for (int i = 0; i < 6 && ok; i++)
+            ok = (bn[i] = get_mpint(&c)) != NULL;
+        if (ok)
+            (void)keyproof_rsa_from_components(bn[0], bn[1], bn[2], bn[4], bn[5], out);
+    } else if ((group = ecdsa_group(keytype)) != NULL) {
+        /* curve name, Q, d */
+        if (get_string(&c, &s, &l) && get_string(&c, &q, &ql) && (bn[0] = get_mpint(&c)) &&
+            keyproof_ec_from_scalar(group, bn[0], q, ql, out) == DG_OK)
+            *proof_flags = KEYPROOF_PUB_STORED;
+    } else if (strcmp(keytype, "ssh-dss") == 0) {
+        *out = dsa_private(&c);
+    } else {
+        rc = DG_E_UNSUPPORTED;
+    }
+    for (int i = 0; i < 6; i++)
+        BN_clear_free(bn[i]);
+    ERR_pop_to_mark();
+    if (*out == NULL)
+        return rc;
+    *used = c.pos;
+    return DG_OK;
+}

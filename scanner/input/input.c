@@ -5,14 +5,17 @@
  * their bytes (see input.h). Regular files are read with pread; streams
  * (stdin, pipes, FIFOs) keep a growing head of at most INPUT_HEAD_MAX bytes
  * for the container reader, and the engine reads the rest sequentially.
+ * Compressed inputs are sniffed here and handed to a decompress.c pump.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "decompress.h"
 #include "input.h"
 
 struct input_head {
@@ -22,15 +25,77 @@ struct input_head {
     bool eof;
 };
 
+/* Reads up to len bytes from a stream (fewer only at its end). */
+static ssize_t
+read_full(int fd, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Turns out (whose fd reads the compressed bytes, after prefix[0..n) already
+ * consumed) into a stream of the decompressed bytes. */
+static dg_err
+open_compressed(struct dg_input *out, enum dc_kind k, const uint8_t *prefix, size_t n,
+                struct dg_diag *d)
+{
+    int rfd;
+    dg_err rc;
+
+    out->head = calloc(1, sizeof *out->head);
+    if (out->head == NULL)
+        return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", out->name);
+    rc = decompress_start(k, out->fd, prefix, n, out->name, d, &out->pump, &rfd);
+    if (rc != DG_OK)
+        return rc;
+    out->src_fd = out->fd;
+    out->fd = rfd;
+    out->stream = true;
+    out->size = 0;
+    snprintf(out->compression, sizeof out->compression, "%s", decompress_kind_name(k));
+    return DG_OK;
+}
+
+/* A stream that is not compressed: the sniffed bytes start its head. */
+static dg_err
+keep_sniffed(struct dg_input *out, const uint8_t *p, size_t n, struct dg_diag *d)
+{
+    out->head = calloc(1, sizeof *out->head);
+    if (out->head == NULL || (out->head->buf = malloc(65536)) == NULL)
+        return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", out->name);
+    out->head->cap = 65536;
+    memcpy(out->head->buf, p, n);
+    out->head->len = n;
+    out->head->eof = n < DC_SNIFF_LEN;
+    return DG_OK;
+}
+
 dg_err
 input_open(const char *path, struct dg_diag *d, struct dg_input *out)
 {
     struct stat st;
+    uint8_t magic[DC_SNIFF_LEN];
+    enum dc_kind kind;
+    ssize_t n;
+    dg_err rc;
     int fd;
 
     memset(out, 0, sizeof *out);
     out->name = path;
     out->fd = -1;
+    out->src_fd = -1;
     if (strcmp(path, "-") == 0) {
         fd = STDIN_FILENO;
     } else {
@@ -66,15 +131,35 @@ input_open(const char *path, struct dg_diag *d, struct dg_input *out)
             input_close(out);
             return dg_diag(d, DG_E_EMPTY, 0, "%s: empty file", path);
         }
-        return DG_OK;
+        if (!S_ISREG(st.st_mode))
+            return DG_OK;
+        do
+            n = pread(fd, magic, sizeof magic, 0);
+        while (n < 0 && errno == EINTR);
+        kind = n > 0 ? decompress_sniff(magic, (size_t)n, false) : DC_NONE;
+        if (kind == DC_NONE)
+            return DG_OK;
+        rc = open_compressed(out, kind, NULL, 0, d); /* the pump reads from offset 0 */
+        if (rc != DG_OK)
+            input_close(out);
+        return rc;
     }
     out->stream = true;
-    out->head = calloc(1, sizeof *out->head);
-    if (out->head == NULL) {
+    n = read_full(fd, magic, sizeof magic);
+    if (n < 0) {
+        int e = errno;
+
         input_close(out);
-        return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", path);
+        return dg_diag(d, DG_E_IO, 0, "%s: cannot read: %s", path, strerror(e));
     }
-    return DG_OK;
+    kind = decompress_sniff(magic, (size_t)n, false);
+    if (kind != DC_NONE)
+        rc = open_compressed(out, kind, magic, (size_t)n, d);
+    else
+        rc = keep_sniffed(out, magic, (size_t)n, d);
+    if (rc != DG_OK)
+        input_close(out);
+    return rc;
 }
 
 void
@@ -83,13 +168,52 @@ input_open_memory(const char *name, const uint8_t *p, size_t len, struct dg_inpu
     memset(out, 0, sizeof *out);
     out->name = name;
     out->fd = -1;
+    out->src_fd = -1;
     out->mem = p;
     out->size = len;
+}
+
+dg_err
+input_finish(struct dg_input *in, struct dg_diag *d)
+{
+    struct dc_status st;
+
+    if (in->pump == NULL)
+        return DG_OK;
+    if (in->fd >= 0)
+        close(in->fd); /* a pump still writing gets EPIPE and ends */
+    in->fd = -1;
+    decompress_stop(in->pump, &st);
+    in->pump = NULL;
+    snprintf(in->compression, sizeof in->compression, "%s", st.label);
+    in->compressed_bytes = st.in_bytes;
+    dg_diag_at(d, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
+               "%s: %s-compressed: %llu bytes decompressed to %llu; offsets refer to the "
+               "decompressed dump",
+               in->name, in->compression, (unsigned long long)st.in_bytes,
+               (unsigned long long)st.out_bytes);
+    if (st.rc == DG_OK || st.reader_gone)
+        return DG_OK;
+    return dg_diag_at(d, st.out_bytes > 0 ? DG_DIAG_WARNING : DG_DIAG_ERROR, st.rc,
+                      DG_NO_OFFSET, "%s: %s: %s%s", in->name, in->compression, st.why,
+                      st.out_bytes > 0 ? "; scanned the bytes before it" : "");
 }
 
 void
 input_close(struct dg_input *in)
 {
+    if (in->pump != NULL) {
+        struct dc_status st;
+
+        if (in->fd >= 0)
+            close(in->fd);
+        in->fd = -1;
+        decompress_stop(in->pump, &st);
+        in->pump = NULL;
+    }
+    if (in->src_fd >= 0 && in->src_fd != STDIN_FILENO)
+        close(in->src_fd);
+    in->src_fd = -1;
     if (in->fd >= 0 && in->fd != STDIN_FILENO)
         close(in->fd);
     in->fd = -1;

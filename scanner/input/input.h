@@ -6,6 +6,12 @@
  * stream: only its head is kept for the container reader, the rest flows
  * through the engine's ring of chunks), or a buffer in memory.
  *
+ * A compressed file or stream (zstd, lz4, xz, gzip, bzip2, an apport .crash
+ * report; recognized by magic) becomes a stream of its decompressed bytes: a
+ * pump thread (decompress.h) writes them into a pipe that fd reads, so all
+ * offsets refer to the decompressed dump. input_finish() stops the pump and
+ * reports how decompression went.
+ *
  * Contract: input_read_at() is the only random access a container reader
  * has. It never reads past the end of the file and never allocates. For a
  * stream it answers from the retained head only and returns DG_E_UNAVAILABLE
@@ -29,6 +35,10 @@ struct dg_input {
     uint64_t size;        /* file size; for a stream, bytes in head until EOF is seen */
     const uint8_t *mem;   /* memory input (not owned), or NULL */
     struct input_head *head; /* stream: the bytes read so far for the container */
+    struct dc_pump *pump;    /* compressed input: the decompressor writing into fd */
+    int src_fd;              /* compressed input: what the pump reads, or -1 */
+    char compression[24];    /* "zstd", "apport+gzip", ...; "" when not compressed */
+    uint64_t compressed_bytes; /* compressed bytes consumed (after input_finish) */
 };
 
 /* Opens path ("-" = standard input). Returns DG_OK, or an error already
@@ -39,6 +49,14 @@ dg_err input_open(const char *path, struct dg_diag *d, struct dg_input *out);
 void input_open_memory(const char *name, const uint8_t *p, size_t len, struct dg_input *out);
 
 void input_close(struct dg_input *in);
+
+/* Compressed input only (a no-op returning DG_OK otherwise): stops reading
+ * (closes fd), waits for the decompressor, fills compression and
+ * compressed_bytes, and reports to d: an info line saying that offsets are in
+ * the decompressed dump, and a warning (some bytes came out) or an error
+ * (none did) when the compressed data was corrupt or truncated. Returns the
+ * decompressor's error, or DG_OK. Call once, after the last read of fd. */
+dg_err input_finish(struct dg_input *in, struct dg_diag *d);
 
 /* Copies up to len bytes at off into buf; *got is set to the bytes copied,
  * fewer at the end of the file. DG_E_UNAVAILABLE for stream bytes past the

@@ -46,11 +46,26 @@ region_json(const struct dg_region *s)
     return o;
 }
 
+static json_t *
+location_json(uint64_t off, uint64_t len, bool has_va, uint64_t va, const struct dg_region *reg,
+              const char *detector, const char *encoding)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "offset", json_integer((json_int_t)off));
+    json_object_set_new(o, "length", json_integer((json_int_t)len));
+    json_object_set_new(o, "vaddr", has_va ? hex_addr(va) : json_null());
+    json_object_set_new(o, "region", region_json(reg));
+    json_object_set_new(o, "detector", json_string(detector));
+    json_object_set_new(o, "encoding", str_or_null(encoding));
+    return o;
+}
+
 void
 jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
 {
     const struct dg_finding *f = &sf->f;
-    json_t *o = json_object(), *k = json_object();
+    json_t *o = json_object(), *k = json_object(), *locs;
 
     json_object_set_new(o, "record", json_string("finding"));
     json_object_set_new(o, "file", json_string(r->name));
@@ -76,6 +91,19 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
     json_object_set_new(o, "proof", str_or_null(f->proof));
     json_object_set_new(o, "note", str_or_null(f->note));
     json_object_set_new(o, "preview", str_or_null(f->preview));
+    json_object_set_new(o, "allowed", json_boolean(sf->allowed));
+    json_object_set_new(o, "allow_note", sf->allowed ? str_or_null(sf->allow_note) : json_null());
+    json_object_set_new(o, "copies", json_integer((json_int_t)sf->n_copies + 1));
+    locs = json_array();
+    json_array_append_new(locs, location_json(f->off, f->len, sf->has_va, sf->va, &sf->region,
+                                              sf->detector, f->encoding));
+    for (size_t i = 0; i < sf->n_copies; i++) {
+        const struct scan_location *l = &sf->copies[i];
+
+        json_array_append_new(locs, location_json(l->off, l->len, l->has_va, l->va, &l->region,
+                                                  l->detector, l->encoding));
+    }
+    json_object_set_new(o, "locations", locs);
     emit(out, o);
 }
 
@@ -103,14 +131,19 @@ jsonl_summary(FILE *out, const struct scan_result *r)
 {
     json_t *o = json_object(), *cov = json_object(), *cnt = json_object();
     json_t *warn = json_array(), *err = json_array(), *info = json_array();
-    size_t by_sev[4] = {0};
+    size_t by_sev[4] = {0}, n_allowed = 0;
 
-    for (size_t i = 0; i < r->n_findings; i++)
+    for (size_t i = 0; i < r->n_findings; i++) {
         by_sev[r->findings[i].f.severity & 3]++;
+        n_allowed += r->findings[i].allowed;
+    }
     json_object_set_new(o, "record", json_string("summary"));
     json_object_set_new(o, "file", json_string(r->name));
     json_object_set_new(o, "format", json_string(r->format));
     json_object_set_new(o, "detail", str_or_null(r->format_detail));
+    json_object_set_new(o, "compression", str_or_null(r->compression));
+    json_object_set_new(o, "compressed_bytes", r->compression[0]
+                        ? json_integer((json_int_t)r->compressed_bytes) : json_null());
     json_object_set_new(cov, "file_bytes", json_integer((json_int_t)r->cov.file_bytes));
     json_object_set_new(cov, "region_bytes", json_integer((json_int_t)r->cov.region_bytes));
     json_object_set_new(cov, "outside_bytes", json_integer((json_int_t)r->cov.outside_bytes));
@@ -124,6 +157,7 @@ jsonl_summary(FILE *out, const struct scan_result *r)
     json_object_set_new(cnt, "high", json_integer((json_int_t)by_sev[DG_SEV_HIGH]));
     json_object_set_new(cnt, "medium", json_integer((json_int_t)by_sev[DG_SEV_MEDIUM]));
     json_object_set_new(cnt, "low", json_integer((json_int_t)by_sev[DG_SEV_LOW]));
+    json_object_set_new(cnt, "allowed", json_integer((json_int_t)n_allowed));
     json_object_set_new(o, "findings", cnt);
     for (size_t i = 0; i < dg_diag_count(r->diag); i++) {
         const struct dg_diag_msg *m = dg_diag_get(r->diag, i);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * report.c - dispatches a scan result to the text or JSONL writer.
+ * report.c - dispatches a scan result to the text or JSONL writer, or
+ * collects it into the run's SARIF document.
  */
 #include "../container/regions.h"
 #include "report.h"
@@ -18,6 +19,11 @@ report_perms(unsigned perms, char out[4])
 void
 report_scan(const struct report *rp, const struct scan_result *r)
 {
+    if (rp->format == REPORT_SARIF) {
+        if (rp->sarif != NULL)
+            sarif_add(rp->sarif, r, false);
+        return;
+    }
     for (size_t i = 0; i < r->n_findings; i++) {
         if (rp->format == REPORT_JSONL)
             jsonl_finding(rp->out, r, &r->findings[i]);
@@ -45,4 +51,24 @@ report_regions(const struct report *rp, const struct scan_result *r)
     else
         text_summary(rp->out, r);
     fflush(rp->out);
+}
+
+void
+report_failed(const struct report *rp, const struct scan_result *r)
+{
+    if (rp->format == REPORT_SARIF && rp->sarif != NULL)
+        sarif_add(rp->sarif, r, true);
+    else if (rp->format == REPORT_JSONL)
+        report_scan(rp, r);
+}
+
+void
+report_finish(struct report *rp)
+{
+    if (rp->sarif == NULL)
+        return;
+    sarif_write(rp->sarif, rp->out);
+    fflush(rp->out);
+    sarif_free(rp->sarif);
+    rp->sarif = NULL;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * report.h - writing scan results for people (text) and machines (jsonl).
+ * report.h - writing scan results for people (text) and machines (jsonl,
+ * sarif).
  *
  * Contract: a report prints findings, the per-file summary and the region map
  * of a struct scan_result to a FILE. It prints nothing secret: findings carry
@@ -12,6 +13,7 @@
 #ifndef DUMPGATE_REPORT_H
 #define DUMPGATE_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "../engine/scan.h"
@@ -19,16 +21,26 @@
 enum report_format {
     REPORT_TEXT,
     REPORT_JSONL,
+    REPORT_SARIF,
 };
+
+struct sarif_doc;
 
 struct report {
     FILE *out;
     enum report_format format;
     unsigned verbose;
+    struct sarif_doc *sarif;  /* REPORT_SARIF: the document being collected (owned;
+                                 report_finish() writes and frees it) */
 };
 
-/* Findings of r, then its summary. */
+/* Findings of r, then its summary. SARIF needs one document for all files:
+ * report_scan() adds r to rp->sarif and report_finish() writes it. */
 void report_scan(const struct report *rp, const struct scan_result *r);
+/* Like report_scan() for an input that could not be scanned (r holds why). */
+void report_failed(const struct report *rp, const struct scan_result *r);
+/* Writes what was collected (SARIF) and releases it; nothing for text/jsonl. */
+void report_finish(struct report *rp);
 /* The region map of r, then its summary. */
 void report_regions(const struct report *rp, const struct scan_result *r);
 
@@ -39,6 +51,11 @@ void report_perms(unsigned perms, char out[4]);
 void jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f);
 void jsonl_summary(FILE *out, const struct scan_result *r);
 void jsonl_span(FILE *out, const struct dg_region *s);
+/* sarif.c */
+struct sarif_doc *sarif_new(void); /* NULL when out of memory */
+void sarif_add(struct sarif_doc *s, const struct scan_result *r, bool failed);
+void sarif_write(struct sarif_doc *s, FILE *out);
+void sarif_free(struct sarif_doc *s);
 /* text.c */
 void text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f);
 void text_summary(FILE *out, const struct scan_result *r);

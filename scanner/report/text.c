@@ -57,6 +57,10 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
         fprintf(out, " kid=%s", f->key.kid);
     if (f->key.jwk_thumbprint[0])
         fprintf(out, " jkt=%s", f->key.jwk_thumbprint);
+    if (sf->n_copies > 0)
+        fprintf(out, " (1 key, %zu copies)", sf->n_copies + 1);
+    if (sf->allowed)
+        fprintf(out, " [allowed: %s]", sf->allow_note);
     if (f->note[0])
         fprintf(out, " - %s", f->note);
     if (f->preview[0])
@@ -68,7 +72,7 @@ void
 text_summary(FILE *out, const struct scan_result *r)
 {
     char total[32], inreg[32], outside[32], unread[32];
-    size_t hi = 0, med = 0, lo = 0;
+    size_t hi = 0, med = 0, lo = 0, allowed = 0;
 
     for (size_t i = 0; i < r->n_findings; i++) {
         hi += r->findings[i].f.severity == DG_SEV_HIGH;
@@ -85,6 +89,12 @@ text_summary(FILE *out, const struct scan_result *r)
             r->name, r->format, r->format_detail[0] ? " (" : "", r->format_detail,
             r->format_detail[0] ? ")" : "", total, r->n_findings, r->n_findings == 1 ? "" : "s",
             hi, med, lo, inreg, r->cov.n_regions, outside, unread);
+    for (size_t i = 0; i < r->n_findings; i++)
+        allowed += r->findings[i].allowed;
+    if (allowed > 0)
+        fprintf(out, "; %zu allowed", allowed);
+    if (r->compression[0])
+        fprintf(out, "; %s-compressed, offsets in the decompressed dump", r->compression);
     if (dg_diag_count_level(r->diag, DG_DIAG_WARNING) > 0)
         fprintf(out, "; %zu warning%s", dg_diag_count_level(r->diag, DG_DIAG_WARNING),
                 dg_diag_count_level(r->diag, DG_DIAG_WARNING) == 1 ? "" : "s");

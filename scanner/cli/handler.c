@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * handler.c - `dumpgate core-handler`: a gate for crash pipelines that never
+ * loses a dump and fails closed.
+ *
+ * As a kernel.core_pattern pipe handler it receives the core on standard
+ * input (the specifiers %P %u %s %t %e as arguments) into a spool:
+ *
+ *   SPOOL/incoming/core.COMM.UID.PID.SIG.TIME.HPID.part   receiving (locked)
+ *                                          ... .core     received, fsynced
+ *                                          ... .trunc    received in part
+ *   SPOOL/clean/NAME.core + NAME.json                     no finding
+ *   SPOOL/quarantine/NAME.core + NAME.json (0600)         anything else
+ *
+ * Every step is write, fsync, atomic rename, fsync of the directory. The
+ * scan runs in a child process (this binary's `scan --format jsonl`) under a
+ * timeout; a finding, an unparsable dump, an incomplete dump, a scanner error,
+ * a timeout or a crash all send the dump to quarantine. Nothing is ever
+ * deleted. Each file in incoming/ is flock()ed by the handler working on it,
+ * so the next handler to start (or `--recover`) finishes exactly the work of
+ * handlers that died (kill -9, power cut) and leaves live ones alone.
+ * `--sweep DIR` does the same for the dumps systemd-coredump stored in DIR:
+ * verdicts go to the spool, dirty dumps move to its quarantine, clean ones
+ * stay where they are. Log lines go to syslog (and stderr with --log-stderr).
+ * Hook points: ../shared/reference/dumps.md 3.1, 3.2.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dumpgate/dumpgate.h>
+
+#include "handler.h"
+
+#define COPY_BUF (1u << 20)
+#define OUT_MAX (32u << 20) /* scanner output kept for the verdict */
+
+struct spool {
+    const struct cli_opts *o;
+    int dir, incoming, clean, quarantine; /* directory descriptors */
+};
+
+/* What the kernel told about the crash (sanitized, for names and verdicts). */
+struct meta {
+    char comm[40], uid[24], pid[24], sig[24], time[24];
+};
+
+struct received {
+    uint64_t bytes;
+    bool complete;     /* the whole core reached the spool */
+    char error[200];   /* why not */
+};
+
+struct scan_run {
+    int exit_code;     /* the scanner's exit status, or -1 */
+    int sig;           /* the signal that ended it, or 0 */
+    bool timed_out;
+    char *out;         /* its JSONL output */
+    size_t len;
+    bool truncated;    /* output beyond OUT_MAX was dropped */
+    char error[200];   /* it could not be run */
+    double seconds;
+};
+
+static void hlog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+hlog(int prio, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsyslog(prio, fmt, ap);
+    va_end(ap);
+}
+
+/* snprintf for names and paths: false if the result did not fit. */
+static bool fmt(char *dst, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
+
+static bool
+fmt(char *dst, size_t cap, const char *f, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, f);
+    n = vsnprintf(dst, cap, f, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < cap;
+}
+
+static double
+now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Copies s into out keeping [A-Za-z0-9_+-@] only: file names stay one word. */
+static void
+sanitize(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+
+    for (; s != NULL && *s != '\0' && k + 1 < cap; s++) {
+        char c = *s;
+
+        out[k++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '+' || c == '@')
+                       ? c
+                       : '_';
+    }
+    if (k == 0)
+        snprintf(out, cap, "unknown");
+    else
+        out[k] = '\0';
+}
+
+/* The specifiers: PID UID SIGNAL TIME COMM... (older kernels split %e on spaces). */
+static void
+meta_from_args(const struct cli_opts *o, struct meta *m)
+{
+    char comm[64] = "";
+
+    sanitize(o->n_files > 0 ? o->files[0] : NULL, m->pid, sizeof m->pid);
+    sanitize(o->n_files > 1 ? o->files[1] : NULL, m->uid, sizeof m->uid);
+    sanitize(o->n_files > 2 ? o->files[2] : NULL, m->sig, sizeof m->sig);
+    sanitize(o->n_files > 3 ? o->files[3] : NULL, m->time, sizeof m->time);
+    for (int i = 4; i < o->n_files; i++) {
+        size_t n = strlen(comm);
+
+        snprintf(comm + n, sizeof comm - n, "%s%s", i > 4 ? "_" : "", o->files[i]);
+    }
+    sanitize(comm, m->comm, sizeof m->comm);
+}
+
+/* Back from a spool name core.COMM.UID.PID.SIG.TIME.HPID[.ext]. */
+static void
+meta_from_spool_name(const char *name, struct meta *m)
+{
+    char buf[256], *f[8] = {0}, *save = NULL;
+    int n = 0;
+
+    fmt(buf, sizeof buf, "%s", name);
+    for (char *t = strtok_r(buf, ".", &save); t != NULL && n < 8; t = strtok_r(NULL, ".", &save))
+        f[n++] = t;
+    sanitize(f[1], m->comm, sizeof m->comm);
+    sanitize(f[2], m->uid, sizeof m->uid);
+    sanitize(f[3], m->pid, sizeof m->pid);
+    sanitize(f[4], m->sig, sizeof m->sig);
+    sanitize(f[5], m->time, sizeof m->time);
+}
+
+/* Back from a systemd-coredump name core.COMM.UID.BOOTID.PID.USEC[.zst]. */
+static void
+meta_from_coredump_name(const char *name, struct meta *m)
+{
+    char buf[256], *f[16] = {0}, *save = NULL;
+    int n = 0;
+
+    fmt(buf, sizeof buf, "%s", name);
+    for (char *t = strtok_r(buf, ".", &save); t != NULL && n < 16; t = strtok_r(NULL, ".", &save))
+        f[n++] = t;
+    if (n > 0 && (strcmp(f[n - 1], "zst") == 0 || strcmp(f[n - 1], "lz4") == 0 ||
+                  strcmp(f[n - 1], "xz") == 0))
+        n--;
+    memset(m, 0, sizeof *m);
+    sanitize(n >= 6 ? f[1] : NULL, m->comm, sizeof m->comm);
+    sanitize(n >= 6 ? f[n - 4] : NULL, m->uid, sizeof m->uid);
+    sanitize(n >= 6 ? f[n - 2] : NULL, m->pid, sizeof m->pid);
+    sanitize(NULL, m->sig, sizeof m->sig);
+    sanitize(n >= 6 ? f[n - 1] : NULL, m->time, sizeof m->time);
+}
+
+static int
+open_subdir(int dir, const char *name)
+{
+    if (mkdirat(dir, name, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static bool
+spool_open(const struct cli_opts *o, struct spool *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->o = o;
+    sp->incoming = sp->clean = sp->quarantine = -1;
+    if (mkdir(o->spool, 0700) != 0 && errno != EEXIST) {
+        hlog(LOG_ERR, "spool %s: %s", o->spool, strerror(errno));
+        return false;
+    }
+    sp->dir = open(o->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->dir < 0 || (sp->incoming = open_subdir(sp->dir, "incoming")) < 0 ||
+        (sp->clean = open_subdir(sp->dir, "clean")) < 0 ||
+        (sp->quarantine = open_subdir(sp->dir, "quarantine")) < 0) {
+        hlog(LOG_ERR, "spool %s: %s", o->spool, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void
+spool_close(struct spool *sp)
+{
+    int *fds[] = {&sp->dir, &sp->incoming, &sp->clean, &sp->quarantine};
+
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+}
+
+/* --- the scan, in a child process ------------------------------------------- */
+
+static void
+run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
+{
+    const struct cli_opts *o = sp->o;
+    const char *prog = o->scanner != NULL ? o->scanner : "/proc/self/exe";
+    char jobs[16];
+    const char *argv[] = {prog, "scan", "--format", "jsonl", "--fail-on",
+                          dg_severity_name(o->fail_on), "-j", jobs, "-q", "--", path, NULL};
+    double t0 = now(), deadline = t0 + o->timeout;
+    size_t cap = 0;
+    bool eof = false;
+    int pfd[2], st = 0;
+    pid_t pid;
+
+    memset(sr, 0, sizeof *sr);
+    sr->exit_code = -1;
+    snprintf(jobs, sizeof jobs, "%u", o->threads);
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(sr->error, sizeof sr->error, "pipe: %s", strerror(errno));
+        return;
+    }
+    pid = fork();
+    if (pid < 0) {
+        snprintf(sr->error, sizeof sr->error, "fork: %s", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+
+        dup2(pfd[1], STDOUT_FILENO);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            if (!o->log_stderr)
+                dup2(null, STDERR_FILENO);
+        }
+        execv(prog, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    while (!eof) {
+        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+        double left = deadline - now();
+        char buf[65536];
+        ssize_t r;
+
+        if (left <= 0) {
+            sr->timed_out = true;
+            break;
+        }
+        if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+            continue;
+        r = read(pfd[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            eof = true;
+            break;
+        }
+        if (sr->len + (size_t)r > OUT_MAX) {
+            sr->truncated = true;
+            continue;
+        }
+        if (sr->len + (size_t)r + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 1u << 16;
+            char *nb;
+
+            while (ncap < sr->len + (size_t)r + 1)
+                ncap *= 2;
+            if ((nb = realloc(sr->out, ncap)) == NULL) {
+                sr->truncated = true;
+                continue;
+            }
+            sr->out = nb;
+            cap = ncap;
+        }
+        memcpy(sr->out + sr->len, buf, (size_t)r);
+        sr->len += (size_t)r;
+        sr->out[sr->len] = '\0';
+    }
+    close(pfd[0]);
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            snprintf(sr->error, sizeof sr->error, "waitpid: %s", strerror(errno));
+            break;
+        }
+        if (sr->timed_out || now() > deadline) {
+            sr->timed_out = true;
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            break;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    if (!sr->timed_out && sr->error[0] == '\0') {
+        if (WIFEXITED(st))
+            sr->exit_code = WEXITSTATUS(st);
+        else if (WIFSIGNALED(st))
+            sr->sig = WTERMSIG(st);
+        if (sr->exit_code == 127)
+            snprintf(sr->error, sizeof sr->error, "cannot run %s", prog);
+    }
+    sr->seconds = now() - t0;
+}
+
+/* --- verdicts ------------------------------------------------------------------ */
+
+/* Builds the verdict of one dump; *clean says where it goes. */
+static json_t *
+verdict(const struct spool *sp, const char *dump, const struct received *rv,
+        const struct meta *m, const struct scan_run *sr, bool *clean)
+{
+    json_t *findings = json_array(), *summary = NULL, *v;
+    char reason[320] = "";
+    size_t n_err = 0, n_warn = 0;
+    const char *first_err = NULL, *first_warn = NULL, *format = NULL;
+
+    for (char *line = sr->out, *next; line != NULL && *line != '\0'; line = next) {
+        json_t *rec;
+        const char *kind;
+
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        rec = json_loads(line, 0, NULL);
+        kind = json_string_value(json_object_get(rec, "record"));
+        if (kind != NULL && strcmp(kind, "finding") == 0)
+            json_array_append(findings, rec);
+        else if (kind != NULL && strcmp(kind, "summary") == 0 && summary == NULL)
+            summary = json_incref(rec);
+        json_decref(rec);
+    }
+    if (summary != NULL) {
+        json_t *e = json_object_get(summary, "errors"), *w = json_object_get(summary, "warnings");
+
+        n_err = json_array_size(e);
+        n_warn = json_array_size(w);
+        first_err = json_string_value(json_object_get(json_array_get(e, 0), "message"));
+        first_warn = json_string_value(json_object_get(json_array_get(w, 0), "message"));
+        format = json_string_value(json_object_get(summary, "format"));
+    }
+    *clean = false;
+    if (!rv->complete)
+        snprintf(reason, sizeof reason, "incomplete dump (%" PRIu64 " bytes): %s", rv->bytes,
+                 rv->error);
+    else if (sr->timed_out)
+        snprintf(reason, sizeof reason, "scan timed out after %u s", sp->o->timeout);
+    else if (sr->sig != 0)
+        snprintf(reason, sizeof reason, "scanner crashed: %s", strsignal(sr->sig));
+    else if (sr->error[0] != '\0')
+        snprintf(reason, sizeof reason, "scanner error: %s", sr->error);
+    else if (summary == NULL || sr->truncated)
+        snprintf(reason, sizeof reason, "scanner error: %s (exit %d)",
+                 summary == NULL ? "no summary" : "output too long", sr->exit_code);
+    else if (sr->exit_code == 2 || n_err > 0)
+        snprintf(reason, sizeof reason, "scanner error: %s",
+                 first_err != NULL ? first_err : "exit status 2");
+    else if (format == NULL || (strcmp(format, "elf-core") != 0 && strcmp(format, "minidump") != 0))
+        snprintf(reason, sizeof reason, "unparsable dump: %s",
+                 first_warn != NULL ? first_warn : "not an ELF core or minidump");
+    else if (sr->exit_code == 1)
+        snprintf(reason, sizeof reason, "%zu finding%s (fail-on %s)", json_array_size(findings),
+                 json_array_size(findings) == 1 ? "" : "s", dg_severity_name(sp->o->fail_on));
+    else if (n_warn > 0)
+        snprintf(reason, sizeof reason, "partial scan: %s", first_warn);
+    else if (sr->exit_code == 0)
+        *clean = true;
+    else
+        snprintf(reason, sizeof reason, "scanner error: exit status %d", sr->exit_code);
+    if (*clean)
+        snprintf(reason, sizeof reason, "no finding at or above %s",
+                 dg_severity_name(sp->o->fail_on));
+    v = json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:b, s:o}, s:{s:s, s:s, s:s, s:s, s:s}, "
+                  "s:{s:o, s:o, s:b, s:f}, s:o, s:o}",
+                  "dumpgate", DG_VERSION, "dump", dump, "verdict", *clean ? "clean" : "quarantine",
+                  "reason", reason, "received", "bytes", (json_int_t)rv->bytes, "complete",
+                  rv->complete, "error", rv->error[0] ? json_string(rv->error) : json_null(),
+                  "process", "pid", m->pid, "uid", m->uid, "signal", m->sig, "time", m->time,
+                  "comm", m->comm, "scan", "exit",
+                  sr->exit_code >= 0 ? json_integer(sr->exit_code) : json_null(), "signal",
+                  sr->sig ? json_integer(sr->sig) : json_null(), "timed_out", sr->timed_out,
+                  "seconds", sr->seconds, "summary", summary != NULL ? summary : json_null(),
+                  "findings", findings);
+    return v;
+}
+
+/* Writes v as dir/name durably (tmp, fsync, rename, fsync dir). 0 or errno. */
+static int
+write_json(int dir, const char *name, json_t *v)
+{
+    char tmp[320];
+    char *text = json_dumps(v, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+    size_t len = text != NULL ? strlen(text) : 0, off = 0;
+    int fd, e = 0;
+
+    if (text == NULL)
+        return ENOMEM;
+    fmt(tmp, sizeof tmp, ".%s.tmp", name);
+    fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(text);
+        return errno;
+    }
+    while (off < len && e == 0) {
+        ssize_t w = write(fd, text + off, len - off);
+
+        if (w < 0 && errno != EINTR)
+            e = errno;
+        else if (w > 0)
+            off += (size_t)w;
+    }
+    if (e == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) != 0))
+        e = errno ? errno : EIO;
+    close(fd);
+    free(text);
+    if (e == 0 && renameat(dir, tmp, dir, name) != 0)
+        e = errno;
+    if (e == 0)
+        fsync(dir);
+    return e;
+}
+
+/* Scans the dump src_dir/src_name (locked through fd), writes its verdict
+ * and moves it. base names the verdict and the moved dump (base.json,
+ * base + ext); keep_clean leaves a clean dump where it is (--sweep). Returns
+ * 0 clean, 1 quarantined, 2 when a step failed (logged; the dump is then
+ * still in src_dir, or in quarantine). */
+static int
+classify(struct spool *sp, int src_dir, const char *src_path, const char *src_name,
+         const char *base, const char *ext, int fd, const struct received *rv,
+         const struct meta *m, bool keep_clean)
+{
+    struct scan_run sr;
+    bool clean;
+    char dump[300], vname[300];
+    json_t *v;
+    int dest, e, status;
+
+    fmt(dump, sizeof dump, "%s%s", base, ext);
+    fmt(vname, sizeof vname, "%s.json", base);
+    run_scan(sp, src_path, &sr);
+    v = verdict(sp, dump, rv, m, &sr, &clean);
+    free(sr.out);
+    dest = clean ? sp->clean : sp->quarantine;
+    e = write_json(dest, vname, v);
+    if (e != 0 && clean) {
+        /* No verdict, no clean: fail closed. */
+        hlog(LOG_ERR, "%s: cannot write the verdict: %s; quarantined instead", dump, strerror(e));
+        clean = false;
+        dest = sp->quarantine;
+        json_object_set_new(v, "verdict", json_string("quarantine"));
+        e = write_json(dest, vname, v);
+    }
+    status = clean ? 0 : 1;
+    if (e != 0) {
+        hlog(LOG_ERR, "%s: cannot write the verdict %s: %s", dump, vname, strerror(e));
+        status = 2;
+    }
+    if (!clean)
+        (void)fchmod(fd, 0600);
+    if (!(clean && keep_clean)) {
+        if (renameat(src_dir, src_name, dest, dump) != 0) {
+            hlog(LOG_ERR, "%s: cannot move it to %s: %s; it stays in %s", dump,
+                 clean ? "clean/" : "quarantine/", strerror(errno), src_path);
+            status = 2;
+        } else {
+            fsync(dest);
+            fsync(src_dir);
+        }
+    }
+    hlog(clean ? LOG_INFO : LOG_WARNING, "core %s pid=%s uid=%s signal=%s comm=%s: %s: %s", dump,
+         m->pid, m->uid, m->sig, m->comm, clean ? "clean" : "quarantine",
+         json_string_value(json_object_get(v, "reason")));
+    json_decref(v);
+    return status;
+}
+
+/* --- receiving from the kernel ---------------------------------------------- */
+
+/* Creates incoming/base.part already locked (O_TMPFILE + linkat, so no other
+ * handler can see it unlocked). Returns the descriptor or -1 (errno). */
+static int
+create_locked(int dir, char *base, size_t base_cap, const char *stem)
+{
+    char part[320], proc[64];
+    int fd = openat(dir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+    for (int i = 0; i < 100; i++) {
+        if (i == 0)
+            snprintf(base, base_cap, "%s", stem);
+        else
+            snprintf(base, base_cap, "%s-%d", stem, i);
+        fmt(part, sizeof part, "%s.part", base);
+        if (fd >= 0) {
+            flock(fd, LOCK_EX);
+            fmt(proc, sizeof proc, "/proc/self/fd/%d", fd);
+            if (linkat(AT_FDCWD, proc, dir, part, AT_SYMLINK_FOLLOW) == 0)
+                return fd;
+            if (errno == EEXIST)
+                continue;
+            close(fd); /* no O_TMPFILE link here: fall back */
+            fd = -1;
+        }
+        {
+            int f = openat(dir, part, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+            if (f >= 0) {
+                flock(f, LOCK_EX);
+                return f;
+            }
+            if (errno != EEXIST)
+                return -1;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    errno = EEXIST;
+    return -1;
+}
+
+static int
+receive_one(struct spool *sp)
+{
+    struct meta m;
+    struct received rv = {0};
+    char stem[256], base[280], part[300], done[300], path[PATH_MAX];
+    uint8_t *buf = malloc(COPY_BUF);
+    bool rd_eof = false;
+    int fd;
+
+    meta_from_args(sp->o, &m);
+    fmt(stem, sizeof stem, "core.%s.%s.%s.%s.%s.%d", m.comm, m.uid, m.pid, m.sig, m.time,
+             (int)getpid());
+    fd = create_locked(sp->incoming, base, sizeof base, stem);
+    if (fd < 0 || buf == NULL) {
+        hlog(LOG_CRIT, "core pid=%s comm=%s: cannot spool it in %s/incoming: %s; the core is lost",
+             m.pid, m.comm, sp->o->spool, strerror(buf == NULL ? ENOMEM : errno));
+        free(buf);
+        return 2;
+    }
+    fmt(part, sizeof part, "%s.part", base);
+    while (!rd_eof) {
+        ssize_t r = read(STDIN_FILENO, buf, COPY_BUF), off = 0;
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(rv.error, sizeof rv.error, "read error on standard input: %s",
+                     strerror(errno));
+            break;
+        }
+        if (r == 0)
+            rd_eof = true;
+        while (off < r) {
+            ssize_t w = write(fd, buf + off, (size_t)(r - off));
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += w;
+            rv.bytes += (uint64_t)w;
+        }
+        if (off < r) {
+            snprintf(rv.error, sizeof rv.error, "spool write failed after %" PRIu64 " bytes: %s",
+                     rv.bytes, strerror(errno ? errno : ENOSPC));
+            break;
+        }
+    }
+    free(buf);
+    if (!rd_eof)
+        close(STDIN_FILENO); /* the kernel's write fails now: it need not wait for us */
+    if (fsync(fd) != 0 && rv.error[0] == '\0')
+        snprintf(rv.error, sizeof rv.error, "fsync: %s", strerror(errno));
+    rv.complete = rd_eof && rv.error[0] == '\0';
+    if (!rv.complete)
+        hlog(LOG_ERR, "core %s: %s; keeping the %" PRIu64 " bytes received", base, rv.error,
+             rv.bytes);
+    fmt(done, sizeof done, "%s%s", base, rv.complete ? ".core" : ".trunc");
+    if (renameat(sp->incoming, part, sp->incoming, done) != 0) {
+        hlog(LOG_ERR, "core %s: rename in incoming/: %s; left as %s", base, strerror(errno), part);
+        fmt(done, sizeof done, "%s", part);
+    }
+    fsync(sp->incoming);
+    fmt(path, sizeof path, "%s/incoming/%s", sp->o->spool, done);
+    {
+        int st = classify(sp, sp->incoming, path, done, base, ".core", fd, &rv, &m, false);
+
+        close(fd);
+        return rv.complete ? st : 2;
+    }
+}
+
+/* --- recovery and sweeping -------------------------------------------------- */
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Opens dir/name and locks it without waiting; -1 if another handler holds
+ * it or it moved meanwhile. */
+static int
+open_unlocked(int dir, const char *name, int flags)
+{
+    struct stat a, b;
+    int fd = openat(dir, name, flags | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &a) != 0 ||
+        fstatat(dir, name, &b, AT_SYMLINK_NOFOLLOW) != 0 || a.st_ino != b.st_ino ||
+        a.st_dev != b.st_dev || !S_ISREG(a.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Finishes what dead handlers left in incoming/. Returns 0 (nothing, or all
+ * clean), 1 (something quarantined) or 2 (a step failed). */
+static int
+recover(struct spool *sp)
+{
+    int dfd = dup(sp->incoming), status = 0;
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    struct dirent *e;
+
+    if (d == NULL) {
+        if (dfd >= 0)
+            close(dfd);
+        hlog(LOG_ERR, "spool %s/incoming: %s", sp->o->spool, strerror(errno));
+        return 2;
+    }
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        char base[300], done[320], path[PATH_MAX];
+        struct received rv = {0};
+        struct meta m;
+        struct stat st;
+        int fd, s;
+
+        if (name[0] == '.' || strncmp(name, "core.", 5) != 0 ||
+            !(ends_with(name, ".part") || ends_with(name, ".core") || ends_with(name, ".trunc")))
+            continue;
+        if ((fd = open_unlocked(sp->incoming, name, O_RDWR)) < 0)
+            continue;
+        fmt(base, sizeof base, "%.*s", (int)(strrchr(name, '.') - name), name);
+        meta_from_spool_name(base, &m);
+        rv.bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        rv.complete = ends_with(name, ".core");
+        fmt(done, sizeof done, "%s", name);
+        if (ends_with(name, ".part")) {
+            snprintf(rv.error, sizeof rv.error,
+                     "the handler stopped while receiving it; recovered from the spool");
+            fsync(fd);
+            fmt(done, sizeof done, "%s.trunc", base);
+            if (renameat(sp->incoming, name, sp->incoming, done) != 0)
+                fmt(done, sizeof done, "%s", name);
+            fsync(sp->incoming);
+        } else if (!rv.complete) {
+            snprintf(rv.error, sizeof rv.error, "received in part; recovered from the spool");
+        }
+        hlog(LOG_NOTICE, "recovering %s (%" PRIu64 " bytes) from the spool", name, rv.bytes);
+        fmt(path, sizeof path, "%s/incoming/%s", sp->o->spool, done);
+        s = classify(sp, sp->incoming, path, done, base, ".core", fd, &rv, &m, false);
+        if (s > status)
+            status = s;
+        close(fd);
+    }
+    closedir(d);
+    return status;
+}
+
+/* Scans each dump systemd-coredump stored in o->sweep that has no verdict yet. */
+static int
+sweep(struct spool *sp)
+{
+    int dir = open(sp->o->sweep, O_RDONLY | O_DIRECTORY | O_CLOEXEC), status = 0, dfd;
+    DIR *d;
+    struct dirent *e;
+
+    if (dir < 0 || (dfd = dup(dir)) < 0 || (d = fdopendir(dfd)) == NULL) {
+        hlog(LOG_ERR, "sweep %s: %s", sp->o->sweep, strerror(errno));
+        if (dir >= 0)
+            close(dir);
+        return 2;
+    }
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        char vname[320], path[PATH_MAX];
+        struct received rv = {0};
+        struct meta m;
+        struct stat st;
+        int fd, s;
+
+        if (strncmp(name, "core.", 5) != 0) /* skips systemd's .#core temporaries too */
+            continue;
+        fmt(vname, sizeof vname, "%s.json", name);
+        if (faccessat(sp->clean, vname, F_OK, 0) == 0 ||
+            faccessat(sp->quarantine, vname, F_OK, 0) == 0)
+            continue; /* done before */
+        if ((fd = open_unlocked(dir, name, O_RDONLY)) < 0)
+            continue;
+        meta_from_coredump_name(name, &m);
+        rv.complete = true;
+        rv.bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        fmt(path, sizeof path, "%s/%s", sp->o->sweep, name);
+        s = classify(sp, dir, path, name, name, "", fd, &rv, &m, true);
+        if (s > status)
+            status = s;
+        close(fd);
+    }
+    closedir(d);
+    close(dir);
+    return status;
+}
+
+int
+handler_run(const struct cli_opts *o)
+{
+    struct spool sp;
+    int status = 0, rec;
+
+    openlog("dumpgate", LOG_PID | (o->log_stderr ? LOG_PERROR : 0), LOG_DAEMON);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is EFBIG, not death */
+    signal(SIGPIPE, SIG_IGN);
+    umask(077);
+    if (!spool_open(o, &sp)) {
+        spool_close(&sp);
+        closelog();
+        return 2;
+    }
+    if (o->sweep != NULL)
+        status = sweep(&sp);
+    else if (!o->recover_only)
+        status = receive_one(&sp);
+    rec = recover(&sp);
+    if (o->recover_only)
+        status = rec;
+    spool_close(&sp);
+    closelog();
+    return status;
+}

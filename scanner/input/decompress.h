@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * decompress.h - turns a compressed dump (zstd, lz4 frame, xz, gzip, zlib,
+ * bzip2) or an apport .crash report into the plain bytes of the dump, as a
+ * stream.
+ *
+ * A "pump" is a thread that reads the compressed bytes from a descriptor
+ * (plus a few bytes the caller already read while sniffing), runs them
+ * through the real library (libzstd, liblz4, liblzma, zlib, libbz2; apport
+ * reports through apport.c first) with fixed buffers, and writes the output
+ * into a pipe whose read end the engine reads like standard input. Memory is
+ * bounded by constants, never by anything the input declares beyond each
+ * library's own format limits (zstd window <= 128 MiB, xz memlimit below).
+ * Errors are recorded in the pump and read back after it has stopped; the
+ * pump never prints. Formats: zstd RFC 8878, lz4 frame format, xz file
+ * format 1.1, RFC 1950/1952, bzip2; apport: ../shared/reference/dumps.md 3.3.
+ */
+#ifndef DUMPGATE_DECOMPRESS_H
+#define DUMPGATE_DECOMPRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/error.h>
+
+enum dc_kind {
+    DC_NONE = 0, /* not compressed */
+    DC_ZSTD,
+    DC_LZ4,      /* lz4 frame format */
+    DC_XZ,
+    DC_GZIP,
+    DC_ZLIB,     /* bare zlib (old apport reports) */
+    DC_BZIP2,
+    DC_APPORT,   /* an apport .crash report: the CoreDump field */
+};
+
+#define DC_SNIFF_LEN 16u                /* bytes decompress_sniff() wants to see */
+#define DC_XZ_MEMLIMIT (512ull << 20)   /* refuse xz streams that need more */
+
+/* Recognizes p[0..len) by magic. DC_APPORT when it starts like an apport
+ * report ("ProblemType: "). DC_ZLIB is only returned when allow_zlib (its
+ * two-byte magic is too weak for a whole file; apport payloads allow it). */
+enum dc_kind decompress_sniff(const uint8_t *p, size_t len, bool allow_zlib);
+
+/* "zstd", "lz4", "xz", "gzip", "zlib", "bzip2", "apport", or NULL for DC_NONE. */
+const char *decompress_kind_name(enum dc_kind k);
+
+struct dc_pump;
+
+/* Starts a pump for a source of kind k read from src_fd after the bytes
+ * prefix[0..prefix_len) (which the caller already consumed; may be 0).
+ * *out_fd receives the read end of the pipe (owned by the caller; close it
+ * before decompress_stop() to stop a pump early). The pump does not close
+ * src_fd. Returns DG_OK, or an error with the reason in d. */
+dg_err decompress_start(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix_len,
+                        const char *name, struct dg_diag *d, struct dc_pump **out,
+                        int *out_fd);
+
+/* What a stopped pump did. */
+struct dc_status {
+    dg_err rc;            /* DG_OK when the whole source decoded to its end */
+    char why[200];        /* the reason when rc != DG_OK, in the library's words */
+    uint64_t in_bytes;    /* compressed bytes consumed */
+    uint64_t out_bytes;   /* decompressed bytes written to the pipe */
+    char label[24];       /* "zstd", "apport+gzip", ... */
+    bool reader_gone;     /* stopped because the reader closed the pipe (not an error
+                             of the data) */
+};
+
+/* Waits for the pump to end (the caller has read the pipe to EOF or closed
+ * its read end), fills *st and frees the pump. */
+void decompress_stop(struct dc_pump *p, struct dc_status *st);
+
+#endif

@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_compressed.py - compressed dumps and standard input: the same key, with
+# the same spki_sha256 at the same (decompressed) offset, in a real core and in
+# its .zst, .lz4, .xz, .gz, .bz2 and apport .crash forms (made at test time by
+# the real command-line tools, and by apport's own recipe for .crash), and in
+# the core fed on standard input; broken and hostile compressed inputs.
+import base64
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+
+import pytest
+
+import dgtest
+import keys
+from conftest import gcore
+
+COMPRESSORS = {
+    "zst": ["zstd", "-q", "-c"],
+    "lz4": ["lz4", "-q", "-c"],
+    "xz": ["xz", "-c"],
+    "gz": ["gzip", "-c"],
+    "bz2": ["bzip2", "-c"],
+}
+NAMES = {"zst": "zstd", "lz4": "lz4", "xz": "xz", "gz": "gzip", "bz2": "bzip2"}
+
+
+def compress(src, ext, dst=None, extra=()):
+    """Compresses src with the real tool for ext; returns the new path."""
+    dst = dst or f"{src}.{ext}"
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        subprocess.run(COMPRESSORS[ext] + list(extra), stdin=fin, stdout=fout, check=True)
+    return dst
+
+
+def apport_report(core, out, payload="gzip", chunk=1 << 20):
+    """Writes an apport .crash report holding core the way apport's
+    problem_report.py does: "CoreDump: base64", then one independently
+    base64-encoded piece per line (a hand-made gzip header, raw deflate blocks
+    of <= 1 MiB of input, the CRC32/size trailer), or a zstd stream."""
+    with open(out, "wb") as f:
+        f.write(b"ProblemType: Crash\nArchitecture: amd64\nDate: Sat Nov 22 10:00:00 2026\n"
+                b"ExecutablePath: /usr/bin/holdkey\nProcCmdline: holdkey key.pem\n")
+        f.write(b"CoreDump: base64\n")
+        if payload == "gzip":
+            f.write(b" " + base64.b64encode(b"\037\213\010\010\000\000\000\000\002\377"
+                                            + b"CoreDump\000") + b"\n")
+            comp = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
+            crc = size = 0
+            with open(core, "rb") as src:
+                while block := src.read(chunk):
+                    crc = zlib.crc32(block, crc)
+                    size += len(block)
+                    z = comp.compress(block)
+                    if z:
+                        f.write(b" " + base64.b64encode(z) + b"\n")
+            tail = comp.flush() + struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
+            f.write(b" " + base64.b64encode(tail) + b"\n")
+        else:
+            z = subprocess.run(["zstd", "-q", "-c", str(core)], check=True,
+                               capture_output=True).stdout
+            for i in range(0, len(z), 57 * 1000):
+                f.write(b" " + base64.b64encode(z[i:i + 57 * 1000]) + b"\n")
+        f.write(b"ProcEnviron:\n LANG=C.UTF-8\n SHELL=/bin/sh\nSignal: 11\n")
+    return out
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory):
+    """A real core of holdkey holding an RSA key as PEM: (core, spki, size)."""
+    d = tmp_path_factory.mktemp("compressed")
+    key = keys.genpkey(d / "key.pem", "rsa2048")
+    p = subprocess.Popen([dgtest.BUILD / "tests" / "holdkey", key], stdout=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    try:
+        assert b"ready" in p.stdout.readline()
+        core = gcore(p.pid, d / "core")
+    finally:
+        p.kill()
+        p.wait()
+        p.stdout.close()
+    return core, dgtest.spki_sha256(key), os.path.getsize(core)
+
+
+def hits(findings, spki):
+    return sorted((f["offset"], f["detector"]) for f in findings
+                  if f["status"] == "confirmed" and f["key"]["spki_sha256"] == spki)
+
+
+@pytest.fixture(scope="module")
+def baseline(dirty):
+    core, spki, size = dirty
+    rc, findings, summ, err = dgtest.scan(core)
+    assert rc == 1 and hits(findings, spki), err
+    return hits(findings, spki), summ[0]
+
+
+@pytest.mark.parametrize("form", ["zst", "lz4", "xz", "gz", "bz2", "crash", "crash-zstd"])
+def test_same_key_in_every_compressed_form(dirty, baseline, form, tmp_path):
+    core, spki, size = dirty
+    if form.startswith("crash"):
+        path = apport_report(core, tmp_path / "_usr_bin_holdkey.0.crash",
+                             "zstd" if form.endswith("zstd") else "gzip")
+        name = "apport+zstd" if form.endswith("zstd") else "apport+gzip"
+    else:
+        path = compress(core, form, tmp_path / f"core.{form}")
+        name = NAMES[form]
+    rc, findings, summ, err = dgtest.scan(path, "-v")
+    assert rc == 1, err
+    assert hits(findings, spki) == baseline[0], (findings, err)
+    s = summ[0]
+    assert s["format"] == "elf-core" and s["compression"] == name
+    assert s["compressed_bytes"] == os.path.getsize(path)
+    # Offsets and coverage are those of the decompressed dump, and it says so.
+    assert s["coverage"]["file_bytes"] == size == s["coverage"]["scanned_bytes"]
+    assert s["coverage"]["region_bytes"] == baseline[1]["coverage"]["region_bytes"]
+    assert any("offsets refer to the decompressed dump" in m["message"] for m in s["info"])
+    assert not s["warnings"] and not s["errors"], s
+    text = dgtest.run("scan", path).stdout.decode()
+    assert f"{name}-compressed, offsets in the decompressed dump" in text
+
+
+@pytest.mark.parametrize("form", ["raw", "zst", "xz"])
+def test_same_key_on_stdin(dirty, baseline, form, tmp_path):
+    core, spki, size = dirty
+    path = core if form == "raw" else compress(core, form, tmp_path / f"core.{form}")
+    with open(path, "rb") as f:
+        rc, findings, summ, err = dgtest.scan("-", input=f.read())
+    assert rc == 1, err
+    assert hits(findings, spki) == baseline[0]
+    assert summ[0]["file"] == "-" and summ[0]["format"] == "elf-core"
+    assert summ[0]["compression"] == (None if form == "raw" else NAMES[form])
+    assert summ[0]["coverage"]["scanned_bytes"] == size
+
+
+def test_concatenated_frames_and_members(dirty, baseline, tmp_path):
+    """zstd frames, gzip members and bzip2 streams joined with cat are one dump,
+    as zstd -d, gzip -d and bzip2 -d read them."""
+    core, spki, size = dirty
+    data = open(core, "rb").read()
+    half = len(data) // 3
+    (tmp_path / "a").write_bytes(data[:half])
+    (tmp_path / "b").write_bytes(data[half:])
+    for ext in ("zst", "gz", "bz2", "lz4", "xz"):
+        joined = tmp_path / f"joined.{ext}"
+        joined.write_bytes(open(compress(tmp_path / "a", ext), "rb").read()
+                           + open(compress(tmp_path / "b", ext), "rb").read())
+        rc, findings, summ, err = dgtest.scan(joined)
+        assert summ[0]["coverage"]["scanned_bytes"] == size, (ext, err)
+        assert hits(findings, spki) == baseline[0], ext
+
+
+@pytest.mark.parametrize("ext", ["zst", "lz4", "xz", "gz", "bz2"])
+def test_truncated_compressed_dump_is_scanned_as_far_as_it_goes(dirty, baseline, ext, tmp_path):
+    core, spki, size = dirty
+    # lz4's 4 MiB and bzip2's 900 KiB blocks would hold most of this small core:
+    # little or nothing decodes before the cut. Smaller blocks, as for a big core.
+    extra = {"lz4": ["-B4"], "bz2": ["-1"]}.get(ext, [])
+    full = open(compress(core, ext, tmp_path / f"core.{ext}", extra), "rb").read()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(full[:len(full) * 2 // 3])
+    rc, findings, summ, err = dgtest.scan(cut)
+    s = summ[0]
+    assert 0 < s["coverage"]["scanned_bytes"] < size
+    assert any(NAMES[ext] in w["message"] for w in s["warnings"]), s
+    assert "scanned the bytes before it" in err
+    # The PEM key sits near the start of the core: still found.
+    assert hits(findings, spki)[:1] == baseline[0][:1]
+
+
+@pytest.mark.parametrize("magic", [b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18",
+                                   b"\xfd7zXZ\x00", b"\x1f\x8b\x08",
+                                   b"BZh91AY&SY"])
+def test_garbage_behind_a_magic_is_an_error(magic, tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_bytes(magic + os.urandom(4096))
+    rc, findings, summ, err = dgtest.scan(bad)
+    assert rc == 2, err
+    assert summ and summ[0]["errors"], err
+
+
+def test_apport_report_without_coredump(tmp_path):
+    r = tmp_path / "x.crash"
+    r.write_bytes(b"ProblemType: Crash\nExecutablePath: /bin/true\nSignal: 6\n")
+    rc, findings, summ, err = dgtest.scan(r)
+    assert rc == 2 and 'without a "CoreDump: base64" field' in err
+
+
+def test_apport_bad_base64_line(dirty, tmp_path):
+    core, spki, size = dirty
+    r = apport_report(core, tmp_path / "x.crash")
+    data = bytearray(open(r, "rb").read())
+    i = data.index(b"\n ", data.index(b"CoreDump: base64") + 20) + 2
+    data[i + 10:i + 12] = b"!!"
+    (tmp_path / "bad.crash").write_bytes(bytes(data))
+    rc, findings, summ, err = dgtest.scan(tmp_path / "bad.crash")
+    assert "is not base64" in err
+
+
+def test_decompression_bomb_is_bounded_in_memory(tmp_path):
+    """1 GiB of zeros in 32 KiB of zstd, on standard input: the memory stays
+    that of the ring, whatever the output size."""
+    if not shutil.which("zstd") or not os.path.exists("/usr/bin/time"):
+        pytest.skip("zstd or /usr/bin/time missing")
+    bomb = tmp_path / "bomb.zst"
+    with open(bomb, "wb") as f:
+        head = subprocess.Popen(["head", "-c", str(1 << 30), "/dev/zero"], stdout=subprocess.PIPE)
+        subprocess.run(["zstd", "-q", "-1", "-c"], stdin=head.stdout, stdout=f, check=True)
+        head.stdout.close()
+        head.wait()
+    assert os.path.getsize(bomb) < (1 << 20)
+    with open(bomb, "rb") as f:
+        p = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", str(dgtest.DUMPGATE), "scan",
+                            "--format", "jsonl", "-"], stdin=f, capture_output=True, timeout=600)
+    summ = [r for r in dgtest.records(p.stdout) if r["record"] == "summary"][0]
+    assert summ["coverage"]["scanned_bytes"] == 1 << 30 and summ["compression"] == "zstd"
+    rss = int(p.stderr.decode().split("maxrss_kb=")[1].split()[0])
+    assert rss < 256 * 1024, f"peak RSS {rss} KiB for a 1 GiB stream"

@@ -1,0 +1,373 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_pipeline.py - dumpgate in crash pipelines, without root where it can:
+# the core_pattern handler fed the way the kernel feeds it (the core on a pipe
+# on standard input, the specifiers %P %u %s %t %e as arguments): dirty, clean
+# and unparsable dumps, a scanner that crashes or hangs, 20 dumps at once,
+# SIGKILL in the middle of a 1 GiB dump and recovery, a spool that fills up;
+# the systemd-coredump sweep; and the real `pre-commit` tool with this
+# repository's .pre-commit-hooks.yaml. Every dump must be accounted for.
+import glob
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+
+import dgtest
+import keys
+from conftest import gcore
+from test_compressed import compress
+
+
+@pytest.fixture(scope="module")
+def cores(tmp_path_factory):
+    """A dirty core (holdkey with an RSA key) and a clean one (sleep)."""
+    d = tmp_path_factory.mktemp("pipeline")
+    key = keys.genpkey(d / "key.pem", "rsa2048")
+    out = {"spki": dgtest.spki_sha256(key), "key_lines": open(key).read().splitlines()[1:-1]}
+    for name, argv in (("dirty", [dgtest.BUILD / "tests" / "holdkey", key]),
+                       ("clean", ["sleep", "600"])):
+        p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        try:
+            if name == "dirty":
+                assert b"ready" in p.stdout.readline()
+            out[name] = gcore(p.pid, d / name)
+        finally:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        out[name + "_bytes"] = open(out[name], "rb").read()
+    return out
+
+
+def handler(spool, pid, comm, *extra, uid=1000, sig=11, t=1763800000):
+    """argv of the handler as core_pattern runs it: |dumpgate core-handler ... -- %P %u %s %t %e"""
+    return [str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool), "--log-stderr", *extra,
+            "--", str(pid), str(uid), str(sig), str(t), comm]
+
+
+def feed(spool, data, pid, comm, *extra, timeout=300):
+    """Runs the handler with data written into its standard input (a pipe)."""
+    return subprocess.run(handler(spool, pid, comm, *extra), input=data, capture_output=True,
+                          timeout=timeout)
+
+
+def spool_files(spool):
+    return {d: sorted(os.listdir(os.path.join(spool, d)))
+            for d in ("incoming", "clean", "quarantine")}
+
+
+def verdict_of(spool, where, pattern):
+    files = glob.glob(os.path.join(spool, where, pattern + "*.json"))
+    assert len(files) == 1, (pattern, spool_files(spool))
+    v = json.load(open(files[0]))
+    dump = os.path.join(spool, where, v["dump"])
+    assert os.path.exists(dump)
+    return v, dump
+
+
+def test_dirty_clean_and_unparsable(cores, tmp_path):
+    spool = tmp_path / "spool"
+    p = feed(spool, cores["dirty_bytes"], 4242, "holdkey")
+    assert p.returncode == 1, p.stderr
+    v, dump = verdict_of(spool, "quarantine", "core.holdkey.1000.4242.11.1763800000")
+    assert v["verdict"] == "quarantine" and v["received"]["complete"]
+    assert v["process"] == {"pid": "4242", "uid": "1000", "signal": "11", "time": "1763800000",
+                            "comm": "holdkey"}
+    assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])
+    assert stat.S_IMODE(os.stat(dump).st_mode) == 0o600
+    assert open(dump, "rb").read() == cores["dirty_bytes"]
+    assert "quarantine" in p.stderr.decode() and "holdkey" in p.stderr.decode()
+    # Nothing secret in the verdict: no line of the key's base64 body.
+    text = open(glob.glob(str(spool / "quarantine/*.json"))[0]).read()
+    assert not [ln for ln in cores["key_lines"] if ln in text]
+
+    p = feed(spool, cores["clean_bytes"], 4243, "sleep")
+    assert p.returncode == 0, p.stderr
+    v, dump = verdict_of(spool, "clean", "core.sleep.1000.4243")
+    assert v["verdict"] == "clean" and v["findings"] == []
+    assert os.path.getsize(dump) == len(cores["clean_bytes"])
+
+    p = feed(spool, b"this is not a core\n" * 100, 4244, "bad comm/..")
+    assert p.returncode == 1
+    v, _ = verdict_of(spool, "quarantine", "core.bad_comm___.1000.4244")
+    assert v["reason"].startswith("unparsable dump")
+    assert spool_files(spool)["incoming"] == []
+
+
+def test_scanner_crash_and_timeout_quarantine(cores, tmp_path):
+    spool = tmp_path / "spool"
+    crash = tmp_path / "crash.sh"
+    crash.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    hang = tmp_path / "hang.sh"
+    hang.write_text("#!/bin/sh\nexec sleep 600\n")
+    for s in (crash, hang):
+        s.chmod(0o755)
+    p = feed(spool, cores["clean_bytes"], 1, "crashy", "--scanner", str(crash))
+    assert p.returncode == 1
+    v, _ = verdict_of(spool, "quarantine", "core.crashy")
+    assert v["reason"].startswith("scanner crashed") and v["scan"]["signal"] == signal.SIGSEGV
+    t0 = time.time()
+    p = feed(spool, cores["clean_bytes"], 2, "hangs", "--scanner", str(hang), "--timeout", "1")
+    assert p.returncode == 1 and time.time() - t0 < 30
+    v, _ = verdict_of(spool, "quarantine", "core.hangs")
+    assert v["reason"].startswith("scan timed out") and v["scan"]["timed_out"]
+    p = feed(spool, cores["clean_bytes"], 3, "noscanner", "--scanner", str(tmp_path / "nope"))
+    v, _ = verdict_of(spool, "quarantine", "core.noscanner")
+    assert v["reason"].startswith("scanner error")
+
+
+def test_twenty_dumps_at_once(cores, tmp_path):
+    spool = tmp_path / "spool"
+    procs = []
+    for i in range(20):
+        kind = "dirty" if i % 2 == 0 else "clean"
+        procs.append((kind, subprocess.Popen(handler(spool, 5000 + i, f"{kind}{i}"),
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE)))
+
+    def write(p, data):
+        for off in range(0, len(data), 65536):  # the kernel writes a page at a time
+            p.stdin.write(data[off:off + 65536])
+        p.stdin.close()
+
+    threads = [threading.Thread(target=write, args=(p, cores[k + "_bytes"])) for k, p in procs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for kind, p in procs:
+        p.wait(timeout=300)
+        err = p.stderr.read().decode()
+        p.stdout.close()
+        p.stderr.close()
+        assert p.returncode == (1 if kind == "dirty" else 0), err
+    files = spool_files(spool)
+    assert files["incoming"] == []
+    for i in range(20):
+        kind = "dirty" if i % 2 == 0 else "clean"
+        where = "quarantine" if kind == "dirty" else "clean"
+        v, dump = verdict_of(spool, where, f"core.{kind}{i}.1000.{5000 + i}.")
+        assert open(dump, "rb").read() == cores[kind + "_bytes"]
+    assert len(files["quarantine"]) == len(files["clean"]) == 20  # 10 dumps + 10 verdicts
+
+
+def test_sigkill_in_the_middle_of_a_1gib_dump(cores, tmp_path):
+    """The handler is killed while a 1 GiB core streams in; the next start
+    finds the partial dump, scans it and quarantines it as incomplete."""
+    spool = tmp_path / "spool"
+    total = 1 << 30
+    p = subprocess.Popen(handler(spool, 7777, "bigone"), stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stop = threading.Event()
+
+    def write():
+        try:
+            p.stdin.write(cores["dirty_bytes"])
+            zeros = bytes(1 << 20)
+            sent = len(cores["dirty_bytes"])
+            while sent < total and not stop.is_set():
+                p.stdin.write(zeros)
+                sent += len(zeros)
+        except BrokenPipeError:
+            pass
+
+    t = threading.Thread(target=write)
+    t.start()
+    deadline = time.time() + 120
+    part = None
+    while time.time() < deadline:
+        parts = glob.glob(str(spool / "incoming" / "*.part"))
+        if parts and os.path.getsize(parts[0]) > 256 << 20:
+            part = parts[0]
+            break
+        time.sleep(0.05)
+    assert part, spool_files(spool)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    stop.set()
+    t.join()
+    p.stdin.close() if not p.stdin.closed else None
+    p.stderr.close()
+    assert spool_files(spool)["incoming"] == [os.path.basename(part)]
+    size = os.path.getsize(part)
+    assert 256 << 20 < size < total
+
+    r = subprocess.run([str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool), "--recover",
+                        "--log-stderr"], capture_output=True, timeout=600)
+    assert r.returncode == 1, r.stderr
+    assert "recovering" in r.stderr.decode()
+    files = spool_files(spool)
+    assert files["incoming"] == []
+    v, dump = verdict_of(spool, "quarantine", "core.bigone.1000.7777")
+    assert os.path.getsize(dump) == size == v["received"]["bytes"]
+    assert v["received"]["complete"] is False and v["reason"].startswith("incomplete dump")
+    assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])
+    assert v["summary"]["coverage"]["scanned_bytes"] == size
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 16 MiB tmpfs when the test may mount one, else None (ulimit -f then)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() == 0 and shutil.which("mount"):
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs",
+                            str(mnt)], capture_output=True)
+        if r.returncode == 0:
+            yield mnt
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+            return
+    yield None
+
+
+def test_spool_fills_up(cores, tmp_path, small_fs):
+    """Dumps keep arriving on a spool that fills up: each handler reports the
+    error, keeps what it received, and every dump is accounted for."""
+    spool = (small_fs or tmp_path) / "spool"
+    pad = bytes(5 << 20)  # each dump: a real core then 5 MiB of zeros
+    limit = None
+    if small_fs is None:
+        import resource
+        limit = 4 << 20
+
+        def limit_fsize():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    results = []
+    for i in range(6):
+        kind = "dirty" if i % 2 == 0 else "clean"
+        data = cores[kind + "_bytes"] + pad
+        p = subprocess.run(handler(spool, 9000 + i, f"{kind}{i}"), input=data,
+                           capture_output=True, timeout=300,
+                           preexec_fn=limit_fsize if limit else None)
+        results.append((i, kind, len(data), p.returncode, p.stderr.decode()))
+    errors = [r for r in results if "spool write failed" in r[4] or "cannot spool" in r[4]]
+    assert errors, f"the spool never filled up: {results}"
+    lost = 0
+    for i, kind, n, rc, err in results:
+        stem = f"core.{kind}{i}.1000.{9000 + i}."
+        found = [(d, f) for d, fs in spool_files(spool).items() for f in fs if f.startswith(stem)]
+        if not found:
+            # Not one byte could be stored: the handler must have said so.
+            assert rc == 2 and "the core is lost" in err, (i, err)
+            lost += 1
+            continue
+        dumps = [(d, f) for d, f in found if not f.endswith(".json")]
+        assert len(dumps) == 1, found
+        where, name = dumps[0]
+        size = os.path.getsize(os.path.join(spool, where, name))
+        if where == "clean":
+            assert size == n and kind == "clean"
+            continue
+        if size < n:
+            # Kept what it had, quarantined it (or left it in incoming/ with the
+            # error logged when not even the verdict fitted), and said so.
+            assert "spool write failed" in err and rc == 2, (i, err)
+            assert where in ("quarantine", "incoming")
+        if where == "quarantine" and any(f == name[:-5] + ".json" for _, f in found):
+            v = json.load(open(os.path.join(spool, where, name[:-5] + ".json")))
+            assert v["received"]["bytes"] == size
+            assert v["verdict"] == "quarantine"
+    assert lost < len(results)
+
+
+def test_sweep_systemd_coredump(cores, tmp_path):
+    """What systemd-coredump stored: dirty dumps move to quarantine with a
+    verdict, clean ones stay with a verdict, temporaries are left alone, and a
+    second sweep changes nothing."""
+    store = tmp_path / "coredump"
+    store.mkdir()
+    boot = "0123456789abcdef0123456789abcdef"
+    dirty = f"core.holdkey.1000.{boot}.4242.1763800000000000.zst"
+    clean = f"core.sleep.1000.{boot}.4243.1763800001000000.zst"
+    compress(cores["dirty"], "zst", store / dirty)
+    compress(cores["clean"], "zst", store / clean)
+    (store / f".#core.other.1000.{boot}.1.1.zst").write_bytes(b"being written")
+    spool = tmp_path / "spool"
+    argv = [str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool), "--sweep", str(store),
+            "--log-stderr"]
+    r = subprocess.run(argv, capture_output=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert sorted(os.listdir(store)) == sorted([clean, f".#core.other.1000.{boot}.1.1.zst"])
+    v, dump = verdict_of(spool, "quarantine", dirty)
+    assert v["process"]["comm"] == "holdkey" and v["process"]["pid"] == "4242"
+    assert v["summary"]["compression"] == "zstd"
+    assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])
+    assert stat.S_IMODE(os.stat(dump).st_mode) == 0o600
+    assert json.load(open(spool / "clean" / (clean + ".json")))["verdict"] == "clean"
+    before = spool_files(spool)
+    r = subprocess.run(argv, capture_output=True, timeout=300)
+    assert r.returncode == 0 and spool_files(spool) == before
+
+
+def test_units_and_handler_script_are_well_formed():
+    dist = dgtest.ROOT / "dist"
+    svc = (dist / "dumpgate-coredump.service.in").read_text()
+    assert "--sweep /var/lib/systemd/coredump" in svc and "@BINDIR@/dumpgate" in svc
+    assert "PathChanged=/var/lib/systemd/coredump" in (dist / "dumpgate-coredump.path.in").read_text()
+    if shutil.which("systemd-analyze"):
+        pass  # verify needs a running systemd: not in every test machine
+    script = (dist / "dumpgate-core.in").read_text()
+    assert 'core-handler --spool' in script and '-- "$@"' in script
+
+
+# --- pre-commit --------------------------------------------------------------------
+
+
+def git(repo, *args, env=None):
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, env=env,
+                          check=False)
+
+
+@pytest.mark.skipif(not shutil.which("pre-commit") or not shutil.which("git"),
+                    reason="pre-commit or git missing")
+def test_pre_commit_blocks_a_dirty_dump(cores, tmp_path):
+    env = dict(os.environ, PATH=f"{dgtest.BUILD}:{os.environ['PATH']}",
+               PRE_COMMIT_HOME=str(tmp_path / "cache"), GIT_AUTHOR_NAME="t",
+               GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.org", HOME=str(tmp_path))
+    # The hook repository: this repository's .pre-commit-hooks.yaml as committed.
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    shutil.copy(dgtest.ROOT / ".pre-commit-hooks.yaml", hooks)
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "hooks"]):
+        assert git(hooks, *cmd, env=env).returncode == 0
+    rev = git(hooks, "rev-parse", "HEAD", env=env).stdout.decode().strip()
+    repo = tmp_path / "work"
+    repo.mkdir()
+    assert git(repo, "init", "-q", env=env).returncode == 0
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n-   repo: file://{hooks}\n    rev: {rev}\n    hooks:\n    -   id: dumpgate\n")
+    (repo / "README").write_text("x\n")
+    git(repo, "add", ".", env=env)
+    r = subprocess.run(["pre-commit", "install"], cwd=repo, env=env, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert git(repo, "commit", "-q", "-m", "start", env=env).returncode == 0
+
+    # A clean dump commits.
+    shutil.copy(cores["clean"], repo / "core.1234")
+    git(repo, "add", "core.1234", env=env)
+    t0 = time.time()
+    r = git(repo, "commit", "-m", "clean dump", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert time.time() - t0 < 60
+    assert b"dumpgate" in r.stdout + r.stderr  # the hook ran (Passed)
+
+    # A dump that holds a key is blocked, one line per finding, nothing secret.
+    compress(cores["dirty"], "zst", repo / "crash.core.zst")
+    git(repo, "add", "crash.core.zst", env=env)
+    r = git(repo, "commit", "-m", "dirty dump", env=env)
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode != 0, out
+    lines = [ln for ln in out.splitlines() if ln.startswith("crash.core.zst: offset")]
+    assert lines and all(cores["spki"] in ln for ln in lines if "rsa-private-key" in ln), out
+    assert not [ln for ln in cores["key_lines"] if ln in out]
+    assert git(repo, "log", "--oneline", env=env).stdout.count(b"\n") == 2
