@@ -320,6 +320,15 @@ read_core(struct core *c)
     if (elf_getphdrnum(c->elf, &phnum) != 0)
         return dg_diag(c->d, DG_E_NO_PHDR, 0, "%s: program headers: %s", c->in->name,
                        elf_errmsg(-1));
+    if (eh.e_phentsize != (c->word == 8 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, 54,
+                   "%s: e_phentsize %u is not the size of a program header (%zu)", c->in->name,
+                   eh.e_phentsize, c->word == 8 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr));
+    if (eh.e_phnum != PN_XNUM && phnum < eh.e_phnum)
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_TRUNCATED, eh.e_phoff,
+                   "%s: program header table at offset 0x%llx is cut by the end of the file "
+                   "(%zu of %u entries present)",
+                   c->in->name, (unsigned long long)eh.e_phoff, phnum, eh.e_phnum);
     if (eh.e_phnum == PN_XNUM && phnum == PN_XNUM)
         dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, 0,
                    "%s: e_phnum is PN_XNUM but section 0 gives no count", c->in->name);
