@@ -9,7 +9,8 @@ set -eu
 PKGS="gcc pkg-config meson ninja-build libelf-dev libssl-dev libjansson-dev libpcre2-dev
       elfutils gdb openssl openssh-client python3 python3-pytest python3-cryptography time
       libzstd-dev liblz4-dev liblzma-dev zlib1g-dev libbz2-dev
-      zstd lz4 xz-utils gzip bzip2 python3-jsonschema pre-commit git"
+      zstd lz4 xz-utils gzip bzip2 python3-jsonschema pre-commit git
+      clang libclang-rt-14-dev nodejs"
 
 missing=""
 for p in $PKGS; do

@@ -32,7 +32,7 @@ def cores(tmp_path_factory):
     d = tmp_path_factory.mktemp("pipeline")
     key = keys.genpkey(d / "key.pem", "rsa2048")
     out = {"spki": dgtest.spki_sha256(key), "key_lines": open(key).read().splitlines()[1:-1]}
-    for name, argv in (("dirty", [dgtest.BUILD / "tests" / "holdkey", key]),
+    for name, argv in (("dirty", [dgtest.HOLDKEY, key]),
                        ("clean", ["sleep", "600"])):
         p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
                              stdin=subprocess.DEVNULL)
