@@ -120,7 +120,8 @@ def test_openssl_test_keys_are_allowed_out_of_the_box(tmp_path, procs, free_port
     procs.stop(p)
     rc, findings, _, err = dgtest.scan(core)
     real = [f for f in findings if f["key"]["spki_sha256"] == dgtest.spki_sha256(key)]
-    others = [f for f in findings if f not in real]
+    # AES schedules of OpenSSL's own DRBGs are real session secrets (aes detector).
+    others = [f for f in findings if f not in real and f["type"] != "aes-key"]
     assert real and not real[0]["allowed"]
     assert all(f["allowed"] and "OpenSSL's public" in f["allow_note"] for f in others), others
     assert rc == 1

@@ -565,3 +565,43 @@ out:
     ERR_pop_to_mark();
     return rc;
 }
+
+dg_err
+keyproof_rsa_from_crt(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
+                      const BIGNUM *q, const BIGNUM *dp, const BIGNUM *dq, const BIGNUM *qi,
+                      EVP_PKEY **out)
+{
+    dg_err rc;
+
+    ERR_set_mark();
+    rc = rsa_fromdata(n, e, d, p, q, dp, dq, qi, out);
+    ERR_pop_to_mark();
+    return rc;
+}
+
+dg_err
+keyproof_rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **out)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    dg_err rc = DG_E_CRYPTO;
+
+    *out = NULL;
+    if (bld == NULL)
+        return DG_E_NOMEM;
+    ERR_set_mark();
+    if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+        params = OSSL_PARAM_BLD_to_param(bld);
+    if (params != NULL)
+        pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (pctx != NULL && EVP_PKEY_fromdata_init(pctx) == 1 &&
+        EVP_PKEY_fromdata(pctx, out, EVP_PKEY_PUBLIC_KEY, params) == 1)
+        rc = DG_OK;
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    ERR_pop_to_mark();
+    return rc;
+}

@@ -63,4 +63,15 @@ dg_err keyproof_ec_from_scalar(const char *group, const BIGNUM *d, const uint8_t
  * returns the input when there is none. */
 const char *keyproof_curve_name(const char *group);
 
+/* Builds an RSA private key from all eight stored components, so that
+ * keyproof_prove() checks the stored dP, dQ and qInv too (CNG RSA3, CAPI
+ * PRIVATEKEYBLOB). Same returns as keyproof_rsa_from_primes. */
+dg_err keyproof_rsa_from_crt(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
+                             const BIGNUM *q, const BIGNUM *dp, const BIGNUM *dq,
+                             const BIGNUM *qi, EVP_PKEY **out);
+
+/* Builds an RSA public key from n and e, to name a key whose private half
+ * does not prove. Returns DG_OK and a new key in *out, or DG_E_CRYPTO. */
+dg_err keyproof_rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **out);
+
 #endif

@@ -1,0 +1,687 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * aes.c - the `aes` detector: expanded AES-128/192/256 key schedules.
+ *
+ * A cipher context keeps its key expanded: 11, 13 or 15 round keys of 16
+ * bytes, as FIPS-197 §5.2 derives them (encryption schedule), or reversed
+ * with InvMixColumns applied to the inner round keys (the decryption schedule
+ * of the equivalent inverse cipher, FIPS-197 §5.3.5, as AES_set_decrypt_key
+ * and AES-NI's aesimc make it). The 32-bit words are stored either in FIPS
+ * byte order (OpenSSL 3 with AES-NI, its x86-64 assembly, mbed TLS) or as
+ * host-order integers loaded big-endian (OpenSSL's generic C code, Go), i.e.
+ * byte-swapped on little-endian machines. Measured on this machine with
+ * OpenSSL 3.0.19: AES-NI keeps both schedules in byte order; vpaes (SSSE3
+ * without AES-NI) keeps a transformed encryption schedule, which is not
+ * found here. Background: ../shared/reference/keyforms.md §5.3, §5.7.
+ *
+ * 1. Prefilter (SSE2, portable loop elsewhere), one pass at every byte y:
+ *    q = p[y] ^ p[y-4] must be non-zero and equal p[y+δ] for one of the six
+ *    linear relations w[k] ^ w[k-1] = w[k-Nk] of the key expansion as they
+ *    lie in memory: δ = -16, -24, -32 (encryption, Nk = 4, 6, 8) and +16, +8,
+ *    +32 (decryption: round keys reversed; InvMixColumns is linear, so the
+ *    relation survives it). A schedule makes runs of 8 to 20 consecutive such
+ *    bytes; a run of 8 is the trigger. Zero pages and periodic data give
+ *    q = 0 or no runs (a run of 8 needs 4 zero bytes next to 4 non-zero ones
+ *    at the same place), text and pointers essentially never make one.
+ * 2. At a trigger y, every start s in [y - 240, y] and each of the six forms
+ *    is tested on all linear relations of the schedule (XOR and popcount,
+ *    early exit): at most 3 bits per tolerated bit error.
+ * 3. A survivor is read as 32-bit words in both byte orders, turned into an
+ *    encryption schedule (decryption: reversed, MixColumns on the inner round
+ *    keys) and the key is recovered from each window of Nk words by running
+ *    the expansion (RotWord, SubWord, Rcon) backwards and forwards; the key
+ *    whose schedule, laid out as in memory, is nearest in Hamming distance
+ *    wins. At most `aes.max-bit-errors` (default 8) flipped bits are
+ *    tolerated, like aeskeyfind's decayed keys.
+ * 4. Proof: one block encrypted with the recovered round keys equals
+ *    EVP AES-*-ECB under the recovered key.
+ *
+ * Schedules of public keys are consumed silently: the CTR_DRBG derivation
+ * function key 00 01 02 ... (every OpenSSL 3 process keeps it expanded, one
+ * per DRBG) and the FIPS-197 example keys. The DRBGs' own keys K are secrets
+ * and are reported (three AES-256 keys in a core of `openssl s_server`).
+ *
+ * The S-box is computed in create() from its definition (inverse in GF(2^8)
+ * and the affine map) and checked against FIPS-197 Appendix A.1. Findings
+ * are "aes-key", confirmed, medium (a session key, not a signing key), with
+ * the SHA-256 of the key bytes as key_sha256; the key itself is never kept.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/proof/keyproof.h"
+
+#define AES_MAX_BYTES 240       /* AES-256: 15 round keys */
+#define AES_MAX_WORDS 60
+#define AES_SPAN 320            /* chunk overlap: a schedule and the prefilter's reach */
+#define AES_DEFAULT_ERRORS 8    /* tolerated flipped bits over the schedule */
+#define AES_MAX_ERRORS 32
+#define AES_RUN 8               /* consecutive prefilter hits that trigger */
+#define N_FORMS 6
+
+static const char *const forms[] = {"aes-128", "aes-192", "aes-256", "enc-schedule",
+                                    "dec-schedule", NULL};
+
+/* One form of schedule: key size and direction, and its linear relations as
+ * memory word indices: word a = word b ^ word c. */
+struct form {
+    unsigned nk, nr, words;     /* key words, rounds, schedule words */
+    bool dec;                   /* decryption schedule */
+    int delta;                  /* prefilter byte offset of w[k-Nk] from w[k] */
+    unsigned n_rel;
+    uint8_t rel[AES_MAX_WORDS][3];
+};
+
+struct shared {
+    uint8_t sbox[256];
+    unsigned max_err;           /* tolerated bit errors */
+    struct form form[N_FORMS];
+    EVP_CIPHER *ecb[3];         /* AES-128/192/256-ECB, for the proof */
+};
+
+struct ctx {
+    const struct shared *sh;
+    size_t covered;             /* chunk index up to which a found schedule reaches */
+};
+
+/* --- GF(2^8) and the AES functions ---------------------------------------- */
+
+static uint8_t
+xtime(uint8_t a)
+{
+    return (uint8_t)((a << 1) ^ ((a & 0x80) ? 0x1b : 0));
+}
+
+static uint8_t
+gmul(uint8_t a, uint8_t b)
+{
+    uint8_t r = 0;
+
+    while (b != 0) {
+        if (b & 1)
+            r ^= a;
+        a = xtime(a);
+        b >>= 1;
+    }
+    return r;
+}
+
+static uint8_t
+rotl8(uint8_t b, unsigned n)
+{
+    return (uint8_t)((b << n) | (b >> (8 - n)));
+}
+
+/* The S-box from its definition: multiplicative inverse in GF(2^8) modulo
+ * x^8+x^4+x^3+x+1 (0 maps to 0), then the affine map with constant 0x63. */
+static void
+make_sbox(uint8_t sbox[256])
+{
+    uint8_t exp[255], lg[256] = {0}, x = 1;
+
+    for (unsigned i = 0; i < 255; i++) {
+        exp[i] = x;
+        lg[x] = (uint8_t)i;
+        x ^= xtime(x); /* times 3, a generator */
+    }
+    for (unsigned a = 0; a < 256; a++) {
+        uint8_t inv = a == 0 ? 0 : exp[(255 - lg[a]) % 255];
+
+        sbox[a] = (uint8_t)(inv ^ rotl8(inv, 1) ^ rotl8(inv, 2) ^ rotl8(inv, 3) ^
+                            rotl8(inv, 4) ^ 0x63);
+    }
+}
+
+/* Words are FIPS-197 words as integers: byte 0 (row 0) is the top byte. */
+static uint32_t
+sub_word(const uint8_t *sbox, uint32_t w)
+{
+    return (uint32_t)sbox[w >> 24] << 24 | (uint32_t)sbox[(w >> 16) & 0xff] << 16 |
+           (uint32_t)sbox[(w >> 8) & 0xff] << 8 | sbox[w & 0xff];
+}
+
+/* The function the expansion applies to w[i-1] before XOR with w[i-Nk]. */
+static uint32_t
+expand_t(const uint8_t *sbox, unsigned nk, unsigned i, uint32_t prev)
+{
+    if (i % nk == 0) {
+        uint8_t rcon = 1;
+
+        for (unsigned r = 1; r < i / nk; r++)
+            rcon = xtime(rcon);
+        return sub_word(sbox, prev << 8 | prev >> 24) ^ (uint32_t)rcon << 24;
+    }
+    if (nk == 8 && i % 8 == 4)
+        return sub_word(sbox, prev);
+    return prev;
+}
+
+/* Fills e[0..words) from the nk words already in e[at..at+nk), running the
+ * expansion forwards and backwards. */
+static void
+expand_from(const uint8_t *sbox, unsigned nk, unsigned words, unsigned at, uint32_t *e)
+{
+    for (unsigned i = at + nk; i < words; i++)
+        e[i] = e[i - nk] ^ expand_t(sbox, nk, i, e[i - 1]);
+    for (unsigned i = at; i-- > 0;)
+        e[i] = e[i + nk] ^ expand_t(sbox, nk, i + nk, e[i + nk - 1]);
+}
+
+static uint32_t
+mix_column(uint32_t w, bool inverse)
+{
+    uint8_t a = (uint8_t)(w >> 24), b = (uint8_t)(w >> 16), c = (uint8_t)(w >> 8),
+            d = (uint8_t)w;
+    uint8_t m0 = inverse ? 14 : 2, m1 = inverse ? 11 : 3, m2 = inverse ? 13 : 1,
+            m3 = inverse ? 9 : 1;
+
+    return (uint32_t)(gmul(a, m0) ^ gmul(b, m1) ^ gmul(c, m2) ^ gmul(d, m3)) << 24 |
+           (uint32_t)(gmul(a, m3) ^ gmul(b, m0) ^ gmul(c, m1) ^ gmul(d, m2)) << 16 |
+           (uint32_t)(gmul(a, m2) ^ gmul(b, m3) ^ gmul(c, m0) ^ gmul(d, m1)) << 8 |
+           (uint32_t)(gmul(a, m1) ^ gmul(b, m2) ^ gmul(c, m3) ^ gmul(d, m0));
+}
+
+/* Memory word index of encryption word k in a schedule of the given form. */
+static unsigned
+mem_index(const struct form *f, unsigned k)
+{
+    return f->dec ? 4 * (f->nr - k / 4) + k % 4 : k;
+}
+
+/* Converts between the encryption schedule e and the memory layout m of a
+ * decryption schedule (to_mem: e -> m, else m -> e). */
+static void
+dec_layout(const struct form *f, const uint32_t *in, uint32_t *out, bool to_mem)
+{
+    for (unsigned k = 0; k < f->words; k++) {
+        unsigned r = k / 4;
+        uint32_t w = in[mem_index(f, k)];
+
+        if (to_mem)
+            w = in[k];
+        if (r > 0 && r < f->nr)
+            w = mix_column(w, to_mem);
+        if (to_mem)
+            out[mem_index(f, k)] = w;
+        else
+            out[k] = w;
+    }
+}
+
+/* Encrypts one block with round keys e (FIPS-197 §5.1). */
+static void
+encrypt_block(const uint8_t *sbox, const uint32_t *e, unsigned nr, const uint8_t in[16],
+              uint8_t out[16])
+{
+    uint8_t s[16], t[16];
+
+    for (unsigned i = 0; i < 16; i++)
+        s[i] = in[i] ^ (uint8_t)(e[i / 4] >> (24 - 8 * (i % 4)));
+    for (unsigned r = 1; r <= nr; r++) {
+        for (unsigned i = 0; i < 16; i++) /* SubBytes and ShiftRows */
+            t[i] = sbox[s[(i + 4 * (i % 4)) % 16]];
+        for (unsigned c = 0; c < 4; c++) {
+            uint32_t w = (uint32_t)t[4 * c] << 24 | (uint32_t)t[4 * c + 1] << 16 |
+                         (uint32_t)t[4 * c + 2] << 8 | t[4 * c + 3];
+
+            if (r < nr)
+                w = mix_column(w, false);
+            w ^= e[4 * r + c];
+            for (unsigned j = 0; j < 4; j++)
+                s[4 * c + j] = (uint8_t)(w >> (24 - 8 * j));
+        }
+    }
+    memcpy(out, s, 16);
+    OPENSSL_cleanse(s, sizeof s);
+    OPENSSL_cleanse(t, sizeof t);
+}
+
+/* --- setup ----------------------------------------------------------------- */
+
+static void
+make_form(struct form *f, unsigned nk, bool dec)
+{
+    f->nk = nk;
+    f->nr = nk + 6;
+    f->words = 4 * (f->nr + 1);
+    f->dec = dec;
+    /* w[k] ^ w[k-1] = w[k-Nk]: where w[k-Nk] lies from w[k] in memory. */
+    f->delta = !dec ? -4 * (int)nk : nk == 4 ? 16 : nk == 6 ? 8 : 32;
+    f->n_rel = 0;
+    for (unsigned k = nk; k < f->words; k++) {
+        unsigned ks[3] = {k, k - 1, k - nk};
+        bool ok = k % nk != 0 && !(nk == 8 && k % 8 == 4);
+
+        for (unsigned j = 0; j < 3 && ok && dec; j++)
+            ok = ks[j] / 4 >= 1 && ks[j] / 4 < f->nr; /* InvMixColumns rounds only */
+        if (!ok)
+            continue;
+        for (unsigned j = 0; j < 3; j++)
+            f->rel[f->n_rel][j] = (uint8_t)mem_index(f, ks[j]);
+        f->n_rel++;
+    }
+}
+
+static void
+aes_destroy(void *p)
+{
+    struct shared *sh = p;
+
+    if (sh == NULL)
+        return;
+    for (unsigned i = 0; i < 3; i++)
+        EVP_CIPHER_free(sh->ecb[i]);
+    free(sh);
+}
+
+/* Checks the S-box and the expansion against FIPS-197 Appendix A.1. */
+static bool
+self_test(const struct shared *sh)
+{
+    uint32_t e[44] = {0x2b7e1516, 0x28aed2a6, 0xabf71588, 0x09cf4f3c};
+
+    expand_from(sh->sbox, 4, 44, 0, e);
+    return sh->sbox[0] == 0x63 && sh->sbox[0x53] == 0xed && sh->sbox[0xff] == 0x16 &&
+           e[4] == 0xa0fafe17 && e[43] == 0xb6630ca6;
+}
+
+static dg_err
+aes_create(const struct dg_config *cfg, void **out)
+{
+    static const char *const names[3] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
+    struct shared *sh = calloc(1, sizeof *sh);
+    const char *v = dg_config_get(cfg, "aes.max-bit-errors");
+
+    if (sh == NULL)
+        return DG_E_NOMEM;
+    sh->max_err = AES_DEFAULT_ERRORS;
+    if (v != NULL) {
+        char *end;
+        unsigned long n = strtoul(v, &end, 10);
+
+        if (*v == '\0' || *end != '\0' || n > AES_MAX_ERRORS) {
+            free(sh);
+            return DG_E_ARG;
+        }
+        sh->max_err = (unsigned)n;
+    }
+    make_sbox(sh->sbox);
+    for (unsigned i = 0; i < 3; i++) {
+        make_form(&sh->form[2 * i], 4 + 2 * i, false);
+        make_form(&sh->form[2 * i + 1], 4 + 2 * i, true);
+    }
+    ERR_set_mark();
+    for (unsigned i = 0; i < 3; i++)
+        sh->ecb[i] = EVP_CIPHER_fetch(NULL, names[i], NULL);
+    ERR_pop_to_mark();
+    if (!self_test(sh) || sh->ecb[0] == NULL || sh->ecb[1] == NULL || sh->ecb[2] == NULL) {
+        aes_destroy(sh);
+        return DG_E_CRYPTO;
+    }
+    *out = sh;
+    return DG_OK;
+}
+
+static dg_err
+aes_init(void *shared, void **out)
+{
+    struct ctx *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return DG_E_NOMEM;
+    c->sh = shared;
+    *out = c;
+    return DG_OK;
+}
+
+static void
+aes_release(void *p)
+{
+    free(p);
+}
+
+/* --- checks ---------------------------------------------------------------- */
+
+static uint32_t
+load32(const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static unsigned
+popcount32(uint32_t v)
+{
+    return (unsigned)__builtin_popcount(v);
+}
+
+/* Step 2: the linear relations of form f at p (f->words * 4 bytes); true
+ * when their residue is within 3 bits per tolerated error. */
+static bool
+linear_ok(const struct form *f, const uint8_t *p, unsigned limit)
+{
+    unsigned sum = 0;
+
+    for (unsigned i = 0; i < f->n_rel; i++) {
+        const uint8_t *r = f->rel[i];
+
+        sum += popcount32(load32(p + 4 * r[0]) ^ load32(p + 4 * r[1]) ^ load32(p + 4 * r[2]));
+        if (sum > limit)
+            return false;
+    }
+    return true;
+}
+
+struct recovered {
+    uint32_t e[AES_MAX_WORDS];  /* the encryption schedule, words as integers */
+    unsigned errors;            /* bits that differ from memory */
+    bool swapped;               /* words stored as host-order (byte-swapped) integers */
+};
+
+/* Step 3: recovers the key of the schedule of form f at p (both word orders),
+ * into *out. Returns true when some key's schedule is within max_err bits. */
+static bool
+recover(const struct shared *sh, const struct form *f, const uint8_t *p, struct recovered *out)
+{
+    uint32_t m[AES_MAX_WORDS], e[AES_MAX_WORDS], t[AES_MAX_WORDS], tm[AES_MAX_WORDS];
+    bool found = false;
+
+    out->errors = sh->max_err + 1;
+    for (unsigned order = 0; order < 2 && out->errors > 0; order++) {
+        for (unsigned i = 0; i < f->words; i++) {
+            const uint8_t *b = p + 4 * i;
+
+            m[i] = order == 0 ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+                                    (uint32_t)b[2] << 8 | b[3]
+                              : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 |
+                                    (uint32_t)b[1] << 8 | b[0];
+        }
+        if (f->dec)
+            dec_layout(f, m, e, false);
+        else
+            memcpy(e, m, f->words * sizeof e[0]);
+        for (unsigned at = 0; at + f->nk <= f->words && out->errors > 0; at += 4) {
+            const uint32_t *cmp = t;
+            unsigned d = 0;
+
+            memcpy(t + at, e + at, f->nk * sizeof t[0]);
+            expand_from(sh->sbox, f->nk, f->words, at, t);
+            if (f->dec) {
+                dec_layout(f, t, tm, true);
+                cmp = tm;
+            }
+            for (unsigned i = 0; i < f->words && d < out->errors; i++)
+                d += popcount32(cmp[i] ^ m[i]);
+            if (d < out->errors) {
+                memcpy(out->e, t, f->words * sizeof t[0]);
+                out->errors = d;
+                out->swapped = order == 1;
+                found = true;
+            }
+        }
+    }
+    OPENSSL_cleanse(m, sizeof m);
+    OPENSSL_cleanse(e, sizeof e);
+    OPENSSL_cleanse(t, sizeof t);
+    OPENSSL_cleanse(tm, sizeof tm);
+    return found;
+}
+
+/* A key of too few distinct byte values is a constant, not a secret (the
+ * schedule of an all-zero key satisfies every relation). */
+static bool
+key_plausible(const uint8_t *key, size_t len)
+{
+    uint8_t seen[256] = {0};
+    size_t distinct = 0;
+
+    for (size_t i = 0; i < len; i++)
+        if (!seen[key[i]]++)
+            distinct++;
+    return distinct * 3 >= len * 2; /* random keys: 15.5 of 16, 30 of 32 */
+}
+
+/* Public keys that are not secrets: the key of the SP 800-90A CTR_DRBG
+ * derivation function (00 01 02 ... as long as the key; FIPS-197 Appendix C
+ * uses the same), which every OpenSSL 3 process keeps expanded for its DRBGs,
+ * and the FIPS-197 Appendix A example keys. */
+static bool
+key_public(const uint8_t *key, size_t len)
+{
+    static const uint8_t fips_a[3][32] = {
+        {0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf,
+         0x4f, 0x3c},
+        {0x8e, 0x73, 0xb0, 0xf7, 0xda, 0x0e, 0x64, 0x52, 0xc8, 0x10, 0xf3, 0x2b,
+         0x80, 0x90, 0x79, 0xe5, 0x62, 0xf8, 0xea, 0xd2, 0x52, 0x2c, 0x6b, 0x7b},
+        {0x60, 0x3d, 0xeb, 0x10, 0x15, 0xca, 0x71, 0xbe, 0x2b, 0x73, 0xae, 0xf0, 0x85, 0x7d,
+         0x77, 0x81, 0x1f, 0x35, 0x2c, 0x07, 0x3b, 0x61, 0x08, 0xd7, 0x2d, 0x98, 0x10, 0xa3,
+         0x09, 0x14, 0xdf, 0xf4},
+    };
+    bool counting = true;
+
+    for (size_t i = 0; i < len && counting; i++)
+        counting = key[i] == i;
+    return counting || memcmp(key, fips_a[(len - 16) / 8], len) == 0;
+}
+
+/* Step 4: one block through our round keys and through EVP must agree. */
+static bool
+evp_agrees(const struct shared *sh, const struct form *f, const uint32_t *e, const uint8_t *key)
+{
+    static const uint8_t block[16] = "dumpgate aes poc";
+    uint8_t ours[16], theirs[32];
+    int n = 0, n2 = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    bool ok;
+
+    ERR_set_mark();
+    ok = c != NULL &&
+         EVP_EncryptInit_ex2(c, sh->ecb[(f->nk - 4) / 2], key, NULL, NULL) == 1 &&
+         EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
+         EVP_EncryptUpdate(c, theirs, &n, block, sizeof block) == 1 &&
+         EVP_EncryptFinal_ex(c, theirs + n, &n2) == 1 && n + n2 == 16;
+    EVP_CIPHER_CTX_free(c);
+    ERR_pop_to_mark();
+    if (ok) {
+        encrypt_block(sh->sbox, e, f->nr, block, ours);
+        ok = memcmp(ours, theirs, 16) == 0;
+    }
+    return ok;
+}
+
+/* Tests the schedule of form f at chunk index s. Returns true when it is one
+ * (reported, or silently consumed when its key is public). */
+static bool
+try_at(struct ctx *c, const struct dg_chunk *ch, const struct form *f, size_t s,
+       struct dg_sink *sink)
+{
+    const struct shared *sh = c->sh;
+    struct recovered r;
+    uint8_t key[32];
+    unsigned klen = 4 * f->nk, bits = 32 * f->nk;
+    struct dg_finding fd;
+    bool ok;
+
+    if (!linear_ok(f, ch->p + s, 3 * sh->max_err) || !recover(sh, f, ch->p + s, &r))
+        return false;
+    for (unsigned i = 0; i < klen; i++)
+        key[i] = (uint8_t)(r.e[i / 4] >> (24 - 8 * (i % 4)));
+    if (key_public(key, klen)) {
+        OPENSSL_cleanse(key, sizeof key);
+        OPENSSL_cleanse(&r, sizeof r);
+        return true; /* a schedule, but of a public key: consumed, not reported */
+    }
+    ok = key_plausible(key, klen) && evp_agrees(sh, f, r.e, key);
+    if (ok) {
+        memset(&fd, 0, sizeof fd);
+        dg_strlcpyf(fd.type, sizeof fd.type, "aes-key");
+        fd.status = DG_STATUS_CONFIRMED;
+        fd.severity = DG_SEV_MEDIUM;
+        fd.off = ch->off + s;
+        fd.len = 4u * f->words;
+        dg_strlcpyf(fd.encoding, sizeof fd.encoding, "%s",
+                    f->dec ? "aes-dec-schedule" : "aes-enc-schedule");
+        dg_strlcpyf(fd.key.algorithm, sizeof fd.key.algorithm, "AES");
+        fd.key.bits = bits;
+        keyproof_sha256_hex(key, klen, fd.key.key_sha256);
+        dg_strlcpyf(fd.proof, sizeof fd.proof,
+                    "AES-%u key expansion holds over %u round keys with %u bit error%s; "
+                    "EVP AES-%u-ECB agrees",
+                    bits, f->nr + 1, r.errors, r.errors == 1 ? "" : "s", bits);
+        if (r.errors > 0)
+            dg_strlcpyf(fd.note, sizeof fd.note,
+                        "%u bit%s of the schedule differ from the key's expansion (decayed or "
+                        "overwritten)",
+                        r.errors, r.errors == 1 ? "" : "s");
+        dg_strlcpyf(fd.preview, sizeof fd.preview,
+                    "AES-%u %scryption key schedule, %u bytes, %s 32-bit words (redacted)", bits,
+                    f->dec ? "de" : "en", 4 * f->words,
+                    r.swapped ? "byte-swapped" : "byte-order");
+        dg_report(sink, &fd);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(&r, sizeof r);
+    return ok;
+}
+
+/* A run of prefilter hits starts at chunk index y: tries every form at every
+ * start that would put y inside it. */
+static void
+trigger(struct ctx *c, const struct dg_chunk *ch, size_t y, struct dg_sink *sink)
+{
+    if (y < c->covered)
+        return;
+    for (size_t back = 0; back <= AES_MAX_BYTES && back <= y; back++) {
+        size_t s = y - back;
+
+        if (s >= ch->owned)
+            continue;
+        for (unsigned i = 0; i < N_FORMS; i++) {
+            const struct form *f = &c->sh->form[i];
+
+            if (back > 4 * f->words || s + 4 * f->words > ch->len)
+                continue;
+            if (try_at(c, ch, f, s, sink)) {
+                c->covered = s + 4 * f->words;
+                return;
+            }
+        }
+    }
+}
+
+/* --- prefilter ------------------------------------------------------------- */
+
+static const int deltas[N_FORMS] = {-16, 16, -24, 8, -32, 32};
+
+/* Prefilter hits at y .. y+n-1 as bits, with bounds checks. */
+static unsigned
+hits_slow(const uint8_t *p, size_t len, size_t y0, unsigned n)
+{
+    unsigned m = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        size_t y = y0 + i;
+        uint8_t q;
+
+        if (y < 4 || y >= len || (q = p[y] ^ p[y - 4]) == 0)
+            continue;
+        for (unsigned j = 0; j < N_FORMS; j++) {
+            size_t t = (size_t)((ptrdiff_t)y + deltas[j]);
+
+            if ((deltas[j] < 0 && y < (size_t)-deltas[j]) || (deltas[j] > 0 && t >= len))
+                continue;
+            if (p[t] == q) {
+                m |= 1u << i;
+                break;
+            }
+        }
+    }
+    return m;
+}
+
+/* Starts of runs of AES_RUN hits that begin in the low 16 bits of w (the
+ * previous block; the current one is in the high 16 bits). */
+static unsigned
+run_starts(uint32_t w)
+{
+    uint32_t r = w & w >> 1;
+
+    r &= r >> 2;
+    r &= r >> 4; /* bit i: bits i..i+7 all set */
+    return (unsigned)(r & ~(r << 1) & 0xffffu);
+}
+
+static dg_err
+aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    struct ctx *c = ctx;
+    const uint8_t *p = ch->p;
+    size_t len = ch->len, end, y = 0;
+    uint32_t prev = 0;
+
+    c->covered = 0;
+    /* A schedule that starts in the owned part has its hits below owned + 240. */
+    end = ch->owned + AES_MAX_BYTES + 16 < len ? ch->owned + AES_MAX_BYTES + 16 : len;
+    for (; y < end; y += 16) {
+        unsigned m, starts;
+
+#ifdef __SSE2__
+        if (y >= 32 && y + 48 <= len) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + y));
+            __m128i q = _mm_xor_si128(a, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 4)));
+            __m128i z = _mm_cmpeq_epi8(q, _mm_setzero_si128());
+            __m128i h = _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 16)));
+
+            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y + 16))));
+            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 24))));
+            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y + 8))));
+            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 32))));
+            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y + 32))));
+            m = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(z, h));
+        } else
+#endif
+            m = hits_slow(p, len, y, 16);
+        starts = (prev | m << 16) == 0 ? 0 : run_starts(prev | (uint32_t)m << 16);
+        while (starts != 0) {
+            size_t k = y - 16 + (size_t)__builtin_ctz(starts);
+
+            starts &= starts - 1;
+            trigger(c, ch, k, sink);
+        }
+        prev = m;
+    }
+    /* Runs that start in the last block. */
+    for (unsigned starts = run_starts(prev); starts != 0; starts &= starts - 1)
+        trigger(c, ch, y - 16 + (size_t)__builtin_ctz(starts), sink);
+    return DG_OK;
+}
+
+const struct dg_detector dg_detector_aes = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "aes",
+    .summary = "expanded AES-128/192/256 key schedules (encryption and decryption, byte order "
+               "or byte-swapped words), tolerant of a few flipped bits; key_sha256 only",
+    .forms = forms,
+    .severity = DG_SEV_MEDIUM,
+    .max_span = AES_SPAN,
+    .flags = DG_DET_BINARY,
+    .default_on = true,
+    .create = aes_create,
+    .init = aes_init,
+    .scan = aes_scan,
+    .release = aes_release,
+    .destroy = aes_destroy,
+};
