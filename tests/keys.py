@@ -45,6 +45,12 @@ def der_of(keyfile):
                           capture_output=True).stdout
 
 
+def pkcs8_der(keyfile):
+    """The unencrypted PKCS#8 DER of a key (openssl pkey writes RSA as PKCS#1)."""
+    return subprocess.run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-in", str(keyfile), "-outform",
+                           "DER"], check=True, capture_output=True).stdout
+
+
 def utf16le(text):
     return text.encode("utf-16-le")
 
