@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * bench_der.c - single-thread throughput of a detector through the engine.
+ * bench_detector.c - single-thread throughput of detectors through the engine.
  *
  * Runs scan_memory() with opts.detectors = {NAME, NULL} on one thread over
  * N MiB of random bytes and N MiB of mixed memory-like bytes (zero pages,
  * ASCII text, pointer arrays, small little-endian integers, random), three
  * times each, and prints the best MB/s (bytes / 1e6 / s) and the findings.
  * Nothing is planted: the figure is the cost of the prefilter and of the
- * structural checks behind it. Usage: bench_der [MiB] [detector] (default
- * 256 der). Not built by meson; build it against the library with
- *   cc -O2 -std=c11 -Iinclude -Iscanner bench/bench_der.c build/libdumpgate.a \
- *      -lelf -lcrypto -ljansson -lpcre2-8 -lpthread -o build/bench_der
+ * structural checks behind it. Usage: bench_detector [MiB] [detector] (default
+ * 256 der). Built by meson as build/tests/bench_detector.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdint.h>
@@ -112,13 +110,13 @@ run(const char *what, const uint8_t *p, size_t n, const char *det)
 
         memset(&res, 0, sizeof res);
         if (scan_memory(what, p, n, &opts, &res) != DG_OK) {
-            fprintf(stderr, "bench_der: scan_memory failed\n");
+            fprintf(stderr, "bench_detector: scan_memory failed\n");
             return 1;
         }
         t = now() - t0;
         found = res.n_findings;
         if (res.cov.scanned_bytes != n)
-            fprintf(stderr, "bench_der: scanned %llu of %zu bytes\n",
+            fprintf(stderr, "bench_detector: scanned %llu of %zu bytes\n",
                     (unsigned long long)res.cov.scanned_bytes, n);
         scan_result_free(&res);
         if (best == 0 || t < best)
