@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * registry.h - the table of built-in detectors (detector_list.h), the only
- * global state of dumpgate, and it is constant.
+ * registry.h - the table of built-in detectors (detector_list.h) followed by
+ * the detectors added at run time (plug-ins). The only global state of
+ * dumpgate: the built-in part is constant; registry_add() is called before
+ * any scan, on one thread.
  */
 #ifndef DUMPGATE_REGISTRY_H
 #define DUMPGATE_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <dumpgate/detector.h>
@@ -18,5 +21,11 @@ size_t registry_count(void);
 const struct dg_detector *registry_get(size_t i);
 /* The detector called name, or NULL. */
 const struct dg_detector *registry_find(const char *name);
+/* Appends d (kept by pointer, never freed). DG_E_ARG if a detector of that
+ * name exists, DG_E_LIMIT if the table is full. Not thread-safe: call before
+ * scanning. */
+dg_err registry_add(const struct dg_detector *d);
+/* True for a detector of detector_list.h. */
+bool registry_is_builtin(const struct dg_detector *d);
 
 #endif

@@ -58,6 +58,8 @@ struct dg_finding {
     char proof[112];        /* what was proven: "p*q=n, e*d=1 mod lcm(p-1,q-1), CRT" */
     char note[160];         /* why it is only a candidate, cipher and KDF, ... */
     char preview[112];      /* redacted preview: structure only, never secret bytes */
+    char match_sha256[65];  /* lowercase hex SHA-256 of the bytes a rule or plug-in
+                               matched (a token, a password): an identifier only */
 };
 
 /* Fills dst (size n) with printf-style text, truncating; always NUL-terminates. */

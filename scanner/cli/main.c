@@ -9,12 +9,15 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 
 #include <dumpgate/dumpgate.h>
 
+#include "../../detectors/plugin.h"
 #include "../../detectors/registry.h"
+#include "../../detectors/rules.h"
 #include "handler.h"
 #include "../engine/identity.h"
 #include "options.h"
@@ -121,30 +124,120 @@ cmd_regions(const struct cli_opts *o)
 }
 
 static int
-cmd_detectors(void)
+cmd_detectors(const struct cli_opts *o, const struct rule_set *rules)
 {
     for (size_t i = 0; i < registry_count(); i++) {
         const struct dg_detector *d = registry_get(i);
+        bool builtin = registry_is_builtin(d);
+        bool on = d->default_on || (rules != NULL && strcmp(d->name, "rules") == 0) ||
+                  (!builtin && !o->detectors_set);
 
-        printf("%-10s %-6s %s%s\n", d->name, dg_severity_name(d->severity), d->summary,
-               d->default_on ? "" : " (off by default)");
+        printf("%-10s %-6s %s%s%s\n", d->name, dg_severity_name(d->severity), d->summary,
+               builtin ? "" : " (plug-in)", on ? "" : " (off by default)");
         if (d->forms != NULL) {
             printf("%-17s forms:", "");
             for (const char *const *f = d->forms; *f != NULL; f++)
                 printf(" %s", *f);
             printf("\n");
         }
+        if (rules != NULL && strcmp(d->name, "rules") == 0) {
+            for (size_t k = 0; k < rules->n; k++) {
+                const struct rule *r = &rules->rules[k];
+                char enc[40];
+
+                printf("  rule %-30s %-6s %s\n", r->id, dg_severity_name(r->severity),
+                       r->description);
+                printf("%-7s %s; from %s:%lu\n", "",
+                       rules_encodings_name(r->encodings, enc, sizeof enc), r->file, r->line);
+            }
+        }
     }
     return EXIT_CLEAN;
+}
+
+/* Loads --plugin files, checks --rules files and --detectors names, and
+ * chooses the detectors: --rules turns the rules detector on, a plug-in runs
+ * with the default set unless --detectors names the ones to run. Returns 0
+ * or EXIT_ERROR after printing why. *rules: the loaded rule set, for
+ * `dumpgate detectors`. */
+static int
+prepare(struct cli_opts *o, struct rule_set **rules)
+{
+    struct dg_config cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL};
+    char err[600];
+    size_t nd = 0;
+
+    *rules = NULL;
+    for (int i = 0; i < o->n_plugins; i++)
+        if (plugin_load(o->plugins[i], &cfg, err, sizeof err) != DG_OK) {
+            fprintf(stderr, "dumpgate: error: %s\n", err);
+            return EXIT_ERROR;
+        }
+    for (size_t i = 0; o->detectors_set && o->detectors[i] != NULL; i++, nd++)
+        if (registry_find(o->detectors[i]) == NULL) {
+            fprintf(stderr, "dumpgate: unknown detector '%s' (see `dumpgate detectors`)\n"
+                    "Try 'dumpgate --help'.\n", o->detectors[i]);
+            return EXIT_ERROR;
+        }
+    if (o->n_rules > 0) {
+        size_t len = 7;
+
+        for (int i = 0; i < o->n_rules; i++)
+            len += strlen(o->rules[i]) + 1;
+        if ((o->rules_kv = malloc(len)) == NULL ||
+            o->n_keyvals + 1 >= (int)(sizeof o->keyvals / sizeof o->keyvals[0])) {
+            fprintf(stderr, "dumpgate: error: too many options\n");
+            return EXIT_ERROR;
+        }
+        strcpy(o->rules_kv, "rules=");
+        for (int i = 0; i < o->n_rules; i++) {
+            if (i > 0)
+                strcat(o->rules_kv, "\n");
+            strcat(o->rules_kv, o->rules[i]);
+        }
+        if (rules_load(o->rules_kv + 6, rules, err, sizeof err) != DG_OK) {
+            fprintf(stderr, "dumpgate: error: %s\n", err);
+            return EXIT_ERROR;
+        }
+        /* first, so that it wins over an --option rules=... */
+        memmove(o->keyvals + 1, o->keyvals, (size_t)(o->n_keyvals + 1) * sizeof o->keyvals[0]);
+        o->keyvals[0] = o->rules_kv;
+        o->n_keyvals++;
+    }
+    if (o->n_rules == 0 && o->n_plugins == 0)
+        return 0;
+    if (!o->detectors_set) {
+        for (size_t i = 0; i < registry_count(); i++) {
+            const struct dg_detector *d = registry_get(i);
+
+            if (d->default_on || !registry_is_builtin(d))
+                o->detectors[nd++] = d->name;
+        }
+        o->detectors_set = true;
+    }
+    if (o->n_rules > 0 && registry_find("rules") != NULL) {
+        bool have = false;
+
+        for (size_t i = 0; i < nd; i++)
+            have = have || strcmp(o->detectors[i], "rules") == 0;
+        if (!have && nd + 1 < sizeof o->detectors / sizeof o->detectors[0])
+            o->detectors[nd++] = "rules";
+    }
+    o->detectors[nd] = NULL;
+    return 0;
 }
 
 int
 main(int argc, char **argv)
 {
     struct cli_opts o;
+    struct rule_set *rules = NULL;
     int status = options_parse(argc, argv, &o);
 
+    if (status == 0 && o.cmd != CMD_HELP && o.cmd != CMD_VERSION)
+        status = prepare(&o, &rules);
     if (status != 0) {
+        rules_free(rules);
         options_free(&o);
         return EXIT_ERROR;
     }
@@ -162,12 +255,13 @@ main(int argc, char **argv)
         status = cmd_regions(&o);
         break;
     case CMD_DETECTORS:
-        status = cmd_detectors();
+        status = cmd_detectors(&o, rules);
         break;
     case CMD_CORE_HANDLER:
         status = handler_run(&o);
         break;
     }
+    rules_free(rules);
     options_free(&o);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("dumpgate: writing output");

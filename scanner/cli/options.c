@@ -21,7 +21,7 @@ options_usage(FILE *out)
     fprintf(out,
             "usage: dumpgate scan [options] FILE... | -\n"
             "       dumpgate regions [--format text|jsonl] FILE\n"
-            "       dumpgate detectors\n"
+            "       dumpgate detectors [--rules FILE] [--plugin FILE.so]\n"
             "       dumpgate core-handler --spool DIR [options] [PID UID SIGNAL TIME COMM]\n"
             "       dumpgate --help | --version\n"
             "\n"
@@ -49,6 +49,11 @@ options_usage(FILE *out)
             "      --no-builtin-allow    do not allow OpenSSL's public test keys\n"
             "      --p12-pass PASS       password to try on PKCS#12 key stores\n"
             "      --option NAME=VALUE   set a detector option (see docs/detectors.md)\n"
+            "      --rules FILE|default  also match the rules of FILE (YAML, docs/RULES.md);\n"
+            "                            `default`: the built-in pack (cloud keys, tokens,\n"
+            "                            JWTs); may be repeated; also for `detectors`\n"
+            "      --plugin FILE.so      load a detector plug-in (docs/PLUGINS.md); may be\n"
+            "                            repeated; also for `detectors`\n"
             "\n"
             "Compressed dumps (zstd, lz4, xz, gzip, bzip2) and apport .crash reports are\n"
             "decompressed as a stream; offsets then refer to the decompressed dump.\n"
@@ -102,8 +107,7 @@ split_detectors(struct cli_opts *o, const char *arg)
         return usage_error("%s", "out of memory");
     for (char *save = NULL, *t = strtok_r(o->detector_list, ",", &save); t != NULL;
          t = strtok_r(NULL, ",", &save)) {
-        if (registry_find(t) == NULL)
-            return usage_error("unknown detector '%s' (see `dumpgate detectors`)", t);
+        /* names are checked in main.c, once the plug-ins are loaded */
         if (n + 1 >= sizeof o->detectors / sizeof o->detectors[0])
             return usage_error("%s", "too many detectors");
         o->detectors[n++] = t;
@@ -127,7 +131,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         {"p12-pass", required_argument, NULL, 'P'},
         {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
         {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
-        {"log-stderr", no_argument, NULL, 'L'},    {NULL, 0, NULL, 0},
+        {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
+        {"plugin", required_argument, NULL, 'p'},  {NULL, 0, NULL, 0},
     };
     const char *sub;
     int c;
@@ -227,6 +232,18 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->keyvals[o->n_keyvals++] = c == 'P' ? o->p12_pass : optarg;
             o->keyvals[o->n_keyvals] = NULL;
             break;
+        case 'r':
+            if (o->n_rules == (int)(sizeof o->rules / sizeof o->rules[0]))
+                return usage_error("%s", "too many --rules files");
+            if (strchr(optarg, '\n') != NULL || optarg[0] == '\0')
+                return usage_error("bad --rules file name '%s'", optarg);
+            o->rules[o->n_rules++] = optarg;
+            break;
+        case 'p':
+            if (o->n_plugins == (int)(sizeof o->plugins / sizeof o->plugins[0]))
+                return usage_error("%s", "too many --plugin files");
+            o->plugins[o->n_plugins++] = optarg;
+            break;
         case 'S':
         case 'W':
         case 'X':
@@ -281,4 +298,6 @@ options_free(struct cli_opts *o)
         OPENSSL_cleanse(o->p12_pass, strlen(o->p12_pass));
     free(o->p12_pass);
     o->p12_pass = NULL;
+    free(o->rules_kv);
+    o->rules_kv = NULL;
 }

@@ -39,6 +39,11 @@ struct cli_opts {
     const char *keyvals[33];    /* --option NAME=VALUE..., NULL-terminated (detector options) */
     int n_keyvals;
     char *p12_pass;             /* owned "p12-pass=..." made from --p12-pass */
+    const char *rules[16];      /* --rules FILE|default... */
+    int n_rules;
+    char *rules_kv;             /* owned "rules=FILE\nFILE..." made from --rules */
+    const char *plugins[16];    /* --plugin FILE.so... */
+    int n_plugins;
     char **files;               /* argv slice (core-handler: the core_pattern specifiers) */
     int n_files;
     /* core-handler */

@@ -91,6 +91,7 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
     json_object_set_new(o, "proof", str_or_null(f->proof));
     json_object_set_new(o, "note", str_or_null(f->note));
     json_object_set_new(o, "preview", str_or_null(f->preview));
+    json_object_set_new(o, "match_sha256", str_or_null(f->match_sha256));
     json_object_set_new(o, "allowed", json_boolean(sf->allowed));
     json_object_set_new(o, "allow_note", sf->allowed ? str_or_null(sf->allow_note) : json_null());
     json_object_set_new(o, "copies", json_integer((json_int_t)sf->n_copies + 1));

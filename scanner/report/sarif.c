@@ -172,6 +172,8 @@ result(const struct scan_result *r, const struct scan_finding *sf, size_t art)
         json_object_set_new(fp, "spki_sha256/v1", json_string(f->key.spki_sha256));
     if (f->key.key_sha256[0])
         json_object_set_new(fp, "key_sha256/v1", json_string(f->key.key_sha256));
+    if (f->match_sha256[0])
+        json_object_set_new(fp, "match_sha256/v1", json_string(f->match_sha256));
     snprintf(va, sizeof va, "0x%" PRIx64, sf->va);
     json_object_set_new(key, "algorithm", str_or_null(f->key.algorithm));
     json_object_set_new(key, "bits", f->key.bits ? json_integer(f->key.bits) : json_null());
@@ -195,6 +197,7 @@ result(const struct scan_result *r, const struct scan_finding *sf, size_t art)
     json_object_set_new(props, "proof", str_or_null(f->proof));
     json_object_set_new(props, "note", str_or_null(f->note));
     json_object_set_new(props, "preview", str_or_null(f->preview));
+    json_object_set_new(props, "match_sha256", str_or_null(f->match_sha256));
     json_object_set_new(props, "offsets", json_string(r->compression[0] ? "decompressed" : "file"));
     json_object_set_new(key, "kid", str_or_null(f->key.kid));
     json_object_set_new(key, "jwk_thumbprint", str_or_null(f->key.jwk_thumbprint));

@@ -51,6 +51,8 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
         fprintf(out, " spki_sha256=%s", f->key.spki_sha256);
     else if (f->key.key_sha256[0])
         fprintf(out, " key_sha256=%s", f->key.key_sha256);
+    if (f->match_sha256[0])
+        fprintf(out, " match_sha256=%s", f->match_sha256);
     if (f->key.label[0])
         fprintf(out, " \"%s\"", f->key.label);
     if (f->key.kid[0])

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_plugins.py - detector plug-ins (--plugin, docs/PLUGINS.md): dumpgate is
+# installed into a temporary prefix (meson install --destdir), the example in
+# examples/plugin is built out of tree against the INSTALLED header and
+# dumpgate.pc, loaded with --plugin and finds its planted marker in synthetic
+# and real (gcore) cores; plug-ins with a wrong ABI, no entry symbol or a
+# failing create() are refused with exit 2 and nothing scanned.
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import dgtest
+from conftest import gcore
+
+MKCORE = dgtest.BUILD / "fixtures" / "mkcore"
+EXAMPLE = dgtest.ROOT / "examples" / "plugin"
+MARKER = "DUMPGATE-TEST-MARKER-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(destdir, environment for pkg-config) of a `meson install --destdir`."""
+    dest = tmp_path_factory.mktemp("inst")
+    r = subprocess.run(["meson", "install", "-C", str(dgtest.BUILD), "--no-rebuild",
+                        "--destdir", str(dest)], capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    pcs = list(dest.rglob("dumpgate.pc"))
+    assert len(pcs) == 1
+    env = dict(os.environ, PKG_CONFIG_PATH=str(pcs[0].parent), PKG_CONFIG_SYSROOT_DIR=str(dest))
+    return dest, env
+
+
+def build_plugin(src_dir, env, out_dir, cflags=""):
+    work = out_dir / "src"
+    shutil.copytree(src_dir, work)
+    r = subprocess.run(["make", "-C", str(work), f"CFLAGS=-O2 -Wall -Wextra -Werror {cflags}"],
+                       capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    return work / "marker.so"
+
+
+@pytest.fixture(scope="module")
+def marker_so(installed, tmp_path_factory):
+    dest, env = installed
+    # the installed header is the one used: no -I into the source tree
+    assert list(dest.rglob("include/dumpgate/plugin.h"))
+    return build_plugin(EXAMPLE, env, tmp_path_factory.mktemp("marker"))
+
+
+def test_install_layout(installed):
+    dest, env = installed
+    names = {p.name for p in dest.rglob("*")}
+    assert {"dumpgate.h", "detector.h", "finding.h", "error.h", "plugin.h", "dumpgate.pc",
+            "libdumpgate.so.0", "default.yaml"} <= names
+    cflags = subprocess.run(["pkg-config", "--cflags", "dumpgate"], env=env,
+                            capture_output=True, check=True).stdout.decode()
+    assert str(dest) in cflags
+
+
+def mkcore_with(tmp_path, data):
+    plant = tmp_path / "plant"
+    plant.write_bytes(data)
+    core = tmp_path / "core"
+    subprocess.run([str(MKCORE), "--segments", "2", "--segment-size", "65536", "--fill", "random",
+                    "--plant", f"{plant}@1:777", str(core)], check=True, capture_output=True)
+    return core
+
+
+def test_example_plugin_finds_marker(tmp_path, marker_so):
+    core = mkcore_with(tmp_path, f"xx {MARKER} yy".encode())
+    rc, found, _, err = dgtest.scan(core, "--plugin", marker_so)
+    assert rc == 1, err
+    assert [(f["detector"], f["type"], f["match_sha256"]) for f in found] == [
+        ("marker", "test-marker", hashlib.sha256(MARKER.encode()).hexdigest())]
+    p = dgtest.run("scan", "--plugin", marker_so, "-f", "sarif", core)
+    assert p.returncode == 1 and MARKER.encode() not in p.stdout
+    assert b'"marker"' in p.stdout
+    # --detectors chooses: a plug-in not named does not run
+    rc, found, _, err = dgtest.scan(core, "--plugin", marker_so, "-d", "pem")
+    assert rc == 0 and not found, err
+    p = dgtest.run("detectors", "--plugin", marker_so)
+    assert p.returncode == 0 and b"marker" in p.stdout and b"(plug-in)" in p.stdout
+
+
+HOLDER = r"""
+import sys, time
+held = ("marker: " + sys.argv[1] + "\n").encode()
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_example_plugin_in_real_core(tmp_path, procs, marker_so):
+    p = procs.start([sys.executable, "-c", HOLDER, MARKER], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, found, _, err = dgtest.scan(core, "--plugin", marker_so, "-d", "marker")
+    assert rc == 1, err
+    assert found and all(f["detector"] == "marker" for f in found)
+
+
+BAD = r"""
+#include <dumpgate/plugin.h>
+static dg_err fail_create(const struct dg_config *cfg, void **shared)
+{ (void)cfg; (void)shared; return DG_E_UNSUPPORTED; }
+static dg_err scan(void *c, const struct dg_chunk *ch, struct dg_sink *s)
+{ (void)c; (void)ch; (void)s; return DG_OK; }
+static const struct dg_detector d = {
+    .abi = ABI, .name = "bad", .summary = "refused", .max_span = 16, .scan = scan,
+#ifdef FAIL_CREATE
+    .create = fail_create,
+#endif
+};
+#ifndef NO_ENTRY
+DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &d; }
+#else
+DG_PLUGIN_EXPORT const struct dg_detector *something_else(void) { return &d; }
+#endif
+"""
+
+
+@pytest.mark.parametrize("defs,words", [
+    (["-DABI=DG_DETECTOR_ABI+1"], "detector ABI 2, this dumpgate speaks ABI 1"),
+    (["-DABI=DG_DETECTOR_ABI", "-DNO_ENTRY"], "no symbol dg_detector_entry_v1"),
+    (["-DABI=DG_DETECTOR_ABI", "-DFAIL_CREATE"], "create failed: unsupported"),
+])
+def test_bad_plugin_refused(tmp_path, installed, defs, words):
+    dest, env = installed
+    src = tmp_path / "bad.c"
+    src.write_text(BAD)
+    so = tmp_path / "bad.so"
+    cflags = subprocess.run(["pkg-config", "--cflags", "dumpgate"], env=env, capture_output=True,
+                            check=True).stdout.decode().split()
+    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", *cflags, *defs, "-o", str(so), str(src)],
+                   check=True, capture_output=True)
+    core = mkcore_with(tmp_path, b"nothing")
+    for args in (("scan", "--plugin", so, core), ("detectors", "--plugin", so)):
+        p = dgtest.run(*args)
+        assert p.returncode == 2
+        assert words in p.stderr.decode(), p.stderr.decode()
+        assert p.stdout == b""
+
+
+def test_plugin_not_a_file(tmp_path):
+    p = dgtest.run("scan", "--plugin", tmp_path / "missing.so", tmp_path)
+    assert p.returncode == 2 and b"cannot load" in p.stderr
+
+
+def test_plugin_name_clash(tmp_path, marker_so):
+    p = dgtest.run("detectors", "--plugin", marker_so, "--plugin", marker_so)
+    assert p.returncode == 2 and b"already loaded" in p.stderr
