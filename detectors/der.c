@@ -369,45 +369,6 @@ decode_der(const unsigned char *der, size_t len, const char *structure, const ch
     return pkey;
 }
 
-static void
-type_from_algorithm(struct dg_finding *f)
-{
-    static const struct {
-        const char *alg, *type;
-    } map[] = {
-        {"RSA", "rsa-private-key"},         {"RSA-PSS", "rsa-private-key"},
-        {"EC", "ec-private-key"},           {"SM2", "ec-private-key"},
-        {"DSA", "dsa-private-key"},         {"Ed25519", "ed25519-private-key"},
-        {"Ed448", "ed448-private-key"},     {"X25519", "x25519-private-key"},
-        {"X448", "x448-private-key"},
-    };
-
-    dg_strlcpyf(f->type, sizeof f->type, "private-key");
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(f->key.algorithm, map[i].alg) == 0)
-            dg_strlcpyf(f->type, sizeof f->type, "%s", map[i].type);
-}
-
-/* Proves pkey into f; returns true when confirmed. A key that decoded but
- * whose math fails is a medium candidate. */
-static bool
-prove_into(EVP_PKEY *pkey, unsigned flags, struct dg_finding *f)
-{
-    dg_err rc = keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof);
-
-    type_from_algorithm(f);
-    if (rc == DG_OK) {
-        f->status = DG_STATUS_CONFIRMED;
-        f->severity = DG_SEV_HIGH;
-        return true;
-    }
-    f->status = DG_STATUS_CANDIDATE;
-    f->severity = DG_SEV_MEDIUM;
-    dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);
-    f->proof[0] = '\0';
-    return false;
-}
-
 /* Curves tried for a SEC1 key without parameters, by field size in bytes. */
 static const struct {
     size_t flen;
@@ -597,7 +558,7 @@ judge_key(struct ctx *c, const uint8_t *der, size_t len, const uint8_t *p,
     if ((form == F_PKCS8 || form == F_SEC1) && has_public(p, kids, n, form))
         flags = KEYPROOF_PUB_STORED;
     dg_strlcpyf(f->encoding, sizeof f->encoding, "%s", form_encoding[form]);
-    prove_into(pkey, flags, f);
+    keyproof_prove_finding(pkey, flags, f);
     EVP_PKEY_free(pkey);
     return true;
 }
@@ -789,7 +750,7 @@ at_exponent(struct ctx *c, const struct dg_chunk *ch, size_t k)
     if (pkey == NULL)
         goto out;
     memset(&f, 0, sizeof f);
-    if (!prove_into(pkey, 0, &f))
+    if (!keyproof_prove_finding(pkey, 0, &f))
         goto out; /* a guess that does not prove is not worth a finding */
     dg_strlcpyf(f.encoding, sizeof f.encoding, "der-pkcs1");
     dg_strlcpyf(f.note, sizeof f.note, "%s (n recomputed as p*q)", RESYNC_NOTE);
@@ -834,7 +795,7 @@ at_ecpub(struct ctx *c, const struct dg_chunk *ch, size_t k)
     pkey = ec_guess(NULL, p + k - flen, flen, pub, publen);
     if (pkey == NULL)
         return 0;
-    prove_into(pkey, KEYPROOF_PUB_STORED, &f);
+    keyproof_prove_finding(pkey, KEYPROOF_PUB_STORED, &f);
     EVP_PKEY_free(pkey);
     dg_strlcpyf(f.encoding, sizeof f.encoding, "der-sec1");
     dg_strlcpyf(f.note, sizeof f.note, "%s (curve found from the public point)", RESYNC_NOTE);
@@ -845,48 +806,6 @@ at_ecpub(struct ctx *c, const struct dg_chunk *ch, size_t k)
     return k + a.hlen + a.len;
 }
 
-/* Names the PBES2 KDF and cipher of an EncryptedPrivateKeyInfo. */
-static bool
-describe_encrypted(const unsigned char *der, size_t len, char *note, size_t n)
-{
-    const unsigned char *p = der;
-    X509_SIG *sig;
-    const X509_ALGOR *alg = NULL;
-    const ASN1_OBJECT *oid = NULL;
-    char scheme[64] = "?", kdf[64] = "", cipher[64] = "";
-
-    ERR_set_mark();
-    sig = d2i_X509_SIG(NULL, &p, (long)len);
-    if (sig == NULL || (size_t)(p - der) != len) {
-        X509_SIG_free(sig);
-        ERR_pop_to_mark();
-        return false;
-    }
-    X509_SIG_get0(sig, &alg, NULL);
-    X509_ALGOR_get0(&oid, NULL, NULL, alg);
-    OBJ_obj2txt(scheme, sizeof scheme, oid, 0);
-    if (OBJ_obj2nid(oid) == NID_pbes2) {
-        PBE2PARAM *pbe2 = NULL;
-        int ptype;
-        const void *pval;
-
-        X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-        if (ptype == V_ASN1_SEQUENCE)
-            pbe2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM));
-        if (pbe2 != NULL) {
-            OBJ_obj2txt(kdf, sizeof kdf, pbe2->keyfunc->algorithm, 0);
-            OBJ_obj2txt(cipher, sizeof cipher, pbe2->encryption->algorithm, 0);
-            PBE2PARAM_free(pbe2);
-        }
-    }
-    if (kdf[0] != '\0')
-        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s: %s, %s)", scheme, kdf, cipher);
-    else
-        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s)", scheme);
-    X509_SIG_free(sig);
-    ERR_pop_to_mark();
-    return true;
-}
 
 /* Anchor "f7 0d" at k: "06 09|0a 2a 86 48 86 f7 0d 01 05|0c" (PBES1/PBES2 or
  * PKCS#12 PBE), the algorithm of an EncryptedPrivateKeyInfo
@@ -929,7 +848,7 @@ at_pbe(struct ctx *c, const struct dg_chunk *ch, size_t k)
     if (!found || s >= ch->owned)
         return 0;
     memset(&f, 0, sizeof f);
-    if (!describe_encrypted(p + s, total, f.note, sizeof f.note))
+    if (!keyproof_describe_encrypted_pkcs8(p + s, total, f.note, sizeof f.note))
         return 0;
     f.status = DG_STATUS_CANDIDATE;
     f.severity = DG_SEV_MEDIUM;
@@ -976,7 +895,7 @@ at_openssh(struct ctx *c, const struct dg_chunk *ch, size_t k)
         if (key.pub != NULL)
             keyproof_identity(key.pub, &f.key);
     } else if (key.priv != NULL) {
-        prove_into(key.priv, key.proof_flags, &f);
+        keyproof_prove_finding(key.priv, key.proof_flags, &f);
     } else {
         f.status = DG_STATUS_CANDIDATE;
         f.severity = DG_SEV_MEDIUM;

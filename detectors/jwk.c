@@ -222,23 +222,6 @@ match_close(const char *t, size_t n, size_t open)
     return 0;
 }
 
-static void
-type_from_algorithm(struct dg_finding *f)
-{
-    static const struct {
-        const char *alg, *type;
-    } map[] = {
-        {"RSA", "rsa-private-key"},     {"EC", "ec-private-key"},
-        {"Ed25519", "ed25519-private-key"}, {"Ed448", "ed448-private-key"},
-        {"X25519", "x25519-private-key"},   {"X448", "x448-private-key"},
-    };
-
-    dg_strlcpyf(f->type, sizeof f->type, "private-key");
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(f->key.algorithm, map[i].alg) == 0)
-            dg_strlcpyf(f->type, sizeof f->type, "%s", map[i].type);
-}
-
 /* Judges a parsed object; returns true and fills f for a private key. */
 static bool
 judge(struct ctx *c, const json_t *o, struct dg_finding *f)
@@ -276,11 +259,11 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
             dg_strlcpyf(f->note, sizeof f->note,
                         "JWK (kty %.16s) with a private member that OpenSSL cannot rebuild", kty);
         } else if (keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof) == DG_OK) {
-            type_from_algorithm(f);
+            dg_strlcpyf(f->type, sizeof f->type, "%s", keyproof_type_name(f->key.algorithm));
             f->status = DG_STATUS_CONFIRMED;
             f->severity = DG_SEV_HIGH;
         } else {
-            type_from_algorithm(f);
+            dg_strlcpyf(f->type, sizeof f->type, "%s", keyproof_type_name(f->key.algorithm));
             f->status = DG_STATUS_CANDIDATE;
             f->severity = DG_SEV_MEDIUM;
             dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);

@@ -328,44 +328,6 @@ der_has_public(const unsigned char *der, size_t len, bool pkcs8)
     return false;
 }
 
-/* Names the PBES2 KDF and cipher of an EncryptedPrivateKeyInfo. */
-static bool
-describe_pkcs8_encrypted(const unsigned char *der, size_t len, char *note, size_t n)
-{
-    const unsigned char *p = der;
-    X509_SIG *sig = d2i_X509_SIG(NULL, &p, (long)len);
-    const X509_ALGOR *alg = NULL;
-    const ASN1_OBJECT *oid = NULL;
-    char scheme[64] = "?", kdf[64] = "", cipher[64] = "";
-
-    if (sig == NULL)
-        return false;
-    X509_SIG_get0(sig, &alg, NULL);
-    X509_ALGOR_get0(&oid, NULL, NULL, alg);
-    OBJ_obj2txt(scheme, sizeof scheme, oid, 0);
-    if (OBJ_obj2nid(oid) == NID_pbes2) {
-        PBE2PARAM *pbe2 = NULL;
-        const ASN1_TYPE *param = NULL;
-        int ptype;
-        const void *pval;
-
-        X509_ALGOR_get0(NULL, &ptype, &pval, alg);
-        (void)param;
-        if (ptype == V_ASN1_SEQUENCE)
-            pbe2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM));
-        if (pbe2 != NULL) {
-            OBJ_obj2txt(kdf, sizeof kdf, pbe2->keyfunc->algorithm, 0);
-            OBJ_obj2txt(cipher, sizeof cipher, pbe2->encryption->algorithm, 0);
-            PBE2PARAM_free(pbe2);
-        }
-    }
-    if (kdf[0] != '\0')
-        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s: %s, %s)", scheme, kdf, cipher);
-    else
-        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s)", scheme);
-    X509_SIG_free(sig);
-    return true;
-}
 
 static const char *
 label_algorithm(const char *label)
@@ -381,39 +343,6 @@ label_algorithm(const char *label)
     return "";
 }
 
-/* Sets the finding from a proven (or disproven) key. */
-static void
-prove_into(EVP_PKEY *pkey, unsigned flags, struct dg_finding *f)
-{
-    dg_err rc = keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof);
-    const char *alg = f->key.algorithm;
-
-    if (strcmp(alg, "RSA") == 0 || strcmp(alg, "RSA-PSS") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "rsa-private-key");
-    else if (strcmp(alg, "EC") == 0 || strcmp(alg, "SM2") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "ec-private-key");
-    else if (strcmp(alg, "DSA") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "dsa-private-key");
-    else if (strcmp(alg, "Ed25519") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "ed25519-private-key");
-    else if (strcmp(alg, "Ed448") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "ed448-private-key");
-    else if (strcmp(alg, "X25519") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "x25519-private-key");
-    else if (strcmp(alg, "X448") == 0)
-        dg_strlcpyf(f->type, sizeof f->type, "x448-private-key");
-    else
-        dg_strlcpyf(f->type, sizeof f->type, "private-key");
-    if (rc == DG_OK) {
-        f->status = DG_STATUS_CONFIRMED;
-        f->severity = DG_SEV_HIGH;
-    } else {
-        f->status = DG_STATUS_CANDIDATE;
-        f->severity = DG_SEV_MEDIUM;
-        dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);
-        f->proof[0] = '\0';
-    }
-}
 
 static void
 candidate(struct dg_finding *f, enum dg_severity sev, const char *type, const char *note)
@@ -461,7 +390,7 @@ judge_der(struct ctx *c, const char *label, const unsigned char *der, size_t len
     }
     if (der_has_public(der, len, structure != NULL && strcmp(structure, "PrivateKeyInfo") == 0))
         flags |= KEYPROOF_PUB_STORED;
-    prove_into(pkey, flags, f);
+    keyproof_prove_finding(pkey, flags, f);
     EVP_PKEY_free(pkey);
 }
 
@@ -489,7 +418,7 @@ judge_openssh(const unsigned char *der, size_t len, struct dg_finding *f)
         if (k.pub != NULL)
             keyproof_identity(k.pub, &f->key);
     } else if (k.priv != NULL) {
-        prove_into(k.priv, k.proof_flags, f);
+        keyproof_prove_finding(k.priv, k.proof_flags, f);
     } else {
         candidate(f, DG_SEV_MEDIUM, "openssh-private-key", k.why);
         if (k.pub != NULL)
@@ -572,7 +501,7 @@ judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const cha
         char note[160];
 
         dg_strlcpyf(f->encoding, sizeof f->encoding, "pem-encrypted-pkcs8");
-        if (describe_pkcs8_encrypted(c->der, (size_t)der_len, note, sizeof note))
+        if (keyproof_describe_encrypted_pkcs8(c->der, (size_t)der_len, note, sizeof note))
             candidate(f, DG_SEV_MEDIUM, "encrypted-private-key", note);
         else
             candidate(f, DG_SEV_LOW, "encrypted-private-key",

@@ -2,7 +2,8 @@
  * Copyright (C) the dumpgate authors
  *
  * keyproof.c - proves private keys with OpenSSL 3 and computes their public
- * identity (see keyproof.h for the contract).
+ * identity (see keyproof.h for the contract), and turns a proof into the
+ * verdict of a finding, the same for every detector.
  *
  * EVP_PKEY_private_check() on RSA only checks 1 <= d < n, so the relations are
  * checked here with BIGNUM arithmetic. Speculative OpenSSL calls run inside
@@ -11,6 +12,7 @@
  */
 #include <string.h>
 
+#include <openssl/asn1.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -604,4 +606,84 @@ keyproof_rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **out)
     OSSL_PARAM_BLD_free(bld);
     ERR_pop_to_mark();
     return rc;
+}
+
+const char *
+keyproof_type_name(const char *algorithm)
+{
+    static const struct {
+        const char *alg, *type;
+    } map[] = {
+        {"RSA", "rsa-private-key"},     {"RSA-PSS", "rsa-private-key"},
+        {"EC", "ec-private-key"},       {"SM2", "ec-private-key"},
+        {"DSA", "dsa-private-key"},     {"Ed25519", "ed25519-private-key"},
+        {"Ed448", "ed448-private-key"}, {"X25519", "x25519-private-key"},
+        {"X448", "x448-private-key"},
+    };
+
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(algorithm, map[i].alg) == 0)
+            return map[i].type;
+    return "private-key";
+}
+
+bool
+keyproof_prove_finding(const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f)
+{
+    dg_err rc = keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof);
+
+    dg_strlcpyf(f->type, sizeof f->type, "%s", keyproof_type_name(f->key.algorithm));
+    if (rc == DG_OK) {
+        f->status = DG_STATUS_CONFIRMED;
+        f->severity = DG_SEV_HIGH;
+        return true;
+    }
+    f->status = DG_STATUS_CANDIDATE;
+    f->severity = DG_SEV_MEDIUM;
+    dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);
+    f->proof[0] = '\0';
+    return false;
+}
+
+bool
+keyproof_describe_encrypted_pkcs8(const unsigned char *der, size_t len, char *note,
+                                  size_t n)
+{
+    const unsigned char *p = der;
+    X509_SIG *sig;
+    const X509_ALGOR *alg = NULL;
+    const ASN1_OBJECT *oid = NULL;
+    char scheme[64] = "?", kdf[64] = "", cipher[64] = "";
+
+    ERR_set_mark();
+    sig = d2i_X509_SIG(NULL, &p, (long)len);
+    if (sig == NULL || (size_t)(p - der) != len) {
+        X509_SIG_free(sig);
+        ERR_pop_to_mark();
+        return false;
+    }
+    X509_SIG_get0(sig, &alg, NULL);
+    X509_ALGOR_get0(&oid, NULL, NULL, alg);
+    OBJ_obj2txt(scheme, sizeof scheme, oid, 0);
+    if (OBJ_obj2nid(oid) == NID_pbes2) {
+        PBE2PARAM *pbe2 = NULL;
+        int ptype;
+        const void *pval;
+
+        X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+        if (ptype == V_ASN1_SEQUENCE)
+            pbe2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM));
+        if (pbe2 != NULL) {
+            OBJ_obj2txt(kdf, sizeof kdf, pbe2->keyfunc->algorithm, 0);
+            OBJ_obj2txt(cipher, sizeof cipher, pbe2->encryption->algorithm, 0);
+            PBE2PARAM_free(pbe2);
+        }
+    }
+    if (kdf[0] != '\0')
+        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s: %s, %s)", scheme, kdf, cipher);
+    else
+        dg_strlcpyf(note, n, "encrypted PKCS#8 (%s)", scheme);
+    X509_SIG_free(sig);
+    ERR_pop_to_mark();
+    return true;
 }

@@ -15,6 +15,7 @@
 #ifndef DUMPGATE_KEYPROOF_H
 #define DUMPGATE_KEYPROOF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,5 +74,21 @@ dg_err keyproof_rsa_from_crt(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, 
 /* Builds an RSA public key from n and e, to name a key whose private half
  * does not prove. Returns DG_OK and a new key in *out, or DG_E_CRYPTO. */
 dg_err keyproof_rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **out);
+
+/* The finding type for a private key of the given algorithm ("RSA" ->
+ * "rsa-private-key", "Ed25519" -> "ed25519-private-key"; else "private-key"). */
+const char *keyproof_type_name(const char *algorithm);
+
+/* Proves pkey into f: identity, proof text and type; confirmed/high when the
+ * math holds, otherwise a medium candidate whose note says which relation
+ * failed. Returns true when confirmed. The one verdict every detector that
+ * rebuilds a key uses. */
+bool keyproof_prove_finding(const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f);
+
+/* Names the scheme, KDF and cipher of a DER EncryptedPrivateKeyInfo into
+ * note ("encrypted PKCS#8 (PBES2: PBKDF2, aes-256-cbc)"); false when der is
+ * not one. */
+bool keyproof_describe_encrypted_pkcs8(const unsigned char *der, size_t len, char *note,
+                                       size_t n);
 
 #endif
