@@ -123,7 +123,29 @@ def test_openssl_test_keys_are_allowed_out_of_the_box(tmp_path, procs, free_port
     # AES schedules of OpenSSL's own DRBGs are real session secrets (aes detector).
     others = [f for f in findings if f not in real and f["type"] != "aes-key"]
     assert real and not real[0]["allowed"]
+    # s_server keeps its certificate's to-be-signed part: it names the key.
+    assert "private half of the certificate /CN=dumpgate-test at offset" in real[0]["key"]["label"]
     assert all(f["allowed"] and "OpenSSL's public" in f["allow_note"] for f in others), others
     assert rc == 1
     rc, findings, _, _ = dgtest.scan(core, "--no-builtin-allow")
     assert not any(f["allowed"] for f in findings)
+
+
+def test_certificate_in_the_dump_names_the_key(tmp_path):
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    other = keys.genpkey(tmp_path / "o.pem", "p256")
+    cert = keys.self_signed(k, tmp_path / "k.crt")
+    cert_der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
+                              capture_output=True).stdout
+    p, offs = dump_with(tmp_path, cert_der, open(k, "rb").read(), open(other, "rb").read())
+    rc, findings, _, err = dgtest.scan(p)
+    by_off = {f["offset"]: f for f in findings}
+    assert set(by_off) == {offs[1], offs[2]}, findings  # the certificate is not a finding
+    assert by_off[offs[1]]["key"]["label"] == f"private half of the certificate /CN=dumpgate-test at offset {offs[0]} of this dump"
+    assert by_off[offs[2]]["key"]["label"] is None
+    # --known-keys wins over the dump's own certificate.
+    import json
+    jwks = tmp_path / "k.jwks"
+    jwks.write_text(json.dumps({"keys": [public_jwk(k, "ours")]}))
+    rc, findings, _, err = dgtest.scan(p, "--known-keys", jwks)
+    assert {f["offset"]: f for f in findings}[offs[1]]["key"]["label"] == "private half of kid=ours from k.jwks"

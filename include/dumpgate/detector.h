@@ -118,6 +118,12 @@ struct dg_chunk {
 struct dg_sink;
 /* Copies f into the scan's findings. `f->off` is an absolute file offset. */
 void dg_report(struct dg_sink *sink, const struct dg_finding *f);
+/* Records public key material seen at file offset off (a certificate, a
+ * public key): never a finding, but it names the private half when that is
+ * found in the same dump. spki_sha256 is lowercase hex; what says what it is
+ * ("certificate /CN=signer"), copied and truncated to 120 bytes. */
+void dg_report_public(struct dg_sink *sink, const char *spki_sha256, const char *what,
+                      uint64_t off);
 /* Adds a warning about offset off to the scan's diagnostics. */
 void dg_sink_warn(struct dg_sink *sink, uint64_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

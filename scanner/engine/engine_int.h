@@ -32,9 +32,12 @@ struct dg_sink {
     struct dg_diag *diag;
     bool full;                /* SINK_MAX reached: further findings counted only */
     size_t dropped;
+    struct scan_public *pub;  /* public material seen (dg_report_public) */
+    size_t n_pub, cap_pub;
 };
 
 #define SINK_MAX 100000u
+#define SINK_PUBLIC_MAX 4096u /* public records kept per scan */
 
 void sink_init(struct dg_sink *s, struct dg_diag *diag);
 void sink_free(struct dg_sink *s);

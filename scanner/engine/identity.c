@@ -511,3 +511,22 @@ identity_group(struct scan_result *r)
     free(gone);
     free(order);
 }
+
+void
+identity_name_from_dump(struct scan_result *r)
+{
+    for (size_t i = 0; i < r->n_findings; i++) {
+        struct dg_key *k = &r->findings[i].f.key;
+
+        if (k->spki_sha256[0] == '\0' || k->label[0] != '\0')
+            continue;
+        for (size_t j = 0; j < r->n_publics; j++) {
+            if (strcmp(r->publics[j].spki_sha256, k->spki_sha256) == 0) {
+                dg_strlcpyf(k->label, sizeof k->label,
+                            "private half of the %s at offset %llu of this dump",
+                            r->publics[j].what, (unsigned long long)r->publics[j].off);
+                break;
+            }
+        }
+    }
+}

@@ -43,4 +43,9 @@ void identity_apply(const struct identity_db *db, struct scan_result *r);
  * locations of the best one. */
 void identity_group(struct scan_result *r);
 
+/* Names findings after public material seen in the same dump: a private key
+ * whose public half is in a certificate there gets "private half of the
+ * certificate /CN=... at offset N of this dump" as its label. */
+void identity_name_from_dump(struct scan_result *r);
+
 #endif

@@ -202,8 +202,13 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
                    "%s: stream: container read from the first %llu bytes", in->name,
                    (unsigned long long)input_known_size(in));
     attribute(out, &sink);
+    out->publics = sink.pub;
+    out->n_publics = sink.n_pub;
+    sink.pub = NULL;
+    sink.n_pub = sink.cap_pub = 0;
     sink_free(&sink);
     identity_group(out);
+    identity_name_from_dump(out);
     out->seconds = now() - t0;
     if (rc != DG_OK && scanned > 0)
         rc = DG_OK; /* partial is not failure */
@@ -283,6 +288,7 @@ scan_result_free(struct scan_result *r)
     for (size_t i = 0; r->findings != NULL && i < r->n_findings; i++)
         free(r->findings[i].copies);
     free(r->findings);
+    free(r->publics);
     dg_diag_free(r->diag);
     regions_free(r->map);
     memset(r, 0, sizeof *r);

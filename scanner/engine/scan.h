@@ -29,6 +29,13 @@ struct scan_opts {
 
 #define SCAN_DEFAULT_CHUNK (8u << 20)
 
+/* Public key material seen in the dump (not a finding). */
+struct scan_public {
+    char spki_sha256[65];
+    char what[120];               /* "certificate /CN=..." */
+    uint64_t off;                 /* file offset */
+};
+
 /* One more place where the key of a finding sits. */
 struct scan_location {
     uint64_t off, len;            /* file offset and length of this copy */
@@ -69,6 +76,8 @@ struct scan_result {
     struct scan_coverage cov;
     struct scan_finding *findings;/* sorted by offset */
     size_t n_findings;
+    struct scan_public *publics;  /* public material seen, for naming (owned) */
+    size_t n_publics;
     struct dg_diag *diag;         /* errors and warnings about this input */
     struct dg_regions *map;       /* the region map (see scanner/container/regions.h) */
     double seconds;               /* wall time of the scan */

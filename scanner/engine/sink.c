@@ -24,6 +24,34 @@ sink_free(struct dg_sink *s)
     free(s->v);
     s->v = NULL;
     s->n = s->cap = 0;
+    free(s->pub);
+    s->pub = NULL;
+    s->n_pub = s->cap_pub = 0;
+}
+
+void
+dg_report_public(struct dg_sink *s, const char *spki_sha256, const char *what, uint64_t off)
+{
+    struct scan_public *p;
+
+    for (size_t i = 0; i < s->n_pub; i++)
+        if (strcmp(s->pub[i].spki_sha256, spki_sha256) == 0)
+            return; /* the first sighting names it */
+    if (s->n_pub >= SINK_PUBLIC_MAX)
+        return;
+    if (s->n_pub == s->cap_pub) {
+        size_t cap = s->cap_pub ? 2 * s->cap_pub : 8;
+        struct scan_public *np = realloc(s->pub, cap * sizeof *np);
+
+        if (np == NULL)
+            return;
+        s->pub = np;
+        s->cap_pub = cap;
+    }
+    p = &s->pub[s->n_pub++];
+    dg_strlcpyf(p->spki_sha256, sizeof p->spki_sha256, "%s", spki_sha256);
+    dg_strlcpyf(p->what, sizeof p->what, "%s", what);
+    p->off = off;
 }
 
 static bool
@@ -86,5 +114,8 @@ sink_take(struct dg_sink *dst, struct dg_sink *src)
     dst->dropped += src->dropped;
     src->n = 0;
     src->dropped = 0;
+    for (size_t i = 0; i < src->n_pub; i++)
+        dg_report_public(dst, src->pub[i].spki_sha256, src->pub[i].what, src->pub[i].off);
+    src->n_pub = 0;
     return true;
 }

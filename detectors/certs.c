@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * certs.c - the `certs` detector: X.509 certificates in DER, which are public
+ * and never findings, collected so that a private key found in the same dump
+ * is named after its certificate ("private half of the certificate
+ * /CN=signer at offset N of this dump").
+ *
+ * Anchors on the explicit version of a v3 TBSCertificate (a0 03 02 01 02),
+ * right after the TBSCertificate's SEQUENCE header, itself after the
+ * Certificate's; a whole certificate is decoded with d2i_X509, a bare
+ * TBSCertificate (what OpenSSL keeps of a loaded certificate) is walked to its
+ * subject and SubjectPublicKeyInfo. The public key is named by
+ * keyproof_identity. Reports through dg_report_public() only.
+ */
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/proof/keyproof.h"
+
+#define CERT_MAX_SPAN (16u << 10) /* the largest certificate decoded */
+
+static const char *const forms[] = {"x509-der", NULL};
+
+/* Length of a DER SEQUENCE header at p (2, 3 or 4 bytes) and its content
+ * length; 0 if p is not a definite-length SEQUENCE header. */
+static size_t
+seq_header(const uint8_t *p, size_t avail, size_t *content)
+{
+    if (avail < 2 || p[0] != 0x30)
+        return 0;
+    if (p[1] < 0x80) {
+        *content = p[1];
+        return 2;
+    }
+    if (p[1] == 0x81 && avail >= 3) {
+        *content = p[2];
+        return 3;
+    }
+    if (p[1] == 0x82 && avail >= 4) {
+        *content = (size_t)p[2] << 8 | p[3];
+        return 4;
+    }
+    return 0;
+}
+
+/* Tries a certificate starting at chunk index s; reports its public key. */
+static void
+try_cert(const struct dg_chunk *ch, size_t s, struct dg_sink *sink)
+{
+    size_t outer, inner, hl, hl2;
+    const unsigned char *p = ch->p + s;
+    X509 *x;
+    struct dg_key key;
+    char subject[96] = "", what[120];
+
+    hl = seq_header(ch->p + s, ch->len - s, &outer);
+    if (hl == 0 || hl + outer > ch->len - s || hl + outer > CERT_MAX_SPAN)
+        return;
+    hl2 = seq_header(ch->p + s + hl, ch->len - s - hl, &inner);
+    if (hl2 == 0 || hl2 + inner > outer)
+        return;
+    ERR_set_mark();
+    x = d2i_X509(NULL, &p, (long)(hl + outer));
+    if (x != NULL && X509_get0_pubkey(x) != NULL) {
+        memset(&key, 0, sizeof key);
+        if (keyproof_identity(X509_get0_pubkey(x), &key) == DG_OK && key.spki_sha256[0]) {
+            X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
+            for (char *c = subject; *c; c++)
+                if (*c < 0x20 || *c > 0x7e)
+                    *c = '?';
+            dg_strlcpyf(what, sizeof what, "certificate %s", subject);
+            dg_report_public(sink, key.spki_sha256, what, ch->off + s);
+        }
+    }
+    X509_free(x);
+    ERR_pop_to_mark();
+}
+
+/* Tries a bare TBSCertificate at chunk index s (OpenSSL caches the
+ * certificate's to-be-signed part, not the whole certificate): walks version,
+ * serial, signature algorithm, issuer, validity, subject and the
+ * SubjectPublicKeyInfo with ASN1_get_object and names the public key. */
+static void
+try_tbs(const struct dg_chunk *ch, size_t s, struct dg_sink *sink)
+{
+    const unsigned char *p = ch->p + s, *end, *subj = NULL, *spki = NULL;
+    long len, subj_len = 0, spki_len = 0;
+    int tag, cls;
+    size_t avail = ch->len - s < CERT_MAX_SPAN ? ch->len - s : CERT_MAX_SPAN;
+    char subject[96] = "", what[120];
+    struct dg_key key;
+    EVP_PKEY *pkey;
+    X509_NAME *nm;
+
+    ERR_set_mark();
+    if ((ASN1_get_object(&p, &len, &tag, &cls, (long)avail) & 0x80) || tag != V_ASN1_SEQUENCE ||
+        (size_t)(p - (ch->p + s)) + (size_t)len > avail)
+        goto out;
+    end = p + len;
+    for (int k = 0; k < 7 && p < end; k++) {
+        const unsigned char *elem = p;
+        long l;
+
+        if (ASN1_get_object(&p, &l, &tag, &cls, end - p) & 0x80)
+            goto out;
+        if (k == 5) {
+            subj = elem;
+            subj_len = (long)(p - elem) + l;
+        } else if (k == 6) {
+            spki = elem;
+            spki_len = (long)(p - elem) + l;
+        }
+        p += l;
+    }
+    if (spki == NULL || (pkey = d2i_PUBKEY(NULL, &spki, spki_len)) == NULL)
+        goto out;
+    if ((nm = d2i_X509_NAME(NULL, &subj, subj_len)) != NULL) {
+        X509_NAME_oneline(nm, subject, sizeof subject);
+        X509_NAME_free(nm);
+    }
+    memset(&key, 0, sizeof key);
+    if (keyproof_identity(pkey, &key) == DG_OK && key.spki_sha256[0]) {
+        for (char *c = subject; *c; c++)
+            if (*c < 0x20 || *c > 0x7e)
+                *c = '?';
+        dg_strlcpyf(what, sizeof what, "certificate %s", subject);
+        dg_report_public(sink, key.spki_sha256, what, ch->off + s);
+    }
+    EVP_PKEY_free(pkey);
+out:
+    ERR_pop_to_mark();
+}
+
+static dg_err
+certs_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    static const uint8_t v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+    const uint8_t *p = ch->p, *end = ch->p + ch->len, *q = p;
+
+    (void)ctx;
+    while ((q = memchr(q, 0xa0, (size_t)(end - q))) != NULL) {
+        size_t i = (size_t)(q - p);
+
+        q++;
+        if ((size_t)(end - q) < sizeof v3 - 1 || memcmp(q - 1, v3, sizeof v3) != 0)
+            continue;
+        /* Certificate header (2-4 bytes) + TBSCertificate header (2-4 bytes),
+         * or a bare TBSCertificate (2-4 bytes). */
+        for (size_t back = 8; back >= 2; back--) { /* the whole certificate first */
+            if (i < back || i - back >= ch->owned || p[i - back] != 0x30)
+                continue;
+            if (back >= 4)
+                try_cert(ch, i - back, sink);
+            if (back <= 4)
+                try_tbs(ch, i - back, sink);
+        }
+    }
+    return DG_OK;
+}
+
+const struct dg_detector dg_detector_certs = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "certs",
+    .summary = "X.509 certificates (public, never findings): collected to name the private "
+               "keys found in the same dump",
+    .forms = forms,
+    .severity = DG_SEV_NONE,
+    .max_span = CERT_MAX_SPAN,
+    .flags = DG_DET_BINARY,
+    .default_on = true,
+    .scan = certs_scan,
+};
