@@ -178,8 +178,16 @@ measure "rg -a -c 'PRIVATE KEY' FILE" rg -a -c 'PRIVATE KEY' "$core"
 measure "yara -c rules.yar FILE" yara -c "$rules" "$core"
 measure "dumpgate scan --detectors pem -j1 FILE" "$dumpgate" scan --detectors pem -j1 "$core"
 measure "dumpgate scan --detectors pem -j2 FILE" "$dumpgate" scan --detectors pem -j2 "$core"
+measure "dumpgate scan --detectors pem,der,jwk,keystore,sshkey -j1 FILE" "$dumpgate" scan --detectors pem,der,jwk,keystore,sshkey -j1 "$core"
 measure "dumpgate scan -j1 FILE" "$dumpgate" scan -j1 "$core"
 measure "dumpgate scan -j2 FILE" "$dumpgate" scan -j2 "$core"
+measure "dumpgate scan --rules default -j1 FILE" "$dumpgate" scan --rules default -j1 "$core"
+measure "dumpgate scan -j1 - < FILE (stdin)" sh -c '"$0" scan -j1 - < "$1"' "$dumpgate" "$core"
+zstd -q -f -T0 -3 "$core" -o "$core.zst"
+measure "zstd -dc FILE.zst > /dev/null" sh -c 'zstd -dc "$0" > /dev/null' "$core.zst"
+measure "dumpgate scan --detectors pem -j1 FILE.zst" "$dumpgate" scan --detectors pem -j1 "$core.zst"
+measure "dumpgate scan -j1 FILE.zst" "$dumpgate" scan -j1 "$core.zst"
+measure "dumpgate scan -j2 FILE.zst" "$dumpgate" scan -j2 "$core.zst"
 
 echo "## Results ($bytes bytes, best of $runs, page cache warm)"
 echo
@@ -204,3 +212,15 @@ echo
 echo "confirmed findings: $confirmed; planted keys found at their offsets: $found of 3"
 echo "(rg counts lines, yara counts matching rules: both only see the PEM labels)"
 echo "output: $out"
+
+# --- each detector alone, one thread, random and mixed data ------------------
+if [ -x "$build/tests/bench_detector" ]; then
+    echo
+    echo "## Each detector alone (bench_detector, 256 MiB, one thread, best of 3)"
+    echo
+    for d in $("$dumpgate" detectors | awk '/^[a-z]/ && $1 != "rules" {print $1}'); do
+        printf '%s: ' "$d"
+        "$build/tests/bench_detector" 256 "$d" 2>&1 | tr '\n' ' '
+        echo
+    done
+fi
