@@ -213,43 +213,18 @@ printable(char *out, size_t n, const void *s, size_t len)
     out[i] = '\0';
 }
 
-static void
-type_from_algorithm(struct dg_finding *f)
-{
-    static const struct {
-        const char *alg, *type;
-    } map[] = {
-        {"RSA", "rsa-private-key"},         {"RSA-PSS", "rsa-private-key"},
-        {"EC", "ec-private-key"},           {"SM2", "ec-private-key"},
-        {"DSA", "dsa-private-key"},         {"Ed25519", "ed25519-private-key"},
-        {"Ed448", "ed448-private-key"},     {"X25519", "x25519-private-key"},
-        {"X448", "x448-private-key"},
-    };
-
-    dg_strlcpyf(f->type, sizeof f->type, "private-key");
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(f->key.algorithm, map[i].alg) == 0)
-            dg_strlcpyf(f->type, sizeof f->type, "%s", map[i].type);
-}
-
-/* Proves pkey into f: confirmed/high, or a medium candidate whose note says
- * which relation failed (prefixed by what). */
+/* Proves pkey into f (keyproof_prove_finding), the note prefixed by what. */
 static void
 prove_into(const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f, const char *what)
 {
-    dg_err rc = keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof);
+    char why[sizeof f->note];
 
-    type_from_algorithm(f);
-    if (rc == DG_OK) {
-        f->status = DG_STATUS_CONFIRMED;
-        f->severity = DG_SEV_HIGH;
+    if (keyproof_prove_finding(pkey, flags, f)) {
         dg_strlcpyf(f->note, sizeof f->note, "%s", what);
         return;
     }
-    f->status = DG_STATUS_CANDIDATE;
-    f->severity = DG_SEV_MEDIUM;
-    dg_strlcpyf(f->note, sizeof f->note, "%s; key decoded but not proven: %s", what, f->proof);
-    f->proof[0] = '\0';
+    dg_strlcpyf(why, sizeof why, "%s", f->note);
+    dg_strlcpyf(f->note, sizeof f->note, "%s; %s", what, why);
 }
 
 static void

@@ -469,7 +469,7 @@ judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const cha
         return true;
     }
     if (strcmp(label, "PGP PRIVATE KEY BLOCK") == 0) {
-        /* Drop the CRC-24 line ("=XXXX") before decoding. */
+        /* Drop the CRC-24 line ("=" and four base64 characters) before decoding. */
         for (size_t i = blen; i-- > 0;) {
             if (body[i] == '=' && (i == 0 || body[i - 1] == '\n') && blen - i <= 7) {
                 blen = i;
