@@ -46,6 +46,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/jwk.h"
+#include "../scanner/formats/textenc.h"
 #include "../scanner/proof/keyproof.h"
 
 #define JWK_BACK 8192        /* characters searched backwards for the '{' */
@@ -54,7 +55,6 @@
 #define JWK_LOOKAHEAD (2 * JWK_BACK + 16) /* anchors this far past the owned part */
 #define JWK_MAX_LEVELS 3     /* JSON-escape levels undone */
 
-enum enc { ENC_ASCII, ENC_UTF16LE, ENC_UTF16BE };
 
 static const char *const forms[] = {"rsa", "ec", "okp", "oct", "jwks", NULL};
 
@@ -111,35 +111,12 @@ jwk_release(void *p)
 /* The character at byte i in encoding e, or -1 if not printable ASCII or
  * whitespace, or out of p[0..len). */
 static int
-char_at(const uint8_t *p, size_t len, size_t i, enum enc e)
+char_at(const uint8_t *p, size_t len, size_t i, enum text_enc e)
 {
-    int ch;
+    int ch = text_char_at(p, len, i, e);
 
-    if (e == ENC_ASCII) {
-        if (i >= len)
-            return -1;
-        ch = p[i];
-    } else {
-        if (i + 1 >= len)
-            return -1;
-        if (e == ENC_UTF16LE ? p[i + 1] != 0 : p[i] != 0)
-            return -1;
-        ch = e == ENC_UTF16LE ? p[i] : p[i + 1];
-    }
     if ((ch >= 0x20 && ch < 0x7f) || ch == '\n' || ch == '\r' || ch == '\t')
         return ch;
-    return -1;
-}
-
-static int
-hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
     return -1;
 }
 
@@ -171,7 +148,7 @@ unescape(struct ctx *c, size_t n, size_t *anchor)
                     int v = 0;
 
                     for (int k = 2; k < 6 && v >= 0; k++)
-                        v = hexval(c->txt[r + k]) < 0 ? -1 : v * 16 + hexval(c->txt[r + k]);
+                        v = text_hexval(c->txt[r + k]) < 0 ? -1 : v * 16 + text_hexval(c->txt[r + k]);
                     if (v >= 0x20 && v < 0x7f) {
                         ch = (char)v;
                         adv = 6;
@@ -287,7 +264,7 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
 /* Examines "kty" at byte k in encoding e. Returns the chunk index of the end
  * of the object (0 if none). */
 static size_t
-at_kty(struct ctx *c, const struct dg_chunk *ch, size_t k, enum enc e, struct dg_sink *sink)
+at_kty(struct ctx *c, const struct dg_chunk *ch, size_t k, enum text_enc e, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p;
     size_t w = e == ENC_ASCII ? 1 : 2, lo, n = 0, a, open, close, bs = 0, levels = 0;

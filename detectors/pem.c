@@ -42,13 +42,13 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/openssh.h"
+#include "../scanner/formats/textenc.h"
 #include "../scanner/proof/keyproof.h"
 
 #define PEM_MAX_SPAN (64u << 10)   /* longest armored key in bytes (UTF-16 RSA-8192) */
 #define PEM_MAX_TEXT (32u << 10)   /* decoded characters examined after BEGIN */
 #define PEM_MIN_BODY 40            /* fewer base64 characters: a placeholder */
 
-enum enc { ENC_ASCII, ENC_UTF16LE, ENC_UTF16BE };
 
 static const char *const forms[] = {
     "pkcs8", "pkcs1", "sec1", "dsa", "openssh", "encrypted-pkcs8", "legacy-encrypted",
@@ -84,7 +84,7 @@ struct ctx {
 
 /* What the decoder saw besides the characters. */
 struct textinfo {
-    enum enc enc;
+    enum text_enc enc;
     bool escaped;      /* JSON escapes were undone */
     bool crlf;
     bool lines;        /* the body has line breaks */
@@ -164,32 +164,6 @@ pem_init(void *shared, void **out)
 
 /* --- text decoding ---------------------------------------------------------- */
 
-/* The character at byte i in encoding e, or -1 if not an ASCII character or
- * out of range. */
-static int
-char_at(const uint8_t *p, size_t len, size_t i, enum enc e)
-{
-    if (e == ENC_ASCII)
-        return i < len && p[i] < 0x80 ? p[i] : -1;
-    if (i + 1 >= len)
-        return -1;
-    if (e == ENC_UTF16LE)
-        return p[i + 1] == 0 && p[i] < 0x80 ? p[i] : -1;
-    return p[i] == 0 && p[i + 1] < 0x80 ? p[i + 1] : -1;
-}
-
-static int
-hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Decodes text starting at byte `start` of the chunk into c->txt, undoing
  * JSON escapes; stops at a control or non-ASCII character, at the end of the
  * chunk, or after PEM_MAX_TEXT characters. Returns the character count. */
@@ -199,7 +173,7 @@ decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct te
     size_t w = ti->enc == ENC_ASCII ? 1 : 2, i = start, n = 0;
 
     while (n < PEM_MAX_TEXT) {
-        int ch = char_at(p, len, i, ti->enc);
+        int ch = text_char_at(p, len, i, ti->enc);
         size_t at = i;
 
         if (ch < 0)
@@ -209,7 +183,7 @@ decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct te
             /* A run of backslashes, then n r t / " or u00XX: one character. */
             int nx;
 
-            while ((nx = char_at(p, len, i, ti->enc)) == '\\')
+            while ((nx = text_char_at(p, len, i, ti->enc)) == '\\')
                 i += w;
             if (nx == 'n' || nx == 'r' || nx == 't') {
                 ch = nx == 'n' ? '\n' : nx == 'r' ? '\r' : '\t';
@@ -221,7 +195,7 @@ decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct te
                 int v = 0;
 
                 for (int k = 1; k <= 4; k++) {
-                    int h = hexval(char_at(p, len, i + k * w, ti->enc));
+                    int h = text_hexval(text_char_at(p, len, i + k * w, ti->enc));
 
                     v = h < 0 ? -1 : (v < 0 ? -1 : v * 16 + h);
                 }
@@ -534,7 +508,7 @@ judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const cha
  * match deserves a finding (a placeholder body matches but stays silent).
  * *text_end is the chunk index where the text decoding stopped. */
 static size_t
-try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum enc e,
+try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum text_enc e,
           struct dg_finding *f, bool *report, size_t *text_end)
 {
     struct textinfo ti = {.enc = e};
@@ -626,8 +600,8 @@ probe(struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
             dg_report(sink, &f);
         return r;
     }
-    if (i + 22 > len || p[i + 1] != 0 || char_at(p, len, i + 8, ENC_UTF16LE) != '-' ||
-        char_at(p, len, i + 10, ENC_UTF16LE) != 'B')
+    if (i + 22 > len || p[i + 1] != 0 || text_char_at(p, len, i + 8, ENC_UTF16LE) != '-' ||
+        text_char_at(p, len, i + 10, ENC_UTF16LE) != 'B')
         return 0;
     r_le = try_armor(c, ch, i, ENC_UTF16LE, &f_le, &rep_le, &end_le);
     if (i >= 1 && p[i - 1] == 0 && i - 1 < ch->owned)
