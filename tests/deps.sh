@@ -10,7 +10,7 @@ PKGS="gcc pkg-config meson ninja-build libelf-dev libssl-dev libjansson-dev libp
       elfutils gdb openssl openssh-client python3 python3-pytest python3-cryptography time
       libzstd-dev liblz4-dev liblzma-dev zlib1g-dev libbz2-dev
       zstd lz4 xz-utils gzip bzip2 python3-jsonschema pre-commit git
-      clang libclang-rt-14-dev nodejs"
+      clang libclang-rt-14-dev nodejs default-jdk-headless putty-tools"
 
 missing=""
 for p in $PKGS; do
