@@ -133,6 +133,12 @@ def zstd_bomb():
     return zst(bytes(64 << 20), "-19")
 
 
+def garbage(n, seed):
+    """Fixed bytes that are not random from run to run, so a case cannot flake."""
+    import random
+    return random.Random(seed).randbytes(n)
+
+
 def apport(body):
     return b"ProblemType: Crash\nPackage: x 1\nCoreDump: base64\n" + body
 
@@ -202,13 +208,14 @@ CASES = {
     # compressed and wrapped
     "zst-bomb-64MiB": (zstd_bomb, 0, []),
     "zst-truncated": (lambda: zst(os.urandom(100000))[:5000], 0, ["zstd"]),
-    "zst-magic-then-garbage": (lambda: b"\x28\xb5\x2f\xfd" + os.urandom(1000), 2, ["zstd"]),
+    "zst-magic-then-garbage": (lambda: b"\x28\xb5\x2f\xfd" + b"\xff" * 16 + garbage(1000, 1), 2, ["zstd"]),
     "gz-truncated": (lambda: gzip.compress(os.urandom(100000))[:3000], 0, ["gzip"]),
-    "gz-magic-then-garbage": (lambda: b"\x1f\x8b\x08\x00" + os.urandom(500), 2, ["gzip"]),
+    # A gzip header, then a deflate block of the reserved type 3: invalid at once.
+    "gz-magic-then-garbage": (lambda: b"\x1f\x8b\x08\x00" + bytes(6) + b"\x07" + garbage(500, 2), 2, ["gzip"]),
     "xz-truncated": (lambda: lzma.compress(os.urandom(100000))[:3000], 0, ["xz"]),
-    "bz2-magic-then-garbage": (lambda: b"BZh9" + os.urandom(500), 0, ["bzip2-compressed data"]),
+    "bz2-magic-then-garbage": (lambda: b"BZh9" + garbage(500, 3), 0, ["bzip2-compressed data"]),
     "bz2-truncated": (lambda: bz2.compress(os.urandom(100000))[:4000], 2, ["bzip2"]),
-    "lz4-magic-then-garbage": (lambda: b"\x04\x22\x4d\x18" + os.urandom(500), 2, ["lz4"]),
+    "lz4-magic-then-garbage": (lambda: b"\x04\x22\x4d\x18" + b"\xff" * 8 + garbage(500, 4), 2, ["lz4"]),
     "apport-no-coredump": (lambda: b"ProblemType: Crash\nPackage: x 1\n", 2, ['without a "CoreDump']),
     "apport-bad-base64": (lambda: apport(b" !!!!not base64!!!!\n"), 2, ["apport"]),
     "apport-empty-coredump": (lambda: apport(b""), 2, ["apport"]),
