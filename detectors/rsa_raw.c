@@ -26,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -44,7 +48,10 @@
 #define TAB_SLOTS 8u
 #define MAP_BITS 19                              /* per-block bitmap: 2^19 bits */
 #define MAP_WORDS ((1u << MAP_BITS) / 64u)
-#define STRICT_TOP 0xB504F333F9DE6484ull         /* floor(sqrt(2) * 2^63) */
+#define ANCHOR_WORDS 64u                         /* anchor gate radius: 512 bytes */
+#define STRICT_TOP 0xB504F333F9DE6484ull
+#define WF_BAD 1u                                /* word_flags(): low entropy */
+#define WF_ANCHOR 2u                             /* word_flags(): structured */         /* floor(sqrt(2) * 2^63) */
 #define MAX_VERIFY_PER_CHUNK 256u                /* exact checks per chunk */
 #define MAX_PRIMES 4096u                         /* (p, dP) pairs kept per dump */
 #define MAX_MODULI 1024u                         /* moduli kept per dump */
@@ -77,6 +84,7 @@ struct rsa_shared {
     pthread_mutex_t lock;
     uint16_t *inv1;       /* inv1[t] = (t^-1 mod E) - 1, t in [1, E) */
     uint8_t *coprime;     /* bit r set iff gcd(r, 65535) == 1, r < 65535 */
+    uint8_t lut[256];     /* byte mask of zero bytes -> WF_* flags its count gives */
     uint64_t einv64;      /* E^-1 mod 2^64 */
     bool strict[N_REPS];  /* top word >= floor(sqrt2 * 2^63) instead of top bit */
     struct prime_hit *hits;
@@ -104,6 +112,8 @@ struct rsa_ctx {
     int64_t umap_block;          /* b, or -1 */
     uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
     uint16_t *bad;               /* prefix count of low-entropy words */
+    uint16_t *anc;               /* prefix count of anchor words */
+    uint8_t *wf;                 /* word_flags() of the words around a sub-block */
     uint8_t *sf, *ef;            /* start / end flags per word */
     uint32_t *cand;              /* candidate window starts, one list per layout */
     uint64_t *pred;              /* predicted dP low word in memory form */
@@ -480,6 +490,35 @@ predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep r
     return n_pred;
 }
 
+/* Flags of each of the n words at p: WF_BAD for a low-entropy word (two or
+ * more zero or 0xff bytes, or plain 7-bit ASCII: word_bad()), WF_ANCHOR for
+ * a structured one (four or more zero or 0xff bytes: word_skip()). lut maps a
+ * byte's 8-bit mask of zero (or 0xff) bytes to the flags that count gives. */
+static void
+word_flags(const uint8_t *lut, const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t j = 0;
+
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128(), ones = _mm_set1_epi8(-1);
+
+    for (; j + 2 <= n; j += 2) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 8 * j));
+        unsigned mz = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+        unsigned mf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ones));
+        unsigned mh = (unsigned)_mm_movemask_epi8(v);
+
+        out[j] = (uint8_t)(lut[mz & 0xff] | lut[mf & 0xff] | ((mh & 0xff) == 0));
+        out[j + 1] = (uint8_t)(lut[mz >> 8] | lut[mf >> 8] | ((mh >> 8) == 0));
+    }
+#endif
+    for (; j < n; j++) {
+        uint64_t v = ld64(p + 8 * j);
+
+        out[j] = (uint8_t)((word_bad(v) ? WF_BAD : 0) | (word_skip(v) ? WF_ANCHOR : 0));
+    }
+}
+
 /* Processes window starts [s, e) of the chunk's words (all inside one block). */
 static void
 scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, size_t s,
@@ -489,22 +528,46 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     const uint8_t *w = ch->p + a;
     size_t span = e - s + MAX_K - 1;
     uint64_t acc[N_REPS] = {0, 0, 0};
-    unsigned bad = 0;
-    size_t n_pred = 0;
+    unsigned bad = 0, n_anc = 0, any = 0;
+    size_t n_pred = 0, alo, ahi;
+    const uint16_t *bw;
     int64_t block = (int64_t)(s / BLOCK_WORDS);
     const struct word_table *tabs[3];
 
     if (span > n_words - s)
         span = n_words - s;
-    /* Pass 0: entropy prefix counts; no window can pass the gate with fewer
-     * than 6 good words. */
-    c->bad[0] = 0;
-    for (size_t j = 0; j < span; j++) {
-        bad += word_bad(ld64(w + 8 * (s + j)));
+    /* Pass 0, over the windows' words and ANCHOR_WORDS on either side:
+     * prefix counts of low-entropy words (no window passes the entropy gate
+     * with fewer than 6 good words) and of anchor words. The anchor gate: a
+     * window is searched only when a structured word (four or more zero or
+     * 0xff bytes: a size field, an array length, a pointer, padding) lies
+     * within ANCHOR_WORDS of it. Allocators, runtimes and key blobs put one
+     * right before a number; uniformly random bytes have one in 3 * 10^7
+     * words. Windows that begin within ANCHOR_WORDS of the chunk's start
+     * always pass: what precedes the chunk is not visible here. */
+    alo = s >= ANCHOR_WORDS ? s - ANCHOR_WORDS : 0;
+    ahi = s + span + ANCHOR_WORDS < n_words ? s + span + ANCHOR_WORDS : n_words;
+    word_flags(sh->lut, w + 8 * alo, ahi - alo, c->wf);
+    {
+        const uint8_t *fw = c->wf + (s - alo);
+        unsigned n_bad = 0;
+
+        for (size_t j = 0; j < span; j++)
+            n_bad += fw[j] & WF_BAD;
+        for (size_t j = 0; j < ahi - alo; j++)
+            any |= c->wf[j];
+        if (span - n_bad < sizes[0] - 1 - sizes[0] / 8 ||
+            (!(any & WF_ANCHOR) && s >= ANCHOR_WORDS))
+            return;
+    }
+    c->anc[0] = c->bad[0] = 0;
+    for (size_t j = 0; j < ahi - alo; j++) {
+        bad += c->wf[j] & WF_BAD;
+        n_anc += (unsigned)c->wf[j] >> 1;
+        c->anc[j + 1] = (uint16_t)n_anc;
         c->bad[j + 1] = (uint16_t)bad;
     }
-    if (span - bad < sizes[0] - 1 - sizes[0] / 8)
-        return;
+    bw = c->bad + (s - alo);
     /* Pass 1: per-word prefix sums, entropy counts and layout flags. */
     c->pre[0][0] = c->pre[1][0] = c->pre[2][0] = 0;
     for (size_t j = 0; j < span; j++) {
@@ -536,8 +599,11 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
             end = e - s;
         for (size_t i = 0; i < end; i++) {
             unsigned m = c->sf[i] & c->ef[i + k - 1];
+            size_t a0 = s + i >= ANCHOR_WORDS ? s + i - ANCHOR_WORDS - alo : 0;
+            size_t a1 = s + i + k + ANCHOR_WORDS < ahi ? s + i + k + ANCHOR_WORDS - alo : ahi - alo;
+            unsigned anchored = (c->anc[a1] != c->anc[a0]) | (s + i < ANCHOR_WORDS);
 
-            m &= (unsigned)((unsigned)(c->bad[i + k] - c->bad[i]) <= lim) * 7u;
+            m &= (unsigned)((unsigned)(bw[i + k] - bw[i]) <= lim) * 7u * anchored;
             cl[0][nl[0]] = (uint32_t)i;
             nl[0] += m & 1;
             cl[1][nl[1]] = (uint32_t)i;
@@ -696,6 +762,13 @@ rsa_create(const struct dg_config *cfg, void **out)
         return DG_E_NOMEM;
     sh->inv1 = calloc(RSA_E, sizeof *sh->inv1);
     sh->coprime = calloc(65536 / 8, 1);
+    for (unsigned m = 0; m < 256; m++) {
+        unsigned n = 0;
+
+        for (unsigned b = m; b != 0; b &= b - 1)
+            n++;
+        sh->lut[m] = (uint8_t)((n >= 2 ? WF_BAD : 0) | (n >= 4 ? WF_ANCHOR : 0));
+    }
     sh->hits = calloc(MAX_PRIMES, sizeof *sh->hits);
     sh->mods = calloc(MAX_MODULI, sizeof *sh->mods);
     if (sh->inv1 == NULL || sh->coprime == NULL || sh->hits == NULL || sh->mods == NULL ||
@@ -762,6 +835,8 @@ rsa_release(void *vctx)
     for (int r = 0; r < N_REPS; r++)
         free(c->pre[r]);
     free(c->bad);
+    free(c->anc);
+    free(c->wf);
     free(c->sf);
     free(c->ef);
     free(c->cand);
@@ -795,7 +870,9 @@ rsa_init(void *shared, void **out)
     }
     for (int r = 0; r < N_REPS; r++)
         ok = ok && (c->pre[r] = malloc(span * sizeof *c->pre[r])) != NULL;
-    c->bad = malloc(span * sizeof *c->bad);
+    c->bad = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->bad);
+    c->anc = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->anc);
+    c->wf = malloc(span + 2 * ANCHOR_WORDS);
     c->sf = malloc(span);
     c->ef = malloc(span);
     c->cand = malloc(n_cand * sizeof *c->cand);
@@ -804,7 +881,7 @@ rsa_init(void *shared, void **out)
     c->bn = BN_CTX_secure_new();
     c->umap = malloc(MAP_WORDS * sizeof *c->umap);
     c->umap_block = -1;
-    if (!ok || c->umap == NULL || c->bad == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
+    if (!ok || c->umap == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
         c->pred == NULL || c->pcand == NULL || c->bn == NULL) {
         rsa_release(c);
         return DG_E_NOMEM;

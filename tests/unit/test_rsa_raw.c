@@ -229,11 +229,19 @@ filler(size_t len)
 
 enum rep { LE, BE, JAVA };
 
-/* Writes bn as a k-word number in layout rep at buf+off (8-aligned). */
+/* Writes bn as a k-word number in layout rep at buf+off (8-aligned), with the
+ * header word its runtime puts before it: a glibc chunk size for OpenSSL's
+ * limbs, a .NET byte[] length for big-endian bytes, a compressed class
+ * pointer and int[] length for Java. */
 static void
 put(uint8_t *buf, size_t off, const BIGNUM *bn, unsigned k, enum rep rep)
 {
     uint8_t *o = buf + off;
+    uint64_t hdr = rep == LE ? (8u * k + 16u) | 1u
+                 : rep == BE ? 8u * k
+                             : (uint64_t)(2u * k) << 32 | 0x00000d68u;
+
+    memcpy(o - 8, &hdr, 8);
 
     if (rep == LE) {
         BN_bn2lebinpad(bn, o, (int)(8 * k));
@@ -369,10 +377,11 @@ one_key(const struct dg_sink *s, const struct key *key, uint64_t off, const char
 }
 
 static void
-test_layout(unsigned bits, enum rep rep, const char *enc, bool with_va)
+test_layout(const struct key *kp, enum rep rep, const char *enc, bool with_va)
 {
     const size_t len = 2u << 20;
-    struct key key = make_key(bits);
+    const struct key key = *kp;
+    unsigned bits = 128 * key.k;
     uint8_t *buf = filler(len);
     size_t n_off = 0x40008, p_off = n_off + 0xB000; /* odd multiple of 8 */
     struct dg_sink sink;
@@ -392,6 +401,36 @@ test_layout(unsigned bits, enum rep rep, const char *enc, bool with_va)
            ((double)(t2.tv_sec - t1.tv_sec) - (double)(t1.tv_sec - t0.tv_sec)) * 1e3 +
                ((double)(t2.tv_nsec - t1.tv_nsec) - (double)(t1.tv_nsec - t0.tv_nsec)) / 1e6,
            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    free(buf);
+}
+
+/* The anchor gate: the same limbs with no structured word within 4 KiB
+ * (nothing a heap, an array or a blob would put around them) are not
+ * searched; one header word before p is enough to find them again. */
+static void
+test_unanchored(void)
+{
+    const size_t len = 1u << 20;
+    struct key key = make_key(2048);
+    uint8_t *buf = malloc(len);
+    struct dg_sink sink;
+    dg_err rc;
+    uint64_t hdr = 0x91;
+
+    if (buf == NULL)
+        abort();
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t v = rnd() | 0x0101010101010101ull; /* no zero byte anywhere */
+
+        memcpy(buf + i, &v, 8);
+    }
+    BN_bn2lebinpad(key.p, buf + 0x40008, 128);
+    BN_bn2lebinpad(key.dp, buf + 0x40808, 128);
+    rc = run(buf, len, 8u << 20, 1, false, NULL, &sink);
+    ok(rc == DG_OK && sink.n == 0, "p and dP in random bytes with no structured word: not searched");
+    memcpy(buf + 0x40000, &hdr, 8);
+    rc = rc == DG_OK ? run(buf, len, 8u << 20, 1, false, NULL, &sink) : rc;
+    ok(rc == DG_OK && count_type(&sink, "rsa-prime") == 1, "the same with a chunk header before p: found");
     free(buf);
     free_key(&key);
 }
@@ -574,12 +613,19 @@ test_random(void)
 int
 main(void)
 {
-    test_layout(2048, LE, "bn-le64", false);
-    test_layout(2048, LE, "bn-le64", true);
-    test_layout(1024, LE, "bn-le64", false);
-    test_layout(3072, BE, "bn-be", false);
-    test_layout(2048, JAVA, "java-int", false);
-    test_layout(4096, LE, "bn-le64", false);
+    static const unsigned bits[] = {1024, 2048, 3072, 4096};
+    static const char *const enc[] = {"bn-le64", "bn-be", "java-int"};
+
+    for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++) {
+        struct key key = make_key(bits[b]);
+
+        for (int r = LE; r <= JAVA; r++)
+            test_layout(&key, (enum rep)r, enc[r], false);
+        if (bits[b] == 2048)
+            test_layout(&key, LE, "bn-le64", true);
+        free_key(&key);
+    }
+    test_unanchored();
     test_partial();
     test_chunk_edge();
     test_far_modulus();
