@@ -20,14 +20,14 @@
  * BIGNUM header (BE byte arrays, Go, Java) are not handled here. Findings
  * never carry key bytes.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -133,10 +133,10 @@ curve_before(const uint8_t *p, size_t at, unsigned coord)
     return coord == 32 ? C_ANY256 : coord == 48 ? C_P384 : C_P521;
 }
 
-/* Finds the BIT STRING headers of uncompressed points in the chunk's owned
- * part and appends the points to out (at most cap). */
-static size_t
-harvest(const struct dg_chunk *ch, struct point *out, size_t cap)
+/* The uncompressed-point BIT STRING header starting at p[at], if any: its
+ * length and the point's coordinate size. */
+static bool
+point_header(const uint8_t *p, size_t at, size_t len, size_t *hdr_len, unsigned *coord)
 {
     static const struct {
         const char *hdr;
@@ -147,28 +147,70 @@ harvest(const struct dg_chunk *ch, struct point *out, size_t cap)
         {"\x03\x62\x00\x04", 4, 48},
         {"\x03\x81\x86\x00\x04", 5, 66},
     };
-    size_t n = 0;
 
-    for (size_t i = 0; i < sizeof pat / sizeof pat[0]; i++) {
-        const uint8_t *p = ch->p, *end = ch->p + ch->len;
+    for (size_t i = 0; i < sizeof pat / sizeof pat[0]; i++)
+        if (at + pat[i].hdr_len <= len && memcmp(p + at, pat[i].hdr, pat[i].hdr_len) == 0) {
+            *hdr_len = pat[i].hdr_len;
+            *coord = pat[i].coord;
+            return true;
+        }
+    return false;
+}
 
-        while (n < cap) {
-            const uint8_t *m = memmem(p, (size_t)(end - p), pat[i].hdr, pat[i].hdr_len);
-            size_t at, plen = 1 + 2 * (size_t)pat[i].coord;
+/* Appends the point whose header starts at ch->p[at] to out[*n] (if whole). */
+static void
+harvest_at(const struct dg_chunk *ch, size_t at, struct point *out, size_t *n)
+{
+    size_t hdr_len, plen;
+    unsigned coord;
 
-            if (m == NULL || (size_t)(m - ch->p) >= ch->owned)
-                break;
-            at = (size_t)(m - ch->p);
-            p = m + 1;
-            if (at + pat[i].hdr_len - 1 + plen > ch->len)
-                continue;
-            memcpy(out[n].oct, m + pat[i].hdr_len - 1, plen);
-            out[n].len = (uint8_t)plen;
-            out[n].curve = (uint8_t)curve_before(ch->p, at, pat[i].coord);
-            out[n].off = ch->off + at + pat[i].hdr_len - 1;
-            n++;
+    if (!point_header(ch->p, at, ch->len, &hdr_len, &coord))
+        return;
+    plen = 1 + 2 * (size_t)coord;
+    if (at + hdr_len - 1 + plen > ch->len)
+        return;
+    memcpy(out[*n].oct, ch->p + at + hdr_len - 1, plen);
+    out[*n].len = (uint8_t)plen;
+    out[*n].curve = (uint8_t)curve_before(ch->p, at, coord);
+    out[*n].off = ch->off + at + hdr_len - 1;
+    (*n)++;
+}
+
+/* Finds the BIT STRING headers of uncompressed points ("03 42 00 04",
+ * "03 62 00 04", "03 81 86 00 04") starting in the chunk's owned part and
+ * appends the points to out (at most cap), in one pass: a 03 byte with a 04
+ * three or four bytes on. */
+static size_t
+harvest(const struct dg_chunk *ch, struct point *out, size_t cap)
+{
+    const uint8_t *p = ch->p;
+    size_t n = 0, i = 0, end = ch->owned < ch->len ? ch->owned : ch->len;
+
+#ifdef __SSE2__
+    {
+        const __m128i v03 = _mm_set1_epi8(0x03), v04 = _mm_set1_epi8(0x04);
+
+        for (; i + 20 <= ch->len && i < end && n < cap; i += 16) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 3));
+            __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 4));
+            __m128i m = _mm_and_si128(_mm_cmpeq_epi8(a, v03),
+                                      _mm_or_si128(_mm_cmpeq_epi8(d, v04), _mm_cmpeq_epi8(e, v04)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+
+            while (mask != 0 && n < cap) {
+                size_t at = i + (size_t)__builtin_ctz(mask);
+
+                mask &= mask - 1;
+                if (at < end)
+                    harvest_at(ch, at, out, &n);
+            }
         }
     }
+#endif
+    for (; i < end && n < cap; i++)
+        if (p[i] == 0x03)
+            harvest_at(ch, i, out, &n);
     return n;
 }
 
@@ -187,6 +229,22 @@ bignum_header(const uint8_t *p, uint8_t *top_out, uint8_t *prio)
     *top_out = (uint8_t)top;
     *prio = (flags & 0x0c) != 0;
     return true;
+}
+
+/* Appends the BIGNUM header at ch->p[x], if it is one, to the chunk's
+ * candidates. */
+static inline void
+collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    uint8_t top, prio;
+
+    if (!bignum_header(ch->p + x, &top, &prio))
+        return;
+    if (c->n_local >= MAX_CHUNK_CANDS) {
+        c->local_capped = true;
+        return;
+    }
+    c->local[c->n_local++] = (struct cand){ld64(ch->p + x), ch->off + x, top, prio};
 }
 
 static size_t
@@ -219,17 +277,28 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if ((has_va || dg_dump_va_count(ch->dump) > 0) &&
         (dg_dump_word_size(ch->dump) == 0 || dg_dump_word_size(ch->dump) == 8) &&
         !dg_dump_big_endian(ch->dump)) {
-        for (size_t x = a; x + 24 <= ch->len && x < ch->owned; x += 8) {
-            uint8_t top, prio;
+        size_t x = a;
 
-            if (!bignum_header(ch->p + x, &top, &prio))
-                continue;
-            if (c->n_local >= MAX_CHUNK_CANDS) {
-                c->local_capped = true;
-                break;
-            }
-            c->local[c->n_local++] = (struct cand){ld64(ch->p + x), ch->off + x, top, prio};
+#ifdef __SSE2__
+        /* Four positions at a time: the `top` fields (the low 32 bits of the
+         * words at x + 8, x + 16, x + 24, x + 32) must lie in 3..9. */
+        const __m128i two = _mm_set1_epi32(2), ten = _mm_set1_epi32(10);
+
+        for (; x + 32 <= ch->owned && x + 56 <= ch->len && !c->local_capped; x += 32) {
+            __m128i t0 = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 8));
+            __m128i t1 = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
+            unsigned m0 = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(_mm_cmpgt_epi32(t0, two), _mm_cmpgt_epi32(ten, t0)));
+            unsigned m1 = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(_mm_cmpgt_epi32(t1, two), _mm_cmpgt_epi32(ten, t1)));
+            unsigned m = (m0 & 1) | (m0 >> 7 & 2) | (m1 & 1) << 2 | (m1 >> 5 & 8);
+
+            for (; m != 0; m &= m - 1)
+                collect(c, ch, x + 8 * (size_t)__builtin_ctz(m));
         }
+#endif
+        for (; x + 24 <= ch->len && x < ch->owned && !c->local_capped; x += 8)
+            collect(c, ch, x);
     }
     if (n_pts == 0 && c->n_local == 0 && !c->local_capped)
         return DG_OK;
