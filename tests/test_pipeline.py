@@ -6,8 +6,10 @@
 # on standard input, the specifiers %P %u %s %t %e as arguments): dirty, clean
 # and unparsable dumps, a scanner that crashes or hangs, 20 dumps at once,
 # SIGKILL in the middle of a 1 GiB dump and recovery, a spool that fills up;
-# the systemd-coredump sweep; and the real `pre-commit` tool with this
-# repository's .pre-commit-hooks.yaml. Every dump must be accounted for.
+# the systemd-coredump sweep; the scan options (--rules, --plugin, ...) the
+# handler passes to its scans, and refuses at start-up when they are wrong;
+# and the real `pre-commit` tool with this repository's .pre-commit-hooks.yaml.
+# Every dump must be accounted for.
 import glob
 import json
 import os
@@ -24,6 +26,8 @@ import dgtest
 import keys
 from conftest import gcore
 from test_compressed import compress
+from test_plugins import MARKER, installed, marker_so, mkcore_with  # noqa: F401 (fixtures)
+from test_rules import RULE, TOKEN, mkcore
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +310,130 @@ def test_sweep_systemd_coredump(cores, tmp_path):
     before = spool_files(spool)
     r = subprocess.run(argv, capture_output=True, timeout=300)
     assert r.returncode == 0 and spool_files(spool) == before
+
+
+# --- the scan options the handler passes on -----------------------------------------
+
+
+def test_handler_passes_rules_to_its_scans(tmp_path):
+    """A dump whose only secret is a rule's match (no private key): clean
+    without --rules, quarantined with them, in every mode that scans
+    (receive, --recover, --sweep); the verdict lists the options in force
+    and never a --p12-pass password."""
+    rules = tmp_path / "acme.yaml"
+    rules.write_text(RULE)
+    core, _ = mkcore(tmp_path, [(f"token={TOKEN}\n".encode(), 1, 500)], segments=2)
+    data = open(core, "rb").read()
+    spool = tmp_path / "spool"
+
+    p = feed(spool, data, 100, "norules")
+    assert p.returncode == 0, p.stderr
+    v, _ = verdict_of(spool, "clean", "core.norules")
+    assert v["findings"] == [] and v["scan_options"] == []
+
+    p = feed(spool, data, 101, "rules", "--rules", str(rules), "--p12-pass", "hunter2")
+    assert p.returncode == 1, p.stderr
+    v, _ = verdict_of(spool, "quarantine", "core.rules")
+    assert v["reason"] == "1 finding (fail-on medium)"
+    assert [(f["detector"], f["encoding"], f["text"]) for f in v["findings"]] == [
+        ("rules", "acme-token", "ascii")]
+    assert v["scan_options"] == ["--rules", str(rules), "--p12-pass", "(not shown)"]
+    text = open(glob.glob(str(spool / "quarantine/core.rules*.json"))[0]).read()
+    assert "hunter2" not in text and TOKEN not in text
+
+    # -d chooses the built-in detectors; --rules still adds its own, as for scan
+    p = feed(spool, data, 102, "default", "-d", "pem", "--rules", "default", "--rules",
+             str(rules))
+    assert p.returncode == 1, p.stderr
+    v, _ = verdict_of(spool, "quarantine", "core.default")
+    assert v["scan_options"] == ["--detectors", "pem", "--rules", "default", "--rules",
+                                 str(rules)]
+    assert [f["encoding"] for f in v["findings"]] == ["acme-token"]
+
+    # a dump a dead handler left in incoming/, finished by --recover
+    left = spool / "incoming" / "core.left.1000.103.11.1763800000.1.core"
+    left.write_bytes(data)
+    r = subprocess.run([str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool),
+                        "--recover", "--rules", str(rules)], capture_output=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    v, _ = verdict_of(spool, "quarantine", "core.left")
+    assert v["scan_options"] == ["--rules", str(rules)] and len(v["findings"]) == 1
+
+    # --sweep: clean without the rules, quarantined with them
+    store = tmp_path / "coredump"
+    store.mkdir()
+    name = "core.swept.1000.0123456789abcdef0123456789abcdef.104.1763800000000000"
+    (store / name).write_bytes(data)
+    sweep = [str(dgtest.DUMPGATE), "core-handler", "--sweep", str(store), "--log-stderr"]
+    r = subprocess.run(sweep + ["--spool", str(tmp_path / "s1")], capture_output=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(sweep + ["--spool", str(tmp_path / "s2"), "--rules", str(rules)],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    v, _ = verdict_of(tmp_path / "s2", "quarantine", name)
+    assert v["scan_options"] == ["--rules", str(rules)]
+
+
+def test_handler_passes_plugins_to_its_scans(tmp_path, marker_so):
+    """The example plug-in (built out of tree as in test_plugins.py) finds its
+    marker in the handler's scans only when the handler is given --plugin."""
+    data = open(mkcore_with(tmp_path, f"xx {MARKER} yy".encode()), "rb").read()
+    spool = tmp_path / "spool"
+    p = feed(spool, data, 200, "noplugin")
+    assert p.returncode == 0, p.stderr
+    verdict_of(spool, "clean", "core.noplugin")
+    p = feed(spool, data, 201, "plugin", "--plugin", str(marker_so))
+    assert p.returncode == 1, p.stderr
+    v, _ = verdict_of(spool, "quarantine", "core.plugin")
+    assert [(f["detector"], f["type"]) for f in v["findings"]] == [("marker", "test-marker")]
+    assert v["scan_options"] == ["--plugin", str(marker_so)]
+    # with -d naming only a built-in, the plug-in is loaded but does not run (as for scan)
+    p = feed(spool, data, 202, "notrun", "--plugin", str(marker_so), "-d", "pem")
+    assert p.returncode == 0, p.stderr
+    v, _ = verdict_of(spool, "clean", "core.notrun")
+    assert v["scan_options"] == ["--plugin", str(marker_so), "--detectors", "pem"]
+
+
+BAD_RULES = RULE.replace("    pattern:", "   pattern:")  # malformed YAML
+
+
+@pytest.mark.parametrize("args, names", [
+    (["--rules", "{bad}"], "{bad}:5: rule 'acme-token'"),
+    (["--rules", "{tmp}/nope.yaml"], "{tmp}/nope.yaml"),
+    (["--plugin", "{tmp}/nope.so"], "{tmp}/nope.so"),
+    (["-d", "pem,nosuch"], "unknown detector 'nosuch'"),
+    (["--allow", "{tmp}/nope.allow"], "{tmp}/nope.allow: cannot open allow file"),
+    (["--known-keys", "{tmp}/nope.jwks"], "{tmp}/nope.jwks: cannot open known-keys file"),
+    (["--option", "novalue"], "--option takes NAME=VALUE"),
+    (["--chunk-size", "12"], "--chunk-size takes"),
+    (["--timeout", "0"], "--timeout takes"),  # the behaviour these follow
+])
+def test_handler_refuses_bad_scan_options_at_start(tmp_path, args, names):
+    """A wrong scan option stops the handler before it takes the dump, as any
+    other bad argument does (--timeout 0, the last case, is the behaviour
+    from before these options were passed on): exit 2 with a message naming
+    the culprit, standard input never read (the kernel's write then fails
+    and the core is not stored: nothing would scan it as configured), the
+    spool not even created, so nothing is left half-done. It never runs
+    the scans without the options it was given."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_RULES)
+    args = [a.format(bad=bad, tmp=tmp_path) for a in args]
+    spool = tmp_path / "spool"
+    p = subprocess.Popen(handler(spool, 300, "refused", *args), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # stdin stays open and empty: a handler that read it would wait here
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+    err = err.decode()
+    assert p.returncode == 2, err
+    assert names.format(bad=bad, tmp=tmp_path) in err, err
+    assert out == b""
+    assert not spool.exists()
 
 
 def test_units_and_handler_script_are_well_formed():

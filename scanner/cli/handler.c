@@ -23,6 +23,13 @@
  * `--sweep DIR` does the same for the dumps systemd-coredump stored in DIR:
  * verdicts go to the spool, dirty dumps move to its quarantine, clean ones
  * stay where they are. Log lines go to syslog (and stderr with --log-stderr).
+ *
+ * The scan options the user gave (--rules, --plugin, --detectors, --allow,
+ * --known-keys, ...; options.c keeps them in o->scan_args) go to every scan
+ * as given, and the verdict lists them. They are checked before anything is
+ * received: the rules, plug-ins and detector names by main.c, the --allow and
+ * --known-keys files here; a bad one stops the handler with exit 2 rather
+ * than letting dumps be scanned without it.
  * Hook points: ../shared/reference/dumps.md 3.1, 3.2.
  */
 #include <dirent.h>
@@ -46,6 +53,7 @@
 
 #include <dumpgate/dumpgate.h>
 
+#include "../engine/identity.h"
 #include "handler.h"
 
 #define COPY_BUF (1u << 20)
@@ -236,8 +244,12 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
     const struct cli_opts *o = sp->o;
     const char *prog = o->scanner != NULL ? o->scanner : "/proc/self/exe";
     char jobs[16];
-    const char *argv[] = {prog, "scan", "--format", "jsonl", "--fail-on",
-                          dg_severity_name(o->fail_on), "-j", jobs, "-q", "--", path, NULL};
+    const char *fixed[] = {prog, "scan", "--format", "jsonl", "--fail-on",
+                           dg_severity_name(o->fail_on), "-j", jobs, "-q"};
+    enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
+    /* the fixed options, the user's scan options, "--", path, NULL */
+    const char *argv[N_FIXED + sizeof o->scan_args / sizeof o->scan_args[0] + 3];
+    size_t n = 0;
     double t0 = now(), deadline = t0 + o->timeout;
     size_t cap = 0;
     bool eof = false;
@@ -247,6 +259,13 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
     memset(sr, 0, sizeof *sr);
     sr->exit_code = -1;
     snprintf(jobs, sizeof jobs, "%u", o->threads);
+    for (size_t i = 0; i < N_FIXED; i++)
+        argv[n++] = fixed[i];
+    for (int i = 0; i < o->n_scan_args; i++)
+        argv[n++] = o->scan_args[i];
+    argv[n++] = "--";
+    argv[n++] = path;
+    argv[n] = NULL;
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         snprintf(sr->error, sizeof sr->error, "pipe: %s", strerror(errno));
         return;
@@ -342,6 +361,21 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
 
 /* --- verdicts ------------------------------------------------------------------ */
 
+/* The scan options in force, as passed to the scan: ["--rules", "FILE", ...];
+ * a --p12-pass password is not written. */
+static json_t *
+scan_options(const struct cli_opts *o)
+{
+    json_t *a = json_array();
+
+    for (int i = 0; i < o->n_scan_args; i++) {
+        bool secret = i > 0 && strcmp(o->scan_args[i - 1], "--p12-pass") == 0;
+
+        json_array_append_new(a, json_string(secret ? "(not shown)" : o->scan_args[i]));
+    }
+    return a;
+}
+
 /* Builds the verdict of one dump; *clean says where it goes. */
 static json_t *
 verdict(const struct spool *sp, const char *dump, const struct received *rv,
@@ -408,7 +442,7 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
         snprintf(reason, sizeof reason, "no finding at or above %s",
                  dg_severity_name(sp->o->fail_on));
     v = json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:b, s:o}, s:{s:s, s:s, s:s, s:s, s:s}, "
-                  "s:{s:o, s:o, s:b, s:f}, s:o, s:o}",
+                  "s:{s:o, s:o, s:b, s:f}, s:o, s:o, s:o}",
                   "dumpgate", DG_VERSION, "dump", dump, "verdict", *clean ? "clean" : "quarantine",
                   "reason", reason, "received", "bytes", (json_int_t)rv->bytes, "complete",
                   rv->complete, "error", rv->error[0] ? json_string(rv->error) : json_null(),
@@ -416,8 +450,8 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
                   "comm", m->comm, "scan", "exit",
                   sr->exit_code >= 0 ? json_integer(sr->exit_code) : json_null(), "signal",
                   sr->sig ? json_integer(sr->sig) : json_null(), "timed_out", sr->timed_out,
-                  "seconds", sr->seconds, "summary", summary != NULL ? summary : json_null(),
-                  "findings", findings);
+                  "seconds", sr->seconds, "scan_options", scan_options(sp->o), "summary",
+                  summary != NULL ? summary : json_null(), "findings", findings);
     return v;
 }
 
@@ -756,6 +790,40 @@ sweep(struct spool *sp)
     return status;
 }
 
+/* Reads the --allow and --known-keys files as every scan will, so that a bad
+ * one stops the handler before it takes a dump. Returns false after logging
+ * why (on stderr too: this is a start-up error, like a bad option). */
+static bool
+check_identity_files(const struct cli_opts *o)
+{
+    struct identity_db *db;
+    struct dg_diag *d;
+    bool ok = true;
+
+    if (o->n_allow == 0 && o->n_known == 0)
+        return true;
+    db = identity_new(false);
+    d = dg_diag_new();
+    if (db == NULL || d == NULL) {
+        hlog(LOG_CRIT, "core-handler: out of memory; not started");
+        ok = false;
+    }
+    for (int i = 0; i < o->n_allow && ok; i++)
+        ok = identity_load_allow(db, o->allow[i], d) == DG_OK;
+    for (int i = 0; i < o->n_known && ok; i++)
+        ok = identity_load_known(db, o->known[i], d) == DG_OK;
+    for (size_t i = 0; d != NULL && i < dg_diag_count(d); i++) {
+        const char *text = dg_diag_get(d, i)->text;
+
+        hlog(LOG_CRIT, "core-handler: %s; not started", text);
+        if (!o->log_stderr)
+            fprintf(stderr, "dumpgate: error: %s\n", text);
+    }
+    dg_diag_free(d);
+    identity_free(db);
+    return ok;
+}
+
 int
 handler_run(const struct cli_opts *o)
 {
@@ -763,6 +831,10 @@ handler_run(const struct cli_opts *o)
     int status = 0, rec;
 
     openlog("dumpgate", LOG_PID | (o->log_stderr ? LOG_PERROR : 0), LOG_DAEMON);
+    if (!check_identity_files(o)) {
+        closelog();
+        return 2;
+    }
     signal(SIGXFSZ, SIG_IGN); /* a file size limit is EFBIG, not death */
     signal(SIGPIPE, SIG_IGN);
     umask(077);

@@ -68,6 +68,11 @@ options_usage(FILE *out)
             "                            and move dirty ones to the quarantine\n"
             "      --log-stderr          log lines also go to stderr (besides syslog)\n"
             "      --scanner PROG        run PROG scan ... instead of this binary\n"
+            "  The scan options -d, --allow, --known-keys, --no-builtin-allow, --p12-pass,\n"
+            "  --option, --rules, --plugin and --chunk-size go to every scan as given, in\n"
+            "  order (-j and --fail-on too); the verdict lists them as scan_options. They\n"
+            "  are checked as scan checks them before anything is received: a wrong one\n"
+            "  is exit 2 and the core is not taken.\n"
             "\n"
             "Exit status: 0 clean, 1 a finding at or above --fail-on, 2 error (bad\n"
             "arguments, or a file of which nothing could be read).\n");
@@ -94,6 +99,35 @@ usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'dumpgate --help'.\n");
     return 2;
+}
+
+/* The options of scan that core-handler passes on to each of its scans, by
+ * their getopt code; NULL for the others. */
+static const char *
+scan_option_name(int c)
+{
+    switch (c) {
+    case 'd':
+        return "--detectors";
+    case 'C':
+        return "--chunk-size";
+    case 'a':
+        return "--allow";
+    case 'k':
+        return "--known-keys";
+    case 'n':
+        return "--no-builtin-allow";
+    case 'o':
+        return "--option";
+    case 'P':
+        return "--p12-pass";
+    case 'r':
+        return "--rules";
+    case 'p':
+        return "--plugin";
+    default:
+        return NULL;
+    }
 }
 
 static int
@@ -165,6 +199,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
 
     optind = 2;
     while ((c = getopt_long(argc, argv, "f:j:d:vqhV", longopts, NULL)) != -1) {
+        const char *pass_on = o->cmd == CMD_CORE_HANDLER ? scan_option_name(c) : NULL;
         unsigned long long v;
 
         switch (c) {
@@ -276,6 +311,14 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         default:
             fprintf(stderr, "Try 'dumpgate --help'.\n");
             return 2;
+        }
+        if (pass_on != NULL) {
+            /* checked above as for scan; the scans get it as it was given */
+            if (o->n_scan_args + 2 > (int)(sizeof o->scan_args / sizeof o->scan_args[0]))
+                return usage_error("%s", "too many scan options");
+            o->scan_args[o->n_scan_args++] = pass_on;
+            if (c != 'n')
+                o->scan_args[o->n_scan_args++] = optarg;
         }
     }
     o->files = argv + optind;

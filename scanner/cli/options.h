@@ -53,6 +53,9 @@ struct cli_opts {
     unsigned timeout;           /* --timeout SECONDS for one scan (default 600) */
     bool recover_only;          /* --recover: finish half-done work, receive nothing */
     bool log_stderr;            /* --log-stderr: log lines also go to stderr */
+    const char *scan_args[256]; /* core-handler: the scan options as given, in order
+                                   ("--rules", FILE, ...), for each of its scans */
+    int n_scan_args;
 };
 
 /* Parses argv into o. Returns 0 on success, or 2 after printing a usage error. */
