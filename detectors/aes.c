@@ -57,6 +57,13 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+/* An AVX2 prefilter, chosen at run time, where the compiler can build one. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define AES_AVX2 1
+#include <immintrin.h>
+#else
+#define AES_AVX2 0
+#endif
 
 #include <dumpgate/detector.h>
 
@@ -85,6 +92,7 @@ struct form {
 
 struct shared {
     uint8_t sbox[256];
+    bool avx2;                  /* the CPU has AVX2: hits32_avx2() */
     unsigned max_err;           /* tolerated bit errors */
     struct form form[N_FORMS];
     EVP_CIPHER *ecb[3];         /* AES-128/192/256-ECB, for the proof */
@@ -306,6 +314,10 @@ aes_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     sh->max_err = AES_DEFAULT_ERRORS;
+#if AES_AVX2
+    __builtin_cpu_init();
+    sh->avx2 = __builtin_cpu_supports("avx2") != 0;
+#endif
     if (v != NULL) {
         char *end;
         unsigned long n = strtoul(v, &end, 10);
@@ -624,6 +636,44 @@ run_starts(uint32_t w)
     return (unsigned)(r & ~(r << 1) & 0xffffu);
 }
 
+/* The hit masks of the 16-byte block at y (bit i: byte y + i is a hit). */
+static unsigned
+hits16(const uint8_t *p, size_t len, size_t y)
+{
+#ifdef __SSE2__
+    if (y >= 32 && y + 48 <= len) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + y));
+        __m128i q = _mm_xor_si128(a, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 4)));
+        __m128i z = _mm_cmpeq_epi8(q, _mm_setzero_si128());
+        __m128i h = _mm_setzero_si128();
+
+        for (unsigned j = 0; j < N_FORMS; j++)
+            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(
+                                                      p + y + deltas[j]))));
+        return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(z, h));
+    }
+#endif
+    return hits_slow(p, len, y, 16);
+}
+
+#if AES_AVX2
+/* The hit masks of the two 16-byte blocks at y and y + 16 (needs 32 <= y and
+ * y + 64 <= len), the same as two hits16() calls. */
+__attribute__((target("avx2"))) static uint32_t
+hits32_avx2(const uint8_t *p, size_t y)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + y));
+    __m256i q = _mm256_xor_si256(a, _mm256_loadu_si256((const __m256i *)(const void *)(p + y - 4)));
+    __m256i z = _mm256_cmpeq_epi8(q, _mm256_setzero_si256());
+    __m256i h = _mm256_setzero_si256();
+
+    for (unsigned j = 0; j < N_FORMS; j++)
+        h = _mm256_or_si256(h, _mm256_cmpeq_epi8(q, _mm256_loadu_si256((const __m256i *)(const void *)(
+                                                        p + y + deltas[j]))));
+    return (uint32_t)_mm256_movemask_epi8(_mm256_andnot_si256(z, h));
+}
+#endif
+
 static dg_err
 aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -635,35 +685,31 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->covered = 0;
     /* A schedule that starts in the owned part has its hits below owned + 240. */
     end = ch->owned + AES_MAX_BYTES + 16 < len ? ch->owned + AES_MAX_BYTES + 16 : len;
-    for (; y < end; y += 16) {
-        unsigned m, starts;
+    /* Two blocks at a time: w holds the previous block's hits in bits 0-15
+     * and the two new blocks' in bits 16-47, so a run of AES_RUN hits that
+     * starts in the previous block or the first new one is whole in w. */
+    while (y < end) {
+        uint32_t m;
+        uint64_t w, r;
 
-#ifdef __SSE2__
-        if (y >= 32 && y + 48 <= len) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + y));
-            __m128i q = _mm_xor_si128(a, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 4)));
-            __m128i z = _mm_cmpeq_epi8(q, _mm_setzero_si128());
-            __m128i h = _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 16)));
-
-            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y + 16))));
-            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 24))));
-            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y + 8))));
-            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y - 32))));
-            h = _mm_or_si128(h, _mm_cmpeq_epi8(q, _mm_loadu_si128((const __m128i *)(const void *)(p + y + 32))));
-            m = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(z, h));
-        } else
+#if AES_AVX2
+        if (c->sh->avx2 && y >= 32 && y + 64 <= len && y + 16 < end)
+            m = hits32_avx2(p, y);
+        else
 #endif
-            m = hits_slow(p, len, y, 16);
-        starts = (prev | m << 16) == 0 ? 0 : run_starts(prev | (uint32_t)m << 16);
-        while (starts != 0) {
-            size_t k = y - 16 + (size_t)__builtin_ctz(starts);
-
-            starts &= starts - 1;
-            trigger(c, ch, k, sink);
+            m = hits16(p, len, y) | (y + 16 < end ? (uint32_t)hits16(p, len, y + 16) << 16 : 0);
+        w = prev | (uint64_t)m << 16;
+        if (w != 0) {
+            r = w & w >> 1;
+            r &= r >> 2;
+            r &= r >> 4; /* bit i: bits i..i+7 all set */
+            for (r = r & ~(r << 1) & 0xffffffffu; r != 0; r &= r - 1)
+                trigger(c, ch, y - 16 + (size_t)__builtin_ctzll(r), sink);
         }
-        prev = m;
+        prev = m >> 16;
+        y += 32;
     }
-    /* Runs that start in the last block. */
+    /* Runs that start in the last block (prev, which began at y - 16). */
     for (unsigned starts = run_starts(prev); starts != 0; starts &= starts - 1)
         trigger(c, ch, y - 16 + (size_t)__builtin_ctz(starts), sink);
     return DG_OK;
