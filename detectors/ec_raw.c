@@ -16,9 +16,20 @@
  * up among them; a match is rebuilt with keyproof_ec_from_scalar() against
  * the stored point and proven with keyproof_prove(). Scalar multiplications
  * are capped per dump. Needs an address map (ELF core, minidump): on a raw
- * buffer only the harvest runs. Ed25519 (ECX_KEY) and scalars without a
- * BIGNUM header (BE byte arrays, Go, Java) are not handled here. Findings
- * never carry key bytes.
+ * buffer only the harvest runs.
+ *
+ * Ed25519, X25519, Ed448 and X448 keys are found through OpenSSL 3's
+ * `struct ecx_key_st { libctx, propq, unsigned haspubkey:1,
+ * unsigned char pubkey[57], unsigned char *privkey, size_t keylen,
+ * ECX_KEY_TYPE type, references, lock }`. On x86-64 the compiler packs
+ * pubkey into the byte after the one-bit field: offsets 0, 8, 16, 17, 80,
+ * 88, 96, 100 (read from cores of OpenSSL 3.0 processes). keylen and type
+ * must agree, the pubkey bytes past keylen and the padding must be zero,
+ * privkey must be a user address. finish() reads
+ * the private key through the address map and keeps it only when the public
+ * key it gives equals the one stored in the struct. Scalars without a BIGNUM
+ * header (BE byte arrays, Go, Java) are not handled here. Findings never
+ * carry key bytes.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -44,6 +55,10 @@
 #define MAX_CHUNK_CANDS 8192u   /* per chunk */
 #define MAX_MULS 20000u         /* scalar multiplications per dump */
 #define MAX_COORD 66u           /* P-521 coordinate bytes */
+#define MAX_ECX 4096u           /* ECX_KEY candidates per dump */
+#define MAX_CHUNK_ECX 256u      /* per chunk */
+#define ECX_KEYLEN_AT 88u       /* offsetof(ECX_KEY, keylen) */
+#define ECX_STRUCT 104u         /* bytes of ECX_KEY checked */
 #define USER_VA_END 0x0000800000000000ull
 
 enum curve { C_P256 = 0, C_K256, C_P384, C_P521, N_CURVES, C_ANY256 = N_CURVES };
@@ -82,13 +97,24 @@ struct cand {
     uint8_t prio;          /* 1 when flags say CONSTTIME or SECURE */
 };
 
+/* An OpenSSL ECX_KEY: where its private key is, and its stored public key. */
+struct ecx_cand {
+    uint64_t priv_va;      /* unsigned char *privkey */
+    uint64_t off;          /* file offset of the struct */
+    uint8_t type;          /* ECX_KEY_TYPE: 0 X25519, 1 X448, 2 ED25519, 3 ED448 */
+    uint8_t keylen;
+    uint8_t pub[57];
+};
+
 struct ec_shared {
     pthread_mutex_t lock;
     struct point *pts;
     size_t n_pts;
     struct cand *cands;
     size_t n_cands;
-    bool pts_capped, cands_capped;
+    struct ecx_cand *ecx;
+    size_t n_ecx;
+    bool pts_capped, cands_capped, ecx_capped;
 };
 
 struct ec_ctx {
@@ -96,7 +122,15 @@ struct ec_ctx {
     struct cand local[MAX_CHUNK_CANDS];
     size_t n_local;
     bool local_capped;
+    struct ecx_cand ecx[MAX_CHUNK_ECX];
+    size_t n_ecx;
+    bool ecx_capped;
 };
+
+static const struct ecx_type {
+    const char *name;      /* OpenSSL key type */
+    uint8_t keylen;
+} ecx_types[4] = {{"X25519", 32}, {"X448", 56}, {"ED25519", 32}, {"ED448", 57}};
 
 static inline uint64_t
 ld64(const uint8_t *p)
@@ -247,6 +281,41 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     c->local[c->n_local++] = (struct cand){ld64(ch->p + x), ch->off + x, top, prio};
 }
 
+/* Appends the ECX_KEY whose keylen field is at ch->p[y], if it is one and
+ * starts in the chunk's owned part, to the chunk's ECX candidates. */
+static void
+collect_ecx(struct ec_ctx *c, const struct dg_chunk *ch, size_t y)
+{
+    const uint8_t *p;
+    uint64_t priv, keylen;
+    uint32_t type, refs;
+    size_t x;
+
+    if (y < ECX_KEYLEN_AT || y - ECX_KEYLEN_AT >= ch->owned ||
+        y - ECX_KEYLEN_AT + ECX_STRUCT > ch->len)
+        return;
+    x = y - ECX_KEYLEN_AT;
+    p = ch->p + x;
+    priv = ld64(p + 80);
+    keylen = ld64(p + 88);
+    type = ld32(p + 96);
+    refs = ld32(p + 100);
+    if (type > 3 || keylen != ecx_types[type].keylen || p[16] != 1 || refs == 0 ||
+        refs > 0xffff || (priv & 7) != 0 || priv < 0x10000 || priv >= USER_VA_END)
+        return;
+    for (size_t i = 17 + keylen; i < 80; i++)
+        if (p[i] != 0)
+            return;
+    if (c->n_ecx >= MAX_CHUNK_ECX) {
+        c->ecx_capped = true;
+        return;
+    }
+    c->ecx[c->n_ecx] = (struct ecx_cand){.priv_va = priv, .off = ch->off + x,
+                                         .type = (uint8_t)type, .keylen = (uint8_t)keylen};
+    memcpy(c->ecx[c->n_ecx].pub, p + 17, keylen);
+    c->n_ecx++;
+}
+
 static size_t
 chunk_phase(const struct dg_chunk *ch, bool *has_va)
 {
@@ -272,6 +341,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     (void)sink;
     c->n_local = 0;
     c->local_capped = false;
+    c->n_ecx = 0;
+    c->ecx_capped = false;
     /* A raw buffer has no address map to follow pointers through; the header
      * layout is that of 64-bit little-endian processes. */
     if ((has_va || dg_dump_va_count(ch->dump) > 0) &&
@@ -281,26 +352,49 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 
 #ifdef __SSE2__
         /* Four positions at a time: the `top` fields (the low 32 bits of the
-         * words at x + 8, x + 16, x + 24, x + 32) must lie in 3..9. */
-        const __m128i two = _mm_set1_epi32(2), ten = _mm_set1_epi32(10);
+         * words at x + 8, x + 16, x + 24, x + 32) must lie in 3..9.
+         * Each of those words is also looked at as an ECX_KEY's keylen
+         * (32, 56 or 57). Positions run ECX_KEYLEN_AT past the owned part so
+         * that a struct starting at its end is seen. */
+        const __m128i two = _mm_set1_epi32(2), ten = _mm_set1_epi32(10), zero = _mm_setzero_si128();
+        const __m128i l32 = _mm_set1_epi32(32), l56 = _mm_set1_epi32(56), l57 = _mm_set1_epi32(57);
 
-        for (; x + 32 <= ch->owned && x + 56 <= ch->len && !c->local_capped; x += 32) {
-            __m128i t0 = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 8));
-            __m128i t1 = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
-            unsigned m0 = (unsigned)_mm_movemask_epi8(
-                _mm_and_si128(_mm_cmpgt_epi32(t0, two), _mm_cmpgt_epi32(ten, t0)));
-            unsigned m1 = (unsigned)_mm_movemask_epi8(
-                _mm_and_si128(_mm_cmpgt_epi32(t1, two), _mm_cmpgt_epi32(ten, t1)));
-            unsigned m = (m0 & 1) | (m0 >> 7 & 2) | (m1 & 1) << 2 | (m1 >> 5 & 8);
+        for (; x + 32 <= ch->owned + ECX_KEYLEN_AT && x + 56 <= ch->len; x += 32) {
+            __m128i t[2];
+            unsigned m = 0, k = 0;
 
-            for (; m != 0; m &= m - 1)
-                collect(c, ch, x + 8 * (size_t)__builtin_ctz(m));
+            t[0] = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 8));
+            t[1] = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
+            for (int h = 0; h < 2; h++) {
+                unsigned top = (unsigned)_mm_movemask_epi8(
+                    _mm_and_si128(_mm_cmpgt_epi32(t[h], two), _mm_cmpgt_epi32(ten, t[h])));
+                unsigned len = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi32(t[h], l32), _mm_cmpeq_epi32(t[h], l56)),
+                    _mm_cmpeq_epi32(t[h], l57)));
+                unsigned hi0 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(t[h], zero)) >> 4;
+
+                m |= ((top & 1) | (top >> 7 & 2)) << (2 * h);
+                len &= hi0;
+                k |= ((len & 1) | (len >> 7 & 2)) << (2 * h);
+            }
+            for (; m != 0; m &= m - 1) {
+                size_t at = x + 8 * (size_t)__builtin_ctz(m);
+
+                if (at < ch->owned && !c->local_capped)
+                    collect(c, ch, at);
+            }
+            for (; k != 0; k &= k - 1)
+                collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
         }
 #endif
-        for (; x + 24 <= ch->len && x < ch->owned && !c->local_capped; x += 8)
-            collect(c, ch, x);
+        for (; x + 24 <= ch->len && x < ch->owned + ECX_KEYLEN_AT; x += 8) {
+            if (x < ch->owned && !c->local_capped)
+                collect(c, ch, x);
+            if (x + 16 <= ch->len && ld64(ch->p + x + 8) - 32u <= 25u)
+                collect_ecx(c, ch, x + 8);
+        }
     }
-    if (n_pts == 0 && c->n_local == 0 && !c->local_capped)
+    if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped)
         return DG_OK;
     pthread_mutex_lock(&sh->lock);
     for (size_t i = 0; i < n_pts; i++) {
@@ -324,8 +418,16 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         }
         sh->cands[sh->n_cands++] = c->local[i];
     }
+    for (size_t i = 0; i < c->n_ecx; i++) {
+        if (sh->n_ecx >= MAX_ECX) {
+            sh->ecx_capped = true;
+            break;
+        }
+        sh->ecx[sh->n_ecx++] = c->ecx[i];
+    }
     sh->pts_capped |= pts_capped;
     sh->cands_capped |= c->local_capped;
+    sh->ecx_capped |= c->ecx_capped;
     pthread_mutex_unlock(&sh->lock);
     return DG_OK;
 }
@@ -393,6 +495,48 @@ report(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d, int c
     return ok;
 }
 
+/* Reads each ECX_KEY candidate's private key through the address map and
+ * reports it when the public key it gives equals the stored one. */
+static void
+ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    uint8_t priv[57];
+
+    if (sh->ecx_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET,
+                     "ec-raw: more than %u ECX_KEY candidates (or %u in a chunk); the rest "
+                     "were skipped",
+                     MAX_ECX, MAX_CHUNK_ECX);
+    for (size_t i = 0; i < sh->n_ecx; i++) {
+        const struct ecx_cand *e = &sh->ecx[i];
+        const struct dg_region *r = dg_dump_region_at_va(dump, e->priv_va);
+        struct dg_finding f;
+        EVP_PKEY *pk = NULL;
+
+        if (r == NULL || dg_dump_read_va(dump, e->priv_va, priv, e->keylen) != DG_OK)
+            continue;
+        memset(&f, 0, sizeof f);
+        if (keyproof_ecx_from_raw(ecx_types[e->type].name, priv, e->keylen, e->pub, e->keylen,
+                                  &pk) == DG_OK &&
+            keyproof_prove(pk, KEYPROOF_PUB_STORED, &f.key, f.proof, sizeof f.proof) == DG_OK) {
+            dg_strlcpyf(f.type, sizeof f.type, "%s", keyproof_type_name(f.key.algorithm));
+            f.status = DG_STATUS_CONFIRMED;
+            f.severity = DG_SEV_HIGH;
+            f.off = r->off + (e->priv_va - r->va);
+            f.len = e->keylen;
+            dg_strlcpyf(f.encoding, sizeof f.encoding, "raw");
+            dg_strlcpyf(f.preview, sizeof f.preview, "%u raw bytes (redacted)", e->keylen);
+            dg_strlcpyf(f.note, sizeof f.note,
+                        "OpenSSL ECX_KEY at file offset 0x%llx holds the public key; the "
+                        "private key is the buffer its privkey points to",
+                        (unsigned long long)e->off);
+            dg_report(sink, &f);
+        }
+        EVP_PKEY_free(pk);
+    }
+    OPENSSL_cleanse(priv, sizeof priv);
+}
+
 static dg_err
 ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
 {
@@ -415,6 +559,8 @@ ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
                      "were skipped",
                      MAX_CANDS, MAX_CHUNK_CANDS);
     memset(run, 0, sizeof run);
+    if (dg_dump_va_count(dump) > 0)
+        ecx_finish(sh, dump, sink);
     if (sh->n_pts == 0 || sh->n_cands == 0 || dg_dump_va_count(dump) == 0)
         return DG_OK;
     bn = BN_CTX_new();
@@ -521,9 +667,12 @@ ec_create(const struct dg_config *cfg, void **out)
         return DG_E_NOMEM;
     sh->pts = calloc(MAX_POINTS, sizeof *sh->pts);
     sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
-    if (sh->pts == NULL || sh->cands == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
+    sh->ecx = calloc(MAX_ECX, sizeof *sh->ecx);
+    if (sh->pts == NULL || sh->cands == NULL || sh->ecx == NULL ||
+        pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->pts);
         free(sh->cands);
+        free(sh->ecx);
         free(sh);
         return DG_E_NOMEM;
     }
@@ -559,16 +708,18 @@ ec_destroy(void *shared)
         return;
     free(sh->pts);
     free(sh->cands);
+    free(sh->ecx);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
 
-static const char *const ec_forms[] = {"bn-le64", NULL};
+static const char *const ec_forms[] = {"bn-le64", "raw", NULL};
 
 const struct dg_detector dg_detector_ec_raw = {
     .abi = DG_DETECTOR_ABI,
     .name = "ec-raw",
-    .summary = "EC private scalars in OpenSSL BIGNUMs, matched to public points in the dump",
+    .summary = "EC private scalars in OpenSSL BIGNUMs, matched to public points in the dump; "
+               "Ed25519/X25519/Ed448/X448 keys in OpenSSL ECX_KEY structs",
     .forms = ec_forms,
     .severity = DG_SEV_HIGH,
     .max_span = 1 + 24 + 2 * MAX_COORD + 8, /* a header, or a point with its OID */

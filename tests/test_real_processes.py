@@ -56,6 +56,26 @@ def test_holdkey_keeps_pem(tmp_path, procs):
     assert rc == 1
 
 
+def test_holdkey_wiped_ecx_keys(tmp_path, procs):
+    """Ed25519, X25519, Ed448 and X448 keys loaded by OpenSSL 3, used once,
+    their PEM and DER wiped: ec-raw finds each through its ECX_KEY struct and
+    proves it (the stored public key is the one the private key gives)."""
+    algs = ("ed25519", "x25519", "ed448", "x448")
+    ks = [keys.genpkey(tmp_path / f"{a}.pem", a) for a in algs]
+    p = procs.start([dgtest.HOLDKEY, "--wipe", *ks], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    data = open(core, "rb").read()
+    for k in ks:
+        assert keys.der_of(k) not in data, "a DER copy survived the wipe"
+    rc, findings, summ, err = dgtest.scan(core)
+    for a, k in zip(algs, ks):
+        hits = confirmed_with(findings, dgtest.spki_sha256(k))
+        assert hits, f"{a}: {findings} {err}"
+        assert hits[0]["type"] == f"{a}-private-key" and hits[0]["detector"] == "ec-raw"
+    assert rc == 1
+
+
 def test_holdkey_wiped_leaves_only_limbs(tmp_path, procs):
     rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
     ec = keys.genpkey(tmp_path / "ec.pem", "p256")

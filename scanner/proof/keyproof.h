@@ -60,6 +60,14 @@ dg_err keyproof_rsa_from_components(const BIGNUM *n, const BIGNUM *e, const BIGN
 dg_err keyproof_ec_from_scalar(const char *group, const BIGNUM *d, const uint8_t *pub,
                                size_t pub_len, EVP_PKEY **out);
 
+/* Builds an Ed25519/Ed448/X25519/X448 key (OpenSSL key type name, e.g.
+ * "ED25519") from its raw private key and, when pub/pub_len are given, the
+ * stored raw public key, which keyproof_prove() then checks against the one
+ * the private key gives. Returns DG_OK and a new key in *out, DG_E_CRYPTO
+ * when OpenSSL refuses the bytes. */
+dg_err keyproof_ecx_from_raw(const char *type, const uint8_t *priv, size_t priv_len,
+                             const uint8_t *pub, size_t pub_len, EVP_PKEY **out);
+
 /* Maps an OpenSSL group name to the JWK/NIST name ("prime256v1" -> "P-256");
  * returns the input when there is none. */
 const char *keyproof_curve_name(const char *group);
