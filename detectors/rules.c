@@ -43,6 +43,7 @@
 
 #include <dumpgate/detector.h>
 
+#include "../scanner/util/kwset.h"
 #include "rules.h"
 
 #define RULES_MAX_SPAN 4096u /* longest match in bytes (UTF-16 of 2 KiB characters) */
@@ -51,6 +52,7 @@
 #define MAX_WINDOW 4096
 #define FILE_MAX (4u << 20)  /* largest rule file read */
 #define KW_REACH 2048        /* a rule with keywords: longest match looked for around one */
+#define MAX_HITS (1u << 20)  /* keyword hits kept per text; past it rules run everywhere */
 
 static const char *const forms[] = {"ascii", "utf-16le", "utf-16be", NULL};
 
@@ -150,33 +152,6 @@ compile_rule(struct loader *ld, struct rule *r, unsigned long line)
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &caps);
     r->code = code;
     r->capture_count = caps;
-    if (r->n_keywords > 0) {
-        /* the keywords as one caseless alternation of literals: a prefilter */
-        size_t n = 8;
-        char *kw, *w;
-
-        for (size_t i = 0; i < r->n_keywords; i++)
-            n += 2 * strlen(r->keywords[i]) + 1;
-        if ((kw = w = malloc(n)) == NULL)
-            return DG_E_NOMEM;
-        for (size_t i = 0; i < r->n_keywords; i++) {
-            if (i > 0)
-                *w++ = '|';
-            for (const char *k = r->keywords[i]; *k; k++) {
-                if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
-                      (*k >= '0' && *k <= '9') || (unsigned char)*k >= 0x80))
-                    *w++ = '\\';
-                *w++ = *k;
-            }
-        }
-        *w = '\0';
-        r->kw_code = pcre2_compile((PCRE2_SPTR)kw, PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &ec,
-                                   &eoff, NULL);
-        free(kw);
-        if (r->kw_code == NULL)
-            return fail(ld, line, r->id, "keyword: cannot compile (PCRE2 error %d)", ec);
-        (void)pcre2_jit_compile(r->kw_code, PCRE2_JIT_COMPLETE);
-    }
     return DG_OK;
 }
 
@@ -189,7 +164,6 @@ rule_clear(struct rule *r)
         free(r->keywords[i]);
     free(r->file);
     pcre2_code_free((pcre2_code *)r->code);
-    pcre2_code_free((pcre2_code *)r->kw_code);
     memset(r, 0, sizeof *r);
 }
 
@@ -548,38 +522,90 @@ struct run {
     size_t src;   /* byte offset in the chunk */
 };
 
+/* The set, and all its rules' keywords in one kwset (word i belongs to rule
+ * kw_rule[i]) so that one pass finds them for every rule. */
+struct shared {
+    struct rule_set *set;
+    struct kwset *kw;
+    size_t *kw_rule;
+    size_t *kw_len;
+};
+
+/* A keyword found in the text being scanned. */
+struct kw_hit {
+    size_t pos, end;
+    size_t rule;
+};
+
 struct ctx {
     const struct rule_set *set;
+    const struct shared *sh;
     pcre2_match_data *md;
-    pcre2_match_data *kmd;  /* for keyword prefilters */
     pcre2_match_context *mctx; /* offset limits */
+    struct kw_hit *hits;  /* keywords of the current text, by position */
+    size_t n_hits, hcap;
+    bool hits_capped;     /* more than MAX_HITS: rules with keywords run everywhere */
     char *abuf;           /* transcoded UTF-16 runs, NUL-separated */
     size_t acap;
     struct run *runs;
     size_t n_runs, rcap;
 };
 
+static void
+rules_destroy(void *shared)
+{
+    struct shared *sh = shared;
+
+    if (sh == NULL)
+        return;
+    kwset_free(sh->kw);
+    free(sh->kw_rule);
+    free(sh->kw_len);
+    rules_free(sh->set);
+    free(sh);
+}
+
 static dg_err
 rules_create(const struct dg_config *cfg, void **shared)
 {
     const char *spec = dg_config_get(cfg, "rules");
-    struct rule_set *set;
+    struct shared *sh;
+    const char **words = NULL;
+    size_t n = 0;
     char err[400];
     dg_err rc;
 
     if (spec == NULL || spec[0] == '\0')
         return DG_E_ARG; /* the CLI always sets it; -d rules alone has nothing to run */
-    rc = rules_load(spec, &set, err, sizeof err);
-    if (rc != DG_OK)
+    if ((sh = calloc(1, sizeof *sh)) == NULL)
+        return DG_E_NOMEM;
+    rc = rules_load(spec, &sh->set, err, sizeof err);
+    if (rc != DG_OK) {
+        free(sh);
         return rc;
-    *shared = set;
+    }
+    for (size_t i = 0; i < sh->set->n; i++)
+        n += sh->set->rules[i].n_keywords;
+    words = calloc(n ? n : 1, sizeof *words);
+    sh->kw_len = calloc(n ? n : 1, sizeof *sh->kw_len);
+    sh->kw_rule = calloc(n ? n : 1, sizeof *sh->kw_rule);
+    rc = words != NULL && sh->kw_len != NULL && sh->kw_rule != NULL ? DG_OK : DG_E_NOMEM;
+    n = 0;
+    for (size_t i = 0; rc == DG_OK && i < sh->set->n; i++)
+        for (size_t k = 0; k < sh->set->rules[i].n_keywords; k++, n++) {
+            words[n] = sh->set->rules[i].keywords[k];
+            sh->kw_len[n] = strlen(words[n]);
+            sh->kw_rule[n] = i;
+        }
+    if (rc == DG_OK)
+        rc = kwset_new(words, sh->kw_len, n, &sh->kw);
+    free(words);
+    if (rc != DG_OK) {
+        rules_destroy(sh);
+        return rc;
+    }
+    *shared = sh;
     return DG_OK;
-}
-
-static void
-rules_destroy(void *shared)
-{
-    rules_free(shared);
 }
 
 static dg_err
@@ -589,13 +615,12 @@ rules_init(void *shared, void **out)
 
     if (c == NULL)
         return DG_E_NOMEM;
-    c->set = shared;
+    c->sh = shared;
+    c->set = c->sh->set;
     c->md = pcre2_match_data_create(16, NULL);
-    c->kmd = pcre2_match_data_create(1, NULL);
     c->mctx = pcre2_match_context_create(NULL);
-    if (c->md == NULL || c->kmd == NULL || c->mctx == NULL) {
+    if (c->md == NULL || c->mctx == NULL) {
         pcre2_match_data_free(c->md);
-        pcre2_match_data_free(c->kmd);
         pcre2_match_context_free(c->mctx);
         free(c);
         return DG_E_NOMEM;
@@ -610,8 +635,8 @@ rules_release(void *ctx)
     struct ctx *c = ctx;
 
     pcre2_match_data_free(c->md);
-    pcre2_match_data_free(c->kmd);
     pcre2_match_context_free(c->mctx);
+    free(c->hits);
     free(c->abuf);
     free(c->runs);
     free(c);
@@ -677,10 +702,10 @@ run_range(struct ctx *c, const struct rule *r, const uint8_t *t, size_t tlen, si
     pcre2_code *code = r->code;
     size_t start = from, run = 0;
 
-    if (r->kw_code != NULL)
+    if (r->n_keywords > 0)
         pcre2_set_offset_limit(c->mctx, limit);
     while (start < tlen && start <= limit) {
-        int m = pcre2_match(code, t, tlen, start, 0, c->md, r->kw_code ? c->mctx : NULL);
+        int m = pcre2_match(code, t, tlen, start, 0, c->md, r->n_keywords > 0 ? c->mctx : NULL);
         PCRE2_SIZE *ov;
         size_t s, e, ms, me;
         uint64_t off, len;
@@ -741,25 +766,57 @@ run_range(struct ctx *c, const struct rule *r, const uint8_t *t, size_t tlen, si
     return start;
 }
 
-/* Runs rule r over t[0..tlen): everywhere, or for a rule with keywords only
- * near them (keyword_near() still decides). */
+/* kwset_scan() callback: appends a keyword hit, or stops at MAX_HITS. */
+static bool
+add_hit(void *arg, size_t word, size_t pos)
+{
+    struct ctx *c = arg;
+
+    if (c->n_hits == c->hcap) {
+        size_t ncap = c->hcap ? 2 * c->hcap : 1024;
+        struct kw_hit *nh;
+
+        if (ncap > MAX_HITS || (nh = realloc(c->hits, ncap * sizeof *nh)) == NULL) {
+            c->hits_capped = true;
+            return false;
+        }
+        c->hits = nh;
+        c->hcap = ncap;
+    }
+    c->hits[c->n_hits++] = (struct kw_hit){pos, pos + c->sh->kw_len[word], c->sh->kw_rule[word]};
+    return true;
+}
+
+/* Finds the keywords of every rule in t[0..tlen) into c->hits. */
 static void
-run_rule(struct ctx *c, const struct rule *r, const uint8_t *t, size_t tlen, unsigned enc,
+find_keywords(struct ctx *c, const uint8_t *t, size_t tlen)
+{
+    c->n_hits = 0;
+    c->hits_capped = false;
+    kwset_scan(c->sh->kw, t, tlen, add_hit, c);
+}
+
+/* Runs rule ri over t[0..tlen): everywhere, or for a rule with keywords only
+ * near the keywords find_keywords() found (keyword_near() still decides). */
+static void
+run_rule(struct ctx *c, size_t ri, const uint8_t *t, size_t tlen, unsigned enc,
          const struct dg_chunk *ch, struct dg_sink *sink)
 {
-    size_t done = 0, k = 0;
+    const struct rule *r = &c->set->rules[ri];
+    size_t done = 0;
 
-    if (r->kw_code == NULL) {
+    if (r->n_keywords == 0 || c->hits_capped) {
         run_range(c, r, t, tlen, 0, tlen, enc, ch, sink);
         return;
     }
-    while (k < tlen && pcre2_match(r->kw_code, t, tlen, k, 0, c->kmd, NULL) >= 0) {
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->kmd);
-        size_t reach = r->keyword_window + KW_REACH;
-        size_t lo = ov[0] > reach ? ov[0] - reach : 0;
-        size_t hi = ov[1] + r->keyword_window < tlen ? ov[1] + r->keyword_window : tlen;
+    for (size_t h = 0; h < c->n_hits; h++) {
+        const struct kw_hit *kh = &c->hits[h];
+        size_t reach = r->keyword_window + KW_REACH, lo, hi;
 
-        k = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+        if (kh->rule != ri)
+            continue;
+        lo = kh->pos > reach ? kh->pos - reach : 0;
+        hi = kh->end + r->keyword_window < tlen ? kh->end + r->keyword_window : tlen;
         if (lo < done)
             lo = done;
         if (lo <= hi)
@@ -768,6 +825,29 @@ run_rule(struct ctx *c, const struct rule *r, const uint8_t *t, size_t tlen, uns
             return;
     }
 }
+
+/* Bit 7 of each byte of w that is zero. */
+static inline uint64_t
+zero_bytes(uint64_t w)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+
+    return ~(((w & lo7) + lo7) | w | lo7);
+}
+
+static inline uint64_t
+ld64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return v; /* host order: transcode() accepts both patterns below */
+}
+
+/* zero_bytes() of 4 characters at even offsets (zeros at odd ones), and of 3
+ * or 4 at odd offsets (zeros at even ones): the only blocks transcode() reads. */
+#define ZB_EVEN_TEXT 0x8000800080008000ull
+#define ZB_ODD_TEXT 0x0080008000800080ull
 
 static bool
 printable(uint8_t b)
@@ -804,9 +884,13 @@ transcode(struct ctx *c, const struct dg_chunk *ch, bool tail, size_t *alen)
     for (size_t b = 0, done = 0; b + 8 <= len; b += 8) {
         const uint8_t *q = p + b;
         size_t i, j, end;
+        uint64_t zb;
 
         if (b < done)
             continue;
+        zb = zero_bytes(ld64(q));
+        if (zb != ZB_EVEN_TEXT && zb != ZB_ODD_TEXT)
+            continue; /* not 4 characters at even or at odd offsets: most blocks */
         if ((q[1] | q[3] | q[5] | q[7]) == 0 && printable(q[0]) && printable(q[2]) &&
             printable(q[4]) && printable(q[6]))
             i = b;
@@ -856,23 +940,25 @@ rules_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 
     for (size_t i = 0; i < set->n; i++)
         want |= set->rules[i].encodings;
+    if (want & RULES_ENC_ASCII)
+        find_keywords(c, ch->p, ch->len);
     for (size_t i = 0; i < set->n; i++)
         if (set->rules[i].encodings & RULES_ENC_ASCII)
-            run_rule(c, &set->rules[i], ch->p, ch->len, RULES_ENC_ASCII, ch, sink);
+            run_rule(c, i, ch->p, ch->len, RULES_ENC_ASCII, ch, sink);
     if (!(want & (RULES_ENC_UTF16LE | RULES_ENC_UTF16BE)))
         return DG_OK;
     if ((rc = transcode(c, ch, big && (want & RULES_ENC_UTF16BE), &alen)) != DG_OK)
         return rc;
+    if (alen > 0)
+        find_keywords(c, (const uint8_t *)c->abuf, alen);
     for (size_t i = 0; alen > 0 && i < set->n; i++) {
         unsigned enc = set->rules[i].encodings;
 
         /* one report per string: the dump's own byte order when the rule wants it */
         if (enc & RULES_ENC_UTF16BE && (big || !(enc & RULES_ENC_UTF16LE)))
-            run_rule(c, &set->rules[i], (const uint8_t *)c->abuf, alen, RULES_ENC_UTF16BE, ch,
-                     sink);
+            run_rule(c, i, (const uint8_t *)c->abuf, alen, RULES_ENC_UTF16BE, ch, sink);
         else if (enc & RULES_ENC_UTF16LE)
-            run_rule(c, &set->rules[i], (const uint8_t *)c->abuf, alen, RULES_ENC_UTF16LE, ch,
-                     sink);
+            run_rule(c, i, (const uint8_t *)c->abuf, alen, RULES_ENC_UTF16LE, ch, sink);
     }
     return DG_OK;
 }

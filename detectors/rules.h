@@ -39,7 +39,6 @@ struct rule {
     unsigned long line;
     void *code;                 /* pcre2_code_8 * */
     unsigned capture_count;     /* group 1, when set, is the secret part of the match */
-    void *kw_code;              /* pcre2_code_8 * finding any keyword (caseless), or NULL */
 };
 
 struct rule_set {
