@@ -37,6 +37,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -160,10 +163,27 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     addr = r != NULL && r->has_va ? r->va + (ch->off - r->off) : ch->off;
     c->n_local = 0;
     /* Anchor: shield_prekey_len == 16384, 24 bytes after an 8-aligned start. */
-    for (x = (size_t)((8 - (addr & 7)) & 7); x < ch->owned && x + TAIL <= ch->len; x += 8) {
+    x = (size_t)((8 - (addr & 7)) & 7);
+    for (; x < ch->owned && x + TAIL <= ch->len; x += 8) {
         struct cand cd;
         const struct dg_region *rx;
 
+#ifdef __SSE2__
+        /* Four positions at a time until one has the anchor. */
+        if (x + 32 <= ch->owned && x + 24 + 64 <= ch->len) {
+            const __m128i want = _mm_set_epi32(0, (int)PREKEY_LEN, 0, (int)PREKEY_LEN);
+            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 40));
+            unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(a, want));
+            unsigned mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(b, want));
+
+            if ((ma & 0xff) != 0xff && (ma >> 8) != 0xff && (mb & 0xff) != 0xff &&
+                (mb >> 8) != 0xff) {
+                x += 24; /* and 8 more by the loop */
+                continue;
+            }
+        }
+#endif
         if (ld64(ch->p + x + 24) != PREKEY_LEN || !shield_tail(ch->p + x, &cd))
             continue;
         cd.off = ch->off + x;
