@@ -458,12 +458,12 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
             dg_diag(diag, rc, DG_NO_OFFSET, "%s: out of memory", in->name);
             goto out;
         }
-        if (threaded) {
-            for (; n_started < nthreads; n_started++)
-                if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
-                    break;
-        }
-        rc = stream_produce(j, threaded && n_started > 0 ? NULL : &w[0], &total);
+        /* Even with one scanning thread, the calling thread only reads: a
+         * decompressing pump, the reading and the scanning then overlap. */
+        for (; n_started < nthreads; n_started++)
+            if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
+                break;
+        rc = stream_produce(j, n_started > 0 ? NULL : &w[0], &total);
         for (size_t i = 0; i < n_started; i++)
             pthread_join(w[i].tid, NULL);
         n_started = 0;
