@@ -206,8 +206,8 @@ def test_empty_stdin():
 
 
 def test_file_shrinking_while_scanned(tmp_path):
-    """A dump cut by another process while it is mapped: SIGBUS is caught, the
-    scan ends with a warning (or finishes first), and never crashes."""
+    """A dump cut by another process while it is read: the short read ends the
+    scan with one warning (or the scan finishes first), and never crashes."""
     f = tmp_path / "shrinking"
     with open(f, "wb") as fh:
         fh.truncate(4 << 30)  # sparse: reads as zeros, costs no disk
