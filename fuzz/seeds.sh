@@ -106,6 +106,75 @@ tail -c +16 "$tmp/id" >/dev/null
 sed '1d;$d' "$tmp/id" | base64 -d > "$tmp/id.bin" 2>/dev/null && tail -c +16 "$tmp/id.bin" > "$tmp/id.body" && add openssh "$tmp/id.body"
 ssh-keygen -q -t rsa -b 1024 -N '' -f "$tmp/idr" -C seed </dev/null >/dev/null
 sed '1d;$d' "$tmp/idr" | base64 -d | tail -c +16 > "$tmp/idr.body" && add openssh "$tmp/idr.body"
+# The decompression front end: small real files from the command-line tools
+# (frame and member variants, concatenations, empty and cut files), and apport
+# reports holding gzip, zstd, zlib or plain values, made as apport makes them.
+printf 'ProblemType: Crash\nCoreDump: base64\n' > "$tmp/p1"
+if [ -f "$tmp/c.core" ]; then head -c 6000 "$tmp/c.core" > "$tmp/p2"; else cp "$tmp/k.pem" "$tmp/p2"; fi
+yes 'a line of a dump that compresses well, 0123456789' | head -c 700000 > "$tmp/p3" # > one output buffer
+: > "$tmp/p0"
+zc() { # zc NAME TOOL ARGS...: compresses each payload with TOOL ARGS; keeps the small results
+    n=$1
+    shift
+    command -v "$1" >/dev/null 2>&1 || return 0
+    for p in p0 p1 p2 p3; do
+        "$@" < "$tmp/$p" > "$tmp/$n.$p" 2>/dev/null || continue
+        [ "$(stat -c %s "$tmp/$n.$p")" -le 65536 ] && add decompress "$tmp/$n.$p"
+    done
+    return 0
+}
+zc zst zstd -q -c
+zc zst19 zstd -q -19 --no-check -c
+zc lz4 lz4 -q -c
+zc lz4b lz4 -q -BD -B4 --content-size --no-frame-crc -c
+zc xz xz -q -c
+zc xz0 xz -q -0 --check=none -c
+zc xz256 xz -q --check=sha256 -c
+zc gz gzip -q -c
+zc gzn gzip -q -n -1 -c
+zc bz bzip2 -q -c
+zc bz1 bzip2 -q -1 -c
+for n in zst lz4 xz gz bz; do
+    [ -f "$tmp/$n.p1" ] && [ -f "$tmp/$n.p2" ] || continue
+    cat "$tmp/$n.p1" "$tmp/$n.p2" > "$tmp/cat" && add decompress "$tmp/cat" # two frames, members, streams
+    s=$(stat -c %s "$tmp/$n.p2")
+    head -c $((s / 2)) "$tmp/$n.p2" > "$tmp/cut" && add decompress "$tmp/cut"
+    { cat "$tmp/$n.p1"; printf 'not compressed'; } > "$tmp/trail" && add decompress "$tmp/trail"
+done
+if [ -f "$tmp/xz.p1" ]; then
+    { cat "$tmp/xz.p1"; printf '\0\0\0\0'; cat "$tmp/xz.p1"; } > "$tmp/pad" && add decompress "$tmp/pad" # stream padding
+fi
+if [ -f "$tmp/zst.p1" ]; then
+    { printf '\120\052\115\030\004\0\0\0skip'; cat "$tmp/zst.p1"; } > "$tmp/skip" && add decompress "$tmp/skip"
+fi
+/usr/bin/python3 - "$tmp" <<'PY'
+import base64, subprocess, sys, zlib
+tmp = sys.argv[1]
+core = open(tmp + "/p2", "rb").read()
+head = b"ProblemType: Crash\nArchitecture: amd64\nExecutablePath: /usr/bin/holdkey\nCoreDump: base64\n"
+tail = b"ProcEnviron:\n LANG=C.UTF-8\nSignal: 11\n"
+def lines(blob, size):
+    return b"".join(b" " + base64.b64encode(blob[i:i + size]) + b"\n" for i in range(0, len(blob), size))
+c = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+raw = c.compress(core) + c.flush()
+gz = [b"\037\213\010\010\000\000\000\000\002\377CoreDump\000", raw[:len(raw) // 2], raw[len(raw) // 2:]
+      + (zlib.crc32(core) & 0xFFFFFFFF).to_bytes(4, "little") + len(core).to_bytes(4, "little")]
+reports = {
+    "gzip": b"".join(b" " + base64.b64encode(p) + b"\n" for p in gz),
+    "zlib": lines(zlib.compress(core), 1000),
+    "plain": lines(core, 57),
+}
+try:
+    reports["zstd"] = lines(subprocess.run(["zstd", "-q", "-c"], input=core, capture_output=True,
+                                           check=True).stdout, 57 * 20)
+except (OSError, subprocess.CalledProcessError):
+    pass
+for name, value in reports.items():
+    open("%s/apport.%s" % (tmp, name), "wb").write(head + value + tail)
+PY
+for f in "$tmp"/apport.*; do
+    [ -f "$f" ] && add decompress "$f"
+done
 mkdir -p "$out/sshkey"
 head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
 echo "seeds in $out: $(find "$out" -type f | wc -l) files"
