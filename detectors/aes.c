@@ -54,20 +54,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-/* An AVX2 prefilter, chosen at run time, where the compiler can build one. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define AES_AVX2 1
-#include <immintrin.h>
-#else
-#define AES_AVX2 0
-#endif
 
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define AES_MAX_BYTES 240       /* AES-256: 15 round keys */
 #define AES_MAX_WORDS 60
@@ -314,9 +305,8 @@ aes_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     sh->max_err = AES_DEFAULT_ERRORS;
-#if AES_AVX2
-    __builtin_cpu_init();
-    sh->avx2 = __builtin_cpu_supports("avx2") != 0;
+#if DG_HAVE_AVX2
+    sh->avx2 = dg_cpu_avx2();
 #endif
     if (v != NULL) {
         char *end;
@@ -656,10 +646,10 @@ hits16(const uint8_t *p, size_t len, size_t y)
     return hits_slow(p, len, y, 16);
 }
 
-#if AES_AVX2
+#if DG_HAVE_AVX2
 /* The hit masks of the two 16-byte blocks at y and y + 16 (needs 32 <= y and
  * y + 64 <= len), the same as two hits16() calls. */
-__attribute__((target("avx2"))) static uint32_t
+DG_TARGET_AVX2 static inline uint32_t
 hits32_avx2(const uint8_t *p, size_t y)
 {
     __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + y));
@@ -674,6 +664,35 @@ hits32_avx2(const uint8_t *p, size_t y)
 }
 #endif
 
+/* The hits m of the two blocks at y and y + 16: triggers every run of
+ * AES_RUN hits that starts in the block before y (*prev) or at y. The word w
+ * holds *prev in bits 0-15 and m in bits 16-47, so such a run is whole in w. */
+static inline __attribute__((always_inline)) void
+step(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t y, uint32_t m,
+     uint32_t *prev)
+{
+    uint64_t w = *prev | (uint64_t)m << 16, r = w & w >> 1;
+
+    r &= r >> 2;
+    r &= r >> 4; /* bit i: bits i..i+7 all set */
+    for (r = r & ~(r << 1) & 0xffffffffu; r != 0; r &= r - 1)
+        trigger(c, ch, y - 16 + (size_t)__builtin_ctzll(r), sink);
+    *prev = m >> 16;
+}
+
+#if DG_HAVE_AVX2
+/* Pairs of blocks from y while hits32_avx2() can read them and the second
+ * block is before end; returns the next y. */
+DG_TARGET_AVX2 static size_t
+blocks_avx2(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t y, size_t end,
+            uint32_t *prev)
+{
+    for (; y + 64 <= ch->len && y + 16 < end; y += 32)
+        step(c, ch, sink, y, hits32_avx2(ch->p, y), prev);
+    return y;
+}
+#endif
+
 static dg_err
 aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -681,32 +700,28 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     const uint8_t *p = ch->p;
     size_t len = ch->len, end, y = 0;
     uint32_t prev = 0;
+    const bool avx2 = c->sh->avx2;
 
+    (void)avx2;
     c->covered = 0;
     /* A schedule that starts in the owned part has its hits below owned + 240. */
     end = ch->owned + AES_MAX_BYTES + 16 < len ? ch->owned + AES_MAX_BYTES + 16 : len;
-    /* Two blocks at a time: w holds the previous block's hits in bits 0-15
-     * and the two new blocks' in bits 16-47, so a run of AES_RUN hits that
-     * starts in the previous block or the first new one is whole in w. */
+    /* Two blocks at a time (see step()). */
     while (y < end) {
         uint32_t m;
-        uint64_t w, r;
 
-#if AES_AVX2
-        if (c->sh->avx2 && y >= 32 && y + 64 <= len && y + 16 < end)
-            m = hits32_avx2(p, y);
-        else
-#endif
-            m = hits16(p, len, y) | (y + 16 < end ? (uint32_t)hits16(p, len, y + 16) << 16 : 0);
-        w = prev | (uint64_t)m << 16;
-        if (w != 0) {
-            r = w & w >> 1;
-            r &= r >> 2;
-            r &= r >> 4; /* bit i: bits i..i+7 all set */
-            for (r = r & ~(r << 1) & 0xffffffffu; r != 0; r &= r - 1)
-                trigger(c, ch, y - 16 + (size_t)__builtin_ctzll(r), sink);
+#if DG_HAVE_AVX2
+        if (avx2 && y >= 32) {
+            size_t y2 = blocks_avx2(c, ch, sink, y, end, &prev);
+
+            if (y2 != y) {
+                y = y2;
+                continue;
+            }
         }
-        prev = m >> 16;
+#endif
+        m = hits16(p, len, y) | (y + 16 < end ? (uint32_t)hits16(p, len, y + 16) << 16 : 0);
+        step(c, ch, sink, y, m, &prev);
         y += 32;
     }
     /* Runs that start in the last block (prev, which began at y - 16). */

@@ -58,14 +58,12 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/openssh.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define DER_MAX_KEY (12u << 10)   /* largest structure decoded (RSA-8192 PKCS#8 ~ 4.8 KiB) */
 #define DER_MAX_SPAN (16u << 10)  /* chunk overlap */
@@ -953,11 +951,104 @@ visit(struct ctx *c, const struct dg_chunk *ch, size_t k)
         c->covered = end;
 }
 
+/* True if an anchor starts at p (reads p[0..2)): 02 01 | 02 03 (a version
+ * or a short INTEGER), f7 0d (the tail of the rsaEncryption OID), "v1"
+ * (openssh-key-v1), a1 44 | a1 64 | a1 81 (SEC1's [1] publicKey). */
+static inline bool
+is_anchor(const uint8_t *p)
+{
+    uint8_t a = p[0], b = p[1];
+
+    return (a == 0x02 && (b | 0x02) == 0x03) || (a == 0xf7 && b == 0x0d) ||
+           (a == 'v' && b == '1') || (a == 0xa1 && ((b | 0x20) == 0x64 || b == 0x81));
+}
+
+/* The anchors starting at p[0..16). Reads p[0..17). */
+static inline uint32_t
+anchors16(const uint8_t *p)
+{
+#ifdef __SSE2__
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    __m128i m = _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8(0x02)),
+                              _mm_cmpeq_epi8(_mm_or_si128(b, _mm_set1_epi8(0x02)), _mm_set1_epi8(0x03)));
+
+    m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8((char)0xf7)),
+                                      _mm_cmpeq_epi8(b, _mm_set1_epi8(0x0d))));
+    m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('v')),
+                                      _mm_cmpeq_epi8(b, _mm_set1_epi8('1'))));
+    m = _mm_or_si128(
+        m, _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8((char)0xa1)),
+                         _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(b, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x64)),
+                                      _mm_cmpeq_epi8(b, _mm_set1_epi8((char)0x81)))));
+    return (uint32_t)_mm_movemask_epi8(m);
+#else
+    uint32_t m = 0;
+
+    for (unsigned i = 0; i < 16; i++)
+        m |= (unsigned)is_anchor(p + i) << i;
+    return m;
+#endif
+}
+
+#if DG_HAVE_AVX2
+/* anchors16() for p[0..32). Reads p[0..33). */
+DG_TARGET_AVX2 static inline uint32_t
+anchors32(const uint8_t *p)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
+    __m256i m = _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8(0x02)),
+                                 _mm256_cmpeq_epi8(_mm256_or_si256(b, _mm256_set1_epi8(0x02)), _mm256_set1_epi8(0x03)));
+
+    m = _mm256_or_si256(m, _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8((char)0xf7)),
+                                            _mm256_cmpeq_epi8(b, _mm256_set1_epi8(0x0d))));
+    m = _mm256_or_si256(m, _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('v')),
+                                            _mm256_cmpeq_epi8(b, _mm256_set1_epi8('1'))));
+    m = _mm256_or_si256(
+        m, _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8((char)0xa1)),
+                            _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_or_si256(b, _mm256_set1_epi8(0x20)), _mm256_set1_epi8(0x64)),
+                                            _mm256_cmpeq_epi8(b, _mm256_set1_epi8((char)0x81)))));
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+#endif
+
+/* Visits every anchor that mask_at() finds in blocks of step positions from
+ * i while the block's bytes are in the chunk; returns where it stopped. Kept
+ * inline so that each caller has its own copy with mask_at() inlined. */
+static inline __attribute__((always_inline)) size_t
+scan_blocks(struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end,
+            uint32_t (*mask_at)(const uint8_t *), size_t step)
+{
+    for (; i < end && i + step + 1 <= ch->len; i += step)
+        for (uint32_t mask = mask_at(ch->p + i); mask != 0; mask &= mask - 1) {
+            size_t k = i + (size_t)__builtin_ctz(mask);
+
+            if (k >= end)
+                break;
+            visit(c, ch, k);
+        }
+    return i;
+}
+
+static size_t
+scan_blocks16(struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end)
+{
+    return scan_blocks(c, ch, i, end, anchors16, 16);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+scan_blocks32(struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end)
+{
+    return scan_blocks(c, ch, i, end, anchors32, 32);
+}
+#endif
+
 static dg_err
 der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ctx *c = ctx;
-    const uint8_t *p = ch->p;
     size_t i = 0, end;
 
     (void)sink;
@@ -966,48 +1057,14 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
      * reports only what starts before ch->owned. */
     end = ch->owned + DER_LOOKAHEAD < ch->len ? ch->owned + DER_LOOKAHEAD : ch->len;
     c->covered = 0;
-#ifdef __SSE2__
-    {
-        const __m128i v02 = _mm_set1_epi8(0x02), v03 = _mm_set1_epi8(0x03);
-        const __m128i vf7 = _mm_set1_epi8((char)0xf7), v0d = _mm_set1_epi8(0x0d);
-        const __m128i vv = _mm_set1_epi8('v'), v1 = _mm_set1_epi8('1');
-        const __m128i va1 = _mm_set1_epi8((char)0xa1), v20 = _mm_set1_epi8(0x20);
-        const __m128i v64 = _mm_set1_epi8(0x64), v81 = _mm_set1_epi8((char)0x81);
-
-        while (i + 17 <= ch->len && i < end) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
-            /* 02 01 | 02 03, f7 0d, "v1", a1 44 | a1 64 | a1 81 */
-            __m128i m = _mm_and_si128(_mm_cmpeq_epi8(a, v02),
-                                      _mm_cmpeq_epi8(_mm_or_si128(b, v02), v03));
-
-            m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(a, vf7), _mm_cmpeq_epi8(b, v0d)));
-            m = _mm_or_si128(m, _mm_and_si128(_mm_cmpeq_epi8(a, vv), _mm_cmpeq_epi8(b, v1)));
-            m = _mm_or_si128(
-                m, _mm_and_si128(_mm_cmpeq_epi8(a, va1),
-                                 _mm_or_si128(_mm_cmpeq_epi8(_mm_or_si128(b, v20), v64),
-                                              _mm_cmpeq_epi8(b, v81))));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
-
-            while (mask != 0) {
-                size_t k = i + (size_t)__builtin_ctz(mask);
-
-                mask &= mask - 1;
-                if (k >= end)
-                    break;
-                visit(c, ch, k);
-            }
-            i += 16;
-        }
-    }
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_blocks32(c, ch, i, end);
 #endif
-    for (; i < end && i + 1 < ch->len; i++) {
-        uint8_t a = p[i], b = p[i + 1];
-
-        if ((a == 0x02 && (b | 0x02) == 0x03) || (a == 0xf7 && b == 0x0d) ||
-            (a == 'v' && b == '1') || (a == 0xa1 && ((b | 0x20) == 0x64 || b == 0x81)))
+    i = scan_blocks16(c, ch, i, end);
+    for (; i < end && i + 1 < ch->len; i++)
+        if (is_anchor(ch->p + i))
             visit(c, ch, i);
-    }
     return DG_OK;
 }
 

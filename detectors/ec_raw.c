@@ -36,9 +36,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -49,6 +46,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define MAX_POINTS 4096u        /* harvested public points per dump */
 #define MAX_CANDS 65536u        /* BIGNUM candidates per dump */
@@ -210,40 +208,91 @@ harvest_at(const struct dg_chunk *ch, size_t at, struct point *out, size_t *n)
     (*n)++;
 }
 
+/* Bit i set where p[i] == 0x03 and p[i + 3] or p[i + 4] == 0x04, for
+ * i < 16 (reads p[0..20)). */
+static inline uint32_t
+point_starts16(const uint8_t *p)
+{
+#ifdef __SSE2__
+    const __m128i v03 = _mm_set1_epi8(0x03), v04 = _mm_set1_epi8(0x04);
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + 3));
+    __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(p + 4));
+
+    return (uint32_t)_mm_movemask_epi8(
+        _mm_and_si128(_mm_cmpeq_epi8(a, v03), _mm_or_si128(_mm_cmpeq_epi8(d, v04), _mm_cmpeq_epi8(e, v04))));
+#else
+    uint32_t m = 0;
+
+    for (unsigned i = 0; i < 16; i++)
+        m |= (uint32_t)(p[i] == 0x03 && (p[i + 3] == 0x04 || p[i + 4] == 0x04)) << i;
+    return m;
+#endif
+}
+
+#if DG_HAVE_AVX2
+/* point_starts16() for i < 32 (reads p[0..36)). */
+DG_TARGET_AVX2 static inline uint32_t
+point_starts32(const uint8_t *p)
+{
+    const __m256i v03 = _mm256_set1_epi8(0x03), v04 = _mm256_set1_epi8(0x04);
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i d = _mm256_loadu_si256((const __m256i *)(const void *)(p + 3));
+    __m256i e = _mm256_loadu_si256((const __m256i *)(const void *)(p + 4));
+
+    return (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(
+        _mm256_cmpeq_epi8(a, v03), _mm256_or_si256(_mm256_cmpeq_epi8(d, v04), _mm256_cmpeq_epi8(e, v04))));
+}
+#endif
+
+static inline __attribute__((always_inline)) size_t
+harvest_blocks(const struct dg_chunk *ch, size_t i, size_t end, struct point *out, size_t *n,
+               size_t cap, uint32_t (*mask_at)(const uint8_t *), size_t step)
+{
+    for (; i + step + 4 <= ch->len && i < end && *n < cap; i += step)
+        for (uint32_t mask = mask_at(ch->p + i); mask != 0 && *n < cap; mask &= mask - 1) {
+            size_t at = i + (size_t)__builtin_ctz(mask);
+
+            if (at < end)
+                harvest_at(ch, at, out, n);
+        }
+    return i;
+}
+
+static size_t
+harvest_blocks16(const struct dg_chunk *ch, size_t i, size_t end, struct point *out, size_t *n,
+                 size_t cap)
+{
+    return harvest_blocks(ch, i, end, out, n, cap, point_starts16, 16);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+harvest_blocks32(const struct dg_chunk *ch, size_t i, size_t end, struct point *out, size_t *n,
+                 size_t cap)
+{
+    return harvest_blocks(ch, i, end, out, n, cap, point_starts32, 32);
+}
+#endif
+
 /* Finds the BIT STRING headers of uncompressed points ("03 42 00 04",
  * "03 62 00 04", "03 81 86 00 04") starting in the chunk's owned part and
  * appends the points to out (at most cap), in one pass: a 03 byte with a 04
  * three or four bytes on. */
 static size_t
-harvest(const struct dg_chunk *ch, struct point *out, size_t cap)
+harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
 {
-    const uint8_t *p = ch->p;
     size_t n = 0, i = 0, end = ch->owned < ch->len ? ch->owned : ch->len;
 
-#ifdef __SSE2__
-    {
-        const __m128i v03 = _mm_set1_epi8(0x03), v04 = _mm_set1_epi8(0x04);
-
-        for (; i + 20 <= ch->len && i < end && n < cap; i += 16) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 3));
-            __m128i e = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 4));
-            __m128i m = _mm_and_si128(_mm_cmpeq_epi8(a, v03),
-                                      _mm_or_si128(_mm_cmpeq_epi8(d, v04), _mm_cmpeq_epi8(e, v04)));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
-
-            while (mask != 0 && n < cap) {
-                size_t at = i + (size_t)__builtin_ctz(mask);
-
-                mask &= mask - 1;
-                if (at < end)
-                    harvest_at(ch, at, out, &n);
-            }
-        }
-    }
+#if DG_HAVE_AVX2
+    if (avx2)
+        i = harvest_blocks32(ch, i, end, out, &n, cap);
+#else
+    (void)avx2;
 #endif
+    i = harvest_blocks16(ch, i, end, out, &n, cap);
     for (; i < end && n < cap; i++)
-        if (p[i] == 0x03)
+        if (ch->p[i] == 0x03)
             harvest_at(ch, i, out, &n);
     return n;
 }
@@ -316,6 +365,106 @@ collect_ecx(struct ec_ctx *c, const struct dg_chunk *ch, size_t y)
     c->n_ecx++;
 }
 
+/* Header candidates among the words at p + 8, p + 16, ... (one per 8-byte
+ * position of p): bit i of the low half when the `top` field of a BIGNUM
+ * header at p + 8i (the low 32 bits of the word at p + 8i + 8) lies in 3..9,
+ * bit i of the high half when the word at p + 8i + 8 is an ECX_KEY keylen
+ * (32, 56 or 57). Four positions, reading p[8..40). */
+static inline uint64_t
+header_masks4(const uint8_t *p)
+{
+    uint64_t m = 0, k = 0;
+#ifdef __SSE2__
+    const __m128i two = _mm_set1_epi32(2), ten = _mm_set1_epi32(10), zero = _mm_setzero_si128();
+    const __m128i l32 = _mm_set1_epi32(32), l56 = _mm_set1_epi32(56), l57 = _mm_set1_epi32(57);
+
+    for (int h = 0; h < 2; h++) {
+        __m128i t = _mm_loadu_si128((const __m128i *)(const void *)(p + 8 + 16 * h));
+        unsigned top = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpgt_epi32(t, two), _mm_cmpgt_epi32(ten, t)));
+        unsigned len = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi32(t, l32), _mm_cmpeq_epi32(t, l56)), _mm_cmpeq_epi32(t, l57)));
+
+        len &= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(t, zero)) >> 4;
+        m |= (uint64_t)((top & 1) | (top >> 7 & 2)) << (2 * h);
+        k |= (uint64_t)((len & 1) | (len >> 7 & 2)) << (2 * h);
+    }
+#else
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t w = ld64(p + 8 + 8 * i);
+
+        m |= (uint64_t)((uint32_t)w - 3u <= 6u) << i;
+        k |= (uint64_t)(w == 32 || w == 56 || w == 57) << i;
+    }
+#endif
+    return m | k << 32;
+}
+
+#if DG_HAVE_AVX2
+/* header_masks4() for eight positions, reading p[8..72). */
+DG_TARGET_AVX2 static inline uint64_t
+header_masks8(const uint8_t *p)
+{
+    const __m256i two = _mm256_set1_epi32(2), ten = _mm256_set1_epi32(10), zero = _mm256_setzero_si256();
+    const __m256i l32 = _mm256_set1_epi32(32), l56 = _mm256_set1_epi32(56), l57 = _mm256_set1_epi32(57);
+    uint64_t m = 0, k = 0;
+
+    for (int h = 0; h < 2; h++) {
+        __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 + 32 * h));
+        uint32_t top = (uint32_t)_mm256_movemask_epi8(
+            _mm256_and_si256(_mm256_cmpgt_epi32(t, two), _mm256_cmpgt_epi32(ten, t)));
+        uint32_t len = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi32(t, l32), _mm256_cmpeq_epi32(t, l56)),
+            _mm256_cmpeq_epi32(t, l57)));
+
+        len &= (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi32(t, zero)) >> 4;
+        top &= 0x01010101u; /* the low dword of each word */
+        len &= 0x01010101u;
+        m |= (uint64_t)((top | top >> 7 | top >> 14 | top >> 21) & 0xf) << (4 * h);
+        k |= (uint64_t)((len | len >> 7 | len >> 14 | len >> 21) & 0xf) << (4 * h);
+    }
+    return m | k << 32;
+}
+#endif
+
+/* Collects the candidates masks_at() finds, step positions (of 8 bytes) at a
+ * time from x. Positions run ECX_KEYLEN_AT past the owned part so that an
+ * ECX_KEY starting at its end is seen; BIGNUM headers only in the owned
+ * part. Kept inline so that each caller has masks_at() inlined. */
+static inline __attribute__((always_inline)) size_t
+header_blocks(struct ec_ctx *c, const struct dg_chunk *ch, size_t x,
+              uint64_t (*masks_at)(const uint8_t *), size_t step)
+{
+    for (; x + 8 * step <= ch->owned + ECX_KEYLEN_AT && x + 8 * step + 24 <= ch->len;
+         x += 8 * step) {
+        uint64_t mk = masks_at(ch->p + x);
+
+        for (uint32_t m = (uint32_t)mk; m != 0; m &= m - 1) {
+            size_t at = x + 8 * (size_t)__builtin_ctz(m);
+
+            if (at < ch->owned && !c->local_capped)
+                collect(c, ch, at);
+        }
+        for (uint32_t k = (uint32_t)(mk >> 32); k != 0; k &= k - 1)
+            collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
+    }
+    return x;
+}
+
+static size_t
+header_blocks32(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    return header_blocks(c, ch, x, header_masks4, 4);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+header_blocks64(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    return header_blocks(c, ch, x, header_masks8, 8);
+}
+#endif
+
 static size_t
 chunk_phase(const struct dg_chunk *ch, bool *has_va)
 {
@@ -334,7 +483,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct ec_ctx *c = vctx;
     struct ec_shared *sh = c->sh;
     struct point pts[64];
-    size_t n_pts = harvest(ch, pts, sizeof pts / sizeof pts[0]);
+    bool avx2 = dg_cpu_avx2();
+    size_t n_pts = harvest(ch, pts, sizeof pts / sizeof pts[0], avx2);
     bool has_va = false, pts_capped = n_pts == sizeof pts / sizeof pts[0];
     size_t a = chunk_phase(ch, &has_va);
 
@@ -350,43 +500,11 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         !dg_dump_big_endian(ch->dump)) {
         size_t x = a;
 
-#ifdef __SSE2__
-        /* Four positions at a time: the `top` fields (the low 32 bits of the
-         * words at x + 8, x + 16, x + 24, x + 32) must lie in 3..9.
-         * Each of those words is also looked at as an ECX_KEY's keylen
-         * (32, 56 or 57). Positions run ECX_KEYLEN_AT past the owned part so
-         * that a struct starting at its end is seen. */
-        const __m128i two = _mm_set1_epi32(2), ten = _mm_set1_epi32(10), zero = _mm_setzero_si128();
-        const __m128i l32 = _mm_set1_epi32(32), l56 = _mm_set1_epi32(56), l57 = _mm_set1_epi32(57);
-
-        for (; x + 32 <= ch->owned + ECX_KEYLEN_AT && x + 56 <= ch->len; x += 32) {
-            __m128i t[2];
-            unsigned m = 0, k = 0;
-
-            t[0] = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 8));
-            t[1] = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
-            for (int h = 0; h < 2; h++) {
-                unsigned top = (unsigned)_mm_movemask_epi8(
-                    _mm_and_si128(_mm_cmpgt_epi32(t[h], two), _mm_cmpgt_epi32(ten, t[h])));
-                unsigned len = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi32(t[h], l32), _mm_cmpeq_epi32(t[h], l56)),
-                    _mm_cmpeq_epi32(t[h], l57)));
-                unsigned hi0 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(t[h], zero)) >> 4;
-
-                m |= ((top & 1) | (top >> 7 & 2)) << (2 * h);
-                len &= hi0;
-                k |= ((len & 1) | (len >> 7 & 2)) << (2 * h);
-            }
-            for (; m != 0; m &= m - 1) {
-                size_t at = x + 8 * (size_t)__builtin_ctz(m);
-
-                if (at < ch->owned && !c->local_capped)
-                    collect(c, ch, at);
-            }
-            for (; k != 0; k &= k - 1)
-                collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
-        }
+#if DG_HAVE_AVX2
+        if (avx2)
+            x = header_blocks64(c, ch, x);
 #endif
+        x = header_blocks32(c, ch, x);
         for (; x + 24 <= ch->len && x < ch->owned + ECX_KEYLEN_AT; x += 8) {
             if (x < ch->owned && !c->local_capped)
                 collect(c, ch, x);

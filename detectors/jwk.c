@@ -39,15 +39,12 @@
 #include <openssl/params.h>
 #include <openssl/param_build.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/jwk.h"
 #include "../scanner/formats/textenc.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define JWK_BACK 8192        /* characters searched backwards for the '{' */
 #define JWK_FORWARD 24576    /* characters searched forwards for the '}' */
@@ -381,6 +378,80 @@ probe(struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
     return 0;
 }
 
+/* Bit i set where p[i] == 'k' and p[i + 1] is 't' or 0 ("kty" in ASCII or
+ * UTF-16LE), for i < 16 (reads p[0..17)). */
+static inline uint32_t
+kty16(const uint8_t *p)
+{
+#ifdef __SSE2__
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+
+    return (uint32_t)_mm_movemask_epi8(_mm_and_si128(
+        _mm_cmpeq_epi8(a, _mm_set1_epi8('k')),
+        _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('t')), _mm_cmpeq_epi8(b, _mm_setzero_si128()))));
+#else
+    uint32_t m = 0;
+
+    for (unsigned i = 0; i < 16; i++)
+        m |= (uint32_t)(p[i] == 'k' && (p[i + 1] == 't' || p[i + 1] == 0)) << i;
+    return m;
+#endif
+}
+
+#if DG_HAVE_AVX2
+/* kty16() for i < 32 (reads p[0..33)). */
+DG_TARGET_AVX2 static inline uint32_t
+kty32(const uint8_t *p)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
+
+    return (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(
+        _mm256_cmpeq_epi8(a, _mm256_set1_epi8('k')),
+        _mm256_or_si256(_mm256_cmpeq_epi8(b, _mm256_set1_epi8('t')),
+                        _mm256_cmpeq_epi8(b, _mm256_setzero_si256()))));
+}
+#endif
+
+/* Probes every candidate mask_at() finds in blocks of step positions from i;
+ * returns where it stopped. Inline, so each caller has mask_at() inlined. */
+static inline __attribute__((always_inline)) size_t
+scan_blocks(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+            size_t *skip, uint32_t (*mask_at)(const uint8_t *), size_t step)
+{
+    for (; i + step + 1 <= ch->len && i < end; i += step)
+        for (uint32_t m = mask_at(ch->p + i); m != 0; m &= m - 1) {
+            size_t k = i + (size_t)__builtin_ctz(m);
+
+            if (k >= end)
+                break;
+            if (k >= *skip) {
+                size_t r = probe(c, ch, k, sink);
+
+                if (r > *skip)
+                    *skip = r;
+            }
+        }
+    return i;
+}
+
+static size_t
+scan_blocks16(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+              size_t *skip)
+{
+    return scan_blocks(c, ch, sink, i, end, skip, kty16, 16);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+scan_blocks32(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+              size_t *skip)
+{
+    return scan_blocks(c, ch, sink, i, end, skip, kty32, 32);
+}
+#endif
+
 static dg_err
 jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -390,31 +461,11 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     /* "kty" may follow the object's '{' by up to JWK_BACK characters. */
     size_t end = ch->owned + JWK_LOOKAHEAD < ch->len ? ch->owned + JWK_LOOKAHEAD : ch->len;
 
-#ifdef __SSE2__
-    const __m128i vk = _mm_set1_epi8('k'), vt = _mm_set1_epi8('t'), z = _mm_setzero_si128();
-
-    while (i + 17 <= ch->len && i < end) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(
-            _mm_cmpeq_epi8(a, vk), _mm_or_si128(_mm_cmpeq_epi8(b, vt), _mm_cmpeq_epi8(b, z))));
-
-        while (m != 0) {
-            size_t k = i + (size_t)__builtin_ctz(m);
-
-            m &= m - 1;
-            if (k >= end)
-                break;
-            if (k >= skip) {
-                size_t r = probe(c, ch, k, sink);
-
-                if (r > skip)
-                    skip = r;
-            }
-        }
-        i += 16;
-    }
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_blocks32(c, ch, sink, i, end, &skip);
 #endif
+    i = scan_blocks16(c, ch, sink, i, end, &skip);
     for (; i < end && i + 1 < ch->len; i++) {
         if (p[i] == 'k' && (p[i + 1] == 't' || p[i + 1] == 0) && i >= skip) {
             size_t r = probe(c, ch, i, sink);

@@ -67,14 +67,12 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/openssh.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define KS_MAX_SPAN (64u << 10)   /* longest store read whole = chunk overlap */
 #define P12_MAX (KS_MAX_SPAN - 64) /* largest PFX decoded */
@@ -1430,72 +1428,132 @@ probe(struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
     }
 }
 
+/* True if one of the anchors below starts at p (reads p[0..3)). */
+static inline bool
+is_anchor(const uint8_t *p)
+{
+    uint8_t a = p[0], b = p[1], d = p[2];
+
+    return (a == 0x02 && b == 0x01 && d == 0x03) || (a == 0xfe && b == 0xed && d == 0xfe) ||
+           (a == 0xce && b == 0xce && d == 0xce) || (a == 'P' && b == 'u' && d == 'T');
+}
+
+/* The anchors starting at p[0..16): 02 01 03 (a PFX's version), fe ed fe
+ * (JKS), ce ce ce (JCEKS), "PuT" (PuTTY). Reads p[0..18). */
+static inline uint32_t
+anchors16(const uint8_t *p)
+{
+#ifdef __SSE2__
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+    __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+    __m128i m = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8(0x02)),
+                                            _mm_cmpeq_epi8(b, _mm_set1_epi8(0x01))),
+                              _mm_cmpeq_epi8(d, _mm_set1_epi8(0x03)));
+
+    m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8((char)0xfe)),
+                                                    _mm_cmpeq_epi8(b, _mm_set1_epi8((char)0xed))),
+                                      _mm_cmpeq_epi8(d, _mm_set1_epi8((char)0xfe))));
+    m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8((char)0xce)),
+                                                    _mm_cmpeq_epi8(b, _mm_set1_epi8((char)0xce))),
+                                      _mm_cmpeq_epi8(d, _mm_set1_epi8((char)0xce))));
+    m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('P')),
+                                                    _mm_cmpeq_epi8(b, _mm_set1_epi8('u'))),
+                                      _mm_cmpeq_epi8(d, _mm_set1_epi8('T'))));
+    return (uint32_t)_mm_movemask_epi8(m);
+#else
+    uint32_t m = 0;
+
+    for (unsigned i = 0; i < 16; i++)
+        m |= (unsigned)is_anchor(p + i) << i;
+    return m;
+#endif
+}
+
+#if DG_HAVE_AVX2
+/* anchors16() for p[0..32). Reads p[0..34). */
+DG_TARGET_AVX2 static inline uint32_t
+anchors32(const uint8_t *p)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
+    __m256i d = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+    __m256i m = _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8(0x02)),
+                                                  _mm256_cmpeq_epi8(b, _mm256_set1_epi8(0x01))),
+                                 _mm256_cmpeq_epi8(d, _mm256_set1_epi8(0x03)));
+
+    m = _mm256_or_si256(m, _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8((char)0xfe)),
+                                                             _mm256_cmpeq_epi8(b, _mm256_set1_epi8((char)0xed))),
+                                            _mm256_cmpeq_epi8(d, _mm256_set1_epi8((char)0xfe))));
+    m = _mm256_or_si256(m, _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8((char)0xce)),
+                                                             _mm256_cmpeq_epi8(b, _mm256_set1_epi8((char)0xce))),
+                                            _mm256_cmpeq_epi8(d, _mm256_set1_epi8((char)0xce))));
+    m = _mm256_or_si256(m, _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('P')),
+                                                             _mm256_cmpeq_epi8(b, _mm256_set1_epi8('u'))),
+                                            _mm256_cmpeq_epi8(d, _mm256_set1_epi8('T'))));
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+#endif
+
+/* Probes every anchor that mask_at() finds in blocks of step positions from
+ * i while the block's bytes are in the chunk; returns where it stopped. Kept
+ * inline so that each caller has its own copy with mask_at() inlined. */
+static inline __attribute__((always_inline)) size_t
+scan_blocks(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+            size_t *covered, uint32_t (*mask_at)(const uint8_t *), size_t step)
+{
+    for (; i < end && i + step + 2 <= ch->len; i += step)
+        for (uint32_t mask = mask_at(ch->p + i); mask != 0; mask &= mask - 1) {
+            size_t k = i + (size_t)__builtin_ctz(mask);
+
+            if (k >= end)
+                break;
+            if (k >= *covered) {
+                size_t e = probe(c, ch, k, sink);
+
+                if (e > *covered)
+                    *covered = e;
+            }
+        }
+    return i;
+}
+
+static size_t
+scan_blocks16(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+              size_t *covered)
+{
+    return scan_blocks(c, ch, sink, i, end, covered, anchors16, 16);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+scan_blocks32(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+              size_t *covered)
+{
+    return scan_blocks(c, ch, sink, i, end, covered, anchors32, 32);
+}
+#endif
+
 static dg_err
 ks_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ctx *c = ctx;
-    const uint8_t *p = ch->p;
     size_t i = 0, covered = 0;
     /* A PFX anchor (its version) lies up to 5 bytes after the start. */
     size_t end = ch->owned + 5 < ch->len ? ch->owned + 5 : ch->len;
 
-#ifdef __SSE2__
-    {
-        const __m128i v02 = _mm_set1_epi8(0x02), v01 = _mm_set1_epi8(0x01);
-        const __m128i v03 = _mm_set1_epi8(0x03), vfe = _mm_set1_epi8((char)0xfe);
-        const __m128i ved = _mm_set1_epi8((char)0xed), vce = _mm_set1_epi8((char)0xce);
-        const __m128i vP = _mm_set1_epi8('P'), vu = _mm_set1_epi8('u');
-        const __m128i vT = _mm_set1_epi8('T');
-
-        while (i + 18 <= ch->len && i < end) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
-            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 2));
-            /* 02 01 03, fe ed fe, ce ce ce, "PuT" */
-            __m128i m = _mm_and_si128(
-                _mm_and_si128(_mm_cmpeq_epi8(a, v02), _mm_cmpeq_epi8(b, v01)),
-                _mm_cmpeq_epi8(d, v03));
-
-            m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, vfe),
-                                                            _mm_cmpeq_epi8(b, ved)),
-                                              _mm_cmpeq_epi8(d, vfe)));
-            m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, vce),
-                                                            _mm_cmpeq_epi8(b, vce)),
-                                              _mm_cmpeq_epi8(d, vce)));
-            m = _mm_or_si128(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(a, vP),
-                                                            _mm_cmpeq_epi8(b, vu)),
-                                              _mm_cmpeq_epi8(d, vT)));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
-
-            while (mask != 0) {
-                size_t k = i + (size_t)__builtin_ctz(mask);
-
-                mask &= mask - 1;
-                if (k >= end)
-                    break;
-                if (k >= covered) {
-                    size_t e = probe(c, ch, k, sink);
-
-                    if (e > covered)
-                        covered = e;
-                }
-            }
-            i += 16;
-        }
-    }
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_blocks32(c, ch, sink, i, end, &covered);
 #endif
-    for (; i < end && i + 2 < ch->len; i++) {
-        uint8_t a = p[i], b = p[i + 1], d = p[i + 2];
-
-        if (((a == 0x02 && b == 0x01 && d == 0x03) || (a == 0xfe && b == 0xed && d == 0xfe) ||
-             (a == 0xce && b == 0xce && d == 0xce) || (a == 'P' && b == 'u' && d == 'T')) &&
-            i >= covered) {
+    i = scan_blocks16(c, ch, sink, i, end, &covered);
+    for (; i < end && i + 2 < ch->len; i++)
+        if (is_anchor(ch->p + i) && i >= covered) {
             size_t e = probe(c, ch, i, sink);
 
             if (e > covered)
                 covered = e;
         }
-    }
     return DG_OK;
 }
 

@@ -35,15 +35,12 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/openssh.h"
 #include "../scanner/formats/textenc.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define PEM_MAX_SPAN (64u << 10)   /* longest armored key in bytes (UTF-16 RSA-8192) */
 #define PEM_MAX_TEXT (32u << 10)   /* decoded characters examined after BEGIN */
@@ -618,6 +615,77 @@ probe(struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
     return r_le;
 }
 
+/* Bit i set where p[i] and p[i + 2] are '-' (the armor's dashes in ASCII or
+ * UTF-16), for i < 16 (reads p[0..18)). */
+static inline uint32_t
+dashes16(const uint8_t *p)
+{
+#ifdef __SSE2__
+    const __m128i dash = _mm_set1_epi8('-');
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
+
+    return (uint32_t)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, dash), _mm_cmpeq_epi8(b, dash)));
+#else
+    uint32_t m = 0;
+
+    for (unsigned i = 0; i < 16; i++)
+        m |= (uint32_t)(p[i] == '-' && p[i + 2] == '-') << i;
+    return m;
+#endif
+}
+
+#if DG_HAVE_AVX2
+/* dashes16() for i < 32 (reads p[0..34)). */
+DG_TARGET_AVX2 static inline uint32_t
+dashes32(const uint8_t *p)
+{
+    const __m256i dash = _mm256_set1_epi8('-');
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+
+    return (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(a, dash), _mm256_cmpeq_epi8(b, dash)));
+}
+#endif
+
+/* Probes every candidate mask_at() finds in blocks of step positions from i;
+ * returns where it stopped. Inline, so each caller has mask_at() inlined. */
+static inline __attribute__((always_inline)) size_t
+scan_blocks(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+            size_t *skip_to, uint32_t (*mask_at)(const uint8_t *), size_t step)
+{
+    for (; i + step + 2 <= ch->len && i < end; i += step)
+        for (uint32_t m = mask_at(ch->p + i); m != 0; m &= m - 1) {
+            size_t k = i + (size_t)__builtin_ctz(m);
+
+            if (k >= end)
+                break;
+            if (k >= *skip_to) {
+                size_t r = probe(c, ch, k, sink);
+
+                if (r != 0)
+                    *skip_to = k + r;
+            }
+        }
+    return i;
+}
+
+static size_t
+scan_blocks16(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+              size_t *skip_to)
+{
+    return scan_blocks(c, ch, sink, i, end, skip_to, dashes16, 16);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+scan_blocks32(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+              size_t *skip_to)
+{
+    return scan_blocks(c, ch, sink, i, end, skip_to, dashes32, 32);
+}
+#endif
+
 static dg_err
 pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -625,35 +693,11 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     const uint8_t *p = ch->p;
     size_t i = 0, end = ch->owned, skip_to = 0;
 
-#ifdef __SSE2__
-    const __m128i dash = _mm_set1_epi8('-');
-
-    /* Marks i where p[i] == '-' and p[i+2] == '-', 16 positions at a time. */
-    while (i + 18 <= ch->len && i < end) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, dash));
-
-        if (m != 0) {
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 2));
-
-            m &= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, dash));
-            while (m != 0) {
-                size_t k = i + (size_t)__builtin_ctz(m);
-
-                m &= m - 1;
-                if (k >= end)
-                    break;
-                if (k >= skip_to) {
-                    size_t r = probe(c, ch, k, sink);
-
-                    if (r != 0)
-                        skip_to = k + r;
-                }
-            }
-        }
-        i += 16;
-    }
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_blocks32(c, ch, sink, i, end, &skip_to);
 #endif
+    i = scan_blocks16(c, ch, sink, i, end, &skip_to);
     for (; i < end; i++) {
         if (p[i] == '-' && i + 2 < ch->len && p[i + 2] == '-' && i >= skip_to) {
             size_t r = probe(c, ch, i, sink);

@@ -49,13 +49,10 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 
 #define MIN_BITS 512
 #define MAX_BITS 16384
@@ -481,6 +478,72 @@ visit(struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
         c->covered = end;
 }
 
+/* Bit i set where "RS" or "EC" starts at p[i] (the magics RSA1-3, ECS1-6,
+ * ECK1-6 and a CAPI blob's "RSA2"), for i < 16 (reads p[0..17)). */
+static inline uint32_t
+magic16(const uint8_t *p)
+{
+#ifdef __SSE2__
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+
+    return (uint32_t)_mm_movemask_epi8(
+        _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('R')), _mm_cmpeq_epi8(b, _mm_set1_epi8('S'))),
+                     _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8('E')), _mm_cmpeq_epi8(b, _mm_set1_epi8('C')))));
+#else
+    uint32_t m = 0;
+
+    for (unsigned i = 0; i < 16; i++)
+        m |= (uint32_t)((p[i] == 'R' && p[i + 1] == 'S') || (p[i] == 'E' && p[i + 1] == 'C')) << i;
+    return m;
+#endif
+}
+
+#if DG_HAVE_AVX2
+/* magic16() for i < 32 (reads p[0..33)). */
+DG_TARGET_AVX2 static inline uint32_t
+magic32(const uint8_t *p)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 1));
+
+    return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('R')), _mm256_cmpeq_epi8(b, _mm256_set1_epi8('S'))),
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8('E')), _mm256_cmpeq_epi8(b, _mm256_set1_epi8('C')))));
+}
+#endif
+
+/* Visits every magic mask_at() finds in blocks of step positions from i;
+ * returns where it stopped. Inline, so each caller has mask_at() inlined. */
+static inline __attribute__((always_inline)) size_t
+scan_blocks(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end,
+            uint32_t (*mask_at)(const uint8_t *), size_t step)
+{
+    for (; i + step + 1 <= ch->len && i < end; i += step)
+        for (uint32_t m = mask_at(ch->p + i); m != 0; m &= m - 1) {
+            size_t k = i + (size_t)__builtin_ctz(m);
+
+            if (k >= end)
+                break;
+            visit(c, ch, k, sink);
+        }
+    return i;
+}
+
+static size_t
+scan_blocks16(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end)
+{
+    return scan_blocks(c, ch, sink, i, end, magic16, 16);
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static size_t
+scan_blocks32(struct ctx *c, const struct dg_chunk *ch, struct dg_sink *sink, size_t i, size_t end)
+{
+    return scan_blocks(c, ch, sink, i, end, magic32, 32);
+}
+#endif
+
 static dg_err
 wb_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -491,30 +554,11 @@ wb_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->covered = 0;
     /* A CAPI blob starting before owned has its "RSA2" up to 8 bytes later. */
     end = ch->owned + CAPI_HDR < ch->len ? ch->owned + CAPI_HDR : ch->len;
-#ifdef __SSE2__
-    {
-        const __m128i vr = _mm_set1_epi8('R'), vs = _mm_set1_epi8('S');
-        const __m128i ve = _mm_set1_epi8('E'), vc = _mm_set1_epi8('C');
-
-        while (i + 17 <= ch->len && i < end) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
-            __m128i m = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(a, vr), _mm_cmpeq_epi8(b, vs)),
-                                     _mm_and_si128(_mm_cmpeq_epi8(a, ve), _mm_cmpeq_epi8(b, vc)));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
-
-            while (mask != 0) {
-                size_t k = i + (size_t)__builtin_ctz(mask);
-
-                mask &= mask - 1;
-                if (k >= end)
-                    break;
-                visit(c, ch, k, sink);
-            }
-            i += 16;
-        }
-    }
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_blocks32(c, ch, sink, i, end);
 #endif
+    i = scan_blocks16(c, ch, sink, i, end);
     for (; i < end && i + 1 < ch->len; i++)
         if ((p[i] == 'R' && p[i + 1] == 'S') || (p[i] == 'E' && p[i + 1] == 'C'))
             visit(c, ch, i, sink);

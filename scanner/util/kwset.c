@@ -18,14 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define KWSET_AVX2 1
-#include <immintrin.h>
-#else
-#define KWSET_AVX2 0
-#endif
-
 #include "kwset.h"
+#include "simd.h"
 
 #define BUCKETS 8u
 #define MAX_WORD 255u
@@ -112,9 +106,8 @@ kwset_new(const char *const *words, const size_t *lens, size_t n, struct kwset *
         ks->lo2[j] |= ks->short2;
         ks->hi2[j] |= ks->short2;
     }
-#if KWSET_AVX2
-    __builtin_cpu_init();
-    ks->avx2 = __builtin_cpu_supports("avx2") != 0;
+#if DG_HAVE_AVX2
+    ks->avx2 = dg_cpu_avx2();
 #endif
     *out = ks;
     return DG_OK;
@@ -166,9 +159,9 @@ confirm(const struct kwset *ks, const uint8_t *t, size_t len, size_t pos, uint8_
     return true;
 }
 
-#if KWSET_AVX2
+#if DG_HAVE_AVX2
 /* The bucket bits of the 32 bytes of v through the nibble tables lo, hi. */
-__attribute__((target("avx2"))) static inline __m256i
+DG_TARGET_AVX2 static inline __m256i
 classify_avx2(const uint8_t *lo, const uint8_t *hi, __m256i v)
 {
     const __m256i nib = _mm256_set1_epi8(0x0f);
@@ -181,7 +174,7 @@ classify_avx2(const uint8_t *lo, const uint8_t *hi, __m256i v)
 
 /* Positions [from, ...) 32 at a time while 34 bytes are left; returns where
  * it stopped, or (size_t)-1 if hit() stopped the scan. */
-__attribute__((target("avx2"))) static size_t
+DG_TARGET_AVX2 static size_t
 scan_avx2(const struct kwset *ks, const uint8_t *t, size_t len, size_t from,
           bool (*hit)(void *, size_t, size_t), void *arg)
 {
@@ -217,7 +210,7 @@ kwset_scan(const struct kwset *ks, const uint8_t *t, size_t len,
 
     if (ks->n == 0)
         return true;
-#if KWSET_AVX2
+#if DG_HAVE_AVX2
     if (ks->avx2 && (i = scan_avx2(ks, t, len, 0, hit, arg)) == (size_t)-1)
         return false;
 #endif
