@@ -13,9 +13,11 @@
  * than mapping: a mapped window pays a page fault or a page-table entry per
  * 4 KiB and reaches the detectors cold; measured in docs/PERFORMANCE.md.)
  * Streams are read sequentially by the calling thread into a fixed ring of
- * threads + 1 buffers that the workers drain. The engine does not know what
- * a detector looks for; it only hands out bytes, collects findings and runs
- * the create/init/scan/release/finish/destroy lifecycle of detector.h.
+ * threads + 3 buffers that the workers drain (the spare ones let a reader
+ * that waits on a decompressor run ahead of the scan). The engine does not
+ * know what a detector looks for; it only hands out bytes, collects findings
+ * and runs the create/init/scan/release/finish/destroy lifecycle of
+ * detector.h.
  *
  * A file that shrinks while it is read (a dump still being written, or cut by
  * another process) gives a short read: the scan stops there with one warning
@@ -454,7 +456,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     if (in->stream) {
         uint64_t total = 0;
 
-        if ((rc = stream_ring_init(j, nthreads + 1)) != DG_OK) {
+        if ((rc = stream_ring_init(j, nthreads + 3)) != DG_OK) {
             dg_diag(diag, rc, DG_NO_OFFSET, "%s: out of memory", in->name);
             goto out;
         }
