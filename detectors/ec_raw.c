@@ -642,7 +642,7 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
             f.severity = DG_SEV_HIGH;
             f.off = r->off + (e->priv_va - r->va);
             f.len = e->keylen;
-            dg_strlcpyf(f.encoding, sizeof f.encoding, "raw");
+            dg_strlcpyf(f.encoding, sizeof f.encoding, "ecx-raw");
             dg_strlcpyf(f.preview, sizeof f.preview, "%u raw bytes (redacted)", e->keylen);
             dg_strlcpyf(f.note, sizeof f.note,
                         "OpenSSL ECX_KEY at file offset 0x%llx holds the public key; the "
@@ -831,7 +831,7 @@ ec_destroy(void *shared)
     free(sh);
 }
 
-static const char *const ec_forms[] = {"bn-le64", "raw", NULL};
+static const char *const ec_forms[] = {"bn-le64", "ecx-raw", NULL};
 
 const struct dg_detector dg_detector_ec_raw = {
     .abi = DG_DETECTOR_ABI,
