@@ -404,6 +404,44 @@ test_layout(const struct key *kp, enum rep rep, const char *enc, bool with_va)
     free(buf);
 }
 
+/* A SymCrypt RSAKEY as keyforms.md section 3.3 lays it out (one allocation:
+ * header, modulus object, prime modulus objects each as wide as the modulus,
+ * CRT inverses in Montgomery form, d, then dP and dQ as wide as the modulus;
+ * little-endian words, zeros above each value, 16-byte alignment): rsa-raw
+ * finds p through dP and proves the key with n from the modulus object. */
+static void
+test_symcrypt_layout(const struct key *key)
+{
+    const size_t len = 2u << 20, x = 0x40000, w = 16u * key->k; /* modulus bytes */
+    uint8_t *buf = filler(len);
+    size_t at = x, p_at, obj = 0x40;
+    struct dg_sink sink;
+    dg_err rc;
+
+    for (size_t i = 0; i < 0x100; i += 8) { /* header: sizes, counts, flags */
+        uint64_t v = (i / 8) % 5 == 0 ? 128u * key->k : i / 8;
+
+        memcpy(buf + at + i, &v, 8);
+    }
+    at += 0x100;
+    memset(buf + at, 0, obj); /* modulus object header, then n */
+    BN_bn2lebinpad(key->n, buf + at + obj, (int)w);
+    at += obj + w;
+    p_at = at + obj;
+    for (int i = 0; i < 2; i++) { /* the primes, as wide as n */
+        memset(buf + at, 0, obj);
+        BN_bn2lebinpad(i == 0 ? key->p : key->q, buf + at + obj, (int)w);
+        at += obj + w;
+    }
+    at += 2 * w + w; /* CRT inverses (Montgomery form) and d: the filler */
+    BN_bn2lebinpad(key->dp, buf + at, (int)w);
+    BN_bn2lebinpad(key->dq, buf + at + w, (int)w);
+    rc = run(buf, len, 8u << 20, 1, false, NULL, &sink);
+    ok(rc == DG_OK && one_key(&sink, key, p_at, "bn-le64"),
+       "RSA-%u in a SymCrypt RSAKEY layout: one confirmed key", 128 * key->k);
+    free(buf);
+}
+
 /* The anchor gate: the same limbs with no structured word within 4 KiB
  * (nothing a heap, an array or a blob would put around them) are not
  * searched; one header word before p is enough to find them again. */
@@ -621,8 +659,10 @@ main(void)
 
         for (int r = LE; r <= JAVA; r++)
             test_layout(&key, (enum rep)r, enc[r], false);
-        if (bits[b] == 2048)
+        if (bits[b] == 2048) {
             test_layout(&key, LE, "bn-le64", true);
+            test_symcrypt_layout(&key);
+        }
         free_key(&key);
     }
     test_unanchored();
