@@ -38,7 +38,8 @@
  * recognised: its public definition (inc/symcrypt_internal.h) has no constant
  * magic (SYMCRYPT_MAGIC_FIELD holds an address-dependent value in checked
  * builds only), its fields changed between releases, and its numbers are
- * digit-padded little-endian word arrays that the rsa-raw detector reads.
+ * digit-padded little-endian word arrays that the rsa-raw detector reads
+ * (tests/unit/test_rsa_raw.c plants a key in that layout).
  */
 #include <stdlib.h>
 #include <string.h>
