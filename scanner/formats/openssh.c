@@ -166,15 +166,9 @@ parse_private(struct cur *c, struct openssh_key *k)
         return;
     }
     if (strcmp(kt, "ssh-ed25519") == 0) {
-        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-
-        if (bld != NULL && get_string(c, &q, &ql) && ql == 32 && get_string(c, &s, &l) &&
-            l == 64 && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, s, 32) &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q, 32)) {
-            k->priv = fromdata("ED25519", EVP_PKEY_KEYPAIR, bld);
+        if (get_string(c, &q, &ql) && ql == 32 && get_string(c, &s, &l) && l == 64 &&
+            keyproof_ecx_from_raw("ED25519", s, 32, q, 32, &k->priv) == DG_OK)
             k->proof_flags = KEYPROOF_PUB_STORED;
-        }
-        OSSL_PARAM_BLD_free(bld);
     } else if (strcmp(kt, "ssh-rsa") == 0) {
         if ((n = get_mpint(c)) && (e = get_mpint(c)) && (d = get_mpint(c)) &&
             (iqmp = get_mpint(c)) && (p = get_mpint(c)) && (qq = get_mpint(c)))
@@ -269,14 +263,8 @@ openssh_ppk_private(const uint8_t *pub, size_t pub_len, const uint8_t *priv, siz
     if (!get_cstr(&pc, keytype, kt_len))
         goto out;
     if (strcmp(keytype, "ssh-ed25519") == 0) {
-        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-
-        if (bld != NULL && get_string(&pc, &pt, &ptl) && ptl == 32 &&
-            get_string(&vc, &s, &l) && l == 32 &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, s, 32) &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 32))
-            *out = fromdata("ED25519", EVP_PKEY_KEYPAIR, bld);
-        OSSL_PARAM_BLD_free(bld);
+        if (get_string(&pc, &pt, &ptl) && ptl == 32 && get_string(&vc, &s, &l) && l == 32)
+            keyproof_ecx_from_raw("ED25519", s, 32, pt, 32, out);
         *proof_flags = KEYPROOF_PUB_STORED;
     } else if (strcmp(keytype, "ssh-rsa") == 0) {
         if ((e = get_mpint(&pc)) != NULL && (n = get_mpint(&pc)) != NULL &&
@@ -345,15 +333,10 @@ openssh_private_serial(const uint8_t *p, size_t n, char *keytype, size_t kt_len,
         return DG_E_FORMAT;
     ERR_set_mark();
     if (strcmp(keytype, "ssh-ed25519") == 0) {
-        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-
         /* pk(32), then sk(64) = seed(32) || pk(32) */
-        if (bld != NULL && get_string(&c, &q, &ql) && ql == 32 && get_string(&c, &s, &l) &&
-            l == 64 && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, s, 32) &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, q, 32) &&
-            (*out = fromdata("ED25519", EVP_PKEY_KEYPAIR, bld)) != NULL)
+        if (get_string(&c, &q, &ql) && ql == 32 && get_string(&c, &s, &l) && l == 64 &&
+            keyproof_ecx_from_raw("ED25519", s, 32, q, 32, out) == DG_OK)
             *proof_flags = KEYPROOF_PUB_STORED;
-        OSSL_PARAM_BLD_free(bld);
     } else if (strcmp(keytype, "ssh-rsa") == 0) {
         /* n e d iqmp p q */
         bool ok = true;
