@@ -47,6 +47,7 @@
 
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/simd.h"
+#include "../scanner/util/words.h"
 
 #define MAX_POINTS 4096u        /* harvested public points per dump */
 #define MAX_CANDS 65536u        /* BIGNUM candidates per dump */
@@ -129,20 +130,6 @@ static const struct ecx_type {
     const char *name;      /* OpenSSL key type */
     uint8_t keylen;
 } ecx_types[4] = {{"X25519", 32}, {"X448", 56}, {"ED25519", 32}, {"ED448", 57}};
-
-static inline uint64_t
-ld64(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-static inline uint32_t
-ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* ---- harvest ---- */
 
@@ -303,8 +290,9 @@ harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
 static inline bool
 bignum_header(const uint8_t *p, uint8_t *top_out, uint8_t *prio)
 {
-    uint64_t d = ld64(p);
-    uint32_t top = ld32(p + 8), dmax = ld32(p + 12), neg = ld32(p + 16), flags = ld32(p + 20);
+    uint64_t d = load_le64(p);
+    uint32_t top = load_le32(p + 8), dmax = load_le32(p + 12);
+    uint32_t neg = load_le32(p + 16), flags = load_le32(p + 20);
 
     if (top - 3u > 6u || dmax < top || dmax > 64 || neg > 1 || flags >= 0x20 || (d & 7) != 0 ||
         d < 0x10000 || d >= USER_VA_END)
@@ -327,7 +315,7 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         c->local_capped = true;
         return;
     }
-    c->local[c->n_local++] = (struct cand){ld64(ch->p + x), ch->off + x, top, prio};
+    c->local[c->n_local++] = (struct cand){load_le64(ch->p + x), ch->off + x, top, prio};
 }
 
 /* Appends the ECX_KEY whose keylen field is at ch->p[y], if it is one and
@@ -345,10 +333,10 @@ collect_ecx(struct ec_ctx *c, const struct dg_chunk *ch, size_t y)
         return;
     x = y - ECX_KEYLEN_AT;
     p = ch->p + x;
-    priv = ld64(p + 80);
-    keylen = ld64(p + 88);
-    type = ld32(p + 96);
-    refs = ld32(p + 100);
+    priv = load_le64(p + 80);
+    keylen = load_le64(p + 88);
+    type = load_le32(p + 96);
+    refs = load_le32(p + 100);
     if (type > 3 || keylen != ecx_types[type].keylen || p[16] != 1 || refs == 0 ||
         refs > 0xffff || (priv & 7) != 0 || priv < 0x10000 || priv >= USER_VA_END)
         return;
@@ -391,7 +379,7 @@ header_masks4(const uint8_t *p)
     }
 #else
     for (unsigned i = 0; i < 4; i++) {
-        uint64_t w = ld64(p + 8 + 8 * i);
+        uint64_t w = load_le64(p + 8 + 8 * i);
 
         m |= (uint64_t)((uint32_t)w - 3u <= 6u) << i;
         k |= (uint64_t)(w == 32 || w == 56 || w == 57) << i;
@@ -508,7 +496,7 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         for (; x + 24 <= ch->len && x < ch->owned + ECX_KEYLEN_AT; x += 8) {
             if (x < ch->owned && !c->local_capped)
                 collect(c, ch, x);
-            if (x + 16 <= ch->len && ld64(ch->p + x + 8) - 32u <= 25u)
+            if (x + 16 <= ch->len && load_le64(ch->p + x + 8) - 32u <= 25u)
                 collect_ecx(c, ch, x + 8);
         }
     }

@@ -37,6 +37,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/words.h"
 
 #define RSA_E 65537u
 #define RSA_RADIUS_WORDS 16384u                  /* join radius: 128 KiB */
@@ -130,14 +131,6 @@ struct rsa_ctx {
 /* ---- small word helpers ---- */
 
 static inline uint64_t
-ld64(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-static inline uint64_t
 bswap64(uint64_t x)
 {
     return __builtin_bswap64(x);
@@ -163,15 +156,6 @@ static inline uint64_t
 subm(uint64_t a, uint64_t b)
 {
     return a - b - (a < b);
-}
-
-/* Bit 7 of each byte of w that is zero. */
-static inline uint64_t
-zero_bytes(uint64_t w)
-{
-    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
-
-    return ~(((w & lo7) + lo7) | w | lo7);
 }
 
 /* Number of bytes flagged in a zero_bytes() mask (no popcnt instruction). */
@@ -234,7 +218,7 @@ table_build(struct word_table *t, int64_t block, const uint8_t *base, size_t n_w
         unsigned n = 0;
 
         for (size_t j = 64 * g; j < e; j++)
-            n += !word_bad(ld64(base + 8 * j));
+            n += !word_bad(load_le64(base + 8 * j));
         good[g] = (uint8_t)(n > 4 ? 4 : n);
     }
     for (size_t g = 0; g < n_groups; g++) {
@@ -244,7 +228,7 @@ table_build(struct word_table *t, int64_t block, const uint8_t *base, size_t n_w
         if (n < 4)
             continue;
         for (size_t j = 64 * g; j < e; j++) {
-            uint64_t w = ld64(base + 8 * j);
+            uint64_t w = load_le64(base + 8 * j);
             uint64_t h;
             uint32_t fp;
             size_t bk;
@@ -352,7 +336,7 @@ find_modulus(const uint8_t *buf, size_t len, size_t a, size_t lo, size_t hi, con
     n = BN_CTX_get(bn);
     r = BN_CTX_get(bn);
     for (size_t x = lo; n != NULL && r != NULL && x < hi && !found; x += 8) {
-        uint64_t first = ld64(buf + x), last = ld64(buf + x + 8 * (kn - 1));
+        uint64_t first = load_le64(buf + x), last = load_le64(buf + x + 8 * (kn - 1));
         unsigned m = (unsigned)((first & 1) && (last >> 63)) |
                      (unsigned)(((first >> 7) & 1) && ((last >> 56) & 1)) << 1 |
                      (unsigned)(((first >> 31) & 1) && ((last >> 32) & 1)) << 2;
@@ -409,7 +393,7 @@ verify_hit(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_word
         BIGNUM *p, *d;
         bool ok;
 
-        if (ld64(w + 8 * y) != memform)
+        if (load_le64(w + 8 * y) != memform)
             continue;
         if (rep == REP_LE) {
             dp = y;
@@ -475,7 +459,7 @@ predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep r
     for (size_t ci = 0; ci < n; ci++) {
         size_t i = list[ci];
         uint64_t sum = subm(pre[i + k], pre[i]);
-        uint64_t lo = ld64(w + 8 * (i + (rep == REP_LE ? 0 : k - 1)));
+        uint64_t lo = load_le64(w + 8 * (i + (rep == REP_LE ? 0 : k - 1)));
         uint64_t p0 = rep == REP_LE ? lo : rep == REP_BE ? bswap64(lo) : rotl32(lo);
         unsigned r65535 = (unsigned)(sum % 65535u);
         unsigned r = (unsigned)(sum % RSA_E);
@@ -513,7 +497,7 @@ word_flags(const uint8_t *lut, const uint8_t *p, size_t n, uint8_t *out)
     }
 #endif
     for (; j < n; j++) {
-        uint64_t v = ld64(p + 8 * j);
+        uint64_t v = load_le64(p + 8 * j);
 
         out[j] = (uint8_t)((word_bad(v) ? WF_BAD : 0) | (word_skip(v) ? WF_ANCHOR : 0));
     }
@@ -571,7 +555,7 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     /* Pass 1: per-word prefix sums, entropy counts and layout flags. */
     c->pre[0][0] = c->pre[1][0] = c->pre[2][0] = 0;
     for (size_t j = 0; j < span; j++) {
-        uint64_t v = ld64(w + 8 * (s + j));
+        uint64_t v = load_le64(w + 8 * (s + j));
         uint64_t vb = bswap64(v), vj = rotl32(v);
 
         acc[0] = addm(acc[0], v);

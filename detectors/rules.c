@@ -44,6 +44,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/util/kwset.h"
+#include "../scanner/util/words.h"
 #include "rules.h"
 
 #define RULES_MAX_SPAN 4096u /* longest match in bytes (UTF-16 of 2 KiB characters) */
@@ -826,24 +827,6 @@ run_rule(struct ctx *c, size_t ri, const uint8_t *t, size_t tlen, unsigned enc,
     }
 }
 
-/* Bit 7 of each byte of w that is zero. */
-static inline uint64_t
-zero_bytes(uint64_t w)
-{
-    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
-
-    return ~(((w & lo7) + lo7) | w | lo7);
-}
-
-static inline uint64_t
-ld64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return v; /* host order: transcode() accepts both patterns below */
-}
-
 /* zero_bytes() of 4 characters at even offsets (zeros at odd ones), and of 3
  * or 4 at odd offsets (zeros at even ones): the only blocks transcode() reads. */
 #define ZB_EVEN_TEXT 0x8000800080008000ull
@@ -888,7 +871,7 @@ transcode(struct ctx *c, const struct dg_chunk *ch, bool tail, size_t *alen)
 
         if (b < done)
             continue;
-        zb = zero_bytes(ld64(q));
+        zb = zero_bytes(load_le64(q));
         if (zb != ZB_EVEN_TEXT && zb != ZB_ODD_TEXT)
             continue; /* not 4 characters at even or at odd offsets: most blocks */
         if ((q[1] | q[3] | q[5] | q[7]) == 0 && printable(q[0]) && printable(q[2]) &&

@@ -49,6 +49,7 @@
 
 #include "../scanner/formats/openssh.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/words.h"
 
 #define PREKEY_LEN 16384u        /* SSHKEY_SHIELD_PREKEY_LEN */
 #define BLOCK 16u                /* AES block: shielded_len is a multiple */
@@ -105,21 +106,6 @@ struct sk_ctx {
     size_t n_local;
 };
 
-static inline uint64_t
-ld64(const uint8_t *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-static inline int32_t
-ld32s(const uint8_t *p)
-{
-    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24);
-}
-
 static inline bool
 user_ptr(uint64_t v)
 {
@@ -132,7 +118,7 @@ user_ptr(uint64_t v)
 static inline bool
 shield_tail(const uint8_t *p, struct cand *c)
 {
-    uint64_t blob = ld64(p), len = ld64(p + 8), prekey = ld64(p + 16);
+    uint64_t blob = load_le64(p), len = load_le64(p + 8), prekey = load_le64(p + 16);
 
     if (len < BLOCK || len > MAX_BLOB || len % BLOCK != 0 || !user_ptr(blob) ||
         !user_ptr(prekey) || blob == prekey)
@@ -184,7 +170,7 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             }
         }
 #endif
-        if (ld64(ch->p + x + 24) != PREKEY_LEN || !shield_tail(ch->p + x, &cd))
+        if (load_le64(ch->p + x + 24) != PREKEY_LEN || !shield_tail(ch->p + x, &cd))
             continue;
         cd.off = ch->off + x;
         rx = dg_dump_region_at(ch->dump, cd.off);
@@ -244,15 +230,15 @@ read_head(const struct dg_dump *dump, const struct cand *cd, struct head *h)
         if (cd->va < L->shield_off ||
             dg_dump_read_va(dump, cd->va - L->shield_off, b, L->shield_off) != DG_OK)
             continue;
-        type = ld32s(b);
-        flags = ld32s(b + 4);
-        nid = ld32s(b + L->nid_off);
-        edsk = ld64(b + L->edsk_off);
-        edpk = ld64(b + L->edpk_off);
+        type = (int32_t)load_le32(b);
+        flags = (int32_t)load_le32(b + 4);
+        nid = (int32_t)load_le32(b + L->nid_off);
+        edsk = load_le64(b + L->edsk_off);
+        edpk = load_le64(b + L->edpk_off);
         /* Every pointer-sized member between flags and shielded_private is NULL
          * or a user pointer (the nid slot holds an int and padding). */
         for (unsigned o = 8; o < L->shield_off && ok; o += 8) {
-            uint64_t v = ld64(b + o);
+            uint64_t v = load_le64(b + o);
 
             if (o == (L->nid_off & ~7u))
                 continue;

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * words.h - little-endian word loads and a byte-mask trick, the few word
+ * helpers the byte-scanning detectors share.
+ *
+ * Contract: load_le64()/load_le32() read 8/4 bytes at any alignment as a
+ * little-endian number, whatever the host's byte order. zero_bytes(w) has bit
+ * 7 of each byte set exactly where that byte of w is zero (no false positives:
+ * the additions cannot carry across bytes).
+ */
+#ifndef DUMPGATE_WORDS_H
+#define DUMPGATE_WORDS_H
+
+#include <stdint.h>
+
+static inline uint64_t
+load_le64(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static inline uint32_t
+load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+zero_bytes(uint64_t w)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
+
+    return ~(((w & lo7) + lo7) | w | lo7);
+}
+
+#endif
