@@ -228,6 +228,7 @@ der_finish(void *p, const struct dg_dump *dump, struct dg_sink *sink)
         dg_sink_warn(sink, DG_NO_OFFSET, "der: %zu findings beyond %u were dropped", sh->dropped,
                      DER_MAX_PENDING);
     sh->n = 0;
+    sh->dropped = 0;
     return DG_OK;
 }
 

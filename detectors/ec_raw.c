@@ -643,10 +643,10 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
     OPENSSL_cleanse(priv, sizeof priv);
 }
 
+/* Proves the candidates of the whole dump against its harvested points. */
 static dg_err
-ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 {
-    struct ec_shared *sh = shared;
     struct curve_run run[N_CURVES];
     char (*seen)[65] = NULL;
     size_t n_seen = 0, n_muls = 0;
@@ -757,6 +757,18 @@ out:
     BN_clear_free(d);
     BN_free(x);
     BN_CTX_free(bn);
+    return rc;
+}
+
+static dg_err
+ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    struct ec_shared *sh = shared;
+    dg_err rc = join(sh, dump, sink);
+
+    /* The dump's evidence is dropped: sh is as ec_create() made it. */
+    sh->n_pts = sh->n_cands = sh->n_ecx = 0;
+    sh->pts_capped = sh->cands_capped = sh->ecx_capped = false;
     return rc;
 }
 

@@ -193,6 +193,8 @@ ks_finish(void *p, const struct dg_dump *dump, struct dg_sink *sink)
                      "keystore: password attempts stopped after %llu KDF iterations; "
                      "later stores are reported without trying them",
                      (unsigned long long)KDF_BUDGET);
+    atomic_store(&sh->work, 0); /* the budget is per dump */
+    atomic_store(&sh->spent, false);
     return DG_OK;
 }
 

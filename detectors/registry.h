@@ -5,6 +5,13 @@
  * the detectors added at run time (plug-ins). The only global state of
  * dumpgate: the built-in part is constant; registry_add() is called before
  * any scan, on one thread.
+ *
+ * One rule every built-in detector keeps beyond detector.h: finish() drops
+ * the evidence it joined, leaving `shared` as create() made it, and scan()
+ * keeps nothing in a worker's ctx from one chunk to the next. A built-in
+ * detector can therefore be handed dump after dump (the fuzz harness does:
+ * fuzz/fuzz_detector.c), and no secret it gathered outlives its dump's
+ * finish().
  */
 #ifndef DUMPGATE_REGISTRY_H
 #define DUMPGATE_REGISTRY_H

@@ -1000,10 +1000,23 @@ search_dump(const struct dg_dump *dump, uint64_t off, const BIGNUM *p, unsigned 
     return n;
 }
 
-static dg_err
-rsa_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+/* Drops the dump's evidence (the primes wiped), leaving sh as rsa_create()
+ * made it. */
+static void
+forget(struct rsa_shared *sh)
 {
-    struct rsa_shared *sh = shared;
+    for (size_t i = 0; i < sh->n_hits; i++)
+        BN_clear_free(sh->hits[i].p);
+    for (size_t i = 0; i < sh->n_mods; i++)
+        BN_free(sh->mods[i].n);
+    sh->n_hits = sh->n_mods = 0;
+    sh->hits_capped = sh->mods_capped = sh->verify_capped = false;
+}
+
+/* Joins the primes and moduli of the whole dump into keys. */
+static dg_err
+join(struct rsa_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
+{
     struct uprime *up = NULL;
     size_t n_up = 0, n_searches = 0;
     BN_CTX *bn = BN_CTX_secure_new();
@@ -1116,6 +1129,16 @@ out:
     return rc;
 }
 
+static dg_err
+rsa_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    struct rsa_shared *sh = shared;
+    dg_err rc = join(sh, dump, sink);
+
+    forget(sh);
+    return rc;
+}
+
 static void
 rsa_destroy(void *shared)
 {
@@ -1123,10 +1146,7 @@ rsa_destroy(void *shared)
 
     if (sh == NULL)
         return;
-    for (size_t i = 0; i < sh->n_hits; i++)
-        BN_clear_free(sh->hits[i].p);
-    for (size_t i = 0; i < sh->n_mods; i++)
-        BN_free(sh->mods[i].n);
+    forget(sh);
     free(sh->hits);
     free(sh->mods);
     free(sh->inv1);

@@ -481,10 +481,10 @@ cmp_cand(const void *a, const void *b)
     return x->va < y->va ? -1 : x->va > y->va;
 }
 
+/* Follows each candidate of the whole dump to its blob and prekey. */
 static dg_err
-sk_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+join(struct sk_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 {
-    struct sk_shared *sh = shared;
     uint8_t *blob = NULL, *prekey = NULL;
     size_t n_unshield = 0;
     dg_err rc = DG_OK;
@@ -564,6 +564,17 @@ out:
         OPENSSL_secure_clear_free(blob, MAX_BLOB);
     if (prekey != NULL)
         OPENSSL_secure_clear_free(prekey, PREKEY_LEN);
+    return rc;
+}
+
+static dg_err
+sk_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    struct sk_shared *sh = shared;
+    dg_err rc = join(sh, dump, sink);
+
+    sh->n_cands = 0; /* the dump's evidence is dropped: sh is as sk_create() made it */
+    sh->capped = false;
     return rc;
 }
 
