@@ -5,20 +5,20 @@
  * (scanner/input/input.c, decompress.c, apport.c): the input is a dump as
  * dumpgate opens it with input_open(), so its magic picks the codec (zstd,
  * lz4 frame, xz, gzip, bzip2, an apport .crash report and the gzip, zstd or
- * zlib inside it) exactly as for a dump, and a pump thread decodes it into a
- * pipe. Each compressed input is opened twice: as a regular file (a memfd:
- * the pump reads from offset 0, as for a .zst file) and as a stream (a pipe:
- * the 16 sniffed bytes reach the pump as a prefix, the way stdin is read, so
- * the codec sees them as a read of their own).
+ * zlib inside it) exactly as for a dump, and its decoder is pulled. Each
+ * compressed input is opened twice: as a regular file (a memfd: the decoder
+ * reads from offset 0, as for a .zst file) and as a stream (a pipe: the 16
+ * sniffed bytes reach the decoder as a prefix, the way stdin is read, so the
+ * codec sees them as a read of their own).
  *
  * The output is drained the way the engine reads it (the container's head
- * through input_head(), the rest from the descriptor) and capped at OUT_CAP
- * bytes, after which the reader closes the pipe, as a scan that stops early
- * does, so that bombs cost at most OUT_CAP of copying. Checked on each run:
+ * through input_head(), the rest through input_pull()) and capped at OUT_CAP
+ * bytes, after which the reader stops, as a scan that stops early does, so
+ * that bombs cost at most OUT_CAP of decoding. Checked on each run:
  * the codec is the one the magic names; every error is a dg_err with a
  * message of its own, a warning when bytes came out and an error when none
- * did; the count input_finish() reports is the count that came out of the
- * pipe (at least that count when capped); compressed bytes consumed never
+ * did; the count input_finish() reports is the count that was pulled
+ * (exactly: the decoder decodes no further than asked); compressed bytes consumed never
  * exceed the input, and equal it when a zstd, lz4 or xz source decoded to its
  * end. Between the two runs: the same label and verdict, the same bytes as
  * far as both came (a corrupt frame may let a few more out of one than of the
@@ -27,10 +27,9 @@
  * same count when both decoded to the end.
  *
  * One harness serves every codec: an input whose magic is broken costs an
- * open and a close, no thread, so the dispatch wastes little time, and the
+ * open and a close, so the dispatch wastes little time, and the
  * seeds (fuzz/seeds.sh) and fuzz/decompress.dict give libFuzzer every magic.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,7 +46,7 @@
 #define OUT_CAP (64ull << 20) /* decompressed bytes read before the reader gives up */
 #endif
 #define HEAD_WANT 65536u      /* what a container reader asks for first */
-#define SINK_LEN (1u << 20)   /* read() size when draining the rest */
+#define SINK_LEN (1u << 20)   /* input_pull() size when draining the rest */
 #define PIPE_DEFAULT 65536u   /* a new pipe's capacity on Linux */
 
 static int memfd = -1;
@@ -135,11 +134,11 @@ check_text(const struct dg_diag_msg *m)
 }
 
 /* Checks what input_finish() reported from diag index `from` on: one INFO
- * line with the decompressed count (which must be `drained`, or at least
- * that when capped), then nothing when rc is DG_OK, or exactly one message
+ * line with the decompressed count (which must be `drained`), then nothing
+ * when rc is DG_OK, or exactly one message
  * carrying rc: a warning if bytes came out, an error if none did. */
 static void
-check_finish(const struct dg_diag *d, size_t from, dg_err rc, uint64_t drained, bool capped)
+check_finish(const struct dg_diag *d, size_t from, dg_err rc, uint64_t drained)
 {
     const struct dg_diag_msg *info;
     const char *at;
@@ -154,7 +153,7 @@ check_finish(const struct dg_diag *d, size_t from, dg_err rc, uint64_t drained, 
     at = strstr(info->text, "decompressed to ");
     if (at == NULL || sscanf(at, "decompressed to %llu", &out) != 1)
         __builtin_trap(); /* the count is what -v tells the user: it must be there */
-    if (capped ? out < drained : out != drained)
+    if (out != drained)
         __builtin_trap();
     if (rc == DG_OK) {
         if (dg_diag_count(d) != from + 1)
@@ -176,10 +175,10 @@ check_finish(const struct dg_diag *d, size_t from, dg_err rc, uint64_t drained, 
 /* What one way of opening the input gave. */
 struct outcome {
     bool opened;         /* input_open() succeeded */
-    bool compressed;     /* a pump was started */
+    bool compressed;     /* a decoder was opened */
     dg_err rc;           /* input_finish()'s verdict */
     bool capped;         /* the reader stopped at OUT_CAP */
-    uint64_t drained;    /* decompressed bytes read from the pipe */
+    uint64_t drained;    /* decompressed bytes pulled */
     char label[24];      /* "zstd", "apport+gzip", ... */
 };
 
@@ -219,7 +218,7 @@ run(size_t len, enum dc_kind kind, int fd, bool keep, uint64_t prev, struct outc
     rc = input_open(path, d, &in);
     if (rc != DG_OK) {
         /* Only an empty file is refused for its bytes; the rest would be the
-         * machine's (no pipe, no thread). Either way: a code and a message. */
+         * machine's (no memory). Either way: a code and a message. */
         if ((unsigned)rc >= DG_E_LAST || dg_diag_count(d) == 0 ||
             dg_diag_get(d, dg_diag_count(d) - 1)->code != rc)
             __builtin_trap();
@@ -228,7 +227,7 @@ run(size_t len, enum dc_kind kind, int fd, bool keep, uint64_t prev, struct outc
         return;
     }
     o->opened = true;
-    if (in.pump == NULL) {
+    if (in.decoder == NULL) {
         if (kind != DC_NONE || in.compression[0] != '\0')
             __builtin_trap(); /* a magic that did not start its codec */
         input_close(&in);
@@ -247,31 +246,28 @@ run(size_t len, enum dc_kind kind, int fd, bool keep, uint64_t prev, struct outc
     o->drained = head_len;
     while (!input_head_eof(&in)) {
         size_t want = OUT_CAP - o->drained < SINK_LEN ? (size_t)(OUT_CAP - o->drained) : SINK_LEN;
-        ssize_t r;
+        size_t got;
 
         if (want == 0) {
             o->capped = true;
             break;
         }
-        r = read(in.fd, sink, want);
-        if (r < 0 && errno == EINTR)
-            continue; /* libFuzzer's timer (SIGALRM) does not restart calls */
-        if (r < 0)
-            __builtin_trap(); /* our own pipe cannot fail */
-        if (r == 0)
+        if (input_pull(&in, sink, want, &got) != DG_OK || got > want)
+            __builtin_trap(); /* a decoder's errors end its stream; they are no read error */
+        take(keep, prev, o->drained, sink, got);
+        o->drained += (uint64_t)got;
+        if (got < want)
             break;
-        take(keep, prev, o->drained, sink, (size_t)r);
-        o->drained += (uint64_t)r;
     }
 
     from = dg_diag_count(d);
     o->rc = input_finish(&in, d);
-    if (in.pump != NULL || in.fd != -1 || in.compressed_bytes > len)
+    if (in.decoder != NULL || in.compressed_bytes > len)
         __builtin_trap();
     if (strncmp(in.compression, decompress_kind_name(kind), strlen(decompress_kind_name(kind))) !=
         0)
         __builtin_trap(); /* "apport+gzip" starts with "apport" */
-    check_finish(d, from, o->rc, o->drained, o->capped);
+    check_finish(d, from, o->rc, o->drained);
     if (o->rc == DG_OK && !o->capped && kind != DC_GZIP && kind != DC_BZIP2 &&
         kind != DC_APPORT && in.compressed_bytes != len)
         __builtin_trap(); /* zstd, lz4, xz: decoded to the end means read to the end */
@@ -299,7 +295,7 @@ dg_fuzz_one(const uint8_t *data, size_t len)
      * reach the codec as a read of their own) must decode alike; the bytes
      * both gave were matched as they came. */
     if (!stream.opened)
-        return 0; /* no pipe or thread to be had: nothing to compare */
+        return 0; /* no descriptor to be had: nothing to compare */
     if (!stream.compressed || strcmp(file.label, stream.label) != 0)
         __builtin_trap();
     if (!file.capped && !stream.capped &&

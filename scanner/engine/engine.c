@@ -14,7 +14,7 @@
  * 4 KiB and reaches the detectors cold; measured in docs/PERFORMANCE.md.)
  * Streams are read sequentially by the calling thread into a fixed ring of
  * threads + 3 buffers that the workers drain (the spare ones let a reader
- * that waits on a decompressor run ahead of the scan). The engine does not
+ * that decompresses run ahead of the scan). The engine does not
  * know what a detector looks for; it only hands out bytes, collects findings
  * and runs the create/init/scan/release/finish/destroy lifecycle of
  * detector.h.
@@ -217,12 +217,14 @@ worker_main(void *arg)
 }
 
 /* Reads up to len bytes of the stream at position *pos: first from the head
- * the container reader kept, then from the descriptor. */
+ * the container reader kept, then pulled from the input (a decompressing
+ * input decodes straight into buf). */
 static dg_err
 stream_read(const struct dg_input *in, uint64_t *pos, uint8_t *buf, size_t len, size_t *got)
 {
     const uint8_t *head;
     size_t head_len;
+    dg_err rc = DG_OK;
 
     *got = 0;
     if (input_head(in, 0, &head, &head_len) != DG_OK)
@@ -233,24 +235,14 @@ stream_read(const struct dg_input *in, uint64_t *pos, uint8_t *buf, size_t len, 
         memcpy(buf, head + *pos, n);
         *got = n;
     }
-    while (*got < len) {
-        ssize_t r;
+    if (*got < len && *pos + *got >= head_len && !input_head_eof(in)) {
+        size_t n;
 
-        if (*pos + *got < head_len)
-            break;
-        if (input_head_eof(in) && *pos + *got >= head_len)
-            break;
-        r = read(in->fd, buf + *got, len - *got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return DG_E_IO;
-        if (r == 0)
-            break;
-        *got += (size_t)r;
+        rc = input_pull(in, buf + *got, len - *got, &n);
+        *got += n;
     }
     *pos += *got;
-    return DG_OK;
+    return rc;
 }
 
 static void
@@ -460,8 +452,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
             dg_diag(diag, rc, DG_NO_OFFSET, "%s: out of memory", in->name);
             goto out;
         }
-        /* Even with one scanning thread, the calling thread only reads: a
-         * decompressing pump, the reading and the scanning then overlap. */
+        /* Even with one scanning thread, the calling thread only reads (and
+         * decompresses): the reading and the scanning then overlap. */
         for (; n_started < nthreads; n_started++)
             if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
                 break;

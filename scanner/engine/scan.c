@@ -8,12 +8,10 @@
  * container's complaint as a warning: no byte escapes scanning because a
  * header lied.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../container/elfcore.h"
 #include "../container/minidump.h"
@@ -182,7 +180,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     finish_info(out);
     if (rc == DG_OK)
         rc = engine_run(in, out->map, opts, out->diag, &sink, &scanned);
-    if (in->pump != NULL) {
+    if (in->decoder != NULL) {
         /* A compressed input: say so, and why it ended early if it did. */
         dg_err drc = input_finish(in, out->diag);
 
@@ -263,15 +261,15 @@ scan_regions(const char *path, struct scan_result *out)
         /* The map of a stream needs its length: read the rest and count it. */
         uint8_t buf[1 << 16];
         uint64_t total = input_known_size(&in);
-        ssize_t r;
+        size_t got = sizeof buf;
 
-        if (!input_head_eof(&in))
-            while ((r = read(in.fd, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
-                total += r > 0 ? (uint64_t)r : 0;
+        while (!input_head_eof(&in) && got == sizeof buf &&
+               input_pull(&in, buf, sizeof buf, &got) == DG_OK)
+            total += got;
         regions_finish(out->map, total);
         in.size = total;
     }
-    if (in.pump != NULL) {
+    if (in.decoder != NULL) {
         (void)input_finish(&in, out->diag);
         snprintf(out->compression, sizeof out->compression, "%s", in.compression);
         out->compressed_bytes = in.compressed_bytes;

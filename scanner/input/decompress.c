@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * decompress.c - the decompression pump (see decompress.h): one thread per
- * compressed input reads the source through fixed buffers, decodes it with
- * libzstd, liblz4 (frame), liblzma, zlib or libbz2 (concatenated frames,
- * streams and members are all decoded, as the command-line tools do), and
- * writes the plain bytes into a pipe. Apport reports go through apport.c
- * first and are then sniffed again. Nothing here prints.
+ * decompress.c - the pull decoders (see decompress.h): each compressed input
+ * is read through one fixed input buffer and decoded with libzstd, liblz4
+ * (frame), liblzma, zlib or libbz2 straight into the buffer the caller hands
+ * to decompress_read() (concatenated frames, streams and members are all
+ * decoded, as the command-line tools do). Apport reports go through apport.c
+ * first and are then sniffed again, on the first read. Each codec is a step
+ * function that makes progress (consumes input, produces output, or reaches
+ * the end) on every call. Nothing here prints.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,20 +27,33 @@
 #include "decompress.h"
 
 #define IN_BUF (256u << 10)
-#define OUT_BUF (512u << 10)
-#define PIPE_SIZE (1u << 20)
 
-struct dc_pump {
-    pthread_t thread;
+struct dc_decoder {
     enum dc_kind kind;      /* outer kind (DC_APPORT for a report) */
-    enum dc_kind codec;     /* what decodes the bytes */
-    int src_fd, wfd;
+    enum dc_kind codec;     /* what decodes the bytes; known after the first read */
+    bool started;           /* the codec is set up */
+    bool done;              /* the stream has ended (its end or an error) */
+    int src_fd;
     uint8_t prefix[DC_SNIFF_LEN];
     size_t prefix_len, prefix_pos;
     uint8_t peek[DC_SNIFF_LEN]; /* apport: first decoded bytes, sniffed */
     size_t peek_len, peek_pos;
     struct apport_dec *apport;
-    uint8_t *ibuf, *obuf;
+    uint8_t *ibuf;          /* compressed bytes ibuf[in_pos..in_len) not yet decoded */
+    size_t in_len, in_pos;
+    bool src_eof;           /* the source has ended */
+    bool any;               /* the source gave at least one byte */
+    bool full;              /* the last step filled its output: more may wait inside */
+    unsigned ends;          /* frames, streams or members decoded to their end */
+    size_t hint;            /* zstd, lz4: 0 at the end of a frame */
+    bool bz_open;
+    union {
+        ZSTD_DStream *zstd;
+        LZ4F_dctx *lz4;
+        lzma_stream xz;
+        z_stream zlib;
+        bz_stream bz;
+    } u;
     struct dc_status st;
 };
 
@@ -105,161 +118,119 @@ decompress_kind_name(enum dc_kind k)
 static dg_err
 raw_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, char *why, size_t why_len)
 {
-    struct dc_pump *p = ctx;
+    struct dc_decoder *z = ctx;
     ssize_t r;
 
     *got = 0;
-    if (p->prefix_pos < p->prefix_len) {
-        size_t n = p->prefix_len - p->prefix_pos < cap ? p->prefix_len - p->prefix_pos : cap;
+    if (z->prefix_pos < z->prefix_len) {
+        size_t n = z->prefix_len - z->prefix_pos < cap ? z->prefix_len - z->prefix_pos : cap;
 
-        memcpy(buf, p->prefix + p->prefix_pos, n);
-        p->prefix_pos += n;
+        memcpy(buf, z->prefix + z->prefix_pos, n);
+        z->prefix_pos += n;
         *got = n;
-        p->st.in_bytes += n;
+        z->st.in_bytes += n;
         return DG_OK;
     }
     do
-        r = read(p->src_fd, buf, cap);
+        r = read(z->src_fd, buf, cap);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         snprintf(why, why_len, "read error: %s", strerror(errno));
         return DG_E_IO;
     }
     *got = (size_t)r;
-    p->st.in_bytes += (size_t)r;
+    z->st.in_bytes += (size_t)r;
     return DG_OK;
 }
 
-/* What the codec reads: the raw file, or an apport report's decoded value. */
-static dg_err
-src_read(struct dc_pump *p, uint8_t *buf, size_t cap, size_t *got)
+/* Refills ibuf from what the codec reads: the raw file, or an apport
+ * report's decoded value. Sets src_eof at the end; false (and the stream
+ * ends) on a read error. */
+static bool
+refill(struct dc_decoder *z)
 {
-    char *why = p->st.why;
-    size_t why_len = sizeof p->st.why;
-
-    if (p->peek_pos < p->peek_len) {
-        size_t n = p->peek_len - p->peek_pos < cap ? p->peek_len - p->peek_pos : cap;
-
-        memcpy(buf, p->peek + p->peek_pos, n);
-        p->peek_pos += n;
-        *got = n;
-        return DG_OK;
-    }
-    if (p->apport != NULL)
-        return apport_read(p->apport, buf, cap, got, why, why_len);
-    return raw_read(p, buf, cap, got, why, why_len);
-}
-
-/* Writes n bytes into the pipe. DG_E_IO when the reader has gone. */
-static dg_err
-emit(struct dc_pump *p, const uint8_t *b, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(p->wfd, b, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            p->st.reader_gone = errno == EPIPE;
-            snprintf(p->st.why, sizeof p->st.why, "the reader stopped: %s", strerror(errno));
-            return DG_E_IO;
-        }
-        b += w;
-        n -= (size_t)w;
-        p->st.out_bytes += (size_t)w;
-    }
-    return DG_OK;
-}
-
-static dg_err
-fail(struct dc_pump *p, dg_err rc, const char *what, const char *detail)
-{
-    snprintf(p->st.why, sizeof p->st.why, "%s: %s after %llu decompressed bytes", what, detail,
-             (unsigned long long)p->st.out_bytes);
-    return rc;
-}
-
-/* --- codecs: each decodes src_read() to emit() until the end ---------------- */
-
-static dg_err
-run_zstd(struct dc_pump *p)
-{
-    ZSTD_DStream *z = ZSTD_createDStream();
-    ZSTD_inBuffer in = {p->ibuf, 0, 0};
-    size_t hint = 0;
-    bool any = false, full = false;
+    size_t got = 0;
     dg_err rc = DG_OK;
 
-    if (z == NULL)
-        return fail(p, DG_E_NOMEM, "zstd", "out of memory");
-    for (;;) {
-        if (in.pos == in.size && !full) {
-            size_t got;
-
-            if ((rc = src_read(p, p->ibuf, IN_BUF, &got)) != DG_OK)
-                break;
-            if (got == 0) {
-                if (hint != 0 || !any)
-                    rc = fail(p, DG_E_TRUNCATED, "zstd", "truncated stream");
-                break;
-            }
-            in = (ZSTD_inBuffer){p->ibuf, got, 0};
-            any = true;
-        }
-        ZSTD_outBuffer out = {p->obuf, OUT_BUF, 0};
-        hint = ZSTD_decompressStream(z, &out, &in);
-        if (ZSTD_isError(hint)) {
-            rc = fail(p, DG_E_FORMAT, "zstd", ZSTD_getErrorName(hint));
-            break;
-        }
-        full = out.pos == out.size; /* more may be waiting inside the decoder */
-        if (out.pos > 0 && (rc = emit(p, p->obuf, out.pos)) != DG_OK)
-            break;
+    if (z->peek_pos < z->peek_len) {
+        got = z->peek_len - z->peek_pos;
+        memcpy(z->ibuf, z->peek + z->peek_pos, got);
+        z->peek_pos += got;
+    } else if (z->apport != NULL) {
+        rc = apport_read(z->apport, z->ibuf, IN_BUF, &got, z->st.why, sizeof z->st.why);
+    } else {
+        rc = raw_read(z, z->ibuf, IN_BUF, &got, z->st.why, sizeof z->st.why);
     }
-    ZSTD_freeDStream(z);
-    return rc;
+    if (rc != DG_OK) {
+        z->st.rc = rc;
+        z->done = true;
+        return false;
+    }
+    z->in_len = got;
+    z->in_pos = 0;
+    z->src_eof = got == 0;
+    z->any = z->any || got > 0;
+    return true;
 }
 
-static dg_err
-run_lz4(struct dc_pump *p)
+/* Ends the stream with an error; returns 0 (bytes produced by the step). */
+static size_t
+fail(struct dc_decoder *z, dg_err rc, const char *what, const char *detail)
 {
-    LZ4F_dctx *z = NULL;
-    size_t hint = 1, in_len = 0, in_pos = 0;
-    bool any = false, full = false;
-    dg_err rc = DG_OK;
+    snprintf(z->st.why, sizeof z->st.why, "%s: %s after %llu decompressed bytes", what, detail,
+             (unsigned long long)z->st.out_bytes);
+    z->st.rc = rc;
+    z->done = true;
+    return 0;
+}
 
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&z, LZ4F_VERSION)))
-        return fail(p, DG_E_NOMEM, "lz4", "cannot create a context");
-    for (;;) {
-        size_t src_n, dst_n = OUT_BUF;
+/* --- codecs: each step decodes into out[0..cap) and returns the count -------- */
 
-        if (in_pos == in_len && !full) {
-            size_t got;
+static size_t
+step_zstd(struct dc_decoder *z, uint8_t *out, size_t cap)
+{
+    ZSTD_inBuffer in;
+    ZSTD_outBuffer o = {out, cap, 0};
 
-            if ((rc = src_read(p, p->ibuf, IN_BUF, &got)) != DG_OK)
-                break;
-            if (got == 0) {
-                if (hint != 0 || !any)
-                    rc = fail(p, DG_E_TRUNCATED, "lz4", "truncated frame");
-                break;
-            }
-            in_len = got;
-            in_pos = 0;
-            any = true;
+    if (z->in_pos == z->in_len && !z->full) {
+        if (!refill(z))
+            return 0;
+        if (z->src_eof) {
+            z->done = true;
+            return z->hint != 0 || !z->any ? fail(z, DG_E_TRUNCATED, "zstd", "truncated stream")
+                                           : 0;
         }
-        src_n = in_len - in_pos;
-        hint = LZ4F_decompress(z, p->obuf, &dst_n, p->ibuf + in_pos, &src_n, NULL);
-        if (LZ4F_isError(hint)) {
-            rc = fail(p, DG_E_FORMAT, "lz4", LZ4F_getErrorName(hint));
-            break;
-        }
-        in_pos += src_n;
-        full = dst_n == OUT_BUF;
-        if (dst_n > 0 && (rc = emit(p, p->obuf, dst_n)) != DG_OK)
-            break;
     }
-    LZ4F_freeDecompressionContext(z);
-    return rc;
+    in = (ZSTD_inBuffer){z->ibuf, z->in_len, z->in_pos};
+    z->hint = ZSTD_decompressStream(z->u.zstd, &o, &in);
+    if (ZSTD_isError(z->hint))
+        return fail(z, DG_E_FORMAT, "zstd", ZSTD_getErrorName(z->hint));
+    z->in_pos = in.pos;
+    z->full = o.pos == o.size;
+    return o.pos;
+}
+
+static size_t
+step_lz4(struct dc_decoder *z, uint8_t *out, size_t cap)
+{
+    size_t src_n, dst_n = cap;
+
+    if (z->in_pos == z->in_len && !z->full) {
+        if (!refill(z))
+            return 0;
+        if (z->src_eof) {
+            z->done = true;
+            return z->hint != 0 || !z->any ? fail(z, DG_E_TRUNCATED, "lz4", "truncated frame")
+                                           : 0;
+        }
+    }
+    src_n = z->in_len - z->in_pos;
+    z->hint = LZ4F_decompress(z->u.lz4, out, &dst_n, z->ibuf + z->in_pos, &src_n, NULL);
+    if (LZ4F_isError(z->hint))
+        return fail(z, DG_E_FORMAT, "lz4", LZ4F_getErrorName(z->hint));
+    z->in_pos += src_n;
+    z->full = dst_n == cap;
+    return dst_n;
 }
 
 static const char *
@@ -283,305 +254,322 @@ lzma_words(lzma_ret r)
     }
 }
 
-static dg_err
-run_xz(struct dc_pump *p)
+static size_t
+step_xz(struct dc_decoder *z, uint8_t *out, size_t cap)
 {
-    lzma_stream z = LZMA_STREAM_INIT;
-    lzma_action act = LZMA_RUN;
-    lzma_ret r = lzma_stream_decoder(&z, DC_XZ_MEMLIMIT, LZMA_CONCATENATED);
-    dg_err rc = DG_OK;
+    lzma_stream *s = &z->u.xz;
+    lzma_ret r;
+    size_t n;
 
-    if (r != LZMA_OK)
-        return fail(p, DG_E_NOMEM, "xz", lzma_words(r));
-    for (;;) {
-        if (z.avail_in == 0 && act == LZMA_RUN) {
-            size_t got;
-
-            if ((rc = src_read(p, p->ibuf, IN_BUF, &got)) != DG_OK)
-                break;
-            z.next_in = p->ibuf;
-            z.avail_in = got;
-            if (got == 0)
-                act = LZMA_FINISH;
-        }
-        z.next_out = p->obuf;
-        z.avail_out = OUT_BUF;
-        r = lzma_code(&z, act);
-        if (OUT_BUF - z.avail_out > 0 && (rc = emit(p, p->obuf, OUT_BUF - z.avail_out)) != DG_OK)
-            break;
-        if (r == LZMA_STREAM_END)
-            break;
-        if (r != LZMA_OK) {
-            rc = fail(p, r == LZMA_BUF_ERROR ? DG_E_TRUNCATED : DG_E_FORMAT, "xz", lzma_words(r));
-            break;
-        }
+    if (s->avail_in == 0 && !z->src_eof) {
+        if (!refill(z))
+            return 0;
+        s->next_in = z->ibuf;
+        s->avail_in = z->in_len;
     }
-    lzma_end(&z);
-    return rc;
+    s->next_out = out;
+    s->avail_out = cap;
+    r = lzma_code(s, z->src_eof ? LZMA_FINISH : LZMA_RUN);
+    n = cap - s->avail_out;
+    if (r == LZMA_STREAM_END) {
+        z->done = true;
+    } else if (r != LZMA_OK) {
+        (void)fail(z, r == LZMA_BUF_ERROR ? DG_E_TRUNCATED : DG_E_FORMAT, "xz", lzma_words(r));
+    }
+    return n;
 }
 
 /* gzip (members concatenated, as gzip -d reads them) or bare zlib. */
-static dg_err
-run_zlib(struct dc_pump *p, bool gzip)
+static size_t
+step_zlib(struct dc_decoder *z, uint8_t *out, size_t cap)
 {
+    const bool gzip = z->codec == DC_GZIP;
     const char *what = gzip ? "gzip" : "zlib";
-    z_stream z;
-    bool eof = false, full = false;
-    unsigned members = 0;
+    z_stream *s = &z->u.zlib;
+    size_t n;
     int r;
-    dg_err rc = DG_OK;
 
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, gzip ? 15 + 16 : 15) != Z_OK)
-        return fail(p, DG_E_NOMEM, what, "cannot initialize zlib");
-    for (;;) {
-        if (z.avail_in == 0 && !eof) {
-            size_t got;
-
-            if ((rc = src_read(p, p->ibuf, IN_BUF, &got)) != DG_OK)
-                break;
-            z.next_in = p->ibuf;
-            z.avail_in = (uInt)got;
-            eof = got == 0;
-        }
-        if (z.avail_in == 0 && eof && !full) {
-            if (z.total_in > 0 || members == 0)
-                rc = fail(p, DG_E_TRUNCATED, what, "truncated stream");
-            break;
-        }
-        z.next_out = p->obuf;
-        z.avail_out = OUT_BUF;
-        r = inflate(&z, Z_NO_FLUSH);
-        full = z.avail_out == 0;
-        if (OUT_BUF - z.avail_out > 0 && (rc = emit(p, p->obuf, OUT_BUF - z.avail_out)) != DG_OK)
-            break;
-        if (r == Z_STREAM_END) {
-            members++;
-            if (!gzip)
-                break;
-            inflateReset(&z); /* total_in is 0 again: a next member may follow */
-            continue;
-        }
-        if (r == Z_DATA_ERROR && members > 0 && z.total_in < 4 && z.total_out == 0)
-            break; /* bytes after the last member that are no gzip: gzip -d ignores them too */
-        if (r != Z_OK && r != Z_BUF_ERROR) {
-            rc = fail(p, r == Z_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, what,
-                      z.msg != NULL ? z.msg : "corrupt data");
-            break;
-        }
+    if (s->avail_in == 0 && !z->src_eof) {
+        if (!refill(z))
+            return 0;
+        s->next_in = z->ibuf;
+        s->avail_in = (uInt)z->in_len;
     }
-    inflateEnd(&z);
-    return rc;
+    if (s->avail_in == 0 && z->src_eof && !z->full) {
+        z->done = true;
+        return s->total_in > 0 || z->ends == 0 ? fail(z, DG_E_TRUNCATED, what, "truncated stream")
+                                               : 0;
+    }
+    if (cap > UINT_MAX)
+        cap = UINT_MAX;
+    s->next_out = out;
+    s->avail_out = (uInt)cap;
+    r = inflate(s, Z_NO_FLUSH);
+    z->full = s->avail_out == 0;
+    n = cap - s->avail_out;
+    if (r == Z_STREAM_END) {
+        z->ends++;
+        if (gzip)
+            inflateReset(s); /* total_in is 0 again: a next member may follow */
+        else
+            z->done = true;
+    } else if (r == Z_DATA_ERROR && z->ends > 0 && s->total_in < 4 && s->total_out == 0) {
+        z->done = true; /* bytes after the last member that are no gzip: gzip -d ignores them */
+    } else if (r != Z_OK && r != Z_BUF_ERROR) {
+        (void)fail(z, r == Z_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, what,
+                   s->msg != NULL ? s->msg : "corrupt data");
+    }
+    return n;
 }
 
-static dg_err
-run_bzip2(struct dc_pump *p)
+static size_t
+step_bzip2(struct dc_decoder *z, uint8_t *out, size_t cap)
 {
-    bz_stream z;
-    bool eof = false, open = false, full = false;
-    unsigned streams = 0;
+    bz_stream *s = &z->u.bz;
+    size_t n;
     int r;
-    dg_err rc = DG_OK;
 
-    memset(&z, 0, sizeof z);
-    for (;;) {
-        if (!open) {
-            if (BZ2_bzDecompressInit(&z, 0, 0) != BZ_OK)
-                return fail(p, DG_E_NOMEM, "bzip2", "cannot initialize libbz2");
-            open = true;
-        }
-        if (z.avail_in == 0 && !eof) {
-            size_t got;
+    if (!z->bz_open) {
+        /* A next stream (pbzip2, cat a.bz2 b.bz2) keeps the input left over. */
+        char *next = s->next_in;
+        unsigned left = s->avail_in;
 
-            if ((rc = src_read(p, p->ibuf, IN_BUF, &got)) != DG_OK)
-                break;
-            z.next_in = (char *)p->ibuf;
-            z.avail_in = (unsigned)got;
-            eof = got == 0;
-        }
-        if (z.avail_in == 0 && eof && !full) {
-            if (z.total_in_lo32 > 0 || z.total_in_hi32 > 0 || streams == 0)
-                rc = fail(p, DG_E_TRUNCATED, "bzip2", "truncated stream");
-            break;
-        }
-        z.next_out = (char *)p->obuf;
-        z.avail_out = OUT_BUF;
-        r = BZ2_bzDecompress(&z);
-        full = z.avail_out == 0;
-        if (OUT_BUF - z.avail_out > 0 && (rc = emit(p, p->obuf, OUT_BUF - z.avail_out)) != DG_OK)
-            break;
-        if (r == BZ_STREAM_END) {
-            /* Another stream may follow (pbzip2, cat a.bz2 b.bz2). */
-            char *next = z.next_in;
-            unsigned left = z.avail_in;
-
-            streams++;
-            BZ2_bzDecompressEnd(&z);
-            memset(&z, 0, sizeof z);
-            open = false;
-            z.next_in = next;
-            z.avail_in = left;
-            continue;
-        }
-        if (r != BZ_OK) {
-            if (streams > 0 && r == BZ_DATA_ERROR_MAGIC)
-                break; /* trailing bytes that are no bzip2 stream */
-            rc = fail(p, r == BZ_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, "bzip2",
-                      r == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "corrupt data");
-            break;
-        }
+        memset(s, 0, sizeof *s);
+        if (BZ2_bzDecompressInit(s, 0, 0) != BZ_OK)
+            return fail(z, DG_E_NOMEM, "bzip2", "cannot initialize libbz2");
+        z->bz_open = true;
+        s->next_in = next;
+        s->avail_in = left;
     }
-    if (open)
-        BZ2_bzDecompressEnd(&z);
-    return rc;
+    if (s->avail_in == 0 && !z->src_eof) {
+        if (!refill(z))
+            return 0;
+        s->next_in = (char *)z->ibuf;
+        s->avail_in = (unsigned)z->in_len;
+    }
+    if (s->avail_in == 0 && z->src_eof && !z->full) {
+        z->done = true;
+        return s->total_in_lo32 > 0 || s->total_in_hi32 > 0 || z->ends == 0
+                   ? fail(z, DG_E_TRUNCATED, "bzip2", "truncated stream")
+                   : 0;
+    }
+    if (cap > UINT_MAX)
+        cap = UINT_MAX;
+    s->next_out = (char *)out;
+    s->avail_out = (unsigned)cap;
+    r = BZ2_bzDecompress(s);
+    z->full = s->avail_out == 0;
+    n = cap - s->avail_out;
+    if (r == BZ_STREAM_END) {
+        z->ends++;
+        BZ2_bzDecompressEnd(s);
+        z->bz_open = false;
+    } else if (r != BZ_OK) {
+        if (z->ends > 0 && r == BZ_DATA_ERROR_MAGIC)
+            z->done = true; /* trailing bytes that are no bzip2 stream */
+        else
+            (void)fail(z, r == BZ_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, "bzip2",
+                       r == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "corrupt data");
+    }
+    return n;
 }
 
 /* Not compressed (an apport value that is the core itself): copied through. */
-static dg_err
-run_copy(struct dc_pump *p)
+static size_t
+step_copy(struct dc_decoder *z, uint8_t *out, size_t cap)
 {
-    for (;;) {
-        size_t got;
-        dg_err rc = src_read(p, p->obuf, OUT_BUF, &got);
+    size_t n;
 
-        if (rc != DG_OK)
-            return rc;
-        if (got == 0)
-            return DG_OK;
-        if ((rc = emit(p, p->obuf, got)) != DG_OK)
-            return rc;
+    if (z->in_pos == z->in_len) {
+        if (!refill(z))
+            return 0;
+        if (z->src_eof) {
+            z->done = true;
+            return 0;
+        }
     }
+    n = z->in_len - z->in_pos < cap ? z->in_len - z->in_pos : cap;
+    memcpy(out, z->ibuf + z->in_pos, n);
+    z->in_pos += n;
+    return n;
 }
 
 /* An apport report: decode the head of the CoreDump value and sniff it. */
-static dg_err
-open_apport(struct dc_pump *p)
+static bool
+open_apport(struct dc_decoder *z)
 {
-    struct dc_source raw = {raw_read, p};
-    dg_err rc = apport_new(&raw, &p->apport);
+    struct dc_source raw = {raw_read, z};
+    dg_err rc = apport_new(&raw, &z->apport);
 
-    if (rc != DG_OK)
-        return fail(p, rc, "apport", "out of memory");
-    while (p->peek_len < sizeof p->peek) {
+    if (rc != DG_OK) {
+        (void)fail(z, rc, "apport", "out of memory");
+        return false;
+    }
+    while (z->peek_len < sizeof z->peek) {
         size_t got;
 
-        rc = apport_read(p->apport, p->peek + p->peek_len, sizeof p->peek - p->peek_len, &got,
-                         p->st.why, sizeof p->st.why);
-        if (rc != DG_OK)
-            return rc;
+        rc = apport_read(z->apport, z->peek + z->peek_len, sizeof z->peek - z->peek_len, &got,
+                         z->st.why, sizeof z->st.why);
+        if (rc != DG_OK) {
+            z->st.rc = rc;
+            z->done = true;
+            return false;
+        }
         if (got == 0)
             break;
-        p->peek_len += got;
+        z->peek_len += got;
     }
-    p->codec = decompress_sniff(p->peek, p->peek_len, true);
-    if (p->codec == DC_APPORT)
-        p->codec = DC_NONE;
-    snprintf(p->st.label, sizeof p->st.label, "apport%s%s", p->codec != DC_NONE ? "+" : "",
-             p->codec != DC_NONE ? decompress_kind_name(p->codec) : "");
-    return DG_OK;
+    z->codec = decompress_sniff(z->peek, z->peek_len, true);
+    if (z->codec == DC_APPORT)
+        z->codec = DC_NONE;
+    snprintf(z->st.label, sizeof z->st.label, "apport%s%s", z->codec != DC_NONE ? "+" : "",
+             z->codec != DC_NONE ? decompress_kind_name(z->codec) : "");
+    return true;
 }
 
-static void *
-pump_main(void *arg)
+/* Sets up the codec on the first read (an apport report's is known only
+ * then). False when it cannot be, with the stream ended. */
+static bool
+start(struct dc_decoder *z)
 {
-    struct dc_pump *p = arg;
-    dg_err rc = DG_OK;
+    const char *why = NULL;
 
-    if (p->kind == DC_APPORT)
-        rc = open_apport(p);
-    if (rc == DG_OK) {
-        switch (p->codec) {
+    z->started = true;
+    if (z->kind == DC_APPORT && !open_apport(z))
+        return false;
+    switch (z->codec) {
+    case DC_ZSTD:
+        if ((z->u.zstd = ZSTD_createDStream()) == NULL)
+            why = "out of memory";
+        break;
+    case DC_LZ4:
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&z->u.lz4, LZ4F_VERSION)))
+            why = "cannot create a context";
+        break;
+    case DC_XZ: {
+        lzma_ret r;
+
+        z->u.xz = (lzma_stream)LZMA_STREAM_INIT;
+        r = lzma_stream_decoder(&z->u.xz, DC_XZ_MEMLIMIT, LZMA_CONCATENATED);
+        if (r != LZMA_OK)
+            why = lzma_words(r);
+        break;
+    }
+    case DC_GZIP:
+    case DC_ZLIB:
+        memset(&z->u.zlib, 0, sizeof z->u.zlib);
+        if (inflateInit2(&z->u.zlib, z->codec == DC_GZIP ? 15 + 16 : 15) != Z_OK) {
+            memset(&z->u.zlib, 0, sizeof z->u.zlib);
+            why = "cannot initialize zlib";
+        }
+        break;
+    case DC_BZIP2:
+        memset(&z->u.bz, 0, sizeof z->u.bz); /* step_bzip2 opens each stream */
+        break;
+    case DC_NONE:
+    case DC_APPORT:
+        break;
+    }
+    if (why != NULL) {
+        (void)fail(z, DG_E_NOMEM, decompress_kind_name(z->codec), why);
+        return false;
+    }
+    return true;
+}
+
+size_t
+decompress_read(struct dc_decoder *z, uint8_t *buf, size_t cap)
+{
+    size_t got = 0;
+
+    if (!z->started && !start(z))
+        return 0;
+    while (got < cap && !z->done) {
+        uint8_t *out = buf + got;
+        size_t room = cap - got;
+
+        switch (z->codec) {
         case DC_ZSTD:
-            rc = run_zstd(p);
+            got += step_zstd(z, out, room);
             break;
         case DC_LZ4:
-            rc = run_lz4(p);
+            got += step_lz4(z, out, room);
             break;
         case DC_XZ:
-            rc = run_xz(p);
+            got += step_xz(z, out, room);
             break;
         case DC_GZIP:
-            rc = run_zlib(p, true);
-            break;
         case DC_ZLIB:
-            rc = run_zlib(p, false);
+            got += step_zlib(z, out, room);
             break;
         case DC_BZIP2:
-            rc = run_bzip2(p);
+            got += step_bzip2(z, out, room);
             break;
         case DC_NONE:
         case DC_APPORT:
-            rc = run_copy(p);
+            got += step_copy(z, out, room);
             break;
         }
     }
-    p->st.rc = rc;
-    close(p->wfd); /* EOF for the reader: the status above is final */
-    p->wfd = -1;
-    return NULL;
+    z->st.out_bytes += got;
+    return got;
 }
 
 dg_err
-decompress_start(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix_len,
-                 const char *name, struct dg_diag *d, struct dc_pump **out, int *out_fd)
+decompress_open(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix_len,
+                const char *name, struct dg_diag *d, struct dc_decoder **out)
 {
-    struct dc_pump *p;
-    sigset_t all, old;
-    int fds[2], e;
+    struct dc_decoder *z;
 
     *out = NULL;
-    *out_fd = -1;
     if (k == DC_NONE || prefix_len > DC_SNIFF_LEN)
         return dg_diag(d, DG_E_ARG, DG_NO_OFFSET, "%s: nothing to decompress", name);
-    p = calloc(1, sizeof *p);
-    if (p == NULL || (p->ibuf = malloc(IN_BUF)) == NULL || (p->obuf = malloc(OUT_BUF)) == NULL) {
-        if (p != NULL)
-            free(p->ibuf);
-        free(p);
+    z = calloc(1, sizeof *z);
+    if (z == NULL || (z->ibuf = malloc(IN_BUF)) == NULL) {
+        free(z);
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", name);
     }
-    p->kind = k;
-    p->codec = k;
-    p->src_fd = src_fd;
+    z->kind = k;
+    z->codec = k;
+    z->src_fd = src_fd;
     if (prefix_len > 0)
-        memcpy(p->prefix, prefix, prefix_len);
-    p->prefix_len = prefix_len;
-    snprintf(p->st.label, sizeof p->st.label, "%s", decompress_kind_name(k));
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        e = errno;
-        free(p->ibuf);
-        free(p->obuf);
-        free(p);
-        return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: pipe: %s", name, strerror(e));
-    }
-    (void)fcntl(fds[1], F_SETPIPE_SZ, (int)PIPE_SIZE); /* fewer wake-ups; best effort */
-    p->wfd = fds[1];
-    /* The pump takes no signals: a reader that goes away is EPIPE, not SIGPIPE. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    e = pthread_create(&p->thread, NULL, pump_main, p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        free(p->ibuf);
-        free(p->obuf);
-        free(p);
-        return dg_diag(d, DG_E_THREAD, DG_NO_OFFSET, "%s: cannot start the decompressor: %s",
-                       name, strerror(e));
-    }
-    *out = p;
-    *out_fd = fds[0];
+        memcpy(z->prefix, prefix, prefix_len);
+    z->prefix_len = prefix_len;
+    snprintf(z->st.label, sizeof z->st.label, "%s", decompress_kind_name(k));
+    *out = z;
     return DG_OK;
 }
 
 void
-decompress_stop(struct dc_pump *p, struct dc_status *st)
+decompress_close(struct dc_decoder *z, struct dc_status *st)
 {
-    pthread_join(p->thread, NULL);
-    *st = p->st;
-    apport_free(p->apport);
-    free(p->ibuf);
-    free(p->obuf);
-    free(p);
+    *st = z->st;
+    if (z->started) {
+        switch (z->codec) {
+        case DC_ZSTD:
+            ZSTD_freeDStream(z->u.zstd);
+            break;
+        case DC_LZ4:
+            LZ4F_freeDecompressionContext(z->u.lz4);
+            break;
+        case DC_XZ:
+            lzma_end(&z->u.xz);
+            break;
+        case DC_GZIP:
+        case DC_ZLIB:
+            if (z->u.zlib.state != NULL)
+                inflateEnd(&z->u.zlib);
+            break;
+        case DC_BZIP2:
+            if (z->bz_open)
+                BZ2_bzDecompressEnd(&z->u.bz);
+            break;
+        case DC_NONE:
+        case DC_APPORT:
+            break;
+        }
+    }
+    apport_free(z->apport);
+    free(z->ibuf);
+    free(z);
 }

@@ -5,15 +5,15 @@
  * bzip2) or an apport .crash report into the plain bytes of the dump, as a
  * stream.
  *
- * A "pump" is a thread that reads the compressed bytes from a descriptor
- * (plus a few bytes the caller already read while sniffing), runs them
- * through the real library (libzstd, liblz4, liblzma, zlib, libbz2; apport
- * reports through apport.c first) with fixed buffers, and writes the output
- * into a pipe whose read end the engine reads like standard input. Memory is
- * bounded by constants, never by anything the input declares beyond each
- * library's own format limits (zstd window <= 128 MiB, xz memlimit below).
- * Errors are recorded in the pump and read back after it has stopped; the
- * pump never prints. Formats: zstd RFC 8878, lz4 frame format, xz file
+ * A decoder is pulled: decompress_read() reads the compressed bytes from a
+ * descriptor (after a few bytes the caller already read while sniffing) and
+ * runs them through the real library (libzstd, liblz4, liblzma, zlib,
+ * libbz2; apport reports through apport.c first) straight into the caller's
+ * buffer, on the caller's thread: no pipe, no thread, no copy of its own.
+ * Memory is bounded by constants, never by anything the input declares
+ * beyond each library's own format limits (zstd window <= 128 MiB, xz
+ * memlimit below). Errors end the stream and are recorded in the decoder,
+ * read back when it is closed; the decoder never prints. Formats: zstd RFC 8878, lz4 frame format, xz file
  * format 1.1, RFC 1950/1952, bzip2; apport: ../shared/reference/dumps.md 3.3.
  */
 #ifndef DUMPGATE_DECOMPRESS_H
@@ -47,30 +47,31 @@ enum dc_kind decompress_sniff(const uint8_t *p, size_t len, bool allow_zlib);
 /* "zstd", "lz4", "xz", "gzip", "zlib", "bzip2", "apport", or NULL for DC_NONE. */
 const char *decompress_kind_name(enum dc_kind k);
 
-struct dc_pump;
+struct dc_decoder;
 
-/* Starts a pump for a source of kind k read from src_fd after the bytes
- * prefix[0..prefix_len) (which the caller already consumed; may be 0).
- * *out_fd receives the read end of the pipe (owned by the caller; close it
- * before decompress_stop() to stop a pump early). The pump does not close
- * src_fd. Returns DG_OK, or an error with the reason in d. */
-dg_err decompress_start(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix_len,
-                        const char *name, struct dg_diag *d, struct dc_pump **out,
-                        int *out_fd);
+/* Opens a decoder for a source of kind k read from src_fd after the bytes
+ * prefix[0..prefix_len) (which the caller already consumed; may be 0). The
+ * decoder does not close src_fd, and reads nothing until the first
+ * decompress_read(). Returns DG_OK, or an error described in d. */
+dg_err decompress_open(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix_len,
+                       const char *name, struct dg_diag *d, struct dc_decoder **out);
 
-/* What a stopped pump did. */
+/* Decodes the next bytes of the stream into buf[0..cap) and returns how many:
+ * fewer than cap only at the end of the stream, where the end is the end of
+ * the data or the first error (see decompress_close()); 0 from then on. */
+size_t decompress_read(struct dc_decoder *z, uint8_t *buf, size_t cap);
+
+/* What a decoder did. */
 struct dc_status {
-    dg_err rc;            /* DG_OK when the whole source decoded to its end */
+    dg_err rc;            /* DG_OK unless the data or the source failed */
     char why[200];        /* the reason when rc != DG_OK, in the library's words */
     uint64_t in_bytes;    /* compressed bytes consumed */
-    uint64_t out_bytes;   /* decompressed bytes written to the pipe */
+    uint64_t out_bytes;   /* decompressed bytes returned */
     char label[24];       /* "zstd", "apport+gzip", ... */
-    bool reader_gone;     /* stopped because the reader closed the pipe (not an error
-                             of the data) */
 };
 
-/* Waits for the pump to end (the caller has read the pipe to EOF or closed
- * its read end), fills *st and frees the pump. */
-void decompress_stop(struct dc_pump *p, struct dc_status *st);
+/* Fills *st (a stream the caller stopped reading early is not an error) and
+ * frees the decoder. */
+void decompress_close(struct dc_decoder *z, struct dc_status *st);
 
 #endif

@@ -4,8 +4,9 @@
  * input.c - opens dumps and gives container readers bounded random access to
  * their bytes (see input.h). Regular files are read with pread; streams
  * (stdin, pipes, FIFOs) keep a growing head of at most INPUT_HEAD_MAX bytes
- * for the container reader, and the engine reads the rest sequentially.
- * Compressed inputs are sniffed here and handed to a decompress.c pump.
+ * for the container reader, and the engine pulls the rest sequentially.
+ * Compressed inputs are sniffed here and pulled through a decompress.c
+ * decoder.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,17 +52,14 @@ static dg_err
 open_compressed(struct dg_input *out, enum dc_kind k, const uint8_t *prefix, size_t n,
                 struct dg_diag *d)
 {
-    int rfd;
     dg_err rc;
 
     out->head = calloc(1, sizeof *out->head);
     if (out->head == NULL)
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", out->name);
-    rc = decompress_start(k, out->fd, prefix, n, out->name, d, &out->pump, &rfd);
+    rc = decompress_open(k, out->fd, prefix, n, out->name, d, &out->decoder);
     if (rc != DG_OK)
         return rc;
-    out->src_fd = out->fd;
-    out->fd = rfd;
     out->stream = true;
     out->size = 0;
     snprintf(out->compression, sizeof out->compression, "%s", decompress_kind_name(k));
@@ -95,7 +93,6 @@ input_open(const char *path, struct dg_diag *d, struct dg_input *out)
     memset(out, 0, sizeof *out);
     out->name = path;
     out->fd = -1;
-    out->src_fd = -1;
     if (strcmp(path, "-") == 0) {
         fd = STDIN_FILENO;
     } else {
@@ -139,7 +136,7 @@ input_open(const char *path, struct dg_diag *d, struct dg_input *out)
         kind = n > 0 ? decompress_sniff(magic, (size_t)n, false) : DC_NONE;
         if (kind == DC_NONE)
             return DG_OK;
-        rc = open_compressed(out, kind, NULL, 0, d); /* the pump reads from offset 0 */
+        rc = open_compressed(out, kind, NULL, 0, d); /* the decoder reads from offset 0 */
         if (rc != DG_OK)
             input_close(out);
         return rc;
@@ -168,7 +165,6 @@ input_open_memory(const char *name, const uint8_t *p, size_t len, struct dg_inpu
     memset(out, 0, sizeof *out);
     out->name = name;
     out->fd = -1;
-    out->src_fd = -1;
     out->mem = p;
     out->size = len;
 }
@@ -178,13 +174,10 @@ input_finish(struct dg_input *in, struct dg_diag *d)
 {
     struct dc_status st;
 
-    if (in->pump == NULL)
+    if (in->decoder == NULL)
         return DG_OK;
-    if (in->fd >= 0)
-        close(in->fd); /* a pump still writing gets EPIPE and ends */
-    in->fd = -1;
-    decompress_stop(in->pump, &st);
-    in->pump = NULL;
+    decompress_close(in->decoder, &st);
+    in->decoder = NULL;
     snprintf(in->compression, sizeof in->compression, "%s", st.label);
     in->compressed_bytes = st.in_bytes;
     dg_diag_at(d, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
@@ -192,7 +185,7 @@ input_finish(struct dg_input *in, struct dg_diag *d)
                "decompressed dump",
                in->name, in->compression, (unsigned long long)st.in_bytes,
                (unsigned long long)st.out_bytes);
-    if (st.rc == DG_OK || st.reader_gone)
+    if (st.rc == DG_OK)
         return DG_OK;
     return dg_diag_at(d, st.out_bytes > 0 ? DG_DIAG_WARNING : DG_DIAG_ERROR, st.rc,
                       DG_NO_OFFSET, "%s: %s: %s%s", in->name, in->compression, st.why,
@@ -202,18 +195,12 @@ input_finish(struct dg_input *in, struct dg_diag *d)
 void
 input_close(struct dg_input *in)
 {
-    if (in->pump != NULL) {
+    if (in->decoder != NULL) {
         struct dc_status st;
 
-        if (in->fd >= 0)
-            close(in->fd);
-        in->fd = -1;
-        decompress_stop(in->pump, &st);
-        in->pump = NULL;
+        decompress_close(in->decoder, &st);
+        in->decoder = NULL;
     }
-    if (in->src_fd >= 0 && in->src_fd != STDIN_FILENO)
-        close(in->src_fd);
-    in->src_fd = -1;
     if (in->fd >= 0 && in->fd != STDIN_FILENO)
         close(in->fd);
     in->fd = -1;
@@ -222,6 +209,20 @@ input_close(struct dg_input *in)
         free(in->head);
         in->head = NULL;
     }
+}
+
+dg_err
+input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
+{
+    ssize_t r;
+
+    if (in->decoder != NULL) {
+        *got = decompress_read(in->decoder, buf, len);
+        return DG_OK;
+    }
+    r = read_full(in->fd, buf, len);
+    *got = r > 0 ? (size_t)r : 0;
+    return r < 0 ? DG_E_IO : DG_OK;
 }
 
 dg_err
@@ -247,16 +248,14 @@ input_head(const struct dg_input *in, size_t want, const uint8_t **p, size_t *le
         h->buf = nb;
         h->cap = cap;
     }
-    while (h->len < want && !h->eof) {
-        ssize_t r = read(in->fd, h->buf + h->len, want - h->len);
+    if (h->len < want && !h->eof) {
+        size_t got;
+        dg_err rc = input_pull(in, h->buf + h->len, want - h->len, &got);
 
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return DG_E_IO;
-        if (r == 0)
-            h->eof = true;
-        h->len += (size_t)r;
+        if (rc != DG_OK)
+            return rc;
+        h->len += got;
+        h->eof = h->len < want;
     }
     *p = h->buf;
     *len = h->len;

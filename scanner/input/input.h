@@ -7,10 +7,10 @@
  * through the engine's ring of chunks), or a buffer in memory.
  *
  * A compressed file or stream (zstd, lz4, xz, gzip, bzip2, an apport .crash
- * report; recognized by magic) becomes a stream of its decompressed bytes: a
- * pump thread (decompress.h) writes them into a pipe that fd reads, so all
- * offsets refer to the decompressed dump. input_finish() stops the pump and
- * reports how decompression went.
+ * report; recognized by magic) becomes a stream of its decompressed bytes:
+ * input_pull() runs the decoder (decompress.h) straight into the reader's
+ * buffer, so all offsets refer to the decompressed dump. input_finish()
+ * closes the decoder and reports how decompression went.
  *
  * Contract: input_read_at() is the only random access a container reader
  * has. It never reads past the end of the file and never allocates. For a
@@ -30,13 +30,13 @@
 
 struct dg_input {
     const char *name;     /* as given by the user; not owned */
-    int fd;               /* open descriptor, or -1 for memory */
+    int fd;               /* open descriptor (for a compressed input: of the
+                             compressed bytes), or -1 for memory */
     bool stream;          /* not seekable */
     uint64_t size;        /* file size; for a stream, bytes in head until EOF is seen */
     const uint8_t *mem;   /* memory input (not owned), or NULL */
     struct input_head *head; /* stream: the bytes read so far for the container */
-    struct dc_pump *pump;    /* compressed input: the decompressor writing into fd */
-    int src_fd;              /* compressed input: what the pump reads, or -1 */
+    struct dc_decoder *decoder; /* compressed input: decodes what fd reads */
     char compression[24];    /* "zstd", "apport+gzip", ...; "" when not compressed */
     uint64_t compressed_bytes; /* compressed bytes consumed (after input_finish) */
 };
@@ -50,12 +50,12 @@ void input_open_memory(const char *name, const uint8_t *p, size_t len, struct dg
 
 void input_close(struct dg_input *in);
 
-/* Compressed input only (a no-op returning DG_OK otherwise): stops reading
- * (closes fd), waits for the decompressor, fills compression and
+/* Compressed input only (a no-op returning DG_OK otherwise): closes the
+ * decoder (no more bytes can be pulled), fills compression and
  * compressed_bytes, and reports to d: an info line saying that offsets are in
  * the decompressed dump, and a warning (some bytes came out) or an error
  * (none did) when the compressed data was corrupt or truncated. Returns the
- * decompressor's error, or DG_OK. Call once, after the last read of fd. */
+ * decoder's error, or DG_OK. Call once, after the last input_pull(). */
 dg_err input_finish(struct dg_input *in, struct dg_diag *d);
 
 /* Copies up to len bytes at off into buf; *got is set to the bytes copied,
@@ -69,6 +69,12 @@ dg_err input_read_at(const struct dg_input *in, uint64_t off, void *buf, size_t 
  * *p / *len. The head's memory stays valid until input_close(). For a file or
  * memory input, reads nothing and returns DG_E_UNSUPPORTED. */
 dg_err input_head(const struct dg_input *in, size_t want, const uint8_t **p, size_t *len);
+
+/* Stream only: reads the next bytes of the stream, after the head and
+ * everything pulled before, into buf[0..len); *got is fewer than len only at
+ * the end of the stream (for a compressed one, the end of the data or its
+ * first error, which input_finish() reports). DG_E_IO on a read error. */
+dg_err input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got);
 
 /* Stream only: true once the stream ended inside the head. */
 bool input_head_eof(const struct dg_input *in);
