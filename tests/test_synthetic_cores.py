@@ -115,3 +115,29 @@ def test_label_only_bait_in_core(tmp_path):
     mkcore(tmp_path / "c.core", "--segments", "3", "--fill", "text", "--plant", f"{bait}@1:0")
     rc, findings, _, _ = dgtest.scan(tmp_path / "c.core")
     assert findings == [] and rc == 0
+
+
+@pytest.mark.parametrize("form", ["stdin", "zst"])
+def test_stream_longer_than_its_head_is_not_called_truncated(tmp_path, ec, form):
+    # 8 segments of 1 MiB: the container is read from the first MiB of the
+    # stream, the rest of the segments lie beyond it. Whole, the stream is not
+    # truncated; cut, it is, and the warning names where it ended.
+    core = tmp_path / "big.core"
+    meta = mkcore(core, "--segments", "8", "--segment-size", str(1 << 20),
+                  "--plant", f"{ec}@6:100")
+    data = core.read_bytes()
+    cut = data[:len(data) // 2]
+    if form == "zst":
+        data = subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True,
+                              check=True).stdout
+        cut = subprocess.run(["zstd", "-q", "-c"], input=cut, capture_output=True,
+                             check=True).stdout
+    rc, findings, summ, err = dgtest.scan("-", input=data)
+    assert summ[0]["coverage"]["scanned_bytes"] == core.stat().st_size, err
+    assert not summ[0]["warnings"] and "truncated" not in err, err
+    assert [f["offset"] for f in findings] == [meta["planted"][0]["offset"]]
+    size = core.stat().st_size
+    rc, findings, summ, err = dgtest.scan("-", input=cut)
+    m = re.search(rf"the stream ended at {size // 2} bytes, (\d+) bytes short", err)
+    assert m and 0 < int(m.group(1)) <= size - size // 2, err
+    assert summ[0]["coverage"]["unreadable_bytes"] >= int(m.group(1))

@@ -46,6 +46,7 @@ struct core {
     struct dg_regions *map;
     struct dg_diag *d;
     uint64_t size;       /* bytes of the file known to exist */
+    bool size_is_end;    /* size is the file's end (a stream's may lie beyond) */
     bool big;            /* descriptors are big-endian */
     unsigned word;       /* 4 or 8 */
     GElf_Half machine;
@@ -360,7 +361,9 @@ read_core(struct core *c)
                        (unsigned long long)ph.p_filesz);
             r.len = UINT64_MAX - r.off;
         }
-        if ((r.off >= c->size || r.len > c->size - r.off) && truncated++ < TRUNCATED_NAMED)
+        /* A stream read past its head is judged after the scan (scan.c). */
+        if (c->size_is_end && (r.off >= c->size || r.len > c->size - r.off) &&
+            truncated++ < TRUNCATED_NAMED)
             dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_TRUNCATED, eh.e_phoff + i * eh.e_phentsize,
                        "%s: segment %zu (vaddr 0x%llx) truncated: %llu of %llu bytes present",
                        c->in->name, i, (unsigned long long)ph.p_vaddr,
@@ -424,6 +427,7 @@ elfcore_read(const struct dg_input *in, struct dg_regions *map, struct dg_diag *
         return dg_diag(d, DG_E_BAD_ELF, DG_NO_OFFSET, "libelf: %s", elf_errmsg(-1));
     if (in->mem != NULL) {
         c.size = in->size;
+        c.size_is_end = true;
         /* libelf takes a non-const image but does not write it with ELF_C_READ. */
         c.elf = elf_memory((char *)(uintptr_t)in->mem, in->size);
     } else if (in->stream) {
@@ -459,10 +463,12 @@ elfcore_read(const struct dg_input *in, struct dg_regions *map, struct dg_diag *
                 break;
             want = need > INPUT_HEAD_MAX ? INPUT_HEAD_MAX : (size_t)need;
         }
-        if (!input_head_eof(in))
+        c.size_is_end = input_head_eof(in);
+        if (!c.size_is_end)
             regions_info(map)->stream_partial = true;
     } else {
         c.size = in->size;
+        c.size_is_end = true;
         c.elf = elf_begin(in->fd, ELF_C_READ, NULL);
     }
     if (c.elf == NULL)

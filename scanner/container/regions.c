@@ -477,6 +477,12 @@ regions_unreadable(const struct dg_regions *m)
     return m->unreadable_extra + m->unreadable_clipped;
 }
 
+uint64_t
+regions_clipped(const struct dg_regions *m)
+{
+    return m->unreadable_clipped;
+}
+
 struct regions_info *
 regions_info(struct dg_regions *m)
 {

@@ -73,6 +73,9 @@ const struct dg_region *regions_va_get(const struct dg_regions *m, size_t i);
 const struct dg_region *regions_at_va(const struct dg_regions *m, uint64_t va);
 
 uint64_t regions_unreadable(const struct dg_regions *m);
+/* Of those, the bytes the container described past the end given to
+ * regions_finish() (a truncated dump). */
+uint64_t regions_clipped(const struct dg_regions *m);
 struct regions_info *regions_info(struct dg_regions *m);
 const struct regions_info *regions_info_const(const struct dg_regions *m);
 

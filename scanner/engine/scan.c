@@ -195,10 +195,18 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     }
     out->cov.scanned_bytes = scanned;
     coverage(out, in->stream ? scanned : in->size);
-    if (in->stream && regions_info_const(out->map)->stream_partial)
+    if (in->stream && regions_info_const(out->map)->stream_partial) {
         dg_diag_at(out->diag, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
                    "%s: stream: container read from the first %llu bytes", in->name,
                    (unsigned long long)input_known_size(in));
+        /* The container could not judge truncation before the end was known. */
+        if (regions_clipped(out->map) > 0)
+            dg_diag_at(out->diag, DG_DIAG_WARNING, DG_E_TRUNCATED, scanned,
+                       "%s: truncated: the stream ended at %llu bytes, %llu bytes short of "
+                       "what its headers describe",
+                       in->name, (unsigned long long)scanned,
+                       (unsigned long long)regions_clipped(out->map));
+    }
     attribute(out, &sink);
     out->publics = sink.pub;
     out->n_publics = sink.n_pub;
