@@ -37,6 +37,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
 #define RSA_E 65537u
@@ -50,9 +51,9 @@
 #define MAP_BITS 19                              /* per-block bitmap: 2^19 bits */
 #define MAP_WORDS ((1u << MAP_BITS) / 64u)
 #define ANCHOR_WORDS 64u                         /* anchor gate radius: 512 bytes */
-#define STRICT_TOP 0xB504F333F9DE6484ull
+#define STRICT_TOP 0xB504F333F9DE6484ull         /* floor(sqrt(2) * 2^63) */
 #define WF_BAD 1u                                /* word_flags(): low entropy */
-#define WF_ANCHOR 2u                             /* word_flags(): structured */         /* floor(sqrt(2) * 2^63) */
+#define WF_ANCHOR 2u                             /* word_flags(): structured */
 #define MAX_VERIFY_PER_CHUNK 256u                /* exact checks per chunk */
 #define MAX_PRIMES 4096u                         /* (p, dP) pairs kept per dump */
 #define MAX_MODULI 1024u                         /* moduli kept per dump */
@@ -85,7 +86,6 @@ struct rsa_shared {
     pthread_mutex_t lock;
     uint16_t *inv1;       /* inv1[t] = (t^-1 mod E) - 1, t in [1, E) */
     uint8_t *coprime;     /* bit r set iff gcd(r, 65535) == 1, r < 65535 */
-    uint8_t lut[256];     /* byte mask of zero bytes -> WF_* flags its count gives */
     uint64_t einv64;      /* E^-1 mod 2^64 */
     bool strict[N_REPS];  /* top word >= floor(sqrt2 * 2^63) instead of top bit */
     struct prime_hit *hits;
@@ -114,7 +114,9 @@ struct rsa_ctx {
     uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
     uint16_t *bad;               /* prefix count of low-entropy words */
     uint16_t *anc;               /* prefix count of anchor words */
-    uint8_t *wf;                 /* word_flags() of the words around a sub-block */
+    uint8_t *wf;                 /* word_flags() of words [wf_lo, wf_hi) of the chunk */
+    size_t wf_lo, wf_hi;
+    bool avx2;                   /* dg_cpu_avx2() */
     uint8_t *sf, *ef;            /* start / end flags per word */
     uint32_t *cand;              /* candidate window starts, one list per layout */
     uint64_t *pred;              /* predicted dP low word in memory form */
@@ -475,32 +477,121 @@ predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep r
 }
 
 /* Flags of each of the n words at p: WF_BAD for a low-entropy word (two or
- * more zero or 0xff bytes, or plain 7-bit ASCII: word_bad()), WF_ANCHOR for
- * a structured one (four or more zero or 0xff bytes: word_skip()). lut maps a
- * byte's 8-bit mask of zero (or 0xff) bytes to the flags that count gives. */
-static void
-word_flags(const uint8_t *lut, const uint8_t *p, size_t n, uint8_t *out)
+ * more zero bytes, two or more 0xff bytes, or plain 7-bit ASCII: word_bad()),
+ * WF_ANCHOR for a structured one (four or more zero or four or more 0xff
+ * bytes: word_skip()). The vector forms count the zero and the 0xff bytes of
+ * each word with a sum of absolute differences (one count per 64-bit lane)
+ * and turn the lane compares into flag bytes through spread[]. */
+static const uint32_t spread[16] = {
+    0x00000000, 0x00000001, 0x00000100, 0x00000101, 0x00010000, 0x00010001,
+    0x00010100, 0x00010101, 0x01000000, 0x01000001, 0x01000100, 0x01000101,
+    0x01010000, 0x01010001, 0x01010100, 0x01010101,
+};
+
+static inline uint32_t
+flag_bytes(unsigned bad, unsigned anchor)
 {
-    size_t j = 0;
+    return spread[bad] | spread[anchor] << 1; /* byte j: flags of word j (little-endian) */
+}
 
-#ifdef __SSE2__
-    const __m128i zero = _mm_setzero_si128(), ones = _mm_set1_epi8(-1);
-
-    for (; j + 2 <= n; j += 2) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 8 * j));
-        unsigned mz = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
-        unsigned mf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, ones));
-        unsigned mh = (unsigned)_mm_movemask_epi8(v);
-
-        out[j] = (uint8_t)(lut[mz & 0xff] | lut[mf & 0xff] | ((mh & 0xff) == 0));
-        out[j + 1] = (uint8_t)(lut[mz >> 8] | lut[mf >> 8] | ((mh >> 8) == 0));
-    }
-#endif
+static size_t
+word_flags_tail(const uint8_t *p, size_t j, size_t n, uint8_t *out)
+{
     for (; j < n; j++) {
         uint64_t v = load_le64(p + 8 * j);
 
         out[j] = (uint8_t)((word_bad(v) ? WF_BAD : 0) | (word_skip(v) ? WF_ANCHOR : 0));
     }
+    return j;
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static void
+word_flags_avx2(const uint8_t *p, size_t n, uint8_t *out)
+{
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi8(-1);
+    const __m256i one = _mm256_set1_epi8(1), high = _mm256_set1_epi8((char)0x80);
+    const __m256i c1 = _mm256_set1_epi64x(1), c3 = _mm256_set1_epi64x(3);
+    size_t j = 0;
+
+    for (; j + 4 <= n; j += 4) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 * j));
+        __m256i nz = _mm256_sad_epu8(_mm256_and_si256(_mm256_cmpeq_epi8(v, zero), one), zero);
+        __m256i nf = _mm256_sad_epu8(_mm256_and_si256(_mm256_cmpeq_epi8(v, ones), one), zero);
+        __m256i hi = _mm256_sad_epu8(_mm256_and_si256(v, high), zero);
+        __m256i most = _mm256_max_epu8(nz, nf); /* counts <= 8 sit in each lane's low byte */
+        __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi64(most, c1), _mm256_cmpeq_epi64(hi, zero));
+        __m256i anc = _mm256_cmpgt_epi64(most, c3);
+        uint32_t f = flag_bytes((unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(bad)),
+                                (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(anc)));
+
+        memcpy(out + j, &f, 4);
+    }
+    word_flags_tail(p, j, n, out);
+}
+#endif
+
+static void
+word_flags(const uint8_t *p, size_t n, uint8_t *out, bool avx2)
+{
+    size_t j = 0;
+
+#if DG_HAVE_AVX2
+    if (avx2) {
+        word_flags_avx2(p, n, out);
+        return;
+    }
+#else
+    (void)avx2;
+#endif
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128(), ones = _mm_set1_epi8(-1);
+    const __m128i one = _mm_set1_epi8(1), high = _mm_set1_epi8((char)0x80);
+    const __m128i c1 = _mm_set1_epi32(1), c3 = _mm_set1_epi32(3);
+
+    /* Counts and sums sit in the low 32 bits of each 64-bit lane, the high 32
+     * bits are zero: 32-bit compares, lanes 0 and 2 of the mask. */
+    for (; j + 4 <= n; j += 4) {
+        unsigned bad = 0, anc = 0;
+
+        for (unsigned h = 0; h < 2; h++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 8 * (j + 2 * h)));
+            __m128i nz = _mm_sad_epu8(_mm_and_si128(_mm_cmpeq_epi8(v, zero), one), zero);
+            __m128i nf = _mm_sad_epu8(_mm_and_si128(_mm_cmpeq_epi8(v, ones), one), zero);
+            __m128i hi = _mm_sad_epu8(_mm_and_si128(v, high), zero);
+            __m128i most = _mm_max_epu8(nz, nf);
+            unsigned b = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
+                _mm_or_si128(_mm_cmpgt_epi32(most, c1), _mm_cmpeq_epi32(hi, zero))));
+            unsigned an = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(most, c3)));
+
+            bad |= ((b & 1) | (b >> 1 & 2)) << 2 * h;
+            anc |= ((an & 1) | (an >> 1 & 2)) << 2 * h;
+        }
+        {
+            uint32_t f = flag_bytes(bad, anc);
+
+            memcpy(out + j, &f, 4);
+        }
+    }
+#endif
+    word_flags_tail(p, j, n, out);
+}
+
+/* Makes c->wf[0..ahi - alo) the flags of the chunk's words [alo, ahi),
+ * computing only those the previous sub-block's range did not hold (ranges
+ * only move forward within a chunk; rsa_scan() empties it per chunk). */
+static void
+flags_for(struct rsa_ctx *c, const uint8_t *w, size_t alo, size_t ahi)
+{
+    size_t keep = 0;
+
+    if (c->wf_lo <= alo && alo < c->wf_hi) {
+        keep = c->wf_hi - alo < ahi - alo ? c->wf_hi - alo : ahi - alo;
+        memmove(c->wf, c->wf + (alo - c->wf_lo), keep);
+    }
+    word_flags(w + 8 * (alo + keep), ahi - alo - keep, c->wf + keep, c->avx2);
+    c->wf_lo = alo;
+    c->wf_hi = ahi;
 }
 
 /* Processes window starts [s, e) of the chunk's words (all inside one block). */
@@ -531,7 +622,7 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
      * always pass: what precedes the chunk is not visible here. */
     alo = s >= ANCHOR_WORDS ? s - ANCHOR_WORDS : 0;
     ahi = s + span + ANCHOR_WORDS < n_words ? s + span + ANCHOR_WORDS : n_words;
-    word_flags(sh->lut, w + 8 * alo, ahi - alo, c->wf);
+    flags_for(c, w, alo, ahi);
     {
         const uint8_t *fw = c->wf + (s - alo);
         unsigned n_bad = 0;
@@ -717,6 +808,7 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     for (int t = 0; t < 3; t++)
         c->tab[t].block = -1;
     c->umap_block = -1;
+    c->wf_lo = c->wf_hi = 0;
     c->n_verify = 0;
     c->verify_capped = false;
     c->n_local = 0;
@@ -746,13 +838,6 @@ rsa_create(const struct dg_config *cfg, void **out)
         return DG_E_NOMEM;
     sh->inv1 = calloc(RSA_E, sizeof *sh->inv1);
     sh->coprime = calloc(65536 / 8, 1);
-    for (unsigned m = 0; m < 256; m++) {
-        unsigned n = 0;
-
-        for (unsigned b = m; b != 0; b &= b - 1)
-            n++;
-        sh->lut[m] = (uint8_t)((n >= 2 ? WF_BAD : 0) | (n >= 4 ? WF_ANCHOR : 0));
-    }
     sh->hits = calloc(MAX_PRIMES, sizeof *sh->hits);
     sh->mods = calloc(MAX_MODULI, sizeof *sh->mods);
     if (sh->inv1 == NULL || sh->coprime == NULL || sh->hits == NULL || sh->mods == NULL ||
@@ -845,6 +930,7 @@ rsa_init(void *shared, void **out)
     if (c == NULL)
         return DG_E_NOMEM;
     c->sh = c->shw = shared;
+    c->avx2 = dg_cpu_avx2();
     ok = true;
     for (int t = 0; t < 3; t++) {
         c->tab[t].fp = malloc((size_t)TAB_BUCKETS * TAB_SLOTS * sizeof *c->tab[t].fp);
