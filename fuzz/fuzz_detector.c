@@ -4,8 +4,12 @@
  * fuzz_detector.c - harness for one detector's candidate parser and proof
  * path, without the container and engine around it: the input is one chunk
  * (owned through its end) handed straight to the detector named by
- * DG_FUZZ_DETECTOR, then its finish() (joins evidence across chunks) runs
- * with no dump map (pointer following sees no memory). The detector is
+ * DG_FUZZ_DETECTOR, then its finish() (joins evidence across chunks). The
+ * input is also the dump's one memory region, mapped at FUZZ_VA, so the
+ * detectors that follow pointers through the address map (sshkey, ec-raw's
+ * ECX_KEY and BIGNUM walks, rsa-raw's modulus search) follow them into the
+ * input itself: an 8-byte little-endian FUZZ_VA + x points at input[x]. The
+ * detector is
  * created once: a built-in detector's finish() leaves it as create() made it
  * (detectors/registry.h), so each input is a dump of its own, and the
  * harness checks that rule: a finish() after a finish() reports nothing.
@@ -15,6 +19,8 @@
 #include "../detectors/registry.h"
 #include "../scanner/engine/engine_int.h"
 #include "fuzz.h"
+
+#define FUZZ_VA 0x10000ull /* lowest address the pointer checks accept */
 
 #ifndef DG_FUZZ_DETECTOR
 #error "define DG_FUZZ_DETECTOR"
@@ -56,14 +62,26 @@ dg_fuzz_init(void)
 int
 dg_fuzz_one(const uint8_t *data, size_t len)
 {
-    struct dg_chunk ch = {.p = data, .len = len, .owned = len, .off = 0, .last = true};
+    struct dg_region mem = {.off = 0, .len = len, .va = FUZZ_VA, .has_va = true,
+                            .perms = DG_PERM_R | DG_PERM_W, .kind = DG_SPAN_ANON, .thread = -1};
+    struct dg_regions *map = regions_new();
+    struct dg_input in;
+    struct dg_dump dump = {.in = &in, .map = map};
+    struct dg_chunk ch = {.p = data, .len = len, .owned = len, .off = 0, .last = true,
+                          .dump = &dump};
     struct dg_sink sink;
 
+    if (map == NULL || (len > 0 && regions_claim(map, &mem, REGIONS_PRIO_MEMORY) != DG_OK) ||
+        regions_finish(map, len) != DG_OK) {
+        regions_free(map);
+        return 0;
+    }
+    input_open_memory("fuzz", data, len, &in);
     sink_init(&sink, NULL);
     sink.detector = det->name;
     det->scan(ctx, &ch, &sink);
     if (det->finish != NULL)
-        det->finish(shared, NULL, &sink);
+        det->finish(shared, &dump, &sink);
     for (size_t i = 0; i < sink.n; i++)
         if (sink.v[i].f.off >= len && len > 0)
             __builtin_trap(); /* a finding outside the input */
@@ -71,11 +89,12 @@ dg_fuzz_one(const uint8_t *data, size_t len)
     if (det->finish != NULL) {
         /* The evidence is gone: a second finish() finds nothing to report. */
         sink_init(&sink, NULL);
-        det->finish(shared, NULL, &sink);
+        det->finish(shared, &dump, &sink);
         if (sink.n != 0)
             __builtin_trap();
         sink_free(&sink);
     }
+    regions_free(map);
     return 0;
 }
 
