@@ -137,6 +137,22 @@ def test_same_key_on_stdin(dirty, baseline, form, tmp_path):
     assert summ[0]["coverage"]["scanned_bytes"] == size
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_reader_that_helps_scan_finds_the_same(dirty, baseline, jobs, tmp_path):
+    # 64 KiB chunks: the ring (threads + 3 buffers) fills at once, so the
+    # reading thread scans chunks itself between decompressing; every chunk
+    # must still be scanned exactly once.
+    core, spki, size = dirty
+    path = compress(core, "zst", tmp_path / "core.zst")
+    rc, findings, summ, err = dgtest.scan(path, "--chunk-size", "65536", "-j", jobs)
+    assert rc == 1, err
+    assert hits(findings, spki) == baseline[0]
+    assert summ[0]["coverage"]["scanned_bytes"] == size
+    rc, plain, _, _ = dgtest.scan(core, "--chunk-size", "65536", "-j", jobs)
+    key = lambda f: (f["offset"], f["detector"], f["type"], len(f.get("locations", [])))
+    assert sorted(map(key, findings)) == sorted(map(key, plain))
+
+
 def test_concatenated_frames_and_members(dirty, baseline, tmp_path):
     """zstd frames, gzip members and bzip2 streams joined with cat are one dump,
     as zstd -d, gzip -d and bzip2 -d read them."""

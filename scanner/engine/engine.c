@@ -14,7 +14,8 @@
  * 4 KiB and reaches the detectors cold; measured in docs/PERFORMANCE.md.)
  * Streams are read sequentially by the calling thread into a fixed ring of
  * threads + 3 buffers that the workers drain (the spare ones let a reader
- * that decompresses run ahead of the scan). The engine does not
+ * that decompresses run ahead of the scan); when the ring is full the reader
+ * scans a ready chunk itself rather than wait. The engine does not
  * know what a detector looks for; it only hands out bytes, collects findings
  * and runs the create/init/scan/release/finish/destroy lifecycle of
  * detector.h.
@@ -255,14 +256,29 @@ stream_publish(struct job *j, struct stream_buf *b)
     pthread_mutex_unlock(&j->lock);
 }
 
+/* A free buffer for the reader. While there is none (the scan is behind),
+ * the reader scans a ready chunk itself with its own worker `helper`, when it
+ * has one, instead of sleeping: a reader that decompresses faster than the
+ * scanning threads scan lends them its time. */
 static struct stream_buf *
-stream_get_free(struct job *j)
+stream_get_free(struct job *j, struct worker *helper)
 {
     struct stream_buf *b;
 
     pthread_mutex_lock(&j->lock);
-    while (j->n_free == 0)
+    while (j->n_free == 0) {
+        if (helper != NULL && j->n_ready > 0) {
+            b = j->ready[j->ready_head];
+            j->ready_head = (j->ready_head + 1) % j->n_ring;
+            j->n_ready--;
+            pthread_mutex_unlock(&j->lock);
+            scan_chunk(helper, &b->chunk);
+            pthread_mutex_lock(&j->lock);
+            j->free_bufs[j->n_free++] = b;
+            continue;
+        }
         pthread_cond_wait(&j->cv, &j->lock);
+    }
     b = j->free_bufs[--j->n_free];
     pthread_mutex_unlock(&j->lock);
     return b;
@@ -270,13 +286,14 @@ stream_get_free(struct job *j)
 
 /* Producer: fills ring buffers with chunk + margin bytes, the margin copied
  * into the start of the next buffer, and hands them to the workers (or scans
- * inline when w != NULL). Returns the stream's total length in *total. */
+ * inline when inline_w != NULL; helper: see stream_get_free()). Returns the
+ * stream's total length in *total. */
 static dg_err
-stream_produce(struct job *j, struct worker *inline_w, uint64_t *total)
+stream_produce(struct job *j, struct worker *inline_w, struct worker *helper, uint64_t *total)
 {
     uint64_t pos = 0, off = 0;
     size_t carried = 0;
-    struct stream_buf *cur = stream_get_free(j);
+    struct stream_buf *cur = stream_get_free(j, helper);
     dg_err rc = DG_OK;
 
     for (;;) {
@@ -305,7 +322,7 @@ stream_produce(struct job *j, struct worker *inline_w, uint64_t *total)
             break;
         }
         cur->chunk.owned = j->chunk;
-        next = stream_get_free(j);
+        next = stream_get_free(j, helper);
         memcpy(next->p, cur->p + j->chunk, j->margin);
         carried = j->margin;
         if (inline_w != NULL) {
@@ -407,7 +424,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     struct worker *w = NULL;
     size_t nthreads = opts->threads > 1 ? opts->threads : 1;
     bool threaded = nthreads > 1;
-    size_t n_created = 0, n_started = 0, n_workers = 0;
+    size_t n_created = 0, n_started = 0, n_workers = 0, n_want;
     dg_err rc;
 
     if (j == NULL)
@@ -434,12 +451,14 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
             goto out;
         }
     }
-    w = calloc(nthreads, sizeof *w);
+    /* A stream's reader has a worker of its own, w[nthreads], to help with. */
+    n_want = in->stream ? nthreads + 1 : nthreads;
+    w = calloc(n_want, sizeof *w);
     if (w == NULL) {
         rc = dg_diag(diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
         goto out;
     }
-    for (; n_workers < nthreads; n_workers++)
+    for (; n_workers < n_want; n_workers++)
         if ((rc = worker_init(j, &w[n_workers])) != DG_OK) {
             n_workers++;
             goto out;
@@ -452,12 +471,14 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
             dg_diag(diag, rc, DG_NO_OFFSET, "%s: out of memory", in->name);
             goto out;
         }
-        /* Even with one scanning thread, the calling thread only reads (and
-         * decompresses): the reading and the scanning then overlap. */
+        /* Even with one scanning thread, the calling thread reads (and
+         * decompresses) beside it, and scans a chunk itself whenever the ring
+         * is full. */
         for (; n_started < nthreads; n_started++)
             if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
                 break;
-        rc = stream_produce(j, n_started > 0 ? NULL : &w[0], &total);
+        rc = stream_produce(j, n_started > 0 ? NULL : &w[0], n_started > 0 ? &w[nthreads] : NULL,
+                            &total);
         for (size_t i = 0; i < n_started; i++)
             pthread_join(w[i].tid, NULL);
         n_started = 0;
