@@ -400,6 +400,20 @@ keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *p
     return rc;
 }
 
+
+/* True if OpenSSL has the named curve nid built in (no group is made). */
+static bool
+builtin_curve(int nid)
+{
+    EC_builtin_curve c[128];
+    size_t n = EC_get_builtin_curves(c, sizeof c / sizeof c[0]);
+
+    for (size_t i = 0; i < n && i < sizeof c / sizeof c[0]; i++)
+        if (c[i].nid == nid)
+            return true;
+    return false;
+}
+
 /* Builds an RSA EVP_PKEY from the given numbers with OSSL_PARAM_BLD. */
 static dg_err
 rsa_fromdata(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
@@ -564,11 +578,16 @@ keyproof_ec_from_scalar(const char *group, const BIGNUM *d, const uint8_t *pub,
     ERR_set_mark();
     if (nid == NID_undef)
         nid = EC_curve_nist2nid(group);
-    if (nid == NID_undef || (g = EC_GROUP_new_by_curve_name(nid)) == NULL) {
+    if (nid == NID_undef || !builtin_curve(nid)) {
         rc = DG_E_UNSUPPORTED;
         goto out;
     }
+    /* The group itself (costly: its precomputation) only to derive Q. */
     if (pub == NULL) {
+        if ((g = EC_GROUP_new_by_curve_name(nid)) == NULL) {
+            rc = DG_E_UNSUPPORTED;
+            goto out;
+        }
         ctx = BN_CTX_new();
         pt = EC_POINT_new(g);
         if (ctx == NULL || pt == NULL || EC_POINT_mul(g, pt, d, NULL, NULL, ctx) != 1)
