@@ -2,7 +2,7 @@
  * Copyright (C) the dumpgate authors
  *
  * input.h - where the bytes of a dump come from: a regular file (read with
- * pread and mapped in windows by the engine), standard input or a pipe (a
+ * pread, one chunk at a time, by the engine), standard input or a pipe (a
  * stream: only its head is kept for the container reader, the rest flows
  * through the engine's ring of chunks), or a buffer in memory.
  *
