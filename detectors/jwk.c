@@ -51,6 +51,9 @@
 #define JWK_MAX_SPAN (96u << 10)  /* bytes: UTF-16 of BACK + FORWARD characters, and more */
 #define JWK_LOOKAHEAD (2 * JWK_BACK + 16) /* anchors this far past the owned part */
 #define JWK_MAX_LEVELS 3     /* JSON-escape levels undone */
+#define JWK_MAX_WINDOWS 2048u /* anchors per chunk whose window is decoded (each up to
+                                 BACK + FORWARD characters): bounds a chunk of
+                                 nothing but "kty" to about 0.2 s */
 
 
 static const char *const forms[] = {"rsa", "ec", "okp", "oct", "jwks", NULL};
@@ -60,6 +63,8 @@ struct ctx {
     uint32_t *src;   /* byte offset in the chunk of each character, plus one past the end */
     struct jwk_buf *bin; /* a decoded member */
     uint32_t *back;  /* byte offsets of the characters before an anchor, nearest first */
+    unsigned n_windows; /* windows decoded in this chunk */
+    bool capped;        /* JWK_MAX_WINDOWS reached in this chunk (warned once) */
 };
 
 static dg_err
@@ -271,6 +276,16 @@ at_kty(struct ctx *c, const struct dg_chunk *ch, size_t k, enum text_enc e, stru
     json_error_t jerr;
     struct dg_finding f;
 
+    if (c->n_windows >= JWK_MAX_WINDOWS) {
+        if (!c->capped)
+            dg_sink_warn(sink, ch->off + k,
+                         "jwk: more than %u \"kty\" candidates in a chunk; the rest of the "
+                         "chunk was skipped",
+                         JWK_MAX_WINDOWS);
+        c->capped = true;
+        return 0;
+    }
+    c->n_windows++;
     /* Characters before the anchor, nearest first. */
     for (size_t i = k; nb < JWK_BACK;) {
         if (i < w)
@@ -460,6 +475,9 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     size_t i = 0, skip = 0;
     /* "kty" may follow the object's '{' by up to JWK_BACK characters. */
     size_t end = ch->owned + JWK_LOOKAHEAD < ch->len ? ch->owned + JWK_LOOKAHEAD : ch->len;
+
+    c->n_windows = 0;
+    c->capped = false;
 
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())

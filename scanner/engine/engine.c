@@ -397,6 +397,7 @@ worker_init(struct job *j, struct worker *w)
 {
     w->job = j;
     sink_init(&w->sink, j->diag);
+    w->sink.name = j->in->name;
     for (size_t i = 0; i < j->n_det; i++) {
         dg_err rc = j->det[i]->init ? j->det[i]->init(j->shared[i], &w->ctx[i]) : DG_OK;
 

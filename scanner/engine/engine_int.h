@@ -30,6 +30,7 @@ struct dg_sink {
     size_t n, cap;
     const char *detector;     /* name stamped on findings reported now */
     struct dg_diag *diag;
+    const char *name;         /* the dump's name, put before warnings; NULL for none */
     bool full;                /* SINK_MAX reached: further findings counted only */
     size_t dropped;
     struct scan_public *pub;  /* public material seen (dg_report_public) */

@@ -176,6 +176,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     dg_err rc;
 
     sink_init(&sink, out->diag);
+    sink.name = in->name;
     rc = read_container(in, out);
     finish_info(out);
     if (rc == DG_OK)

@@ -6,6 +6,7 @@
  * scan; past it findings are counted and a warning says so.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,11 +96,16 @@ dg_report(struct dg_sink *s, const struct dg_finding *f)
 void
 dg_sink_warn(struct dg_sink *s, uint64_t off, const char *fmt, ...)
 {
+    char text[512];
     va_list ap;
 
     va_start(ap, fmt);
-    dg_diag_v(s->diag, DG_DIAG_WARNING, DG_E_LIMIT, off, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (s->name != NULL)
+        dg_diag_at(s->diag, DG_DIAG_WARNING, DG_E_LIMIT, off, "%s: %s", s->name, text);
+    else
+        dg_diag_at(s->diag, DG_DIAG_WARNING, DG_E_LIMIT, off, "%s", text);
 }
 
 bool
