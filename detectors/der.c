@@ -67,6 +67,7 @@
 
 #define DER_MAX_KEY (12u << 10)   /* largest structure decoded (RSA-8192 PKCS#8 ~ 4.8 KiB) */
 #define DER_MAX_SPAN (16u << 10)  /* chunk overlap */
+#define DER_MAX_DECODES 512u      /* OpenSSL decodes per chunk: 0.2 s of hostile structures */
 #define DER_LOOKAHEAD 2048        /* anchors this far past the owned part may start in it */
 #define DER_MAX_CHILDREN 12
 #define DER_MAX_PENDING (1u << 18) /* findings kept per file before finish() */
@@ -89,6 +90,7 @@ struct ctx {
     unsigned char *scratch; /* rebuilt DER, SCRATCH bytes, cleansed after use */
     unsigned char *v1;      /* a PKCS#8 v2 key rewritten as v1, SCRATCH bytes */
     size_t covered;         /* chunk index up to which a decoded key covers the bytes */
+    unsigned n_decodes;     /* OpenSSL decodes tried in this chunk */
 };
 
 /* One TLV child of a SEQUENCE: tag byte, offset of the header, header and content length. */
@@ -348,14 +350,19 @@ classify(const uint8_t *p, const struct tlv *k, int n)
 
 /* --- OpenSSL --------------------------------------------------------------- */
 
+/* Decodes a key with OpenSSL (a few hundred microseconds, whatever the
+ * bytes): at most DER_MAX_DECODES per chunk, then NULL (der_scan() warns). */
 static EVP_PKEY *
-decode_der(const unsigned char *der, size_t len, const char *structure, const char *type)
+decode_der(struct ctx *c, const unsigned char *der, size_t len, const char *structure,
+           const char *type)
 {
     EVP_PKEY *pkey = NULL;
     OSSL_DECODER_CTX *d;
     const unsigned char *p = der;
     size_t l = len;
 
+    if (c->n_decodes > DER_MAX_DECODES || ++c->n_decodes > DER_MAX_DECODES)
+        return NULL;
     ERR_set_mark();
     d = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", structure, type, EVP_PKEY_KEYPAIR, NULL,
                                       NULL);
@@ -523,7 +530,7 @@ decode_v2(struct ctx *c, const uint8_t *p, const struct tlv *k, int n)
         memcpy(c->v1 + w, p + k[i].off, k[i].hlen + k[i].len);
         w += k[i].hlen + k[i].len;
     }
-    pkey = decode_der(c->v1, w, "PrivateKeyInfo", NULL);
+    pkey = decode_der(c, c->v1, w, "PrivateKeyInfo", NULL);
     OPENSSL_cleanse(c->v1, w);
     ERR_set_mark();
     if (pkey != NULL &&
@@ -546,7 +553,7 @@ judge_key(struct ctx *c, const uint8_t *der, size_t len, const uint8_t *p,
                                             "PrivateKeyInfo", "type-specific"};
     static const char *const type[] = {NULL, "RSA", "DSA", NULL, "EC"};
     unsigned flags = 0;
-    EVP_PKEY *pkey = decode_der(der, len, structure[form], type[form]);
+    EVP_PKEY *pkey = decode_der(c, der, len, structure[form], type[form]);
 
     if (pkey == NULL && form == F_SEC1)
         pkey = sec1_noparams(p, kids, n, at);
@@ -744,7 +751,7 @@ at_exponent(struct ctx *c, const struct dg_chunk *ch, size_t k)
     w += nlen;
     memcpy(q + w, p + k, tail);
     w += tail;
-    pkey = decode_der(q, w, "type-specific", "RSA");
+    pkey = decode_der(c, q, w, "type-specific", "RSA");
     OPENSSL_cleanse(q, w);
     if (pkey == NULL)
         goto out;
@@ -1052,12 +1059,12 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct ctx *c = ctx;
     size_t i = 0, end;
 
-    (void)sink;
     /* Anchors up to DER_LOOKAHEAD past the owned part can belong to a key
      * that starts in it (an RSA exponent, an EC public key); every handler
      * reports only what starts before ch->owned. */
     end = ch->owned + DER_LOOKAHEAD < ch->len ? ch->owned + DER_LOOKAHEAD : ch->len;
     c->covered = 0;
+    c->n_decodes = 0;
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_blocks32(c, ch, i, end);
@@ -1066,6 +1073,11 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     for (; i < end && i + 1 < ch->len; i++)
         if (is_anchor(ch->p + i))
             visit(c, ch, i);
+    if (c->n_decodes > DER_MAX_DECODES)
+        dg_sink_warn(sink, ch->off,
+                     "der: more than %u key-shaped structures in the chunk at 0x%llx; the "
+                     "ones after that were not decoded",
+                     DER_MAX_DECODES, (unsigned long long)ch->off);
     return DG_OK;
 }
 

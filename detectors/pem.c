@@ -45,6 +45,8 @@
 #define PEM_MAX_SPAN (64u << 10)   /* longest armored key in bytes (UTF-16 RSA-8192) */
 #define PEM_MAX_TEXT (32u << 10)   /* decoded characters examined after BEGIN */
 #define PEM_MIN_BODY 40            /* fewer base64 characters: a placeholder */
+#define PEM_MAX_ARMORS 4096u       /* BEGIN lines decoded per chunk (up to PEM_MAX_TEXT
+                                      characters each): 0.15 s of nothing but BEGIN lines */
 
 
 static const char *const forms[] = {
@@ -77,6 +79,7 @@ struct ctx {
     char *txt;         /* decoded text */
     uint32_t *src;     /* byte offset in the chunk of each decoded character (+1 entry) */
     unsigned char *der;
+    unsigned n_armors; /* BEGIN lines decoded in this chunk (PEM_MAX_ARMORS + 1: some refused) */
 };
 
 /* What the decoder saw besides the characters. */
@@ -509,17 +512,21 @@ try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum text_enc 
           struct dg_finding *f, bool *report, size_t *text_end)
 {
     struct textinfo ti = {.enc = e};
-    size_t n = decode_text(c, ch->p, ch->len, start, &ti);
-
-    *text_end = c->src[n];
-    bool ssh2 = n > 5 && c->txt[4] == ' ';
-    const pcre2_code *re = ssh2 ? c->sh->ssh2 : c->sh->armor;
+    const pcre2_code *re;
     PCRE2_SIZE *ov, l0, h0, h1, b0, b1, e0 = PCRE2_UNSET;
     int g_label, g_hdrs, g_body, g_end, rc;
     char label[64];
-    size_t nbytes;
+    size_t n, nbytes;
+    bool ssh2;
 
     *report = false;
+    *text_end = start;
+    if (c->n_armors > PEM_MAX_ARMORS || ++c->n_armors > PEM_MAX_ARMORS)
+        return 0;
+    n = decode_text(c, ch->p, ch->len, start, &ti);
+    *text_end = c->src[n];
+    ssh2 = n > 5 && c->txt[4] == ' ';
+    re = ssh2 ? c->sh->ssh2 : c->sh->armor;
     if (n < 27)
         return 0;
     rc = pcre2_match(re, (PCRE2_SPTR)c->txt, n, 0, 0, c->md, NULL);
@@ -693,6 +700,7 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     const uint8_t *p = ch->p;
     size_t i = 0, end = ch->owned, skip_to = 0;
 
+    c->n_armors = 0;
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_blocks32(c, ch, sink, i, end, &skip_to);
@@ -706,6 +714,11 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 skip_to = i + r;
         }
     }
+    if (c->n_armors > PEM_MAX_ARMORS)
+        dg_sink_warn(sink, ch->off,
+                     "pem: more than %u BEGIN lines in the chunk at 0x%llx; the ones after "
+                     "that were not read",
+                     PEM_MAX_ARMORS, (unsigned long long)ch->off);
     return DG_OK;
 }
 
