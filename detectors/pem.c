@@ -45,8 +45,10 @@
 #define PEM_MAX_SPAN (64u << 10)   /* longest armored key in bytes (UTF-16 RSA-8192) */
 #define PEM_MAX_TEXT (32u << 10)   /* decoded characters examined after BEGIN */
 #define PEM_MIN_BODY 40            /* fewer base64 characters: a placeholder */
-#define PEM_MAX_ARMORS 4096u       /* BEGIN lines decoded per chunk (up to PEM_MAX_TEXT
-                                      characters each): 0.15 s of nothing but BEGIN lines */
+#define PEM_HEAD_TEXT 96           /* characters decoded to read a BEGIN line's label */
+#define PEM_MAX_ARMORS 4096u       /* private-key BEGIN lines decoded per chunk (up to
+                                      PEM_MAX_TEXT characters each): 0.15 s of nothing
+                                      but BEGIN lines */
 
 
 static const char *const forms[] = {
@@ -166,13 +168,15 @@ pem_init(void *shared, void **out)
 
 /* Decodes text starting at byte `start` of the chunk into c->txt, undoing
  * JSON escapes; stops at a control or non-ASCII character, at the end of the
- * chunk, or after PEM_MAX_TEXT characters. Returns the character count. */
+ * chunk, or after max (<= PEM_MAX_TEXT) characters. Returns the character
+ * count. */
 static size_t
-decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct textinfo *ti)
+decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct textinfo *ti,
+            size_t max)
 {
     size_t w = ti->enc == ENC_ASCII ? 1 : 2, i = start, n = 0;
 
-    while (n < PEM_MAX_TEXT) {
+    while (n < max) {
         int ch = text_char_at(p, len, i, ti->enc);
         size_t at = i;
 
@@ -503,6 +507,18 @@ judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const cha
     return true;
 }
 
+/* True if the first line of t[0..n) names a private key (what both armor
+ * expressions require): "PRIVATE KEY" before the first line break. */
+static bool
+private_label(const char *t, size_t n)
+{
+    static const char want[] = "PRIVATE KEY";
+    const char *nl = memchr(t, '\n', n);
+    size_t line = nl != NULL ? (size_t)(nl - t) : n;
+
+    return line >= sizeof want - 1 && memmem(t, line, want, sizeof want - 1) != NULL;
+}
+
 /* Tries to match an armor at byte `start` in encoding e. Returns the bytes
  * the match covers (0 for no match); *f is filled and *report set when the
  * match deserves a finding (a placeholder body matches but stays silent).
@@ -520,10 +536,16 @@ try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum text_enc 
     bool ssh2;
 
     *report = false;
-    *text_end = start;
+    /* The BEGIN line first: a certificate's (a CA bundle has hundreds) costs
+     * no more than that and does not count against the cap. */
+    n = decode_text(c, ch->p, ch->len, start, &ti, PEM_HEAD_TEXT);
+    *text_end = c->src[n];
+    if (!private_label(c->txt, n))
+        return 0;
     if (c->n_armors > PEM_MAX_ARMORS || ++c->n_armors > PEM_MAX_ARMORS)
         return 0;
-    n = decode_text(c, ch->p, ch->len, start, &ti);
+    ti = (struct textinfo){.enc = e};
+    n = decode_text(c, ch->p, ch->len, start, &ti, PEM_MAX_TEXT);
     *text_end = c->src[n];
     ssh2 = n > 5 && c->txt[4] == ' ';
     re = ssh2 ? c->sh->ssh2 : c->sh->armor;
