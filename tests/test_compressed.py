@@ -184,6 +184,9 @@ def test_truncated_compressed_dump_is_scanned_as_far_as_it_goes(dirty, baseline,
     assert 0 < s["coverage"]["scanned_bytes"] < size
     assert any(NAMES[ext] in w["message"] for w in s["warnings"]), s
     assert "scanned the bytes before it" in err
+    # Named once, at the offset where the decoded bytes stopped.
+    assert f"{NAMES[ext]}: {NAMES[ext]}:" not in err.replace(str(cut), "FILE"), err
+    assert f"after {s['coverage']['scanned_bytes']} decompressed bytes" in err, err
     # The PEM key sits near the start of the core: still found.
     assert hits(findings, spki)[:1] == baseline[0][:1]
 

@@ -486,32 +486,33 @@ decompress_read(struct dc_decoder *z, uint8_t *buf, size_t cap)
         return 0;
     while (got < cap && !z->done) {
         uint8_t *out = buf + got;
-        size_t room = cap - got;
+        size_t room = cap - got, n = 0;
 
         switch (z->codec) {
         case DC_ZSTD:
-            got += step_zstd(z, out, room);
+            n = step_zstd(z, out, room);
             break;
         case DC_LZ4:
-            got += step_lz4(z, out, room);
+            n = step_lz4(z, out, room);
             break;
         case DC_XZ:
-            got += step_xz(z, out, room);
+            n = step_xz(z, out, room);
             break;
         case DC_GZIP:
         case DC_ZLIB:
-            got += step_zlib(z, out, room);
+            n = step_zlib(z, out, room);
             break;
         case DC_BZIP2:
-            got += step_bzip2(z, out, room);
+            n = step_bzip2(z, out, room);
             break;
         case DC_NONE:
         case DC_APPORT:
-            got += step_copy(z, out, room);
+            n = step_copy(z, out, room);
             break;
         }
+        got += n;
+        z->st.out_bytes += n; /* counted as it comes: fail() names the offset */
     }
-    z->st.out_bytes += got;
     return got;
 }
 

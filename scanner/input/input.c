@@ -173,6 +173,8 @@ dg_err
 input_finish(struct dg_input *in, struct dg_diag *d)
 {
     struct dc_status st;
+    size_t len;
+    bool dup;
 
     if (in->decoder == NULL)
         return DG_OK;
@@ -187,8 +189,13 @@ input_finish(struct dg_input *in, struct dg_diag *d)
                (unsigned long long)st.out_bytes);
     if (st.rc == DG_OK)
         return DG_OK;
+    /* The reason starts with the codec that failed ("zstd: ..."); the label
+     * is said too only when it adds to that ("apport+gzip: gzip: ..."). */
+    len = strlen(in->compression);
+    dup = strncmp(st.why, in->compression, len) == 0 && st.why[len] == ':';
     return dg_diag_at(d, st.out_bytes > 0 ? DG_DIAG_WARNING : DG_DIAG_ERROR, st.rc,
-                      DG_NO_OFFSET, "%s: %s: %s%s", in->name, in->compression, st.why,
+                      st.out_bytes > 0 ? st.out_bytes : DG_NO_OFFSET, "%s: %s%s%s%s", in->name,
+                      dup ? "" : in->compression, dup ? "" : ": ", st.why,
                       st.out_bytes > 0 ? "; scanned the bytes before it" : "");
 }
 
