@@ -452,7 +452,11 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
             goto out;
         }
     }
-    /* A stream's reader has a worker of its own, w[nthreads], to help with. */
+    /* A stream's reader scans too (with a worker of its own, w[nthreads]), so
+     * it counts as one of the -j threads: -jN starts N - 1 scanning threads
+     * beside it, and at least one so that reading and scanning overlap. */
+    if (in->stream && nthreads > 1)
+        nthreads--;
     n_want = in->stream ? nthreads + 1 : nthreads;
     w = calloc(n_want, sizeof *w);
     if (w == NULL) {
