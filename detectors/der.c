@@ -1075,9 +1075,9 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
             visit(c, ch, i);
     if (c->n_decodes > DER_MAX_DECODES)
         dg_sink_warn(sink, ch->off,
-                     "der: more than %u key-shaped structures in the chunk at 0x%llx; the "
-                     "ones after that were not decoded",
-                     DER_MAX_DECODES, (unsigned long long)ch->off);
+                     "der: more than %u key-shaped structures in the chunk; the ones after "
+                     "that were not decoded",
+                     DER_MAX_DECODES);
     return DG_OK;
 }
 

@@ -63,8 +63,7 @@ struct ctx {
     uint32_t *src;   /* byte offset in the chunk of each character, plus one past the end */
     struct jwk_buf *bin; /* a decoded member */
     uint32_t *back;  /* byte offsets of the characters before an anchor, nearest first */
-    unsigned n_windows; /* windows decoded in this chunk */
-    bool capped;        /* JWK_MAX_WINDOWS reached in this chunk (warned once) */
+    unsigned n_windows; /* windows decoded in this chunk (JWK_MAX_WINDOWS + 1: some refused) */
 };
 
 static dg_err
@@ -276,16 +275,8 @@ at_kty(struct ctx *c, const struct dg_chunk *ch, size_t k, enum text_enc e, stru
     json_error_t jerr;
     struct dg_finding f;
 
-    if (c->n_windows >= JWK_MAX_WINDOWS) {
-        if (!c->capped)
-            dg_sink_warn(sink, ch->off + k,
-                         "jwk: more than %u \"kty\" candidates in a chunk; the rest of the "
-                         "chunk was skipped",
-                         JWK_MAX_WINDOWS);
-        c->capped = true;
-        return 0;
-    }
-    c->n_windows++;
+    if (c->n_windows > JWK_MAX_WINDOWS || ++c->n_windows > JWK_MAX_WINDOWS)
+        return 0; /* jwk_scan() warns */
     /* Characters before the anchor, nearest first. */
     for (size_t i = k; nb < JWK_BACK;) {
         if (i < w)
@@ -477,7 +468,6 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     size_t end = ch->owned + JWK_LOOKAHEAD < ch->len ? ch->owned + JWK_LOOKAHEAD : ch->len;
 
     c->n_windows = 0;
-    c->capped = false;
 
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
@@ -492,6 +482,11 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 skip = r;
         }
     }
+    if (c->n_windows > JWK_MAX_WINDOWS)
+        dg_sink_warn(sink, ch->off,
+                     "jwk: more than %u \"kty\" candidates in the chunk; the ones after that "
+                     "were not decoded",
+                     JWK_MAX_WINDOWS);
     return DG_OK;
 }
 

@@ -738,9 +738,9 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     }
     if (c->n_armors > PEM_MAX_ARMORS)
         dg_sink_warn(sink, ch->off,
-                     "pem: more than %u BEGIN lines in the chunk at 0x%llx; the ones after "
-                     "that were not read",
-                     PEM_MAX_ARMORS, (unsigned long long)ch->off);
+                     "pem: more than %u BEGIN lines in the chunk; the ones after that were "
+                     "not read",
+                     PEM_MAX_ARMORS);
     return DG_OK;
 }
 
