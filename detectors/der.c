@@ -18,8 +18,9 @@
  *    bytes about one position in 13000 survives; zero pages and text none.
  * 2. At a mark, a bounded TLV walk checks the SEQUENCE header and that the
  *    children fill it exactly with the tags of the form. Only then is OpenSSL
- *    called (OSSL_DECODER "DER"), inside an error-queue mark, and the key is
- *    proven by keyproof_prove().
+ *    called (OSSL_DECODER "DER", with the worker's reused decoder contexts:
+ *    keydecode.h), inside an error-queue mark, and the key is proven by
+ *    keyproof_prove().
  * 3. Re-synchronisation for keys whose first bytes were overwritten (a freed
  *    heap buffer keeps 16-32 bytes of allocator pointers at its start):
  *    - a version INTEGER with no SEQUENCE header before it: the children are
@@ -52,7 +53,6 @@
 #include <string.h>
 
 #include <openssl/bn.h>
-#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -62,12 +62,13 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/openssh.h"
+#include "../scanner/proof/keydecode.h"
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/simd.h"
 
 #define DER_MAX_KEY (12u << 10)   /* largest structure decoded (RSA-8192 PKCS#8 ~ 4.8 KiB) */
 #define DER_MAX_SPAN (16u << 10)  /* chunk overlap */
-#define DER_MAX_DECODES 512u      /* OpenSSL decodes per chunk: 0.2 s of hostile structures */
+#define DER_MAX_DECODES 4096u     /* OpenSSL decodes per chunk: 0.2 s of hostile structures */
 #define DER_LOOKAHEAD 2048        /* anchors this far past the owned part may start in it */
 #define DER_MAX_CHILDREN 12
 #define DER_MAX_PENDING (1u << 18) /* findings kept per file before finish() */
@@ -91,6 +92,7 @@ struct ctx {
     unsigned char *v1;      /* a PKCS#8 v2 key rewritten as v1, SCRATCH bytes */
     size_t covered;         /* chunk index up to which a decoded key covers the bytes */
     unsigned n_decodes;     /* OpenSSL decodes tried in this chunk */
+    struct keydecoder *kd;  /* this worker's OpenSSL decoder contexts */
 };
 
 /* One TLV child of a SEQUENCE: tag byte, offset of the header, header and content length. */
@@ -139,9 +141,11 @@ der_init(void *shared, void **out)
     c->sh = shared;
     c->scratch = malloc(SCRATCH);
     c->v1 = malloc(SCRATCH);
-    if (c->scratch == NULL || c->v1 == NULL) {
+    c->kd = keydecoder_new();
+    if (c->scratch == NULL || c->v1 == NULL || c->kd == NULL) {
         free(c->scratch);
         free(c->v1);
+        keydecoder_free(c->kd);
         free(c);
         return DG_E_NOMEM;
     }
@@ -160,6 +164,7 @@ der_release(void *p)
     OPENSSL_cleanse(c->v1, SCRATCH);
     free(c->scratch);
     free(c->v1);
+    keydecoder_free(c->kd);
     free(c);
 }
 
@@ -350,28 +355,23 @@ classify(const uint8_t *p, const struct tlv *k, int n)
 
 /* --- OpenSSL --------------------------------------------------------------- */
 
-/* Decodes a key with OpenSSL (a few hundred microseconds, whatever the
- * bytes): at most DER_MAX_DECODES per chunk, then NULL (der_scan() warns). */
+/* Decodes a key with OpenSSL (about 50 microseconds with the worker's
+ * decoder contexts, whatever the bytes): at most DER_MAX_DECODES per chunk,
+ * then NULL (der_scan() warns). The key must take all len bytes. */
 static EVP_PKEY *
 decode_der(struct ctx *c, const unsigned char *der, size_t len, const char *structure,
            const char *type)
 {
-    EVP_PKEY *pkey = NULL;
-    OSSL_DECODER_CTX *d;
-    const unsigned char *p = der;
-    size_t l = len;
+    EVP_PKEY *pkey;
+    size_t used = 0;
 
     if (c->n_decodes > DER_MAX_DECODES || ++c->n_decodes > DER_MAX_DECODES)
         return NULL;
-    ERR_set_mark();
-    d = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", structure, type, EVP_PKEY_KEYPAIR, NULL,
-                                      NULL);
-    if (d != NULL && (OSSL_DECODER_from_data(d, &p, &l) != 1 || l != 0)) {
+    pkey = keydecode(c->kd, der, len, structure, type, EVP_PKEY_KEYPAIR, &used);
+    if (pkey != NULL && used != len) {
         EVP_PKEY_free(pkey);
         pkey = NULL;
     }
-    OSSL_DECODER_CTX_free(d);
-    ERR_pop_to_mark();
     return pkey;
 }
 

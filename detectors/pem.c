@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -39,6 +38,7 @@
 
 #include "../scanner/formats/openssh.h"
 #include "../scanner/formats/textenc.h"
+#include "../scanner/proof/keydecode.h"
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/simd.h"
 
@@ -81,6 +81,7 @@ struct ctx {
     char *txt;         /* decoded text */
     uint32_t *src;     /* byte offset in the chunk of each decoded character (+1 entry) */
     unsigned char *der;
+    struct keydecoder *kd; /* this worker's OpenSSL decoder contexts */
     unsigned n_armors; /* BEGIN lines decoded in this chunk (PEM_MAX_ARMORS + 1: some refused) */
 };
 
@@ -141,6 +142,7 @@ pem_release(void *p)
     if (c->der != NULL)
         OPENSSL_cleanse(c->der, PEM_MAX_TEXT);
     free(c->der);
+    keydecoder_free(c->kd);
     free(c);
 }
 
@@ -156,7 +158,8 @@ pem_init(void *shared, void **out)
     c->txt = malloc(PEM_MAX_TEXT + 1);
     c->src = malloc((PEM_MAX_TEXT + 1) * sizeof *c->src);
     c->der = malloc(PEM_MAX_TEXT);
-    if (c->md == NULL || c->txt == NULL || c->src == NULL || c->der == NULL) {
+    c->kd = keydecoder_new();
+    if (c->md == NULL || c->txt == NULL || c->src == NULL || c->der == NULL || c->kd == NULL) {
         pem_release(c);
         return DG_E_NOMEM;
     }
@@ -256,26 +259,6 @@ base64_decode(struct ctx *c, const char *body, size_t blen)
     return ok ? out + fin : -1;
 }
 
-/* Rebuilds a private key from DER with OpenSSL's decoders. */
-static EVP_PKEY *
-decode_der(const unsigned char *der, size_t len, const char *structure, const char *type)
-{
-    EVP_PKEY *pkey = NULL;
-    OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(&pkey, "DER", structure, type,
-                                                        EVP_PKEY_KEYPAIR, NULL, NULL);
-    const unsigned char *p = der;
-    size_t l = len;
-
-    if (d == NULL)
-        return NULL;
-    if (OSSL_DECODER_from_data(d, &p, &l) != 1) {
-        EVP_PKEY_free(pkey);
-        pkey = NULL;
-    }
-    OSSL_DECODER_CTX_free(d);
-    return pkey;
-}
-
 /* Does the DER key carry its public key? SEC1 ECPrivateKey: [1] after the
  * scalar; PKCS#8 v2: [1] after the private key. Walked with OpenSSL's
  * ASN1_get_object. */
@@ -349,7 +332,6 @@ judge_der(struct ctx *c, const char *label, const unsigned char *der, size_t len
     EVP_PKEY *pkey;
     unsigned flags = 0;
 
-    (void)c;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(label, table[i].label) == 0) {
             structure = table[i].structure;
@@ -358,9 +340,9 @@ judge_der(struct ctx *c, const char *label, const unsigned char *der, size_t len
         }
     }
     dg_strlcpyf(f->encoding, sizeof f->encoding, "%s", encoding);
-    pkey = decode_der(der, len, structure, type);
-    if (pkey == NULL && structure != NULL)
-        pkey = decode_der(der, len, NULL, NULL); /* mislabeled: let OpenSSL guess */
+    pkey = keydecode(c->kd, der, len, structure, type, EVP_PKEY_KEYPAIR, NULL);
+    if (pkey == NULL && structure != NULL) /* mislabeled: let OpenSSL guess */
+        pkey = keydecode(c->kd, der, len, NULL, NULL, EVP_PKEY_KEYPAIR, NULL);
     if (pkey == NULL) {
         candidate(f, DG_SEV_LOW, "private-key",
                   "armored private key whose body is not a key OpenSSL can decode");

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -25,6 +24,7 @@
 #include "../container/regions.h"
 #include "../formats/jwk.h"
 #include "../formats/openssh.h"
+#include "../proof/keydecode.h"
 #include "../proof/keyproof.h"
 #include "identity.h"
 
@@ -267,15 +267,8 @@ known_pem(struct identity_db *db, const char *path, const char *buf, size_t len)
             dg_strlcpyf(label, sizeof label, "private half of public key #%zu from %s", idx,
                         base_name(path));
         } else if (strcmp(name, "RSA PUBLIC KEY") == 0) {
-            OSSL_DECODER_CTX *dc = OSSL_DECODER_CTX_new_for_pkey(
-                &pkey, "DER", "type-specific", "RSA", EVP_PKEY_PUBLIC_KEY, NULL, NULL);
-            size_t left = (size_t)dlen;
-
-            if (dc == NULL || OSSL_DECODER_from_data(dc, &p, &left) != 1) {
-                EVP_PKEY_free(pkey);
-                pkey = NULL;
-            }
-            OSSL_DECODER_CTX_free(dc);
+            pkey = keydecode(NULL, p, (size_t)dlen, "type-specific", "RSA", EVP_PKEY_PUBLIC_KEY,
+                             NULL);
             dg_strlcpyf(label, sizeof label, "private half of RSA public key #%zu from %s", idx,
                         base_name(path));
         }
