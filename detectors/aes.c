@@ -83,6 +83,7 @@ struct form {
 
 struct shared {
     uint8_t sbox[256];
+    uint8_t mix[2][4][256];     /* MixColumns (0) and InvMixColumns (1) products */
     bool avx2;                  /* the CPU has AVX2: hits32_avx2() */
     unsigned max_err;           /* tolerated bit errors */
     struct form form[N_FORMS];
@@ -177,18 +178,30 @@ expand_from(const uint8_t *sbox, unsigned nk, unsigned words, unsigned at, uint3
         e[i] = e[i + nk] ^ expand_t(sbox, nk, i + nk, e[i + nk - 1]);
 }
 
-static uint32_t
-mix_column(uint32_t w, bool inverse)
+/* The products MixColumns (2 3 1 1) and InvMixColumns (14 11 13 9) take,
+ * as tables, so that a column costs 16 lookups. */
+static void
+make_mix(uint8_t mix[2][4][256])
 {
+    static const uint8_t m[2][4] = {{2, 3, 1, 1}, {14, 11, 13, 9}};
+
+    for (unsigned inv = 0; inv < 2; inv++)
+        for (unsigned j = 0; j < 4; j++)
+            for (unsigned a = 0; a < 256; a++)
+                mix[inv][j][a] = gmul((uint8_t)a, m[inv][j]);
+}
+
+static uint32_t
+mix_column(const struct shared *sh, uint32_t w, bool inverse)
+{
+    const uint8_t(*t)[256] = sh->mix[inverse];
     uint8_t a = (uint8_t)(w >> 24), b = (uint8_t)(w >> 16), c = (uint8_t)(w >> 8),
             d = (uint8_t)w;
-    uint8_t m0 = inverse ? 14 : 2, m1 = inverse ? 11 : 3, m2 = inverse ? 13 : 1,
-            m3 = inverse ? 9 : 1;
 
-    return (uint32_t)(gmul(a, m0) ^ gmul(b, m1) ^ gmul(c, m2) ^ gmul(d, m3)) << 24 |
-           (uint32_t)(gmul(a, m3) ^ gmul(b, m0) ^ gmul(c, m1) ^ gmul(d, m2)) << 16 |
-           (uint32_t)(gmul(a, m2) ^ gmul(b, m3) ^ gmul(c, m0) ^ gmul(d, m1)) << 8 |
-           (uint32_t)(gmul(a, m1) ^ gmul(b, m2) ^ gmul(c, m3) ^ gmul(d, m0));
+    return (uint32_t)(t[0][a] ^ t[1][b] ^ t[2][c] ^ t[3][d]) << 24 |
+           (uint32_t)(t[3][a] ^ t[0][b] ^ t[1][c] ^ t[2][d]) << 16 |
+           (uint32_t)(t[2][a] ^ t[3][b] ^ t[0][c] ^ t[1][d]) << 8 |
+           (uint32_t)(t[1][a] ^ t[2][b] ^ t[3][c] ^ t[0][d]);
 }
 
 /* Memory word index of encryption word k in a schedule of the given form. */
@@ -201,7 +214,8 @@ mem_index(const struct form *f, unsigned k)
 /* Converts between the encryption schedule e and the memory layout m of a
  * decryption schedule (to_mem: e -> m, else m -> e). */
 static void
-dec_layout(const struct form *f, const uint32_t *in, uint32_t *out, bool to_mem)
+dec_layout(const struct shared *sh, const struct form *f, const uint32_t *in, uint32_t *out,
+           bool to_mem)
 {
     for (unsigned k = 0; k < f->words; k++) {
         unsigned r = k / 4;
@@ -210,7 +224,7 @@ dec_layout(const struct form *f, const uint32_t *in, uint32_t *out, bool to_mem)
         if (to_mem)
             w = in[k];
         if (r > 0 && r < f->nr)
-            w = mix_column(w, to_mem);
+            w = mix_column(sh, w, to_mem);
         if (to_mem)
             out[mem_index(f, k)] = w;
         else
@@ -220,7 +234,7 @@ dec_layout(const struct form *f, const uint32_t *in, uint32_t *out, bool to_mem)
 
 /* Encrypts one block with round keys e (FIPS-197 §5.1). */
 static void
-encrypt_block(const uint8_t *sbox, const uint32_t *e, unsigned nr, const uint8_t in[16],
+encrypt_block(const struct shared *sh, const uint32_t *e, unsigned nr, const uint8_t in[16],
               uint8_t out[16])
 {
     uint8_t s[16], t[16];
@@ -229,13 +243,13 @@ encrypt_block(const uint8_t *sbox, const uint32_t *e, unsigned nr, const uint8_t
         s[i] = in[i] ^ (uint8_t)(e[i / 4] >> (24 - 8 * (i % 4)));
     for (unsigned r = 1; r <= nr; r++) {
         for (unsigned i = 0; i < 16; i++) /* SubBytes and ShiftRows */
-            t[i] = sbox[s[(i + 4 * (i % 4)) % 16]];
+            t[i] = sh->sbox[s[(i + 4 * (i % 4)) % 16]];
         for (unsigned c = 0; c < 4; c++) {
             uint32_t w = (uint32_t)t[4 * c] << 24 | (uint32_t)t[4 * c + 1] << 16 |
                          (uint32_t)t[4 * c + 2] << 8 | t[4 * c + 3];
 
             if (r < nr)
-                w = mix_column(w, false);
+                w = mix_column(sh, w, false);
             w ^= e[4 * r + c];
             for (unsigned j = 0; j < 4; j++)
                 s[4 * c + j] = (uint8_t)(w >> (24 - 8 * j));
@@ -284,7 +298,8 @@ aes_destroy(void *p)
     free(sh);
 }
 
-/* Checks the S-box and the expansion against FIPS-197 Appendix A.1. */
+/* Checks the S-box and the expansion against FIPS-197 Appendix A.1, and
+ * MixColumns and its inverse on the column db 13 53 45 -> 8e 4d a1 bc. */
 static bool
 self_test(const struct shared *sh)
 {
@@ -292,7 +307,9 @@ self_test(const struct shared *sh)
 
     expand_from(sh->sbox, 4, 44, 0, e);
     return sh->sbox[0] == 0x63 && sh->sbox[0x53] == 0xed && sh->sbox[0xff] == 0x16 &&
-           e[4] == 0xa0fafe17 && e[43] == 0xb6630ca6;
+           e[4] == 0xa0fafe17 && e[43] == 0xb6630ca6 &&
+           mix_column(sh, 0xdb135345, false) == 0x8e4da1bc &&
+           mix_column(sh, 0x8e4da1bc, true) == 0xdb135345;
 }
 
 static dg_err
@@ -319,6 +336,7 @@ aes_create(const struct dg_config *cfg, void **out)
         sh->max_err = (unsigned)n;
     }
     make_sbox(sh->sbox);
+    make_mix(sh->mix);
     for (unsigned i = 0; i < 3; i++) {
         make_form(&sh->form[2 * i], 4 + 2 * i, false);
         make_form(&sh->form[2 * i + 1], 4 + 2 * i, true);
@@ -412,7 +430,7 @@ recover(const struct shared *sh, const struct form *f, const uint8_t *p, struct 
                                     (uint32_t)b[1] << 8 | b[0];
         }
         if (f->dec)
-            dec_layout(f, m, e, false);
+            dec_layout(sh, f, m, e, false);
         else
             memcpy(e, m, f->words * sizeof e[0]);
         for (unsigned at = 0; at + f->nk <= f->words && out->errors > 0; at += 4) {
@@ -422,7 +440,7 @@ recover(const struct shared *sh, const struct form *f, const uint8_t *p, struct 
             memcpy(t + at, e + at, f->nk * sizeof t[0]);
             expand_from(sh->sbox, f->nk, f->words, at, t);
             if (f->dec) {
-                dec_layout(f, t, tm, true);
+                dec_layout(sh, f, t, tm, true);
                 cmp = tm;
             }
             for (unsigned i = 0; i < f->words && d < out->errors; i++)
@@ -498,7 +516,7 @@ evp_agrees(const struct shared *sh, const struct form *f, const uint32_t *e, con
     EVP_CIPHER_CTX_free(c);
     ERR_pop_to_mark();
     if (ok) {
-        encrypt_block(sh->sbox, e, f->nr, block, ours);
+        encrypt_block(sh, e, f->nr, block, ours);
         ok = memcmp(ours, theirs, 16) == 0;
     }
     return ok;
