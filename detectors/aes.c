@@ -93,6 +93,7 @@ struct shared {
 struct ctx {
     const struct shared *sh;
     size_t covered;             /* chunk index up to which a found schedule reaches */
+    size_t tried;               /* every form was tried at every start below this */
 };
 
 /* --- GF(2^8) and the AES functions ---------------------------------------- */
@@ -578,7 +579,10 @@ try_at(struct ctx *c, const struct dg_chunk *ch, const struct form *f, size_t s,
 }
 
 /* A run of prefilter hits starts at chunk index y: tries every form at every
- * start that would put y inside it. */
+ * start that would put y inside it, from y down. Starts at or below an
+ * earlier trigger that tried them all are not tried again: every form that
+ * reaches y from there also reached that trigger, and the answer at a start
+ * depends only on the bytes. So dense triggers cost each start once. */
 static void
 trigger(struct ctx *c, const struct dg_chunk *ch, size_t y, struct dg_sink *sink)
 {
@@ -587,6 +591,8 @@ trigger(struct ctx *c, const struct dg_chunk *ch, size_t y, struct dg_sink *sink
     for (size_t back = 0; back <= AES_MAX_BYTES && back <= y; back++) {
         size_t s = y - back;
 
+        if (s < c->tried)
+            break;
         if (s >= ch->owned)
             continue;
         for (unsigned i = 0; i < N_FORMS; i++) {
@@ -600,6 +606,7 @@ trigger(struct ctx *c, const struct dg_chunk *ch, size_t y, struct dg_sink *sink
             }
         }
     }
+    c->tried = y + 1;
 }
 
 /* --- prefilter ------------------------------------------------------------- */
@@ -721,7 +728,7 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     const bool avx2 = c->sh->avx2;
 
     (void)avx2;
-    c->covered = 0;
+    c->covered = c->tried = 0;
     /* A schedule that starts in the owned part has its hits below owned + 240. */
     end = ch->owned + AES_MAX_BYTES + 16 < len ? ch->owned + AES_MAX_BYTES + 16 : len;
     /* Two blocks at a time (see step()). */

@@ -251,6 +251,38 @@ def test_schedules_across_chunk_edges_found_once(tmp_path, jobs):
     assert all(f.get("copies", 1) == 1 for f in findings)
 
 
+def dense_triggers(n, rng):
+    """n bytes where almost every byte is a prefilter hit: the AES-128
+    relation p[y] = p[y-4] ^ p[y-16] holds except at every eleventh byte, so
+    a run of hits starts every few bytes (a trigger each)."""
+    b = bytearray(rng.randbytes(16))
+    while len(b) < n:
+        y = len(b)
+        b.append(rng.randrange(256) if y % 11 == 0 else b[y - 4] ^ b[y - 16])
+    return b
+
+
+def test_schedules_among_dense_triggers(tmp_path):
+    """Every form, clean and with 3 flipped bits, planted in data that
+    triggers the search every few bytes (a start already tried for an earlier
+    trigger is not tried again): each is found, at its offset."""
+    rng = random.Random(5)
+    data = dense_triggers(1 << 20, rng)
+    want, off = {}, 4099
+    for bits in (128, 192, 256):
+        for dec in (False, True):
+            for nflip in (0, 3):
+                key = rng.randbytes(bits // 8)
+                blob = flip_bits(schedule_bytes(key, dec, swapped=nflip == 3), nflip, rng)
+                data[off:off + len(blob)] = blob
+                want[sha(key)] = off
+                off += 40000 + 2 * len(blob) + 3
+    p = tmp_path / "dense.bin"
+    p.write_bytes(bytes(data))
+    rc, findings, summ, err = aes_scan(p)
+    assert {f["key"]["key_sha256"]: f["offset"] for f in findings} == want, findings
+
+
 def test_schedules_at_the_file_edges(tmp_path):
     """A schedule at offset 0 and one that ends the file (the prefilter's
     bounds-checked path)."""

@@ -20,6 +20,16 @@ CORE = dgtest.CORPUS / "elfutils" / "test-core.core"
 MDMP = dgtest.CORPUS / "breakpad" / "minidump2.dmp"
 
 
+def aes_dense(n):
+    """Bytes where the AES-128 expansion relation p[y] = p[y-4] ^ p[y-16]
+    holds except at every eleventh byte: an aes trigger every few bytes
+    (10 s for 4 MiB before each start was tried once, 0.5 s after)."""
+    b = bytearray(range(16))
+    for y in range(16, n):
+        b.append((y * 37) & 0xff if y % 11 == 0 else b[y - 4] ^ b[y - 16])
+    return bytes(b)
+
+
 # --- ELF -------------------------------------------------------------------
 
 def elf64(phdrs, notes=b"", data=b"", e_phnum=None, shoff=0, shnum=0, extra=b""):
@@ -231,6 +241,7 @@ CASES = {
     "der-deep-nesting": (lambda: b"\x30\x83\x10\x00\x00" * 200000, 0, []),
     "der-length-past-end": (lambda: b"\x30\x84\xff\xff\xff\xff\x02\x01\x00\x02" + os.urandom(1000), 0, []),
     "openssh-magic-lengths-huge": (lambda: b"openssh-key-v1\0" + b"\xff" * 4000, 0, []),
+    "aes-dense-triggers": (lambda: aes_dense(4 << 20), 0, []),
     "all-dashes": (lambda: b"-" * (8 << 20), 0, []),
     "utf16-dashes": (lambda: "-".encode("utf-16-le") * (4 << 20), 0, []),
 }
