@@ -98,6 +98,16 @@ struct ctx {
 
 /* --- GF(2^8) and the AES functions ---------------------------------------- */
 
+/* Bits set in v, inline (without -mpopcnt __builtin_popcount is a libgcc
+ * call, and it is the inner loop of steps 2 and 3). */
+static inline unsigned
+popcount32(uint32_t v)
+{
+    v -= (v >> 1) & 0x55555555u;
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    return (((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+}
+
 static uint8_t
 xtime(uint8_t a)
 {
@@ -212,25 +222,32 @@ mem_index(const struct form *f, unsigned k)
     return f->dec ? 4 * (f->nr - k / 4) + k % 4 : k;
 }
 
-/* Converts between the encryption schedule e and the memory layout m of a
- * decryption schedule (to_mem: e -> m, else m -> e). */
-static void
-dec_layout(const struct shared *sh, const struct form *f, const uint32_t *in, uint32_t *out,
-           bool to_mem)
+/* Does encryption word k lie in memory through InvMixColumns (an inner
+ * round key of a decryption schedule)? */
+static bool
+mixed(const struct form *f, unsigned k)
 {
-    for (unsigned k = 0; k < f->words; k++) {
-        unsigned r = k / 4;
-        uint32_t w = in[mem_index(f, k)];
+    return f->dec && k / 4 > 0 && k / 4 < f->nr;
+}
 
-        if (to_mem)
-            w = in[k];
-        if (r > 0 && r < f->nr)
-            w = mix_column(sh, w, to_mem);
-        if (to_mem)
-            out[mem_index(f, k)] = w;
-        else
-            out[k] = w;
-    }
+/* Encryption word k of the schedule whose memory words are m. */
+static uint32_t
+enc_word(const struct shared *sh, const struct form *f, const uint32_t *m, unsigned k)
+{
+    uint32_t w = m[mem_index(f, k)];
+
+    return mixed(f, k) ? mix_column(sh, w, false) : w;
+}
+
+/* The bits by which encryption word w (index k), laid out as in memory,
+ * differs from memory m. */
+static unsigned
+word_errors(const struct shared *sh, const struct form *f, const uint32_t *m, uint32_t w,
+            unsigned k)
+{
+    if (mixed(f, k))
+        w = mix_column(sh, w, true);
+    return popcount32(w ^ m[mem_index(f, k)]);
 }
 
 /* Encrypts one block with round keys e (FIPS-197 §5.1). */
@@ -383,12 +400,6 @@ load32(const uint8_t *p)
     return v;
 }
 
-static unsigned
-popcount32(uint32_t v)
-{
-    return (unsigned)__builtin_popcount(v);
-}
-
 /* Step 2: the linear relations of form f at p (f->words * 4 bytes); true
  * when their residue is within 3 bits per tolerated error. */
 static bool
@@ -413,16 +424,21 @@ struct recovered {
 };
 
 /* Step 3: recovers the key of the schedule of form f at p (both word orders),
- * into *out. Returns true when some key's schedule is within max_err bits. */
+ * into *out. Returns true when some key's schedule is within max_err bits.
+ * Each window of Nk words is expanded one word at a time, forwards then
+ * backwards, and compared as it goes: a window stops as soon as it cannot
+ * beat the best so far, so bytes that only satisfy the linear relations cost
+ * a word or two per window. The window's own words match by construction. */
 static bool
 recover(const struct shared *sh, const struct form *f, const uint8_t *p, struct recovered *out)
 {
-    uint32_t m[AES_MAX_WORDS], e[AES_MAX_WORDS], t[AES_MAX_WORDS], tm[AES_MAX_WORDS];
+    uint32_t m[AES_MAX_WORDS], t[AES_MAX_WORDS];
+    const unsigned nk = f->nk, words = f->words;
     bool found = false;
 
     out->errors = sh->max_err + 1;
     for (unsigned order = 0; order < 2 && out->errors > 0; order++) {
-        for (unsigned i = 0; i < f->words; i++) {
+        for (unsigned i = 0; i < words; i++) {
             const uint8_t *b = p + 4 * i;
 
             m[i] = order == 0 ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
@@ -430,24 +446,21 @@ recover(const struct shared *sh, const struct form *f, const uint8_t *p, struct 
                               : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 |
                                     (uint32_t)b[1] << 8 | b[0];
         }
-        if (f->dec)
-            dec_layout(sh, f, m, e, false);
-        else
-            memcpy(e, m, f->words * sizeof e[0]);
-        for (unsigned at = 0; at + f->nk <= f->words && out->errors > 0; at += 4) {
-            const uint32_t *cmp = t;
+        for (unsigned at = 0; at + nk <= words && out->errors > 0; at += 4) {
             unsigned d = 0;
 
-            memcpy(t + at, e + at, f->nk * sizeof t[0]);
-            expand_from(sh->sbox, f->nk, f->words, at, t);
-            if (f->dec) {
-                dec_layout(sh, f, t, tm, true);
-                cmp = tm;
+            for (unsigned i = at; i < at + nk; i++)
+                t[i] = enc_word(sh, f, m, i);
+            for (unsigned i = at + nk; i < words && d < out->errors; i++) {
+                t[i] = t[i - nk] ^ expand_t(sh->sbox, nk, i, t[i - 1]);
+                d += word_errors(sh, f, m, t[i], i);
             }
-            for (unsigned i = 0; i < f->words && d < out->errors; i++)
-                d += popcount32(cmp[i] ^ m[i]);
+            for (unsigned i = at; i-- > 0 && d < out->errors;) {
+                t[i] = t[i + nk] ^ expand_t(sh->sbox, nk, i + nk, t[i + nk - 1]);
+                d += word_errors(sh, f, m, t[i], i);
+            }
             if (d < out->errors) {
-                memcpy(out->e, t, f->words * sizeof t[0]);
+                memcpy(out->e, t, words * sizeof t[0]);
                 out->errors = d;
                 out->swapped = order == 1;
                 found = true;
@@ -455,9 +468,7 @@ recover(const struct shared *sh, const struct form *f, const uint8_t *p, struct 
         }
     }
     OPENSSL_cleanse(m, sizeof m);
-    OPENSSL_cleanse(e, sizeof e);
     OPENSSL_cleanse(t, sizeof t);
-    OPENSSL_cleanse(tm, sizeof tm);
     return found;
 }
 
