@@ -66,8 +66,21 @@
 static const char *const forms[] = {"cng-rsa2", "cng-rsa3", "cng-ecc", "capi-privatekeyblob",
                                     NULL};
 
+/* Curves of CNG ECC blobs: named by magic, or by cbKey for the generic ones. */
+static const struct {
+    size_t cb;
+    const char *group;
+} ec_curves[] = {
+    {32, "prime256v1"}, {48, "secp384r1"},       {66, "secp521r1"},
+    {32, "secp256k1"},  {32, "brainpoolP256r1"}, {48, "brainpoolP384r1"},
+    {64, "brainpoolP512r1"},
+};
+
+#define N_EC_CURVES (sizeof ec_curves / sizeof ec_curves[0])
+
 struct ctx {
-    size_t covered; /* chunk index up to which a reported blob reaches */
+    size_t covered;                 /* chunk index up to which a reported blob reaches */
+    EC_GROUP *group[N_EC_CURVES];   /* ec_curves' groups, made on first use */
 };
 
 static dg_err
@@ -85,7 +98,13 @@ wb_init(void *shared, void **out)
 static void
 wb_release(void *p)
 {
-    free(p);
+    struct ctx *c = p;
+
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < N_EC_CURVES; i++)
+        EC_GROUP_free(c->group[i]);
+    free(c);
 }
 
 static uint32_t
@@ -340,26 +359,22 @@ at_capi(const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
     return s + total;
 }
 
-/* Curves of CNG ECC blobs: named by magic, or by cbKey for the generic ones. */
-static const struct {
-    size_t cb;
-    const char *group;
-} ec_curves[] = {
-    {32, "prime256v1"}, {48, "secp384r1"},       {66, "secp521r1"},
-    {32, "secp256k1"},  {32, "brainpoolP256r1"}, {48, "brainpoolP384r1"},
-    {64, "brainpoolP512r1"},
-};
-
-/* True when the octet string pub is a point of the group. */
+/* True when the octet string pub is a point of curve i. A blob whose point
+ * is not on its curve can neither prove nor be a damaged key, and this is
+ * the cheap way to say so: the worker's group, made once, against an
+ * OpenSSL key import (which makes the group again) per candidate. */
 static bool
-on_curve(const char *group, const uint8_t *pub, size_t len)
+on_curve(struct ctx *c, size_t i, const uint8_t *pub, size_t len)
 {
-    EC_GROUP *g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(group));
-    EC_POINT *pt = g != NULL ? EC_POINT_new(g) : NULL;
-    bool ok = pt != NULL && EC_POINT_oct2point(g, pt, pub, len, NULL) == 1;
+    EC_POINT *pt;
+    bool ok;
 
+    if (c->group[i] == NULL &&
+        (c->group[i] = EC_GROUP_new_by_curve_name(OBJ_sn2nid(ec_curves[i].group))) == NULL)
+        return false;
+    pt = EC_POINT_new(c->group[i]);
+    ok = pt != NULL && EC_POINT_oct2point(c->group[i], pt, pub, len, NULL) == 1;
     EC_POINT_free(pt);
-    EC_GROUP_free(g);
     return ok;
 }
 
@@ -367,7 +382,7 @@ on_curve(const char *group, const uint8_t *pub, size_t len)
  * curve, or NULL for the generic magics. Returns the end of a reported blob,
  * or 0. */
 static size_t
-at_cng_ecc(const struct dg_chunk *ch, size_t k, const char *group, size_t want,
+at_cng_ecc(struct ctx *c, const struct dg_chunk *ch, size_t k, const char *group, size_t want,
            struct dg_sink *sink)
 {
     const uint8_t *p = ch->p + k;
@@ -394,18 +409,20 @@ at_cng_ecc(const struct dg_chunk *ch, size_t k, const char *group, size_t want,
     }
     finding_base(&f, ch, k, total, "cng-ecc");
     ERR_set_mark();
-    for (size_t i = 0; i < sizeof ec_curves / sizeof ec_curves[0] && !done; i++) {
+    for (size_t i = 0; i < N_EC_CURVES && !done; i++) {
         const char *g = group != NULL ? group : ec_curves[i].group;
         EVP_PKEY *pkey = NULL;
 
-        if ((group == NULL && ec_curves[i].cb != cb) || (group != NULL && i > 0))
+        if (group == NULL ? ec_curves[i].cb != cb : strcmp(group, ec_curves[i].group) != 0)
+            continue;
+        if (!on_curve(c, i, pub, 1 + 2 * cb))
             continue;
         if (keyproof_ec_from_scalar(g, d, pub, 1 + 2 * cb, &pkey) == DG_OK &&
             keyproof_prove(pkey, KEYPROOF_PUB_STORED, &f.key, f.proof, sizeof f.proof) == DG_OK) {
             f.status = DG_STATUS_CONFIRMED;
             f.severity = DG_SEV_HIGH;
             done = true;
-        } else if (group != NULL && pkey != NULL && on_curve(g, pub, 1 + 2 * cb)) {
+        } else if (group != NULL && pkey != NULL) {
             /* A named-curve blob whose point is on its curve: the scalar is damaged. */
             dg_strlcpyf(f.note, sizeof f.note,
                         "valid BCRYPT_ECCPRIVATE_BLOB header, but the key does not prove: %s",
@@ -431,7 +448,7 @@ at_cng_ecc(const struct dg_chunk *ch, size_t k, const char *group, size_t want,
 /* Examines a marked position: "RS" or "EC" at k. Returns the end of a
  * reported blob, or 0. */
 static size_t
-probe(const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
+probe(struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p + k;
     size_t end;
@@ -451,19 +468,19 @@ probe(const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
     if (p[2] == 'S' || p[2] == 'K') {
         switch (p[3]) {
         case '2':
-            return at_cng_ecc(ch, k, "prime256v1", 32, sink);
+            return at_cng_ecc(c, ch, k, "prime256v1", 32, sink);
         case '4':
-            return at_cng_ecc(ch, k, "secp384r1", 48, sink);
+            return at_cng_ecc(c, ch, k, "secp384r1", 48, sink);
         case '6':
-            return at_cng_ecc(ch, k, "secp521r1", 66, sink);
+            return at_cng_ecc(c, ch, k, "secp521r1", 66, sink);
         case 'V':
-            return p[2] == 'K' ? at_cng_ecc(ch, k, NULL, 0, sink) : 0;
+            return p[2] == 'K' ? at_cng_ecc(c, ch, k, NULL, 0, sink) : 0;
         default:
             return 0;
         }
     }
     if (p[2] == 'D' && p[3] == 'V')
-        return at_cng_ecc(ch, k, NULL, 0, sink);
+        return at_cng_ecc(c, ch, k, NULL, 0, sink);
     return 0;
 }
 
@@ -474,7 +491,7 @@ visit(struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
 
     if (k < c->covered)
         return;
-    end = probe(ch, k, sink);
+    end = probe(c, ch, k, sink);
     if (end > c->covered)
         c->covered = end;
 }

@@ -264,8 +264,10 @@ def test_bad_headers_are_silent(tmp_path, keyset):
     bad_small = good[:4] + struct.pack("<I", 256) + good[8:]       # below 512 bits
     ecc = cng_ecc(keyset["p256"], "p256")
     bad_cb = ecc[:4] + struct.pack("<I", 48) + ecc[8:]             # ECS2 with cbKey 48
+    bad_point = damage(ecc, 8 + 5)                                 # X off the curve
+    generic = damage(b"ECDV" + ecc[4:], 8 + 32 + 7)                # ECDV, Y off every curve
     text = b"RSA2 RSA3 ECS2 ECK4 ECDV ECKV BCRYPT_RSAPRIVATE_MAGIC 'RSA2'" * 20
-    path, _ = plant(tmp_path, [bad_bits, bad_prime, bad_small, bad_cb, text])
+    path, _ = plant(tmp_path, [bad_bits, bad_prime, bad_small, bad_cb, bad_point, generic, text])
     rc, findings, summ, err = wb_scan(path)
     assert findings == [], findings
 
