@@ -62,6 +62,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/formats/openssh.h"
+#include "../scanner/proof/ecgroups.h"
 #include "../scanner/proof/keydecode.h"
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/simd.h"
@@ -93,6 +94,7 @@ struct ctx {
     size_t covered;         /* chunk index up to which a decoded key covers the bytes */
     unsigned n_decodes;     /* OpenSSL decodes tried in this chunk */
     struct keydecoder *kd;  /* this worker's OpenSSL decoder contexts */
+    struct ecgroups *eg;    /* this worker's curve groups, for ec_guess */
 };
 
 /* One TLV child of a SEQUENCE: tag byte, offset of the header, header and content length. */
@@ -142,10 +144,12 @@ der_init(void *shared, void **out)
     c->scratch = malloc(SCRATCH);
     c->v1 = malloc(SCRATCH);
     c->kd = keydecoder_new();
-    if (c->scratch == NULL || c->v1 == NULL || c->kd == NULL) {
+    c->eg = ecgroups_new();
+    if (c->scratch == NULL || c->v1 == NULL || c->kd == NULL || c->eg == NULL) {
         free(c->scratch);
         free(c->v1);
         keydecoder_free(c->kd);
+        ecgroups_free(c->eg);
         free(c);
         return DG_E_NOMEM;
     }
@@ -165,6 +169,7 @@ der_release(void *p)
     free(c->scratch);
     free(c->v1);
     keydecoder_free(c->kd);
+    ecgroups_free(c->eg);
     free(c);
 }
 
@@ -387,9 +392,12 @@ static const struct {
 
 /* Rebuilds an EC key from scalar bytes d and the stored public point, on the
  * given group or, when group is NULL, on each known curve of that field size
- * until d*G = Q holds. Returns the proven key or NULL. */
+ * until d*G = Q holds. A curve the point is not on is passed over before any
+ * key is built (the worker's groups make that check cheap). Returns the
+ * proven key or NULL. */
 static EVP_PKEY *
-ec_guess(const char *group, const uint8_t *d, size_t dlen, const uint8_t *pub, size_t publen)
+ec_guess(struct ctx *c, const char *group, const uint8_t *d, size_t dlen, const uint8_t *pub,
+         size_t publen)
 {
     BIGNUM *bn = BN_secure_new();
     EVP_PKEY *pkey = NULL;
@@ -406,6 +414,11 @@ ec_guess(const char *group, const uint8_t *d, size_t dlen, const uint8_t *pub, s
 
         if (group == NULL && curves[i].flen != flen)
             continue;
+        if (pub != NULL && !ecgroups_on_curve(c->eg, OBJ_txt2nid(g), pub, publen)) {
+            if (group != NULL)
+                break;
+            continue;
+        }
         if (keyproof_ec_from_scalar(g, bn, pub, pub != NULL ? publen : 0, &pkey) != DG_OK)
             pkey = NULL;
         if (pkey != NULL && pub != NULL &&
@@ -472,7 +485,7 @@ has_public(const uint8_t *p, const struct tlv *k, int n, enum form form)
 /* SEC1 without curve parameters (OpenSSL will not decode it): the curve comes
  * from the OID before it or from the curves matching its public point. */
 static EVP_PKEY *
-sec1_noparams(const uint8_t *p, const struct tlv *k, int n, size_t at)
+sec1_noparams(struct ctx *c, const uint8_t *p, const struct tlv *k, int n, size_t at)
 {
     const uint8_t *d = p + k[1].off + k[1].hlen, *pub = NULL;
     size_t publen = 0;
@@ -494,7 +507,7 @@ sec1_noparams(const uint8_t *p, const struct tlv *k, int n, size_t at)
     }
     if (group == NULL && pub == NULL)
         return NULL; /* no way to know the curve */
-    return ec_guess(group, d, k[1].len, pub, publen);
+    return ec_guess(c, group, d, k[1].len, pub, publen);
 }
 
 /* --- judging a structure -------------------------------------------------- */
@@ -556,7 +569,7 @@ judge_key(struct ctx *c, const uint8_t *der, size_t len, const uint8_t *p,
     EVP_PKEY *pkey = decode_der(c, der, len, structure[form], type[form]);
 
     if (pkey == NULL && form == F_SEC1)
-        pkey = sec1_noparams(p, kids, n, at);
+        pkey = sec1_noparams(c, p, kids, n, at);
     else if (pkey == NULL && form == F_PKCS8 && p[kids[0].off + 2] == 1)
         pkey = decode_v2(c, p, kids, n);
     if (pkey == NULL)
@@ -798,7 +811,7 @@ at_ecpub(struct ctx *c, const struct dg_chunk *ch, size_t k)
     if ((publen & 1) == 0 || flen < 24 || flen > 66 || k < flen || k - flen >= ch->owned)
         return 0;
     memset(&f, 0, sizeof f);
-    pkey = ec_guess(NULL, p + k - flen, flen, pub, publen);
+    pkey = ec_guess(c, NULL, p + k - flen, flen, pub, publen);
     if (pkey == NULL)
         return 0;
     keyproof_prove_finding(pkey, KEYPROOF_PUB_STORED, &f);

@@ -45,13 +45,13 @@
 #include <string.h>
 
 #include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 
 #include <dumpgate/detector.h>
 
+#include "../scanner/proof/ecgroups.h"
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/simd.h"
 
@@ -80,7 +80,7 @@ static const struct {
 
 struct ctx {
     size_t covered;                 /* chunk index up to which a reported blob reaches */
-    EC_GROUP *group[N_EC_CURVES];   /* ec_curves' groups, made on first use */
+    struct ecgroups *eg;            /* this worker's curve groups */
 };
 
 static dg_err
@@ -89,8 +89,10 @@ wb_init(void *shared, void **out)
     struct ctx *c = calloc(1, sizeof *c);
 
     (void)shared;
-    if (c == NULL)
+    if (c == NULL || (c->eg = ecgroups_new()) == NULL) {
+        free(c);
         return DG_E_NOMEM;
+    }
     *out = c;
     return DG_OK;
 }
@@ -102,8 +104,7 @@ wb_release(void *p)
 
     if (c == NULL)
         return;
-    for (size_t i = 0; i < N_EC_CURVES; i++)
-        EC_GROUP_free(c->group[i]);
+    ecgroups_free(c->eg);
     free(c);
 }
 
@@ -366,16 +367,7 @@ at_capi(const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
 static bool
 on_curve(struct ctx *c, size_t i, const uint8_t *pub, size_t len)
 {
-    EC_POINT *pt;
-    bool ok;
-
-    if (c->group[i] == NULL &&
-        (c->group[i] = EC_GROUP_new_by_curve_name(OBJ_sn2nid(ec_curves[i].group))) == NULL)
-        return false;
-    pt = EC_POINT_new(c->group[i]);
-    ok = pt != NULL && EC_POINT_oct2point(c->group[i], pt, pub, len, NULL) == 1;
-    EC_POINT_free(pt);
-    return ok;
+    return ecgroups_on_curve(c->eg, OBJ_sn2nid(ec_curves[i].group), pub, len);
 }
 
 /* CNG BCRYPT_ECCKEY_BLOB, private magic at chunk index k; group is the named
