@@ -414,17 +414,14 @@ ec_guess(struct ctx *c, const char *group, const uint8_t *d, size_t dlen, const 
 
         if (group == NULL && curves[i].flen != flen)
             continue;
-        if (pub != NULL && !ecgroups_on_curve(c->eg, OBJ_txt2nid(g), pub, publen)) {
-            if (group != NULL)
-                break;
-            continue;
-        }
-        if (keyproof_ec_from_scalar(g, bn, pub, pub != NULL ? publen : 0, &pkey) != DG_OK)
-            pkey = NULL;
-        if (pkey != NULL && pub != NULL &&
-            keyproof_prove(pkey, KEYPROOF_PUB_STORED, &key, proof, sizeof proof) != DG_OK) {
-            EVP_PKEY_free(pkey);
-            pkey = NULL;
+        if (pub == NULL || ecgroups_on_curve(c->eg, OBJ_txt2nid(g), pub, publen)) {
+            if (keyproof_ec_from_scalar(g, bn, pub, pub != NULL ? publen : 0, &pkey) != DG_OK)
+                pkey = NULL;
+            if (pkey != NULL && pub != NULL &&
+                keyproof_prove(pkey, KEYPROOF_PUB_STORED, &key, proof, sizeof proof) != DG_OK) {
+                EVP_PKEY_free(pkey);
+                pkey = NULL;
+            }
         }
         if (group != NULL)
             break;
