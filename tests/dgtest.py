@@ -80,3 +80,23 @@ def placements(findings):
             g.update(loc)
             out.append(g)
     return sorted(out, key=lambda x: x["offset"])
+
+
+PLANT_PREFIX = 65  # odd: the first blob starts at an odd offset
+
+
+def plant(tmp_path, blobs, name="dump.bin", gap=4093):
+    """Writes random filler with each blob at a known offset (the first at
+    PLANT_PREFIX, each next one `gap` random bytes after the last); returns
+    (path, offsets). The byte before each blob is non-zero: after a zero
+    byte, a UTF-16LE blob reads as UTF-16BE one byte earlier just as well
+    (1 run in 256 failed so)."""
+    data, offs = bytearray(os.urandom(PLANT_PREFIX)), []
+    for b in blobs:
+        if not offs or gap:
+            data[-1] |= 1  # filler, not the previous blob
+        offs.append(len(data))
+        data += b + os.urandom(gap)
+    p = tmp_path / name
+    p.write_bytes(bytes(data))
+    return p, offs

@@ -18,18 +18,9 @@ import dgtest
 import keys
 from conftest import gcore
 
-PREFIX = 65
+PREFIX = dgtest.PLANT_PREFIX
 
-
-def plant(tmp_path, blobs, name="dump.bin", gap=4093):
-    """Writes random filler with each blob at a known offset; returns (path, offsets)."""
-    data, offs = bytearray(os.urandom(PREFIX)), []
-    for b in blobs:
-        offs.append(len(data))
-        data += b + os.urandom(gap)
-    p = tmp_path / name
-    p.write_bytes(bytes(data))
-    return p, offs
+plant = dgtest.plant
 
 
 def der_scan(path, *args):

@@ -17,22 +17,9 @@ import dgtest
 import keys
 from conftest import gcore
 
-PREFIX = 65
+PREFIX = dgtest.PLANT_PREFIX
 
-
-def plant(tmp_path, blobs, name="dump.bin", gap=4093):
-    """Random filler with each blob at a known offset. The byte before each
-    blob is non-zero: after a zero byte, a UTF-16LE blob reads as UTF-16BE
-    one byte earlier just as well."""
-    data, offs = bytearray(os.urandom(PREFIX)), []
-    for b in blobs:
-        if not offs or gap:
-            data[-1] |= 1  # filler, not the previous blob
-        offs.append(len(data))
-        data += b + os.urandom(gap)
-    p = tmp_path / name
-    p.write_bytes(bytes(data))
-    return p, offs
+plant = dgtest.plant
 
 
 def jwk_scan(path, *args):

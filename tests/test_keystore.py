@@ -18,19 +18,12 @@ import dgtest
 import keys
 from conftest import gcore
 
-PREFIX = 65
+PREFIX = dgtest.PLANT_PREFIX
 JAVA_DIR = dgtest.ROOT / "tests" / "java"
 
 
 def plant(tmp_path, blobs, name="dump.bin", gap=3001):
-    """Writes random filler with each blob at a known offset; returns (path, offsets)."""
-    data, offs = bytearray(os.urandom(PREFIX)), []
-    for b in blobs:
-        offs.append(len(data))
-        data += b + os.urandom(gap)
-    p = tmp_path / name
-    p.write_bytes(bytes(data))
-    return p, offs
+    return dgtest.plant(tmp_path, blobs, name, gap)
 
 
 def ks_scan(path, *args):

@@ -13,22 +13,9 @@ import pytest
 import dgtest
 import keys
 
-PREFIX = 65
+PREFIX = dgtest.PLANT_PREFIX
 
-
-def plant(tmp_path, blobs, name="dump.bin", gap=4093):
-    """Writes random filler with each blob at a known offset; returns (path, offsets).
-    The byte before each blob is non-zero: after a zero byte, a UTF-16LE blob
-    reads as UTF-16BE one byte earlier just as well (1 run in 256 failed so)."""
-    data, offs = bytearray(os.urandom(PREFIX)), []
-    for b in blobs:
-        if not offs or gap:
-            data[-1] |= 1  # filler, not the previous blob
-        offs.append(len(data))
-        data += b + os.urandom(gap)
-    p = tmp_path / name
-    p.write_bytes(bytes(data))
-    return p, offs
+plant = dgtest.plant
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 import dgtest
 import keys
 
-PREFIX = 65
+PREFIX = dgtest.PLANT_PREFIX
 GAP = 4093  # odd: every blob after the first starts at an odd offset too
 
 
@@ -87,13 +87,7 @@ def cng_ecc(keyfile, alg, magic=None, public=False):
 # --- helpers -------------------------------------------------------------------------
 
 def plant(tmp_path, blobs, name="dump.bin"):
-    data, offs = bytearray(os.urandom(PREFIX)), []
-    for b in blobs:
-        offs.append(len(data))
-        data += b + os.urandom(GAP)
-    p = tmp_path / name
-    p.write_bytes(bytes(data))
-    return p, offs
+    return dgtest.plant(tmp_path, blobs, name, gap=GAP)
 
 
 def wb_scan(path, *args):
