@@ -191,6 +191,43 @@ def test_truncated_compressed_dump_is_scanned_as_far_as_it_goes(dirty, baseline,
     assert hits(findings, spki)[:1] == baseline[0][:1]
 
 
+def zstd_raw_frame(data, declared):
+    """One zstd frame made by hand (RFC 8878): a single-segment header that
+    declares `declared` content bytes, data in raw blocks of up to 128 KiB,
+    then an empty last block."""
+    out = bytearray(b"\x28\xb5\x2f\xfd\xe0") + struct.pack("<Q", declared)
+    for i in range(0, len(data), 1 << 17):
+        block = data[i:i + (1 << 17)]
+        out += struct.pack("<I", len(block) << 3)[:3] + block
+    return bytes(out + b"\x01\x00\x00")
+
+
+def test_zstd_frame_shorter_than_its_declared_size(dirty, baseline, tmp_path):
+    """A frame that declares more bytes than it holds, ending in an empty last
+    block, is corrupt as a file and as a stream alike (libzstd checks the size
+    only when it holds the whole frame at once; the fuzzer found the stream
+    passing), and its bytes are still scanned."""
+    core, spki, size = dirty
+    data = open(core, "rb").read()
+    good = tmp_path / "good.zst"
+    good.write_bytes(zstd_raw_frame(data, size))
+    assert subprocess.run(["zstd", "-q", "-t", str(good)]).returncode == 0
+    rc, findings, summ, err = dgtest.scan(good)
+    assert rc == 1 and not summ[0]["warnings"] and hits(findings, spki) == baseline[0], err
+    bad = tmp_path / "bad.zst"
+    bad.write_bytes(zstd_raw_frame(data, size + 4096))
+    with open(bad, "rb") as f:
+        piped = f.read()
+    for how in ("file", "stdin"):
+        rc, findings, summ, err = (dgtest.scan(bad) if how == "file" else
+                                   dgtest.scan("-", input=piped))
+        s = summ[0]
+        assert s["compression"] == "zstd" and s["coverage"]["scanned_bytes"] == size, (how, err)
+        assert any(f"a frame declares {size + 4096} bytes and holds {size} after {size} "
+                   "decompressed bytes" in w["message"] for w in s["warnings"]), (how, s)
+        assert hits(findings, spki) == baseline[0], how
+
+
 @pytest.mark.parametrize("magic", [b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18",
                                    b"\xfd7zXZ\x00", b"\x1f\x8b\x08",
                                    b"BZh91AY&SY"])

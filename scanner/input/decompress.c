@@ -27,6 +27,9 @@
 #include "decompress.h"
 
 #define IN_BUF (256u << 10)
+/* The longest zstd frame header: magic 4, descriptor 1, window 1, dictionary
+ * id 4, content size 8 (ZSTD_FRAMEHEADERSIZE_MAX, an experimental macro). */
+#define DC_ZSTD_HEAD_MAX 18u
 
 struct dc_decoder {
     enum dc_kind kind;      /* outer kind (DC_APPORT for a report) */
@@ -46,6 +49,9 @@ struct dc_decoder {
     bool full;              /* the last step filled its output: more may wait inside */
     unsigned ends;          /* frames, streams or members decoded to their end */
     size_t hint;            /* zstd, lz4: 0 at the end of a frame */
+    uint8_t zhead[DC_ZSTD_HEAD_MAX]; /* zstd: the current frame's first bytes */
+    size_t zhead_len;
+    uint64_t frame_out;     /* zstd: bytes decoded from the current frame */
     bool bz_open;
     union {
         ZSTD_DStream *zstd;
@@ -173,15 +179,24 @@ refill(struct dc_decoder *z)
     return true;
 }
 
+/* Ends the stream with an error found after the step produced `produced`
+ * bytes (still delivered: the message names the offset after them). Returns
+ * produced. */
+static size_t
+fail_after(struct dc_decoder *z, size_t produced, dg_err rc, const char *what, const char *detail)
+{
+    snprintf(z->st.why, sizeof z->st.why, "%s: %s after %llu decompressed bytes", what, detail,
+             (unsigned long long)(z->st.out_bytes + produced));
+    z->st.rc = rc;
+    z->done = true;
+    return produced;
+}
+
 /* Ends the stream with an error; returns 0 (bytes produced by the step). */
 static size_t
 fail(struct dc_decoder *z, dg_err rc, const char *what, const char *detail)
 {
-    snprintf(z->st.why, sizeof z->st.why, "%s: %s after %llu decompressed bytes", what, detail,
-             (unsigned long long)z->st.out_bytes);
-    z->st.rc = rc;
-    z->done = true;
-    return 0;
+    return fail_after(z, 0, rc, what, detail);
 }
 
 /* --- codecs: each step decodes into out[0..cap) and returns the count -------- */
@@ -201,12 +216,40 @@ step_zstd(struct dc_decoder *z, uint8_t *out, size_t cap)
                                            : 0;
         }
     }
+    if (z->zhead_len < sizeof z->zhead) { /* the frame header, for its content size */
+        size_t n = sizeof z->zhead - z->zhead_len;
+
+        if (n > z->in_len - z->in_pos)
+            n = z->in_len - z->in_pos;
+        memcpy(z->zhead + z->zhead_len, z->ibuf + z->in_pos, n);
+        z->zhead_len += n;
+    }
     in = (ZSTD_inBuffer){z->ibuf, z->in_len, z->in_pos};
     z->hint = ZSTD_decompressStream(z->u.zstd, &o, &in);
     if (ZSTD_isError(z->hint))
         return fail(z, DG_E_FORMAT, "zstd", ZSTD_getErrorName(z->hint));
     z->in_pos = in.pos;
     z->full = o.pos == o.size;
+    z->frame_out += o.pos;
+    if (z->hint == 0) {
+        /* A frame ended. libzstd checks the content size its header declares
+         * when it holds the whole frame at once, but not when the frame came
+         * in pieces and ends in an empty last block: checked here, so that a
+         * file and a stream get the same verdict. (A skippable frame's size
+         * reads as 0, what it decodes to.) */
+        unsigned long long want = ZSTD_getFrameContentSize(z->zhead, z->zhead_len);
+
+        if (want != ZSTD_CONTENTSIZE_UNKNOWN && want != ZSTD_CONTENTSIZE_ERROR &&
+            want != z->frame_out) {
+            char why[96];
+
+            snprintf(why, sizeof why, "a frame declares %llu bytes and holds %llu", want,
+                     (unsigned long long)z->frame_out);
+            return fail_after(z, o.pos, DG_E_FORMAT, "zstd", why);
+        }
+        z->zhead_len = 0;
+        z->frame_out = 0;
+    }
     return o.pos;
 }
 
@@ -274,7 +317,8 @@ step_xz(struct dc_decoder *z, uint8_t *out, size_t cap)
     if (r == LZMA_STREAM_END) {
         z->done = true;
     } else if (r != LZMA_OK) {
-        (void)fail(z, r == LZMA_BUF_ERROR ? DG_E_TRUNCATED : DG_E_FORMAT, "xz", lzma_words(r));
+        (void)fail_after(z, n, r == LZMA_BUF_ERROR ? DG_E_TRUNCATED : DG_E_FORMAT, "xz",
+                         lzma_words(r));
     }
     return n;
 }
@@ -316,8 +360,8 @@ step_zlib(struct dc_decoder *z, uint8_t *out, size_t cap)
     } else if (r == Z_DATA_ERROR && z->ends > 0 && s->total_in < 4 && s->total_out == 0) {
         z->done = true; /* bytes after the last member that are no gzip: gzip -d ignores them */
     } else if (r != Z_OK && r != Z_BUF_ERROR) {
-        (void)fail(z, r == Z_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, what,
-                   s->msg != NULL ? s->msg : "corrupt data");
+        (void)fail_after(z, n, r == Z_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, what,
+                         s->msg != NULL ? s->msg : "corrupt data");
     }
     return n;
 }
@@ -368,8 +412,8 @@ step_bzip2(struct dc_decoder *z, uint8_t *out, size_t cap)
         if (z->ends > 0 && r == BZ_DATA_ERROR_MAGIC)
             z->done = true; /* trailing bytes that are no bzip2 stream */
         else
-            (void)fail(z, r == BZ_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, "bzip2",
-                       r == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "corrupt data");
+            (void)fail_after(z, n, r == BZ_MEM_ERROR ? DG_E_NOMEM : DG_E_FORMAT, "bzip2",
+                             r == BZ_DATA_ERROR_MAGIC ? "not a bzip2 stream" : "corrupt data");
     }
     return n;
 }
