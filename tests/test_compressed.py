@@ -228,6 +228,49 @@ def test_zstd_frame_shorter_than_its_declared_size(dirty, baseline, tmp_path):
         assert hits(findings, spki) == baseline[0], how
 
 
+def test_zstd_header_cut_by_the_sniffed_bytes_reads_as_the_file(tmp_path):
+    """A 12-byte skippable frame puts the next frame's header across the 16
+    bytes sniffed from a stream. Given a header in pieces, libzstd's
+    single-pass shortcut decodes from the cut instead of the frame (here the
+    stream stopped at once with "Unknown frame descriptor" while the file read
+    on); the decoder now hands libzstd whole headers. The decompress fuzzer's
+    input, kept in fuzz/corpus/decompress/."""
+    data = bytes.fromhex("502a4d1804000000736b697027b52ffd045800736b698628"
+                         "b5d9fd21010053356b625168734867")
+    f = tmp_path / "cut.zst"
+    f.write_bytes(data)
+    seen = []
+    for args, inp in (([f], None), (["-"], data)):
+        rc, findings, summ, err = dgtest.scan(*args, input=inp)
+        s = summ[0]
+        seen.append((rc, s["compression"], s["compressed_bytes"], s["coverage"]["scanned_bytes"],
+                     [m["message"].split(": ", 1)[1] for m in s["warnings"] + s["errors"]]))
+    assert seen[0] == seen[1], seen
+    assert seen[0][2] == len(data), seen
+
+
+@pytest.mark.parametrize("form", ["stdin", "zst", "gz"])
+def test_raw_stream_lacks_no_bytes(form, tmp_path):
+    """A file in no dump format, read as a stream (standard input, or
+    decompressed), is one raw span to its end: nothing is counted as bytes
+    the dump lacks (the span once reached 2^64, and 2^64 - size was reported
+    unreadable, negative in JSON)."""
+    data = b"a text that is no core\n" * 4000
+    raw = tmp_path / "notes.txt"
+    raw.write_bytes(data)
+    if form == "stdin":
+        rc, findings, summ, err = dgtest.scan("-", input=data)
+        text = dgtest.run("scan", "-", input=data).stdout.decode()
+    else:
+        path = compress(raw, form)
+        rc, findings, summ, err = dgtest.scan(path)
+        text = dgtest.run("scan", path).stdout.decode()
+    cov = summ[0]["coverage"]
+    assert summ[0]["format"] == "raw" and cov["scanned_bytes"] == len(data), err
+    assert cov["unreadable_bytes"] == 0 and cov["outside_bytes"] == len(data), cov
+    assert "0 B unreadable" in text, text
+
+
 @pytest.mark.parametrize("magic", [b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18",
                                    b"\xfd7zXZ\x00", b"\x1f\x8b\x08",
                                    b"BZh91AY&SY"])

@@ -149,24 +149,32 @@ raw_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, char *why, size_t why
     return DG_OK;
 }
 
-/* Refills ibuf from what the codec reads: the raw file, or an apport
- * report's decoded value. Sets src_eof at the end; false (and the stream
- * ends) on a read error. */
+/* Reads into buf[0..cap) what the codec decodes: an apport value's sniffed
+ * first bytes, then the rest of the value; or the raw file. */
+static dg_err
+source_read(struct dc_decoder *z, uint8_t *buf, size_t cap, size_t *got)
+{
+    if (z->peek_pos < z->peek_len) {
+        size_t n = z->peek_len - z->peek_pos < cap ? z->peek_len - z->peek_pos : cap;
+
+        memcpy(buf, z->peek + z->peek_pos, n);
+        z->peek_pos += n;
+        *got = n;
+        return DG_OK;
+    }
+    if (z->apport != NULL)
+        return apport_read(z->apport, buf, cap, got, z->st.why, sizeof z->st.why);
+    return raw_read(z, buf, cap, got, z->st.why, sizeof z->st.why);
+}
+
+/* Refills ibuf from the source, once what it held was decoded. Sets src_eof
+ * at the end; false (and the stream ends) on a read error. */
 static bool
 refill(struct dc_decoder *z)
 {
     size_t got = 0;
-    dg_err rc = DG_OK;
+    dg_err rc = z->src_eof ? DG_OK : source_read(z, z->ibuf, IN_BUF, &got);
 
-    if (z->peek_pos < z->peek_len) {
-        got = z->peek_len - z->peek_pos;
-        memcpy(z->ibuf, z->peek + z->peek_pos, got);
-        z->peek_pos += got;
-    } else if (z->apport != NULL) {
-        rc = apport_read(z->apport, z->ibuf, IN_BUF, &got, z->st.why, sizeof z->st.why);
-    } else {
-        rc = raw_read(z, z->ibuf, IN_BUF, &got, z->st.why, sizeof z->st.why);
-    }
     if (rc != DG_OK) {
         z->st.rc = rc;
         z->done = true;
@@ -176,6 +184,38 @@ refill(struct dc_decoder *z)
     z->in_pos = 0;
     z->src_eof = got == 0;
     z->any = z->any || got > 0;
+    return true;
+}
+
+/* Makes at least `want` bytes not yet decoded wait in ibuf, or all that the
+ * source has left: keeps them and reads behind them (src_eof may then be set
+ * while some still wait). False (and the stream ends) on a read error. */
+static bool
+topup(struct dc_decoder *z, size_t want)
+{
+    size_t left = z->in_len - z->in_pos;
+
+    if (left >= want || z->src_eof)
+        return true;
+    memmove(z->ibuf, z->ibuf + z->in_pos, left);
+    z->in_len = left;
+    z->in_pos = 0;
+    while (z->in_len < want) {
+        size_t got = 0;
+        dg_err rc = source_read(z, z->ibuf + z->in_len, IN_BUF - z->in_len, &got);
+
+        if (rc != DG_OK) {
+            z->st.rc = rc;
+            z->done = true;
+            return false;
+        }
+        if (got == 0) {
+            z->src_eof = true;
+            break;
+        }
+        z->in_len += got;
+        z->any = true;
+    }
     return true;
 }
 
@@ -207,6 +247,13 @@ step_zstd(struct dc_decoder *z, uint8_t *out, size_t cap)
     ZSTD_inBuffer in;
     ZSTD_outBuffer o = {out, cap, 0};
 
+    /* A frame starts: libzstd gets its whole header in one call. When the
+     * header came in pieces (the 16 sniffed bytes of a stream, a short read),
+     * libzstd's single-pass shortcut decodes from the start of the call's
+     * input instead of the frame's, and bytes behind the cut that form a
+     * frame of their own would decode in place of the real one. */
+    if (z->zhead_len == 0 && !topup(z, DC_ZSTD_HEAD_MAX))
+        return 0;
     if (z->in_pos == z->in_len && !z->full) {
         if (!refill(z))
             return 0;
