@@ -62,5 +62,6 @@ raw_read(struct dg_regions *map, uint64_t size)
     struct dg_region r = {.off = 0, .len = size, .kind = DG_SPAN_RAW, .thread = -1};
 
     regions_info(map)->format = "raw";
-    return regions_claim(map, &r, REGIONS_PRIO_META);
+    return size == UINT64_MAX ? regions_claim_to_end(map, &r, REGIONS_PRIO_META)
+                              : regions_claim(map, &r, REGIONS_PRIO_META);
 }

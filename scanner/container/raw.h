@@ -19,7 +19,8 @@
  * ("gzip-compressed data", "ELF shared object", "text") into out. */
 void raw_describe(const uint8_t *p, size_t n, char *out, size_t out_len);
 
-/* Claims [0, size) as one raw span (size UINT64_MAX for a stream). */
+/* Claims [0, size) as one raw span; size UINT64_MAX (a stream) claims to the
+ * end, whatever its length (regions_claim_to_end()). */
 dg_err raw_read(struct dg_regions *map, uint64_t size);
 
 #endif

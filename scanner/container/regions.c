@@ -16,6 +16,7 @@ struct claim {
     struct dg_region r;
     enum regions_priority prio;
     size_t seq;
+    bool to_end; /* regions_claim_to_end(): runs to the input's end, whatever it is */
 };
 
 struct name {
@@ -88,8 +89,8 @@ intern(struct dg_regions *m, const char *s)
     return nm->s;
 }
 
-dg_err
-regions_claim(struct dg_regions *m, const struct dg_region *r, enum regions_priority prio)
+static dg_err
+claim_add(struct dg_regions *m, const struct dg_region *r, enum regions_priority prio, bool to_end)
 {
     struct claim *c;
 
@@ -112,15 +113,38 @@ regions_claim(struct dg_regions *m, const struct dg_region *r, enum regions_prio
     if (r->name != NULL && (c->r.name = intern(m, r->name)) == NULL)
         return DG_E_NOMEM;
     c->prio = prio;
+    c->to_end = to_end;
     c->seq = m->n_claims++;
     m->va_index_valid = false;
     return DG_OK;
 }
 
+dg_err
+regions_claim(struct dg_regions *m, const struct dg_region *r, enum regions_priority prio)
+{
+    return claim_add(m, r, prio, false);
+}
+
+dg_err
+regions_claim_to_end(struct dg_regions *m, const struct dg_region *r, enum regions_priority prio)
+{
+    struct dg_region all = *r;
+
+    all.len = UINT64_MAX - r->off;
+    return claim_add(m, &all, prio, true);
+}
+
+/* a + b, or UINT64_MAX when that overflows (hostile sizes add up). */
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
 void
 regions_add_unreadable(struct dg_regions *m, uint64_t bytes)
 {
-    m->unreadable_extra += bytes;
+    m->unreadable_extra = add_sat(m->unreadable_extra, bytes);
 }
 
 static int
@@ -345,8 +369,10 @@ regions_finish(struct dg_regions *m, uint64_t file_size)
         uint64_t end = claim_end(&m->c[k]);
 
         order[k] = k;
-        if (file_size != UINT64_MAX && end > file_size)
-            m->unreadable_clipped += end - (m->c[k].r.off > file_size ? m->c[k].r.off : file_size);
+        if (file_size != UINT64_MAX && end > file_size && !m->c[k].to_end)
+            m->unreadable_clipped =
+                add_sat(m->unreadable_clipped,
+                        end - (m->c[k].r.off > file_size ? m->c[k].r.off : file_size));
         if (end > last_end)
             last_end = end;
     }
@@ -474,7 +500,7 @@ regions_at_va(const struct dg_regions *m, uint64_t va)
 uint64_t
 regions_unreadable(const struct dg_regions *m)
 {
-    return m->unreadable_extra + m->unreadable_clipped;
+    return add_sat(m->unreadable_extra, m->unreadable_clipped);
 }
 
 uint64_t

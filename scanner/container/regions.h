@@ -48,6 +48,12 @@ void regions_free(struct dg_regions *m);
  * DG_E_NOMEM; DG_E_LIMIT past REGIONS_MAX_CLAIMS claims. */
 #define REGIONS_MAX_CLAIMS (4u << 20)
 dg_err regions_claim(struct dg_regions *m, const struct dg_region *r, enum regions_priority prio);
+/* Claims from r->off to the end of the input, whatever length it turns out
+ * to have (r->len is not used): the raw span of a stream. What it covers past
+ * the end given to regions_finish() is no byte the dump lacks, so it is never
+ * counted unreadable. Returns as regions_claim(). */
+dg_err regions_claim_to_end(struct dg_regions *m, const struct dg_region *r,
+                            enum regions_priority prio);
 
 /* Adds bytes that the headers describe but the file lacks (truncation). */
 void regions_add_unreadable(struct dg_regions *m, uint64_t bytes);
@@ -72,6 +78,7 @@ size_t regions_va_count(const struct dg_regions *m);
 const struct dg_region *regions_va_get(const struct dg_regions *m, size_t i);
 const struct dg_region *regions_at_va(const struct dg_regions *m, uint64_t va);
 
+/* Bytes the headers describe but the file lacks, at most UINT64_MAX. */
 uint64_t regions_unreadable(const struct dg_regions *m);
 /* Of those, the bytes the container described past the end given to
  * regions_finish() (a truncated dump). */

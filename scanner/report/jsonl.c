@@ -17,6 +17,15 @@ str_or_null(const char *s)
     return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
 }
 
+/* A count or offset as a JSON integer: jansson's are signed 64-bit, so a
+ * count a hostile header inflated past INT64_MAX is written as INT64_MAX, not
+ * as a negative number. */
+static json_t *
+json_count(uint64_t v)
+{
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
 static json_t *
 hex_addr(uint64_t va)
 {
@@ -52,8 +61,8 @@ location_json(uint64_t off, uint64_t len, bool has_va, uint64_t va, const struct
 {
     json_t *o = json_object();
 
-    json_object_set_new(o, "offset", json_integer((json_int_t)off));
-    json_object_set_new(o, "length", json_integer((json_int_t)len));
+    json_object_set_new(o, "offset", json_count(off));
+    json_object_set_new(o, "length", json_count(len));
     json_object_set_new(o, "vaddr", has_va ? hex_addr(va) : json_null());
     json_object_set_new(o, "region", region_json(reg));
     json_object_set_new(o, "detector", json_string(detector));
@@ -73,8 +82,8 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
     json_object_set_new(o, "type", json_string(f->type));
     json_object_set_new(o, "status", json_string(dg_status_name(f->status)));
     json_object_set_new(o, "severity", json_string(dg_severity_name(f->severity)));
-    json_object_set_new(o, "offset", json_integer((json_int_t)f->off));
-    json_object_set_new(o, "length", json_integer((json_int_t)f->len));
+    json_object_set_new(o, "offset", json_count(f->off));
+    json_object_set_new(o, "length", json_count(f->len));
     json_object_set_new(o, "vaddr", sf->has_va ? hex_addr(sf->va) : json_null());
     json_object_set_new(o, "region", region_json(&sf->region));
     json_object_set_new(o, "encoding", str_or_null(f->encoding));
@@ -94,7 +103,7 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
     json_object_set_new(o, "match_sha256", str_or_null(f->match_sha256));
     json_object_set_new(o, "allowed", json_boolean(sf->allowed));
     json_object_set_new(o, "allow_note", sf->allowed ? str_or_null(sf->allow_note) : json_null());
-    json_object_set_new(o, "copies", json_integer((json_int_t)sf->n_copies + 1));
+    json_object_set_new(o, "copies", json_count(sf->n_copies + 1));
     locs = json_array();
     json_array_append_new(locs, location_json(f->off, f->len, sf->has_va, sf->va, &sf->region,
                                               sf->detector, f->encoding));
@@ -116,8 +125,8 @@ jsonl_span(FILE *out, const struct dg_region *s)
 
     report_perms(s->perms, perms);
     json_object_set_new(o, "record", json_string("span"));
-    json_object_set_new(o, "offset", json_integer((json_int_t)s->off));
-    json_object_set_new(o, "size", json_integer((json_int_t)s->len));
+    json_object_set_new(o, "offset", json_count(s->off));
+    json_object_set_new(o, "size", json_count(s->len));
     json_object_set_new(o, "vaddr", s->has_va ? hex_addr(s->va) : json_null());
     json_object_set_new(o, "perms", s->has_va && s->perms ? json_string(perms) : json_null());
     json_object_set_new(o, "kind", json_string(dg_span_kind_name(s->kind)));
@@ -144,28 +153,28 @@ jsonl_summary(FILE *out, const struct scan_result *r)
     json_object_set_new(o, "detail", str_or_null(r->format_detail));
     json_object_set_new(o, "compression", str_or_null(r->compression));
     json_object_set_new(o, "compressed_bytes", r->compression[0]
-                        ? json_integer((json_int_t)r->compressed_bytes) : json_null());
-    json_object_set_new(cov, "file_bytes", json_integer((json_int_t)r->cov.file_bytes));
-    json_object_set_new(cov, "region_bytes", json_integer((json_int_t)r->cov.region_bytes));
-    json_object_set_new(cov, "outside_bytes", json_integer((json_int_t)r->cov.outside_bytes));
+                        ? json_count(r->compressed_bytes) : json_null());
+    json_object_set_new(cov, "file_bytes", json_count(r->cov.file_bytes));
+    json_object_set_new(cov, "region_bytes", json_count(r->cov.region_bytes));
+    json_object_set_new(cov, "outside_bytes", json_count(r->cov.outside_bytes));
     json_object_set_new(cov, "unreadable_bytes",
-                        json_integer((json_int_t)r->cov.unreadable_bytes));
-    json_object_set_new(cov, "scanned_bytes", json_integer((json_int_t)r->cov.scanned_bytes));
-    json_object_set_new(cov, "regions", json_integer((json_int_t)r->cov.n_regions));
-    json_object_set_new(cov, "spans", json_integer((json_int_t)r->cov.n_spans));
+                        json_count(r->cov.unreadable_bytes));
+    json_object_set_new(cov, "scanned_bytes", json_count(r->cov.scanned_bytes));
+    json_object_set_new(cov, "regions", json_count(r->cov.n_regions));
+    json_object_set_new(cov, "spans", json_count(r->cov.n_spans));
     json_object_set_new(o, "coverage", cov);
-    json_object_set_new(cnt, "total", json_integer((json_int_t)r->n_findings));
-    json_object_set_new(cnt, "high", json_integer((json_int_t)by_sev[DG_SEV_HIGH]));
-    json_object_set_new(cnt, "medium", json_integer((json_int_t)by_sev[DG_SEV_MEDIUM]));
-    json_object_set_new(cnt, "low", json_integer((json_int_t)by_sev[DG_SEV_LOW]));
-    json_object_set_new(cnt, "allowed", json_integer((json_int_t)n_allowed));
+    json_object_set_new(cnt, "total", json_count(r->n_findings));
+    json_object_set_new(cnt, "high", json_count(by_sev[DG_SEV_HIGH]));
+    json_object_set_new(cnt, "medium", json_count(by_sev[DG_SEV_MEDIUM]));
+    json_object_set_new(cnt, "low", json_count(by_sev[DG_SEV_LOW]));
+    json_object_set_new(cnt, "allowed", json_count(n_allowed));
     json_object_set_new(o, "findings", cnt);
     for (size_t i = 0; i < dg_diag_count(r->diag); i++) {
         const struct dg_diag_msg *m = dg_diag_get(r->diag, i);
         json_t *e = json_object();
 
         json_object_set_new(e, "offset",
-                            m->off == DG_NO_OFFSET ? json_null() : json_integer((json_int_t)m->off));
+                            m->off == DG_NO_OFFSET ? json_null() : json_count(m->off));
         json_object_set_new(e, "message", json_string(m->text));
         json_array_append_new(m->level == DG_DIAG_ERROR     ? err
                               : m->level == DG_DIAG_WARNING ? warn
