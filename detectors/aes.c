@@ -68,6 +68,8 @@
 #define AES_RUN 8               /* consecutive prefilter hits that trigger */
 #define N_FORMS 6
 
+#define GCM_NEAR 1024u /* bytes searched on each side of a schedule for GCM's H */
+
 static const char *const forms[] = {"aes-128", "aes-192", "aes-256", "enc-schedule",
                                     "dec-schedule", NULL};
 
@@ -534,6 +536,37 @@ evp_agrees(const struct shared *sh, const struct form *f, const uint32_t *e, con
     return ok;
 }
 
+/* Is the AES key whose schedule e sits at chunk index s [s, s + len) part of
+ * a GCM context? GCM keeps its GHASH key H = E_K(0^128) beside the key
+ * schedule (OpenSSL's gcm128_context, as two host-order 64-bit words;
+ * others in byte order). Returns the distance from the schedule, or -1. */
+static long
+gcm_beside(const struct shared *sh, const struct form *f, const uint32_t *e,
+           const struct dg_chunk *ch, size_t s, size_t len)
+{
+    static const uint8_t zero[16];
+    uint8_t h[16], hs[16];
+    size_t a = s > GCM_NEAR ? s - GCM_NEAR : 0, b = s + len + GCM_NEAR;
+    long found = -1;
+
+    if (f->dec)
+        return -1; /* GCM only encrypts */
+    encrypt_block(sh, e, f->nr, zero, h);
+    for (int i = 0; i < 16; i++)
+        hs[i] = h[(i & ~7) + 7 - (i & 7)];
+    if (b > ch->len)
+        b = ch->len;
+    for (size_t i = a; i + 16 <= b && found < 0; i += 8) {
+        if (i + 16 > s && i < s + len)
+            continue;
+        if (memcmp(ch->p + i, h, 16) == 0 || memcmp(ch->p + i, hs, 16) == 0)
+            found = i < s ? (long)(s - i) : (long)(i - s);
+    }
+    OPENSSL_cleanse(h, sizeof h);
+    OPENSSL_cleanse(hs, sizeof hs);
+    return found;
+}
+
 /* Tests the schedule of form f at chunk index s. Returns true when it is one
  * (reported, or silently consumed when its key is public). */
 static bool
@@ -573,6 +606,12 @@ try_at(struct ctx *c, const struct dg_chunk *ch, const struct form *f, size_t s,
                     "AES-%u key expansion holds over %u round keys with %u bit error%s; "
                     "EVP AES-%u-ECB agrees",
                     bits, f->nr + 1, r.errors, r.errors == 1 ? "" : "s", bits);
+        if (gcm_beside(sh, f, r.e, ch, s, fd.len) >= 0) {
+            fd.role = DG_ROLE_SESSION;
+            dg_strlcpyf(fd.reason, sizeof fd.reason,
+                        "an AES-GCM record key: its GHASH key E_K(0) sits beside the schedule "
+                        "(a TLS or SSH connection's cipher context)");
+        }
         if (r.errors > 0)
             dg_strlcpyf(fd.note, sizeof fd.note,
                         "%u bit%s of the schedule differ from the key's expansion (decayed or "

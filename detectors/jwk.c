@@ -200,6 +200,33 @@ match_close(const char *t, size_t n, size_t open)
     return 0;
 }
 
+/* An oct JWK that declares a signing use is a JWT signing key: long-term.
+ * RFC 7518 3.2 names HS256/384/512; "use": "sig" (RFC 7517 4.2) and
+ * "key_ops" with "sign" say the same. Anything else stays the engine's call. */
+static void
+signing_use(const json_t *o, struct dg_finding *f)
+{
+    const char *alg = json_string_value(json_object_get(o, "alg"));
+    const char *use = json_string_value(json_object_get(o, "use"));
+    const json_t *ops = json_object_get(o, "key_ops");
+    bool sign = false;
+    size_t i;
+    const json_t *op;
+
+    json_array_foreach(ops, i, op)
+        sign |= json_is_string(op) && strcmp(json_string_value(op), "sign") == 0;
+    if (alg != NULL && strncmp(alg, "HS", 2) == 0 && strlen(alg) <= 8) {
+        f->role = DG_ROLE_LONG_TERM;
+        dg_strlcpyf(f->reason, sizeof f->reason,
+                    "a symmetric JWK with \"alg\": \"%s\": it signs tokens (JWT HMAC key)", alg);
+    } else if ((use != NULL && strcmp(use, "sig") == 0) || sign) {
+        f->role = DG_ROLE_LONG_TERM;
+        dg_strlcpyf(f->reason, sizeof f->reason,
+                    "a symmetric JWK declared for signing (%s): it signs tokens",
+                    sign ? "\"key_ops\": [\"sign\"]" : "\"use\": \"sig\"");
+    }
+}
+
 /* Judges a parsed object; returns true and fills f for a private key. */
 static bool
 judge(struct ctx *c, const json_t *o, struct dg_finding *f)
@@ -225,6 +252,7 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
         f->severity = DG_SEV_MEDIUM;
         dg_strlcpyf(f->proof, sizeof f->proof, "k decodes to %d bytes", n);
         dg_strlcpyf(f->note, sizeof f->note, "symmetric key (no public half)");
+        signing_use(o, f);
     } else {
         if (jwk_member(c->bin, o, "d") <= 0)
             return false; /* public, or a placeholder such as "d": "..." */

@@ -177,4 +177,29 @@ for f in "$tmp"/apport.*; do
 done
 mkdir -p "$out/sshkey"
 head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
+# drbg: an OpenSSL 3 CTR-DRBG state (PROV_DRBG_CTR) and the PROV_DRBG that
+# points at it; keyshare: TLS 1.3 key_share extensions (ClientHello with
+# X25519 and P-256 shares, ServerHello with one).
+/usr/bin/python3 - "$tmp" <<'PY'
+import os, struct, sys
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives import serialization
+tmp = sys.argv[1]
+base = 0x5555_5555_0000
+ctr = struct.pack("<5Q", base + 0x100, base + 0x200, base + 0x300, 0x7f00_0000_1000, 0x7f00_0000_2000)
+ctr += struct.pack("<QI", 32, 1) + os.urandom(32 + 16) + bytes(16 + 4) + struct.pack("<Q", 0) + bytes(48)
+drbg = struct.pack("<2Q4Q", base + 0x400, base + 0x500, *[0x7f00_0000_3000 + 16 * i for i in range(4)])
+drbg = drbg.ljust(200, b"\0") + struct.pack("<QQ", 0, 420) + bytes(16) + struct.pack("<QIIQ", 48, 1, 0, 0)
+open(tmp + "/drbg", "wb").write(drbg + ctr)
+xpub = x25519.X25519PrivateKey.generate().public_key().public_bytes(
+    serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+ppub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+    serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+shares = struct.pack(">HH", 0x1d, 32) + xpub + struct.pack(">HH", 0x17, 65) + ppub
+ch = struct.pack(">HHH", 0x33, len(shares) + 2, len(shares)) + shares
+sh = struct.pack(">HHHH", 0x33, 36, 0x1d, 32) + xpub
+open(tmp + "/keyshare", "wb").write(os.urandom(40) + ch + os.urandom(40) + sh)
+PY
+add drbg "$tmp/drbg"
+add keyshare "$tmp/keyshare"
 echo "seeds in $out: $(find "$out" -type f | wc -l) files"

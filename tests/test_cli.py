@@ -48,10 +48,12 @@ def test_exit_codes_and_text_output(tmp_path):
     assert r.returncode == 0
     r = dgtest.run("scan", dirty)
     assert r.returncode == 1
-    line = [l for l in r.stdout.decode().splitlines() if "offset" in l][0]
-    assert line.startswith(f"{dirty}: offset 0x3e8")
-    assert "ec-private-key confirmed high" in line and dgtest.spki_sha256(k) in line
-    assert "redacted" in line
+    line = [l for l in r.stdout.decode().splitlines() if " - at 0x" in l][0]
+    # severity, type (role), fingerprint - where - how sure - why
+    assert line.startswith(f"{dirty}: high ec-private-key (long-term) EC P-256 "
+                           f"spki_sha256={dgtest.spki_sha256(k)} - at 0x3e8 [raw] - "
+                           "confirmed (pem-pkcs8, ascii) - "), line
+    assert "can sign" in line
     # Several files: findings of each, exit 1.
     r = dgtest.run("scan", "--format", "jsonl", clean, dirty)
     recs = dgtest.records(r.stdout)

@@ -96,13 +96,15 @@ def test_every_key_type(tmp_path, keyset, alg):
     rc, findings, _, err = jwk_scan(path)
     assert len(findings) == 1, (findings, err)
     f = findings[0]
+    # X25519/X448 cannot sign, whatever "use" says: key-agreement, medium
+    agree = alg in ("x25519", "x448")
     assert (f["offset"], f["length"], f["type"], f["status"], f["severity"], f["encoding"]) == \
-        (PREFIX, len(text), TYPE[alg], "confirmed", "high", "jwk"), f
+        (PREFIX, len(text), TYPE[alg], "confirmed", "medium" if agree else "high", "jwk"), f
     assert f["key"]["spki_sha256"] == dgtest.spki_sha256(keyset[alg])
     assert f["key"]["kid"] == f"key-{alg}"
     assert f["key"]["jwk_thumbprint"] == thumbprint(jwk)
     assert f["text"] == "ascii"
-    assert rc == 1
+    assert rc == (0 if agree else 1)
 
 
 def encodings(text):
@@ -158,11 +160,17 @@ def test_oct_key_reports_hash_not_key(tmp_path):
     k = os.urandom(32)
     jwk = {"kty": "oct", "k": b64u(k), "alg": "HS256", "kid": "hmac-1"}
     short = {"kty": "oct", "k": b64u(b"0123456789")}
-    path, offs = plant(tmp_path, [json.dumps(jwk).encode(), json.dumps(short).encode()])
+    plain = {"kty": "oct", "k": b64u(os.urandom(32))}
+    path, offs = plant(tmp_path, [json.dumps(jwk).encode(), json.dumps(short).encode(),
+                                  json.dumps(plain).encode()])
     rc, findings, _, err = jwk_scan(path)
-    assert len(findings) == 1, (findings, err)
+    assert len(findings) == 2, (findings, err)
     f = findings[0]
-    assert (f["type"], f["status"], f["severity"]) == ("symmetric-key", "confirmed", "medium")
+    # "alg": "HS256": a JWT signing key, long-term; without a declared use, medium
+    assert (f["type"], f["status"], f["severity"], f["role"]) == \
+        ("symmetric-key", "confirmed", "high", "long-term"), f
+    assert "HS256" in f["reason"]
+    assert (findings[1]["severity"], findings[1]["role"]) == ("medium", "symmetric")
     assert f["key"]["key_sha256"] == hashlib.sha256(k).hexdigest()
     assert f["key"]["spki_sha256"] is None
     assert "symmetric" in f["note"]
@@ -194,7 +202,9 @@ def test_wrong_private_member_is_a_candidate(tmp_path, keyset):
     mixed = dict(a, d=jwk_of(keys.genpkey(tmp_path / "other.pem", "p256"))["d"])
     path, _ = plant(tmp_path, [json.dumps(mixed).encode()])
     rc, findings, _, err = jwk_scan(path)
-    assert [(f["status"], f["severity"]) for f in findings] == [("candidate", "medium")], findings
+    # decoded but its math fails: still private key material, long-term
+    assert [(f["status"], f["severity"], f["role"]) for f in findings] == \
+        [("candidate", "high", "long-term")], findings
     del b
 
 

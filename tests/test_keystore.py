@@ -77,13 +77,13 @@ def pkcs12(tmp_path, key, cert, password, *extra, name="dumpgate test"):
 P12_CASES = {
     "empty-password": ("", [], ("confirmed", "high", True, ["empty password", '"dumpgate test"'])),
     "password-cert-in-clear": ("pw", ["-certpbe", "NONE"],
-                               ("candidate", "medium", True,
+                               ("candidate", "high", True,
                                 ["MAC hmacWithSHA256", "PBES2 AES-256-CBC", "password unknown"])),
-    "password-cert-encrypted": ("pw", [], ("candidate", "medium", False,
+    "password-cert-encrypted": ("pw", [], ("candidate", "high", False,
                                            ["MAC hmacWithSHA256", "PBES2 AES-256-CBC"])),
     "keybag-in-clear": ("pw", ["-keypbe", "NONE", "-certpbe", "NONE"],
                         ("confirmed", "high", True, ["keyBag in clear"])),
-    "legacy-3des": ("pw", ["-legacy"], ("candidate", "medium", False,
+    "legacy-3des": ("pw", ["-legacy"], ("candidate", "high", False,
                                         ["MAC hmacWithSHA1", "pbeWithSHA1And3-KeyTripleDES-CBC"])),
 }
 
@@ -232,7 +232,7 @@ def test_jks_and_jceks_entries_are_named(tmp_path, javastores):
         assert f["offset"] == off + 12, (k, f)
         assert off + 12 + f["length"] <= off + len(blob)
         assert (f["type"], f["status"], f["severity"]) == \
-            ("encrypted-private-key", "candidate", "medium"), (k, f)
+            ("encrypted-private-key", "candidate", "high"), (k, f)
         assert f["encoding"] == k[0].lower()
         assert f["key"]["spki_sha256"] == spki, k
         assert f'"{alias}"' in f["note"], f["note"]
@@ -326,7 +326,7 @@ def test_ppk_table(tmp_path, version):
         assert f["key"]["spki_sha256"] == spki, (kind, enc, f)
         if enc:
             assert (f["type"], f["status"], f["severity"]) == \
-                ("encrypted-private-key", "candidate", "medium"), f
+                ("encrypted-private-key", "candidate", "high"), f
             assert "aes256-cbc" in f["note"]
             assert ("Argon2id (memory" in f["note"]) if version == 3 else ("SHA-1" in f["note"]), \
                 f["note"]

@@ -138,9 +138,9 @@ rules:
     text = (f"APIKEY: {good}\n" + "x" * 64 + f"\nother {good[::-1]}\n" + "y" * 64 +
             "\napikey 00000000000000000000000000000000\n")
     core, (a,) = mkcore(tmp_path, [(text.encode(), 0, 0)])
-    rc, found, _, err = dgtest.scan(core, "--rules", rule)
+    rc, found, _, err = dgtest.scan(core, "--rules", rule, "--fail-on", "medium")
     assert rc == 1, err
-    assert [(f["offset"], f["severity"]) for f in found] == [(a + 8, "medium")]
+    assert [(f["offset"], f["severity"], f["role"]) for f in found] == [(a + 8, "medium", "symmetric")]
 
 
 @pytest.mark.parametrize("body,line,rule,words", [

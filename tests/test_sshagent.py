@@ -269,16 +269,16 @@ def test_synthetic_wrong_prekey(tmp_path, privs):
     assert hits[0]["key"]["spki_sha256"] == spki_of(privs["ed25519"])
 
 
-def test_synthetic_certificate_is_medium_candidate(tmp_path, privs):
+def test_synthetic_certificate_is_long_term_candidate(tmp_path, privs):
     """A decrypted key of a type not rebuilt here (a certificate key) is a
-    medium candidate that names the type."""
+    long-term candidate (high) that names the type."""
     kt = b"ssh-ed25519-cert-v01@openssh.com"
     plain = sstr(kt) + sstr(b"certificate blob") + sstr(b"\x01" * 32) + sstr(b"\x02" * 64)
     core, blob_off, _, _ = make_core(tmp_path, privs["ed25519"], plain=plain)
     rc, findings, summ, err = dgtest.scan(core)
     hits = shielded(findings)
     assert [(f["status"], f["severity"], f["type"]) for f in hits] == \
-        [("candidate", "medium", "ed25519-private-key")], findings
+        [("candidate", "high", "ed25519-private-key")], findings
     assert kt.decode() in hits[0]["note"] and "not rebuilt here" in hits[0]["note"]
 
 

@@ -230,7 +230,8 @@ def damage(blob, at):
 
 def test_damaged_blobs_are_not_confirmed(tmp_path, keyset):
     """One byte of a prime (or of d) changed: never confirmed; a blob whose header
-    is valid is at most a medium candidate named by its intact public key."""
+    is valid is a candidate named by its intact public key: still private key
+    material, so long-term and high."""
     k = keyset["rsa2048"]
     rsa2 = cng_rsa(k)
     rsa3 = cng_rsa(k, full=True)
@@ -243,7 +244,7 @@ def test_damaged_blobs_are_not_confirmed(tmp_path, keyset):
     rc, findings, summ, err = wb_scan(path)
     assert not any(f["status"] == "confirmed" for f in findings), findings
     for f in findings:
-        assert (f["status"], f["severity"]) == ("candidate", "medium")
+        assert (f["status"], f["severity"], f["role"]) == ("candidate", "high", "long-term")
         assert "does not prove" in f["note"]
         assert f["offset"] in offs
     spkis = {f["key"]["spki_sha256"] for f in findings}

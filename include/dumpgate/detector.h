@@ -44,7 +44,7 @@
 extern "C" {
 #endif
 
-#define DG_DETECTOR_ABI 1 /* bump on any incompatible change */
+#define DG_DETECTOR_ABI 2 /* bump on any incompatible change (2: dg_finding.role, reason) */
 
 /* What a span of the file is. Memory kinds first; DG_SPAN_FIRST_META and after
  * are "uncovered" spans: bytes of the file that are not process memory. */
@@ -124,6 +124,21 @@ void dg_report(struct dg_sink *sink, const struct dg_finding *f);
  * ("certificate /CN=signer"), copied and truncated to 120 bytes. */
 void dg_report_public(struct dg_sink *sink, const char *spki_sha256, const char *what,
                       uint64_t off);
+/* What a piece of evidence says about the key it names (dg_report_evidence). */
+enum dg_evidence {
+    DG_EVIDENCE_PUBLIC = 0,    /* public material (a certificate): names its private half */
+    DG_EVIDENCE_KEY_SHARE,     /* the key's public half was sent in a handshake: ephemeral */
+    DG_EVIDENCE_RNG_STATE,     /* the key is a random generator's internal key */
+    DG_EVIDENCE_SESSION,       /* the key protects one connection's traffic */
+};
+/* Records evidence about a key seen at file offset off: hash is the key's
+ * spki_sha256 (public keys) or key_sha256 (secret keys), lowercase hex; what
+ * says what was seen ("TLS 1.3 key share (X25519) in a ClientHello"), copied
+ * and truncated to 120 bytes. Never a finding; the engine gives a finding
+ * with the same fingerprint the role the evidence implies.
+ * dg_report_public(s, h, w, off) is dg_report_evidence(s, DG_EVIDENCE_PUBLIC, h, w, off). */
+void dg_report_evidence(struct dg_sink *sink, enum dg_evidence kind, const char *hash,
+                        const char *what, uint64_t off);
 /* Adds a warning about offset off to the scan's diagnostics. */
 void dg_sink_warn(struct dg_sink *sink, uint64_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

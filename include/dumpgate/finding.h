@@ -28,6 +28,23 @@ enum dg_severity {
     DG_SEV_HIGH = 3,   /* confirmed private or secret key */
 };
 
+/* What a key is for, decided from positive evidence (docs/FINDINGS.md). A
+ * detector may set it when it holds the evidence itself (an oct JWK whose
+ * "alg" is HS256 signs JWTs; an AES key inside a GCM record context);
+ * DG_ROLE_UNSET leaves the decision to the engine, which reads the type and
+ * the evidence the whole dump gives (dg_report_evidence). The severity of a
+ * finding follows its role. */
+enum dg_role {
+    DG_ROLE_UNSET = 0,
+    DG_ROLE_LONG_TERM,     /* can sign or identify: RSA, EC, EdDSA, DSA, a signing secret */
+    DG_ROLE_KEY_AGREEMENT, /* can only agree (X25519, X448), no sign of being ephemeral */
+    DG_ROLE_EPHEMERAL,     /* exists for one handshake (a TLS key share) */
+    DG_ROLE_SESSION,       /* symmetric traffic key of a TLS/SSH connection */
+    DG_ROLE_RNG_STATE,     /* a random generator's internal key */
+    DG_ROLE_SYMMETRIC,     /* any other secret: a real secret of unknown purpose */
+    DG_ROLE_COUNT
+};
+
 enum dg_status {
     DG_STATUS_CANDIDATE = 0, /* structure seen, proof impossible or incomplete */
     DG_STATUS_CONFIRMED = 1, /* key rebuilt with OpenSSL and its math holds */
@@ -60,6 +77,8 @@ struct dg_finding {
     char preview[112];      /* redacted preview: structure only, never secret bytes */
     char match_sha256[65];  /* lowercase hex SHA-256 of the bytes a rule or plug-in
                                matched (a token, a password): an identifier only */
+    enum dg_role role;      /* DG_ROLE_UNSET: the engine decides */
+    char reason[120];       /* one line: the evidence for the role ("" = the engine's) */
 };
 
 /* Fills dst (size n) with printf-style text, truncating; always NUL-terminates. */
@@ -70,6 +89,11 @@ const char *dg_severity_name(enum dg_severity s); /* "low", "medium", "high", "n
 const char *dg_status_name(enum dg_status s);     /* "candidate", "confirmed" */
 /* Parses "low"/"medium"/"high"; returns false if s is none of them. */
 bool dg_severity_parse(const char *s, enum dg_severity *out);
+/* "long-term", "key-agreement", "ephemeral", "session", "rng-state",
+ * "symmetric"; "unset" for DG_ROLE_UNSET. */
+const char *dg_role_name(enum dg_role r);
+/* Parses a role name; returns false if s names no role. */
+bool dg_role_parse(const char *s, enum dg_role *out);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -49,6 +50,86 @@ print_diag(const struct cli_opts *o, const struct scan_result *r)
                 dg_diag_dropped(r->diag));
 }
 
+/* What the files of one `scan` held, for the closing line. */
+struct tally {
+    int n_files;
+    int n_failed;               /* files of which nothing could be read */
+    size_t by_sev[4];           /* findings not allowed, by enum dg_severity */
+    size_t n_allowed;           /* findings on the allow list */
+    size_t n_failing;           /* findings not allowed, at or above --fail-on */
+};
+
+static void
+tally_add(struct tally *t, const struct cli_opts *o, const struct scan_result *r, bool failed)
+{
+    t->n_files++;
+    t->n_failed += failed;
+    for (size_t k = 0; k < r->n_findings; k++) {
+        const struct scan_finding *sf = &r->findings[k];
+
+        if (sf->allowed) {
+            t->n_allowed++;
+            continue;
+        }
+        if ((unsigned)sf->f.severity < sizeof t->by_sev / sizeof t->by_sev[0])
+            t->by_sev[sf->f.severity]++;
+        t->n_failing += sf->f.severity >= o->fail_on;
+    }
+}
+
+static const char *
+plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* The closing line for a person at a terminal: how many files and
+ * findings, and why the exit status is what it is. */
+static void
+print_closing(FILE *out, const struct cli_opts *o, const struct tally *t, int status)
+{
+    static const enum dg_severity order[] = {DG_SEV_HIGH, DG_SEV_MEDIUM, DG_SEV_LOW};
+    const char *fail_on = dg_severity_name(o->fail_on);
+    size_t total = 0;
+    int n_parts = 0;
+
+    for (size_t i = 0; i < sizeof t->by_sev / sizeof t->by_sev[0]; i++)
+        total += t->by_sev[i];
+    fprintf(out, "dumpgate: %d file%s", t->n_files, plural((size_t)t->n_files));
+    if (t->n_failed > 0)
+        fprintf(out, ", %d could not be read", t->n_failed);
+    if (status == EXIT_CLEAN) {
+        fprintf(out, ", clean at --fail-on %s", fail_on);
+        if (total == 0 && t->n_allowed == 0)
+            fputs(" (no findings)", out);
+        else if (total == 0)
+            fprintf(out, " (%zu allowed)", t->n_allowed);
+        else if (t->n_allowed == 0)
+            fprintf(out, " (%zu finding%s below it)", total, plural(total));
+        else
+            fprintf(out, " (%zu finding%s below it, %zu allowed)", total, plural(total),
+                    t->n_allowed);
+        fputs("; exit 0\n", out);
+        return;
+    }
+    fprintf(out, ", %zu finding%s", total, plural(total));
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        size_t n = t->by_sev[order[i]];
+
+        if (n > 0)
+            fprintf(out, "%s%zu %s", n_parts++ == 0 ? " (" : ", ", n, dg_severity_name(order[i]));
+    }
+    if (n_parts > 0)
+        fputc(')', out);
+    if (t->n_allowed > 0)
+        fprintf(out, ", %zu allowed", t->n_allowed);
+    if (status == EXIT_FINDINGS)
+        fprintf(out, "; exit 1: %zu at or above --fail-on %s\n", t->n_failing, fail_on);
+    else
+        fprintf(out, "; exit 2: %s\n",
+                t->n_failed > 0 ? "a file could not be read" : "an error (see above)");
+}
+
 static int
 cmd_scan(const struct cli_opts *o)
 {
@@ -61,6 +142,7 @@ cmd_scan(const struct cli_opts *o)
     struct report rp = {.out = stdout, .format = o->format, .verbose = o->verbose};
     struct identity_db *db = identity_new(!o->no_builtin_allow);
     struct dg_diag *d = dg_diag_new();
+    struct tally t = {0};
     int status = EXIT_CLEAN;
     bool error = false;
 
@@ -84,6 +166,7 @@ cmd_scan(const struct cli_opts *o)
 
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
+        identity_free(db);
         return EXIT_ERROR;
     }
     for (int i = 0; i < o->n_files; i++) {
@@ -92,6 +175,7 @@ cmd_scan(const struct cli_opts *o)
 
         print_diag(o, &r);
         identity_apply(db, &r);
+        verdict_apply(&o->policy, &r);
         if (rc != DG_OK) {
             error = true;
             report_failed(&rp, &r);
@@ -101,11 +185,16 @@ cmd_scan(const struct cli_opts *o)
                 if (r.findings[k].f.severity >= o->fail_on && !r.findings[k].allowed)
                     status = EXIT_FINDINGS;
         }
+        tally_add(&t, o, &r, rc != DG_OK);
         scan_result_free(&r);
     }
     report_finish(&rp);
     identity_free(db);
-    return error ? EXIT_ERROR : status;
+    if (error)
+        status = EXIT_ERROR;
+    if (o->format == REPORT_TEXT && isatty(STDOUT_FILENO))
+        print_closing(stdout, o, &t, status);
+    return status;
 }
 
 static int
@@ -155,30 +244,65 @@ cmd_detectors(const struct cli_opts *o, const struct rule_set *rules)
     return EXIT_CLEAN;
 }
 
-/* Loads --plugin files, checks --rules files and --detectors names, and
- * chooses the detectors: --rules turns the rules detector on, a plug-in runs
- * with the default set unless --detectors names the ones to run. Returns 0
- * or EXIT_ERROR after printing why. *rules: the loaded rule set, for
+/* The detectors that run when nothing chooses them: the built-in ones that
+ * are on by default, and every plug-in. OUT: names (room for REGISTRY_MAX
+ * and a NULL). Returns how many. */
+static size_t
+default_detectors(const char **names)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < registry_count(); i++) {
+        const struct dg_detector *d = registry_get(i);
+
+        if (d->default_on || !registry_is_builtin(d))
+            names[n++] = d->name;
+    }
+    names[n] = NULL;
+    return n;
+}
+
+/* Loads --plugin files, checks --rules files and the detector names of
+ * --detectors and of the configuration file, and chooses the detectors:
+ * -d, else the file's `detectors` (a list, or switches over the default
+ * set); --rules turns the rules detector on; a plug-in runs with the
+ * default set unless something names the ones to run. Returns 0 or
+ * EXIT_ERROR after printing why. *rules: the loaded rule set, for
  * `dumpgate detectors`. */
 static int
 prepare(struct cli_opts *o, struct rule_set **rules)
 {
     struct dg_config cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL};
+    enum { CAP = sizeof o->detectors / sizeof o->detectors[0] - 1 };
     char err[600];
     size_t nd = 0;
 
+    _Static_assert(CAP >= REGISTRY_MAX, "room for every detector in cli_opts.detectors");
     *rules = NULL;
     for (int i = 0; i < o->n_plugins; i++)
         if (plugin_load(o->plugins[i], &cfg, err, sizeof err) != DG_OK) {
             fprintf(stderr, "dumpgate: error: %s\n", err);
             return EXIT_ERROR;
         }
+    if (o->config != NULL && config_check_detectors(o->config, err, sizeof err) != DG_OK) {
+        fprintf(stderr, "dumpgate: %s\n", err);
+        return EXIT_ERROR;
+    }
     for (size_t i = 0; o->detectors_set && o->detectors[i] != NULL; i++, nd++)
         if (registry_find(o->detectors[i]) == NULL) {
             fprintf(stderr, "dumpgate: unknown detector '%s' (see `dumpgate detectors`)\n"
                     "Try 'dumpgate --help'.\n", o->detectors[i]);
             return EXIT_ERROR;
         }
+    if (!o->detectors_set && o->config != NULL &&
+        o->config->detectors_mode != CONFIG_DETECTORS_UNSET) {
+        nd = default_detectors(o->detectors);
+        if (!config_select_detectors(o->config, o->detectors, &nd, CAP)) {
+            fprintf(stderr, "dumpgate: %s: too many detectors\n", o->config->path);
+            return EXIT_ERROR;
+        }
+        o->detectors_set = true;
+    }
     if (o->n_rules > 0) {
         size_t len = 7;
 
@@ -207,12 +331,7 @@ prepare(struct cli_opts *o, struct rule_set **rules)
     if (o->n_rules == 0 && o->n_plugins == 0)
         return 0;
     if (!o->detectors_set) {
-        for (size_t i = 0; i < registry_count(); i++) {
-            const struct dg_detector *d = registry_get(i);
-
-            if (d->default_on || !registry_is_builtin(d))
-                o->detectors[nd++] = d->name;
-        }
+        nd = default_detectors(o->detectors);
         o->detectors_set = true;
     }
     if (o->n_rules > 0 && registry_find("rules") != NULL) {

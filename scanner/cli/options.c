@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -21,7 +22,7 @@ options_usage(FILE *out)
     fprintf(out,
             "usage: dumpgate scan [options] FILE... | -\n"
             "       dumpgate regions [--format text|jsonl] FILE\n"
-            "       dumpgate detectors [--rules FILE] [--plugin FILE.so]\n"
+            "       dumpgate detectors [--config FILE] [--rules FILE] [--plugin FILE.so]\n"
             "       dumpgate core-handler --spool DIR [options] [PID UID SIGNAL TIME COMM]\n"
             "       dumpgate --help | --version\n"
             "\n"
@@ -29,12 +30,18 @@ options_usage(FILE *out)
             "bytes), proves them with OpenSSL and names them by public fingerprint.\n"
             "\n"
             "scan options:\n"
+            "      --config FILE         the configuration file (YAML; keys in dumpgate(1));\n"
+            "                            default: $DUMPGATE_CONFIG, else\n"
+            "                            /etc/dumpgate/dumpgate.yaml if it exists. Also for\n"
+            "                            `detectors` and `core-handler`. The options below\n"
+            "                            win over it; their files come after its lists\n"
+            "      --no-config           read none (also --config none)\n"
             "  -f, --format text|jsonl|sarif\n"
             "                            output format (default text); sarif: one SARIF\n"
             "                            2.1.0 document for all files\n"
             "      --fail-on low|medium|high\n"
             "                            exit 1 when a finding is at least this severe\n"
-            "                            (default medium)\n"
+            "                            (default high)\n"
             "  -j, --jobs N              worker threads per file (default 1)\n"
             "  -d, --detectors A,B,...   run only these detectors (see `dumpgate detectors`)\n"
             "  -v, --verbose             also print informational messages\n"
@@ -43,9 +50,11 @@ options_usage(FILE *out)
             "      --known-keys FILE     name findings after your public keys: a JWK/JWKS,\n"
             "                            PEM certificates or public keys, or OpenSSH .pub\n"
             "                            lines (\"private half of kid=... from FILE\")\n"
-            "      --allow FILE          known test keys, one SHA-256 (spki_sha256 or\n"
-            "                            key_sha256) per line with a # comment: reported as\n"
-            "                            allowed, they do not change the exit status\n"
+            "      --allow FILE          known test keys, one SHA-256 (spki_sha256,\n"
+            "                            key_sha256 or match_sha256) per line with a #\n"
+            "                            comment, or a previous `scan --format jsonl`\n"
+            "                            report (all its findings): reported as allowed,\n"
+            "                            they do not change the exit status\n"
             "      --no-builtin-allow    do not allow OpenSSL's public test keys\n"
             "      --p12-pass PASS       password to try on PKCS#12 key stores\n"
             "      --option NAME=VALUE   set a detector option (see docs/detectors.md)\n"
@@ -61,8 +70,10 @@ options_usage(FILE *out)
             "core-handler (kernel.core_pattern = |/path/dumpgate core-handler --spool DIR\n"
             "%%P %%u %%s %%t %%e): spools the core from standard input (fsync, rename), scans\n"
             "it and moves it to DIR/clean or DIR/quarantine with a JSON verdict beside it.\n"
-            "      --spool DIR           the spool (created if missing)\n"
-            "      --timeout SECONDS     longest scan before quarantine (default 600)\n"
+            "      --spool DIR           the spool (created if missing; default: handler.spool\n"
+            "                            of the configuration)\n"
+            "      --timeout SECONDS     longest scan before quarantine (default:\n"
+            "                            handler.timeout of the configuration, or 600)\n"
             "      --recover             only finish the half-done work in the spool\n"
             "      --sweep DIR           scan every new dump stored in DIR (systemd-coredump)\n"
             "                            and move dirty ones to the quarantine\n"
@@ -70,12 +81,13 @@ options_usage(FILE *out)
             "      --scanner PROG        run PROG scan ... instead of this binary\n"
             "  The scan options -d, --allow, --known-keys, --no-builtin-allow, --p12-pass,\n"
             "  --option, --rules, --plugin and --chunk-size go to every scan as given, in\n"
-            "  order (-j and --fail-on too); the verdict lists them as scan_options. They\n"
-            "  are checked as scan checks them before anything is received: a wrong one\n"
-            "  is exit 2 and the core is not taken.\n"
+            "  order (-j and --fail-on too), after --config FILE (the file the handler\n"
+            "  read) or --no-config; the verdict lists them as scan_options. They are\n"
+            "  checked as scan checks them before anything is received: a wrong one (or\n"
+            "  a wrong configuration file) is exit 2 and the core is not taken.\n"
             "\n"
             "Exit status: 0 clean, 1 a finding at or above --fail-on, 2 error (bad\n"
-            "arguments, or a file of which nothing could be read).\n");
+            "arguments or configuration, or a file of which nothing could be read).\n");
 }
 
 static bool
@@ -151,28 +163,147 @@ split_detectors(struct cli_opts *o, const char *arg)
     return 0;
 }
 
+/* The long options of every command; the getopt codes are the cases of
+ * options_parse(). */
+static const struct option longopts[] = {
+    {"format", required_argument, NULL, 'f'},  {"fail-on", required_argument, NULL, 'F'},
+    {"jobs", required_argument, NULL, 'j'},    {"detectors", required_argument, NULL, 'd'},
+    {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
+    {"chunk-size", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},       {"spool", required_argument, NULL, 'S'},
+    {"allow", required_argument, NULL, 'a'},   {"known-keys", required_argument, NULL, 'k'},
+    {"no-builtin-allow", no_argument, NULL, 'n'}, {"option", required_argument, NULL, 'o'},
+    {"p12-pass", required_argument, NULL, 'P'},
+    {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
+    {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
+    {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
+    {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
+    {"no-config", no_argument, NULL, 'N'},     {NULL, 0, NULL, 0},
+};
+static const char shortopts[] = "f:j:d:vqhV";
+
+/* What the command line says about the configuration file. */
+struct config_choice {
+    const char *path;           /* --config FILE, or NULL */
+    bool off;                   /* --no-config or --config none (the last one wins) */
+    bool help;                  /* --help or --version: read no file */
+};
+
+/* A first pass over the options (args[0..n) as for getopt, errors left to
+ * the second pass) for --config, --no-config, --help and --version. */
+static void
+find_config(int n, char **args, struct config_choice *ch)
+{
+    int c;
+
+    memset(ch, 0, sizeof *ch);
+    opterr = 0;
+    optind = 0; /* 0: glibc starts afresh */
+    while ((c = getopt_long(n, args, shortopts, longopts, NULL)) != -1) {
+        if (c == 'c') {
+            ch->off = strcmp(optarg, "none") == 0;
+            ch->path = ch->off ? NULL : optarg;
+        } else if (c == 'N') {
+            ch->off = true;
+            ch->path = NULL;
+        } else if (c == 'h' || c == 'V') {
+            ch->help = true;
+        }
+    }
+    opterr = 1;
+}
+
+/* Copies the file's lists into o's (o's are still empty). */
+static int
+apply_files(const struct config_files *f, const char **dst, int *n, int cap)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (*n == cap)
+            return -1;
+        dst[(*n)++] = f->v[i].s;
+    }
+    return 0;
+}
+
+/* Sets o from the configuration file: every value the file gives, before
+ * the command line is read. The detectors wait for main.c. */
+static int
+apply_config(struct cli_opts *o)
+{
+    const struct config *c = o->config;
+    enum { CAP = CONFIG_MAX_FILES };
+
+    if (c->has_fail_on)
+        o->fail_on = c->fail_on;
+    for (int r = 0; r < DG_ROLE_COUNT; r++)
+        if (c->has_role[r])
+            o->policy.role_severity[r] = c->role_severity[r];
+    for (size_t i = 0; i < c->n_det; i++)
+        if (!verdict_policy_set_detector(&o->policy, c->det[i].detector.s, c->det[i].severity)) {
+            fprintf(stderr, "dumpgate: %s:%lu: too many detector_severity entries\n", c->path,
+                    c->det[i].detector.line);
+            return 2;
+        }
+    if (c->has_jobs)
+        o->threads = c->jobs;
+    if (c->has_timeout)
+        o->timeout = c->timeout;
+    if (c->spool.s != NULL)
+        o->spool = c->spool.s;
+    if (c->has_no_builtin_allow)
+        o->no_builtin_allow = c->no_builtin_allow;
+    /* the arrays of o hold CONFIG_MAX_FILES entries: the file's always fit */
+    _Static_assert(sizeof o->allow / sizeof o->allow[0] == CAP &&
+                   sizeof o->known / sizeof o->known[0] == CAP &&
+                   sizeof o->rules / sizeof o->rules[0] == CAP &&
+                   sizeof o->plugins / sizeof o->plugins[0] == CAP,
+                   "cli_opts lists and CONFIG_MAX_FILES");
+    if (apply_files(&c->allow, o->allow, &o->n_allow, CAP) != 0 ||
+        apply_files(&c->known, o->known, &o->n_known, CAP) != 0 ||
+        apply_files(&c->rules, o->rules, &o->n_rules, CAP) != 0 ||
+        apply_files(&c->plugins, o->plugins, &o->n_plugins, CAP) != 0)
+        return usage_error("%s", "too many files in the configuration");
+    return 0;
+}
+
+/* Reads the configuration file the command line, the environment or the
+ * default chooses (none for --help and --version), and applies it to o.
+ * Returns 0, or 2 after printing why. */
+static int
+load_config(struct cli_opts *o, const struct config_choice *ch)
+{
+    const char *path = ch->path, *env = getenv(CONFIG_ENV);
+    char err[600];
+
+    if (ch->off || ch->help)
+        return 0;
+    if (path == NULL && env != NULL && env[0] != '\0') {
+        if (strcmp(env, "none") == 0)
+            return 0;
+        path = env; /* named on purpose: it must exist, as --config FILE must */
+    }
+    if (path == NULL) {
+        path = CONFIG_DEFAULT_PATH;
+        if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR))
+            return 0;
+    }
+    if (config_load(path, &o->config, err, sizeof err) != DG_OK) {
+        fprintf(stderr, "dumpgate: %s\n", err);
+        return 2;
+    }
+    return apply_config(o);
+}
+
 int
 options_parse(int argc, char **argv, struct cli_opts *o)
 {
-    static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'},  {"fail-on", required_argument, NULL, 'F'},
-        {"jobs", required_argument, NULL, 'j'},    {"detectors", required_argument, NULL, 'd'},
-        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
-        {"chunk-size", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {"spool", required_argument, NULL, 'S'},
-        {"allow", required_argument, NULL, 'a'},   {"known-keys", required_argument, NULL, 'k'},
-        {"no-builtin-allow", no_argument, NULL, 'n'}, {"option", required_argument, NULL, 'o'},
-        {"p12-pass", required_argument, NULL, 'P'},
-        {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
-        {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
-        {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
-        {"plugin", required_argument, NULL, 'p'},  {NULL, 0, NULL, 0},
-    };
+    struct config_choice ch;
     const char *sub;
-    int c;
+    int c, n_args, rc;
 
     memset(o, 0, sizeof *o);
-    o->fail_on = DG_SEV_MEDIUM;
+    o->fail_on = DG_SEV_HIGH;
+    verdict_policy_init(&o->policy);
     o->threads = 1;
     o->timeout = 600;
     if (argc < 2)
@@ -197,9 +328,32 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     else
         return usage_error("unknown command '%s'", sub);
 
-    optind = 2;
-    while ((c = getopt_long(argc, argv, "f:j:d:vqhV", longopts, NULL)) != -1) {
+    /* The options without the command, for two passes of getopt: the
+     * configuration file first, then everything over it. */
+    n_args = argc - 1;
+    if ((o->args = calloc((size_t)argc, sizeof *o->args)) == NULL)
+        return usage_error("%s", "out of memory");
+    o->args[0] = argv[0];
+    memcpy(o->args + 1, argv + 2, (size_t)(argc - 2) * sizeof *argv);
+    find_config(n_args, o->args, &ch);
+    if (o->cmd != CMD_REGIONS && (rc = load_config(o, &ch)) != 0)
+        return rc;
+    if (o->cmd == CMD_CORE_HANDLER) {
+        /* each scan reads the very file the handler read, or none */
+        if (o->config != NULL) {
+            o->scan_args[o->n_scan_args++] = "--config";
+            o->scan_args[o->n_scan_args++] = o->config->path;
+        } else if (ch.off) {
+            o->scan_args[o->n_scan_args++] = "--no-config";
+        }
+    }
+
+    optind = 0;
+    for (int li = -1; (c = getopt_long(n_args, o->args, shortopts, longopts, &li)) != -1;
+         li = -1) {
         const char *pass_on = o->cmd == CMD_CORE_HANDLER ? scan_option_name(c) : NULL;
+        /* the long option just read (all those below have no short form) */
+        const char *name = li >= 0 ? longopts[li].name : "?";
         unsigned long long v;
 
         switch (c) {
@@ -285,7 +439,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         case 'R':
         case 'L':
             if (o->cmd != CMD_CORE_HANDLER)
-                return usage_error("%s is an option of core-handler", argv[optind - 1]);
+                return usage_error("--%s is an option of core-handler", name);
             if (c == 'S')
                 o->spool = optarg;
             else if (c == 'W')
@@ -301,6 +455,13 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             if (!parse_unsigned(optarg, 86400, &v) || v == 0)
                 return usage_error("--timeout takes 1 to 86400 seconds, not '%s'", optarg);
             o->timeout = (unsigned)v;
+            break;
+        case 'c':
+        case 'N':
+            /* read before the other options (find_config) */
+            if (o->cmd == CMD_REGIONS)
+                return usage_error("--%s is an option of scan, detectors and core-handler",
+                                   name);
             break;
         case 'h':
             o->cmd = CMD_HELP;
@@ -321,14 +482,15 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 o->scan_args[o->n_scan_args++] = optarg;
         }
     }
-    o->files = argv + optind;
-    o->n_files = argc - optind;
+    o->files = o->args + optind;
+    o->n_files = n_args - optind;
     if ((o->cmd == CMD_SCAN || o->cmd == CMD_REGIONS) && o->n_files == 0)
         return usage_error("%s", "no input file (use - for standard input)");
     if (o->cmd == CMD_REGIONS && o->n_files != 1)
         return usage_error("%s", "regions takes exactly one file");
     if (o->cmd == CMD_CORE_HANDLER && o->spool == NULL)
-        return usage_error("%s", "core-handler needs --spool DIR");
+        return usage_error("%s", "core-handler needs --spool DIR (or handler.spool in the "
+                                 "configuration file)");
     return 0;
 }
 
@@ -343,4 +505,10 @@ options_free(struct cli_opts *o)
     o->p12_pass = NULL;
     free(o->rules_kv);
     o->rules_kv = NULL;
+    config_free(o->config);
+    o->config = NULL;
+    free(o->args);
+    o->args = NULL;
+    o->files = NULL;
+    o->n_files = 0;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * options.h - the command line of dumpgate, parsed into struct cli_opts.
+ * options.h - the command line of dumpgate, and the configuration file it
+ * names (config.h), parsed into struct cli_opts: the file first, then the
+ * command line over it.
  */
 #ifndef DUMPGATE_OPTIONS_H
 #define DUMPGATE_OPTIONS_H
@@ -9,7 +11,9 @@
 #include <stdbool.h>
 
 #include "../engine/scan.h"
+#include "../engine/verdict.h"
 #include "../report/report.h"
+#include "config.h"
 
 enum cli_command {
     CMD_SCAN,
@@ -23,7 +27,8 @@ enum cli_command {
 struct cli_opts {
     enum cli_command cmd;
     enum report_format format;
-    enum dg_severity fail_on;
+    enum dg_severity fail_on;   /* exit 1 at or above it (default high) */
+    struct verdict_policy policy; /* severity of each role, per-detector overrides */
     unsigned threads;
     unsigned verbose;
     bool quiet;
@@ -54,12 +59,24 @@ struct cli_opts {
     bool recover_only;          /* --recover: finish half-done work, receive nothing */
     bool log_stderr;            /* --log-stderr: log lines also go to stderr */
     const char *scan_args[256]; /* core-handler: the scan options as given, in order
-                                   ("--rules", FILE, ...), for each of its scans */
+                                   ("--config", FILE, "--rules", FILE, ...), for each of its scans */
     int n_scan_args;
+    struct config *config;      /* the configuration file read (owned), or NULL; strings
+                                   above from the file point into it */
+    char **args;                /* owned copy of argv without the command, as getopt
+                                   permuted it; files points into it */
 };
 
-/* Parses argv into o. Returns 0 on success, or 2 after printing a usage error. */
+/* Parses argv into o: reads the configuration file (--config FILE, else
+ * $DUMPGATE_CONFIG, else /etc/dumpgate/dumpgate.yaml if it exists; none
+ * with --no-config) for scan, detectors and core-handler, then the command
+ * line over it: its scalars win, its list entries come after the file's.
+ * The detectors the file chooses are applied by main.c once plug-ins are
+ * loaded (config_select_detectors), and only when -d is not given. Returns
+ * 0 on success, or 2 after printing a usage or configuration error. Call
+ * options_free(o) in either case. */
 int options_parse(int argc, char **argv, struct cli_opts *o);
+/* Frees what o owns (copies, the configuration); o's strings are gone after. */
 void options_free(struct cli_opts *o);
 void options_usage(FILE *out);
 

@@ -6,17 +6,26 @@
  * OpenSSL (PEM, X.509, OSSL_DECODER), jansson (JWK/JWKS) and the openssh
  * blob reader; only their SHA-256 fingerprints and a label are kept.
  *
- * The built-in allow list holds the RSA test keys of OpenSSL's apps/testrsa.h:
- * private keys published in OpenSSL's source and compiled into every
- * `openssl` binary (for `openssl speed`), so every core of an openssl process
- * holds them. They are reported as allowed, never hidden.
+ * The built-in allow list is keyproof's table of published test keys
+ * (OpenSSL's apps/testrsa.h, GnuTLS's src/benchmark-tls.c): private keys
+ * compiled into the `openssl` and `gnutls-cli` programs, so every core of
+ * those holds them. They are reported as allowed, never hidden.
+ *
+ * Storage: one small entry per fingerprint (the SHA-256 in binary, flags,
+ * and offsets of its label and note in one text buffer), appended as files
+ * are read, then sorted and merged once per file (settle()), so that every
+ * identity_db a caller sees is sorted, holds each fingerprint once, and is
+ * searched by bisection: loading n fingerprints costs O(n log n), a lookup
+ * O(log n), whatever the input (no hash to collide).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -29,71 +38,178 @@
 #include "identity.h"
 
 #define KNOWN_FILE_MAX (16u << 20) /* bytes of a --known-keys file read at most */
+#define LABEL_MAX (sizeof ((struct dg_key *)0)->label - 1)          /* bytes kept */
+#define NOTE_MAX (sizeof ((struct scan_finding *)0)->allow_note - 1) /* bytes kept */
 
 struct entry {
-    char hash[65];
-    char label[160];   /* --known-keys: "private half of ..." */
-    char note[96];     /* --allow: the line's comment */
+    unsigned char hash[32]; /* the SHA-256 (spki, key or match), binary */
+    uint32_t seq;           /* order of loading: the later label and note win */
+    uint32_t label;         /* --known-keys: "private half of ...", offset in db->text; 0 none */
+    uint32_t note;          /* --allow: the line's comment, offset in db->text; 0 none */
     bool allow;
 };
 
 struct identity_db {
-    struct entry *v;
+    struct entry *v;        /* sorted by hash, one entry per hash (between loads) */
     size_t n, cap;
+    uint32_t seq;           /* entries ever added */
+    char *text;             /* NUL-terminated labels and notes; text[0] = "" */
+    size_t text_len, text_cap;
 };
 
-static const struct {
-    const char *spki_sha256, *what;
-} builtin_allow[] = {
-    {"7055066ee3969c25d66c1b891c252e83db653ae6834cd60e49250a4af73a97fe", "RSA-512"},
-    {"0ea7caf9dd07fd79fe22ceb5efbbd7d4445d231e92ee1bf3b2a022eaffb00495", "RSA-1024"},
-    {"a6fdc2c6d07aa877e3ac360c2ce5efb69ab7dce2fd8df3c1bce0564b17114bc2", "RSA-2048"},
-    {"01e67e56244b43b668e2b9a697daaafcfb501fa78de2fcc4aa32bdae6dd94af6", "RSA-3072"},
-    {"adadc3246bb4830551c6da143d7462727967bda53059ae6f152323b0aba69595", "RSA-4096"},
-    {"d2d8c7d1de1e118e810c15eb7f8d9560a433e15cd55eac52aade81d6669cf133", "RSA-7680"},
-    {"cebf59a465ccd9c42a7f7f6a789cc741d43cacbc502587ed1c5f0f4e445f1c39", "RSA-15360"},
-};
+/* Keeps at most max bytes of s in db->text. OUT: *off, its offset. */
+static dg_err
+intern(struct identity_db *db, const char *s, size_t max, uint32_t *off)
+{
+    size_t len = strnlen(s, max);
 
-static struct entry *
-add(struct identity_db *db, const char *hash)
+    if (db->text_len + len + 1 > db->text_cap) {
+        size_t cap = db->text_cap ? 2 * db->text_cap : 4096;
+        char *t;
+
+        while (cap < db->text_len + len + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return DG_E_LIMIT;
+        if ((t = realloc(db->text, cap)) == NULL)
+            return DG_E_NOMEM;
+        db->text = t;
+        db->text_cap = cap;
+    }
+    memcpy(db->text + db->text_len, s, len);
+    db->text[db->text_len + len] = '\0';
+    *off = (uint32_t)db->text_len;
+    db->text_len += len + 1;
+    return DG_OK;
+}
+
+/* Reads 64 hex digits (either case) at s into out[32]; false if s has fewer. */
+static bool
+unhex64(const char *s, unsigned char out[32])
+{
+    for (int i = 0; i < 32; i++) {
+        int hi = OPENSSL_hexchar2int((unsigned char)s[2 * i]), lo;
+
+        /* hi first: a string shorter than 64 ends at its NUL, never read past */
+        if (hi < 0 || (lo = OPENSSL_hexchar2int((unsigned char)s[2 * i + 1])) < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* Appends an entry (not yet searchable: settle() makes it so). */
+static dg_err
+add(struct identity_db *db, const unsigned char hash[32], bool allow, uint32_t label,
+    uint32_t note)
 {
     struct entry *e;
 
-    for (size_t i = 0; i < db->n; i++)
-        if (strcmp(db->v[i].hash, hash) == 0)
-            return &db->v[i];
     if (db->n == db->cap) {
-        size_t cap = db->cap ? 2 * db->cap : 32;
+        size_t cap = db->cap ? 2 * db->cap : 64;
         struct entry *nv = realloc(db->v, cap * sizeof *nv);
 
         if (nv == NULL)
-            return NULL;
+            return DG_E_NOMEM;
         db->v = nv;
         db->cap = cap;
     }
+    if (db->seq == UINT32_MAX)
+        return DG_E_LIMIT;
     e = &db->v[db->n++];
-    memset(e, 0, sizeof *e);
-    dg_strlcpyf(e->hash, sizeof e->hash, "%s", hash);
-    return e;
+    memcpy(e->hash, hash, sizeof e->hash);
+    e->seq = db->seq++;
+    e->allow = allow;
+    e->label = label;
+    e->note = note;
+    return DG_OK;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    int c = memcmp(x->hash, y->hash, sizeof x->hash);
+
+    return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Sorts db->v and merges the entries of one hash into one: allowed if any
+ * of them is, with the last label and the last allow note. */
+static void
+settle(struct identity_db *db)
+{
+    size_t k = 0;
+
+    if (db->n < 2)
+        return; /* sorted, and db->v may be NULL, which qsort must not see */
+    qsort(db->v, db->n, sizeof *db->v, cmp_entry);
+    for (size_t i = 0; i < db->n; i++) {
+        const struct entry *e = &db->v[i];
+        struct entry *m = k > 0 ? &db->v[k - 1] : NULL; /* the last one kept */
+
+        if (m != NULL && memcmp(m->hash, e->hash, sizeof e->hash) == 0) {
+            if (e->label != 0)
+                m->label = e->label;
+            if (e->allow) {
+                m->allow = true;
+                m->note = e->note;
+            }
+            m->seq = e->seq;
+        } else {
+            db->v[k++] = *e;
+        }
+    }
+    db->n = k;
+}
+
+/* The entry of the SHA-256 written in hex, or NULL. The db is settled:
+ * sorted, one entry per hash. */
+static const struct entry *
+find(const struct identity_db *db, const char *hex)
+{
+    unsigned char h[32];
+
+    if (db->n == 0 || strlen(hex) != 64 || !unhex64(hex, h))
+        return NULL;
+    for (size_t lo = 0, hi = db->n; lo < hi;) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(db->v[mid].hash, h, sizeof h);
+
+        if (c == 0)
+            return &db->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 struct identity_db *
 identity_new(bool builtin)
 {
     struct identity_db *db = calloc(1, sizeof *db);
+    uint32_t empty;
 
-    for (size_t i = 0; db != NULL && builtin && i < sizeof builtin_allow / sizeof builtin_allow[0];
-         i++) {
-        struct entry *e = add(db, builtin_allow[i].spki_sha256);
+    if (db == NULL || intern(db, "", 0, &empty) != DG_OK) {
+        identity_free(db);
+        return NULL;
+    }
+    /* the published test keys keyproof names without proving them */
+    for (size_t i = 0; builtin && i < keyproof_test_key_count(); i++) {
+        unsigned char h[32];
+        char note[NOTE_MAX + 1];
+        uint32_t off;
+        const char *spki = keyproof_test_key(i, note, sizeof note);
 
-        if (e == NULL) {
+        if (spki == NULL || !unhex64(spki, h) ||
+            intern(db, note, NOTE_MAX, &off) != DG_OK || add(db, h, true, 0, off) != DG_OK) {
             identity_free(db);
             return NULL;
         }
-        e->allow = true;
-        dg_strlcpyf(e->note, sizeof e->note, "OpenSSL's public %s test key (apps/testrsa.h)",
-                    builtin_allow[i].what);
     }
+    settle(db);
     return db;
 }
 
@@ -103,92 +219,8 @@ identity_free(struct identity_db *db)
     if (db == NULL)
         return;
     free(db->v);
+    free(db->text);
     free(db);
-}
-
-static bool
-is_hex64(const char *s)
-{
-    for (int i = 0; i < 64; i++)
-        if (!isxdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-dg_err
-identity_load_allow(struct identity_db *db, const char *path, struct dg_diag *d)
-{
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    unsigned lineno = 0;
-    dg_err rc = DG_OK;
-
-    if (f == NULL)
-        return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: cannot open allow file: %m", path);
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *p = line, *hash, *hash_end, *comment;
-        char lower[65];
-        struct entry *e;
-
-        lineno++;
-        while (isspace((unsigned char)*p))
-            p++;
-        if (*p == '\0' || *p == '#')
-            continue;
-        if (strncmp(p, "spki_sha256=", 12) == 0)
-            p += 12;
-        else if (strncmp(p, "key_sha256=", 11) == 0)
-            p += 11;
-        else if (strncmp(p, "sha256:", 7) == 0)
-            p += 7;
-        hash = p;
-        hash_end = hash;
-        while (isxdigit((unsigned char)*hash_end))
-            hash_end++;
-        if (hash_end - hash != 64 || !is_hex64(hash) ||
-            (*hash_end != '\0' && !isspace((unsigned char)*hash_end) && *hash_end != '#')) {
-            rc = dg_diag(d, DG_E_FORMAT, DG_NO_OFFSET,
-                         "%s:%u: expected a SHA-256 (64 hex digits) and an optional # comment",
-                         path, lineno);
-            break;
-        }
-        for (int i = 0; i < 64; i++)
-            lower[i] = (char)tolower((unsigned char)hash[i]);
-        lower[64] = '\0';
-        if ((e = add(db, lower)) == NULL) {
-            rc = dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", path);
-            break;
-        }
-        e->allow = true;
-        comment = strchr(hash_end, '#');
-        if (comment != NULL) {
-            comment++;
-            while (isspace((unsigned char)*comment))
-                comment++;
-            comment[strcspn(comment, "\r\n")] = '\0';
-            dg_strlcpyf(e->note, sizeof e->note, "%s", comment);
-        } else {
-            dg_strlcpyf(e->note, sizeof e->note, "in %s", path);
-        }
-    }
-    fclose(f);
-    return rc;
-}
-
-/* Records the public key pkey under label; frees nothing. */
-static dg_err
-known(struct identity_db *db, const EVP_PKEY *pkey, const char *label)
-{
-    struct dg_key k;
-    struct entry *e;
-
-    memset(&k, 0, sizeof k);
-    if (keyproof_identity(pkey, &k) != DG_OK || k.spki_sha256[0] == '\0')
-        return DG_E_FORMAT;
-    if ((e = add(db, k.spki_sha256)) == NULL)
-        return DG_E_NOMEM;
-    dg_strlcpyf(e->label, sizeof e->label, "%s", label);
-    return DG_OK;
 }
 
 static const char *
@@ -197,6 +229,163 @@ base_name(const char *path)
     const char *s = strrchr(path, '/');
 
     return s != NULL ? s + 1 : path;
+}
+
+/* One line of a list of fingerprints: "[spki_sha256=|key_sha256=|
+ * match_sha256=|sha256:]HEX64 [# comment]", a comment line or a blank one.
+ * file_note: the note of a line without a comment. */
+static dg_err
+allow_line(struct identity_db *db, const char *path, unsigned long lineno, char *line,
+           uint32_t file_note, struct dg_diag *d)
+{
+    static const char *const prefixes[] = {"spki_sha256=", "key_sha256=", "match_sha256=",
+                                           "sha256:"};
+    char *p = line, *hash_end, *comment;
+    unsigned char h[32];
+    uint32_t note = file_note;
+    dg_err rc;
+
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '\0' || *p == '#')
+        return DG_OK;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0) {
+            p += strlen(prefixes[i]);
+            break;
+        }
+    hash_end = p;
+    while (isxdigit((unsigned char)*hash_end))
+        hash_end++;
+    if (hash_end - p != 64 || !unhex64(p, h) ||
+        (*hash_end != '\0' && !isspace((unsigned char)*hash_end) && *hash_end != '#'))
+        return dg_diag(d, DG_E_FORMAT, DG_NO_OFFSET,
+                       "%s:%lu: expected a SHA-256 (64 hex digits) and an optional # comment",
+                       path, lineno);
+    comment = strchr(hash_end, '#');
+    if (comment != NULL) {
+        comment++;
+        while (isspace((unsigned char)*comment))
+            comment++;
+        comment[strcspn(comment, "\r\n")] = '\0';
+        if ((rc = intern(db, comment, NOTE_MAX, &note)) != DG_OK)
+            return dg_diag(d, rc, DG_NO_OFFSET, "%s: %s", path, dg_strerror(rc));
+    }
+    if ((rc = add(db, h, true, 0, note)) != DG_OK)
+        return dg_diag(d, rc, DG_NO_OFFSET, "%s: %s", path, dg_strerror(rc));
+    return DG_OK;
+}
+
+/* One line of a JSONL report of `dumpgate scan`: every fingerprint of a
+ * "finding" record is allowed; other records are skipped. */
+static dg_err
+allow_record(struct identity_db *db, const char *path, unsigned long lineno, const char *line,
+             size_t len, uint32_t note, struct dg_diag *d)
+{
+    static const char *const names[] = {"key.spki_sha256", "key.key_sha256", "match_sha256"};
+    json_error_t jerr;
+    json_t *rec;
+    const json_t *key, *fields[3];
+    const char *kind;
+    dg_err rc = DG_OK;
+
+    while (len > 0 && isspace((unsigned char)line[len - 1]))
+        len--;
+    if (len == 0)
+        return DG_OK;
+    rec = json_loadb(line, len, 0, &jerr);
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        return dg_diag(d, DG_E_FORMAT, DG_NO_OFFSET,
+                       "%s:%lu: not a record of a JSONL report (a JSON object per line): %s",
+                       path, lineno, rec == NULL ? jerr.text : "not an object");
+    }
+    kind = json_string_value(json_object_get(rec, "record"));
+    key = json_object_get(rec, "key");
+    fields[0] = json_object_get(key, "spki_sha256");
+    fields[1] = json_object_get(key, "key_sha256");
+    fields[2] = json_object_get(rec, "match_sha256");
+    for (size_t i = 0; kind != NULL && strcmp(kind, "finding") == 0 && i < 3 && rc == DG_OK;
+         i++) {
+        const char *hex = json_string_value(fields[i]);
+        unsigned char h[32];
+
+        if (fields[i] == NULL || json_is_null(fields[i]))
+            continue;
+        if (hex == NULL || strlen(hex) != 64 || !unhex64(hex, h))
+            rc = dg_diag(d, DG_E_FORMAT, DG_NO_OFFSET,
+                         "%s:%lu: %s of a finding must be a SHA-256 (64 hex digits)", path,
+                         lineno, names[i]);
+        else if ((rc = add(db, h, true, 0, note)) != DG_OK)
+            rc = dg_diag(d, rc, DG_NO_OFFSET, "%s: %s", path, dg_strerror(rc));
+    }
+    json_decref(rec);
+    return rc;
+}
+
+dg_err
+identity_load_allow(struct identity_db *db, const char *path, struct dg_diag *d)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL, note[NOTE_MAX + 1];
+    size_t cap = 0;
+    ssize_t len;
+    unsigned long lineno = 0;
+    uint32_t file_note;
+    bool report;
+    int c;
+    dg_err rc;
+
+    if (f == NULL)
+        return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: cannot open allow file: %m", path);
+    /* A report when its first non-blank character opens a JSON object. */
+    while ((c = getc(f)) != EOF && isspace(c))
+        lineno += c == '\n';
+    report = c == '{';
+    if (c != EOF)
+        ungetc(c, f);
+    if (report)
+        dg_strlcpyf(note, sizeof note, "from report %s", base_name(path));
+    else
+        dg_strlcpyf(note, sizeof note, "in %s", path);
+    rc = intern(db, note, NOTE_MAX, &file_note);
+    if (rc != DG_OK)
+        rc = dg_diag(d, rc, DG_NO_OFFSET, "%s: %s", path, dg_strerror(rc));
+    while (rc == DG_OK && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (report)
+            rc = allow_record(db, path, lineno, line, (size_t)len, file_note, d);
+        else if (strlen(line) != (size_t)len)
+            rc = dg_diag(d, DG_E_FORMAT, DG_NO_OFFSET, "%s:%lu: a NUL byte in the line", path,
+                         lineno);
+        else
+            rc = allow_line(db, path, lineno, line, file_note, d);
+    }
+    if (rc == DG_OK && ferror(f))
+        rc = dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: read error: %m", path);
+    free(line);
+    fclose(f);
+    settle(db);
+    return rc;
+}
+
+/* Records the public key pkey under label (not yet searchable: the caller
+ * settles); frees nothing. */
+static dg_err
+known(struct identity_db *db, const EVP_PKEY *pkey, const char *label)
+{
+    struct dg_key k;
+    unsigned char h[32];
+    uint32_t off;
+    dg_err rc;
+
+    memset(&k, 0, sizeof k);
+    if (keyproof_identity(pkey, &k) != DG_OK || k.spki_sha256[0] == '\0' ||
+        !unhex64(k.spki_sha256, h))
+        return DG_E_FORMAT;
+    if ((rc = intern(db, label, LABEL_MAX, &off)) != DG_OK)
+        return rc;
+    return add(db, h, false, off, 0);
 }
 
 static size_t
@@ -348,6 +537,7 @@ identity_load_known(struct identity_db *db, const char *path, struct dg_diag *d)
         n = known_ssh(db, path, buf);
     ERR_pop_to_mark();
     free(buf);
+    settle(db);
     if (n == 0)
         return dg_diag(d, DG_E_FORMAT, DG_NO_OFFSET,
                        "%s: no public key found (expected a JWK/JWKS, PEM certificates or "
@@ -362,20 +552,18 @@ identity_apply(const struct identity_db *db, struct scan_result *r)
     for (size_t i = 0; db != NULL && i < r->n_findings; i++) {
         struct scan_finding *sf = &r->findings[i];
         const char *h = sf->f.key.spki_sha256[0] ? sf->f.key.spki_sha256 : sf->f.key.key_sha256;
+        const struct entry *e = h[0] != '\0' ? find(db, h) : NULL;
+        const struct entry *m = sf->f.match_sha256[0] ? find(db, sf->f.match_sha256) : NULL;
 
-        if (h[0] == '\0')
-            continue;
-        for (size_t k = 0; k < db->n; k++) {
-            const struct entry *e = &db->v[k];
-
-            if (strcmp(e->hash, h) != 0)
-                continue;
-            if (e->label[0] != '\0')
-                dg_strlcpyf(sf->f.key.label, sizeof sf->f.key.label, "%s", e->label);
-            if (e->allow) {
-                sf->allowed = true;
-                dg_strlcpyf(sf->allow_note, sizeof sf->allow_note, "%s", e->note);
-            }
+        if (e != NULL && e->label != 0) {
+            dg_strlcpyf(sf->f.key.label, sizeof sf->f.key.label, "%s", db->text + e->label);
+            sf->known = true;
+        }
+        if (e == NULL || !e->allow)
+            e = m; /* a rule's or plug-in's match, allowed by its match_sha256 */
+        if (e != NULL && e->allow) {
+            sf->allowed = true;
+            dg_strlcpyf(sf->allow_note, sizeof sf->allow_note, "%s", db->text + e->note);
         }
     }
 }
@@ -514,9 +702,10 @@ identity_name_from_dump(struct scan_result *r)
         if (k->spki_sha256[0] == '\0' || k->label[0] != '\0')
             continue;
         for (size_t j = 0; j < r->n_publics; j++) {
-            if (strcmp(r->publics[j].spki_sha256, k->spki_sha256) == 0) {
+            if (r->publics[j].kind == DG_EVIDENCE_PUBLIC &&
+                strcmp(r->publics[j].spki_sha256, k->spki_sha256) == 0) {
                 dg_strlcpyf(k->label, sizeof k->label,
-                            "private half of the %s at offset %llu of this dump",
+                            "private half of the %s at offset 0x%llx of this dump",
                             r->publics[j].what, (unsigned long long)r->publics[j].off);
                 break;
             }

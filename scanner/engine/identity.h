@@ -25,9 +25,16 @@ struct identity_db;
 struct identity_db *identity_new(bool builtin);
 void identity_free(struct identity_db *db);
 
-/* Reads an allow file: one SHA-256 (spki_sha256 or key_sha256, 64 hex
- * digits, optionally written "spki_sha256=...") per line, then an optional
- * "# comment"; blank lines and comment lines are skipped. */
+/* Reads an allow file, either of two kinds:
+ * - a list: one SHA-256 (spki_sha256, key_sha256 or match_sha256, 64 hex
+ *   digits, optionally written "spki_sha256=...") per line, then an
+ *   optional "# comment" (the note); blank lines and comment lines are
+ *   skipped;
+ * - a report of `dumpgate scan --format jsonl` (its first non-blank
+ *   character is '{'): every fingerprint of every "finding" record
+ *   (key.spki_sha256, key.key_sha256, match_sha256) is allowed, with the
+ *   note "from report NAME".
+ * Loading n fingerprints takes O(n log n). Errors name the file and line. */
 dg_err identity_load_allow(struct identity_db *db, const char *path, struct dg_diag *d);
 
 /* Reads a file of the user's public keys: a JWK, a JWKS or an array of JWKs;

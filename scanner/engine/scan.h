@@ -29,9 +29,11 @@ struct scan_opts {
 
 #define SCAN_DEFAULT_CHUNK (8u << 20)
 
-/* Public key material seen in the dump (not a finding). */
+/* Evidence about a key seen in the dump (not a finding): public material
+ * that names a private half, or what a key is for (dg_report_evidence). */
 struct scan_public {
-    char spki_sha256[65];
+    enum dg_evidence kind;
+    char spki_sha256[65];         /* the key's spki_sha256, or key_sha256 for secrets */
     char what[120];               /* "certificate /CN=..." */
     uint64_t off;                 /* file offset */
 };
@@ -54,6 +56,7 @@ struct scan_finding {
     uint64_t va;                  /* virtual address of f.off when has_va */
     struct dg_region region;      /* the span holding f.off (name points into the map) */
     bool allowed;                 /* on the allow list: reported, not counted */
+    bool known;                   /* named by --known-keys: long-term whatever else */
     char allow_note[96];          /* the allow list's comment for it */
     struct scan_location *copies; /* other copies of the same key (owned), or NULL */
     size_t n_copies;

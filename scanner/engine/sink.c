@@ -3,7 +3,9 @@
  *
  * sink.c - the findings sink: dg_report() copies a detector's finding into
  * the worker's list, stamped with the detector's name. Bounded by SINK_MAX per
- * scan; past it findings are counted and a warning says so.
+ * scan; past it findings are counted and a warning says so. Evidence about
+ * keys (dg_report_evidence: certificates, key shares, generator state) is
+ * kept beside, the first sighting of each fingerprint and kind.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,10 +35,17 @@ sink_free(struct dg_sink *s)
 void
 dg_report_public(struct dg_sink *s, const char *spki_sha256, const char *what, uint64_t off)
 {
+    dg_report_evidence(s, DG_EVIDENCE_PUBLIC, spki_sha256, what, off);
+}
+
+void
+dg_report_evidence(struct dg_sink *s, enum dg_evidence kind, const char *hash,
+                   const char *what, uint64_t off)
+{
     struct scan_public *p;
 
     for (size_t i = 0; i < s->n_pub; i++)
-        if (strcmp(s->pub[i].spki_sha256, spki_sha256) == 0)
+        if (s->pub[i].kind == kind && strcmp(s->pub[i].spki_sha256, hash) == 0)
             return; /* the first sighting names it */
     if (s->n_pub >= SINK_PUBLIC_MAX)
         return;
@@ -50,7 +59,8 @@ dg_report_public(struct dg_sink *s, const char *spki_sha256, const char *what, u
         s->cap_pub = cap;
     }
     p = &s->pub[s->n_pub++];
-    dg_strlcpyf(p->spki_sha256, sizeof p->spki_sha256, "%s", spki_sha256);
+    p->kind = kind;
+    dg_strlcpyf(p->spki_sha256, sizeof p->spki_sha256, "%s", hash);
     dg_strlcpyf(p->what, sizeof p->what, "%s", what);
     p->off = off;
 }
@@ -121,7 +131,8 @@ sink_take(struct dg_sink *dst, struct dg_sink *src)
     src->n = 0;
     src->dropped = 0;
     for (size_t i = 0; i < src->n_pub; i++)
-        dg_report_public(dst, src->pub[i].spki_sha256, src->pub[i].what, src->pub[i].off);
+        dg_report_evidence(dst, src->pub[i].kind, src->pub[i].spki_sha256, src->pub[i].what,
+                           src->pub[i].off);
     src->n_pub = 0;
     return true;
 }

@@ -364,6 +364,52 @@ prove_dsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
     return rc;
 }
 
+/* Private keys published in a library's source and compiled into its
+ * command-line tools, so every core of those tools holds them: OpenSSL's
+ * apps/testrsa.h (for `openssl speed`) and GnuTLS's src/benchmark-tls.c (for
+ * `gnutls-cli --benchmark-tls-*`). Known by their public halves; proving
+ * them (7680-bit primes for RSA-15360) would cost half a minute a core and
+ * tell nothing. */
+static const struct {
+    const char *spki_sha256, *what;
+} test_keys[] = {
+    {"7055066ee3969c25d66c1b891c252e83db653ae6834cd60e49250a4af73a97fe",
+     "OpenSSL's public RSA-512 test key (apps/testrsa.h)"},
+    {"0ea7caf9dd07fd79fe22ceb5efbbd7d4445d231e92ee1bf3b2a022eaffb00495",
+     "OpenSSL's public RSA-1024 test key (apps/testrsa.h)"},
+    {"a6fdc2c6d07aa877e3ac360c2ce5efb69ab7dce2fd8df3c1bce0564b17114bc2",
+     "OpenSSL's public RSA-2048 test key (apps/testrsa.h)"},
+    {"01e67e56244b43b668e2b9a697daaafcfb501fa78de2fcc4aa32bdae6dd94af6",
+     "OpenSSL's public RSA-3072 test key (apps/testrsa.h)"},
+    {"adadc3246bb4830551c6da143d7462727967bda53059ae6f152323b0aba69595",
+     "OpenSSL's public RSA-4096 test key (apps/testrsa.h)"},
+    {"d2d8c7d1de1e118e810c15eb7f8d9560a433e15cd55eac52aade81d6669cf133",
+     "OpenSSL's public RSA-7680 test key (apps/testrsa.h)"},
+    {"cebf59a465ccd9c42a7f7f6a789cc741d43cacbc502587ed1c5f0f4e445f1c39",
+     "OpenSSL's public RSA-15360 test key (apps/testrsa.h)"},
+    {"980ba340b591afc2404e61f2ab4d16ea2a6437cb2b314ac48fa77fba9c3c5247",
+     "GnuTLS's public RSA-3072 benchmark key (src/benchmark-tls.c)"},
+    {"2644b62ddc46a6f3e588597cdf779f4e0d21eb5b71dda6862b63117ec1af9739",
+     "GnuTLS's public P-256 benchmark key (src/benchmark-tls.c)"},
+    {"ec35b9d2a919ac42aa4ab076f4790bbd1a22b9002d1da68b01928b13db3f559e",
+     "GnuTLS's public Ed25519 benchmark key (src/benchmark-tls.c)"},
+};
+
+size_t
+keyproof_test_key_count(void)
+{
+    return sizeof test_keys / sizeof test_keys[0];
+}
+
+const char *
+keyproof_test_key(size_t i, char *what, size_t what_len)
+{
+    if (i >= keyproof_test_key_count())
+        return NULL;
+    dg_strlcpyf(what, what_len, "%s", test_keys[i].what);
+    return test_keys[i].spki_sha256;
+}
+
 dg_err
 keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *proof,
                size_t proof_len)
@@ -371,6 +417,17 @@ keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *p
     dg_err rc;
 
     ERR_set_mark();
+    /* A published test key is named by its public half, never proven. */
+    if (keyproof_identity(pkey, key) == DG_OK && key->spki_sha256[0] != '\0') {
+        for (size_t i = 0; i < keyproof_test_key_count(); i++) {
+            if (strcmp(key->spki_sha256, test_keys[i].spki_sha256) == 0) {
+                dg_strlcpyf(proof, proof_len, "%s, named by its public half",
+                            test_keys[i].what);
+                ERR_pop_to_mark();
+                return DG_E_UNSUPPORTED;
+            }
+        }
+    }
     switch (EVP_PKEY_get_base_id(pkey)) {
     case EVP_PKEY_RSA:
     case EVP_PKEY_RSA_PSS:

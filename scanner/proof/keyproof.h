@@ -37,6 +37,13 @@ dg_err keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, 
                       size_t proof_len);
 
 /* Fills algorithm, bits, curve and spki_sha256 of a public or private key. */
+/* The published test keys compiled into `openssl` and `gnutls-cli`: the i-th
+ * key's spki_sha256 (NULL past the last), and what it is in what. Such a
+ * key is never proven: keyproof_prove() names it and returns
+ * DG_E_UNSUPPORTED with the reason in proof. */
+size_t keyproof_test_key_count(void);
+const char *keyproof_test_key(size_t i, char *what, size_t what_len);
+
 dg_err keyproof_identity(const EVP_PKEY *pkey, struct dg_key *key);
 
 /* Writes the lowercase hex SHA-256 of data into out (65 bytes with the NUL). */

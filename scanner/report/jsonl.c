@@ -82,6 +82,8 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
     json_object_set_new(o, "type", json_string(f->type));
     json_object_set_new(o, "status", json_string(dg_status_name(f->status)));
     json_object_set_new(o, "severity", json_string(dg_severity_name(f->severity)));
+    json_object_set_new(o, "role", json_string(dg_role_name(f->role)));
+    json_object_set_new(o, "reason", str_or_null(f->reason));
     json_object_set_new(o, "offset", json_count(f->off));
     json_object_set_new(o, "length", json_count(f->len));
     json_object_set_new(o, "vaddr", sf->has_va ? hex_addr(sf->va) : json_null());

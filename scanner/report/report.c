@@ -27,13 +27,13 @@ report_scan(const struct report *rp, const struct scan_result *r)
     for (size_t i = 0; i < r->n_findings; i++) {
         if (rp->format == REPORT_JSONL)
             jsonl_finding(rp->out, r, &r->findings[i]);
-        else
+        else if (!r->findings[i].allowed || rp->verbose > 0) /* allowed: counted */
             text_finding(rp->out, r, &r->findings[i]);
     }
     if (rp->format == REPORT_JSONL)
         jsonl_summary(rp->out, r);
     else
-        text_summary(rp->out, r);
+        text_summary(rp->out, r, rp->verbose);
     fflush(rp->out);
 }
 
@@ -49,7 +49,7 @@ report_regions(const struct report *rp, const struct scan_result *r)
     if (rp->format == REPORT_JSONL)
         jsonl_summary(rp->out, r);
     else
-        text_summary(rp->out, r);
+        text_summary(rp->out, r, rp->verbose);
     fflush(rp->out);
 }
 

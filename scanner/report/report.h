@@ -58,7 +58,8 @@ void sarif_write(struct sarif_doc *s, FILE *out);
 void sarif_free(struct sarif_doc *s);
 /* text.c */
 void text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f);
-void text_summary(FILE *out, const struct scan_result *r);
+/* verbose: allowed findings were listed (else the summary says how to list them) */
+void text_summary(FILE *out, const struct scan_result *r, unsigned verbose);
 void text_span(FILE *out, const struct dg_region *s);
 
 #endif

@@ -162,8 +162,8 @@ result(const struct scan_result *r, const struct scan_finding *sf, size_t art)
     json_t *fp = json_object(), *props = json_object(), *key = json_object(), *region, *res;
     char msg[400], va[24];
 
-    snprintf(msg, sizeof msg, "%s %s %s (%s%s%s)%s%s%s%s at offset %" PRIu64 "%s", f->type,
-             dg_status_name(f->status), dg_severity_name(f->severity),
+    snprintf(msg, sizeof msg, "%s (%s) %s %s (%s%s%s)%s%s%s%s at offset %" PRIu64 "%s", f->type,
+             dg_role_name(f->role), dg_status_name(f->status), dg_severity_name(f->severity),
              f->encoding[0] ? f->encoding : sf->detector, f->text[0] ? ", " : "", f->text,
              f->key.algorithm[0] ? " " : "", f->key.algorithm,
              f->key.spki_sha256[0] ? " spki_sha256=" : "", f->key.spki_sha256, f->off,
@@ -189,6 +189,8 @@ result(const struct scan_result *r, const struct scan_finding *sf, size_t art)
     json_object_set_new(props, "type", json_string(f->type));
     json_object_set_new(props, "status", json_string(dg_status_name(f->status)));
     json_object_set_new(props, "severity", json_string(dg_severity_name(f->severity)));
+    json_object_set_new(props, "role", json_string(dg_role_name(f->role)));
+    json_object_set_new(props, "reason", str_or_null(f->reason));
     json_object_set_new(props, "encoding", str_or_null(f->encoding));
     json_object_set_new(props, "text", str_or_null(f->text));
     json_object_set_new(props, "vaddr", sf->has_va ? json_string(va) : json_null());

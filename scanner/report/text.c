@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * text.c - the report for people: one line per finding (file, offset,
- * vaddr, region, type, status, fingerprint, redacted preview), one summary
- * line per file, and a table for the region map.
+ * text.c - the report for people: one line per key (file, severity, type
+ * and role, fingerprint and name, where it sits and how many copies, how
+ * sure, why that role), one summary line per file, and a table for the
+ * region map. Offsets are hexadecimal everywhere on a finding's line.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,18 +29,9 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
 {
     const struct dg_finding *f = &sf->f;
 
-    fprintf(out, "%s: offset 0x%" PRIx64, r->name, f->off);
-    if (sf->has_va)
-        fprintf(out, " vaddr 0x%" PRIx64, sf->va);
-    fprintf(out, " [%s%s%s", dg_span_kind_name(sf->region.kind), sf->region.name ? " " : "",
-            sf->region.name ? sf->region.name : "");
-    if (sf->region.thread >= 0)
-        fprintf(out, " thread %" PRId64, sf->region.thread);
-    fprintf(out, "]: %s %s %s (%s", f->type, dg_status_name(f->status),
-            dg_severity_name(f->severity), f->encoding[0] ? f->encoding : sf->detector);
-    if (f->text[0])
-        fprintf(out, ", %s", f->text);
-    fprintf(out, ")");
+    /* what, and how much it matters */
+    fprintf(out, "%s: %s %s (%s)", r->name, dg_severity_name(f->severity), f->type,
+            dg_role_name(f->role));
     if (f->key.algorithm[0]) {
         fprintf(out, " %s", f->key.algorithm);
         if (f->key.curve[0])
@@ -47,31 +39,47 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
         else if (f->key.bits && (f->key.algorithm[0] == 'R' || f->key.algorithm[0] == 'D'))
             fprintf(out, "-%u", f->key.bits);
     }
+    /* which key */
     if (f->key.spki_sha256[0])
         fprintf(out, " spki_sha256=%s", f->key.spki_sha256);
     else if (f->key.key_sha256[0])
         fprintf(out, " key_sha256=%s", f->key.key_sha256);
     if (f->match_sha256[0])
         fprintf(out, " match_sha256=%s", f->match_sha256);
-    if (f->key.label[0])
-        fprintf(out, " \"%s\"", f->key.label);
     if (f->key.kid[0])
         fprintf(out, " kid=%s", f->key.kid);
     if (f->key.jwk_thumbprint[0])
         fprintf(out, " jkt=%s", f->key.jwk_thumbprint);
+    if (f->key.label[0])
+        fprintf(out, " \"%s\"", f->key.label);
+    /* where */
+    fprintf(out, " - at 0x%" PRIx64, f->off);
+    if (sf->has_va)
+        fprintf(out, " (vaddr 0x%" PRIx64 ")", sf->va);
+    fprintf(out, " [%s%s%s", dg_span_kind_name(sf->region.kind), sf->region.name ? " " : "",
+            sf->region.name ? sf->region.name : "");
+    if (sf->region.thread >= 0)
+        fprintf(out, " thread %" PRId64, sf->region.thread);
+    fputc(']', out);
     if (sf->n_copies > 0)
-        fprintf(out, " (1 key, %zu copies)", sf->n_copies + 1);
+        fprintf(out, ", %zu copies", sf->n_copies + 1);
+    /* how sure, and why this role */
+    fprintf(out, " - %s (%s", dg_status_name(f->status),
+            f->encoding[0] ? f->encoding : sf->detector);
+    if (f->text[0])
+        fprintf(out, ", %s", f->text);
+    fputc(')', out);
+    if (f->status == DG_STATUS_CANDIDATE && f->note[0])
+        fprintf(out, ": %s", f->note);
+    if (f->reason[0])
+        fprintf(out, " - %s", f->reason);
     if (sf->allowed)
         fprintf(out, " [allowed: %s]", sf->allow_note);
-    if (f->note[0])
-        fprintf(out, " - %s", f->note);
-    if (f->preview[0])
-        fprintf(out, " | %s", f->preview);
     fputc('\n', out);
 }
 
 void
-text_summary(FILE *out, const struct scan_result *r)
+text_summary(FILE *out, const struct scan_result *r, unsigned verbose)
 {
     char total[32], inreg[32], outside[32], unread[32];
     size_t hi = 0, med = 0, lo = 0, allowed = 0;
@@ -94,7 +102,7 @@ text_summary(FILE *out, const struct scan_result *r)
     for (size_t i = 0; i < r->n_findings; i++)
         allowed += r->findings[i].allowed;
     if (allowed > 0)
-        fprintf(out, "; %zu allowed", allowed);
+        fprintf(out, "; %zu allowed%s", allowed, verbose ? "" : " (listed with -v)");
     if (r->compression[0])
         fprintf(out, "; %s-compressed, offsets in the decompressed dump", r->compression);
     if (dg_diag_count_level(r->diag, DG_DIAG_WARNING) > 0)

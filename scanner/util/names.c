@@ -60,6 +60,31 @@ dg_severity_parse(const char *s, enum dg_severity *out)
 }
 
 const char *
+dg_role_name(enum dg_role r)
+{
+    static const char *const names[DG_ROLE_COUNT] = {
+        [DG_ROLE_UNSET] = "unset",           [DG_ROLE_LONG_TERM] = "long-term",
+        [DG_ROLE_KEY_AGREEMENT] = "key-agreement", [DG_ROLE_EPHEMERAL] = "ephemeral",
+        [DG_ROLE_SESSION] = "session",       [DG_ROLE_RNG_STATE] = "rng-state",
+        [DG_ROLE_SYMMETRIC] = "symmetric",
+    };
+
+    return (unsigned)r < DG_ROLE_COUNT ? names[r] : "unset";
+}
+
+bool
+dg_role_parse(const char *s, enum dg_role *out)
+{
+    for (int r = DG_ROLE_UNSET + 1; r < DG_ROLE_COUNT; r++) {
+        if (strcmp(s, dg_role_name((enum dg_role)r)) == 0) {
+            *out = (enum dg_role)r;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *
 dg_span_kind_name(enum dg_span_kind k)
 {
     static const char *const names[DG_SPAN_KIND_COUNT] = {

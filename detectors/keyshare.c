@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * keyshare.c - the `keyshare` detector: public keys sent in TLS handshakes,
+ * which are never findings but evidence that the private half of each is an
+ * ephemeral key (a key share made for one handshake), not a long-term key.
+ * A TLS stack keeps its handshake messages in buffers (the transcript, the
+ * record layer) that outlive the handshake in a process's heap; the key
+ * share it generated sits beside them. Reported with dg_report_evidence
+ * (DG_EVIDENCE_KEY_SHARE), named by the public key's spki_sha256.
+ *
+ * Forms (RFC 8446 4.2.8), big-endian, anchored on the extension type's
+ * 0x33 (one memchr pass):
+ *   ClientHello key_share:  00 33 | ext len | shares len | { group | len | key }...
+ *   ServerHello key_share:  00 33 | ext len | group | len | key
+ * TLS 1.2's ECDHE key exchange messages are not read yet: a TLS 1.2 key
+ * share stays key-agreement (X25519) or long-term (EC), as in doubt.
+ * Groups: x25519 (0x001d), x448 (0x001e), secp256r1/384r1/521r1 (0x0017-
+ * 0x0019). An EC point must lie on its curve before a key is built.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/proof/ecgroups.h"
+#include "../scanner/proof/keyproof.h"
+
+#define SHARE_MAX_SPAN 1024u /* a ClientHello's key_share extension, as far as it is read */
+
+static const char *const forms[] = {"tls13-key-share", NULL};
+
+static const struct group {
+    uint16_t id;
+    size_t len;           /* key exchange bytes */
+    const char *name;     /* for the evidence text */
+    int nid;              /* EC curve, or NID_X25519 / NID_X448 */
+    const char *ossl;     /* OpenSSL's group name for EC, NULL for ECX */
+} groups[] = {
+    {0x001d, 32, "X25519", NID_X25519, NULL},
+    {0x001e, 56, "X448", NID_X448, NULL},
+    {0x0017, 65, "P-256", NID_X9_62_prime256v1, "prime256v1"},
+    {0x0018, 97, "P-384", NID_secp384r1, "secp384r1"},
+    {0x0019, 133, "P-521", NID_secp521r1, "secp521r1"},
+};
+#define N_GROUPS (sizeof groups / sizeof groups[0])
+
+/* A worker's context is its EC group cache. */
+static dg_err
+keyshare_init(void *shared, void **out)
+{
+    (void)shared;
+    *out = ecgroups_new();
+    return *out != NULL ? DG_OK : DG_E_NOMEM;
+}
+
+static void
+keyshare_release(void *eg)
+{
+    ecgroups_free(eg);
+}
+
+static unsigned
+be16(const uint8_t *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static const struct group *
+group_by_id(unsigned id, size_t len)
+{
+    for (size_t i = 0; i < N_GROUPS; i++)
+        if (groups[i].id == id && groups[i].len == len)
+            return &groups[i];
+    return NULL;
+}
+
+/* The public key of group g from the key exchange bytes, or NULL. */
+static EVP_PKEY *
+public_key(struct ecgroups *eg, const struct group *g, const uint8_t *key)
+{
+    OSSL_PARAM_BLD *b;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pc = NULL;
+    EVP_PKEY *pk = NULL;
+
+    if (g->ossl == NULL)
+        return EVP_PKEY_new_raw_public_key(g->nid, NULL, key, g->len);
+    if (key[0] != 0x04 || !ecgroups_on_curve(eg, g->nid, key, g->len))
+        return NULL;
+    if ((b = OSSL_PARAM_BLD_new()) != NULL &&
+        OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, g->ossl, 0) == 1 &&
+        OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, key, g->len) == 1 &&
+        (params = OSSL_PARAM_BLD_to_param(b)) != NULL &&
+        (pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
+        EVP_PKEY_fromdata_init(pc) == 1)
+        (void)EVP_PKEY_fromdata(pc, &pk, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(pc);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(b);
+    return pk;
+}
+
+/* Records the key exchange bytes at chunk index i as a key share. */
+static void
+share(struct ecgroups *eg, const struct dg_chunk *ch, size_t i, const struct group *g,
+      const char *where, struct dg_sink *sink)
+{
+    EVP_PKEY *pk;
+    struct dg_key key;
+    char what[120];
+
+    ERR_set_mark();
+    pk = public_key(eg, g, ch->p + i);
+    memset(&key, 0, sizeof key);
+    if (pk != NULL && keyproof_identity(pk, &key) == DG_OK && key.spki_sha256[0]) {
+        dg_strlcpyf(what, sizeof what, "its public half is a TLS key share (%s) in %s", g->name,
+                    where);
+        dg_report_evidence(sink, DG_EVIDENCE_KEY_SHARE, key.spki_sha256, what, ch->off + i);
+    }
+    EVP_PKEY_free(pk);
+    ERR_pop_to_mark();
+}
+
+/* key_share extension at chunk index i (the 00 33 type). */
+static void
+try_tls13(struct ecgroups *eg, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p + i;
+    size_t avail = ch->len - i, ext, shares;
+    const struct group *g;
+
+    if (avail < 8)
+        return;
+    ext = be16(p + 2);
+    /* ServerHello: one share */
+    if (ext >= 36 && ext + 4 <= avail && (g = group_by_id(be16(p + 4), be16(p + 6))) != NULL &&
+        ext == g->len + 4) {
+        share(eg, ch, i + 8, g, "a ServerHello", sink);
+        return;
+    }
+    /* ClientHello: a list of shares */
+    shares = be16(p + 4);
+    if (shares + 2 != ext || shares < 36 || ext + 4 > avail)
+        return;
+    for (size_t k = 6; k + 4 <= 6 + shares;) {
+        unsigned id = be16(p + k);
+        size_t len = be16(p + k + 2);
+
+        if (k + 4 + len > 6 + shares)
+            return;
+        if ((g = group_by_id(id, len)) != NULL)
+            share(eg, ch, i + k + 4, g, "a ClientHello", sink);
+        k += 4 + len;
+    }
+}
+
+static dg_err
+keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    struct ecgroups *eg = vctx;
+    const uint8_t *p = ch->p, *q = p + 1, *end = p + ch->owned + 1;
+
+    /* 00 33 00 LL: a key_share extension's type and the high byte of its length */
+    while (q < end && (q = memchr(q, 0x33, (size_t)(end - q))) != NULL) {
+        size_t i = (size_t)(q - p) - 1;
+
+        q++;
+        if (p[i] == 0x00 && i + 8 <= ch->len && p[i + 2] == 0x00)
+            try_tls13(eg, ch, i, sink);
+    }
+    return DG_OK;
+}
+
+const struct dg_detector dg_detector_keyshare = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "keyshare",
+    .summary = "public keys sent in TLS handshakes (never findings): mark the private half "
+               "of each as an ephemeral key share",
+    .forms = forms,
+    .severity = DG_SEV_NONE,
+    .max_span = SHARE_MAX_SPAN,
+    .flags = DG_DET_BINARY,
+    .default_on = true,
+    .init = keyshare_init,
+    .scan = keyshare_scan,
+    .release = keyshare_release,
+};
