@@ -47,7 +47,7 @@
 #define OFF_K 52u
 #define OFF_BLTMP_POS 120u
 #define MAX_STATES 64u         /* generators kept per dump: a process has a few */
-#define NEAR (32u << 10)       /* bytes searched around a struct for its neighbours */
+#define NEAR (512u << 10)      /* around a state for its PROV_DRBG and EVP_RAND_CTX (one read) */
 #define GLOBAL_NEAR (512u << 10) /* around the primary's ctx for RAND_GLOBAL (one read) */
 #define SLOT_REGION_MAX (64ull << 20) /* thread-slot search: regions up to this size */
 #define SLOT_BUDGET (256ull << 20)    /* and this many bytes in all */

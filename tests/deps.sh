@@ -10,7 +10,8 @@ PKGS="gcc pkg-config meson ninja-build libelf-dev libssl-dev libjansson-dev libp
       elfutils gdb openssl openssh-client python3 python3-pytest python3-cryptography time
       libzstd-dev liblz4-dev liblzma-dev zlib1g-dev libbz2-dev
       zstd lz4 xz-utils gzip bzip2 python3-jsonschema pre-commit git
-      clang libclang-rt-14-dev nodejs default-jdk-headless putty-tools"
+      clang libclang-rt-14-dev nodejs default-jdk-headless putty-tools
+      nginx gnutls-bin curl"
 
 missing=""
 for p in $PKGS; do
@@ -23,5 +24,17 @@ SUDO=""
 echo "deps.sh: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# nginx is a test subject (tests/test_verdict_processes.py starts its own on a
+# free port), not a service: where no policy-rc.d says otherwise, one that
+# denies every start (exit 101) stands for the length of the install, so the
+# package does not start a system nginx on port 80.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    trap '$SUDO rm -f "$policy"' EXIT
+    trap 'exit 130' INT TERM
+    printf '#!/bin/sh\n# deps.sh (dumpgate): no service starts during this install\nexit 101\n' |
+        $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+fi
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
