@@ -59,9 +59,10 @@ def test_exit_codes_and_text_output(tmp_path):
     recs = dgtest.records(r.stdout)
     assert [x["record"] for x in recs] == ["summary", "finding", "summary"]
     assert r.returncode == 1
-    # A missing file among them: exit 2, the others still reported.
+    # A missing file among them: still reported, and the finding is not hidden
+    # by the error (exit 1; test_strict_and_exit_precedence has the rest).
     r = dgtest.run("scan", "--format", "jsonl", dirty, tmp_path / "missing")
-    assert r.returncode == 2
+    assert r.returncode == 1
     assert any(x["record"] == "finding" for x in dgtest.records(r.stdout))
     assert b"missing: cannot open" in r.stderr
 
@@ -129,3 +130,46 @@ def test_stdin_core_matches_file(tmp_path):
     assert sb["coverage"]["region_bytes"] == sa["coverage"]["region_bytes"]
     assert sb["coverage"]["file_bytes"] == sa["coverage"]["file_bytes"]
     assert a.returncode == b.returncode == 0
+
+
+def test_strict_and_exit_precedence(tmp_path, procs):
+    """A truncated real core passes without --strict (with a warning) and
+    fails with it; with one unreadable and one dirty file the finding wins
+    (exit 1); an unreadable file beside a clean one is exit 2."""
+    from conftest import gcore
+    p = procs.start(["sleep", "60"])
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    data = open(core, "rb").read()
+    cut = tmp_path / "cut.core"
+    cut.write_bytes(data[:300000])
+    r = dgtest.run("scan", "-q", cut)
+    assert r.returncode == 0, r.stderr
+    r = dgtest.run("scan", "--strict", cut)
+    assert r.returncode == 2 and b"incomplete scan (--strict)" in r.stderr, r.stderr
+    assert b"bytes its headers describe are missing" in r.stderr
+    conf = tmp_path / "strict.yaml"
+    conf.write_text("strict: true\n")
+    assert dgtest.run("scan", "--config", conf, cut).returncode == 2
+    assert dgtest.run("scan", core).returncode == 0  # the whole core is clean
+
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    dirty = tmp_path / "dirty.bin"
+    dirty.write_bytes(os.urandom(1000) + open(k, "rb").read() + os.urandom(1000))
+    missing = tmp_path / "missing.core"
+    for files in ([missing, dirty], [dirty, missing], [cut, dirty]):
+        args = ["--strict"] if cut in files else []
+        r = dgtest.run("scan", *args, *files)
+        assert r.returncode == 1, (files, r.stderr)  # never hidden by the error
+    assert dgtest.run("scan", missing, core).returncode == 2
+    assert dgtest.run("scan", "--strict", core, cut).returncode == 2
+
+
+def test_dumps_only_reads_first_bytes(tmp_path):
+    """--dumps-only scans a file only when its first bytes are a dump."""
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    text = tmp_path / "key.txt"  # a key in a text file is not a dump
+    text.write_bytes(open(k, "rb").read())
+    r = dgtest.run("scan", "--dumps-only", "--format", "jsonl", text, timeout=20)
+    assert r.returncode == 0 and dgtest.records(r.stdout) == [], r.stdout
+    assert dgtest.run("scan", "--format", "jsonl", text).returncode == 1

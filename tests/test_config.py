@@ -440,7 +440,7 @@ def test_closing_line_on_a_terminal(x25519, tmp_path):
     assert (rc, last) == (0, "dumpgate: 1 file, clean at --fail-on medium (1 allowed); exit 0")
     rc, last = on_tty("scan", clean, tmp_path / "missing")
     assert rc == 2
-    assert last.endswith("1 could not be read, 0 findings; exit 2: a file could not be read")
+    assert last.endswith("1 failed, 0 findings; exit 2: a file failed (see above)")
     # not on a pipe, nor in JSONL
     p = run("scan", x25519["dump"])
     assert b"; exit 0" not in p.stdout

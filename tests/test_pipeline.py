@@ -459,12 +459,14 @@ def git(repo, *args, env=None):
 
 @pytest.mark.skipif(not shutil.which("pre-commit") or not shutil.which("git"),
                     reason="pre-commit or git missing")
-def test_pre_commit_blocks_a_dirty_dump(cores, tmp_path):
+def precommit_repo(tmp_path):
+    """A git repository whose pre-commit hook is this repository's
+    .pre-commit-hooks.yaml as it is (committed into a hook repository), with
+    dumpgate from the build on PATH. Returns (repo, env)."""
     env = dict(os.environ, PATH=f"{dgtest.BUILD}:{os.environ['PATH']}",
                PRE_COMMIT_HOME=str(tmp_path / "cache"), GIT_AUTHOR_NAME="t",
                GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t",
                GIT_COMMITTER_EMAIL="t@example.org", HOME=str(tmp_path))
-    # The hook repository: this repository's .pre-commit-hooks.yaml as committed.
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     shutil.copy(dgtest.ROOT / ".pre-commit-hooks.yaml", hooks)
@@ -481,6 +483,11 @@ def test_pre_commit_blocks_a_dirty_dump(cores, tmp_path):
     r = subprocess.run(["pre-commit", "install"], cwd=repo, env=env, capture_output=True)
     assert r.returncode == 0, r.stderr
     assert git(repo, "commit", "-q", "-m", "start", env=env).returncode == 0
+    return repo, env
+
+
+def test_pre_commit_blocks_a_dirty_dump(cores, tmp_path):
+    repo, env = precommit_repo(tmp_path)
 
     # A clean dump commits.
     shutil.copy(cores["clean"], repo / "core.1234")
@@ -501,3 +508,50 @@ def test_pre_commit_blocks_a_dirty_dump(cores, tmp_path):
     assert lines and all(cores["spki"] in ln for ln in lines if "rsa-private-key" in ln), out
     assert not [ln for ln in cores["key_lines"] if ln in out]
     assert git(repo, "log", "--oneline", env=env).stdout.count(b"\n") == 2
+
+
+def test_pre_commit_finds_dumps_by_content_not_name(cores, tmp_path):
+    """Dumps under the names real pipelines give them, and one renamed, are
+    each scanned and block the commit; a truncated dump fails (--strict)."""
+    repo, env = precommit_repo(tmp_path)
+    boot = "0123456789abcdef0123456789abcdef"
+    names = [f"core.python3.0.{boot}.4242.1764820000000000.zst",  # systemd-coredump
+             "core.python3.4242",                                  # core.%e.%p
+             "notes.bin"]                                          # renamed
+    compress(cores["dirty"], "zst", repo / names[0])
+    shutil.copy(cores["dirty"], repo / names[1])
+    shutil.copy(cores["dirty"], repo / names[2])
+    git(repo, "add", *names, env=env)
+    r = git(repo, "commit", "-m", "dumps", env=env)
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode != 0, out
+    for n in names:
+        assert any(ln.startswith(f"{n}: high rsa-private-key (long-term)") and cores["spki"] in ln
+                   for ln in out.splitlines()), (n, out)
+    git(repo, "reset", "-q", env=env)
+    for n in names:
+        os.unlink(repo / n)
+
+    # a dump cut short: nothing in what is left, but it is incomplete
+    data = open(cores["clean"], "rb").read()
+    (repo / "cut.core").write_bytes(data[:len(data) // 3])
+    git(repo, "add", "cut.core", env=env)
+    r = git(repo, "commit", "-m", "cut", env=env)
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode != 0 and "incomplete scan (--strict)" in out, out
+
+
+def test_pre_commit_passes_a_source_repository_quickly(tmp_path):
+    """2,000 source files: none is a dump by its first bytes, none is scanned."""
+    repo, env = precommit_repo(tmp_path)
+    for i in range(2000):
+        d = repo / f"src{i % 20}"
+        d.mkdir(exist_ok=True)
+        (d / f"f{i}.c").write_text(f"/* file {i} */\nint f{i}(void) {{ return {i}; }}\n" * 20)
+    git(repo, "add", ".", env=env)
+    t0 = time.time()
+    r = git(repo, "commit", "-q", "-m", "sources", env=env)
+    elapsed = time.time() - t0
+    assert r.returncode == 0, r.stdout + r.stderr
+    # pre-commit itself and git take part of it; under ASan every start is slower
+    assert elapsed < (6 if os.environ.get("DUMPGATE_SANITIZED") else 2), elapsed

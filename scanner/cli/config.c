@@ -555,6 +555,7 @@ enum top_key {
     K_NO_BUILTIN_ALLOW,
     K_HANDLER,
     K_JOBS,
+    K_STRICT,
     K_COUNT
 };
 
@@ -564,7 +565,7 @@ static const char *const top_keys[K_COUNT] = {
     [K_ALLOW] = "allow",           [K_KNOWN_KEYS] = "known_keys",
     [K_RULES] = "rules",           [K_PLUGINS] = "plugins",
     [K_NO_BUILTIN_ALLOW] = "no_builtin_allow", [K_HANDLER] = "handler",
-    [K_JOBS] = "jobs",
+    [K_JOBS] = "jobs",           [K_STRICT] = "strict",
 };
 
 static dg_err
@@ -595,6 +596,10 @@ top_value(struct loader *ld, enum top_key k, const yaml_node_t *v)
     case K_NO_BUILTIN_ALLOW:
         rc = boolean(ld, "no_builtin_allow", v, &cfg->no_builtin_allow);
         cfg->has_no_builtin_allow = rc == DG_OK;
+        return rc;
+    case K_STRICT:
+        rc = boolean(ld, "strict", v, &cfg->strict);
+        cfg->has_strict = rc == DG_OK;
         return rc;
     case K_HANDLER:
         return handler(ld, v);

@@ -85,6 +85,8 @@ struct config {
 
     bool has_no_builtin_allow;
     bool no_builtin_allow;      /* no_builtin_allow */
+    bool has_strict;
+    bool strict;                /* strict: an incomplete scan is an error */
 
     bool has_jobs;
     unsigned jobs;              /* jobs: worker threads per file, 1..64 */

@@ -6,10 +6,12 @@
  * above --fail-on, 2 error). The only code besides options.c that prints to
  * the terminal or decides the exit status.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -53,7 +55,7 @@ print_diag(const struct cli_opts *o, const struct scan_result *r)
 /* What the files of one `scan` held, for the closing line. */
 struct tally {
     int n_files;
-    int n_failed;               /* files of which nothing could be read */
+    int n_failed;               /* files that failed: unreadable, or incomplete under --strict */
     size_t by_sev[4];           /* findings not allowed, by enum dg_severity */
     size_t n_allowed;           /* findings on the allow list */
     size_t n_failing;           /* findings not allowed, at or above --fail-on */
@@ -97,7 +99,7 @@ print_closing(FILE *out, const struct cli_opts *o, const struct tally *t, int st
         total += t->by_sev[i];
     fprintf(out, "dumpgate: %d file%s", t->n_files, plural((size_t)t->n_files));
     if (t->n_failed > 0)
-        fprintf(out, ", %d could not be read", t->n_failed);
+        fprintf(out, ", %d failed", t->n_failed);
     if (status == EXIT_CLEAN) {
         fprintf(out, ", clean at --fail-on %s", fail_on);
         if (total == 0 && t->n_allowed == 0)
@@ -127,7 +129,31 @@ print_closing(FILE *out, const struct cli_opts *o, const struct tally *t, int st
         fprintf(out, "; exit 1: %zu at or above --fail-on %s\n", t->n_failing, fail_on);
     else
         fprintf(out, "; exit 2: %s\n",
-                t->n_failed > 0 ? "a file could not be read" : "an error (see above)");
+                t->n_failed > 0 ? "a file failed (see above)" : "an error (see above)");
+}
+
+/* --dumps-only: do the first bytes of path start a dump? Only a regular
+ * file is judged (opened without blocking, so a FIFO cannot hang the
+ * hook); anything else, and a file that cannot be read, is scanned all the
+ * same, so that its error is reported. */
+static bool
+looks_like_dump(const char *path)
+{
+    uint8_t head[64];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    if (strcmp(path, "-") == 0 ||
+        (fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0)
+        return true;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return true;
+    }
+    n = read(fd, head, sizeof head);
+    close(fd);
+    return n <= 0 || scan_head_is_dump(head, (size_t)n);
 }
 
 static int
@@ -171,26 +197,43 @@ cmd_scan(const struct cli_opts *o)
     }
     for (int i = 0; i < o->n_files; i++) {
         struct scan_result r;
-        dg_err rc = scan_path(o->files[i], &so, &r);
+        dg_err rc;
+        bool failed;
+        char why[240];
 
+        if (o->dumps_only && !looks_like_dump(o->files[i])) {
+            if (o->verbose > 0)
+                fprintf(stderr, "dumpgate: %s: not a dump by its first bytes; not scanned\n",
+                        o->files[i]);
+            continue;
+        }
+        rc = scan_path(o->files[i], &so, &r);
         print_diag(o, &r);
         identity_apply(db, &r);
         verdict_apply(&o->policy, &r);
-        if (rc != DG_OK) {
-            error = true;
+        failed = rc != DG_OK;
+        if (failed) {
             report_failed(&rp, &r);
         } else {
             report_scan(&rp, &r);
             for (size_t k = 0; k < r.n_findings; k++)
                 if (r.findings[k].f.severity >= o->fail_on && !r.findings[k].allowed)
                     status = EXIT_FINDINGS;
+            if (o->strict && scan_incomplete(&r, why, sizeof why)) {
+                fprintf(stderr, "dumpgate: error: %s: incomplete scan (--strict): %s\n",
+                        r.name, why);
+                failed = true;
+            }
         }
-        tally_add(&t, o, &r, rc != DG_OK);
+        error |= failed;
+        tally_add(&t, o, &r, failed);
         scan_result_free(&r);
     }
     report_finish(&rp);
     identity_free(db);
-    if (error)
+    /* Precedence: a finding (1) is never hidden by an error (2) in another
+     * file; an error is never hidden by a clean file (0). */
+    if (error && status != EXIT_FINDINGS)
         status = EXIT_ERROR;
     if (o->format == REPORT_TEXT && isatty(STDOUT_FILENO))
         print_closing(stdout, o, &t, status);

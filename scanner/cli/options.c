@@ -44,6 +44,10 @@ options_usage(FILE *out)
             "                            (default high)\n"
             "  -j, --jobs N              worker threads per file (default 1)\n"
             "  -d, --detectors A,B,...   run only these detectors (see `dumpgate detectors`)\n"
+            "      --strict              a dump with missing bytes or a partial scan fails\n"
+            "                            (exit 2) instead of passing with a warning\n"
+            "      --dumps-only          scan only files whose first bytes are a dump (ELF,\n"
+            "                            minidump, compressed stream, apport report)\n"
             "  -v, --verbose             also print informational messages\n"
             "  -q, --quiet               print no warnings on stderr\n"
             "      --chunk-size BYTES    bytes per chunk (default 8 MiB)\n"
@@ -178,7 +182,8 @@ static const struct option longopts[] = {
     {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
     {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
     {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
-    {"no-config", no_argument, NULL, 'N'},     {NULL, 0, NULL, 0},
+    {"no-config", no_argument, NULL, 'N'},     {"strict", no_argument, NULL, 'Y'},
+    {"dumps-only", no_argument, NULL, 'D'},    {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:vqhV";
 
@@ -252,6 +257,8 @@ apply_config(struct cli_opts *o)
         o->spool = c->spool.s;
     if (c->has_no_builtin_allow)
         o->no_builtin_allow = c->no_builtin_allow;
+    if (c->has_strict)
+        o->strict = c->strict;
     /* the arrays of o hold CONFIG_MAX_FILES entries: the file's always fit */
     _Static_assert(sizeof o->allow / sizeof o->allow[0] == CAP &&
                    sizeof o->known / sizeof o->known[0] == CAP &&
@@ -386,6 +393,14 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             break;
         case 'q':
             o->quiet = true;
+            break;
+        case 'Y':
+            o->strict = true;
+            break;
+        case 'D':
+            if (o->cmd != CMD_SCAN)
+                return usage_error("%s is an option of scan", "--dumps-only");
+            o->dumps_only = true;
             break;
         case 'C':
             if (!parse_unsigned(optarg, 1ull << 30, &v) || v < 4096)

@@ -16,6 +16,7 @@
 #include "../container/elfcore.h"
 #include "../container/minidump.h"
 #include "../container/raw.h"
+#include "../input/decompress.h"
 #include "engine_int.h"
 #include "identity.h"
 
@@ -299,4 +300,41 @@ scan_result_free(struct scan_result *r)
     dg_diag_free(r->diag);
     regions_free(r->map);
     memset(r, 0, sizeof *r);
+}
+
+bool
+scan_head_is_dump(const uint8_t *p, size_t n)
+{
+    return elfcore_probe(p, n) || minidump_probe(p, n) ||
+           decompress_sniff(p, n, false) != DC_NONE;
+}
+
+bool
+scan_incomplete(const struct scan_result *r, char *why, size_t why_len)
+{
+    if (r->cov.unreadable_bytes > 0) {
+        dg_strlcpyf(why, why_len, "%llu bytes its headers describe are missing (truncated?)",
+                    (unsigned long long)r->cov.unreadable_bytes);
+        return true;
+    }
+    if (r->cov.scanned_bytes < r->cov.file_bytes) {
+        dg_strlcpyf(why, why_len, "only %llu of its %llu bytes were scanned",
+                    (unsigned long long)r->cov.scanned_bytes,
+                    (unsigned long long)r->cov.file_bytes);
+        return true;
+    }
+    for (size_t i = 0; r->diag != NULL && i < dg_diag_count(r->diag); i++) {
+        const struct dg_diag_msg *m = dg_diag_get(r->diag, i);
+
+        if (m->level == DG_DIAG_WARNING && (m->code == DG_E_LIMIT || m->code == DG_E_TRUNCATED ||
+                                            m->code == DG_E_IO)) {
+            dg_strlcpyf(why, why_len, "%s", m->text);
+            return true;
+        }
+    }
+    if (r->diag != NULL && dg_diag_dropped(r->diag) > 0) {
+        dg_strlcpyf(why, why_len, "%zu warnings were not kept", dg_diag_dropped(r->diag));
+        return true;
+    }
+    return false;
 }

@@ -102,4 +102,14 @@ dg_err scan_regions(const char *path, struct scan_result *out);
 
 void scan_result_free(struct scan_result *r);
 
+/* Do the first bytes p[0..n) of a file start a dump dumpgate reads: an ELF
+ * file, a minidump, a compressed stream or an apport report? (n >= 16 for
+ * every magic to be seen.) */
+bool scan_head_is_dump(const uint8_t *p, size_t n);
+
+/* Was r's scan incomplete: bytes its headers describe missing, bytes not
+ * scanned, or a warning that a limit, a truncation or a read error stopped
+ * part of it? Says why in why (why_len bytes). */
+bool scan_incomplete(const struct scan_result *r, char *why, size_t why_len);
+
 #endif
