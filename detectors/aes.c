@@ -805,6 +805,8 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     return DG_OK;
 }
 
+static const char *const aes_options[] = {"aes.max-bit-errors", NULL};
+
 const struct dg_detector dg_detector_aes = {
     .abi = DG_DETECTOR_ABI,
     .name = "aes",
@@ -820,4 +822,5 @@ const struct dg_detector dg_detector_aes = {
     .scan = aes_scan,
     .release = aes_release,
     .destroy = aes_destroy,
+    .options = aes_options,
 };

@@ -1559,6 +1559,8 @@ ks_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     return DG_OK;
 }
 
+static const char *const keystore_options[] = {"p12-pass", "jks-pass", NULL};
+
 const struct dg_detector dg_detector_keystore = {
     .abi = DG_DETECTOR_ABI,
     .name = "keystore",
@@ -1576,4 +1578,5 @@ const struct dg_detector dg_detector_keystore = {
     .release = ks_release,
     .finish = ks_finish,
     .destroy = ks_destroy,
+    .options = keystore_options,
 };

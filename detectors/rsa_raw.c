@@ -1243,6 +1243,8 @@ rsa_destroy(void *shared)
 
 static const char *const rsa_forms[] = {"bn-le64", "bn-be", "java-int", NULL};
 
+static const char *const rsa_raw_options[] = {"rsa-raw.strict", NULL};
+
 const struct dg_detector dg_detector_rsa_raw = {
     .abi = DG_DETECTOR_ABI,
     .name = "rsa-raw",
@@ -1258,4 +1260,5 @@ const struct dg_detector dg_detector_rsa_raw = {
     .release = rsa_release,
     .finish = rsa_finish,
     .destroy = rsa_destroy,
+    .options = rsa_raw_options,
 };

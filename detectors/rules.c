@@ -946,6 +946,8 @@ rules_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     return DG_OK;
 }
 
+static const char *const rules_options[] = {"rules", NULL};
+
 const struct dg_detector dg_detector_rules = {
     .abi = DG_DETECTOR_ABI,
     .name = "rules",
@@ -960,4 +962,5 @@ const struct dg_detector dg_detector_rules = {
     .scan = rules_scan,
     .release = rules_release,
     .destroy = rules_destroy,
+    .options = rules_options,
 };

@@ -173,3 +173,23 @@ def test_dumps_only_reads_first_bytes(tmp_path):
     r = dgtest.run("scan", "--dumps-only", "--format", "jsonl", text, timeout=20)
     assert r.returncode == 0 and dgtest.records(r.stdout) == [], r.stdout
     assert dgtest.run("scan", "--format", "jsonl", text).returncode == 1
+
+
+def test_detector_exclusion_and_unknown_options(tmp_path):
+    """-d -A,-B leaves detectors out of the default set; an --option that no
+    detector reads is refused (exit 2) with the known names."""
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    dump = tmp_path / "d.bin"
+    dump.write_bytes(os.urandom(500) + open(k, "rb").read() + os.urandom(500))
+    rc, f, _, _ = dgtest.scan(dump)
+    assert rc == 1 and {x["detector"] for x in f} == {"pem"}
+    rc, f, _, err = dgtest.scan(dump, "-d", "-pem,-aes")
+    assert rc == 0 and f == [], err
+    r = dgtest.run("scan", "-d", "-pem,der", dump)
+    assert r.returncode == 2 and b"not both" in r.stderr
+    r = dgtest.run("scan", "-d", "-nosuch", dump)
+    assert r.returncode == 2 and b"unknown detector 'nosuch'" in r.stderr
+    r = dgtest.run("scan", "--option", "aes.max-bit-error=2", dump)
+    assert r.returncode == 2 and b"no detector reads 'aes.max-bit-error'" in r.stderr
+    assert b"aes.max-bit-errors" in r.stderr
+    assert dgtest.run("scan", "--option", "aes.max-bit-errors=2", dump).returncode == 1

@@ -170,6 +170,10 @@ struct dg_detector {
     void (*release)(void *ctx);
     dg_err (*finish)(void *shared, const struct dg_dump *dump, struct dg_sink *sink);
     void (*destroy)(void *shared);
+    /* ABI 2: NULL-terminated names of the options it reads with
+     * dg_config_get() ("aes.max-bit-errors"), or NULL for none. An --option
+     * that no loaded detector names is refused before any byte is read. */
+    const char *const *options;
 };
 
 #ifdef __cplusplus

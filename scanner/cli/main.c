@@ -305,6 +305,67 @@ default_detectors(const char **names)
     return n;
 }
 
+/* Refuses an --option NAME=VALUE that no loaded detector reads (a
+ * misspelled name would otherwise change nothing, silently). */
+static int
+check_options(const struct cli_opts *o)
+{
+    for (int i = 0; i < o->n_keyvals; i++) {
+        const char *kv = o->keyvals[i], *eq = strchr(kv, '=');
+        size_t len = eq != NULL ? (size_t)(eq - kv) : strlen(kv);
+        bool known = false;
+
+        for (size_t k = 0; k < registry_count() && !known; k++) {
+            const struct dg_detector *d = registry_get(k);
+
+            for (const char *const *n = d->options; n != NULL && *n != NULL && !known; n++)
+                known = strlen(*n) == len && strncmp(*n, kv, len) == 0;
+        }
+        if (!known) {
+            fprintf(stderr, "dumpgate: --option: no detector reads '%.*s' (options: ", (int)len,
+                    kv);
+            for (size_t k = 0, m = 0; k < registry_count(); k++) {
+                const struct dg_detector *d = registry_get(k);
+
+                for (const char *const *n = d->options; n != NULL && *n != NULL; n++)
+                    if (strcmp(*n, "rules") != 0) /* set with --rules */
+                        fprintf(stderr, "%s%s", m++ ? ", " : "", *n);
+            }
+            fprintf(stderr, ")\nTry 'dumpgate --help'.\n");
+            return EXIT_ERROR;
+        }
+    }
+    return 0;
+}
+
+/* -d -A,-B: the default set without A and B, in names (which holds the n
+ * names as given, each with its '-'). Returns the new count, 0 when the
+ * names mix both forms or leave nothing. */
+static size_t
+exclude_detectors(const char **names, size_t n)
+{
+    const char *out[REGISTRY_MAX + 1], *drop[REGISTRY_MAX + 1];
+    size_t m = default_detectors(out), k = 0;
+
+    if (n > REGISTRY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (names[i][0] != '-')
+            return 0;
+        drop[i] = names[i] + 1;
+    }
+    for (size_t i = 0; i < m; i++) {
+        bool gone = false;
+
+        for (size_t j = 0; j < n && !gone; j++)
+            gone = strcmp(out[i], drop[j]) == 0;
+        if (!gone)
+            names[k++] = out[i];
+    }
+    names[k] = NULL;
+    return k;
+}
+
 /* Loads --plugin files, checks --rules files and the detector names of
  * --detectors and of the configuration file, and chooses the detectors:
  * -d, else the file's `detectors` (a list, or switches over the default
@@ -331,12 +392,23 @@ prepare(struct cli_opts *o, struct rule_set **rules)
         fprintf(stderr, "dumpgate: %s\n", err);
         return EXIT_ERROR;
     }
-    for (size_t i = 0; o->detectors_set && o->detectors[i] != NULL; i++, nd++)
-        if (registry_find(o->detectors[i]) == NULL) {
+    if (check_options(o) != 0)
+        return EXIT_ERROR;
+    for (size_t i = 0; o->detectors_set && o->detectors[i] != NULL; i++, nd++) {
+        const char *name = o->detectors[i] + (o->detectors[i][0] == '-');
+
+        if (registry_find(name) == NULL) {
             fprintf(stderr, "dumpgate: unknown detector '%s' (see `dumpgate detectors`)\n"
-                    "Try 'dumpgate --help'.\n", o->detectors[i]);
+                    "Try 'dumpgate --help'.\n", name);
             return EXIT_ERROR;
         }
+    }
+    if (o->detectors_set && o->detectors[0] != NULL && o->detectors[0][0] == '-' &&
+        (nd = exclude_detectors(o->detectors, nd)) == 0) {
+        fprintf(stderr, "dumpgate: -d: give detectors to run or, each with a '-', detectors "
+                        "to leave out of the default set; not both, and not all\n");
+        return EXIT_ERROR;
+    }
     if (!o->detectors_set && o->config != NULL &&
         o->config->detectors_mode != CONFIG_DETECTORS_UNSET) {
         nd = default_detectors(o->detectors);
