@@ -165,7 +165,9 @@ static dg_err
 keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ecgroups *eg = vctx;
-    const uint8_t *p = ch->p, *q = p + 1, *end = p + ch->owned + 1;
+    /* the 0x33 is the second byte of a match that starts in p[0..owned) */
+    size_t stop = ch->owned + 1 < ch->len ? ch->owned + 1 : ch->len;
+    const uint8_t *p = ch->p, *q = p + 1, *end = p + stop;
 
     /* 00 33 00 LL: a key_share extension's type and the high byte of its length */
     while (q < end && (q = memchr(q, 0x33, (size_t)(end - q))) != NULL) {
