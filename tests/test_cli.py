@@ -193,3 +193,49 @@ def test_detector_exclusion_and_unknown_options(tmp_path):
     assert r.returncode == 2 and b"no detector reads 'aes.max-bit-error'" in r.stderr
     assert b"aes.max-bit-errors" in r.stderr
     assert dgtest.run("scan", "--option", "aes.max-bit-errors=2", dump).returncode == 1
+
+
+def _on_a_terminal(args, env=None):
+    """Runs dumpgate with its standard output on a pseudo-terminal; returns
+    what it printed there."""
+    import pty
+    out = []
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        os.execve(str(dgtest.DUMPGATE), [str(dgtest.DUMPGATE), *map(str, args)],
+                  env if env is not None else os.environ)
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out.append(chunk)
+    finally:
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return b"".join(out).decode(errors="replace")
+
+
+def test_output_file_and_colour(tmp_path):
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    dump = tmp_path / "d.bin"
+    dump.write_bytes(os.urandom(500) + open(k, "rb").read() + os.urandom(500))
+    rep = tmp_path / "report.jsonl"
+    r = dgtest.run("scan", "-f", "jsonl", "-o", rep, dump)
+    assert r.returncode == 1 and r.stdout == b""
+    assert [x["record"] for x in dgtest.records(rep.read_bytes())] == ["finding", "summary"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("report")] == ["report.jsonl"]
+    r = dgtest.run("scan", "-o", tmp_path / "no" / "such" / "dir.txt", dump)
+    assert r.returncode == 2 and b"cannot write the report" in r.stderr
+    # colour on a terminal, for the severity word only; none with NO_COLOR or -o
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    text = _on_a_terminal(["scan", dump], env)
+    assert "\x1b[1;31mhigh\x1b[0m ec-private-key (long-term)" in text, text
+    assert "exit 1" in text.splitlines()[-1]  # the closing line
+    env["NO_COLOR"] = "1"
+    assert "\x1b[" not in _on_a_terminal(["scan", dump], env)
+    assert "\x1b[" not in dgtest.run("scan", dump).stdout.decode()

@@ -6,6 +6,7 @@
  * above --fail-on, 2 error). The only code besides options.c that prints to
  * the terminal or decides the exit status.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -156,6 +157,61 @@ looks_like_dump(const char *path)
     return n <= 0 || scan_head_is_dump(head, (size_t)n);
 }
 
+/* NO_COLOR (no-color.org): present and not empty means no colour. */
+static bool
+no_color(void)
+{
+    const char *v = getenv("NO_COLOR");
+
+    return v != NULL && v[0] != '\0';
+}
+
+/* -o FILE: the report is written to a new file beside FILE and renamed over
+ * it at the end, so FILE holds a whole report or stays as it was. *tmp gets
+ * the new file's name. NULL after printing why. */
+static FILE *
+open_output(const char *path, char **tmp)
+{
+    mode_t mask = umask(0);
+    FILE *f;
+    int fd;
+
+    umask(mask);
+    if (asprintf(tmp, "%s.XXXXXX", path) < 0) {
+        *tmp = NULL;
+        fprintf(stderr, "dumpgate: out of memory\n");
+        return NULL;
+    }
+    if ((fd = mkstemp(*tmp)) < 0 || fchmod(fd, 0666 & ~mask) != 0 ||
+        (f = fdopen(fd, "w")) == NULL) {
+        fprintf(stderr, "dumpgate: error: %s: cannot write the report: %s\n", path,
+                strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(*tmp);
+        }
+        free(*tmp);
+        *tmp = NULL;
+        return NULL;
+    }
+    return f;
+}
+
+/* Closes the report written to tmp and renames it to path; false (tmp
+ * removed) after printing why. */
+static bool
+close_output(FILE *f, const char *tmp, const char *path)
+{
+    bool ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
+
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    fprintf(stderr, "dumpgate: error: %s: cannot write the report: %s\n", path, strerror(errno));
+    unlink(tmp);
+    return false;
+}
+
 static int
 cmd_scan(const struct cli_opts *o)
 {
@@ -169,6 +225,7 @@ cmd_scan(const struct cli_opts *o)
     struct identity_db *db = identity_new(!o->no_builtin_allow);
     struct dg_diag *d = dg_diag_new();
     struct tally t = {0};
+    char *tmp = NULL;
     int status = EXIT_CLEAN;
     bool error = false;
 
@@ -190,9 +247,19 @@ cmd_scan(const struct cli_opts *o)
         return EXIT_ERROR;
     }
 
+    if (o->output != NULL && (rp.out = open_output(o->output, &tmp)) == NULL) {
+        identity_free(db);
+        return EXIT_ERROR;
+    }
+    rp.color = o->format == REPORT_TEXT && isatty(fileno(rp.out)) && !no_color();
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
         identity_free(db);
+        if (tmp != NULL) {
+            fclose(rp.out);
+            unlink(tmp);
+            free(tmp);
+        }
         return EXIT_ERROR;
     }
     for (int i = 0; i < o->n_files; i++) {
@@ -231,12 +298,15 @@ cmd_scan(const struct cli_opts *o)
     }
     report_finish(&rp);
     identity_free(db);
+    if (tmp != NULL && !close_output(rp.out, tmp, o->output))
+        error = true;
+    free(tmp);
     /* Precedence: a finding (1) is never hidden by an error (2) in another
      * file; an error is never hidden by a clean file (0). */
     if (error && status != EXIT_FINDINGS)
         status = EXIT_ERROR;
     if (o->format == REPORT_TEXT && isatty(STDOUT_FILENO))
-        print_closing(stdout, o, &t, status);
+        print_closing(stdout, o, &t, status); /* for the person, even with -o */
     return status;
 }
 

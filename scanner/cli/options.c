@@ -47,6 +47,7 @@ options_usage(FILE *out)
             "                            -d -A,-B: the default set without A and B\n"
             "      --strict              a dump with missing bytes or a partial scan fails\n"
             "                            (exit 2) instead of passing with a warning\n"
+            "  -o, --output FILE         write the report to FILE (complete or not at all)\n"
             "      --dumps-only          scan only files whose first bytes are a dump (ELF,\n"
             "                            minidump, compressed stream, apport report)\n"
             "  -v, --verbose             also print informational messages\n"
@@ -134,7 +135,7 @@ scan_option_name(int c)
         return "--known-keys";
     case 'n':
         return "--no-builtin-allow";
-    case 'o':
+    case 'K':
         return "--option";
     case 'P':
         return "--p12-pass";
@@ -177,16 +178,16 @@ static const struct option longopts[] = {
     {"chunk-size", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},       {"spool", required_argument, NULL, 'S'},
     {"allow", required_argument, NULL, 'a'},   {"known-keys", required_argument, NULL, 'k'},
-    {"no-builtin-allow", no_argument, NULL, 'n'}, {"option", required_argument, NULL, 'o'},
+    {"no-builtin-allow", no_argument, NULL, 'n'}, {"option", required_argument, NULL, 'K'},
     {"p12-pass", required_argument, NULL, 'P'},
     {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
     {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
     {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
     {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
     {"no-config", no_argument, NULL, 'N'},     {"strict", no_argument, NULL, 'Y'},
-    {"dumps-only", no_argument, NULL, 'D'},    {NULL, 0, NULL, 0},
+    {"dumps-only", no_argument, NULL, 'D'},    {"output", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
 };
-static const char shortopts[] = "f:j:d:vqhV";
+static const char shortopts[] = "f:j:d:o:vqhV";
 
 /* What the command line says about the configuration file. */
 struct config_choice {
@@ -422,10 +423,15 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->no_builtin_allow = true;
             break;
         case 'o':
+            if (o->cmd != CMD_SCAN)
+                return usage_error("%s is an option of scan", "-o");
+            o->output = optarg;
+            break;
+        case 'K':
         case 'P':
             if (o->n_keyvals + 1 >= (int)(sizeof o->keyvals / sizeof o->keyvals[0]))
                 return usage_error("%s", "too many detector options");
-            if (c == 'o' && (strchr(optarg, '=') == NULL || optarg[0] == '='))
+            if (c == 'K' && (strchr(optarg, '=') == NULL || optarg[0] == '='))
                 return usage_error("--option takes NAME=VALUE, not '%s'", optarg);
             if (c == 'P') {
                 free(o->p12_pass);

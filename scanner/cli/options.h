@@ -33,7 +33,8 @@ struct cli_opts {
     unsigned verbose;
     bool quiet;
     bool strict;                /* --strict: unreadable bytes or a partial scan fail the file */
-    bool dumps_only;            /* --dumps-only: scan only files whose first bytes are a dump */
+    bool dumps_only;
+    const char *output;         /* -o FILE: the report goes there (scan), else stdout */            /* --dumps-only: scan only files whose first bytes are a dump */
     size_t chunk_size;
     char *detector_list;        /* owned copy of --detectors, split in place */
     const char *detectors[33];  /* NULL-terminated names, or detectors[0] == NULL */

@@ -28,7 +28,7 @@ report_scan(const struct report *rp, const struct scan_result *r)
         if (rp->format == REPORT_JSONL)
             jsonl_finding(rp->out, r, &r->findings[i]);
         else if (!r->findings[i].allowed || rp->verbose > 0) /* allowed: counted */
-            text_finding(rp->out, r, &r->findings[i]);
+            text_finding(rp->out, r, &r->findings[i], rp->color);
     }
     if (rp->format == REPORT_JSONL)
         jsonl_summary(rp->out, r);

@@ -30,6 +30,8 @@ struct report {
     FILE *out;
     enum report_format format;
     unsigned verbose;
+    bool color;               /* text: the severity word in ANSI colour (a terminal
+                                 without NO_COLOR) */
     struct sarif_doc *sarif;  /* REPORT_SARIF: the document being collected (owned;
                                  report_finish() writes and frees it) */
 };
@@ -57,7 +59,8 @@ void sarif_add(struct sarif_doc *s, const struct scan_result *r, bool failed);
 void sarif_write(struct sarif_doc *s, FILE *out);
 void sarif_free(struct sarif_doc *s);
 /* text.c */
-void text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f);
+void text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f,
+                  bool color);
 /* verbose: allowed findings were listed (else the summary says how to list them) */
 void text_summary(FILE *out, const struct scan_result *r, unsigned verbose);
 void text_span(FILE *out, const struct dg_region *s);

@@ -25,13 +25,18 @@ human_bytes(uint64_t n, char *out, size_t len)
 }
 
 void
-text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
+text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf, bool color)
 {
     const struct dg_finding *f = &sf->f;
+    /* bold red, yellow, dim: the severity word only */
+    const char *on = !color ? ""
+                     : f->severity == DG_SEV_HIGH   ? "\033[1;31m"
+                     : f->severity == DG_SEV_MEDIUM ? "\033[33m"
+                                                    : "\033[2m";
 
     /* what, and how much it matters */
-    fprintf(out, "%s: %s %s (%s)", r->name, dg_severity_name(f->severity), f->type,
-            dg_role_name(f->role));
+    fprintf(out, "%s: %s%s%s %s (%s)", r->name, on, dg_severity_name(f->severity),
+            color ? "\033[0m" : "", f->type, dg_role_name(f->role));
     if (f->key.algorithm[0]) {
         fprintf(out, " %s", f->key.algorithm);
         if (f->key.curve[0])
