@@ -555,3 +555,25 @@ def test_pre_commit_passes_a_source_repository_quickly(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     # pre-commit itself and git take part of it; under ASan every start is slower
     assert elapsed < (6 if os.environ.get("DUMPGATE_SANITIZED") else 2), elapsed
+
+
+def test_install_honours_the_prefix():
+    """meson install puts the units under the prefix (systemd's own unit
+    directory only for --prefix /usr), the handler in libexec, and the
+    example configuration beside /etc's, never over it."""
+    r = subprocess.run(["meson", "introspect", str(dgtest.BUILD), "--installed"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    installed = list(json.loads(r.stdout).values())
+    prefix = json.loads(subprocess.run(
+        ["meson", "introspect", str(dgtest.BUILD), "--buildoptions"], capture_output=True,
+        text=True, timeout=60).stdout)
+    prefix = [o["value"] for o in prefix if o["name"] == "prefix"][0]
+    units = [p for p in installed if p.endswith((".service", ".path"))]
+    assert len(units) == 2, installed
+    want = "/usr/lib/systemd/system/" if prefix == "/usr" else f"{prefix}/lib/systemd/system/"
+    assert all(p.startswith(want) or (prefix == "/usr" and p.startswith("/lib/systemd/system/"))
+               for p in units), units
+    assert any(p.endswith("/libexec/dumpgate-core") for p in installed), installed
+    assert any(p.endswith("/dumpgate/dumpgate.yaml.example") for p in installed), installed
+    assert not any(p.endswith("/dumpgate/dumpgate.yaml") for p in installed), installed
