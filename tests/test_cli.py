@@ -239,3 +239,16 @@ def test_output_file_and_colour(tmp_path):
     env["NO_COLOR"] = "1"
     assert "\x1b[" not in _on_a_terminal(["scan", dump], env)
     assert "\x1b[" not in dgtest.run("scan", dump).stdout.decode()
+
+
+def test_progress_on_a_terminal(tmp_path):
+    """A dump over 256 MiB shows how far the scan is on a terminal's stderr,
+    and the line is cleared at the end; none with -q or off a terminal."""
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(300 << 20)  # sparse: no disk, all zeros
+    text = _on_a_terminal(["scan", big])
+    assert "GiB scanned (" in text and "\x1b[K" in text, text[-500:]
+    assert "GiB scanned" not in _on_a_terminal(["scan", "-q", big])
+    r = dgtest.run("scan", big)
+    assert r.returncode == 0 and b"GiB scanned" not in r.stderr

@@ -212,6 +212,34 @@ close_output(FILE *f, const char *tmp, const char *path)
     return false;
 }
 
+/* The progress line on a terminal, for a dump over PROGRESS_MIN bytes. */
+#define PROGRESS_MIN (256ull << 20)
+
+struct progress {
+    const char *name;
+    bool shown;
+};
+
+static void
+show_progress(void *arg, uint64_t scanned, uint64_t total)
+{
+    struct progress *p = arg;
+
+    if (total > 0 && total < PROGRESS_MIN)
+        return;
+    if (total == 0 && scanned < PROGRESS_MIN)
+        return;
+    if (total > 0)
+        fprintf(stderr, "\rdumpgate: %s: %.1f of %.1f GiB scanned (%u%%)\033[K", p->name,
+                (double)scanned / (1u << 30), (double)total / (1u << 30),
+                (unsigned)(scanned * 100 / total));
+    else
+        fprintf(stderr, "\rdumpgate: %s: %.1f GiB scanned\033[K", p->name,
+                (double)scanned / (1u << 30));
+    fflush(stderr);
+    p->shown = true;
+}
+
 static int
 cmd_scan(const struct cli_opts *o)
 {
@@ -225,6 +253,7 @@ cmd_scan(const struct cli_opts *o)
     struct identity_db *db = identity_new(!o->no_builtin_allow);
     struct dg_diag *d = dg_diag_new();
     struct tally t = {0};
+    struct progress prog = {0};
     char *tmp = NULL;
     int status = EXIT_CLEAN;
     bool error = false;
@@ -252,6 +281,10 @@ cmd_scan(const struct cli_opts *o)
         return EXIT_ERROR;
     }
     rp.color = o->format == REPORT_TEXT && isatty(fileno(rp.out)) && !no_color();
+    if (!o->quiet && isatty(STDERR_FILENO)) {
+        so.progress = show_progress;
+        so.progress_arg = &prog;
+    }
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
         identity_free(db);
@@ -274,7 +307,10 @@ cmd_scan(const struct cli_opts *o)
                         o->files[i]);
             continue;
         }
+        prog = (struct progress){.name = o->files[i]};
         rc = scan_path(o->files[i], &so, &r);
+        if (prog.shown)
+            fputs("\r\033[K", stderr); /* the progress line goes */
         print_diag(o, &r);
         identity_apply(db, &r);
         verdict_apply(&o->policy, &r);

@@ -51,6 +51,9 @@ struct job {
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
     atomic_uint_fast64_t scanned;  /* owned bytes handed to detectors */
     atomic_bool shrunk;            /* the file shrank under us: stop */
+    const struct scan_opts *opts;  /* for its progress callback */
+    uint64_t total;                /* the input's size, 0 if unknown */
+    pthread_mutex_t progress_lock; /* one progress call at a time */
 
     /* stream ring */
     pthread_mutex_t lock;
@@ -72,6 +75,18 @@ struct worker {
     dg_err rc;
 };
 
+/* Calls the progress callback when the bytes scanned pass a step. */
+static void
+report_progress(struct job *j, uint64_t before, uint64_t added)
+{
+    if (j->opts->progress == NULL ||
+        before / SCAN_PROGRESS_STEP == (before + added) / SCAN_PROGRESS_STEP)
+        return;
+    pthread_mutex_lock(&j->progress_lock);
+    j->opts->progress(j->opts->progress_arg, atomic_load(&j->scanned), j->total);
+    pthread_mutex_unlock(&j->progress_lock);
+}
+
 static void
 scan_chunk(struct worker *w, const struct dg_chunk *ch)
 {
@@ -87,7 +102,7 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
                        "%s: detector %s failed on the chunk at offset 0x%llx: %s", j->in->name,
                        j->det[i]->name, (unsigned long long)ch->off, dg_strerror(rc));
     }
-    atomic_fetch_add(&j->scanned, ch->owned);
+    report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
 }
 
 /* True when [off, off+len) of fd lies entirely in a hole (SEEK_DATA finds no
@@ -125,7 +140,7 @@ do_indexed_chunk(struct worker *w, uint64_t k)
         ch.p = j->in->mem + off;
     } else if (is_hole(j->in->fd, off, ch.len)) {
         /* A hole of a sparse file reads as zeros: nothing to find there. */
-        atomic_fetch_add(&j->scanned, ch.owned);
+        report_progress(j, atomic_fetch_add(&j->scanned, ch.owned), ch.owned);
         return true;
     } else {
         size_t got = 0;
@@ -436,7 +451,10 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     j->dump = (struct dg_dump){.in = in, .map = map};
     j->diag = diag;
     j->chunk = opts->chunk_size ? opts->chunk_size : SCAN_DEFAULT_CHUNK;
+    j->opts = opts;
+    j->total = input_known_size(in);
     pthread_mutex_init(&j->lock, NULL);
+    pthread_mutex_init(&j->progress_lock, NULL);
     pthread_cond_init(&j->cv, NULL);
     if ((rc = select_detectors(j, opts)) != DG_OK)
         goto out;
@@ -527,6 +545,7 @@ out:
     stream_ring_free(j);
     *scanned = atomic_load(&j->scanned);
     pthread_mutex_destroy(&j->lock);
+    pthread_mutex_destroy(&j->progress_lock);
     pthread_cond_destroy(&j->cv);
     free(j);
     return rc;

@@ -25,7 +25,14 @@ struct scan_opts {
     size_t chunk_size;            /* owned bytes per chunk; 0 = SCAN_DEFAULT_CHUNK */
     const char *const *detectors; /* NULL-terminated names to run; NULL = the default set */
     struct dg_config cfg;         /* passed to every detector's create() */
+    /* Called as the scan passes every SCAN_PROGRESS_STEP bytes, from a worker
+     * thread (one call at a time), with the bytes scanned and the input's
+     * size (0 when a stream's is unknown); NULL for none. */
+    void (*progress)(void *arg, uint64_t scanned, uint64_t total);
+    void *progress_arg;
 };
+
+#define SCAN_PROGRESS_STEP (64ull << 20)
 
 #define SCAN_DEFAULT_CHUNK (8u << 20)
 
