@@ -3,13 +3,20 @@
  *
  * jsonl.c - one JSON object per line, written with jansson: findings (the
  * contract in docs/FINDINGS.md), spans of the region map, and one summary per
- * file with coverage, counts and diagnostics. Every record has "record".
+ * file with coverage, counts and diagnostics. Every record starts with
+ * "record" (what it is) and "schema" (JSONL_SCHEMA, the version of the
+ * contract); docs/findings.schema.json describes each record.
  */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 
 #include "report.h"
+
+/* The version of the JSONL contract (docs/FINDINGS.md), in every record.
+ * Adding a field keeps it; renaming, removing or retyping one, or giving a
+ * field a value its readers cannot expect, bumps it. */
+#define JSONL_SCHEMA 1
 
 static json_t *
 str_or_null(const char *s)
@@ -43,6 +50,13 @@ emit(FILE *out, json_t *o)
     json_decref(o);
 }
 
+/* A new record of the given kind: "record" and "schema" come first. */
+static json_t *
+record(const char *kind)
+{
+    return json_pack("{s:s, s:i}", "record", kind, "schema", JSONL_SCHEMA);
+}
+
 static json_t *
 region_json(const struct dg_region *s)
 {
@@ -74,9 +88,8 @@ void
 jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
 {
     const struct dg_finding *f = &sf->f;
-    json_t *o = json_object(), *k = json_object(), *locs;
+    json_t *o = record("finding"), *k = json_object(), *locs;
 
-    json_object_set_new(o, "record", json_string("finding"));
     json_object_set_new(o, "file", json_string(r->name));
     json_object_set_new(o, "detector", json_string(sf->detector));
     json_object_set_new(o, "type", json_string(f->type));
@@ -122,11 +135,10 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
 void
 jsonl_span(FILE *out, const struct dg_region *s)
 {
-    json_t *o = json_object();
+    json_t *o = record("span");
     char perms[4];
 
     report_perms(s->perms, perms);
-    json_object_set_new(o, "record", json_string("span"));
     json_object_set_new(o, "offset", json_count(s->off));
     json_object_set_new(o, "size", json_count(s->len));
     json_object_set_new(o, "vaddr", s->has_va ? hex_addr(s->va) : json_null());
@@ -141,7 +153,7 @@ jsonl_span(FILE *out, const struct dg_region *s)
 void
 jsonl_summary(FILE *out, const struct scan_result *r)
 {
-    json_t *o = json_object(), *cov = json_object(), *cnt = json_object();
+    json_t *o = record("summary"), *cov = json_object(), *cnt = json_object();
     json_t *warn = json_array(), *err = json_array(), *info = json_array();
     size_t by_sev[4] = {0}, n_allowed = 0;
 
@@ -149,7 +161,6 @@ jsonl_summary(FILE *out, const struct scan_result *r)
         by_sev[r->findings[i].f.severity & 3]++;
         n_allowed += r->findings[i].allowed;
     }
-    json_object_set_new(o, "record", json_string("summary"));
     json_object_set_new(o, "file", json_string(r->name));
     json_object_set_new(o, "format", json_string(r->format));
     json_object_set_new(o, "detail", str_or_null(r->format_detail));
