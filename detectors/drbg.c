@@ -66,6 +66,7 @@ struct state {
 };
 
 struct shared {
+    bool avx2;                 /* this CPU runs scan_avx2() */
     pthread_mutex_t lock;
     struct state v[MAX_STATES];
     size_t n;
@@ -80,6 +81,7 @@ drbg_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     pthread_mutex_init(&sh->lock, NULL);
+    sh->avx2 = dg_cpu_avx2();
     *out = sh;
     return DG_OK;
 }
@@ -143,10 +145,10 @@ is_state(const uint8_t *p, unsigned *keylen)
     return true;
 }
 
-/* Bit 0 set when the word at p is 16, 24 or 32, bit 1 for the word at p + 8
- * (little-endian): byte 0 one of those, bytes 1 to 7 zero. */
-static inline unsigned
-keylen_words(const uint8_t *p)
+/* Could p[0..12) be a state's keylen and use_df: a little-endian word 16,
+ * 24 or 32, then a 32-bit 0 or 1? (Reads p[0..16).) */
+static inline bool
+keylen_use_df(const uint8_t *p)
 {
 #ifdef __SSE2__
     __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -155,14 +157,13 @@ keylen_words(const uint8_t *p)
         _mm_or_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8(16)),
                      _mm_or_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8(24)),
                                   _mm_cmpeq_epi8(a, _mm_set1_epi8(32)))));
+    unsigned one = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_set1_epi8(1)));
 
-    return (unsigned)((z & 0xfe) == 0xfe && (k & 1)) |
-           (unsigned)((z & 0xfe00) == 0xfe00 && (k & 0x100)) << 1;
+    return (z & 0x0efe) == 0x0efe && (k & 1) && ((z | one) & 0x100);
 #else
-    uint64_t a = load_le64(p), b = load_le64(p + 8);
+    uint64_t w = load_le64(p);
 
-    return (unsigned)(a - 16 <= 16 && (a & 7) == 0) |
-           (unsigned)(b - 16 <= 16 && (b & 7) == 0) << 1;
+    return w - 16 <= 16 && (w & 7) == 0 && load_le32(p + 8) <= 1;
 #endif
 }
 
@@ -184,25 +185,53 @@ try_state(struct shared *sh, const struct dg_chunk *ch, size_t s)
     pthread_mutex_unlock(&sh->lock);
 }
 
+#if DG_HAVE_AVX2
+/* Struct starts s, s + 8, ... before end whose keylen word is 16, 24 or
+ * 32, four words to a load; returns where it stopped (the rest is left to
+ * the portable loop). */
+DG_TARGET_AVX2 static size_t
+scan_avx2(struct shared *sh, const struct dg_chunk *ch, size_t s, size_t end)
+{
+    const __m256i k16 = _mm256_set1_epi64x(16), k24 = _mm256_set1_epi64x(24),
+                  k32 = _mm256_set1_epi64x(32);
+
+    for (; s + 24 < end && s + OFF_KEYLEN + 32 <= ch->len; s += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + s + OFF_KEYLEN));
+        __m256i eq = _mm256_or_si256(_mm256_cmpeq_epi64(a, k16),
+                                     _mm256_or_si256(_mm256_cmpeq_epi64(a, k24),
+                                                     _mm256_cmpeq_epi64(a, k32)));
+        unsigned m = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(eq));
+
+        for (; m != 0; m &= m - 1) {
+            size_t t = s + 8 * (size_t)__builtin_ctz(m);
+
+            if (t < end && keylen_use_df(ch->p + t + OFF_KEYLEN))
+                try_state(sh, ch, t);
+        }
+    }
+    return s;
+}
+#endif
+
 static dg_err
 drbg_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct shared *sh = ctx;
-    size_t first = (size_t)((8 - (ch->off & 7)) & 7);
+    size_t s = (size_t)((8 - (ch->off & 7)) & 7), end;
 
     (void)sink;
     if (ch->len < STATE_LEN)
         return DG_OK;
-    /* anchor: the keylen word, 40 bytes into the struct, two words at a time;
-     * a struct starts before owned and ends within len */
-    for (size_t s = first; s < ch->owned && s + STATE_LEN <= ch->len; s += 16) {
-        unsigned hit = keylen_words(ch->p + s + OFF_KEYLEN);
-
-        if (hit & 1)
+    /* a struct starts before owned and ends within len */
+    end = ch->owned < ch->len - STATE_LEN + 1 ? ch->owned : ch->len - STATE_LEN + 1;
+#if DG_HAVE_AVX2
+    if (sh->avx2)
+        s = scan_avx2(sh, ch, s, end);
+#endif
+    /* anchor: the keylen and use_df words, 40 bytes into the struct */
+    for (; s < end; s += 8)
+        if (keylen_use_df(ch->p + s + OFF_KEYLEN))
             try_state(sh, ch, s);
-        if ((hit & 2) && s + 8 < ch->owned && s + 8 + STATE_LEN <= ch->len)
-            try_state(sh, ch, s + 8);
-    }
     return DG_OK;
 }
 

@@ -175,3 +175,45 @@ def test_prefix_shifts_offsets_exactly(tmp_path, rsa):
     fa = dgtest.scan(a)[1]
     fb = dgtest.scan(b)[1]
     assert [f["offset"] + 65 for f in fa] == [f["offset"] for f in fb] != []
+
+
+def test_long_primality_proof_has_a_budget(tmp_path):
+    """An RSA-15360 key that is not a published test key (the primes of
+    OpenSSL's RSA-15360 test key with e = 3): its 7680-bit primes take longer
+    to test than the 10 s budget, so it is reported as a long-term candidate,
+    high, saying so, in about 10 s rather than half a minute."""
+    import math
+    import re
+    import time
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    data = open("/usr/bin/openssl", "rb").read()
+    test_key = None
+    for m in re.finditer(rb"\x30\x82(..)\x02\x01\x00\x02\x82\x07\x81", data, re.S):
+        der = data[m.start():m.start() + 4 + int.from_bytes(m.group(1), "big")]
+        try:
+            k = serialization.load_der_private_key(der, None)
+        except ValueError:
+            continue
+        if k.key_size == 15360:
+            test_key = k
+            break
+    assert test_key is not None, "no RSA-15360 test key in /usr/bin/openssl"
+    nums = test_key.private_numbers()
+    p, q, e = nums.p, nums.q, 3
+    lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    assert math.gcd(e, lam) == 1
+    d = pow(e, -1, lam)
+    key = rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p),
+                                rsa.RSAPublicNumbers(e, p * q)).private_key()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path, _ = plant(tmp_path, [pem])
+    t0 = time.time()
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "pem")
+    took = time.time() - t0
+    assert rc == 1 and len(findings) == 1, (findings, err)
+    f = findings[0]
+    assert (f["status"], f["severity"], f["role"]) == ("candidate", "high", "long-term"), f
+    assert "passed the 10 s budget" in f["note"], f["note"]
+    assert took < 25, took

@@ -11,6 +11,7 @@
  * the thread's queue.
  */
 #include <string.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 #include <openssl/core_names.h>
@@ -143,6 +144,60 @@ get_bn(const EVP_PKEY *pkey, const char *name)
 
 /* RSA: n = p*q, e*d = 1 mod (p-1) and (q-1), dP, dQ, qInv, primality; for a key
  * without factors, m^(e*d) = m mod n for a random m. */
+/* The time the primality tests of one key may take: a key with 4096-bit
+ * or larger primes takes seconds, and a pre-commit hook or a core handler
+ * must not wait minutes for a proof. */
+#define PRIME_BUDGET_SECONDS 10
+
+static bool
+past(const struct timespec *end)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > end->tv_sec || (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
+}
+
+/* BN_GENCB callback: go on while the deadline is ahead. */
+static int
+before_deadline(int a, int b, BN_GENCB *cb)
+{
+    (void)a;
+    (void)b;
+    return !past(BN_GENCB_get_arg(cb));
+}
+
+/* Probable-primality of p and q (2^-128 error), within PRIME_BUDGET_SECONDS.
+ * DG_OK, DG_E_FORMAT when one is composite, or DG_E_LIMIT (with proof
+ * saying so) when the budget ran out first. */
+static dg_err
+check_primes(const BIGNUM *p, const BIGNUM *q, BN_CTX *ctx, char *proof, size_t n_proof)
+{
+    struct timespec end;
+    BN_GENCB *cb = BN_GENCB_new();
+    int rp = -1, rq = -1;
+
+    if (cb == NULL)
+        return DG_E_NOMEM;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += PRIME_BUDGET_SECONDS;
+    BN_GENCB_set(cb, before_deadline, &end);
+    rp = BN_check_prime(p, ctx, cb);
+    if (rp == 1)
+        rq = BN_check_prime(q, ctx, cb);
+    BN_GENCB_free(cb);
+    if (rp == 1 && rq == 1)
+        return DG_OK;
+    if ((rp < 0 || rq < 0) && past(&end)) {
+        dg_strlcpyf(proof, n_proof,
+                    "p*q=n and e*d=1 hold; the primality tests of its %d-bit primes passed "
+                    "the %d s budget",
+                    BN_num_bits(p), PRIME_BUDGET_SECONDS);
+        return DG_E_LIMIT;
+    }
+    return DG_E_FORMAT;
+}
+
 static dg_err
 prove_rsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
 {
@@ -213,14 +268,19 @@ prove_rsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
     if (qi != NULL && (!BN_mod_mul(t, qi, q, p, ctx) || !BN_is_one(t)))
         goto end;
     why = "a factor is not prime";
-    if (BN_check_prime(p, ctx, NULL) != 1 || BN_check_prime(q, ctx, NULL) != 1)
+    if ((rc = check_primes(p, q, ctx, proof, n_proof)) != DG_OK) {
+        if (rc == DG_E_LIMIT)
+            goto out_limit;
+        rc = DG_E_FORMAT;
         goto end;
+    }
     dg_strlcpyf(proof, n_proof, "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes",
                 (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "");
     rc = DG_OK;
 end:
     if (rc != DG_OK)
         dg_strlcpyf(proof, n_proof, "%s", why);
+out_limit:
     BN_CTX_end(ctx);
 out:
     BN_CTX_free(ctx);
