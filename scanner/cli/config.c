@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,99 @@ handler(struct loader *ld, const yaml_node_t *v)
     return rc;
 }
 
+bool
+config_parse_bytes(const char *s, unsigned long long *bytes)
+{
+    static const char *const units[] = {"K", "M", "G", "T"};
+    unsigned long long x = 0;
+    unsigned shift = 0;
+    size_t i;
+
+    for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+        if (x > (ULLONG_MAX - 9) / 10)
+            return false;
+        x = x * 10 + (unsigned)(s[i] - '0');
+    }
+    if (i == 0)
+        return false;
+    for (size_t u = 0; s[i] != '\0' && u < sizeof units / sizeof units[0]; u++)
+        if (s[i] == units[u][0] && (s[i + 1] == '\0' || strcmp(s + i + 1, "iB") == 0)) {
+            shift = 10 * (unsigned)(u + 1);
+            i += strlen(s + i);
+        }
+    if (s[i] != '\0' || x == 0 || (shift > 0 && x > (ULLONG_MAX >> shift)))
+        return false;
+    *bytes = x << shift;
+    return true;
+}
+
+/* quarantine: {max_age_days: N, max_total_bytes: N, release_command: PROGRAM,
+ * metrics_file: FILE} */
+static dg_err
+quarantine(struct loader *ld, const yaml_node_t *v)
+{
+    static const char *const keys[] = {"max_age_days", "max_total_bytes", "release_command",
+                                       "metrics_file"};
+    enum { N_KEYS = sizeof keys / sizeof keys[0] };
+    struct config *cfg = ld->cfg;
+    unsigned long seen[N_KEYS] = {0};
+    bool present;
+    dg_err rc = mapping(ld, "quarantine",
+                        "max_age_days: N, max_total_bytes: N, release_command: PROGRAM, "
+                        "metrics_file: FILE", v, &present);
+
+    for (yaml_node_pair_t *p = present ? v->data.mapping.pairs.start : NULL;
+         rc == DG_OK && p != NULL && p < v->data.mapping.pairs.top; p++) {
+        const yaml_node_t *kn = node(ld, p->key), *val = node(ld, p->value);
+        const char *k = NULL, *s = NULL;
+        char h[64];
+        size_t i;
+
+        if ((rc = key_name(ld, "quarantine", kn, &k)) != DG_OK)
+            break;
+        for (i = 0; i < N_KEYS && strcmp(k, keys[i]) != 0; i++)
+            ;
+        if (i == N_KEYS)
+            return fail(ld, DG_E_FORMAT, line_of(kn),
+                        "unknown key 'quarantine.%.40s'%s; quarantine takes max_age_days, "
+                        "max_total_bytes, release_command and metrics_file", k,
+                        hint(k, keys, N_KEYS, h, sizeof h));
+        if (seen[i] != 0)
+            return fail(ld, DG_E_FORMAT, line_of(kn),
+                        "quarantine.%s given twice (first on line %lu)", k, seen[i]);
+        seen[i] = line_of(kn);
+        switch (i) {
+        case 0:
+            rc = number(ld, "quarantine.max_age_days", " of days", val, 1, 36500,
+                        &cfg->max_age_days);
+            cfg->has_max_age_days = rc == DG_OK;
+            break;
+        case 1:
+            if ((rc = text(ld, "quarantine.max_total_bytes", "a size in bytes", val, &s)) !=
+                DG_OK)
+                break;
+            if (!is_plain(val) || !config_parse_bytes(s, &cfg->max_total_bytes))
+                return fail(ld, DG_E_FORMAT, line_of(val),
+                            "quarantine.max_total_bytes must be a whole number of bytes, at "
+                            "least 1, optionally with K, M, G or T (powers of 1024)%s, not "
+                            "'%.60s'", unquote_hint(val), s);
+            cfg->has_max_total_bytes = true;
+            break;
+        case 2:
+            if ((rc = text(ld, "quarantine.release_command", "a program", val, &s)) == DG_OK &&
+                (rc = path_value(ld, s, &cfg->release_command.s)) == DG_OK)
+                cfg->release_command.line = line_of(val);
+            break;
+        default:
+            if ((rc = text(ld, "quarantine.metrics_file", "a file", val, &s)) == DG_OK &&
+                (rc = path_value(ld, s, &cfg->metrics_file.s)) == DG_OK)
+                cfg->metrics_file.line = line_of(val);
+            break;
+        }
+    }
+    return rc;
+}
+
 /* --- the document ------------------------------------------------------------ */
 
 enum top_key {
@@ -556,6 +650,7 @@ enum top_key {
     K_HANDLER,
     K_JOBS,
     K_STRICT,
+    K_QUARANTINE,
     K_COUNT
 };
 
@@ -566,6 +661,7 @@ static const char *const top_keys[K_COUNT] = {
     [K_RULES] = "rules",           [K_PLUGINS] = "plugins",
     [K_NO_BUILTIN_ALLOW] = "no_builtin_allow", [K_HANDLER] = "handler",
     [K_JOBS] = "jobs",           [K_STRICT] = "strict",
+    [K_QUARANTINE] = "quarantine",
 };
 
 static dg_err
@@ -603,6 +699,8 @@ top_value(struct loader *ld, enum top_key k, const yaml_node_t *v)
         return rc;
     case K_HANDLER:
         return handler(ld, v);
+    case K_QUARANTINE:
+        return quarantine(ld, v);
     case K_JOBS:
         rc = number(ld, "jobs", "", v, 1, 64, &cfg->jobs);
         cfg->has_jobs = rc == DG_OK;

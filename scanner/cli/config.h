@@ -95,6 +95,15 @@ struct config {
     unsigned timeout;           /* handler.timeout: seconds, 1..86400 */
     struct config_str spool;    /* handler.spool; .s NULL when not given */
 
+    bool has_max_age_days;
+    unsigned max_age_days;      /* quarantine.max_age_days: days, 1..36500 */
+    bool has_max_total_bytes;
+    unsigned long long max_total_bytes; /* quarantine.max_total_bytes: bytes, >= 1 */
+    struct config_str release_command; /* quarantine.release_command: a program; .s NULL
+                                          when not given */
+    struct config_str metrics_file; /* quarantine.metrics_file: a Prometheus textfile;
+                                       .s NULL when not given */
+
     char **owned;               /* every string above, for config_free */
     size_t n_owned, cap_owned;
 };
@@ -107,6 +116,11 @@ struct config {
 dg_err config_load(const char *path, struct config **out, char *err, size_t n);
 
 void config_free(struct config *cfg);
+
+/* Parses a size in bytes: a whole number, optionally followed by K, M, G or
+ * T (or KiB, MiB, GiB, TiB: powers of 1024), at least 1. OUT: *bytes.
+ * Returns false, *bytes unchanged, for anything else or an overflow. */
+bool config_parse_bytes(const char *s, unsigned long long *bytes);
 
 /* Checks that every detector the file names (detectors, detector_severity)
  * is in the registry; call once the plug-ins are loaded. DG_OK, or

@@ -23,6 +23,10 @@
  * `--sweep DIR` does the same for the dumps systemd-coredump stored in DIR:
  * verdicts go to the spool, dirty dumps move to its quarantine, clean ones
  * stay where they are. Log lines go to syslog (and stderr with --log-stderr).
+ * Each verdict names the dump ("dump") and says where it is ("path", its
+ * absolute path in clean/ or quarantine/, or where a swept clean dump
+ * stayed); `dumpgate quarantine` (quarantine.c) lists, releases and
+ * expires the quarantine afterwards.
  *
  * The scan options the user gave (--rules, --plugin, --detectors, --allow,
  * --known-keys, ...; options.c keeps them in o->scan_args) go to every scan
@@ -62,6 +66,7 @@
 struct spool {
     const struct cli_opts *o;
     int dir, incoming, clean, quarantine; /* directory descriptors */
+    char abs[PATH_MAX];                   /* the spool's absolute path, for verdicts */
 };
 
 /* What the kernel told about the crash (sanitized, for names and verdicts). */
@@ -223,6 +228,8 @@ spool_open(const struct cli_opts *o, struct spool *sp)
         hlog(LOG_ERR, "spool %s: %s", o->spool, strerror(errno));
         return false;
     }
+    if (realpath(o->spool, sp->abs) == NULL)
+        fmt(sp->abs, sizeof sp->abs, "%s", o->spool);
     return true;
 }
 
@@ -441,9 +448,11 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
     if (*clean)
         snprintf(reason, sizeof reason, "no finding at or above %s",
                  dg_severity_name(sp->o->fail_on));
-    v = json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:b, s:o}, s:{s:s, s:s, s:s, s:s, s:s}, "
+    /* "path" (where the dump is) is set by classify() */
+    v = json_pack("{s:s, s:s, s:n, s:s, s:s, s:{s:I, s:b, s:o}, s:{s:s, s:s, s:s, s:s, s:s}, "
                   "s:{s:o, s:o, s:b, s:f}, s:o, s:o, s:o}",
-                  "dumpgate", DG_VERSION, "dump", dump, "verdict", *clean ? "clean" : "quarantine",
+                  "dumpgate", DG_VERSION, "dump", dump, "path", "verdict",
+                  *clean ? "clean" : "quarantine",
                   "reason", reason, "received", "bytes", (json_int_t)rv->bytes, "complete",
                   rv->complete, "error", rv->error[0] ? json_string(rv->error) : json_null(),
                   "process", "pid", m->pid, "uid", m->uid, "signal", m->sig, "time", m->time,
@@ -491,6 +500,23 @@ write_json(int dir, const char *name, json_t *v)
     return e;
 }
 
+/* Sets the verdict's "path": the absolute path of the dump where it is,
+ * SPOOL/sub/name, or dir/name when sub is NULL (a dump that stays in the
+ * directory dir). null when it is not UTF-8 text. */
+static void
+set_path(const struct spool *sp, json_t *v, const char *sub, const char *dir, const char *name)
+{
+    char real[PATH_MAX], path[PATH_MAX + 320];
+    json_t *s;
+
+    if (sub != NULL)
+        fmt(path, sizeof path, "%s/%s/%s", sp->abs, sub, name);
+    else
+        fmt(path, sizeof path, "%s/%s", realpath(dir, real) != NULL ? real : dir, name);
+    s = json_string(path);
+    json_object_set_new(v, "path", s != NULL ? s : json_null());
+}
+
 /* Scans the dump src_dir/src_name (locked through fd), writes its verdict
  * and moves it. base names the verdict and the moved dump (base.json,
  * base + ext); keep_clean leaves a clean dump where it is (--sweep). Returns
@@ -513,6 +539,10 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
     v = verdict(sp, dump, rv, m, &sr, &clean);
     free(sr.out);
     dest = clean ? sp->clean : sp->quarantine;
+    if (clean && keep_clean)
+        set_path(sp, v, NULL, sp->o->sweep, src_name);
+    else
+        set_path(sp, v, clean ? "clean" : "quarantine", NULL, dump);
     e = write_json(dest, vname, v);
     if (e != 0 && clean) {
         /* No verdict, no clean: fail closed. */
@@ -520,6 +550,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         clean = false;
         dest = sp->quarantine;
         json_object_set_new(v, "verdict", json_string("quarantine"));
+        set_path(sp, v, "quarantine", NULL, dump);
         e = write_json(dest, vname, v);
     }
     status = clean ? 0 : 1;
@@ -534,6 +565,13 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
             hlog(LOG_ERR, "%s: cannot move it to %s: %s; it stays in %s", dump,
                  clean ? "clean/" : "quarantine/", strerror(errno), src_path);
             status = 2;
+            /* the verdict says where it stayed */
+            if (keep_clean || src_dir != sp->incoming)
+                set_path(sp, v, NULL, sp->o->sweep, src_name);
+            else
+                set_path(sp, v, "incoming", NULL, src_name);
+            if (e == 0)
+                write_json(dest, vname, v);
         } else {
             fsync(dest);
             fsync(src_dir);

@@ -25,6 +25,7 @@
 #include "handler.h"
 #include "../engine/identity.h"
 #include "options.h"
+#include "quarantine.h"
 
 #define EXIT_CLEAN 0
 #define EXIT_FINDINGS 1
@@ -574,7 +575,8 @@ main(int argc, char **argv)
     struct rule_set *rules = NULL;
     int status = options_parse(argc, argv, &o);
 
-    if (status == 0 && o.cmd != CMD_HELP && o.cmd != CMD_VERSION)
+    /* quarantine reads verdicts, not dumps: no detectors, rules or plug-ins */
+    if (status == 0 && o.cmd != CMD_HELP && o.cmd != CMD_VERSION && o.cmd != CMD_QUARANTINE)
         status = prepare(&o, &rules);
     if (status != 0) {
         rules_free(rules);
@@ -599,6 +601,10 @@ main(int argc, char **argv)
         break;
     case CMD_CORE_HANDLER:
         status = handler_run(&o);
+        quarantine_handler_metrics(&o); /* --metrics FILE: the spool's counts after it */
+        break;
+    case CMD_QUARANTINE:
+        status = quarantine_run(&o);
         break;
     }
     rules_free(rules);

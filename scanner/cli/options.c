@@ -23,7 +23,8 @@ options_usage(FILE *out)
             "usage: dumpgate scan [options] FILE... | -\n"
             "       dumpgate regions [--format text|jsonl] FILE\n"
             "       dumpgate detectors [--config FILE] [--rules FILE] [--plugin FILE.so]\n"
-            "       dumpgate core-handler --spool DIR [options] [PID UID SIGNAL TIME COMM]\n"
+            "       dumpgate core-handler --spool DIR [options] -- [PID UID SIGNAL TIME COMM]\n"
+            "       dumpgate quarantine list|show|release|expire --spool DIR [options] [NAME]\n"
             "       dumpgate --help | --version\n"
             "\n"
             "Finds private keys in crash dumps (ELF cores, minidumps, anything else as raw\n"
@@ -63,7 +64,7 @@ options_usage(FILE *out)
             "                            they do not change the exit status\n"
             "      --no-builtin-allow    do not allow OpenSSL's public test keys\n"
             "      --p12-pass PASS       password to try on PKCS#12 key stores\n"
-            "      --option NAME=VALUE   set a detector option (see docs/detectors.md)\n"
+            "      --option NAME=VALUE   set a detector option (each is in dumpgate(1))\n"
             "      --rules FILE|default  also match the rules of FILE (YAML, docs/RULES.md);\n"
             "                            `default`: the built-in pack (cloud keys, tokens,\n"
             "                            JWTs); may be repeated; also for `detectors`\n"
@@ -73,8 +74,9 @@ options_usage(FILE *out)
             "Compressed dumps (zstd, lz4, xz, gzip, bzip2) and apport .crash reports are\n"
             "decompressed as a stream; offsets then refer to the decompressed dump.\n"
             "\n"
-            "core-handler (kernel.core_pattern = |/path/dumpgate core-handler --spool DIR\n"
-            "%%P %%u %%s %%t %%e): spools the core from standard input (fsync, rename), scans\n"
+            "core-handler (kernel.core_pattern = |/path/dumpgate core-handler --spool DIR --\n"
+            "%%P %%u %%s %%t %%e; the -- keeps a process name from being read as an option):\n"
+            "spools the core from standard input (fsync, rename), scans\n"
             "it and moves it to DIR/clean or DIR/quarantine with a JSON verdict beside it.\n"
             "      --spool DIR           the spool (created if missing; default: handler.spool\n"
             "                            of the configuration)\n"
@@ -85,6 +87,8 @@ options_usage(FILE *out)
             "                            and move dirty ones to the quarantine\n"
             "      --log-stderr          log lines also go to stderr (besides syslog)\n"
             "      --scanner PROG        run PROG scan ... instead of this binary\n"
+            "      --metrics FILE        after the dump, write the spool's counts to FILE\n"
+            "                            (Prometheus textfile; quarantine.metrics_file)\n"
             "  The scan options -d, --allow, --known-keys, --no-builtin-allow, --p12-pass,\n"
             "  --option, --rules, --plugin and --chunk-size go to every scan as given, in\n"
             "  order (-j and --fail-on too), after --config FILE (the file the handler\n"
@@ -92,8 +96,25 @@ options_usage(FILE *out)
             "  checked as scan checks them before anything is received: a wrong one (or\n"
             "  a wrong configuration file) is exit 2 and the core is not taken.\n"
             "\n"
+            "quarantine (over a core-handler spool; --spool DIR or handler.spool):\n"
+            "  list [--format text|jsonl]  one line per quarantined dump: name, size, age,\n"
+            "                            the verdict's reason, findings, fingerprints\n"
+            "  show NAME [--format text|jsonl]\n"
+            "                            the verdict of NAME (in quarantine/ or released/)\n"
+            "  release NAME --reason TEXT [--by WHO] [--command PROGRAM]\n"
+            "                            move NAME and its verdict to DIR/released (never over\n"
+            "                            an existing file), record who, why and when; then run\n"
+            "                            PROGRAM DUMP (default: quarantine.release_command)\n"
+            "  expire [--dry-run] [--max-age-days N] [--max-total BYTES]\n"
+            "                            delete the quarantined dumps older than N days, then\n"
+            "                            the oldest until at most BYTES (K, M, G, T) are left\n"
+            "                            (default: quarantine.max_age_days, max_total_bytes)\n"
+            "      --metrics FILE        write the spool's counts to FILE (Prometheus\n"
+            "                            textfile; default: quarantine.metrics_file)\n"
+            "\n"
             "Exit status: 0 clean, 1 a finding at or above --fail-on, 2 error (bad\n"
-            "arguments or configuration, or a file of which nothing could be read).\n");
+            "arguments or configuration, or a file of which nothing could be read);\n"
+            "quarantine: 0 done, 2 error.\n");
 }
 
 static bool
@@ -169,6 +190,17 @@ split_detectors(struct cli_opts *o, const char *arg)
     return 0;
 }
 
+/* getopt codes of the long options without a short form or a letter. */
+enum {
+    OPT_METRICS = 256,
+    OPT_REASON,
+    OPT_BY,
+    OPT_COMMAND,
+    OPT_DRY_RUN,
+    OPT_MAX_AGE,
+    OPT_MAX_TOTAL,
+};
+
 /* The long options of every command; the getopt codes are the cases of
  * options_parse(). */
 static const struct option longopts[] = {
@@ -185,9 +217,99 @@ static const struct option longopts[] = {
     {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
     {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
     {"no-config", no_argument, NULL, 'N'},     {"strict", no_argument, NULL, 'Y'},
-    {"dumps-only", no_argument, NULL, 'D'},    {"output", required_argument, NULL, 'o'},    {NULL, 0, NULL, 0},
+    {"dumps-only", no_argument, NULL, 'D'},    {"output", required_argument, NULL, 'o'},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"reason", required_argument, NULL, OPT_REASON},
+    {"by", required_argument, NULL, OPT_BY},
+    {"command", required_argument, NULL, OPT_COMMAND},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"max-age-days", required_argument, NULL, OPT_MAX_AGE},
+    {"max-total", required_argument, NULL, OPT_MAX_TOTAL},
+    {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:o:vqhV";
+
+/* May option c (a getopt code) be given to `dumpgate quarantine`? The
+ * action decides which of these it takes (quarantine_args). */
+static bool
+quarantine_option(int c)
+{
+    switch (c) {
+    case 'f':
+    case 'S':
+    case 'c':
+    case 'N':
+    case 'h':
+    case 'V':
+    case '?':
+    case OPT_METRICS:
+    case OPT_REASON:
+    case OPT_BY:
+    case OPT_COMMAND:
+    case OPT_DRY_RUN:
+    case OPT_MAX_AGE:
+    case OPT_MAX_TOTAL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The options of quarantine that only some actions take, as bits of a mask. */
+enum { QO_FORMAT, QO_REASON, QO_BY, QO_COMMAND, QO_DRY_RUN, QO_MAX_AGE, QO_MAX_TOTAL };
+
+/* Reads the action and the name of `dumpgate quarantine ACTION [NAME]` from
+ * o->files and checks the options given (the QO_ bits of given) against the
+ * action. Returns 0, or 2 after printing why. */
+static int
+quarantine_args(struct cli_opts *o, unsigned given)
+{
+    static const struct {
+        const char *word;
+        enum quarantine_action action;
+        int n_names;            /* positional NAMEs after the word */
+        unsigned takes;         /* QO_ bits */
+    } actions[] = {
+        {"list", QA_LIST, 0, 1u << QO_FORMAT},
+        {"show", QA_SHOW, 1, 1u << QO_FORMAT},
+        {"release", QA_RELEASE, 1, 1u << QO_REASON | 1u << QO_BY | 1u << QO_COMMAND},
+        {"expire", QA_EXPIRE, 0, 1u << QO_DRY_RUN | 1u << QO_MAX_AGE | 1u << QO_MAX_TOTAL},
+    };
+    static const char *const qo_names[] = {"--format", "--reason", "--by", "--command",
+                                           "--dry-run", "--max-age-days", "--max-total"};
+    size_t i;
+
+    if (o->n_files == 0)
+        return usage_error("%s", "quarantine needs an action: list, show, release or expire");
+    for (i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (strcmp(o->files[0], actions[i].word) == 0)
+            break;
+    if (i == sizeof actions / sizeof actions[0])
+        return usage_error("unknown quarantine action '%s' (list, show, release, expire)",
+                           o->files[0]);
+    o->qaction = actions[i].action;
+    for (unsigned b = 0; b < sizeof qo_names / sizeof qo_names[0]; b++)
+        if ((given & (1u << b)) && !(actions[i].takes & (1u << b))) {
+            fprintf(stderr, "dumpgate: %s is not an option of quarantine %s\n"
+                    "Try 'dumpgate --help'.\n", qo_names[b], actions[i].word);
+            return 2;
+        }
+    if (o->n_files - 1 != actions[i].n_names) {
+        if (actions[i].n_names == 0)
+            return usage_error("quarantine %s takes no NAME", actions[i].word);
+        return usage_error("quarantine %s takes one NAME (see quarantine list)",
+                           actions[i].word);
+    }
+    if (actions[i].n_names == 1)
+        o->qname = o->files[1];
+    if (o->qaction == QA_RELEASE && (o->reason == NULL || o->reason[0] == '\0'))
+        return usage_error("%s", "quarantine release needs --reason TEXT (why the dump may "
+                                 "leave the quarantine)");
+    if (o->spool == NULL)
+        return usage_error("%s", "quarantine needs --spool DIR (or handler.spool in the "
+                                 "configuration file)");
+    return 0;
+}
 
 /* What the command line says about the configuration file. */
 struct config_choice {
@@ -261,6 +383,18 @@ apply_config(struct cli_opts *o)
         o->no_builtin_allow = c->no_builtin_allow;
     if (c->has_strict)
         o->strict = c->strict;
+    if (c->has_max_age_days) {
+        o->has_max_age = true;
+        o->max_age_days = c->max_age_days;
+    }
+    if (c->has_max_total_bytes) {
+        o->has_max_total = true;
+        o->max_total = c->max_total_bytes;
+    }
+    if (c->release_command.s != NULL)
+        o->release_command = c->release_command.s;
+    if (c->metrics_file.s != NULL)
+        o->metrics = c->metrics_file.s;
     /* the arrays of o hold CONFIG_MAX_FILES entries: the file's always fit */
     _Static_assert(sizeof o->allow / sizeof o->allow[0] == CAP &&
                    sizeof o->known / sizeof o->known[0] == CAP &&
@@ -308,6 +442,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
 {
     struct config_choice ch;
     const char *sub;
+    unsigned qgiven = 0; /* the QO_ options of quarantine given */
     int c, n_args, rc;
 
     memset(o, 0, sizeof *o);
@@ -334,6 +469,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         o->cmd = CMD_DETECTORS;
     else if (strcmp(sub, "core-handler") == 0)
         o->cmd = CMD_CORE_HANDLER;
+    else if (strcmp(sub, "quarantine") == 0)
+        o->cmd = CMD_QUARANTINE;
     else
         return usage_error("unknown command '%s'", sub);
 
@@ -365,8 +502,20 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         const char *name = li >= 0 ? longopts[li].name : "?";
         unsigned long long v;
 
+        if (o->cmd == CMD_QUARANTINE && !quarantine_option(c)) {
+            char opt[64];
+
+            if (li >= 0)
+                snprintf(opt, sizeof opt, "--%s", name);
+            else
+                snprintf(opt, sizeof opt, "-%c", c);
+            return usage_error("%s is not an option of quarantine", opt);
+        }
+        if (o->cmd != CMD_QUARANTINE && c >= OPT_REASON && c <= OPT_MAX_TOTAL)
+            return usage_error("--%s is an option of quarantine", name);
         switch (c) {
         case 'f':
+            qgiven |= 1u << QO_FORMAT;
             if (strcmp(optarg, "text") == 0)
                 o->format = REPORT_TEXT;
             else if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "json") == 0)
@@ -456,15 +605,53 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->plugins[o->n_plugins++] = optarg;
             break;
         case 'S':
+            if (o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_QUARANTINE)
+                return usage_error("--%s is an option of core-handler and quarantine", name);
+            o->spool = optarg;
+            break;
+        case OPT_METRICS:
+            if (o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_QUARANTINE)
+                return usage_error("--%s is an option of core-handler and quarantine", name);
+            o->metrics = optarg;
+            break;
+        case OPT_REASON:
+            o->reason = optarg;
+            qgiven |= 1u << QO_REASON;
+            break;
+        case OPT_BY:
+            o->by = optarg;
+            qgiven |= 1u << QO_BY;
+            break;
+        case OPT_COMMAND:
+            o->release_command = optarg;
+            qgiven |= 1u << QO_COMMAND;
+            break;
+        case OPT_DRY_RUN:
+            o->dry_run = true;
+            qgiven |= 1u << QO_DRY_RUN;
+            break;
+        case OPT_MAX_AGE:
+            if (!parse_unsigned(optarg, 36500, &v) || v == 0)
+                return usage_error("--max-age-days takes 1 to 36500 days, not '%s'", optarg);
+            o->has_max_age = true;
+            o->max_age_days = (unsigned)v;
+            qgiven |= 1u << QO_MAX_AGE;
+            break;
+        case OPT_MAX_TOTAL:
+            if (!config_parse_bytes(optarg, &v))
+                return usage_error("--max-total takes a number of bytes, at least 1, with K, M, "
+                                   "G or T for powers of 1024, not '%s'", optarg);
+            o->has_max_total = true;
+            o->max_total = v;
+            qgiven |= 1u << QO_MAX_TOTAL;
+            break;
         case 'W':
         case 'X':
         case 'R':
         case 'L':
             if (o->cmd != CMD_CORE_HANDLER)
                 return usage_error("--%s is an option of core-handler", name);
-            if (c == 'S')
-                o->spool = optarg;
-            else if (c == 'W')
+            if (c == 'W')
                 o->sweep = optarg;
             else if (c == 'X')
                 o->scanner = optarg;
@@ -513,6 +700,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     if (o->cmd == CMD_CORE_HANDLER && o->spool == NULL)
         return usage_error("%s", "core-handler needs --spool DIR (or handler.spool in the "
                                  "configuration file)");
+    if (o->cmd == CMD_QUARANTINE)
+        return quarantine_args(o, qgiven);
     return 0;
 }
 

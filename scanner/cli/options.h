@@ -15,11 +15,20 @@
 #include "../report/report.h"
 #include "config.h"
 
+/* What `dumpgate quarantine` does (quarantine.c). */
+enum quarantine_action {
+    QA_LIST,
+    QA_SHOW,
+    QA_RELEASE,
+    QA_EXPIRE,
+};
+
 enum cli_command {
     CMD_SCAN,
     CMD_REGIONS,
     CMD_DETECTORS,
     CMD_CORE_HANDLER,
+    CMD_QUARANTINE,
     CMD_HELP,
     CMD_VERSION,
 };
@@ -64,6 +73,19 @@ struct cli_opts {
     const char *scan_args[256]; /* core-handler: the scan options as given, in order
                                    ("--config", FILE, "--rules", FILE, ...), for each of its scans */
     int n_scan_args;
+    const char *metrics;        /* --metrics FILE (core-handler, quarantine): Prometheus
+                                   textfile; default quarantine.metrics_file */
+    /* quarantine */
+    enum quarantine_action qaction; /* the word after `quarantine` */
+    const char *qname;          /* show, release: the dump's name, as given */
+    const char *reason;         /* release --reason TEXT */
+    const char *by;             /* release --by WHO, or NULL (the invoking user) */
+    const char *release_command; /* --command PROGRAM, or quarantine.release_command */
+    bool dry_run;               /* expire --dry-run */
+    bool has_max_age;
+    unsigned max_age_days;      /* --max-age-days N, or quarantine.max_age_days */
+    bool has_max_total;
+    unsigned long long max_total; /* --max-total BYTES, or quarantine.max_total_bytes */
     struct config *config;      /* the configuration file read (owned), or NULL; strings
                                    above from the file point into it */
     char **args;                /* owned copy of argv without the command, as getopt
@@ -72,8 +94,9 @@ struct cli_opts {
 
 /* Parses argv into o: reads the configuration file (--config FILE, else
  * $DUMPGATE_CONFIG, else /etc/dumpgate/dumpgate.yaml if it exists; none
- * with --no-config) for scan, detectors and core-handler, then the command
- * line over it: its scalars win, its list entries come after the file's.
+ * with --no-config) for scan, detectors, core-handler and quarantine, then
+ * the command line over it: its scalars win, its list entries come after
+ * the file's.
  * The detectors the file chooses are applied by main.c once plug-ins are
  * loaded (config_select_detectors), and only when -d is not given. Returns
  * 0 on success, or 2 after printing a usage or configuration error. Call
