@@ -252,3 +252,23 @@ def test_progress_on_a_terminal(tmp_path):
     assert "GiB scanned" not in _on_a_terminal(["scan", "-q", big])
     r = dgtest.run("scan", big)
     assert r.returncode == 0 and b"GiB scanned" not in r.stderr
+
+
+def test_names_from_a_dump_are_escaped(tmp_path, procs):
+    """A process whose program path holds a terminal escape and a newline
+    (both in the core's NT_FILE note): text output shows them as \\xNN."""
+    import shutil
+    from conftest import gcore
+    k = keys.genpkey(tmp_path / "k.pem", "p256")
+    evil = tmp_path / "hold\x1b[2J\nkey"
+    shutil.copy(dgtest.HOLDKEY, evil)
+    p = procs.start([evil, k], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    out = dgtest.run("regions", core).stdout.decode(errors="replace")
+    # the ESC arrives raw; the newline as gdb wrote it into NT_FILE: the text
+    # \012 (its backslash escaped), or the raw byte (\x0a)
+    assert "hold\\x1b[2J\\x0akey" in out or "hold\\x1b[2J\\\\012key" in out, out[-2000:]
+    for out in (out, dgtest.run("scan", "-v", core).stdout.decode(errors="replace")):
+        assert "\x1b" not in out
+        assert not any(l.startswith("key") for l in out.splitlines())  # no broken line

@@ -577,3 +577,24 @@ def test_install_honours_the_prefix():
     assert any(p.endswith("/libexec/dumpgate-core") for p in installed), installed
     assert any(p.endswith("/dumpgate/dumpgate.yaml.example") for p in installed), installed
     assert not any(p.endswith("/dumpgate/dumpgate.yaml") for p in installed), installed
+
+
+@pytest.mark.parametrize("comm", ["-daes", "--help", "--recover", "--config=/nonexistent.yaml",
+                                  "-q"])
+def test_a_process_name_is_never_an_option(cores, tmp_path, comm):
+    """The attack: a process names itself like an option (prctl
+    PR_SET_NAME) and crashes; core_pattern without "--" puts its name after
+    the options. The handler stops reading options at the first argument
+    that is not one, so the name stays a name, and the dump holding a key is
+    read, scanned and quarantined."""
+    spool = tmp_path / "spool"
+    argv = [str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool), "--log-stderr",
+            "4242", "1000", "11", "1763800000", comm]  # no "--"
+    p = subprocess.run(argv, input=open(cores["dirty"], "rb").read(), capture_output=True,
+                       timeout=300)
+    assert p.returncode == 1, p.stderr
+    v, _ = verdict_of(spool, "quarantine", "core.")
+    # the name as the handler files it (bytes outside [A-Za-z0-9._+-] become _)
+    assert v["process"]["comm"] == "".join(
+        c if c.isalnum() or c in "-+" else "_" for c in comm), v["process"]
+    assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"]), v

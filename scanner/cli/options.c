@@ -228,6 +228,11 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:o:vqhV";
+/* core-handler: options end at the first argument that is not one, as
+ * POSIX says, so that a crashing process cannot name itself "-daes" or
+ * "--config=/tmp/x" and have its name read as an option (core_pattern puts
+ * %e, the process's own name, after the options). */
+static const char shortopts_handler[] = "+f:j:d:o:vqhV";
 
 /* May option c (a getopt code) be given to `dumpgate quarantine`? The
  * action decides which of these it takes (quarantine_args). */
@@ -321,14 +326,14 @@ struct config_choice {
 /* A first pass over the options (args[0..n) as for getopt, errors left to
  * the second pass) for --config, --no-config, --help and --version. */
 static void
-find_config(int n, char **args, struct config_choice *ch)
+find_config(int n, char **args, const char *optstring, struct config_choice *ch)
 {
     int c;
 
     memset(ch, 0, sizeof *ch);
     opterr = 0;
     optind = 0; /* 0: glibc starts afresh */
-    while ((c = getopt_long(n, args, shortopts, longopts, NULL)) != -1) {
+    while ((c = getopt_long(n, args, optstring, longopts, NULL)) != -1) {
         if (c == 'c') {
             ch->off = strcmp(optarg, "none") == 0;
             ch->path = ch->off ? NULL : optarg;
@@ -441,6 +446,7 @@ int
 options_parse(int argc, char **argv, struct cli_opts *o)
 {
     struct config_choice ch;
+    const char *optstring;
     const char *sub;
     unsigned qgiven = 0; /* the QO_ options of quarantine given */
     int c, n_args, rc;
@@ -481,7 +487,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         return usage_error("%s", "out of memory");
     o->args[0] = argv[0];
     memcpy(o->args + 1, argv + 2, (size_t)(argc - 2) * sizeof *argv);
-    find_config(n_args, o->args, &ch);
+    optstring = o->cmd == CMD_CORE_HANDLER ? shortopts_handler : shortopts;
+    find_config(n_args, o->args, optstring, &ch);
     if (o->cmd != CMD_REGIONS && (rc = load_config(o, &ch)) != 0)
         return rc;
     if (o->cmd == CMD_CORE_HANDLER) {
@@ -495,7 +502,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     }
 
     optind = 0;
-    for (int li = -1; (c = getopt_long(n_args, o->args, shortopts, longopts, &li)) != -1;
+    for (int li = -1; (c = getopt_long(n_args, o->args, optstring, longopts, &li)) != -1;
          li = -1) {
         const char *pass_on = o->cmd == CMD_CORE_HANDLER ? scan_option_name(c) : NULL;
         /* the long option just read (all those below have no short form) */

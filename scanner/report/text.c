@@ -24,6 +24,22 @@ human_bytes(uint64_t n, char *out, size_t len)
         snprintf(out, len, "%" PRIu64 " B", n);
 }
 
+/* Prints s with every byte outside printable ASCII, and the backslash, as
+ * \xNN or \\: names from a dump (mapped files, labels, kids) are the
+ * dumped process's choice and must not reach a terminal as control codes. */
+static void
+put_escaped(FILE *out, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
+        if (*c == '\\')
+            fputs("\\\\", out);
+        else if (*c < 0x20 || *c > 0x7e)
+            fprintf(out, "\\x%02x", *c);
+        else
+            fputc(*c, out);
+    }
+}
+
 void
 text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf, bool color)
 {
@@ -35,8 +51,9 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
                                                     : "\033[2m";
 
     /* what, and how much it matters */
-    fprintf(out, "%s: %s%s%s %s (%s)", r->name, on, dg_severity_name(f->severity),
-            color ? "\033[0m" : "", f->type, dg_role_name(f->role));
+    put_escaped(out, r->name);
+    fprintf(out, ": %s%s%s %s (%s)", on, dg_severity_name(f->severity), color ? "\033[0m" : "",
+            f->type, dg_role_name(f->role));
     if (f->key.algorithm[0]) {
         fprintf(out, " %s", f->key.algorithm);
         if (f->key.curve[0])
@@ -51,18 +68,24 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
         fprintf(out, " key_sha256=%s", f->key.key_sha256);
     if (f->match_sha256[0])
         fprintf(out, " match_sha256=%s", f->match_sha256);
-    if (f->key.kid[0])
-        fprintf(out, " kid=%s", f->key.kid);
+    if (f->key.kid[0]) {
+        fputs(" kid=", out);
+        put_escaped(out, f->key.kid);
+    }
     if (f->key.jwk_thumbprint[0])
         fprintf(out, " jkt=%s", f->key.jwk_thumbprint);
-    if (f->key.label[0])
-        fprintf(out, " \"%s\"", f->key.label);
+    if (f->key.label[0]) {
+        fputs(" \"", out);
+        put_escaped(out, f->key.label);
+        fputc('"', out);
+    }
     /* where */
     fprintf(out, " - at 0x%" PRIx64, f->off);
     if (sf->has_va)
         fprintf(out, " (vaddr 0x%" PRIx64 ")", sf->va);
-    fprintf(out, " [%s%s%s", dg_span_kind_name(sf->region.kind), sf->region.name ? " " : "",
-            sf->region.name ? sf->region.name : "");
+    fprintf(out, " [%s%s", dg_span_kind_name(sf->region.kind), sf->region.name ? " " : "");
+    if (sf->region.name != NULL)
+        put_escaped(out, sf->region.name);
     if (sf->region.thread >= 0)
         fprintf(out, " thread %" PRId64, sf->region.thread);
     fputc(']', out);
@@ -74,10 +97,14 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
     if (f->text[0])
         fprintf(out, ", %s", f->text);
     fputc(')', out);
-    if (f->status == DG_STATUS_CANDIDATE && f->note[0])
-        fprintf(out, ": %s", f->note);
-    if (f->reason[0])
-        fprintf(out, " - %s", f->reason);
+    if (f->status == DG_STATUS_CANDIDATE && f->note[0]) {
+        fputs(": ", out);
+        put_escaped(out, f->note); /* may quote a key store's alias */
+    }
+    if (f->reason[0]) {
+        fputs(" - ", out);
+        put_escaped(out, f->reason);
+    }
     if (sf->allowed)
         fprintf(out, " [allowed: %s]", sf->allow_note);
     fputc('\n', out);
@@ -98,10 +125,12 @@ text_summary(FILE *out, const struct scan_result *r, unsigned verbose)
     human_bytes(r->cov.region_bytes, inreg, sizeof inreg);
     human_bytes(r->cov.outside_bytes, outside, sizeof outside);
     human_bytes(r->cov.unreadable_bytes, unread, sizeof unread);
+    put_escaped(out, r->name);
+    fprintf(out, ": %s%s", r->format, r->format_detail[0] ? " (" : "");
+    put_escaped(out, r->format_detail);
     fprintf(out,
-            "%s: %s%s%s%s, %s: %zu finding%s (%zu high, %zu medium, %zu low); %s in %zu "
-            "regions, %s outside, %s unreadable",
-            r->name, r->format, r->format_detail[0] ? " (" : "", r->format_detail,
+            "%s, %s: %zu finding%s (%zu high, %zu medium, %zu low); %s in %zu regions, %s "
+            "outside, %s unreadable",
             r->format_detail[0] ? ")" : "", total, r->n_findings, r->n_findings == 1 ? "" : "s",
             hi, med, lo, inreg, r->cov.n_regions, outside, unread);
     for (size_t i = 0; i < r->n_findings; i++)
@@ -127,7 +156,9 @@ text_span(FILE *out, const struct dg_region *s)
         fprintf(out, "0x%016" PRIx64 " %s ", s->va, perms);
     else
         fprintf(out, "%-18s --- ", "-");
-    fprintf(out, "%-8s %s", dg_span_kind_name(s->kind), s->name ? s->name : "");
+    fprintf(out, "%-8s ", dg_span_kind_name(s->kind));
+    if (s->name != NULL)
+        put_escaped(out, s->name); /* a mapped file's path, from the dump */
     if (s->thread >= 0)
         fprintf(out, " (thread %" PRId64 ")", s->thread);
     fputc('\n', out);
