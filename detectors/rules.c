@@ -711,8 +711,21 @@ run_range(struct ctx *c, const struct rule *r, const uint8_t *t, size_t tlen, si
         size_t s, e, ms, me;
         uint64_t off, len;
 
-        if (m < 0) /* no match, or a limit: no more in [from, limit] */
+        if (m == PCRE2_ERROR_NOMATCH) /* no more in [from, limit] */
             return limit < tlen ? limit + 1 : tlen;
+        if (m < 0) {
+            /* A match, depth or heap limit (or JIT stack): the rest of the
+             * range was not searched. Said, never taken for "no match". */
+            PCRE2_UCHAR msg[120];
+
+            if (pcre2_get_error_message(m, msg, sizeof msg) < 0)
+                snprintf((char *)msg, sizeof msg, "error %d", m);
+            dg_sink_warn(sink, ch->off + (start < ch->len ? start : 0),
+                         "rule %s: PCRE2 stopped (%s); the rest of this chunk was not searched "
+                         "for it",
+                         r->id, (const char *)msg);
+            return tlen;
+        }
         ov = pcre2_get_ovector_pointer(c->md);
         ms = ov[0];
         me = ov[1];

@@ -225,3 +225,23 @@ def test_rules_with_detector_selection(tmp_path, rulefile):
     assert rc == 1 and [f["detector"] for f in found] == ["rules"], err
     p = dgtest.run("scan", "-d", "rules", core)  # the detector with no rule file
     assert p.returncode == 2
+
+
+def test_a_match_limit_is_said_and_the_gate_quarantines(tmp_path):
+    """The attack: bytes that drive a rule into PCRE2's match limit. That is
+    a warning (never taken for "no match"), --strict fails the file, and the
+    core handler quarantines the dump as a partial scan instead of filing it
+    as clean."""
+    from test_pipeline import feed, verdict_of
+    rule = tmp_path / "redos.yaml"
+    rule.write_text('rules:\n  - id: backtrack\n    pattern: "(\\\\w+\\\\s?)*$"\n')
+    dump, _ = mkcore(tmp_path, [(b" " + b"a" * 60 + b"! ", 1, 700)])
+    r = dgtest.run("scan", "--rules", rule, "-d", "rules", dump)
+    assert r.returncode == 0 and b"rule backtrack: PCRE2 stopped (match limit exceeded)" in r.stderr
+    r = dgtest.run("scan", "--strict", "--rules", rule, "-d", "rules", dump)
+    assert r.returncode == 2 and b"incomplete scan (--strict)" in r.stderr, r.stderr
+    spool = tmp_path / "spool"
+    p = feed(spool, dump.read_bytes(), 300, "redos", "--rules", str(rule))
+    assert p.returncode == 1, p.stderr
+    v, _ = verdict_of(spool, "quarantine", "core.redos")
+    assert "PCRE2 stopped" in v["reason"], v["reason"]
