@@ -598,3 +598,22 @@ def test_a_process_name_is_never_an_option(cores, tmp_path, comm):
     assert v["process"]["comm"] == "".join(
         c if c.isalnum() or c in "-+" else "_" for c in comm), v["process"]
     assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"]), v
+
+
+def test_sweep_passes_over_a_fifo(cores, tmp_path):
+    """The attack: a FIFO named like a stored dump in the swept directory.
+    The sweep does not wait for a writer: it passes over it and gates the
+    real dump beside it."""
+    store = tmp_path / "coredump"
+    store.mkdir()
+    boot = "0123456789abcdef0123456789abcdef"
+    fifo = f"core.evil.1000.{boot}.1.1763800000000000.zst"
+    dirty = f"core.holdkey.1000.{boot}.4242.1763800000000001.zst"
+    os.mkfifo(store / fifo)
+    compress(cores["dirty"], "zst", store / dirty)
+    spool = tmp_path / "spool"
+    r = subprocess.run([str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool),
+                        "--sweep", str(store), "--log-stderr"], capture_output=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    verdict_of(spool, "quarantine", dirty)
+    assert stat.S_ISFIFO(os.stat(store / fifo).st_mode)  # left alone

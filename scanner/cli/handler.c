@@ -711,12 +711,13 @@ ends_with(const char *s, const char *suffix)
 }
 
 /* Opens dir/name and locks it without waiting; -1 if another handler holds
- * it or it moved meanwhile. */
+ * it, it moved meanwhile, or it is no regular file. O_NONBLOCK: opening a
+ * FIFO someone named core.* must not wait for a writer that never comes. */
 static int
 open_unlocked(int dir, const char *name, int flags)
 {
     struct stat a, b;
-    int fd = openat(dir, name, flags | O_CLOEXEC | O_NOFOLLOW);
+    int fd = openat(dir, name, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
     if (fd < 0)
         return -1;
