@@ -617,3 +617,30 @@ def test_sweep_passes_over_a_fifo(cores, tmp_path):
     assert r.returncode == 1, r.stderr
     verdict_of(spool, "quarantine", dirty)
     assert stat.S_ISFIFO(os.stat(store / fifo).st_mode)  # left alone
+
+
+def test_timeout_kills_the_whole_scan(tmp_path):
+    """A scan that outlives --timeout is killed with everything it started:
+    the scanner runs in a process group of its own, killed whole."""
+    pidfile = tmp_path / "grandchild.pid"
+    scanner = tmp_path / "slow-scanner"
+    scanner.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\nsleep 300\n")
+    scanner.chmod(0o755)
+    spool = tmp_path / "spool"
+    p = feed(spool, b"\x7fELF" + bytes(4000), 400, "slow", "--scanner", str(scanner),
+             "--timeout", "2", timeout=60)
+    assert p.returncode == 1, p.stderr  # timed out: quarantined
+    v, _ = verdict_of(spool, "quarantine", "core.slow")
+    assert v["scan"]["timed_out"] is True
+    pid = int(pidfile.read_text())
+    for _ in range(50):  # reaped by init soon after the kill
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        raise AssertionError(f"the scan's child {pid} outlived the timeout")

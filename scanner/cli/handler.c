@@ -287,6 +287,9 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
 
+        /* its own process group: a timeout kills the scan and everything it
+         * started (a --scanner wrapper, a plug-in's helper), not only it */
+        setpgid(0, 0);
         dup2(pfd[1], STDOUT_FILENO);
         if (null >= 0) {
             dup2(null, STDIN_FILENO);
@@ -296,6 +299,7 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
         execv(prog, (char *const *)argv);
         _exit(127);
     }
+    setpgid(pid, pid); /* as the child does: whichever runs first */
     close(pfd[1]);
     while (!eof) {
         struct pollfd p = {.fd = pfd[0], .events = POLLIN};
@@ -349,7 +353,7 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
         }
         if (sr->timed_out || now() > deadline) {
             sr->timed_out = true;
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL); /* the whole group */
             waitpid(pid, &st, 0);
             break;
         }
