@@ -127,7 +127,10 @@ def test_pkcs12_given_password_opens_it(tmp_path, material):
         blobs.append(pkcs12(tmp_path, key, cert, "pw", name=alg))
         spkis.append(spki)
     path, offs = plant(tmp_path, blobs)
-    for args in (["--p12-pass", "pw"], ["--option", "p12-pass=pw"]):
+    passfile = tmp_path / "p12.pass"
+    passfile.write_text("pw\n")
+    for args in (["--p12-pass", "pw"], ["--option", "p12-pass=pw"],
+                 ["--p12-pass-file", str(passfile)]):
         if not has_option(args[0]):
             continue
         rc, findings, _, err = ks_scan(path, *args)
@@ -467,3 +470,34 @@ def test_jvm_holding_a_pkcs12_key(tmp_path, procs):
         assert rc == 1
     finally:
         os.unlink(core)
+
+
+def test_p12_pass_file_keeps_the_password_out_of_argv(tmp_path, material):
+    """--p12-pass-file: the password is in no process's command line, not
+    the handler's nor its scans' (they get the file's name); a missing file
+    is an error naming it."""
+    import glob
+    import json
+    import subprocess
+    key, cert, spki = material["p256"]
+    path, _ = plant(tmp_path, [pkcs12(tmp_path, key, cert, "s3cret-pw")])
+    passfile = tmp_path / "pass"
+    passfile.write_text("s3cret-pw\n")
+    spool = tmp_path / "spool"
+    # a scanner that records its own argv, then scans
+    log = tmp_path / "argv.log"
+    wrapper = tmp_path / "scanner"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {dgtest.DUMPGATE} "$@"\n')
+    wrapper.chmod(0o755)
+    p = subprocess.run([str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool),
+                        "--scanner", str(wrapper), "--p12-pass-file", str(passfile), "--",
+                        "77", "0", "11", "1763800000", "p12"],
+                       input=path.read_bytes(), capture_output=True, timeout=300)
+    assert p.returncode == 1, p.stderr
+    assert "s3cret-pw" not in log.read_text() and str(passfile) in log.read_text()
+    v = json.load(open(glob.glob(str(spool / "quarantine" / "*.json"))[0]))
+    assert any(f["key"]["spki_sha256"] == spki and f["status"] == "confirmed"
+               for f in v["findings"]), v["findings"]
+    assert v["scan_options"] == ["--p12-pass-file", str(passfile)]
+    r = dgtest.run("scan", "--p12-pass-file", tmp_path / "missing", path)
+    assert r.returncode == 2 and b"--p12-pass-file" in r.stderr and b"missing" in r.stderr

@@ -5,6 +5,7 @@
  * main.c, the only code that prints usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ options_usage(FILE *out)
             "                            report (all its findings): reported as allowed,\n"
             "                            they do not change the exit status\n"
             "      --no-builtin-allow    do not allow OpenSSL's public test keys\n"
-            "      --p12-pass PASS       password to try on PKCS#12 key stores\n"
+            "      --p12-pass PASS       password to try on PKCS#12 key stores (visible in\n"
+            "                            the process list: prefer --p12-pass-file)\n"
+            "      --p12-pass-file FILE  the same, the first line of FILE\n"
             "      --option NAME=VALUE   set a detector option (each is in dumpgate(1))\n"
             "      --rules FILE|default  also match the rules of FILE (YAML, docs/RULES.md);\n"
             "                            `default`: the built-in pack (cloud keys, tokens,\n"
@@ -160,6 +163,8 @@ scan_option_name(int c)
         return "--option";
     case 'P':
         return "--p12-pass";
+    case 'Q':
+        return "--p12-pass-file";
     case 'r':
         return "--rules";
     case 'p':
@@ -212,6 +217,7 @@ static const struct option longopts[] = {
     {"allow", required_argument, NULL, 'a'},   {"known-keys", required_argument, NULL, 'k'},
     {"no-builtin-allow", no_argument, NULL, 'n'}, {"option", required_argument, NULL, 'K'},
     {"p12-pass", required_argument, NULL, 'P'},
+    {"p12-pass-file", required_argument, NULL, 'Q'},
     {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
     {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
     {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
@@ -442,6 +448,28 @@ load_config(struct cli_opts *o, const struct config_choice *ch)
     return apply_config(o);
 }
 
+#define PASS_FILE_MAX 1024 /* bytes of a password file read */
+
+/* --p12-pass-file: the first line of path into pass (PASS_FILE_MAX + 1
+ * bytes), without its line end. False after printing why. */
+static bool
+read_pass_file(const char *path, char pass[PASS_FILE_MAX + 1])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    ssize_t n = fd >= 0 ? read(fd, pass, PASS_FILE_MAX) : -1;
+    int e = errno;
+
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        fprintf(stderr, "dumpgate: --p12-pass-file %s: %s\n", path, strerror(e));
+        return false;
+    }
+    pass[n] = '\0';
+    pass[strcspn(pass, "\r\n")] = '\0';
+    return true;
+}
+
 int
 options_parse(int argc, char **argv, struct cli_opts *o)
 {
@@ -585,18 +613,26 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             break;
         case 'K':
         case 'P':
+        case 'Q':
             if (o->n_keyvals + 1 >= (int)(sizeof o->keyvals / sizeof o->keyvals[0]))
                 return usage_error("%s", "too many detector options");
             if (c == 'K' && (strchr(optarg, '=') == NULL || optarg[0] == '='))
                 return usage_error("--option takes NAME=VALUE, not '%s'", optarg);
-            if (c == 'P') {
+            if (c == 'P' || c == 'Q') {
+                char pass[PASS_FILE_MAX + 1];
+
+                if (c == 'Q' && !read_pass_file(optarg, pass))
+                    return 2;
+                if (o->p12_pass != NULL)
+                    OPENSSL_cleanse(o->p12_pass, strlen(o->p12_pass));
                 free(o->p12_pass);
-                if (asprintf(&o->p12_pass, "p12-pass=%s", optarg) < 0) {
+                if (asprintf(&o->p12_pass, "p12-pass=%s", c == 'Q' ? pass : optarg) < 0)
                     o->p12_pass = NULL;
+                OPENSSL_cleanse(pass, sizeof pass);
+                if (o->p12_pass == NULL)
                     return usage_error("%s", "out of memory");
-                }
             }
-            o->keyvals[o->n_keyvals++] = c == 'P' ? o->p12_pass : optarg;
+            o->keyvals[o->n_keyvals++] = c == 'K' ? optarg : o->p12_pass;
             o->keyvals[o->n_keyvals] = NULL;
             break;
         case 'r':
