@@ -644,3 +644,29 @@ def test_timeout_kills_the_whole_scan(tmp_path):
     else:
         os.kill(pid, 9)
         raise AssertionError(f"the scan's child {pid} outlived the timeout")
+
+
+def test_a_name_that_repeats_replaces_nothing(cores, tmp_path):
+    """A reboot with a repeating clock (or an attacker who can guess): a dump
+    is to be filed under a name that quarantine/ already holds. It is filed
+    under a free name (NAME.1), and the earlier dump and verdict are
+    untouched. (The dump waits in incoming/ as a killed handler leaves it;
+    --recover files it.)"""
+    spool = tmp_path / "spool"
+    for d in ("incoming", "clean", "quarantine"):
+        (spool / d).mkdir(parents=True, mode=0o700)
+    base = "core.holdkey.1000.4242.11.1763800000.99999"
+    shutil.copy(cores["dirty"], spool / "incoming" / (base + ".core"))
+    (spool / "quarantine" / (base + ".core")).write_bytes(b"the earlier dump")
+    (spool / "quarantine" / (base + ".json")).write_text('{"earlier": true}\n')
+    r = subprocess.run([str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool),
+                        "--recover", "--log-stderr"], capture_output=True, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert (spool / "quarantine" / (base + ".core")).read_bytes() == b"the earlier dump"
+    assert json.load(open(spool / "quarantine" / (base + ".json"))) == {"earlier": True}
+    v = json.load(open(spool / "quarantine" / (base + ".1.json")))
+    assert v["dump"] == base + ".1.core", v["dump"]
+    assert v["path"].endswith("/quarantine/" + base + ".1.core"), v["path"]
+    assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])
+    assert (spool / "quarantine" / (base + ".1.core")).stat().st_size > 1000
+    assert os.listdir(spool / "incoming") == []

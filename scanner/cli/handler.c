@@ -480,7 +480,11 @@ write_json(int dir, const char *name, json_t *v)
     if (text == NULL)
         return ENOMEM;
     fmt(tmp, sizeof tmp, ".%s.tmp", name);
-    fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* never through a planted link, never into a file that is there: a
+     * stale one (a handler killed while writing) is removed first */
+    fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && unlinkat(dir, tmp, 0) == 0)
+        fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         free(text);
         return errno;
@@ -497,8 +501,10 @@ write_json(int dir, const char *name, json_t *v)
         e = errno ? errno : EIO;
     close(fd);
     free(text);
-    if (e == 0 && renameat(dir, tmp, dir, name) != 0)
+    if (e == 0 && renameat2(dir, tmp, dir, name, RENAME_NOREPLACE) != 0)
         e = errno;
+    if (e != 0)
+        unlinkat(dir, tmp, 0);
     if (e == 0)
         fsync(dir);
     return e;
@@ -519,6 +525,33 @@ set_path(const struct spool *sp, json_t *v, const char *sub, const char *dir, co
         fmt(path, sizeof path, "%s/%s", realpath(dir, real) != NULL ? real : dir, name);
     s = json_string(path);
     json_object_set_new(v, "path", s != NULL ? s : json_null());
+}
+
+/* Names in dir for a dump and its verdict that are both free: base + ext
+ * and base.json, else base.1 + ext and base.1.json, and so on (a name can
+ * repeat after a reboot: same PID, time and handler PID). Sets the
+ * verdict's "dump" to the name. The renames that follow never replace a
+ * file (RENAME_NOREPLACE), so a race between two handlers can only leave a
+ * dump where it was, never delete one. */
+static void
+free_name(int dir, const char *base, const char *ext, char *dump, size_t dump_len,
+          char *vname, size_t vname_len, json_t *v)
+{
+    struct stat st;
+
+    for (unsigned n = 0; n < 10000; n++) {
+        if (n == 0) {
+            fmt(dump, dump_len, "%s%s", base, ext);
+            fmt(vname, vname_len, "%s.json", base);
+        } else {
+            fmt(dump, dump_len, "%s.%u%s", base, n, ext);
+            fmt(vname, vname_len, "%s.%u.json", base, n);
+        }
+        if (fstatat(dir, dump, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT &&
+            fstatat(dir, vname, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+            break;
+    }
+    json_object_set_new(v, "dump", json_string(dump));
 }
 
 /* Scans the dump src_dir/src_name (locked through fd), writes its verdict
@@ -543,6 +576,9 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
     v = verdict(sp, dump, rv, m, &sr, &clean);
     free(sr.out);
     dest = clean ? sp->clean : sp->quarantine;
+    free_name(dest, base, ext, dump, sizeof dump, vname, sizeof vname, v);
+    if (clean && keep_clean) /* the dump stays as it is named; only the verdict may not */
+        json_object_set_new(v, "dump", json_string(src_name));
     if (clean && keep_clean)
         set_path(sp, v, NULL, sp->o->sweep, src_name);
     else
@@ -554,6 +590,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         clean = false;
         dest = sp->quarantine;
         json_object_set_new(v, "verdict", json_string("quarantine"));
+        free_name(dest, base, ext, dump, sizeof dump, vname, sizeof vname, v);
         set_path(sp, v, "quarantine", NULL, dump);
         e = write_json(dest, vname, v);
     }
@@ -565,7 +602,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
     if (!clean)
         (void)fchmod(fd, 0600);
     if (!(clean && keep_clean)) {
-        if (renameat(src_dir, src_name, dest, dump) != 0) {
+        if (renameat2(src_dir, src_name, dest, dump, RENAME_NOREPLACE) != 0) {
             hlog(LOG_ERR, "%s: cannot move it to %s: %s; it stays in %s", dump,
                  clean ? "clean/" : "quarantine/", strerror(errno), src_path);
             status = 2;
