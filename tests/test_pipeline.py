@@ -670,3 +670,32 @@ def test_a_name_that_repeats_replaces_nothing(cores, tmp_path):
     assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])
     assert (spool / "quarantine" / (base + ".1.core")).stat().st_size > 1000
     assert os.listdir(spool / "incoming") == []
+
+
+@pytest.mark.parametrize("attack", ["symlinked-quarantine", "symlinked-spool",
+                                    "world-writable", "foreign-owner"])
+def test_a_spool_it_cannot_trust_is_refused(cores, tmp_path, attack):
+    """The attacks: a spool (or a directory in it) that is a symbolic link,
+    that others may write in, or that another user owns. The handler refuses
+    it, says so, and writes nothing through it."""
+    spool = tmp_path / "spool"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    if attack == "symlinked-spool":
+        spool.symlink_to(elsewhere)
+    else:
+        spool.mkdir(mode=0o700)
+        for d in ("incoming", "clean"):
+            (spool / d).mkdir(mode=0o700)
+        if attack == "symlinked-quarantine":
+            (spool / "quarantine").symlink_to(elsewhere)
+        else:
+            (spool / "quarantine").mkdir(mode=0o700)
+        if attack == "world-writable":
+            os.chmod(spool / "quarantine", 0o777)
+        if attack == "foreign-owner":
+            os.chown(spool / "incoming", 65534, 65534)
+    p = feed(spool, open(cores["dirty"], "rb").read(), 500, "trust")
+    assert p.returncode == 2, p.stderr
+    assert b"refused" in p.stderr, p.stderr
+    assert os.listdir(elsewhere) == []

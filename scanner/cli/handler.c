@@ -203,12 +203,31 @@ meta_from_coredump_name(const char *name, struct meta *m)
     sanitize(n >= 6 ? f[n - 1] : NULL, m->time, sizeof m->time);
 }
 
+/* Keeps fd (a spool directory) only if this user owns it and nobody else
+ * may write in it: a directory another user controls could swap a dump or
+ * plant a name between two steps. Returns fd, or -1 (closed; errno EPERM). */
+static int
+trusted(int fd)
+{
+    struct stat st;
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    return fd;
+}
+
+/* dir/name, made 0700 if missing, never through a symbolic link. */
 static int
 open_subdir(int dir, const char *name)
 {
     if (mkdirat(dir, name, 0700) != 0 && errno != EEXIST)
         return -1;
-    return openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return trusted(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 }
 
 static bool
@@ -221,11 +240,16 @@ spool_open(const struct cli_opts *o, struct spool *sp)
         hlog(LOG_ERR, "spool %s: %s", o->spool, strerror(errno));
         return false;
     }
-    sp->dir = open(o->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    sp->dir = trusted(open(o->spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (sp->dir < 0 || (sp->incoming = open_subdir(sp->dir, "incoming")) < 0 ||
         (sp->clean = open_subdir(sp->dir, "clean")) < 0 ||
         (sp->quarantine = open_subdir(sp->dir, "quarantine")) < 0) {
-        hlog(LOG_ERR, "spool %s: %s", o->spool, strerror(errno));
+        hlog(LOG_ERR, "spool %s: %s", o->spool,
+             errno == EPERM  ? "refused: a level is not owned by this user, or others may "
+                               "write in it"
+             : errno == ELOOP || errno == ENOTDIR
+                 ? "refused: a level is a symbolic link or no directory"
+                 : strerror(errno));
         return false;
     }
     if (realpath(o->spool, sp->abs) == NULL)
