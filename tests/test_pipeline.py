@@ -699,3 +699,24 @@ def test_a_spool_it_cannot_trust_is_refused(cores, tmp_path, attack):
     assert p.returncode == 2, p.stderr
     assert b"refused" in p.stderr, p.stderr
     assert os.listdir(elsewhere) == []
+
+
+def test_the_scan_reads_the_dump_by_its_descriptor(cores, tmp_path):
+    """The scan child is handed the dump the handler holds open and locked
+    (/proc/self/fd/3), not its name: renaming or swapping names in the spool
+    meanwhile cannot change what is scanned."""
+    log = tmp_path / "argv.log"
+    wrapper = tmp_path / "scanner"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\n'
+                       f'readlink /proc/self/fd/3 >> {log}\nexec {dgtest.DUMPGATE} "$@"\n')
+    wrapper.chmod(0o755)
+    spool = tmp_path / "spool"
+    p = feed(spool, open(cores["dirty"], "rb").read(), 600, "byfd", "--scanner", str(wrapper))
+    assert p.returncode == 1, p.stderr
+    argv, target = log.read_text().splitlines()[:2]
+    assert argv.endswith("-- /proc/self/fd/3"), argv
+    # the file in incoming/ (an O_TMPFILE descriptor keeps its anonymous
+    # name in /proc even once linked: "#INODE (deleted)")
+    assert "/spool/incoming/" in target, target
+    v, _ = verdict_of(spool, "quarantine", "core.byfd")
+    assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])

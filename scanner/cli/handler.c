@@ -61,6 +61,8 @@
 #include "handler.h"
 
 #define COPY_BUF (1u << 20)
+#define DUMP_FD 3 /* the dump's descriptor in the scan child */
+#define DUMP_FD_STR "3"
 #define OUT_MAX (32u << 20) /* scanner output kept for the verdict */
 
 struct spool {
@@ -270,7 +272,7 @@ spool_close(struct spool *sp)
 /* --- the scan, in a child process ------------------------------------------- */
 
 static void
-run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
+run_scan(const struct spool *sp, int fd, struct scan_run *sr)
 {
     const struct cli_opts *o = sp->o;
     const char *prog = o->scanner != NULL ? o->scanner : "/proc/self/exe";
@@ -294,8 +296,11 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
         argv[n++] = fixed[i];
     for (int i = 0; i < o->n_scan_args; i++)
         argv[n++] = o->scan_args[i];
+    /* the scan reads the very file this handler holds open and locked, by
+     * its descriptor: nothing renamed or swapped in the directory meanwhile
+     * changes what is scanned */
     argv[n++] = "--";
-    argv[n++] = path;
+    argv[n++] = "/proc/self/fd/" DUMP_FD_STR;
     argv[n] = NULL;
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         snprintf(sr->error, sizeof sr->error, "pipe: %s", strerror(errno));
@@ -320,6 +325,9 @@ run_scan(const struct spool *sp, const char *path, struct scan_run *sr)
             if (!o->log_stderr)
                 dup2(null, STDERR_FILENO);
         }
+        /* the dump, at DUMP_FD across exec (dup2 clears close-on-exec) */
+        if (fd == DUMP_FD ? fcntl(fd, F_SETFD, 0) != 0 : dup2(fd, DUMP_FD) != DUMP_FD)
+            _exit(127);
         execv(prog, (char *const *)argv);
         _exit(127);
     }
@@ -492,9 +500,11 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
     return v;
 }
 
-/* Writes v as dir/name durably (tmp, fsync, rename, fsync dir). 0 or errno. */
+/* Writes v as dir/name durably (tmp, fsync, rename, fsync dir); an existing
+ * dir/name is replaced only when replace says so (this handler's own
+ * verdict, corrected). 0 or errno (EEXIST: the name was taken). */
 static int
-write_json(int dir, const char *name, json_t *v)
+write_json(int dir, const char *name, json_t *v, bool replace)
 {
     char tmp[320];
     char *text = json_dumps(v, JSON_INDENT(1) | JSON_ENSURE_ASCII);
@@ -525,7 +535,7 @@ write_json(int dir, const char *name, json_t *v)
         e = errno ? errno : EIO;
     close(fd);
     free(text);
-    if (e == 0 && renameat2(dir, tmp, dir, name, RENAME_NOREPLACE) != 0)
+    if (e == 0 && renameat2(dir, tmp, dir, name, replace ? 0 : RENAME_NOREPLACE) != 0)
         e = errno;
     if (e != 0)
         unlinkat(dir, tmp, 0);
@@ -596,7 +606,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
 
     fmt(dump, sizeof dump, "%s%s", base, ext);
     fmt(vname, sizeof vname, "%s.json", base);
-    run_scan(sp, src_path, &sr);
+    run_scan(sp, fd, &sr);
     v = verdict(sp, dump, rv, m, &sr, &clean);
     free(sr.out);
     dest = clean ? sp->clean : sp->quarantine;
@@ -607,7 +617,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         set_path(sp, v, NULL, sp->o->sweep, src_name);
     else
         set_path(sp, v, clean ? "clean" : "quarantine", NULL, dump);
-    e = write_json(dest, vname, v);
+    e = write_json(dest, vname, v, false);
     if (e != 0 && clean) {
         /* No verdict, no clean: fail closed. */
         hlog(LOG_ERR, "%s: cannot write the verdict: %s; quarantined instead", dump, strerror(e));
@@ -616,7 +626,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         json_object_set_new(v, "verdict", json_string("quarantine"));
         free_name(dest, base, ext, dump, sizeof dump, vname, sizeof vname, v);
         set_path(sp, v, "quarantine", NULL, dump);
-        e = write_json(dest, vname, v);
+        e = write_json(dest, vname, v, false);
     }
     status = clean ? 0 : 1;
     if (e != 0) {
@@ -636,7 +646,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
             else
                 set_path(sp, v, "incoming", NULL, src_name);
             if (e == 0)
-                write_json(dest, vname, v);
+                write_json(dest, vname, v, true); /* our own verdict, corrected */
         } else {
             fsync(dest);
             fsync(src_dir);
