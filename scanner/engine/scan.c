@@ -188,6 +188,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
 
         if (rc == DG_OK && scanned == 0)
             rc = drc;
+        out->stream_cut = drc != DG_OK; /* the decompressed dump ended early */
         snprintf(out->compression, sizeof out->compression, "%s", in->compression);
         out->compressed_bytes = in->compressed_bytes;
     }
@@ -312,6 +313,11 @@ scan_head_is_dump(const uint8_t *p, size_t n)
 bool
 scan_incomplete(const struct scan_result *r, char *why, size_t why_len)
 {
+    if (r->stream_cut) {
+        dg_strlcpyf(why, why_len, "its %s stream does not decompress to its end",
+                    r->compression[0] ? r->compression : "compressed");
+        return true;
+    }
     if (r->cov.unreadable_bytes > 0) {
         dg_strlcpyf(why, why_len, "%llu bytes its headers describe are missing (truncated?)",
                     (unsigned long long)r->cov.unreadable_bytes);

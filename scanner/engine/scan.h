@@ -94,6 +94,7 @@ struct scan_result {
     char compression[24];         /* "zstd", "apport+gzip", ...: offsets and coverage
                                      are in the decompressed dump; "" if none */
     uint64_t compressed_bytes;    /* bytes of the compressed file read */
+    bool stream_cut;              /* the compressed stream failed before its end */
 };
 
 /* Scans the file at path ("-" = standard input). */
@@ -115,8 +116,9 @@ void scan_result_free(struct scan_result *r);
 bool scan_head_is_dump(const uint8_t *p, size_t n);
 
 /* Was r's scan incomplete: bytes its headers describe missing, bytes not
- * scanned, or a warning that a limit, a truncation or a read error stopped
- * part of it? Says why in why (why_len bytes). */
+ * scanned, a compressed stream that failed before its end, or a warning
+ * that a limit, a truncation or a read error stopped part of it? Says why
+ * in why (why_len bytes). */
 bool scan_incomplete(const struct scan_result *r, char *why, size_t why_len);
 
 #endif

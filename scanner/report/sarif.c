@@ -158,35 +158,35 @@ precision_of(enum rule_kind k)
  * in Markdown; put() drops the backticks for the plain-text version. */
 static const char *const means_of[] = {
     [RULE_KEY] =
-        "A private key that was in the process's memory when the dump was written: whoever "
+        ("A private key that was in the process's memory when the dump was written: whoever "
         "can read the dump holds the key. A `confirmed` finding was rebuilt with OpenSSL and "
         "its math holds (RSA `p*q = n` and the CRT relations, EC `d*G = Q`, the EdDSA public "
         "key from its seed); a `candidate` was seen by its structure but could not be proven "
         "(encrypted, truncated, undecodable). The result's role says what the key "
         "is for: `long-term` keys sign or identify (high), `key-agreement` keys are medium, "
         "and an `ephemeral` key, whose public half is a TLS key share in the same dump, is "
-        "reported for completeness (low).",
+        "reported for completeness (low)."),
     [RULE_AES] =
-        "An AES key, found as its expanded key schedule and named by the SHA-256 of its bytes "
+        ("An AES key, found as its expanded key schedule and named by the SHA-256 of its bytes "
         "(`key_sha256`, an identifier only). The result's role says what it is for: "
         "`rng-state` (the key of an OpenSSL CTR-DRBG random generator) and `session` (the "
         "record key of one TLS or SSH connection, beside its GCM context) are low and "
-        "reported for completeness; `symmetric` (a key of unknown use) is medium.",
+        "reported for completeness; `symmetric` (a key of unknown use) is medium."),
     [RULE_EVIDENCE] =
-        "This detector reports no results: it reads public evidence in the dump and lends "
-        "it, by fingerprint, to the findings of other detectors:",
+        ("This detector reports no results: it reads public evidence in the dump and lends "
+        "it, by fingerprint, to the findings of other detectors:"),
     [RULE_PATTERN] =
-        "A text secret (an API token, a password, a connection string) matched by a PCRE2 "
+        ("A text secret (an API token, a password, a connection string) matched by a PCRE2 "
         "rule. A pattern match is not a proof: the result's `match_sha256` identifies the "
-        "matched bytes without showing them, and its severity is the one its rule declares.",
+        "matched bytes without showing them, and its severity is the one its rule declares."),
     [RULE_PLUGIN] =
-        "A finding of a detector loaded as a plug-in (`--plugin`): dumpgate reports it as the "
-        "plug-in describes it and proves nothing itself.",
+        ("A finding of a detector loaded as a plug-in (`--plugin`): dumpgate reports it as the "
+        "plug-in describes it and proves nothing itself."),
 };
 
 static const char *const todo_of[] = {
     [RULE_KEY] =
-        "Rotate the key: revoke the certificate, or remove the public key from where it is "
+        ("Rotate the key: revoke the certificate, or remove the public key from where it is "
         "trusted (`authorized_keys`, a JWKS, a trust store); issue a new one; and find how it "
         "reached the dump (which process held it, why it dumped core, where the dump went). "
         "The result's `spki_sha256/v1` fingerprint is the SHA-256 of the key's DER "
@@ -194,21 +194,21 @@ static const char *const todo_of[] = {
         "compare it with your keys' to tell which one it is. Until the key is rotated, keep "
         "the dump where only the key's owners can read it. Findings with role `ephemeral` "
         "need nothing done. A key that belongs there (a test key) can be allowed with "
-        "`--allow`: its result is then suppressed.",
+        "`--allow`: its result is then suppressed."),
     [RULE_AES] =
-        "Findings with role `rng-state` or `session` are reported for completeness: nothing "
+        ("Findings with role `rng-state` or `session` are reported for completeness: nothing "
         "needs rotating (a session key matters only to someone who also recorded that "
         "connection's traffic). For a `symmetric` key, find what it encrypts (the process's "
         "configuration names its keys); if it is a stored key protecting data or other "
-        "secrets, replace it and re-encrypt what it protected.",
+        "secrets, replace it and re-encrypt what it protected."),
     [RULE_EVIDENCE] = "Nothing: this rule never has a result.",
     [RULE_PATTERN] =
-        "Check the match against the credential it looks like. If it is real, revoke it, "
+        ("Check the match against the credential it looks like. If it is real, revoke it, "
         "issue a new one, and find how it reached the process's memory (configuration, "
-        "environment, a request it handled).",
+        "environment, a request it handled)."),
     [RULE_PLUGIN] =
-        "Follow the plug-in's documentation. When the finding is a credential or a private "
-        "key, revoke or rotate it and find how it reached the dump.",
+        ("Follow the plug-in's documentation. When the finding is a credential or a private "
+        "key, revoke or rotate it and find how it reached the dump."),
 };
 
 /* A bounded text being built: Markdown, or plain text (backticks dropped). */
