@@ -58,6 +58,7 @@
 #include <dumpgate/dumpgate.h>
 
 #include "../engine/identity.h"
+#include "durable.h"
 #include "handler.h"
 
 #define COPY_BUF (1u << 20)
@@ -500,50 +501,6 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
     return v;
 }
 
-/* Writes v as dir/name durably (tmp, fsync, rename, fsync dir); an existing
- * dir/name is replaced only when replace says so (this handler's own
- * verdict, corrected). 0 or errno (EEXIST: the name was taken). */
-static int
-write_json(int dir, const char *name, json_t *v, bool replace)
-{
-    char tmp[320];
-    char *text = json_dumps(v, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-    size_t len = text != NULL ? strlen(text) : 0, off = 0;
-    int fd, e = 0;
-
-    if (text == NULL)
-        return ENOMEM;
-    fmt(tmp, sizeof tmp, ".%s.tmp", name);
-    /* never through a planted link, never into a file that is there: a
-     * stale one (a handler killed while writing) is removed first */
-    fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST && unlinkat(dir, tmp, 0) == 0)
-        fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(text);
-        return errno;
-    }
-    while (off < len && e == 0) {
-        ssize_t w = write(fd, text + off, len - off);
-
-        if (w < 0 && errno != EINTR)
-            e = errno;
-        else if (w > 0)
-            off += (size_t)w;
-    }
-    if (e == 0 && (write(fd, "\n", 1) != 1 || fsync(fd) != 0))
-        e = errno ? errno : EIO;
-    close(fd);
-    free(text);
-    if (e == 0 && renameat2(dir, tmp, dir, name, replace ? 0 : RENAME_NOREPLACE) != 0)
-        e = errno;
-    if (e != 0)
-        unlinkat(dir, tmp, 0);
-    if (e == 0)
-        fsync(dir);
-    return e;
-}
-
 /* Sets the verdict's "path": the absolute path of the dump where it is,
  * SPOOL/sub/name, or dir/name when sub is NULL (a dump that stays in the
  * directory dir). null when it is not UTF-8 text. */
@@ -617,7 +574,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         set_path(sp, v, NULL, sp->o->sweep, src_name);
     else
         set_path(sp, v, clean ? "clean" : "quarantine", NULL, dump);
-    e = write_json(dest, vname, v, false);
+    e = durable_write_json(dest, vname, v, false);
     if (e != 0 && clean) {
         /* No verdict, no clean: fail closed. */
         hlog(LOG_ERR, "%s: cannot write the verdict: %s; quarantined instead", dump, strerror(e));
@@ -626,7 +583,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         json_object_set_new(v, "verdict", json_string("quarantine"));
         free_name(dest, base, ext, dump, sizeof dump, vname, sizeof vname, v);
         set_path(sp, v, "quarantine", NULL, dump);
-        e = write_json(dest, vname, v, false);
+        e = durable_write_json(dest, vname, v, false);
     }
     status = clean ? 0 : 1;
     if (e != 0) {
@@ -646,7 +603,7 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
             else
                 set_path(sp, v, "incoming", NULL, src_name);
             if (e == 0)
-                write_json(dest, vname, v, true); /* our own verdict, corrected */
+                durable_write_json(dest, vname, v, true); /* our own verdict, corrected */
         } else {
             fsync(dest);
             fsync(src_dir);

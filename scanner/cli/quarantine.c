@@ -48,6 +48,7 @@
 
 #include <dumpgate/dumpgate.h>
 
+#include "durable.h"
 #include "quarantine.h"
 
 #define VERDICT_MAX (64u << 20) /* bytes of a verdict we read, at most */
@@ -494,50 +495,6 @@ fingerprints(const json_t *v)
             json_array_append_new(out, json_string(fp));
     }
     return out;
-}
-
-/* Writes v as dir/name durably: a new file (O_CREAT|O_EXCL|O_NOFOLLOW) beside
- * it, fsync, rename (never over an existing file when noreplace), fsync of
- * the directory. Returns 0 or an errno; the new file is gone on error. */
-static int
-write_verdict(int dir, const char *name, json_t *v, bool noreplace)
-{
-    char tmp[NAME_MAX_LEN + 64];
-    char *text = json_dumps(v, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-    size_t len = text != NULL ? strlen(text) : 0, off = 0;
-    int fd, e = 0;
-
-    if (text == NULL)
-        return ENOMEM;
-    snprintf(tmp, sizeof tmp, ".%s.%ld.tmp", name, (long)getpid());
-    fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(text);
-        return errno;
-    }
-    while (off < len && e == 0) {
-        ssize_t w = write(fd, text + off, len - off);
-
-        if (w < 0 && errno != EINTR)
-            e = errno;
-        else if (w > 0)
-            off += (size_t)w;
-    }
-    free(text);
-    if (e == 0 && write(fd, "\n", 1) != 1)
-        e = errno ? errno : EIO;
-    if (e == 0 && fsync(fd) != 0)
-        e = errno;
-    if (close(fd) != 0 && e == 0)
-        e = errno;
-    if (e == 0 && (noreplace ? renameat2(dir, tmp, dir, name, RENAME_NOREPLACE)
-                             : renameat(dir, tmp, dir, name)) != 0)
-        e = errno;
-    if (e != 0)
-        unlinkat(dir, tmp, 0);
-    else
-        fsync(dir);
-    return e;
 }
 
 /* Moves from/name to to/name, never over an existing file: renameat2 with
@@ -1177,7 +1134,7 @@ cmd_release(const struct cli_opts *o, const struct qspool *sp)
     json_object_set_new(v, "verdict", json_string("released"));
     json_object_set_new(v, "path", spath != NULL ? spath : json_null());
     json_object_set_new(v, "released", rel);
-    err = rel != NULL ? write_verdict(rdir, vname, v, !had_verdict) : ENOMEM;
+    err = rel != NULL ? durable_write_json(rdir, vname, v, had_verdict) : ENOMEM;
     json_decref(v);
     close(rdir);
     openlog("dumpgate", LOG_PID, LOG_DAEMON);
