@@ -350,6 +350,39 @@ key_name(struct loader *ld, const char *where, const yaml_node_t *k, const char 
     return text(ld, where, "a name", k, out);
 }
 
+/* The index of key kn among names[0..n): refuses an unknown key (with a
+ * hint, and what section takes) and a key given twice; seen[] holds the line
+ * of each key met so far. section NULL is the top level. */
+static dg_err
+known_key(struct loader *ld, const char *section, const char *takes, const char *const *names,
+          size_t n, const yaml_node_t *kn, unsigned long *seen, size_t *index)
+{
+    const char *k = NULL;
+    char h[64];
+    size_t i;
+    dg_err rc = key_name(ld, section != NULL ? section : "configuration", kn, &k);
+
+    if (rc != DG_OK)
+        return rc;
+    for (i = 0; i < n && strcmp(k, names[i]) != 0; i++)
+        ;
+    if (i == n && section == NULL)
+        return fail(ld, DG_E_FORMAT, line_of(kn), "unknown key '%.40s'%s", k,
+                    hint(k, names, n, h, sizeof h));
+    if (i == n)
+        return fail(ld, DG_E_FORMAT, line_of(kn), "unknown key '%s.%.40s'%s; %s takes %s",
+                    section, k, hint(k, names, n, h, sizeof h), section, takes);
+    if (seen[i] != 0 && section == NULL)
+        return fail(ld, DG_E_FORMAT, line_of(kn), "key '%s' given twice (first on line %lu)",
+                    k, seen[i]);
+    if (seen[i] != 0)
+        return fail(ld, DG_E_FORMAT, line_of(kn), "%s.%s given twice (first on line %lu)",
+                    section, k, seen[i]);
+    seen[i] = line_of(kn);
+    *index = i;
+    return DG_OK;
+}
+
 /* A value that must be a mapping. OUT: *present, false when the value is
  * null (`key:` alone: nothing to read). */
 static dg_err
@@ -514,23 +547,13 @@ handler(struct loader *ld, const yaml_node_t *v)
 
     for (yaml_node_pair_t *p = present ? v->data.mapping.pairs.start : NULL;
          rc == DG_OK && p != NULL && p < v->data.mapping.pairs.top; p++) {
-        const yaml_node_t *kn = node(ld, p->key), *val = node(ld, p->value);
-        const char *k = NULL, *s = NULL;
-        char h[64];
-        size_t i;
+        const yaml_node_t *val = node(ld, p->value);
+        const char *s = NULL;
+        size_t i = 0;
 
-        if ((rc = key_name(ld, "handler", kn, &k)) != DG_OK)
+        if ((rc = known_key(ld, "handler", "timeout and spool", keys, 2, node(ld, p->key), seen,
+                            &i)) != DG_OK)
             break;
-        for (i = 0; i < 2 && strcmp(k, keys[i]) != 0; i++)
-            ;
-        if (i == 2)
-            return fail(ld, DG_E_FORMAT, line_of(kn),
-                        "unknown key 'handler.%.40s'%s; handler takes timeout and spool", k,
-                        hint(k, keys, 2, h, sizeof h));
-        if (seen[i] != 0)
-            return fail(ld, DG_E_FORMAT, line_of(kn),
-                        "handler.%s given twice (first on line %lu)", k, seen[i]);
-        seen[i] = line_of(kn);
         if (i == 0) {
             rc = number(ld, "handler.timeout", " of seconds", val, 1, 86400, &cfg->timeout);
             cfg->has_timeout = rc == DG_OK;
@@ -585,24 +608,14 @@ quarantine(struct loader *ld, const yaml_node_t *v)
 
     for (yaml_node_pair_t *p = present ? v->data.mapping.pairs.start : NULL;
          rc == DG_OK && p != NULL && p < v->data.mapping.pairs.top; p++) {
-        const yaml_node_t *kn = node(ld, p->key), *val = node(ld, p->value);
-        const char *k = NULL, *s = NULL;
-        char h[64];
-        size_t i;
+        const yaml_node_t *val = node(ld, p->value);
+        const char *s = NULL;
+        size_t i = 0;
 
-        if ((rc = key_name(ld, "quarantine", kn, &k)) != DG_OK)
+        if ((rc = known_key(ld, "quarantine",
+                            "max_age_days, max_total_bytes, release_command and metrics_file",
+                            keys, N_KEYS, node(ld, p->key), seen, &i)) != DG_OK)
             break;
-        for (i = 0; i < N_KEYS && strcmp(k, keys[i]) != 0; i++)
-            ;
-        if (i == N_KEYS)
-            return fail(ld, DG_E_FORMAT, line_of(kn),
-                        "unknown key 'quarantine.%.40s'%s; quarantine takes max_age_days, "
-                        "max_total_bytes, release_command and metrics_file", k,
-                        hint(k, keys, N_KEYS, h, sizeof h));
-        if (seen[i] != 0)
-            return fail(ld, DG_E_FORMAT, line_of(kn),
-                        "quarantine.%s given twice (first on line %lu)", k, seen[i]);
-        seen[i] = line_of(kn);
         switch (i) {
         case 0:
             rc = number(ld, "quarantine.max_age_days", " of days", val, 1, 36500,
@@ -725,23 +738,11 @@ document(struct loader *ld)
                     kind_of(root));
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
-        const yaml_node_t *kn = node(ld, p->key);
-        const char *k = NULL;
-        char h[64];
-        size_t i;
-        dg_err rc = key_name(ld, "configuration", kn, &k);
+        size_t i = 0;
+        dg_err rc = known_key(ld, NULL, NULL, top_keys, K_COUNT, node(ld, p->key), seen, &i);
 
         if (rc != DG_OK)
             return rc;
-        for (i = 0; i < K_COUNT && strcmp(k, top_keys[i]) != 0; i++)
-            ;
-        if (i == K_COUNT)
-            return fail(ld, DG_E_FORMAT, line_of(kn), "unknown key '%.40s'%s", k,
-                        hint(k, top_keys, K_COUNT, h, sizeof h));
-        if (seen[i] != 0)
-            return fail(ld, DG_E_FORMAT, line_of(kn), "key '%s' given twice (first on line %lu)",
-                        k, seen[i]);
-        seen[i] = line_of(kn);
         if ((rc = top_value(ld, (enum top_key)i, node(ld, p->value))) != DG_OK)
             return rc;
     }
