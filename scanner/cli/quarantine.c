@@ -48,6 +48,7 @@
 
 #include <dumpgate/dumpgate.h>
 
+#include "../report/report.h"
 #include "durable.h"
 #include "quarantine.h"
 
@@ -110,41 +111,20 @@ qerror(const char *fmt, ...)
 
 /* --- text for people --------------------------------------------------------- */
 
-/* Writes s[0..len) to out with every byte that is not printable ASCII, and
- * the backslash, written as \xNN (\\ for the backslash). */
-static void
-put_esc(FILE *out, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '\\')
-            fputs("\\\\", out);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
-    }
-}
-
-/* The same for a NUL-terminated string into buf (for messages); buf is
- * always terminated, the tail cut if it does not fit. Returns buf. */
+/* report_escaped() of a NUL-terminated string into buf (for messages); buf
+ * is always terminated, the tail cut if it does not fit. Returns buf. */
 static const char *
 esc(const char *s, char *buf, size_t cap)
 {
-    size_t k = 0;
+    FILE *f = fmemopen(buf, cap, "w");
 
-    for (; *s != '\0' && k + 5 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '\\')
-            k += (size_t)snprintf(buf + k, cap - k, "\\\\");
-        else if (c < 0x20 || c >= 0x7f)
-            k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", c);
-        else
-            buf[k++] = (char)c;
+    buf[0] = '\0';
+    if (f != NULL) {
+        setbuf(f, NULL);
+        report_escaped(f, s, strlen(s));
+        fclose(f);
     }
-    buf[k] = '\0';
+    buf[cap - 1] = '\0';
     return buf;
 }
 
@@ -153,7 +133,7 @@ static void
 put_jstr(FILE *out, const json_t *v)
 {
     if (json_is_string(v))
-        put_esc(out, json_string_value(v), json_string_length(v));
+        report_escaped(out, json_string_value(v), json_string_length(v));
     else if (json_is_integer(v))
         fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else
@@ -163,27 +143,7 @@ put_jstr(FILE *out, const json_t *v)
 static void
 put_str(FILE *out, const char *s)
 {
-    put_esc(out, s, strlen(s));
-}
-
-static const char *
-human_bytes(uint64_t n, char *buf, size_t cap)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-    double x = (double)n;
-    size_t u = 0;
-
-    if (n < 1024) {
-        snprintf(buf, cap, "%" PRIu64 " B", n);
-        return buf;
-    }
-    x /= 1024;
-    while (x >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        x /= 1024;
-        u++;
-    }
-    snprintf(buf, cap, "%.1f %s", x, units[u]);
-    return buf;
+    report_escaped(out, s, strlen(s));
 }
 
 static const char *
@@ -750,7 +710,7 @@ cmd_list(const struct cli_opts *o, const struct qspool *sp)
             json_decref(rec);
         } else {
             put_str(stdout, en->name);
-            printf(": %s, %s old, ", human_bytes(en->bytes, size, sizeof size),
+            printf(": %s, %s old, ", report_bytes(en->bytes, size, sizeof size),
                    human_age(age_s, age, sizeof age));
             if (v == NULL) {
                 printf("no verdict (");
@@ -886,7 +846,7 @@ cmd_show(const struct cli_opts *o, const struct qspool *sp)
     printf("/%s/", where);
     put_str(stdout, name);
     printf("\n  size:      %s (%" PRIu64 " bytes), modified %s (%s ago)\n",
-           human_bytes((uint64_t)st.st_size, size, sizeof size), (uint64_t)st.st_size,
+           report_bytes((uint64_t)st.st_size, size, sizeof size), (uint64_t)st.st_size,
            iso_time(st.st_mtime, when, sizeof when),
            human_age(now > st.st_mtime ? (int64_t)(now - st.st_mtime) : 0, age, sizeof age));
     if (v == NULL) {
@@ -1208,7 +1168,7 @@ cmd_expire(const struct cli_opts *o, const struct qspool *sp)
                      o->max_age_days == 1 ? "" : "s");
         else if (o->has_max_total && left > o->max_total)
             snprintf(why, sizeof why, "the quarantine holds more than %s",
-                     human_bytes(o->max_total, lim, sizeof lim));
+                     report_bytes(o->max_total, lim, sizeof lim));
         else
             continue;
         if (!o->dry_run) {
@@ -1250,7 +1210,7 @@ cmd_expire(const struct cli_opts *o, const struct qspool *sp)
         n_gone++;
         printf("%s ", verb);
         put_str(stdout, en->name);
-        printf(" (%s, %s old): %s\n", human_bytes(en->bytes, size, sizeof size),
+        printf(" (%s, %s old): %s\n", report_bytes(en->bytes, size, sizeof size),
                human_age(age, agebuf, sizeof agebuf), why);
     }
     if (!o->dry_run && n_gone > 0)
@@ -1260,7 +1220,7 @@ cmd_expire(const struct cli_opts *o, const struct qspool *sp)
 
         printf("%s %zu dump%s (%s); %zu left in the quarantine (%s)\n",
                o->dry_run ? "would expire" : "expired", n_gone, n_gone == 1 ? "" : "s",
-               human_bytes(freed, a, sizeof a), q.n - n_gone, human_bytes(left, b, sizeof b));
+               report_bytes(freed, a, sizeof a), q.n - n_gone, report_bytes(left, b, sizeof b));
     }
     free(q.v);
     return n_failed > 0 ? EXIT_ERROR : EXIT_OK;

@@ -48,6 +48,12 @@ void report_regions(const struct report *rp, const struct scan_result *r);
 
 /* Formats for text output, shared by the text report and the CLI. */
 void report_perms(unsigned perms, char out[4]);
+/* n as "123 B", "4.5 KiB", "6.7 MiB" or "8.90 GiB" in out (len bytes); returns out. */
+const char *report_bytes(uint64_t n, char *out, size_t len);
+/* s[0..len) with every byte outside printable ASCII written as \xNN and the
+ * backslash as \\: strings a dump or a verdict gives (names chosen by the
+ * dumped process) never reach a terminal as control codes. */
+void report_escaped(FILE *out, const char *s, size_t len);
 
 /* jsonl.c */
 void jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f);

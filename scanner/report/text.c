@@ -8,11 +8,12 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "report.h"
 
-static void
-human_bytes(uint64_t n, char *out, size_t len)
+const char *
+report_bytes(uint64_t n, char *out, size_t len)
 {
     if (n >= (1ull << 30))
         snprintf(out, len, "%.2f GiB", (double)n / (double)(1ull << 30));
@@ -22,22 +23,29 @@ human_bytes(uint64_t n, char *out, size_t len)
         snprintf(out, len, "%.1f KiB", (double)n / 1024.0);
     else
         snprintf(out, len, "%" PRIu64 " B", n);
+    return out;
 }
 
-/* Prints s with every byte outside printable ASCII, and the backslash, as
- * \xNN or \\: names from a dump (mapped files, labels, kids) are the
- * dumped process's choice and must not reach a terminal as control codes. */
+void
+report_escaped(FILE *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '\\')
+            fputs("\\\\", out);
+        else if (c < 0x20 || c > 0x7e)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
+/* report_escaped() of a NUL-terminated string. */
 static void
 put_escaped(FILE *out, const char *s)
 {
-    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-        if (*c == '\\')
-            fputs("\\\\", out);
-        else if (*c < 0x20 || *c > 0x7e)
-            fprintf(out, "\\x%02x", *c);
-        else
-            fputc(*c, out);
-    }
+    report_escaped(out, s, strlen(s));
 }
 
 void
@@ -121,10 +129,10 @@ text_summary(FILE *out, const struct scan_result *r, unsigned verbose)
         med += r->findings[i].f.severity == DG_SEV_MEDIUM;
         lo += r->findings[i].f.severity == DG_SEV_LOW;
     }
-    human_bytes(r->cov.file_bytes, total, sizeof total);
-    human_bytes(r->cov.region_bytes, inreg, sizeof inreg);
-    human_bytes(r->cov.outside_bytes, outside, sizeof outside);
-    human_bytes(r->cov.unreadable_bytes, unread, sizeof unread);
+    report_bytes(r->cov.file_bytes, total, sizeof total);
+    report_bytes(r->cov.region_bytes, inreg, sizeof inreg);
+    report_bytes(r->cov.outside_bytes, outside, sizeof outside);
+    report_bytes(r->cov.unreadable_bytes, unread, sizeof unread);
     put_escaped(out, r->name);
     fprintf(out, ": %s%s", r->format, r->format_detail[0] ? " (" : "");
     put_escaped(out, r->format_detail);
