@@ -46,7 +46,7 @@ verdict_policy_set_detector(struct verdict_policy *p, const char *name, enum dg_
 }
 
 /* What a key of each type is for when nothing else is known. */
-static const struct {
+static const struct type_role {
     const char *type;
     enum dg_role role;
     const char *reason;
@@ -71,17 +71,15 @@ static const struct {
     {"aes-key", DG_ROLE_SYMMETRIC, "an AES key of unknown use"},
 };
 
-static bool
-key_type(const char *type, enum dg_role *role, const char **reason)
+/* The entry of a key's type, or NULL for a finding that is no key (a rule's
+ * or plug-in's token). */
+static const struct type_role *
+key_type(const char *type)
 {
-    for (size_t i = 0; i < sizeof by_type / sizeof by_type[0]; i++) {
-        if (strcmp(type, by_type[i].type) == 0) {
-            *role = by_type[i].role;
-            *reason = by_type[i].reason;
-            return true;
-        }
-    }
-    return false;
+    for (size_t i = 0; i < sizeof by_type / sizeof by_type[0]; i++)
+        if (strcmp(type, by_type[i].type) == 0)
+            return &by_type[i];
+    return NULL;
 }
 
 /* The evidence in r about the key with fingerprint hash, of one kind; NULL if none. */
@@ -126,8 +124,7 @@ decide(const struct scan_result *r, struct scan_finding *sf)
         {DG_EVIDENCE_RNG_STATE, DG_ROLE_RNG_STATE},
         {DG_EVIDENCE_SESSION, DG_ROLE_SESSION},
     };
-    enum dg_role role;
-    const char *reason;
+    const struct type_role *kt;
 
     if (sf->known) {
         f->role = DG_ROLE_LONG_TERM;
@@ -155,12 +152,10 @@ decide(const struct scan_result *r, struct scan_finding *sf)
                         sf->detector);
         return;
     }
-    if (!key_type(f->type, &role, &reason)) {
-        role = DG_ROLE_SYMMETRIC;
-        reason = "a secret that is not a key (a token, a password)";
-    }
-    f->role = role;
-    dg_strlcpyf(f->reason, sizeof f->reason, "%s", reason);
+    kt = key_type(f->type);
+    f->role = kt != NULL ? kt->role : DG_ROLE_SYMMETRIC;
+    dg_strlcpyf(f->reason, sizeof f->reason, "%s",
+                kt != NULL ? kt->reason : "a secret that is not a key (a token, a password)");
 }
 
 void
@@ -169,12 +164,10 @@ verdict_apply(const struct verdict_policy *p, struct scan_result *r)
     for (size_t i = 0; i < r->n_findings; i++) {
         struct scan_finding *sf = &r->findings[i];
         struct dg_finding *f = &sf->f;
-        enum dg_role dummy;
-        const char *unused;
         /* a weak signal: armor that does not decode, a FIDO handle */
         bool weak = f->status == DG_STATUS_CANDIDATE && f->severity == DG_SEV_LOW;
         /* rules and plug-ins of other types keep the severity they declared */
-        bool keyish = key_type(f->type, &dummy, &unused);
+        bool keyish = key_type(f->type) != NULL;
         enum dg_severity sev;
         bool overridden = false;
 
