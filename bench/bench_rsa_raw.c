@@ -198,7 +198,7 @@ main(int argc, char **argv)
     size_t len = mib << 20;
     const char *kv[2] = {NULL, NULL};
     char opt[64];
-    struct dg_config cfg = {0, kv};
+    struct dg_config cfg = {.keyvals = kv};
     uint8_t *buf = malloc(len);
     uint64_t seed = 42;
     size_t nf;

@@ -85,6 +85,7 @@ struct shared {
     struct dg_finding *v;  /* collected findings, reported by finish() */
     size_t n, cap;
     size_t dropped;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
 struct ctx {
@@ -110,9 +111,9 @@ der_create(const struct dg_config *cfg, void **out)
 {
     struct shared *sh = calloc(1, sizeof *sh);
 
-    (void)cfg;
     if (sh == NULL)
         return DG_E_NOMEM;
+    sh->proof = cfg->proof;
     if (pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh);
         return DG_E_THREAD;
@@ -417,8 +418,10 @@ ec_guess(struct ctx *c, const char *group, const uint8_t *d, size_t dlen, const 
         if (pub == NULL || ecgroups_on_curve(c->eg, OBJ_txt2nid(g), pub, publen)) {
             if (keyproof_ec_from_scalar(g, bn, pub, pub != NULL ? publen : 0, &pkey) != DG_OK)
                 pkey = NULL;
+            /* a probe of the curve, under no policy: the finding is proven later */
             if (pkey != NULL && pub != NULL &&
-                keyproof_prove(pkey, KEYPROOF_PUB_STORED, &key, proof, sizeof proof) != DG_OK) {
+                keyproof_prove(NULL, pkey, KEYPROOF_PUB_STORED, &key, proof, sizeof proof) !=
+                    DG_OK) {
                 EVP_PKEY_free(pkey);
                 pkey = NULL;
             }
@@ -574,7 +577,7 @@ judge_key(struct ctx *c, const uint8_t *der, size_t len, const uint8_t *p,
     if ((form == F_PKCS8 || form == F_SEC1) && has_public(p, kids, n, form))
         flags = KEYPROOF_PUB_STORED;
     dg_strlcpyf(f->encoding, sizeof f->encoding, "%s", form_encoding[form]);
-    keyproof_prove_finding(pkey, flags, f);
+    keyproof_prove_finding(c->sh->proof, pkey, flags, f);
     EVP_PKEY_free(pkey);
     return true;
 }
@@ -717,6 +720,7 @@ at_exponent(struct ctx *c, const struct dg_chunk *ch, size_t k)
     EVP_PKEY *pkey = NULL;
     struct dg_finding f;
     size_t end = 0;
+    dg_err rc;
 
     if (k >= ch->owned)
         return 0;
@@ -766,7 +770,8 @@ at_exponent(struct ctx *c, const struct dg_chunk *ch, size_t k)
     if (pkey == NULL)
         goto out;
     memset(&f, 0, sizeof f);
-    if (!keyproof_prove_finding(pkey, 0, &f))
+    rc = keyproof_prove_finding(c->sh->proof, pkey, 0, &f);
+    if (rc != DG_OK && !keyproof_named(rc, &f.key))
         goto out; /* a guess that does not prove is not worth a finding */
     dg_strlcpyf(f.encoding, sizeof f.encoding, "der-pkcs1");
     dg_strlcpyf(f.note, sizeof f.note, "%s (n recomputed as p*q)", RESYNC_NOTE);
@@ -811,7 +816,7 @@ at_ecpub(struct ctx *c, const struct dg_chunk *ch, size_t k)
     pkey = ec_guess(c, NULL, p + k - flen, flen, pub, publen);
     if (pkey == NULL)
         return 0;
-    keyproof_prove_finding(pkey, KEYPROOF_PUB_STORED, &f);
+    keyproof_prove_finding(c->sh->proof, pkey, KEYPROOF_PUB_STORED, &f);
     EVP_PKEY_free(pkey);
     dg_strlcpyf(f.encoding, sizeof f.encoding, "der-sec1");
     dg_strlcpyf(f.note, sizeof f.note, "%s (curve found from the public point)", RESYNC_NOTE);
@@ -911,7 +916,7 @@ at_openssh(struct ctx *c, const struct dg_chunk *ch, size_t k)
         if (key.pub != NULL)
             keyproof_identity(key.pub, &f.key);
     } else if (key.priv != NULL) {
-        keyproof_prove_finding(key.priv, key.proof_flags, &f);
+        keyproof_prove_finding(c->sh->proof, key.priv, key.proof_flags, &f);
     } else {
         f.status = DG_STATUS_CANDIDATE;
         f.severity = DG_SEV_MEDIUM;

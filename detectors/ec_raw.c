@@ -114,6 +114,7 @@ struct ec_shared {
     struct ecx_cand *ecx;
     size_t n_ecx;
     bool pts_capped, cands_capped, ecx_capped;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
 struct ec_ctx {
@@ -560,22 +561,25 @@ cmp_cand(const void *a, const void *b)
     return x->top < y->top ? -1 : x->top > y->top;
 }
 
-/* Reports the key with scalar d on curve cv whose public point is pts[pi]. */
+/* Reports the key with scalar d on curve cv whose public point is pts[pi]:
+ * confirmed, or a candidate when it is named without a proof. */
 static bool
-report(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d, int cv,
-       const struct point *pt, struct dg_sink *sink, char seen[][65], size_t *n_seen,
-       size_t max_seen)
+report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand *cd,
+       const BIGNUM *d, int cv, const struct point *pt, struct dg_sink *sink, char seen[][65],
+       size_t *n_seen, size_t max_seen)
 {
     const struct dg_region *r = dg_dump_region_at_va(dump, cd->va);
     struct dg_finding f;
     EVP_PKEY *pk = NULL;
     bool ok = false;
+    dg_err rc = DG_E_CRYPTO;
 
     memset(&f, 0, sizeof f);
     if (r == NULL)
         return false;
-    if (keyproof_ec_from_scalar(curves[cv].group, d, pt->oct, pt->len, &pk) == DG_OK &&
-        keyproof_prove(pk, KEYPROOF_PUB_STORED, &f.key, f.proof, sizeof f.proof) == DG_OK) {
+    if (keyproof_ec_from_scalar(curves[cv].group, d, pt->oct, pt->len, &pk) == DG_OK)
+        rc = keyproof_prove_finding(sh->proof, pk, KEYPROOF_PUB_STORED, &f);
+    if (rc == DG_OK || keyproof_named(rc, &f.key)) {
         for (size_t i = 0; i < *n_seen; i++)
             if (strcmp(seen[i], f.key.spki_sha256) == 0) {
                 EVP_PKEY_free(pk);
@@ -583,17 +587,15 @@ report(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d, int c
             }
         if (*n_seen < max_seen)
             memcpy(seen[(*n_seen)++], f.key.spki_sha256, 65);
-        dg_strlcpyf(f.type, sizeof f.type, "ec-private-key");
-        f.status = DG_STATUS_CONFIRMED;
-        f.severity = DG_SEV_HIGH;
         f.off = r->off + (cd->va - r->va);
         f.len = 8ull * cd->top;
         dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
         dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
-        dg_strlcpyf(f.note, sizeof f.note,
-                    "OpenSSL BIGNUM header at file offset 0x%llx; public point at file offset "
-                    "0x%llx",
-                    (unsigned long long)cd->off, (unsigned long long)pt->off);
+        if (rc == DG_OK)
+            dg_strlcpyf(f.note, sizeof f.note,
+                        "OpenSSL BIGNUM header at file offset 0x%llx; public point at file "
+                        "offset 0x%llx",
+                        (unsigned long long)cd->off, (unsigned long long)pt->off);
         dg_report(sink, &f);
         ok = true;
     }
@@ -618,24 +620,24 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
         const struct dg_region *r = dg_dump_region_at_va(dump, e->priv_va);
         struct dg_finding f;
         EVP_PKEY *pk = NULL;
+        dg_err rc = DG_E_CRYPTO;
 
         if (r == NULL || dg_dump_read_va(dump, e->priv_va, priv, e->keylen) != DG_OK)
             continue;
         memset(&f, 0, sizeof f);
         if (keyproof_ecx_from_raw(ecx_types[e->type].name, priv, e->keylen, e->pub, e->keylen,
-                                  &pk) == DG_OK &&
-            keyproof_prove(pk, KEYPROOF_PUB_STORED, &f.key, f.proof, sizeof f.proof) == DG_OK) {
-            dg_strlcpyf(f.type, sizeof f.type, "%s", keyproof_type_name(f.key.algorithm));
-            f.status = DG_STATUS_CONFIRMED;
-            f.severity = DG_SEV_HIGH;
+                                  &pk) == DG_OK)
+            rc = keyproof_prove_finding(sh->proof, pk, KEYPROOF_PUB_STORED, &f);
+        if (rc == DG_OK || keyproof_named(rc, &f.key)) {
             f.off = r->off + (e->priv_va - r->va);
             f.len = e->keylen;
             dg_strlcpyf(f.encoding, sizeof f.encoding, "ecx-raw");
             dg_strlcpyf(f.preview, sizeof f.preview, "%u raw bytes (redacted)", e->keylen);
-            dg_strlcpyf(f.note, sizeof f.note,
-                        "OpenSSL ECX_KEY at file offset 0x%llx holds the public key; the "
-                        "private key is the buffer its privkey points to",
-                        (unsigned long long)e->off);
+            if (rc == DG_OK)
+                dg_strlcpyf(f.note, sizeof f.note,
+                            "OpenSSL ECX_KEY at file offset 0x%llx holds the public key; the "
+                            "private key is the buffer its privkey points to",
+                            (unsigned long long)e->off);
             dg_report(sink, &f);
         }
         EVP_PKEY_free(pk);
@@ -738,7 +740,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                 const struct point *p = &sh->pts[cr->idx[j]];
 
                 if (memcmp(p->oct + 1, xb, curves[cv].coord) == 0)
-                    found = report(dump, cd, d, cv, p, sink, seen, &n_seen, sh->n_pts);
+                    found = report(sh, dump, cd, d, cv, p, sink, seen, &n_seen, sh->n_pts);
             }
             if (found)
                 break;
@@ -779,10 +781,10 @@ ec_create(const struct dg_config *cfg, void **out)
 {
     struct ec_shared *sh = calloc(1, sizeof *sh);
 
-    (void)cfg;
     *out = NULL;
     if (sh == NULL)
         return DG_E_NOMEM;
+    sh->proof = cfg->proof;
     sh->pts = calloc(MAX_POINTS, sizeof *sh->pts);
     sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
     sh->ecx = calloc(MAX_ECX, sizeof *sh->ecx);

@@ -58,7 +58,13 @@
 
 static const char *const forms[] = {"rsa", "ec", "okp", "oct", "jwks", NULL};
 
+/* What every worker shares: the scan's proof policy. */
+struct shared {
+    const struct dg_proof_policy *proof;
+};
+
 struct ctx {
+    const struct shared *sh;
     char *txt;       /* decoded characters of the window */
     uint32_t *src;   /* byte offset in the chunk of each character, plus one past the end */
     struct jwk_buf *bin; /* a decoded member */
@@ -67,14 +73,32 @@ struct ctx {
 };
 
 static dg_err
+jwk_create(const struct dg_config *cfg, void **out)
+{
+    struct shared *sh = calloc(1, sizeof *sh);
+
+    if (sh == NULL)
+        return DG_E_NOMEM;
+    sh->proof = cfg->proof;
+    *out = sh;
+    return DG_OK;
+}
+
+static void
+jwk_destroy(void *shared)
+{
+    free(shared);
+}
+
+static dg_err
 jwk_init(void *shared, void **out)
 {
     struct ctx *c = calloc(1, sizeof *c);
     size_t n = JWK_BACK + JWK_FORWARD + 8;
 
-    (void)shared;
     if (c == NULL)
         return DG_E_NOMEM;
+    c->sh = shared;
     c->txt = malloc(n);
     c->src = malloc(n * sizeof *c->src);
     c->bin = malloc(sizeof *c->bin);
@@ -264,7 +288,8 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
             dg_strlcpyf(f->type, sizeof f->type, "private-key");
             dg_strlcpyf(f->note, sizeof f->note,
                         "JWK (kty %.16s) with a private member that OpenSSL cannot rebuild", kty);
-        } else if (keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof) == DG_OK) {
+        } else if (keyproof_prove(c->sh->proof, pkey, flags, &f->key, f->proof, sizeof f->proof) ==
+                   DG_OK) {
             dg_strlcpyf(f->type, sizeof f->type, "%s", keyproof_type_name(f->key.algorithm));
             f->status = DG_STATUS_CONFIRMED;
             f->severity = DG_SEV_HIGH;
@@ -528,7 +553,9 @@ const struct dg_detector dg_detector_jwk = {
     .max_span = JWK_MAX_SPAN,
     .flags = DG_DET_TEXT,
     .default_on = true,
+    .create = jwk_create,
     .init = jwk_init,
     .scan = jwk_scan,
     .release = jwk_release,
+    .destroy = jwk_destroy,
 };

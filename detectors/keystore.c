@@ -93,6 +93,7 @@ static const char *const forms[] = {"pkcs12", "jks", "jceks", "ppk-v2", "ppk-v3"
 /* Passwords from the options, copied (cleansed on destroy), NULL if not
  * given; and the KDF work spent on password attempts, shared by the workers. */
 struct shared {
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
     char *p12_pass;
     char *jks_pass;
     atomic_ullong work;    /* hash iterations spent, against KDF_BUDGET */
@@ -143,6 +144,7 @@ ks_create(const struct dg_config *cfg, void **out)
 
     if (sh == NULL)
         return DG_E_NOMEM;
+    sh->proof = cfg->proof;
     atomic_init(&sh->work, 0);
     atomic_init(&sh->spent, false);
     sh->p12_pass = copy_option(cfg, "p12-pass");
@@ -215,11 +217,12 @@ printable(char *out, size_t n, const void *s, size_t len)
 
 /* Proves pkey into f (keyproof_prove_finding), the note prefixed by what. */
 static void
-prove_into(const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f, const char *what)
+prove_into(const struct shared *sh, const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f,
+           const char *what)
 {
     char why[sizeof f->note];
 
-    if (keyproof_prove_finding(pkey, flags, f)) {
+    if (keyproof_prove_finding(sh->proof, pkey, flags, f) == DG_OK) {
         dg_strlcpyf(f->note, sizeof f->note, "%s", what);
         return;
     }
@@ -614,7 +617,7 @@ report_p12(struct ctx *c, PKCS12 *p12, uint64_t off, size_t len, struct dg_sink 
             if (k->name[0] != '\0')
                 dg_strlcpyf(what + strlen(what), sizeof what - strlen(what),
                             "; friendly name \"%s\"", k->name);
-            prove_into(k->pkey, 0, &f, what);
+            prove_into(c->sh, k->pkey, 0, &f, what);
         } else {
             const struct p12_cert *ct = cert_of(&w, k);
 
@@ -1048,7 +1051,7 @@ report_jks_entry(struct ctx *c, bool jceks, const uint8_t *alias, size_t alias_l
 
         dg_strlcpyf(what, sizeof what, "%s entry \"%s\" opened with the jks-pass password",
                     store, name);
-        prove_into(pkey, 0, &f, what);
+        prove_into(c->sh, pkey, 0, &f, what);
         EVP_PKEY_free(pkey);
     } else {
         encrypted(&f, DG_SEV_MEDIUM);
@@ -1363,7 +1366,7 @@ at_ppk(struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
         dg_strlcpyf(what, sizeof what, "PuTTY PPK v%u %s, unencrypted%s", version, keytype,
                     have_mac ? "" : ", Private-MAC line missing");
         if (rc == DG_OK) {
-            prove_into(pk, flags, &f, what);
+            prove_into(c->sh, pk, flags, &f, what);
             if (f.status == DG_STATUS_CONFIRMED)
                 f.note[0] = '\0';
         } else {

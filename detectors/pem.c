@@ -73,6 +73,7 @@ static const char ssh2_re[] =
 
 struct shared {
     pcre2_code *armor, *ssh2;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
 struct ctx {
@@ -100,9 +101,9 @@ pem_create(const struct dg_config *cfg, void **out)
     int err;
     PCRE2_SIZE eoff;
 
-    (void)cfg;
     if (sh == NULL)
         return DG_E_NOMEM;
+    sh->proof = cfg->proof;
     sh->armor = pcre2_compile((PCRE2_SPTR)armor_re, PCRE2_ZERO_TERMINATED, 0, &err, &eoff, NULL);
     sh->ssh2 = pcre2_compile((PCRE2_SPTR)ssh2_re, PCRE2_ZERO_TERMINATED, 0, &err, &eoff, NULL);
     if (sh->armor == NULL || sh->ssh2 == NULL) {
@@ -350,12 +351,13 @@ judge_der(struct ctx *c, const char *label, const unsigned char *der, size_t len
     }
     if (der_has_public(der, len, structure != NULL && strcmp(structure, "PrivateKeyInfo") == 0))
         flags |= KEYPROOF_PUB_STORED;
-    keyproof_prove_finding(pkey, flags, f);
+    keyproof_prove_finding(c->sh->proof, pkey, flags, f);
     EVP_PKEY_free(pkey);
 }
 
 static void
-judge_openssh(const unsigned char *der, size_t len, struct dg_finding *f)
+judge_openssh(const struct dg_proof_policy *pol, const unsigned char *der, size_t len,
+              struct dg_finding *f)
 {
     struct openssh_key k;
 
@@ -378,7 +380,7 @@ judge_openssh(const unsigned char *der, size_t len, struct dg_finding *f)
         if (k.pub != NULL)
             keyproof_identity(k.pub, &f->key);
     } else if (k.priv != NULL) {
-        keyproof_prove_finding(k.priv, k.proof_flags, f);
+        keyproof_prove_finding(pol, k.priv, k.proof_flags, f);
     } else {
         candidate(f, DG_SEV_MEDIUM, "openssh-private-key", k.why);
         if (k.pub != NULL)
@@ -456,7 +458,7 @@ judge(struct ctx *c, const char *label, const char *hdrs, size_t hlen, const cha
         return true;
     }
     if (strcmp(label, "OPENSSH PRIVATE KEY") == 0) {
-        judge_openssh(c->der, (size_t)der_len, f);
+        judge_openssh(c->sh->proof, c->der, (size_t)der_len, f);
     } else if (strcmp(label, "ENCRYPTED PRIVATE KEY") == 0) {
         char note[160];
 

@@ -95,6 +95,7 @@ struct rsa_shared {
     size_t n_mods;
     bool mods_capped;
     bool verify_capped;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
 /* Per-block fingerprint table of the words stored in one block. */
@@ -836,6 +837,7 @@ rsa_create(const struct dg_config *cfg, void **out)
     *out = NULL;
     if (sh == NULL)
         return DG_E_NOMEM;
+    sh->proof = cfg->proof;
     sh->inv1 = calloc(RSA_E, sizeof *sh->inv1);
     sh->coprime = calloc(65536 / 8, 1);
     sh->hits = calloc(MAX_PRIMES, sizeof *sh->hits);
@@ -998,27 +1000,27 @@ preview(char *out, size_t n, enum rep rep, unsigned k)
 /* Proves and reports the key with primes p, q (n found at n_off). Returns true
  * if reported. */
 static bool
-report_key(const struct uprime *up, const BIGNUM *p, const BIGNUM *q, uint64_t n_off,
-           enum rep n_rep, struct dg_sink *sink)
+report_key(const struct dg_proof_policy *pol, const struct uprime *up, const BIGNUM *p,
+           const BIGNUM *q, uint64_t n_off, enum rep n_rep, struct dg_sink *sink)
 {
     struct dg_finding f;
     EVP_PKEY *pk = NULL;
     BIGNUM *e = BN_new();
     bool ok = false;
+    dg_err rc = DG_E_CRYPTO;
 
     memset(&f, 0, sizeof f);
-    if (e != NULL && BN_set_word(e, RSA_E) && keyproof_rsa_from_primes(p, q, e, &pk) == DG_OK &&
-        keyproof_prove(pk, 0, &f.key, f.proof, sizeof f.proof) == DG_OK) {
-        dg_strlcpyf(f.type, sizeof f.type, "rsa-private-key");
-        f.status = DG_STATUS_CONFIRMED;
-        f.severity = DG_SEV_HIGH;
+    if (e != NULL && BN_set_word(e, RSA_E) && keyproof_rsa_from_primes(p, q, e, &pk) == DG_OK)
+        rc = keyproof_prove_finding(pol, pk, 0, &f);
+    if (rc == DG_OK || keyproof_named(rc, &f.key)) {
         f.off = up->off;
         f.len = 8ull * up->k;
         dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", rep_encoding[up->rep]);
         preview(f.preview, sizeof f.preview, up->rep, up->k);
-        dg_strlcpyf(f.note, sizeof f.note,
-                    "prime with matching CRT exponent; modulus (%s) at file offset 0x%llx",
-                    rep_encoding[n_rep], (unsigned long long)n_off);
+        if (rc == DG_OK)
+            dg_strlcpyf(f.note, sizeof f.note,
+                        "prime with matching CRT exponent; modulus (%s) at file offset 0x%llx",
+                        rep_encoding[n_rep], (unsigned long long)n_off);
         dg_report(sink, &f);
         ok = true;
     }
@@ -1160,7 +1162,7 @@ join(struct rsa_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                         if (up[j].off < first->off)
                             first = &up[j];
                     }
-                if (report_key(first, up[i].p, q, mh->off, mh->rep, sink))
+                if (report_key(sh->proof, first, up[i].p, q, mh->off, mh->rep, sink))
                     up[i].used = true;
             }
         }
@@ -1192,7 +1194,7 @@ join(struct rsa_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                     if (up[j].off < first->off)
                         first = &up[j];
                 }
-            up[i].used = report_key(first, up[i].p, q, n_off, n_rep, sink);
+            up[i].used = report_key(sh->proof, first, up[i].p, q, n_off, n_rep, sink);
         }
         BN_free(n);
     }

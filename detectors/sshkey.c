@@ -98,6 +98,7 @@ struct sk_shared {
     struct cand *cands;
     size_t n_cands;
     bool capped;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
 struct sk_ctx {
@@ -360,8 +361,8 @@ enum outcome { OUT_NONE, OUT_REPORTED, OUT_NO_PREKEY, OUT_GARBLED };
 /* Unshields cd with the prekey read from the dump and reports the key.
  * blob holds the ciphertext and is decrypted in place. */
 static enum outcome
-try_unshield(const struct dg_dump *dump, const struct cand *cd, uint8_t *blob, uint8_t *prekey,
-             struct dg_sink *sink, dg_err *read_rc)
+try_unshield(const struct dg_proof_policy *pol, const struct dg_dump *dump, const struct cand *cd,
+             uint8_t *blob, uint8_t *prekey, struct dg_sink *sink, dg_err *read_rc)
 {
     struct dg_finding f;
     char kt[64];
@@ -386,7 +387,7 @@ try_unshield(const struct dg_dump *dump, const struct cand *cd, uint8_t *blob, u
     dg_strlcpyf(f.preview, sizeof f.preview, "OpenSSH shielded %s, %u bytes AES-256-CTR (redacted)",
                 kt, (unsigned)cd->blob_len);
     if (rc == DG_OK && padding_ok(blob + used, cd->blob_len - used) &&
-        keyproof_prove(pk, flags, &f.key, f.proof, sizeof f.proof) == DG_OK) {
+        keyproof_prove(pol, pk, flags, &f.key, f.proof, sizeof f.proof) == DG_OK) {
         f.status = DG_STATUS_CONFIRMED;
         f.severity = DG_SEV_HIGH;
         dg_strlcpyf(f.note, sizeof f.note,
@@ -539,7 +540,7 @@ join(struct sk_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             break;
         }
         n_unshield++;
-        res = try_unshield(dump, cd, blob, prekey, sink, &read_rc);
+        res = try_unshield(sh->proof, dump, cd, blob, prekey, sink, &read_rc);
         if (res == OUT_REPORTED)
             continue;
         read_head(dump, cd, &h);
@@ -585,10 +586,10 @@ sk_create(const struct dg_config *cfg, void **out)
 {
     struct sk_shared *sh = calloc(1, sizeof *sh);
 
-    (void)cfg;
     *out = NULL;
     if (sh == NULL)
         return DG_E_NOMEM;
+    sh->proof = cfg->proof;
     sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
     if (sh->cands == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->cands);

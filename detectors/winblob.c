@@ -78,21 +78,45 @@ static const struct {
 
 #define N_EC_CURVES (sizeof ec_curves / sizeof ec_curves[0])
 
+/* What every worker shares: the scan's proof policy. */
+struct shared {
+    const struct dg_proof_policy *proof;
+};
+
 struct ctx {
+    const struct shared *sh;
     size_t covered;                 /* chunk index up to which a reported blob reaches */
     struct ecgroups *eg;            /* this worker's curve groups */
 };
+
+static dg_err
+wb_create(const struct dg_config *cfg, void **out)
+{
+    struct shared *sh = calloc(1, sizeof *sh);
+
+    if (sh == NULL)
+        return DG_E_NOMEM;
+    sh->proof = cfg->proof;
+    *out = sh;
+    return DG_OK;
+}
+
+static void
+wb_destroy(void *shared)
+{
+    free(shared);
+}
 
 static dg_err
 wb_init(void *shared, void **out)
 {
     struct ctx *c = calloc(1, sizeof *c);
 
-    (void)shared;
     if (c == NULL || (c->eg = ecgroups_new()) == NULL) {
         free(c);
         return DG_E_NOMEM;
     }
+    c->sh = shared;
     *out = c;
     return DG_OK;
 }
@@ -161,8 +185,8 @@ finding_base(struct dg_finding *f, const struct dg_chunk *ch, size_t s, size_t l
 /* Proves an RSA blob's numbers and reports the verdict. bits is the header's
  * bit length, what names the form for the preview. */
 static void
-judge_rsa(struct rsa_nums *r, unsigned bits, struct dg_finding *f, const char *what,
-          struct dg_sink *sink)
+judge_rsa(const struct ctx *c, struct rsa_nums *r, unsigned bits, struct dg_finding *f,
+          const char *what, struct dg_sink *sink)
 {
     BN_CTX *bctx = BN_CTX_secure_new();
     BIGNUM *t = NULL, *pm1 = NULL, *qm1 = NULL, *g = NULL;
@@ -196,7 +220,7 @@ judge_rsa(struct rsa_nums *r, unsigned bits, struct dg_finding *f, const char *w
         why = "OpenSSL did not accept the numbers";
     }
     if (pkey != NULL &&
-        keyproof_prove(pkey, 0, &f->key, f->proof, sizeof f->proof) == DG_OK) {
+        keyproof_prove(c->sh->proof, pkey, 0, &f->key, f->proof, sizeof f->proof) == DG_OK) {
         f->status = DG_STATUS_CONFIRMED;
         f->severity = DG_SEV_HIGH;
     } else {
@@ -252,7 +276,8 @@ numbers_plausible(const struct rsa_nums *r, unsigned bits, unsigned cb_half)
 /* CNG BCRYPT_RSAKEY_BLOB with magic RSA2 or RSA3 at chunk index k. Returns
  * the end of a reported blob, or 0. */
 static size_t
-at_cng_rsa(const struct dg_chunk *ch, size_t k, bool full, struct dg_sink *sink)
+at_cng_rsa(const struct ctx *c, const struct dg_chunk *ch, size_t k, bool full,
+           struct dg_sink *sink)
 {
     const uint8_t *p = ch->p + k;
     uint32_t bits, cb_e, cb_n, cb_p, cb_q;
@@ -300,7 +325,7 @@ at_cng_rsa(const struct dg_chunk *ch, size_t k, bool full, struct dg_sink *sink)
         return 0;
     }
     finding_base(&f, ch, k, total, full ? "cng-rsa3" : "cng-rsa2");
-    judge_rsa(&r, bits, &f, full ? "BCRYPT_RSAFULLPRIVATE_BLOB" : "BCRYPT_RSAPRIVATE_BLOB", sink);
+    judge_rsa(c, &r, bits, &f, full ? "BCRYPT_RSAFULLPRIVATE_BLOB" : "BCRYPT_RSAPRIVATE_BLOB", sink);
     nums_free(&r);
     return k + total;
 }
@@ -308,7 +333,7 @@ at_cng_rsa(const struct dg_chunk *ch, size_t k, bool full, struct dg_sink *sink)
 /* CAPI RSAPUBKEY "RSA2" at chunk index k, with its BLOBHEADER before it when
  * present. Returns the end of a reported blob, or 0. */
 static size_t
-at_capi(const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
+at_capi(const struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p;
     bool header = k >= CAPI_HDR && p[k - 8] == 0x07 && p[k - 7] == 0x02 && p[k - 6] == 0 &&
@@ -354,7 +379,7 @@ at_capi(const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
         return 0;
     }
     finding_base(&f, ch, s, total, "capi-privatekeyblob");
-    judge_rsa(&r, bits, &f, header ? "CAPI PRIVATEKEYBLOB" : "CAPI RSAPUBKEY RSA2 without BLOBHEADER",
+    judge_rsa(c, &r, bits, &f, header ? "CAPI PRIVATEKEYBLOB" : "CAPI RSAPUBKEY RSA2 without BLOBHEADER",
               sink);
     nums_free(&r);
     return s + total;
@@ -404,20 +429,24 @@ at_cng_ecc(struct ctx *c, const struct dg_chunk *ch, size_t k, const char *group
     for (size_t i = 0; i < N_EC_CURVES && !done; i++) {
         const char *g = group != NULL ? group : ec_curves[i].group;
         EVP_PKEY *pkey = NULL;
+        dg_err rc = DG_E_CRYPTO;
 
         if (group == NULL ? ec_curves[i].cb != cb : strcmp(group, ec_curves[i].group) != 0)
             continue;
         if (!on_curve(c, i, pub, 1 + 2 * cb))
             continue;
-        if (keyproof_ec_from_scalar(g, d, pub, 1 + 2 * cb, &pkey) == DG_OK &&
-            keyproof_prove(pkey, KEYPROOF_PUB_STORED, &f.key, f.proof, sizeof f.proof) == DG_OK) {
+        if (keyproof_ec_from_scalar(g, d, pub, 1 + 2 * cb, &pkey) == DG_OK)
+            rc = keyproof_prove(c->sh->proof, pkey, KEYPROOF_PUB_STORED, &f.key, f.proof,
+                                sizeof f.proof);
+        if (rc == DG_OK) {
             f.status = DG_STATUS_CONFIRMED;
             f.severity = DG_SEV_HIGH;
             done = true;
-        } else if (group != NULL && pkey != NULL) {
-            /* A named-curve blob whose point is on its curve: the scalar is damaged. */
-            dg_strlcpyf(f.note, sizeof f.note,
-                        "valid BCRYPT_ECCPRIVATE_BLOB header, but the key does not prove: %s",
+        } else if ((group != NULL && pkey != NULL) || keyproof_named(rc, &f.key)) {
+            /* A named-curve blob whose point is on its curve: the scalar is
+             * damaged; or the key was named without a proof. */
+            dg_strlcpyf(f.note, sizeof f.note, "valid BCRYPT_ECCPRIVATE_BLOB header%s: %s",
+                        keyproof_named(rc, &f.key) ? "" : ", but the key does not prove",
                         f.proof);
             f.proof[0] = '\0';
             f.status = DG_STATUS_CANDIDATE;
@@ -449,11 +478,11 @@ probe(struct ctx *c, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
         return 0;
     if (p[0] == 'R' && p[1] == 'S' && p[2] == 'A') {
         if (p[3] == '3')
-            return at_cng_rsa(ch, k, true, sink);
+            return at_cng_rsa(c, ch, k, true, sink);
         if (p[3] != '2')
             return 0;
-        end = at_cng_rsa(ch, k, false, sink);
-        return end != 0 ? end : at_capi(ch, k, sink);
+        end = at_cng_rsa(c, ch, k, false, sink);
+        return end != 0 ? end : at_capi(c, ch, k, sink);
     }
     if (p[0] != 'E' || p[1] != 'C')
         return 0;
@@ -585,7 +614,9 @@ const struct dg_detector dg_detector_winblob = {
     .max_span = WB_SPAN,
     .flags = DG_DET_BINARY,
     .default_on = true,
+    .create = wb_create,
     .init = wb_init,
     .scan = wb_scan,
     .release = wb_release,
+    .destroy = wb_destroy,
 };

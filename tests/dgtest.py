@@ -100,3 +100,27 @@ def plant(tmp_path, blobs, name="dump.bin", gap=4093):
     p = tmp_path / name
     p.write_bytes(bytes(data))
     return p, offs
+
+
+def on_a_terminal(args, env=None):
+    """Runs dumpgate with its standard output on a pseudo-terminal; returns
+    what it printed there."""
+    import pty
+    out = []
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        os.execve(str(DUMPGATE), [str(DUMPGATE), *map(str, args)],
+                  env if env is not None else os.environ)
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out.append(chunk)
+    finally:
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return b"".join(out).decode(errors="replace")

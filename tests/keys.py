@@ -3,6 +3,8 @@
 #
 # keys.py - ground-truth keys made at test time with the openssl and
 # ssh-keygen command lines, and the text encodings a process keeps them in.
+import base64
+import functools
 import subprocess
 
 
@@ -78,3 +80,56 @@ def ssh_pub_spki_sha256(pubfile):
     der = pub.public_bytes(serialization.Encoding.DER,
                            serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def slow_rsa15360_pem():
+    """An RSA-15360 private key (PKCS#1 PEM) that is not a published test key:
+    the primes of OpenSSL's RSA-15360 test key (read from /usr/bin/openssl)
+    with e = 3. Its 7680-bit primes take longer to test than dumpgate's 10 s
+    proof budget. Read and encoded here, because the cryptography package
+    would check the keys for a minute first."""
+    import math
+    import re
+
+    def integers(der):  # the INTEGERs of a DER SEQUENCE of INTEGERs
+        def length(i):
+            n = der[i]
+            if n < 0x80:
+                return n, i + 1
+            return int.from_bytes(der[i + 1:i + 1 + (n & 0x7f)], "big"), i + 1 + (n & 0x7f)
+        _, i = length(1)
+        out = []
+        while i < len(der) and der[i] == 0x02:
+            n, j = length(i + 1)
+            out.append(int.from_bytes(der[j:j + n], "big"))
+            i = j + n
+        return out
+
+    data = open("/usr/bin/openssl", "rb").read()
+    for m in re.finditer(rb"\x30\x82(..)\x02\x01\x00\x02\x82\x07\x81", data, re.S):
+        v = integers(data[m.start():m.start() + 4 + int.from_bytes(m.group(1), "big")])
+        if len(v) == 9 and v[1].bit_length() == 15360 and v[4] * v[5] == v[1]:
+            break
+    else:
+        raise AssertionError("no RSA-15360 test key in /usr/bin/openssl")
+    p, q, e = v[4], v[5], 3
+    lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    assert math.gcd(e, lam) == 1
+    d = pow(e, -1, lam)
+
+    def tlv(tag, body):
+        n = len(body)
+        if n < 0x80:
+            return bytes([tag, n]) + body
+        ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+    def integer(v):
+        return tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))
+
+    der = tlv(0x30, b"".join(integer(v) for v in (0, p * q, e, d, p, q, d % (p - 1),
+                                                     d % (q - 1), pow(q, -1, p))))
+    b64 = base64.b64encode(der).decode()
+    body = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n".encode()

@@ -195,28 +195,7 @@ def test_detector_exclusion_and_unknown_options(tmp_path):
     assert dgtest.run("scan", "--option", "aes.max-bit-errors=2", dump).returncode == 1
 
 
-def _on_a_terminal(args, env=None):
-    """Runs dumpgate with its standard output on a pseudo-terminal; returns
-    what it printed there."""
-    import pty
-    out = []
-    pid, fd = pty.fork()
-    if pid == 0:  # the child
-        os.execve(str(dgtest.DUMPGATE), [str(dgtest.DUMPGATE), *map(str, args)],
-                  env if env is not None else os.environ)
-    try:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out.append(chunk)
-    finally:
-        os.waitpid(pid, 0)
-        os.close(fd)
-    return b"".join(out).decode(errors="replace")
+_on_a_terminal = dgtest.on_a_terminal
 
 
 def test_output_file_and_colour(tmp_path):

@@ -259,7 +259,9 @@ def test_allowed_and_low_results(tmp_path):
     assert (xr["properties"]["role"], xr["level"], xr["properties"]["security-severity"]) == \
         ("key-agreement", "warning", "5.0")
     assert "suppressions" not in xr
-    weak = [r for r in res if r["properties"]["status"] == "candidate"]
+    weak = [r for r in res if r["properties"]["status"] == "candidate" and r is not allowed]
+    # named by its public half before any proof: a candidate, still high
+    assert allowed["properties"]["status"] == "candidate" and allowed["level"] == "error"
     assert weak and all((r["level"], r["properties"]["security-severity"]) == ("note", "2.0")
                         for r in weak), weak
 

@@ -143,10 +143,16 @@ void dg_report_evidence(struct dg_sink *sink, enum dg_evidence kind, const char 
 void dg_sink_warn(struct dg_sink *sink, uint64_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* How the scan wants keys proven (the built-in detectors hand it to their
+ * proofs: keys to name without proving them, progress of a long proof).
+ * Opaque here; a plug-in neither needs nor reads it. */
+struct dg_proof_policy;
+
 /* Options every detector may read; detector-specific ones are strings. */
 struct dg_config {
     unsigned verbose;          /* 0 quiet, 1 -v, 2 -vv */
     const char *const *keyvals; /* NULL-terminated "name=value" strings, or NULL */
+    const struct dg_proof_policy *proof; /* NULL: every key is proven, silently */
 };
 /* The value of option `name` in cfg->keyvals, or NULL. */
 const char *dg_config_get(const struct dg_config *cfg, const char *name);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "../../detectors/rules.h"
 #include "handler.h"
 #include "../engine/identity.h"
+#include "../proof/keyproof.h"
 #include "options.h"
 #include "quarantine.h"
 
@@ -217,9 +219,24 @@ close_output(FILE *f, const char *tmp, const char *path)
 #define PROGRESS_MIN (256ull << 20)
 
 struct progress {
-    const char *name;
+    pthread_mutex_t lock; /* the scan's threads share the line */
+    const char *name;     /* the file being scanned */
     bool shown;
 };
+
+/* dg_proof_policy.progress: a proof has run for a while. */
+static void
+show_proof_progress(void *arg, const char *algorithm, int bits, unsigned seconds)
+{
+    struct progress *p = arg;
+
+    pthread_mutex_lock(&p->lock);
+    fprintf(stderr, "\rdumpgate: %s: proving a %d-bit %s key (%u s)\033[K", p->name, bits,
+            algorithm, seconds);
+    fflush(stderr);
+    p->shown = true;
+    pthread_mutex_unlock(&p->lock);
+}
 
 static void
 show_progress(void *arg, uint64_t scanned, uint64_t total)
@@ -230,6 +247,7 @@ show_progress(void *arg, uint64_t scanned, uint64_t total)
         return;
     if (total == 0 && scanned < PROGRESS_MIN)
         return;
+    pthread_mutex_lock(&p->lock);
     if (total > 0)
         fprintf(stderr, "\rdumpgate: %s: %.1f of %.1f GiB scanned (%u%%)\033[K", p->name,
                 (double)scanned / (1u << 30), (double)total / (1u << 30),
@@ -239,6 +257,7 @@ show_progress(void *arg, uint64_t scanned, uint64_t total)
                 (double)scanned / (1u << 30));
     fflush(stderr);
     p->shown = true;
+    pthread_mutex_unlock(&p->lock);
 }
 
 static int
@@ -254,7 +273,8 @@ cmd_scan(const struct cli_opts *o)
     struct identity_db *db = identity_new(!o->no_builtin_allow);
     struct dg_diag *d = dg_diag_new();
     struct tally t = {0};
-    struct progress prog = {0};
+    struct progress prog = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    struct dg_proof_policy proof = {0};
     char *tmp = NULL;
     int status = EXIT_CLEAN;
     bool error = false;
@@ -282,10 +302,14 @@ cmd_scan(const struct cli_opts *o)
         return EXIT_ERROR;
     }
     rp.color = o->format == REPORT_TEXT && isatty(fileno(rp.out)) && !no_color();
+    identity_proof_policy(db, &proof); /* an allowed key is named, never proven */
     if (!o->quiet && isatty(STDERR_FILENO)) {
         so.progress = show_progress;
         so.progress_arg = &prog;
+        proof.progress = show_proof_progress;
+        proof.progress_arg = &prog;
     }
+    so.cfg.proof = &proof;
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
         identity_free(db);
@@ -308,7 +332,8 @@ cmd_scan(const struct cli_opts *o)
                         o->files[i]);
             continue;
         }
-        prog = (struct progress){.name = o->files[i]};
+        prog.name = o->files[i];
+        prog.shown = false;
         rc = scan_path(o->files[i], &so, &r);
         if (prog.shown)
             fputs("\r\033[K", stderr); /* the progress line goes */

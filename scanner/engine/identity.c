@@ -546,6 +546,26 @@ identity_load_known(struct identity_db *db, const char *path, struct dg_diag *d)
     return DG_OK;
 }
 
+/* dg_proof_policy.allowed: an spki_sha256 on the allow list. */
+static bool
+allowed_spki(const void *arg, const char *spki_sha256, char *note, size_t note_len)
+{
+    const struct identity_db *db = arg;
+    const struct entry *e = find(db, spki_sha256);
+
+    if (e == NULL || !e->allow)
+        return false;
+    dg_strlcpyf(note, note_len, "%s", db->text + e->note);
+    return true;
+}
+
+void
+identity_proof_policy(const struct identity_db *db, struct dg_proof_policy *pol)
+{
+    pol->allowed = allowed_spki;
+    pol->allowed_arg = db;
+}
+
 void
 identity_apply(const struct identity_db *db, struct scan_result *r)
 {

@@ -41,6 +41,12 @@ dg_err identity_load_allow(struct identity_db *db, const char *path, struct dg_d
  * PEM certificates and public keys; or OpenSSH public key lines. */
 dg_err identity_load_known(struct identity_db *db, const char *path, struct dg_diag *d);
 
+/* Sets pol's allow half (allowed, allowed_arg): keyproof_prove() then names
+ * a key on db's allow list by its public half and never proves it. db must
+ * outlive every scan that uses pol. */
+struct dg_proof_policy;
+void identity_proof_policy(const struct identity_db *db, struct dg_proof_policy *pol);
+
 /* Names and allows the findings of r. */
 void identity_apply(const struct identity_db *db, struct scan_result *r);
 

@@ -149,57 +149,86 @@ get_bn(const EVP_PKEY *pkey, const char *name)
  * must not wait minutes for a proof. */
 #define PRIME_BUDGET_SECONDS 10
 
-static bool
-past(const struct timespec *end)
+/* A running proof's clock: its deadline, and when to report progress next. */
+struct proof_clock {
+    struct timespec start, end;
+    unsigned next;                      /* seconds of the next progress call */
+    const struct dg_proof_policy *pol;  /* NULL: no progress */
+    int bits;
+};
+
+/* Seconds since the proof began; *past: the deadline has come. */
+static unsigned
+elapsed(const struct proof_clock *c, bool *past)
 {
     struct timespec now;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > end->tv_sec || (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
+    *past = now.tv_sec > c->end.tv_sec ||
+            (now.tv_sec == c->end.tv_sec && now.tv_nsec >= c->end.tv_nsec);
+    return (unsigned)(now.tv_sec - c->start.tv_sec);
 }
 
-/* BN_GENCB callback: go on while the deadline is ahead. */
+/* BN_GENCB callback: go on while the deadline is ahead, saying once a second
+ * after KEYPROOF_PROGRESS_AFTER that the proof is still running. */
 static int
 before_deadline(int a, int b, BN_GENCB *cb)
 {
+    struct proof_clock *c = BN_GENCB_get_arg(cb);
+    bool past;
+    unsigned s = elapsed(c, &past);
+
     (void)a;
     (void)b;
-    return !past(BN_GENCB_get_arg(cb));
+    if (s >= c->next && c->pol != NULL && c->pol->progress != NULL) {
+        c->pol->progress(c->pol->progress_arg, "RSA", c->bits, s);
+        c->next = s + 1;
+    }
+    return !past;
 }
 
 /* Probable-primality of p and q (2^-128 error), within PRIME_BUDGET_SECONDS.
  * DG_OK, DG_E_FORMAT when one is composite, or DG_E_LIMIT (with proof
  * saying so) when the budget ran out first. */
 static dg_err
-check_primes(const BIGNUM *p, const BIGNUM *q, BN_CTX *ctx, char *proof, size_t n_proof)
+check_primes(const struct dg_proof_policy *pol, const BIGNUM *p, const BIGNUM *q, BN_CTX *ctx,
+             char *proof, size_t n_proof)
 {
-    struct timespec end;
+    struct proof_clock c = {.next = KEYPROOF_PROGRESS_AFTER, .pol = pol,
+                            .bits = BN_num_bits(p) + BN_num_bits(q)};
     BN_GENCB *cb = BN_GENCB_new();
     int rp = -1, rq = -1;
 
     if (cb == NULL)
         return DG_E_NOMEM;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += PRIME_BUDGET_SECONDS;
-    BN_GENCB_set(cb, before_deadline, &end);
+    clock_gettime(CLOCK_MONOTONIC, &c.start);
+    c.end = c.start;
+    c.end.tv_sec += PRIME_BUDGET_SECONDS;
+    BN_GENCB_set(cb, before_deadline, &c);
     rp = BN_check_prime(p, ctx, cb);
     if (rp == 1)
         rq = BN_check_prime(q, ctx, cb);
     BN_GENCB_free(cb);
     if (rp == 1 && rq == 1)
         return DG_OK;
-    if ((rp < 0 || rq < 0) && past(&end)) {
-        dg_strlcpyf(proof, n_proof,
-                    "p*q=n and e*d=1 hold; the primality tests of its %d-bit primes passed "
-                    "the %d s budget",
-                    BN_num_bits(p), PRIME_BUDGET_SECONDS);
-        return DG_E_LIMIT;
+    if (rp < 0 || rq < 0) {
+        bool past;
+
+        (void)elapsed(&c, &past);
+        if (past) {
+            dg_strlcpyf(proof, n_proof,
+                        "p*q=n and e*d=1 hold; the primality tests of its %d-bit primes "
+                        "passed the %d s budget",
+                        BN_num_bits(p), PRIME_BUDGET_SECONDS);
+            return DG_E_LIMIT;
+        }
     }
     return DG_E_FORMAT;
 }
 
 static dg_err
-prove_rsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
+prove_rsa(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, char *proof,
+          size_t n_proof)
 {
     BIGNUM *n = get_bn(pkey, OSSL_PKEY_PARAM_RSA_N);
     BIGNUM *e = get_bn(pkey, OSSL_PKEY_PARAM_RSA_E);
@@ -268,7 +297,7 @@ prove_rsa(const EVP_PKEY *pkey, char *proof, size_t n_proof)
     if (qi != NULL && (!BN_mod_mul(t, qi, q, p, ctx) || !BN_is_one(t)))
         goto end;
     why = "a factor is not prime";
-    if ((rc = check_primes(p, q, ctx, proof, n_proof)) != DG_OK) {
+    if ((rc = check_primes(pol, p, q, ctx, proof, n_proof)) != DG_OK) {
         if (rc == DG_E_LIMIT)
             goto out_limit;
         rc = DG_E_FORMAT;
@@ -471,16 +500,19 @@ keyproof_test_key(size_t i, char *what, size_t what_len)
 }
 
 dg_err
-keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *proof,
-               size_t proof_len)
+keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned flags,
+               struct dg_key *key, char *proof, size_t proof_len)
 {
     dg_err rc, id;
 
     ERR_set_mark();
     /* The identity first (the proofs below leave key alone): a published
-     * test key is named by its public half, never proven. */
+     * test key, or one on the scan's allow list, is named by its public
+     * half, never proven. */
     id = keyproof_identity(pkey, key);
     if (id == DG_OK && key->spki_sha256[0] != '\0') {
+        char note[96];
+
         for (size_t i = 0; i < keyproof_test_key_count(); i++) {
             if (strcmp(key->spki_sha256, test_keys[i].spki_sha256) == 0) {
                 dg_strlcpyf(proof, proof_len, "%s, named by its public half",
@@ -489,11 +521,19 @@ keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *p
                 return DG_E_UNSUPPORTED;
             }
         }
+        note[0] = '\0';
+        if (pol != NULL && pol->allowed != NULL &&
+            pol->allowed(pol->allowed_arg, key->spki_sha256, note, sizeof note)) {
+            dg_strlcpyf(proof, proof_len, "allowed%s%s%s, named by its public half, not proven",
+                        note[0] ? " (" : "", note, note[0] ? ")" : "");
+            ERR_pop_to_mark();
+            return DG_E_UNSUPPORTED;
+        }
     }
     switch (EVP_PKEY_get_base_id(pkey)) {
     case EVP_PKEY_RSA:
     case EVP_PKEY_RSA_PSS:
-        rc = prove_rsa(pkey, proof, proof_len);
+        rc = prove_rsa(pol, pkey, proof, proof_len);
         break;
     case EVP_PKEY_EC:
     case EVP_PKEY_SM2:
@@ -798,22 +838,26 @@ keyproof_type_name(const char *algorithm)
     return "private-key";
 }
 
-bool
-keyproof_prove_finding(const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f)
+dg_err
+keyproof_prove_finding(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned flags,
+                       struct dg_finding *f)
 {
-    dg_err rc = keyproof_prove(pkey, flags, &f->key, f->proof, sizeof f->proof);
+    dg_err rc = keyproof_prove(pol, pkey, flags, &f->key, f->proof, sizeof f->proof);
 
     dg_strlcpyf(f->type, sizeof f->type, "%s", keyproof_type_name(f->key.algorithm));
     if (rc == DG_OK) {
         f->status = DG_STATUS_CONFIRMED;
         f->severity = DG_SEV_HIGH;
-        return true;
+        return rc;
     }
     f->status = DG_STATUS_CANDIDATE;
     f->severity = DG_SEV_MEDIUM;
-    dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);
+    if (keyproof_named(rc, &f->key))
+        dg_strlcpyf(f->note, sizeof f->note, "%s", f->proof);
+    else
+        dg_strlcpyf(f->note, sizeof f->note, "key decoded but not proven: %s", f->proof);
     f->proof[0] = '\0';
-    return false;
+    return rc;
 }
 
 bool

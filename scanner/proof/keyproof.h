@@ -25,16 +25,46 @@
 #include <dumpgate/error.h>
 #include <dumpgate/finding.h>
 
+/* The scan's proof policy (dg_config.proof). Cheap identity comes first:
+ * keyproof_prove() computes the key's spki_sha256 before any proof and, when
+ * allowed() says the key is on the scan's allow list, names it and stops
+ * there, so an allowed key never costs a proof. A proof that runs longer
+ * than KEYPROOF_PROGRESS_AFTER seconds calls progress() about once a second
+ * from the proving thread (any thread of the scan). Either may be NULL. */
+#define KEYPROOF_PROGRESS_AFTER 2
+struct dg_proof_policy {
+    /* true if the key is allowed; its note (the allow list's comment) goes
+     * into note */
+    bool (*allowed)(const void *arg, const char *spki_sha256, char *note, size_t note_len);
+    const void *allowed_arg;
+    /* a proof of a bits-bit key of the algorithm has run for `seconds` */
+    void (*progress)(void *arg, const char *algorithm, int bits, unsigned seconds);
+    void *progress_arg;
+};
+
+/* True when keyproof_prove() returned rc after naming the key without a
+ * proof (a published test key, or one on the allow list): the key is known by
+ * its public half, and a detector reports it as a candidate like any key that
+ * does not prove. */
+static inline bool
+keyproof_named(dg_err rc, const struct dg_key *key)
+{
+    return rc == DG_E_UNSUPPORTED && key->spki_sha256[0] != '\0';
+}
+
 /* Flags for keyproof_prove(). */
 #define KEYPROOF_PUB_STORED 1u /* the encoding carried the public key (EC Q,
                                   Ed/X public): compare against it */
 
-/* Proves the private key pkey. On DG_OK, *key holds its identity and proof (size
- * proof_len) says what was checked. On DG_E_FORMAT the math does not hold and
- * proof says which relation failed; on DG_E_UNSUPPORTED the algorithm has no
- * proof here. Never prints. */
-dg_err keyproof_prove(const EVP_PKEY *pkey, unsigned flags, struct dg_key *key, char *proof,
-                      size_t proof_len);
+/* Proves the private key pkey under policy pol (NULL: no allow list, no
+ * progress). On DG_OK, *key holds its identity and proof (size proof_len)
+ * says what was checked. On DG_E_FORMAT the math does not hold and proof
+ * says which relation failed; on DG_E_UNSUPPORTED the algorithm has no proof
+ * here, or the key is a published test key or on pol's allow list (then
+ * *key holds its identity and proof says so); on DG_E_LIMIT the proof ran
+ * out of its time budget. Never prints. */
+dg_err keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned flags,
+                      struct dg_key *key, char *proof, size_t proof_len);
 
 /* Fills algorithm, bits, curve and spki_sha256 of a public or private key. */
 /* The published test keys compiled into `openssl` and `gnutls-cli`: the i-th
@@ -94,11 +124,13 @@ dg_err keyproof_rsa_public(const BIGNUM *n, const BIGNUM *e, EVP_PKEY **out);
  * "rsa-private-key", "Ed25519" -> "ed25519-private-key"; else "private-key"). */
 const char *keyproof_type_name(const char *algorithm);
 
-/* Proves pkey into f: identity, proof text and type; confirmed/high when the
- * math holds, otherwise a medium candidate whose note says which relation
- * failed. Returns true when confirmed. The one verdict every detector that
- * rebuilds a key uses. */
-bool keyproof_prove_finding(const EVP_PKEY *pkey, unsigned flags, struct dg_finding *f);
+/* Proves pkey into f under policy pol: identity, proof text and type;
+ * confirmed/high when the math holds, otherwise a medium candidate whose note
+ * says which relation failed, or that the key was named without a proof (an
+ * allowed or published test key). Returns keyproof_prove()'s result. The one
+ * verdict every detector that rebuilds a key uses. */
+dg_err keyproof_prove_finding(const struct dg_proof_policy *pol, const EVP_PKEY *pkey,
+                              unsigned flags, struct dg_finding *f);
 
 /* Names the scheme, KDF and cipher of a DER EncryptedPrivateKeyInfo into
  * note ("encrypted PKCS#8 (PBES2: PBKDF2, aes-256-cbc)"); false when der is

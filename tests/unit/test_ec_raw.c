@@ -134,7 +134,7 @@ static dg_err
 run(const uint8_t *buf, size_t len, size_t chunk, bool with_va, struct dg_sink *sink)
 {
     const struct dg_detector *d = &dg_detector_ec_raw;
-    struct dg_config cfg = {0, NULL};
+    struct dg_config cfg = {0};
     struct dg_dump dump = {buf, len, {0}};
     void *shared = NULL, *ctx = NULL;
     dg_err rc;

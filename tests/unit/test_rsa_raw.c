@@ -157,7 +157,7 @@ run(const uint8_t *buf, size_t len, size_t chunk, unsigned threads, bool with_va
 {
     const struct dg_detector *d = &dg_detector_rsa_raw;
     const char *kv[2] = {option, NULL};
-    struct dg_config cfg = {0, kv};
+    struct dg_config cfg = {.keyvals = kv};
     struct dg_dump dump = {buf, len, {0}};
     struct job jobs[4];
     pthread_t tid[4];
