@@ -58,37 +58,14 @@
 
 static const char *const forms[] = {"rsa", "ec", "okp", "oct", "jwks", NULL};
 
-/* What every worker shares: the scan's proof policy. */
-struct shared {
-    const struct dg_proof_policy *proof;
-};
-
 struct ctx {
-    const struct shared *sh;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
     char *txt;       /* decoded characters of the window */
     uint32_t *src;   /* byte offset in the chunk of each character, plus one past the end */
     struct jwk_buf *bin; /* a decoded member */
     uint32_t *back;  /* byte offsets of the characters before an anchor, nearest first */
     unsigned n_windows; /* windows decoded in this chunk (JWK_MAX_WINDOWS + 1: some refused) */
 };
-
-static dg_err
-jwk_create(const struct dg_config *cfg, void **out)
-{
-    struct shared *sh = calloc(1, sizeof *sh);
-
-    if (sh == NULL)
-        return DG_E_NOMEM;
-    sh->proof = cfg->proof;
-    *out = sh;
-    return DG_OK;
-}
-
-static void
-jwk_destroy(void *shared)
-{
-    free(shared);
-}
 
 static dg_err
 jwk_init(void *shared, void **out)
@@ -98,7 +75,7 @@ jwk_init(void *shared, void **out)
 
     if (c == NULL)
         return DG_E_NOMEM;
-    c->sh = shared;
+    c->proof = keyproof_policy_of(shared);
     c->txt = malloc(n);
     c->src = malloc(n * sizeof *c->src);
     c->bin = malloc(sizeof *c->bin);
@@ -288,7 +265,7 @@ judge(struct ctx *c, const json_t *o, struct dg_finding *f)
             dg_strlcpyf(f->type, sizeof f->type, "private-key");
             dg_strlcpyf(f->note, sizeof f->note,
                         "JWK (kty %.16s) with a private member that OpenSSL cannot rebuild", kty);
-        } else if (keyproof_prove(c->sh->proof, pkey, flags, &f->key, f->proof, sizeof f->proof) ==
+        } else if (keyproof_prove(c->proof, pkey, flags, &f->key, f->proof, sizeof f->proof) ==
                    DG_OK) {
             dg_strlcpyf(f->type, sizeof f->type, "%s", keyproof_type_name(f->key.algorithm));
             f->status = DG_STATUS_CONFIRMED;
@@ -553,9 +530,9 @@ const struct dg_detector dg_detector_jwk = {
     .max_span = JWK_MAX_SPAN,
     .flags = DG_DET_TEXT,
     .default_on = true,
-    .create = jwk_create,
+    .create = keyproof_policy_create,
     .init = jwk_init,
     .scan = jwk_scan,
     .release = jwk_release,
-    .destroy = jwk_destroy,
+    .destroy = keyproof_policy_destroy,
 };

@@ -78,34 +78,11 @@ static const struct {
 
 #define N_EC_CURVES (sizeof ec_curves / sizeof ec_curves[0])
 
-/* What every worker shares: the scan's proof policy. */
-struct shared {
-    const struct dg_proof_policy *proof;
-};
-
 struct ctx {
-    const struct shared *sh;
+    const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
     size_t covered;                 /* chunk index up to which a reported blob reaches */
     struct ecgroups *eg;            /* this worker's curve groups */
 };
-
-static dg_err
-wb_create(const struct dg_config *cfg, void **out)
-{
-    struct shared *sh = calloc(1, sizeof *sh);
-
-    if (sh == NULL)
-        return DG_E_NOMEM;
-    sh->proof = cfg->proof;
-    *out = sh;
-    return DG_OK;
-}
-
-static void
-wb_destroy(void *shared)
-{
-    free(shared);
-}
 
 static dg_err
 wb_init(void *shared, void **out)
@@ -116,7 +93,7 @@ wb_init(void *shared, void **out)
         free(c);
         return DG_E_NOMEM;
     }
-    c->sh = shared;
+    c->proof = keyproof_policy_of(shared);
     *out = c;
     return DG_OK;
 }
@@ -220,7 +197,7 @@ judge_rsa(const struct ctx *c, struct rsa_nums *r, unsigned bits, struct dg_find
         why = "OpenSSL did not accept the numbers";
     }
     if (pkey != NULL &&
-        keyproof_prove(c->sh->proof, pkey, 0, &f->key, f->proof, sizeof f->proof) == DG_OK) {
+        keyproof_prove(c->proof, pkey, 0, &f->key, f->proof, sizeof f->proof) == DG_OK) {
         f->status = DG_STATUS_CONFIRMED;
         f->severity = DG_SEV_HIGH;
     } else {
@@ -436,7 +413,7 @@ at_cng_ecc(struct ctx *c, const struct dg_chunk *ch, size_t k, const char *group
         if (!on_curve(c, i, pub, 1 + 2 * cb))
             continue;
         if (keyproof_ec_from_scalar(g, d, pub, 1 + 2 * cb, &pkey) == DG_OK)
-            rc = keyproof_prove(c->sh->proof, pkey, KEYPROOF_PUB_STORED, &f.key, f.proof,
+            rc = keyproof_prove(c->proof, pkey, KEYPROOF_PUB_STORED, &f.key, f.proof,
                                 sizeof f.proof);
         if (rc == DG_OK) {
             f.status = DG_STATUS_CONFIRMED;
@@ -614,9 +591,9 @@ const struct dg_detector dg_detector_winblob = {
     .max_span = WB_SPAN,
     .flags = DG_DET_BINARY,
     .default_on = true,
-    .create = wb_create,
+    .create = keyproof_policy_create,
     .init = wb_init,
     .scan = wb_scan,
     .release = wb_release,
-    .destroy = wb_destroy,
+    .destroy = keyproof_policy_destroy,
 };

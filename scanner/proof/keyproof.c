@@ -10,6 +10,7 @@
  * ERR_set_mark()/ERR_pop_to_mark() so that a failed proof leaves no errors on
  * the thread's queue.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -836,6 +837,30 @@ keyproof_type_name(const char *algorithm)
         if (strcmp(algorithm, map[i].alg) == 0)
             return map[i].type;
     return "private-key";
+}
+
+dg_err
+keyproof_policy_create(const struct dg_config *cfg, void **shared)
+{
+    const struct dg_proof_policy **p = malloc(sizeof *p);
+
+    if (p == NULL)
+        return DG_E_NOMEM;
+    *p = cfg->proof;
+    *shared = p;
+    return DG_OK;
+}
+
+void
+keyproof_policy_destroy(void *shared)
+{
+    free(shared);
+}
+
+const struct dg_proof_policy *
+keyproof_policy_of(const void *shared)
+{
+    return shared != NULL ? *(const struct dg_proof_policy *const *)shared : NULL;
 }
 
 dg_err

@@ -22,6 +22,7 @@
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 
+#include <dumpgate/detector.h>
 #include <dumpgate/error.h>
 #include <dumpgate/finding.h>
 
@@ -41,6 +42,14 @@ struct dg_proof_policy {
     void (*progress)(void *arg, const char *algorithm, int bits, unsigned seconds);
     void *progress_arg;
 };
+
+/* create() and destroy() of a detector whose workers share nothing but the
+ * scan's proof policy: *shared becomes a `const struct dg_proof_policy *`
+ * (NULL when cfg has none) held in a small allocation; read it with
+ * keyproof_policy_of(shared). */
+dg_err keyproof_policy_create(const struct dg_config *cfg, void **shared);
+void keyproof_policy_destroy(void *shared);
+const struct dg_proof_policy *keyproof_policy_of(const void *shared);
 
 /* True when keyproof_prove() returned rc after naming the key without a
  * proof (a published test key, or one on the allow list): the key is known by
