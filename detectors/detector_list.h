@@ -8,6 +8,7 @@
 DETECTOR(pem)
 DETECTOR(rsa_raw)
 DETECTOR(ec_raw)
+DETECTOR(eddsa_raw)
 DETECTOR(der)
 DETECTOR(jwk)
 DETECTOR(sshkey)

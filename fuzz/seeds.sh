@@ -179,7 +179,9 @@ mkdir -p "$out/sshkey"
 head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
 # drbg: an OpenSSL 3 CTR-DRBG state (PROV_DRBG_CTR) and the PROV_DRBG that
 # points at it; keyshare: TLS 1.3 key_share extensions (ClientHello with
-# X25519 and P-256 shares, ServerHello with one).
+# X25519 and P-256 shares, ServerHello with one); eddsa_raw: an Ed25519
+# seed || public key in each context eddsa-raw keys on, and a Go slice header
+# pointing into the input (mapped at 0x10000).
 /usr/bin/python3 - "$tmp" <<'PY'
 import os, struct, sys
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
@@ -199,7 +201,18 @@ shares = struct.pack(">HH", 0x1d, 32) + xpub + struct.pack(">HH", 0x17, 65) + pp
 ch = struct.pack(">HHH", 0x33, len(shares) + 2, len(shares)) + shares
 sh = struct.pack(">HHHH", 0x33, 36, 0x1d, 32) + xpub
 open(tmp + "/keyshare", "wb").write(os.urandom(40) + ch + os.urandom(40) + sh)
+from cryptography.hazmat.primitives.asymmetric import ed25519
+k = ed25519.Ed25519PrivateKey.generate()
+seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                       serialization.NoEncryption())
+key = seed + k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+q = lambda v: struct.pack("<Q", v)
+ed = q(0x51) + key + q(0) + q(1) + q(base) + q(64) + q(0) + key + bytes(8)
+ed += q(1) + struct.pack("<II", 0xc01234, 64) + key + key[32:] + key + key[32:]
+ed += q(0x10000 + 8) + q(64) + q(64)
+open(tmp + "/eddsa_raw", "wb").write(ed)
 PY
 add drbg "$tmp/drbg"
 add keyshare "$tmp/keyshare"
+add eddsa_raw "$tmp/eddsa_raw"
 echo "seeds in $out: $(find "$out" -type f | wc -l) files"

@@ -117,6 +117,7 @@ static const struct rule_doc rule_docs[] = {
     {"rsa-raw", RULE_KEY,
      "A lone prime (`rsa-prime`) breaks its key as surely as the whole key does."},
     {"ec-raw", RULE_KEY, NULL},
+    {"eddsa-raw", RULE_KEY, NULL},
     {"sshkey", RULE_KEY,
      "The key was held by ssh-agent, shielded in memory, and unshielded with its prekey."},
     {"keystore", RULE_KEY,
