@@ -2,7 +2,8 @@
  * Copyright (C) the dumpgate authors
  *
  * ec_raw.c - finds EC private scalars (P-256, P-384, P-521, secp256k1) held in
- * OpenSSL BIGNUMs, confirmed against public points stored in the same dump.
+ * OpenSSL BIGNUMs, confirmed against public points stored in the same dump:
+ * encoded ones, or the coordinates OpenSSL keeps in its own BIGNUMs.
  *
  * scan() does two cheap things per chunk: it harvests uncompressed public
  * points from DER (SubjectPublicKeyInfo in certificates and public keys, the
@@ -14,7 +15,13 @@
  * candidate's limbs through the dump's address map, computes d*G on every
  * curve of that size for which points were harvested, and looks the affine X
  * up among them; a match is rebuilt with keyproof_ec_from_scalar() against
- * the stored point and proven with keyproof_prove(). Scalar multiplications
+ * the stored point and proven with keyproof_prove(). A scalar that OpenSSL
+ * marks private (BN_FLG_CONSTTIME or BN_FLG_SECURE, as ec_key.c sets them)
+ * needs no encoded point: the x coordinate of d*G is looked up among the
+ * values of every BIGNUM of the dump, plain (P-521's nistp521 method) and in
+ * Montgomery form, x * 2^(64 * limbs of p) mod p (nistz256 for P-256, GFp_mont
+ * for P-384 and secp256k1), as an EC_POINT loaded from a key file holds it
+ * (Z = 1; a point left in Jacobian coordinates is not found this way). Scalar multiplications
  * are capped per dump. Needs an address map (ELF core, minidump): on a raw
  * buffer only the harvest runs.
  *
@@ -547,7 +554,70 @@ struct curve_run {
     EC_POINT *pt;
     size_t *idx;        /* indices of on-curve points of this curve */
     size_t n_idx;
+    BIGNUM *p, *rr;     /* the field prime, and R mod p for R = 2^(64 * limbs of p) */
 };
+
+/* The values of the dump's BIGNUM candidates, by their lowest limb: where a
+ * public point's coordinate is looked for when no encoded point names it. */
+struct value {
+    uint64_t lo;        /* the lowest limb */
+    uint32_t cand;      /* index in sh->cands */
+};
+
+static int
+cmp_value(const void *a, const void *b)
+{
+    const struct value *x = a, *y = b;
+
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Indexes the lowest limb of every candidate BIGNUM (sh->cands sorted). */
+static struct value *
+index_values(const struct ec_shared *sh, const struct dg_dump *dump, size_t *n)
+{
+    struct value *v = malloc((sh->n_cands ? sh->n_cands : 1) * sizeof *v);
+    uint8_t lo[8];
+
+    *n = 0;
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < sh->n_cands; i++)
+        if (dg_dump_read_va(dump, sh->cands[i].va, lo, sizeof lo) == DG_OK)
+            v[(*n)++] = (struct value){load_le64(lo), (uint32_t)i};
+    qsort(v, *n, sizeof *v, cmp_value);
+    return v;
+}
+
+/* The candidate BIGNUM whose value is x (a number below 2^(64*9)), or NULL;
+ * limbs is scratch of 8 * 9 bytes. */
+static const struct cand *
+find_value(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
+           size_t n, const BIGNUM *x, BIGNUM *tmp, uint8_t *limbs)
+{
+    size_t lo = 0, hi = n;
+    uint64_t want;
+
+    if (BN_bn2lebinpad(x, limbs, 8 * 9) < 0)
+        return NULL;
+    want = load_le64(limbs);
+    while (lo < hi) { /* the first entry with v.lo >= want */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v[mid].lo < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && v[lo].lo == want; lo++) {
+        const struct cand *cd = &sh->cands[v[lo].cand];
+
+        if (dg_dump_read_va(dump, cd->va, limbs, 8u * cd->top) == DG_OK &&
+            BN_lebin2bn(limbs, 8 * cd->top, tmp) != NULL && BN_cmp(tmp, x) == 0)
+            return cd;
+    }
+    return NULL;
+}
 
 static int
 cmp_cand(const void *a, const void *b)
@@ -561,12 +631,13 @@ cmp_cand(const void *a, const void *b)
     return x->top < y->top ? -1 : x->top > y->top;
 }
 
-/* Reports the key with scalar d on curve cv whose public point is pts[pi]:
- * confirmed, or a candidate when it is named without a proof. */
+/* Reports the key with scalar d on curve cv whose public point is pt (where
+ * says where the dump holds it): confirmed, or a candidate when it is named
+ * without a proof. */
 static bool
 report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand *cd,
-       const BIGNUM *d, int cv, const struct point *pt, struct dg_sink *sink, char seen[][65],
-       size_t *n_seen, size_t max_seen)
+       const BIGNUM *d, int cv, const struct point *pt, const char *where, struct dg_sink *sink,
+       char seen[][65], size_t *n_seen, size_t max_seen)
 {
     const struct dg_region *r = dg_dump_region_at_va(dump, cd->va);
     struct dg_finding f;
@@ -592,10 +663,8 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
         dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
         dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
         if (rc == DG_OK)
-            dg_strlcpyf(f.note, sizeof f.note,
-                        "OpenSSL BIGNUM header at file offset 0x%llx; public point at file "
-                        "offset 0x%llx",
-                        (unsigned long long)cd->off, (unsigned long long)pt->off);
+            dg_strlcpyf(f.note, sizeof f.note, "OpenSSL BIGNUM header at file offset 0x%llx; %s",
+                        (unsigned long long)cd->off, where);
         dg_report(sink, &f);
         ok = true;
     }
@@ -645,18 +714,88 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
     OPENSSL_cleanse(priv, sizeof priv);
 }
 
-/* Proves the candidates of the whole dump against its harvested points. */
+/* Looks for the x coordinate of Q = d*G (affine x in xa) among the dump's
+ * BIGNUMs, as a plain number and in Montgomery form (x * R mod p, the form
+ * OpenSSL's nistz256 and GFp_mont methods keep). On a hit fills *pt with Q
+ * and where with what was found; returns true. */
+static bool
+find_public_x(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
+              size_t n_v, struct curve_run *cr, int cv, const BIGNUM *xa, BN_CTX *bn,
+              uint8_t *limbs, struct point *pt, char *where, size_t where_len)
+{
+    BIGNUM *xm, *tmp;
+    const struct cand *hit = NULL;
+    const char *form = "affine";
+
+    BN_CTX_start(bn);
+    xm = BN_CTX_get(bn);
+    tmp = BN_CTX_get(bn);
+    if (tmp != NULL) {
+        hit = find_value(sh, dump, v, n_v, xa, tmp, limbs);
+        if (hit == NULL && cr->rr != NULL && BN_mod_mul(xm, xa, cr->rr, cr->p, bn)) {
+            hit = find_value(sh, dump, v, n_v, xm, tmp, limbs);
+            form = "Montgomery-form";
+        }
+    }
+    BN_CTX_end(bn);
+    if (hit == NULL)
+        return false;
+    pt->len = (uint8_t)(1 + 2 * curves[cv].coord);
+    pt->curve = (uint8_t)cv;
+    pt->off = hit->off;
+    if (EC_POINT_point2oct(cr->g, cr->pt, POINT_CONVERSION_UNCOMPRESSED, pt->oct, sizeof pt->oct,
+                           bn) != pt->len)
+        return false;
+    dg_strlcpyf(where, where_len,
+                "the x coordinate of its public point d*G is the %s BIGNUM whose header is at "
+                "file offset 0x%llx (no encoded public key needed)",
+                form, (unsigned long long)hit->off);
+    return true;
+}
+
+/* Sets up curve cv for join(): its group, the harvested points on it, and
+ * its field prime and R mod p for the Montgomery form. */
+static dg_err
+curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn)
+{
+    cr->g = EC_GROUP_new_by_curve_name(curves[cv].nid);
+    cr->pt = cr->g != NULL ? EC_POINT_new(cr->g) : NULL;
+    cr->idx = calloc(sh->n_pts ? sh->n_pts : 1, sizeof *cr->idx);
+    cr->p = BN_new();
+    cr->rr = BN_new();
+    if (cr->g == NULL || cr->pt == NULL || cr->idx == NULL || cr->p == NULL || cr->rr == NULL ||
+        !EC_GROUP_get_curve(cr->g, cr->p, NULL, NULL, bn) || !BN_one(cr->rr) ||
+        !BN_lshift(cr->rr, cr->rr, 64 * ((BN_num_bits(cr->p) + 63) / 64)) ||
+        !BN_nnmod(cr->rr, cr->rr, cr->p, bn))
+        return DG_E_NOMEM;
+    cr->order = EC_GROUP_get0_order(cr->g);
+    for (size_t i = 0; i < sh->n_pts; i++) {
+        const struct point *p = &sh->pts[i];
+
+        if (p->len != 1 + 2 * curves[cv].coord ||
+            (p->curve != cv && !(p->curve == C_ANY256 && curves[cv].coord == 32)))
+            continue;
+        if (EC_POINT_oct2point(cr->g, cr->pt, p->oct, p->len, bn) == 1)
+            cr->idx[cr->n_idx++] = i;
+    }
+    return DG_OK;
+}
+
+/* Proves the candidates of the whole dump. Each scalar d is tried on every
+ * curve of its size: d*G is looked up among the public points harvested from
+ * encodings and, for a scalar OpenSSL marks private (BN_FLG_CONSTTIME or
+ * BN_FLG_SECURE), among the dump's BIGNUMs (find_public_x). */
 static dg_err
 join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 {
     struct curve_run run[N_CURVES];
     char (*seen)[65] = NULL;
-    size_t n_seen = 0, n_muls = 0;
+    size_t n_seen = 0, n_muls = 0, max_seen = sh->n_pts + 256, n_v = 0;
+    struct value *v = NULL;
     BN_CTX *bn = NULL;
     BIGNUM *d = NULL, *x = NULL;
     uint8_t limbs[8 * 9], xb[MAX_COORD];
     dg_err rc = DG_OK;
-    bool any = false;
 
     if (sh->pts_capped)
         dg_sink_warn(sink, DG_NO_OFFSET, "ec-raw: public point harvest capped (%u per dump, "
@@ -669,45 +808,23 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     memset(run, 0, sizeof run);
     if (dg_dump_va_count(dump) > 0)
         ecx_finish(sh, dump, sink);
-    if (sh->n_pts == 0 || sh->n_cands == 0 || dg_dump_va_count(dump) == 0)
+    if (sh->n_cands == 0 || dg_dump_va_count(dump) == 0)
         return DG_OK;
     bn = BN_CTX_new();
     d = BN_secure_new();
     x = BN_new();
-    seen = calloc(sh->n_pts, sizeof *seen);
-    if (bn == NULL || d == NULL || x == NULL || seen == NULL) {
+    seen = calloc(max_seen, sizeof *seen);
+    /* Candidates: likely private scalars first, then by address. */
+    qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
+    v = index_values(sh, dump, &n_v);
+    if (bn == NULL || d == NULL || x == NULL || seen == NULL || v == NULL) {
         rc = DG_E_NOMEM;
         goto out;
     }
     ERR_set_mark();
-    /* Per curve: the harvested points that lie on it. */
-    for (int cv = 0; cv < N_CURVES; cv++) {
-        struct curve_run *cr = &run[cv];
-
-        cr->g = EC_GROUP_new_by_curve_name(curves[cv].nid);
-        cr->pt = cr->g != NULL ? EC_POINT_new(cr->g) : NULL;
-        cr->idx = calloc(sh->n_pts, sizeof *cr->idx);
-        if (cr->g == NULL || cr->pt == NULL || cr->idx == NULL) {
-            rc = DG_E_NOMEM;
+    for (int cv = 0; cv < N_CURVES; cv++)
+        if ((rc = curve_setup(sh, &run[cv], cv, bn)) != DG_OK)
             goto out_mark;
-        }
-        cr->order = EC_GROUP_get0_order(cr->g);
-        for (size_t i = 0; i < sh->n_pts; i++) {
-            const struct point *p = &sh->pts[i];
-
-            if (p->len != 1 + 2 * curves[cv].coord ||
-                (p->curve != cv && !(p->curve == C_ANY256 && curves[cv].coord == 32)))
-                continue;
-            if (EC_POINT_oct2point(cr->g, cr->pt, p->oct, p->len, bn) == 1) {
-                cr->idx[cr->n_idx++] = i;
-                any = true;
-            }
-        }
-    }
-    if (!any)
-        goto out_mark;
-    /* Candidates: likely private scalars first, then by address. */
-    qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
 
@@ -719,10 +836,12 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             continue;
         for (int cv = 0; cv < N_CURVES; cv++) {
             struct curve_run *cr = &run[cv];
+            struct point q;
+            char where[200];
             bool found = false;
 
-            if (cr->n_idx == 0 || cd->top < curves[cv].min_top || cd->top > curves[cv].max_top ||
-                BN_cmp(d, cr->order) >= 0)
+            if ((cr->n_idx == 0 && !cd->prio) || cd->top < curves[cv].min_top ||
+                cd->top > curves[cv].max_top || BN_cmp(d, cr->order) >= 0)
                 continue;
             if (n_muls >= MAX_MULS) {
                 dg_sink_warn(sink, cd->off,
@@ -739,9 +858,15 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             for (size_t j = 0; j < cr->n_idx && !found; j++) {
                 const struct point *p = &sh->pts[cr->idx[j]];
 
-                if (memcmp(p->oct + 1, xb, curves[cv].coord) == 0)
-                    found = report(sh, dump, cd, d, cv, p, sink, seen, &n_seen, sh->n_pts);
+                if (memcmp(p->oct + 1, xb, curves[cv].coord) != 0)
+                    continue;
+                dg_strlcpyf(where, sizeof where, "public point at file offset 0x%llx",
+                            (unsigned long long)p->off);
+                found = report(sh, dump, cd, d, cv, p, where, sink, seen, &n_seen, max_seen);
             }
+            if (!found && cd->prio &&
+                find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where))
+                found = report(sh, dump, cd, d, cv, &q, where, sink, seen, &n_seen, max_seen);
             if (found)
                 break;
         }
@@ -753,8 +878,11 @@ out:
         EC_POINT_free(run[cv].pt);
         EC_GROUP_free(run[cv].g);
         free(run[cv].idx);
+        BN_free(run[cv].p);
+        BN_free(run[cv].rr);
     }
     OPENSSL_cleanse(limbs, sizeof limbs);
+    free(v);
     free(seen);
     BN_clear_free(d);
     BN_free(x);

@@ -76,6 +76,29 @@ def test_holdkey_wiped_ecx_keys(tmp_path, procs):
     assert rc == 1
 
 
+def test_holdkey_wiped_ec_keys_without_a_certificate(tmp_path, procs):
+    """EC keys on four curves loaded by OpenSSL 3, used once, every PEM and
+    DER copy wiped, no certificate or public key file: ec-raw proves each
+    scalar through d*G against the public point OpenSSL keeps in its own
+    BIGNUMs (the P-256 point in nistz256's Montgomery form)."""
+    algs = ("p256", "p384", "p521", "secp256k1")
+    ks = [keys.genpkey(tmp_path / f"{a}.pem", a) for a in algs]
+    p = procs.start([dgtest.HOLDKEY, "--wipe", *ks], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    data = open(core, "rb").read()
+    for k in ks:
+        assert keys.der_of(k)[:64] not in data, "a DER copy survived the wipe"
+    rc, findings, summ, err = dgtest.scan(core, "-d", "ec-raw")
+    for a, k in zip(algs, ks):
+        hits = confirmed_with(findings, dgtest.spki_sha256(k))
+        assert hits, f"{a}: {findings} {err}"
+        assert hits[0]["type"] == "ec-private-key" and hits[0]["role"] == "long-term"
+    p256 = confirmed_with(findings, dgtest.spki_sha256(ks[0]))[0]
+    assert "Montgomery-form BIGNUM" in p256["note"], p256["note"]
+    assert rc == 1
+
+
 def test_holdkey_wiped_leaves_only_limbs(tmp_path, procs):
     rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
     ec = keys.genpkey(tmp_path / "ec.pem", "p256")

@@ -14,6 +14,12 @@
  * the right SPKI SHA-256 (compared with keyproof_identity() of the original
  * key), decoy headers with wrong scalars stay silent, the same image without
  * an address map gives nothing, and 16 MiB of random bytes give nothing.
+ * Then the keys with no encoded public point at all, as OpenSSL keeps them
+ * after the key file is gone: the scalar's BIGNUM flagged CONSTTIME|SECURE,
+ * and the public point's x coordinate in its own BIGNUM, in Montgomery form
+ * (x * 2^(64 * limbs of p) mod p: nistz256, GFp_mont) or plain (P-521's
+ * nistp521); each is proven through d*G. The same x beside a scalar without
+ * those flags, or a flagged scalar beside another key's x, stays silent.
  * Only fingerprints are compared and printed.
  */
 #include <pthread.h>
@@ -24,6 +30,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/objects.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -252,6 +259,35 @@ make_key(const char *curve, unsigned top)
     return k;
 }
 
+/* Writes the x coordinate of k's public point, as OpenSSL's EC_POINT holds
+ * it, into a BIGNUM at hdr (limbs 0x40 bytes later). */
+static void
+put_public_x(uint8_t *img, size_t hdr, const struct eckey *k, const char *curve, bool mont)
+{
+    int nid = EC_curve_nist2nid(curve);
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(nid != NID_undef ? nid : OBJ_txt2nid(curve));
+    EC_POINT *q = g != NULL ? EC_POINT_new(g) : NULL;
+    BIGNUM *p = BN_new(), *x = BN_new(), *r = BN_new();
+    BN_CTX *bn = BN_CTX_new();
+
+    if (q == NULL || p == NULL || x == NULL || r == NULL || bn == NULL ||
+        !EC_GROUP_get_curve(g, p, NULL, NULL, bn) ||
+        !EC_POINT_oct2point(g, q, k->pub, k->pub_len, bn) ||
+        !EC_POINT_get_affine_coordinates(g, q, x, NULL, bn) || !BN_one(r) ||
+        !BN_lshift(r, r, 64 * ((BN_num_bits(p) + 63) / 64)) ||
+        (mont && !BN_mod_mul(x, x, r, p, bn))) {
+        fprintf(stderr, "cannot compute x for %s\n", curve);
+        exit(2);
+    }
+    put_bignum(img, hdr, hdr + 0x40, x, (unsigned)(BN_num_bytes(p) + 7) / 8, 0x01);
+    BN_CTX_free(bn);
+    BN_free(p);
+    BN_free(x);
+    BN_free(r);
+    EC_POINT_free(q);
+    EC_GROUP_free(g);
+}
+
 static void
 free_key(struct eckey *k)
 {
@@ -348,6 +384,53 @@ main(void)
     ok(rc == DG_OK && sink.n == N, "same image in 64 KiB chunks: %zu findings", sink.n);
     rc = run(img, len, 1u << 20, false, &sink);
     ok(rc == DG_OK && sink.n == 0, "same image without an address map: no finding");
+    free(img);
+
+    /* No encoded point: the scalar and its public x as OpenSSL's structs hold them. */
+    img = random_image(len);
+    for (size_t i = 0; i < N; i++) {
+        size_t hdr = 0x10000 + 0x40000 * i;
+        bool mont = strcmp(spec[i].curve, "P-521") != 0;
+
+        limbs_off[i] = hdr + 0x1240;
+        put_bignum(img, hdr, limbs_off[i], keys[i].d, keys[i].top, 0x0d);
+        put_public_x(img, hdr + 0x8000, &keys[i], spec[i].curve, mont);
+        /* the same x beside an unflagged scalar: not tried */
+        put_bignum(img, 0x300000 + 0x1000 * i, 0x300000 + 0x1000 * i + 0x40, keys[i].d,
+                   keys[i].top, 0x01);
+        put_public_x(img, 0x300000 + 0x1000 * i + 0x100, &keys[(i + 1) % N],
+                     spec[(i + 1) % N].curve, strcmp(spec[(i + 1) % N].curve, "P-521") != 0);
+    }
+    rc = run(img, len, 1u << 20, true, &sink);
+    ok(rc == DG_OK && sink.n == N, "four keys whose public points are only OpenSSL BIGNUMs: "
+                                    "%zu findings", sink.n);
+    for (size_t i = 0; i < N; i++) {
+        const struct dg_finding *f = find_spki(&sink, keys[i].spki);
+
+        ok(f != NULL && f->status == DG_STATUS_CONFIRMED && f->off == limbs_off[i] &&
+               strstr(f->note, spec[i].top == 9 ? "the affine BIGNUM" : "the Montgomery-form")
+                   != NULL,
+           "%s: proven through d*G against its %s x coordinate", spec[i].curve,
+           spec[i].top == 9 ? "plain" : "Montgomery-form");
+        if (f != NULL && f->off != limbs_off[i])
+            printf("# offset 0x%llx, expected 0x%zx; %s\n", (unsigned long long)f->off,
+                   limbs_off[i], f->note);
+    }
+    /* only the unflagged scalars (their x is there): nothing */
+    for (size_t i = 0; i < N; i++)
+        memset(img + 0x10000 + 0x40000 * i, 0, 24);
+    rc = run(img, len, 1u << 20, true, &sink);
+    ok(rc == DG_OK && sink.n == 0, "scalars without CONSTTIME|SECURE are not tried: %zu findings",
+       sink.n);
+    /* the flagged scalars again, but no x anywhere: nothing */
+    for (size_t i = 0; i < N; i++) {
+        put_bignum(img, 0x10000 + 0x40000 * i, limbs_off[i], keys[i].d, keys[i].top, 0x0d);
+        memset(img + 0x10000 + 0x40000 * i + 0x8000, 0, 24);
+        memset(img + 0x300000 + 0x1000 * i + 0x100, 0, 24);
+    }
+    rc = run(img, len, 1u << 20, true, &sink);
+    ok(rc == DG_OK && sink.n == 0, "flagged scalars with no public x in the dump: %zu findings",
+       sink.n);
     free(img);
     img = random_image(16u << 20);
     rc = run(img, 16u << 20, 1u << 20, true, &sink);
