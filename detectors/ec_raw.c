@@ -2,27 +2,32 @@
  * Copyright (C) the dumpgate authors
  *
  * ec_raw.c - finds EC private scalars (P-256, P-384, P-521, secp256k1) held in
- * OpenSSL BIGNUMs, confirmed against public points stored in the same dump:
- * encoded ones, or the coordinates OpenSSL keeps in its own BIGNUMs.
+ * the big numbers of OpenSSL (BIGNUM), mbedTLS (mbedtls_mpi), Go (big.Int),
+ * GMP (mpz: nettle, GnuTLS) and wolfSSL (sp_int), confirmed against public
+ * points stored in the same dump: encoded ones, or the coordinates the
+ * library keeps in its own big numbers.
  *
  * scan() does two cheap things per chunk: it harvests uncompressed public
  * points from DER (SubjectPublicKeyInfo in certificates and public keys, the
  * [1] publicKey of SEC1/PKCS#8 private keys: every "03 42 00 04", "03 62 00 04"
  * and "03 81 86 00 04" BIT STRING, the curve taken from a named-curve OID just
- * before it when there is one), and it collects x86-64 OpenSSL
- * `struct bignum_st { BN_ULONG *d; int top, dmax, neg, flags; }` headers whose
- * fields are plausible for a 256..521-bit scalar. finish() reads each
+ * before it when there is one), and it collects x86-64 big-number headers
+ * whose fields are plausible for a 256..521-bit number (collect(): OpenSSL
+ * `struct bignum_st { BN_ULONG *d; int top, dmax, neg, flags; }` and the
+ * other libraries' forms, read from their cores). finish() reads each
  * candidate's limbs through the dump's address map, computes d*G on every
  * curve of that size for which points were harvested, and looks the affine X
  * up among them; a match is rebuilt with keyproof_ec_from_scalar() against
  * the stored point and proven with keyproof_prove(). A scalar that OpenSSL
- * marks private (BN_FLG_CONSTTIME or BN_FLG_SECURE, as ec_key.c sets them)
- * needs no encoded point: the x coordinate of d*G is looked up among the
- * values of every BIGNUM of the dump, plain (P-521's nistp521 method) and in
+ * marks private (BN_FLG_CONSTTIME or BN_FLG_SECURE, as ec_key.c sets them),
+ * or any number behind another library's header (they mark nothing), needs
+ * no encoded point: the x coordinate of d*G is looked up among the values of
+ * every big number of the dump, plain (P-521's nistp521 method) and in
  * Montgomery form, x * 2^(64 * limbs of p) mod p (nistz256 for P-256, GFp_mont
  * for P-384 and secp256k1), as an EC_POINT loaded from a key file holds it
- * (Z = 1; a point left in Jacobian coordinates is not found this way). Scalar multiplications
- * are capped per dump. Needs an address map (ELF core, minidump): on a raw
+ * (Z = 1; a point left in Jacobian coordinates is not found this way); the
+ * other libraries keep affine coordinates. Scalar multiplications are capped
+ * per dump. Needs an address map (ELF core, minidump): on a raw
  * buffer only the harvest runs.
  *
  * Ed25519, X25519, Ed448 and X448 keys are found through OpenSSL 3's
@@ -95,12 +100,24 @@ struct point {
     uint64_t off;          /* file offset of the 04 byte */
 };
 
-/* A BIGNUM header: limbs at va, top limbs. */
+/* The big-number headers read, one per library (docs/LIBRARY_KEYS.md). */
+enum bn_kind { K_OPENSSL, K_MBEDTLS, K_GO, K_GMP, K_WOLFSSL, N_KINDS };
+
+static const char *const kind_name[N_KINDS] = {
+    [K_OPENSSL] = "OpenSSL BIGNUM",
+    [K_MBEDTLS] = "mbedTLS mbedtls_mpi",
+    [K_GO] = "Go big.Int",
+    [K_GMP] = "GMP mpz",
+    [K_WOLFSSL] = "wolfSSL sp_int",
+};
+
+/* A big number: top 64-bit LE limbs at va, its header at file offset off. */
 struct cand {
-    uint64_t va;           /* BN_ULONG *d */
+    uint64_t va;           /* the limbs */
     uint64_t off;          /* file offset of the header */
     uint8_t top;
-    uint8_t prio;          /* 1 when flags say CONSTTIME or SECURE */
+    uint8_t prio;          /* 1 when OpenSSL's flags say CONSTTIME or SECURE */
+    uint8_t kind;          /* enum bn_kind */
 };
 
 /* An OpenSSL ECX_KEY: where its private key is, and its stored public key. */
@@ -310,20 +327,76 @@ bignum_header(const uint8_t *p, uint8_t *top_out, uint8_t *prio)
     return true;
 }
 
-/* Appends the BIGNUM header at ch->p[x], if it is one, to the chunk's
- * candidates. */
-static inline void
-collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+static inline bool
+user_pointer(uint64_t v)
 {
-    uint8_t top, prio;
+    return (v & 7) == 0 && v >= 0x10000 && v < USER_VA_END;
+}
 
-    if (!bignum_header(ch->p + x, &top, &prio))
-        return;
+static void
+keep(struct ec_ctx *c, struct cand cd)
+{
     if (c->n_local >= MAX_CHUNK_CANDS) {
         c->local_capped = true;
         return;
     }
-    c->local[c->n_local++] = (struct cand){load_le64(ch->p + x), ch->off + x, top, prio};
+    c->local[c->n_local++] = cd;
+}
+
+/* The process address of chunk index x, or 0 when the chunk has no map. */
+static uint64_t
+va_at(const struct dg_chunk *ch, size_t x)
+{
+    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off + x)
+                                                 : NULL;
+
+    return r != NULL && r->has_va ? r->va + (ch->off + x - r->off) : 0;
+}
+
+/* Appends the big-number headers around ch->p[x] to the chunk's candidates:
+ * the 64-bit word at x + 8 has its low half in 3..9 (a limb count) and x is
+ * 8-byte aligned in the process. Which header that count belongs to:
+ *   OpenSSL BIGNUM   {d*, int top, int dmax, int neg, int flags}     at x
+ *   mbedtls_mpi      {int s (1 or -1), size_t n, uint64 *p}          at x
+ *   Go big.Int       {bool neg, nat {ptr, len, cap}}                  at x - 8
+ *   GMP mpz          {int alloc, int size, limb *d}                   at x + 8
+ *   wolfSSL sp_int   {int used, int size, int sign, raw{..}, dp[] @40} at x + 8
+ * (layouts read from real cores of each library; docs/LIBRARY_KEYS.md). */
+static void
+collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    const uint8_t *p = ch->p + x;
+    uint64_t w1 = load_le64(p + 8), w2 = load_le64(p + 16);
+    uint32_t lo1 = (uint32_t)w1, hi1 = (uint32_t)(w1 >> 32);
+    uint8_t top, prio;
+
+    if (bignum_header(p, &top, &prio)) {
+        keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL});
+        return;
+    }
+    if (w1 <= 9 && user_pointer(w2) && (load_le32(p) == 1 || load_le32(p) == 0xffffffffu)) {
+        keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS});
+        return;
+    }
+    if (w1 <= 9 && x >= 8 && load_le64(p - 8) <= 1 && user_pointer(load_le64(p)) && w2 >= w1 &&
+        w2 <= 64) {
+        keep(c, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO});
+        return;
+    }
+    /* {alloc, size} of an mpz, or {used, size} of an sp_int: the limb count
+     * is lo1 = alloc >= size, or lo1 = used <= size */
+    if (x + 24 + 8 <= ch->len && hi1 >= 3 && hi1 <= lo1 && user_pointer(w2)) {
+        keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP});
+    } else if (hi1 > lo1 && hi1 <= 1024 && (uint32_t)w2 <= 1 && x + 8 + 40 + 8 * 9 <= ch->len) {
+        const uint8_t *dp = p + 8 + 40;
+        uint64_t va = va_at(ch, x + 8 + 40);
+        bool zeros = true;
+
+        for (uint32_t i = lo1; i < 9 && i < hi1; i++)
+            zeros = zeros && load_le64(dp + 8 * i) == 0;
+        if (zeros && va != 0 && load_le64(dp + 8 * (lo1 - 1)) != 0)
+            keep(c, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL});
+    }
 }
 
 /* Appends the ECX_KEY whose keylen field is at ch->p[y], if it is one and
@@ -663,8 +736,8 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
         dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
         dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
         if (rc == DG_OK)
-            dg_strlcpyf(f.note, sizeof f.note, "OpenSSL BIGNUM header at file offset 0x%llx; %s",
-                        (unsigned long long)cd->off, where);
+            dg_strlcpyf(f.note, sizeof f.note, "%s header at file offset 0x%llx; %s",
+                        kind_name[cd->kind], (unsigned long long)cd->off, where);
         dg_report(sink, &f);
         ok = true;
     }
@@ -747,9 +820,9 @@ find_public_x(const struct ec_shared *sh, const struct dg_dump *dump, const stru
                            bn) != pt->len)
         return false;
     dg_strlcpyf(where, where_len,
-                "the x coordinate of its public point d*G is the %s BIGNUM whose header is at "
+                "the x coordinate of its public point d*G is the %s %s whose header is at "
                 "file offset 0x%llx (no encoded public key needed)",
-                form, (unsigned long long)hit->off);
+                form, kind_name[hit->kind], (unsigned long long)hit->off);
     return true;
 }
 
@@ -840,7 +913,8 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             char where[200];
             bool found = false;
 
-            if ((cr->n_idx == 0 && !cd->prio) || cd->top < curves[cv].min_top ||
+            if ((cr->n_idx == 0 && !cd->prio && cd->kind == K_OPENSSL) ||
+                cd->top < curves[cv].min_top ||
                 cd->top > curves[cv].max_top || BN_cmp(d, cr->order) >= 0)
                 continue;
             if (n_muls >= MAX_MULS) {
@@ -864,7 +938,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                             (unsigned long long)p->off);
                 found = report(sh, dump, cd, d, cv, p, where, sink, seen, &n_seen, max_seen);
             }
-            if (!found && cd->prio &&
+            if (!found && (cd->prio || cd->kind != K_OPENSSL) &&
                 find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where))
                 found = report(sh, dump, cd, d, cv, &q, where, sink, seen, &n_seen, max_seen);
             if (found)

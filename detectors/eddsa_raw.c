@@ -20,6 +20,9 @@
  *     the block (compressed class pointers: mark word, klass, length);
  *   - Go: a slice header {ptr, len 64, cap 64} anywhere; finish() reads the
  *     64 bytes at ptr through the dump's address map;
+ *   - GnuTLS: two adjacent gnutls_datum_t {data*, size 32}, raw_pub then
+ *     raw_priv of gnutls_pk_params_st; finish() reads the public key and the
+ *     seed through the address map;
  *   - a copy of the public key next to the key: the same 32 bytes at distance
  *     32 or 64 (wolfSSL's ed25519_key {p[32], k[64]}; a `pk[32], sk[64]`
  *     pair of buffers or the reverse), so the public half is the repeat.
@@ -54,23 +57,27 @@
 #define SPAN 160u               /* longest pattern: a repeat 64 bytes after 64 bytes */
 #define USER_VA_END 0x0000800000000000ull
 
-static const char *const forms[] = {"seed-pk", NULL};
+static const char *const forms[] = {"seed-pk", "seed-datum", NULL};
 
 /* What put a candidate there, for the finding's note. */
-enum site { S_MALLOC, S_PYBYTES, S_JAVA, S_GO, S_PK_BEFORE, S_PK_AFTER, N_SITES };
+enum site { S_MALLOC, S_PYBYTES, S_JAVA, S_GO, S_DATUMS, S_PK_BEFORE, S_PK_AFTER, N_SITES };
 
 static const char *const site_note[N_SITES] = {
     [S_MALLOC] = "after a glibc malloc chunk header (80-byte chunk)",
     [S_PYBYTES] = "the value of a CPython bytes object of 64 bytes",
     [S_JAVA] = "the elements of a JVM byte[64]",
-    [S_GO] = "the backing array of a Go []byte slice {ptr, 64, 64}",
+    [S_GO] = "seed || public key, the backing array of a Go []byte slice {ptr, 64, 64}",
+    [S_DATUMS] = "the seed and public key of two GnuTLS datums {ptr, 32} (raw_priv, raw_pub)",
     [S_PK_BEFORE] = "right after a copy of its public key (wolfSSL ed25519_key; pk, sk buffers)",
     [S_PK_AFTER] = "right before a copy of its public key",
 };
 
+/* A key read through the address map: a Go slice's backing array (seed and
+ * public key at va), or a GnuTLS datum pair (seed at va, public key at pk). */
 struct slice {
-    uint64_t va;  /* the backing array */
-    uint64_t off; /* file offset of the slice header */
+    uint64_t va;
+    uint64_t pk;  /* 0 for a slice */
+    uint64_t off; /* file offset of the header */
 };
 
 struct shared {
@@ -89,6 +96,12 @@ struct ctx {
 };
 
 /* --- the test of one block ------------------------------------------------ */
+
+static inline bool
+user_pointer(uint64_t v)
+{
+    return (v & 7) == 0 && v >= 0x10000 && v < USER_VA_END;
+}
 
 static bool
 looks_random(const uint8_t *p)
@@ -133,13 +146,20 @@ try_key(const struct shared *sh, const uint8_t *key, uint64_t off, enum site sit
     if (rc != DG_OK && !keyproof_named(rc, &f.key))
         return false;
     f.off = off;
-    f.len = KEY;
-    dg_strlcpyf(f.encoding, sizeof f.encoding, "ed25519-seed-pk");
-    dg_strlcpyf(f.preview, sizeof f.preview, "64 raw bytes: 32-byte seed, public key (redacted)");
+    if (site == S_DATUMS) { /* the seed alone; the public key is elsewhere */
+        f.len = HALF;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "ed25519-seed");
+        dg_strlcpyf(f.preview, sizeof f.preview, "32 raw bytes: seed (redacted)");
+    } else {
+        f.len = KEY;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "ed25519-seed-pk");
+        dg_strlcpyf(f.preview, sizeof f.preview,
+                    "64 raw bytes: 32-byte seed, public key (redacted)");
+    }
     if (rc == DG_OK) {
-        if (site == S_GO)
-            dg_strlcpyf(f.note, sizeof f.note, "seed || public key, %s at file offset 0x%llx",
-                        site_note[site], (unsigned long long)ctx_off);
+        if (site == S_GO || site == S_DATUMS)
+            dg_strlcpyf(f.note, sizeof f.note, "%s at file offset 0x%llx", site_note[site],
+                        (unsigned long long)ctx_off);
         else
             dg_strlcpyf(f.note, sizeof f.note, "seed || public key, %s", site_note[site]);
     }
@@ -162,13 +182,13 @@ visit(struct ctx *c, const struct dg_chunk *ch, size_t at, enum site site, struc
 /* --- the pass --------------------------------------------------------------- */
 
 static void
-keep_slice(struct ctx *c, uint64_t va, uint64_t off)
+keep_slice(struct ctx *c, uint64_t va, uint64_t pk, uint64_t off)
 {
     struct shared *sh = c->sh;
 
     pthread_mutex_lock(&sh->lock);
     if (sh->n_slices < MAX_SLICES)
-        sh->slices[sh->n_slices++] = (struct slice){va, off};
+        sh->slices[sh->n_slices++] = (struct slice){va, pk, off};
     else
         sh->slices_capped = true;
     pthread_mutex_unlock(&sh->lock);
@@ -202,8 +222,16 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
         if (j >= 8 && load_le64(p + j + 8) == KEY && j - 8 < ch->owned) {
             uint64_t va = load_le64(p + j - 8);
 
-            if ((va & 7) == 0 && va >= 0x10000 && va < USER_VA_END)
-                keep_slice(c, va, ch->off + j - 8);
+            if (user_pointer(va))
+                keep_slice(c, va, 0, ch->off + j - 8);
+        }
+    } else if (w == HALF) {
+        /* {pub*, 32} {priv*, 32}: w is the public datum's size */
+        if (j >= 8 && j - 8 < ch->owned && load_le64(p + j + 16) == HALF) {
+            uint64_t pub = load_le64(p + j - 8), priv = load_le64(p + j + 8);
+
+            if (user_pointer(pub) && user_pointer(priv) && pub != priv)
+                keep_slice(c, priv, pub, ch->off + j - 8);
         }
     } else if ((w >> 32) == KEY) {
         if (j + 8 < ch->owned)
@@ -229,8 +257,8 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
 static inline bool
 notable(const uint8_t *p, uint64_t w)
 {
-    return (w | 1) == 0x51 || w == KEY || (w >> 32) == KEY || w == load_le64(p + HALF) ||
-           w == load_le64(p + KEY);
+    return (w | 1) == 0x51 || w == KEY || w == HALF || (w >> 32) == KEY ||
+           w == load_le64(p + HALF) || w == load_le64(p + KEY);
 }
 
 #if DG_HAVE_AVX2
@@ -239,14 +267,16 @@ DG_TARGET_AVX2 static size_t
 scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct dg_sink *sink)
 {
     const __m256i one = _mm256_set1_epi64x(1), m51 = _mm256_set1_epi64x(0x51);
-    const __m256i key = _mm256_set1_epi64x(KEY), zero = _mm256_setzero_si256();
+    const __m256i key = _mm256_set1_epi64x(KEY), half = _mm256_set1_epi64x(HALF);
+    const __m256i zero = _mm256_setzero_si256();
 
     for (; j + 32 <= end && j + 32 + KEY + HALF <= ch->len; j += 32) {
         const uint8_t *p = ch->p + j;
         __m256i v = _mm256_loadu_si256((const __m256i *)p);
         __m256i m = _mm256_or_si256(
             _mm256_or_si256(_mm256_cmpeq_epi64(_mm256_or_si256(v, one), m51),
-                            _mm256_cmpeq_epi64(v, key)),
+                            _mm256_or_si256(_mm256_cmpeq_epi64(v, key),
+                                            _mm256_cmpeq_epi64(v, half))),
             _mm256_or_si256(
                 _mm256_cmpeq_epi64(_mm256_srli_epi64(v, 32), key),
                 _mm256_or_si256(
@@ -301,18 +331,23 @@ ed_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
         const struct slice *s = &sh->slices[i];
         const struct dg_region *r = dg_dump_region_at_va(dump, s->va);
 
-        if (r == NULL || dg_dump_read_va(dump, s->va, key, KEY) != DG_OK ||
+        if (r == NULL ||
+            (s->pk == 0 ? dg_dump_read_va(dump, s->va, key, KEY)
+                        : dg_dump_read_va(dump, s->va, key, HALF) == DG_OK
+                              ? dg_dump_read_va(dump, s->pk, key + HALF, HALF)
+                              : DG_E_UNAVAILABLE) != DG_OK ||
             !looks_random(key) || !looks_random(key + HALF))
             continue;
         c.tries = 0;
         if (spend(&c))
-            try_key(sh, key, r->off + (s->va - r->va), S_GO, s->off, sink);
+            try_key(sh, key, r->off + (s->va - r->va), s->pk == 0 ? S_GO : S_DATUMS, s->off,
+                    sink);
     }
     OPENSSL_cleanse(key, sizeof key);
     if (sh->slices_capped)
         dg_sink_warn(sink, DG_NO_OFFSET,
-                     "eddsa-raw: more than %u Go slice headers of 64 bytes; the rest were "
-                     "not read",
+                     "eddsa-raw: more than %u Go slice headers or GnuTLS datum pairs; the "
+                     "rest were not read",
                      MAX_SLICES);
     if (atomic_load(&sh->tries_capped))
         dg_sink_warn(sink, DG_NO_OFFSET,

@@ -95,7 +95,7 @@ def test_holdkey_wiped_ec_keys_without_a_certificate(tmp_path, procs):
         assert hits, f"{a}: {findings} {err}"
         assert hits[0]["type"] == "ec-private-key" and hits[0]["role"] == "long-term"
     p256 = confirmed_with(findings, dgtest.spki_sha256(ks[0]))[0]
-    assert "Montgomery-form BIGNUM" in p256["note"], p256["note"]
+    assert "Montgomery-form OpenSSL BIGNUM" in p256["note"], p256["note"]
     assert rc == 1
 
 

@@ -408,7 +408,7 @@ main(void)
         const struct dg_finding *f = find_spki(&sink, keys[i].spki);
 
         ok(f != NULL && f->status == DG_STATUS_CONFIRMED && f->off == limbs_off[i] &&
-               strstr(f->note, spec[i].top == 9 ? "the affine BIGNUM" : "the Montgomery-form")
+               strstr(f->note, spec[i].top == 9 ? "the affine OpenSSL BIGNUM" : "the Montgomery-form")
                    != NULL,
            "%s: proven through d*G against its %s x coordinate", spec[i].curve,
            spec[i].top == 9 ? "plain" : "Montgomery-form");
