@@ -181,8 +181,9 @@ head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
 # points at it; keyshare: TLS 1.3 key_share extensions (ClientHello with
 # X25519 and P-256 shares, ServerHello with one); eddsa_raw: an Ed25519
 # seed || public key in each context eddsa-raw keys on, and a Go slice header
-# pointing into the input (mapped at 0x10000).
-/usr/bin/python3 - "$tmp" <<'PY'
+# pointing into the input (mapped at 0x10000); sexp: libgcrypt S-expressions
+# of an RSA, an EC and an Ed25519 key (made by tests/test_sexp.py's helpers).
+/usr/bin/python3 - "$tmp" "$here/tests" <<'PY'
 import os, struct, sys
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives import serialization
@@ -211,8 +212,16 @@ ed = q(0x51) + key + q(0) + q(1) + q(base) + q(64) + q(0) + key + bytes(8)
 ed += q(1) + struct.pack("<II", 0xc01234, 64) + key + key[32:] + key + key[32:]
 ed += q(0x10000 + 8) + q(64) + q(64)
 open(tmp + "/eddsa_raw", "wb").write(ed)
+sys.path.insert(0, sys.argv[2])
+from test_sexp import ec_sexp, ed_sexp, rsa_sexp
+from cryptography.hazmat.primitives.asymmetric import rsa
+open(tmp + "/sexp", "wb").write(
+    rsa_sexp(rsa.generate_private_key(65537, 1024)) + os.urandom(40) +
+    ec_sexp(ec.generate_private_key(ec.SECP256R1()), "NIST P-256") + os.urandom(40) +
+    ed_sexp(ed25519.Ed25519PrivateKey.generate()))
 PY
 add drbg "$tmp/drbg"
 add keyshare "$tmp/keyshare"
 add eddsa_raw "$tmp/eddsa_raw"
+add sexp "$tmp/sexp"
 echo "seeds in $out: $(find "$out" -type f | wc -l) files"

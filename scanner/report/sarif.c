@@ -118,6 +118,7 @@ static const struct rule_doc rule_docs[] = {
      "A lone prime (`rsa-prime`) breaks its key as surely as the whole key does."},
     {"ec-raw", RULE_KEY, NULL},
     {"eddsa-raw", RULE_KEY, NULL},
+    {"sexp", RULE_KEY, "The key was held by a libgcrypt program (gpg-agent, for one)."},
     {"sshkey", RULE_KEY,
      "The key was held by ssh-agent, shielded in memory, and unshielded with its prekey."},
     {"keystore", RULE_KEY,

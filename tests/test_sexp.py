@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_sexp.py - the sexp detector on libgcrypt S-expression token streams
+# (gcry_sexp_t) planted in raw bytes at odd offsets: RSA, EC on three curves
+# and Ed25519 are proven; a copy whose list head and `(n` element an
+# allocator overwrote still proves (n from p*q); a damaged d is a candidate,
+# a public key alone and random bytes are silent. The real process test is
+# tests/test_library_keys.py (fixtures/hold_gcrypt).
+import struct
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+import dgtest
+
+
+def datum(b):
+    return b"\x01" + struct.pack("<H", len(b)) + b
+
+
+def elem(name, value):
+    return b"\x03" + datum(name.encode()) + datum(value) + b"\x04"
+
+
+def mpi(v):
+    return v.to_bytes(v.bit_length() // 8 + 1, "big")  # a leading 00 when the top bit is set
+
+
+def spki(k):
+    import hashlib
+    return hashlib.sha256(k.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+def rsa_sexp(k, keep_n=True, bad_d=False):
+    n = k.private_numbers()
+    els = [elem("n", mpi(n.public_numbers.n))] if keep_n else []
+    d = n.d ^ (1 << 5) if bad_d else n.d
+    els += [elem("e", mpi(n.public_numbers.e)), elem("d", mpi(d)), elem("p", mpi(n.q)),
+            elem("q", mpi(n.p)), elem("u", mpi(pow(n.q, -1, n.p)))]
+    head = b"\x03" + datum(b"private-key") + b"\x03" + datum(b"rsa") if keep_n else b"\xaa" * 16
+    return head + b"".join(els) + b"\x04\x04\x00"
+
+
+def ec_sexp(k, curve, with_d=True):
+    q = k.public_key().public_bytes(serialization.Encoding.X962,
+                                    serialization.PublicFormat.UncompressedPoint)
+    d = k.private_numbers().private_value
+    els = elem("curve", curve.encode()) + elem("q", q) + (elem("d", mpi(d)) if with_d else b"")
+    return b"\x03" + datum(b"private-key") + b"\x03" + datum(b"ecc") + els + b"\x04\x04\x00"
+
+
+def ed_sexp(k):
+    seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                           serialization.NoEncryption())
+    pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    els = elem("curve", b"Ed25519") + elem("flags", b"eddsa") + elem("q", b"\x40" + pub) + \
+        elem("d", seed)
+    return b"\x03" + datum(b"private-key") + b"\x03" + datum(b"ecc") + els + b"\x04\x04\x00"
+
+
+def test_keys_are_proven(tmp_path):
+    r = rsa.generate_private_key(65537, 2048)
+    r2 = rsa.generate_private_key(65537, 3072)
+    eks = [(ec.generate_private_key(c), name) for c, name in
+           ((ec.SECP256R1(), "NIST P-256"), (ec.SECP384R1(), "NIST P-384"),
+            (ec.SECP256K1(), "secp256k1"))]
+    ed = ed25519.Ed25519PrivateKey.generate()
+    blobs = [rsa_sexp(r), rsa_sexp(r2, keep_n=False)] + [ec_sexp(k, c) for k, c in eks] + \
+        [ed_sexp(ed)]
+    path, offs = dgtest.plant(tmp_path, blobs)
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+    got = {f["key"]["spki_sha256"]: f for f in findings}
+    want = [spki(r), spki(r2)] + [spki(k) for k, _ in eks] + [spki(ed)]
+    assert set(got) == set(want), (findings, err)
+    for s in want:
+        f = got[s]
+        assert f["status"] == "confirmed" and f["encoding"] == "gcrypt-sexp", f
+        assert "redacted" in f["preview"]
+    assert got[spki(r)]["offset"] == offs[0]
+    assert got[spki(r2)]["offset"] == offs[1] + 16  # the clobbered head is not part of it
+    assert rc == 1
+
+
+def test_damaged_public_and_random_are_not_confirmed(tmp_path):
+    r = rsa.generate_private_key(65537, 2048)
+    pub_only = ec_sexp(ec.generate_private_key(ec.SECP256R1()), "NIST P-256", with_d=False)
+    path, _ = dgtest.plant(tmp_path, [rsa_sexp(r, bad_d=True), pub_only, bytes(range(256)) * 64])
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+    assert len(findings) == 1, findings
+    f = findings[0]
+    assert f["status"] == "candidate" and f["key"]["spki_sha256"] == spki(r), f
+    assert "not proven" in f["note"], f
