@@ -5,7 +5,9 @@
  * the big numbers of OpenSSL (BIGNUM), mbedTLS (mbedtls_mpi), Go (big.Int),
  * GMP (mpz: nettle, GnuTLS) and wolfSSL (sp_int), confirmed against public
  * points stored in the same dump: encoded ones, or the coordinates the
- * library keeps in its own big numbers.
+ * library keeps in its own big numbers. NSS softoken's PKCS#11 attribute
+ * records give both: d as big-endian bytes (CKA_VALUE) and the raw point
+ * 04 || X || Y it points at (CKA_EC_POINT; collect_nss()).
  *
  * scan() does two cheap things per chunk: it harvests uncompressed public
  * points from DER (SubjectPublicKeyInfo in certificates and public keys, the
@@ -101,7 +103,7 @@ struct point {
 };
 
 /* The big-number headers read, one per library (docs/LIBRARY_KEYS.md). */
-enum bn_kind { K_OPENSSL, K_MBEDTLS, K_GO, K_GMP, K_WOLFSSL, N_KINDS };
+enum bn_kind { K_OPENSSL, K_MBEDTLS, K_GO, K_GMP, K_WOLFSSL, K_NSS, N_KINDS };
 
 static const char *const kind_name[N_KINDS] = {
     [K_OPENSSL] = "OpenSSL BIGNUM",
@@ -109,16 +111,28 @@ static const char *const kind_name[N_KINDS] = {
     [K_GO] = "Go big.Int",
     [K_GMP] = "GMP mpz",
     [K_WOLFSSL] = "wolfSSL sp_int",
+    [K_NSS] = "NSS softoken CKA_VALUE attribute",
 };
 
-/* A big number: top 64-bit LE limbs at va, its header at file offset off. */
+/* A big number: top 64-bit LE limbs at va (or be_len big-endian bytes),
+ * its header at file offset off. */
 struct cand {
     uint64_t va;           /* the limbs */
     uint64_t off;          /* file offset of the header */
     uint8_t top;
     uint8_t prio;          /* 1 when OpenSSL's flags say CONSTTIME or SECURE */
     uint8_t kind;          /* enum bn_kind */
+    uint8_t be_len;        /* 0: LE limbs; else the number is be_len BE bytes */
 };
+
+/* A public point an NSS CKA_EC_POINT attribute points at (read in finish). */
+struct point_ref {
+    uint64_t va;
+    uint64_t off;          /* file offset of the attribute */
+    uint8_t len;           /* 65, 97 or 133: 04 || X || Y */
+};
+#define MAX_REFS 1024u     /* per dump */
+#define MAX_CHUNK_REFS 64u
 
 /* An OpenSSL ECX_KEY: where its private key is, and its stored public key. */
 struct ecx_cand {
@@ -137,6 +151,8 @@ struct ec_shared {
     size_t n_cands;
     struct ecx_cand *ecx;
     size_t n_ecx;
+    struct point_ref *refs;
+    size_t n_refs;
     bool pts_capped, cands_capped, ecx_capped;
     const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
@@ -149,6 +165,8 @@ struct ec_ctx {
     struct ecx_cand ecx[MAX_CHUNK_ECX];
     size_t n_ecx;
     bool ecx_capped;
+    struct point_ref refs[MAX_CHUNK_REFS];
+    size_t n_refs;
 };
 
 static const struct ecx_type {
@@ -371,22 +389,22 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     uint8_t top, prio;
 
     if (bignum_header(p, &top, &prio)) {
-        keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL});
+        keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL, 0});
         return;
     }
     if (w1 <= 9 && user_pointer(w2) && (load_le32(p) == 1 || load_le32(p) == 0xffffffffu)) {
-        keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS});
+        keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS, 0});
         return;
     }
     if (w1 <= 9 && x >= 8 && load_le64(p - 8) <= 1 && user_pointer(load_le64(p)) && w2 >= w1 &&
         w2 <= 64) {
-        keep(c, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO});
+        keep(c, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO, 0});
         return;
     }
     /* {alloc, size} of an mpz, or {used, size} of an sp_int: the limb count
      * is lo1 = alloc >= size, or lo1 = used <= size */
     if (x + 24 + 8 <= ch->len && hi1 >= 3 && hi1 <= lo1 && user_pointer(w2)) {
-        keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP});
+        keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP, 0});
     } else if (hi1 > lo1 && hi1 <= 1024 && (uint32_t)w2 <= 1 && x + 8 + 40 + 8 * 9 <= ch->len) {
         const uint8_t *dp = p + 8 + 40;
         uint64_t va = va_at(ch, x + 8 + 40);
@@ -395,8 +413,85 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         for (uint32_t i = lo1; i < 9 && i < hi1; i++)
             zeros = zeros && load_le64(dp + 8 * i) == 0;
         if (zeros && va != 0 && load_le64(dp + 8 * (lo1 - 1)) != 0)
-            keep(c, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL});
+            keep(c, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL, 0});
     }
+}
+
+/* NSS softoken keeps a PKCS#11 object's attributes in SFTKAttribute records
+ * {next, prev, freeAttr, freeData, handle, CK_ATTRIBUTE {type @32,
+ * pValue @40, ulValueLen @48}, space[] @56} (read from cores of NSS 3.87):
+ * an EC key's CKA_VALUE (0x11) is d as big-endian bytes inline (pValue
+ * points at the record's own space), its CKA_EC_POINT (0x181) the raw
+ * 04 || X || Y in a separate allocation. x is the index of the type word. */
+#define CKA_VALUE 0x11u
+#define CKA_EC_POINT 0x181u
+
+static void
+collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    const uint8_t *p = ch->p + x;
+    uint64_t type = load_le64(p), pv = load_le64(p + 8), len = load_le64(p + 16);
+
+    if (x < 32 || x + 24 > ch->len || x - 32 >= ch->owned)
+        return;
+    if (type == CKA_VALUE && (len == 32 || len == 48 || len == 66) && x + 24 + len <= ch->len &&
+        pv == va_at(ch, x) + 24 && pv != 24) {
+        keep(c, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
+                              (uint8_t)len});
+    } else if (type == CKA_EC_POINT && (len == 65 || len == 97 || len == 133) &&
+               user_pointer(pv) && c->n_refs < MAX_CHUNK_REFS) {
+        c->refs[c->n_refs++] = (struct point_ref){pv, ch->off + x - 32, (uint8_t)len};
+    }
+}
+
+/* The NSS attribute types among the words at p .. p + 32: a bit per word. */
+static inline unsigned
+nss_mask4(const uint8_t *p)
+{
+    unsigned m = 0;
+
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t w = load_le64(p + 8 * i);
+
+        m |= (unsigned)(w == CKA_VALUE || w == CKA_EC_POINT) << i;
+    }
+    return m;
+}
+
+#if DG_HAVE_AVX2
+DG_TARGET_AVX2 static inline unsigned
+nss_mask4_avx2(const uint8_t *p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi64(v, _mm256_set1_epi64x(CKA_VALUE)),
+                                _mm256_cmpeq_epi64(v, _mm256_set1_epi64x(CKA_EC_POINT)));
+
+    return (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m));
+}
+
+DG_TARGET_AVX2 static size_t
+nss_blocks_avx2(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    for (; x + 32 <= ch->owned + 32 && x + 32 <= ch->len; x += 32)
+        for (unsigned m = nss_mask4_avx2(ch->p + x); m != 0; m &= m - 1)
+            collect_nss(c, ch, x + 8 * (size_t)__builtin_ctz(m));
+    return x;
+}
+#endif
+
+/* Finds the NSS attribute records of the chunk (x: its first aligned index). */
+static void
+nss_pass(struct ec_ctx *c, const struct dg_chunk *ch, size_t x, bool avx2)
+{
+#if DG_HAVE_AVX2
+    if (avx2)
+        x = nss_blocks_avx2(c, ch, x);
+#else
+    (void)avx2;
+#endif
+    for (; x + 32 <= ch->owned + 32 && x + 32 <= ch->len; x += 32)
+        for (unsigned m = nss_mask4(ch->p + x); m != 0; m &= m - 1)
+            collect_nss(c, ch, x + 8 * (size_t)__builtin_ctz(m));
 }
 
 /* Appends the ECX_KEY whose keylen field is at ch->p[y], if it is one and
@@ -562,6 +657,7 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->local_capped = false;
     c->n_ecx = 0;
     c->ecx_capped = false;
+    c->n_refs = 0;
     /* A raw buffer has no address map to follow pointers through; the header
      * layout is that of 64-bit little-endian processes. */
     if ((has_va || dg_dump_va_count(ch->dump) > 0) &&
@@ -580,8 +676,10 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             if (x + 16 <= ch->len && load_le64(ch->p + x + 8) - 32u <= 25u)
                 collect_ecx(c, ch, x + 8);
         }
+        nss_pass(c, ch, a, avx2);
     }
-    if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped)
+    if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped &&
+        c->n_refs == 0)
         return DG_OK;
     pthread_mutex_lock(&sh->lock);
     for (size_t i = 0; i < n_pts; i++) {
@@ -612,6 +710,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         }
         sh->ecx[sh->n_ecx++] = c->ecx[i];
     }
+    for (size_t i = 0; i < c->n_refs && sh->n_refs < MAX_REFS; i++)
+        sh->refs[sh->n_refs++] = c->refs[i];
     sh->pts_capped |= pts_capped;
     sh->cands_capped |= c->local_capped;
     sh->ecx_capped |= c->ecx_capped;
@@ -645,19 +745,40 @@ cmp_value(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Indexes the lowest limb of every candidate BIGNUM (sh->cands sorted). */
+/* Reads candidate cd's number into out (buf: scratch of 8 * 9 bytes). */
+static bool
+cand_value(const struct dg_dump *dump, const struct cand *cd, uint8_t *buf, BIGNUM *out)
+{
+    if (cd->be_len != 0)
+        return dg_dump_read_va(dump, cd->va, buf, cd->be_len) == DG_OK &&
+               BN_bin2bn(buf, cd->be_len, out) != NULL;
+    return dg_dump_read_va(dump, cd->va, buf, 8u * cd->top) == DG_OK &&
+           BN_lebin2bn(buf, 8 * cd->top, out) != NULL;
+}
+
+/* Indexes the lowest limb of every candidate number (sh->cands sorted). */
 static struct value *
 index_values(const struct ec_shared *sh, const struct dg_dump *dump, size_t *n)
 {
     struct value *v = malloc((sh->n_cands ? sh->n_cands : 1) * sizeof *v);
-    uint8_t lo[8];
+    BIGNUM *t = BN_new();
+    uint8_t buf[8 * 9];
 
     *n = 0;
-    if (v == NULL)
+    if (v == NULL || t == NULL) {
+        free(v);
+        BN_free(t);
         return NULL;
-    for (size_t i = 0; i < sh->n_cands; i++)
-        if (dg_dump_read_va(dump, sh->cands[i].va, lo, sizeof lo) == DG_OK)
-            v[(*n)++] = (struct value){load_le64(lo), (uint32_t)i};
+    }
+    for (size_t i = 0; i < sh->n_cands; i++) {
+        const struct cand *cd = &sh->cands[i];
+
+        if (cd->be_len == 0 ? dg_dump_read_va(dump, cd->va, buf, 8) == DG_OK
+                            : cand_value(dump, cd, buf, t) && BN_bn2lebinpad(t, buf, 72) > 0)
+            v[(*n)++] = (struct value){load_le64(buf), (uint32_t)i};
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    BN_free(t);
     qsort(v, *n, sizeof *v, cmp_value);
     return v;
 }
@@ -685,8 +806,7 @@ find_value(const struct ec_shared *sh, const struct dg_dump *dump, const struct 
     for (; lo < n && v[lo].lo == want; lo++) {
         const struct cand *cd = &sh->cands[v[lo].cand];
 
-        if (dg_dump_read_va(dump, cd->va, limbs, 8u * cd->top) == DG_OK &&
-            BN_lebin2bn(limbs, 8 * cd->top, tmp) != NULL && BN_cmp(tmp, x) == 0)
+        if (cand_value(dump, cd, limbs, tmp) && BN_cmp(tmp, x) == 0)
             return cd;
     }
     return NULL;
@@ -732,9 +852,15 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
         if (*n_seen < max_seen)
             memcpy(seen[(*n_seen)++], f.key.spki_sha256, 65);
         f.off = r->off + (cd->va - r->va);
-        f.len = 8ull * cd->top;
-        dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
-        dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
+        if (cd->be_len != 0) {
+            f.len = cd->be_len;
+            dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-be");
+            dg_strlcpyf(f.preview, sizeof f.preview, "%u big-endian bytes (redacted)", cd->be_len);
+        } else {
+            f.len = 8ull * cd->top;
+            dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
+            dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
+        }
         if (rc == DG_OK)
             dg_strlcpyf(f.note, sizeof f.note, "%s header at file offset 0x%llx; %s",
                         kind_name[cd->kind], (unsigned long long)cd->off, where);
@@ -826,6 +952,23 @@ find_public_x(const struct ec_shared *sh, const struct dg_dump *dump, const stru
     return true;
 }
 
+/* Reads the points NSS attributes point at into the harvested points. */
+static void
+read_point_refs(struct ec_shared *sh, const struct dg_dump *dump)
+{
+    for (size_t i = 0; i < sh->n_refs && sh->n_pts < MAX_POINTS; i++) {
+        const struct point_ref *r = &sh->refs[i];
+        struct point *pt = &sh->pts[sh->n_pts];
+
+        if (dg_dump_read_va(dump, r->va, pt->oct, r->len) != DG_OK || pt->oct[0] != 0x04)
+            continue;
+        pt->len = r->len;
+        pt->curve = r->len == 65 ? C_ANY256 : r->len == 97 ? C_P384 : C_P521;
+        pt->off = r->off;
+        sh->n_pts++;
+    }
+}
+
 /* Sets up curve cv for join(): its group, the harvested points on it, and
  * its field prime and R mod p for the Montgomery form. */
 static dg_err
@@ -895,6 +1038,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
         goto out;
     }
     ERR_set_mark();
+    read_point_refs(sh, dump);
     for (int cv = 0; cv < N_CURVES; cv++)
         if ((rc = curve_setup(sh, &run[cv], cv, bn)) != DG_OK)
             goto out_mark;
@@ -903,9 +1047,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 
         if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
             continue;
-        if (dg_dump_read_va(dump, cd->va, limbs, 8u * cd->top) != DG_OK)
-            continue;
-        if (BN_lebin2bn(limbs, 8 * cd->top, d) == NULL || BN_is_zero(d))
+        if (!cand_value(dump, cd, limbs, d) || BN_is_zero(d))
             continue;
         for (int cv = 0; cv < N_CURVES; cv++) {
             struct curve_run *cr = &run[cv];
@@ -971,7 +1113,7 @@ ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
     dg_err rc = join(sh, dump, sink);
 
     /* The dump's evidence is dropped: sh is as ec_create() made it. */
-    sh->n_pts = sh->n_cands = sh->n_ecx = 0;
+    sh->n_pts = sh->n_cands = sh->n_ecx = sh->n_refs = 0;
     sh->pts_capped = sh->cands_capped = sh->ecx_capped = false;
     return rc;
 }
@@ -990,11 +1132,13 @@ ec_create(const struct dg_config *cfg, void **out)
     sh->pts = calloc(MAX_POINTS, sizeof *sh->pts);
     sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
     sh->ecx = calloc(MAX_ECX, sizeof *sh->ecx);
-    if (sh->pts == NULL || sh->cands == NULL || sh->ecx == NULL ||
+    sh->refs = calloc(MAX_REFS, sizeof *sh->refs);
+    if (sh->pts == NULL || sh->cands == NULL || sh->ecx == NULL || sh->refs == NULL ||
         pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->pts);
         free(sh->cands);
         free(sh->ecx);
+        free(sh->refs);
         free(sh);
         return DG_E_NOMEM;
     }
@@ -1031,6 +1175,7 @@ ec_destroy(void *shared)
     free(sh->pts);
     free(sh->cands);
     free(sh->ecx);
+    free(sh->refs);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
