@@ -444,56 +444,6 @@ collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     }
 }
 
-/* The NSS attribute types among the words at p .. p + 32: a bit per word. */
-static inline unsigned
-nss_mask4(const uint8_t *p)
-{
-    unsigned m = 0;
-
-    for (unsigned i = 0; i < 4; i++) {
-        uint64_t w = load_le64(p + 8 * i);
-
-        m |= (unsigned)(w == CKA_VALUE || w == CKA_EC_POINT) << i;
-    }
-    return m;
-}
-
-#if DG_HAVE_AVX2
-DG_TARGET_AVX2 static inline unsigned
-nss_mask4_avx2(const uint8_t *p)
-{
-    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi64(v, _mm256_set1_epi64x(CKA_VALUE)),
-                                _mm256_cmpeq_epi64(v, _mm256_set1_epi64x(CKA_EC_POINT)));
-
-    return (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m));
-}
-
-DG_TARGET_AVX2 static size_t
-nss_blocks_avx2(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
-{
-    for (; x + 32 <= ch->owned + 32 && x + 32 <= ch->len; x += 32)
-        for (unsigned m = nss_mask4_avx2(ch->p + x); m != 0; m &= m - 1)
-            collect_nss(c, ch, x + 8 * (size_t)__builtin_ctz(m));
-    return x;
-}
-#endif
-
-/* Finds the NSS attribute records of the chunk (x: its first aligned index). */
-static void
-nss_pass(struct ec_ctx *c, const struct dg_chunk *ch, size_t x, bool avx2)
-{
-#if DG_HAVE_AVX2
-    if (avx2)
-        x = nss_blocks_avx2(c, ch, x);
-#else
-    (void)avx2;
-#endif
-    for (; x + 32 <= ch->owned + 32 && x + 32 <= ch->len; x += 32)
-        for (unsigned m = nss_mask4(ch->p + x); m != 0; m &= m - 1)
-            collect_nss(c, ch, x + 8 * (size_t)__builtin_ctz(m));
-}
-
 /* Appends the ECX_KEY whose keylen field is at ch->p[y], if it is one and
  * starts in the chunk's owned part, to the chunk's ECX candidates. */
 static void
@@ -530,14 +480,21 @@ collect_ecx(struct ec_ctx *c, const struct dg_chunk *ch, size_t y)
 }
 
 /* Header candidates among the words at p + 8, p + 16, ... (one per 8-byte
- * position of p): bit i of the low half when the `top` field of a BIGNUM
- * header at p + 8i (the low 32 bits of the word at p + 8i + 8) lies in 3..9,
- * bit i of the high half when the word at p + 8i + 8 is an ECX_KEY keylen
- * (32, 56 or 57). Four positions, reading p[8..40). */
+ * position of p): bit i (bits 0..7) when the `top` field of a BIGNUM header
+ * at p + 8i (the low 32 bits of the word at p + 8i + 8) lies in 3..9, bit
+ * 16 + i when the word at p + 8i + 8 is an NSS attribute type (CKA_VALUE,
+ * CKA_EC_POINT), bit 32 + i when it is an ECX_KEY keylen (32, 56 or 57).
+ * Four positions, reading p[8..40). */
 static inline uint64_t
 header_masks4(const uint8_t *p)
 {
-    uint64_t m = 0, k = 0;
+    uint64_t m = 0, k = 0, n = 0;
+
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t w = load_le64(p + 8 + 8 * i);
+
+        n |= (uint64_t)(w == CKA_VALUE || w == CKA_EC_POINT) << i;
+    }
 #ifdef __SSE2__
     const __m128i two = _mm_set1_epi32(2), ten = _mm_set1_epi32(10), zero = _mm_setzero_si128();
     const __m128i l32 = _mm_set1_epi32(32), l56 = _mm_set1_epi32(56), l57 = _mm_set1_epi32(57);
@@ -561,7 +518,7 @@ header_masks4(const uint8_t *p)
         k |= (uint64_t)(w == 32 || w == 56 || w == 57) << i;
     }
 #endif
-    return m | k << 32;
+    return m | n << 16 | k << 32;
 }
 
 #if DG_HAVE_AVX2
@@ -571,10 +528,15 @@ header_masks8(const uint8_t *p)
 {
     const __m256i two = _mm256_set1_epi32(2), ten = _mm256_set1_epi32(10), zero = _mm256_setzero_si256();
     const __m256i l32 = _mm256_set1_epi32(32), l56 = _mm256_set1_epi32(56), l57 = _mm256_set1_epi32(57);
-    uint64_t m = 0, k = 0;
+    const __m256i cv = _mm256_set1_epi64x(CKA_VALUE), cp = _mm256_set1_epi64x(CKA_EC_POINT);
+    uint64_t m = 0, k = 0, n = 0;
 
     for (int h = 0; h < 2; h++) {
         __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 + 32 * h));
+
+        n |= (uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(
+                 _mm256_or_si256(_mm256_cmpeq_epi64(t, cv), _mm256_cmpeq_epi64(t, cp))))
+             << (4 * h);
         uint32_t top = (uint32_t)_mm256_movemask_epi8(
             _mm256_and_si256(_mm256_cmpgt_epi32(t, two), _mm256_cmpgt_epi32(ten, t)));
         uint32_t len = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
@@ -587,7 +549,7 @@ header_masks8(const uint8_t *p)
         m |= (uint64_t)((top | top >> 7 | top >> 14 | top >> 21) & 0xf) << (4 * h);
         k |= (uint64_t)((len | len >> 7 | len >> 14 | len >> 21) & 0xf) << (4 * h);
     }
-    return m | k << 32;
+    return m | n << 16 | k << 32;
 }
 #endif
 
@@ -603,12 +565,14 @@ header_blocks(struct ec_ctx *c, const struct dg_chunk *ch, size_t x,
          x += 8 * step) {
         uint64_t mk = masks_at(ch->p + x);
 
-        for (uint32_t m = (uint32_t)mk; m != 0; m &= m - 1) {
+        for (uint32_t m = (uint32_t)mk & 0xffu; m != 0; m &= m - 1) {
             size_t at = x + 8 * (size_t)__builtin_ctz(m);
 
             if (at < ch->owned && !c->local_capped)
                 collect(c, ch, at);
         }
+        for (uint32_t n = (uint32_t)(mk >> 16) & 0xffu; n != 0; n &= n - 1)
+            collect_nss(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(n));
         for (uint32_t k = (uint32_t)(mk >> 32); k != 0; k &= k - 1)
             collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
     }
@@ -675,8 +639,10 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 collect(c, ch, x);
             if (x + 16 <= ch->len && load_le64(ch->p + x + 8) - 32u <= 25u)
                 collect_ecx(c, ch, x + 8);
+            if (x + 16 <= ch->len && (load_le64(ch->p + x + 8) == CKA_VALUE ||
+                                      load_le64(ch->p + x + 8) == CKA_EC_POINT))
+                collect_nss(c, ch, x + 8);
         }
-        nss_pass(c, ch, a, avx2);
     }
     if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped &&
         c->n_refs == 0)

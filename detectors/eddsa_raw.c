@@ -270,19 +270,26 @@ scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct
     const __m256i key = _mm256_set1_epi64x(KEY), half = _mm256_set1_epi64x(HALF);
     const __m256i zero = _mm256_setzero_si256();
 
-    for (; j + 32 <= end && j + 32 + KEY + HALF <= ch->len; j += 32) {
-        const uint8_t *p = ch->p + j;
-        __m256i v = _mm256_loadu_si256((const __m256i *)p);
-        __m256i m = _mm256_or_si256(
+    __m256i v, v32, v64;
+
+    if (!(j + 32 <= end && j + 32 + KEY + HALF <= ch->len))
+        return j;
+    /* the words 32 and 64 bytes on are the next two loads: kept, not reloaded */
+    v = _mm256_loadu_si256((const __m256i *)(ch->p + j));
+    v32 = _mm256_loadu_si256((const __m256i *)(ch->p + j + HALF));
+    for (; j + 32 <= end && j + 32 + KEY + HALF <= ch->len; j += 32, v = v32, v32 = v64) {
+        __m256i m;
+        unsigned bits;
+
+        v64 = _mm256_loadu_si256((const __m256i *)(ch->p + j + KEY));
+        m = _mm256_or_si256(
             _mm256_or_si256(_mm256_cmpeq_epi64(_mm256_or_si256(v, one), m51),
                             _mm256_or_si256(_mm256_cmpeq_epi64(v, key),
                                             _mm256_cmpeq_epi64(v, half))),
-            _mm256_or_si256(
-                _mm256_cmpeq_epi64(_mm256_srli_epi64(v, 32), key),
-                _mm256_or_si256(
-                    _mm256_cmpeq_epi64(v, _mm256_loadu_si256((const __m256i *)(p + HALF))),
-                    _mm256_cmpeq_epi64(v, _mm256_loadu_si256((const __m256i *)(p + KEY))))));
-        unsigned bits = (unsigned)_mm256_movemask_pd(
+            _mm256_or_si256(_mm256_cmpeq_epi64(_mm256_srli_epi64(v, 32), key),
+                            _mm256_or_si256(_mm256_cmpeq_epi64(v, v32),
+                                            _mm256_cmpeq_epi64(v, v64))));
+        bits = (unsigned)_mm256_movemask_pd(
             _mm256_castsi256_pd(_mm256_andnot_si256(_mm256_cmpeq_epi64(v, zero), m)));
 
         for (; bits != 0; bits &= bits - 1) {
