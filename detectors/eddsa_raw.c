@@ -16,8 +16,6 @@
  *     malloc(56..72)) right before the block;
  *   - CPython bytes: ob_size = 64 two words before the block (ob_shash between)
  *     and the terminating NUL after it;
- *   - JVM byte[64]: the 32-bit length 64 in the high half of the word before
- *     the block (compressed class pointers: mark word, klass, length);
  *   - Go: a slice header {ptr, len 64, cap 64} anywhere; finish() reads the
  *     64 bytes at ptr through the dump's address map;
  *   - GnuTLS: two adjacent gnutls_datum_t {data*, size 32}, raw_pub then
@@ -53,19 +51,18 @@
 #define MIN_DISTINCT 20u        /* distinct bytes in a random-looking half */
 #define MAX_CHUNK_TRIES 2048u   /* derivations per chunk */
 #define MAX_TRIES 50000u        /* derivations per dump (about 1.5 s) */
-#define MAX_SLICES 4096u        /* Go slice headers per dump */
+#define MAX_SLICES 65536u       /* Go slice headers and GnuTLS datum pairs per dump */
 #define SPAN 160u               /* longest pattern: a repeat 64 bytes after 64 bytes */
 #define USER_VA_END 0x0000800000000000ull
 
 static const char *const forms[] = {"seed-pk", "seed-datum", NULL};
 
 /* What put a candidate there, for the finding's note. */
-enum site { S_MALLOC, S_PYBYTES, S_JAVA, S_GO, S_DATUMS, S_PK_BEFORE, S_PK_AFTER, N_SITES };
+enum site { S_MALLOC, S_PYBYTES, S_GO, S_DATUMS, S_PK_BEFORE, S_PK_AFTER, N_SITES };
 
 static const char *const site_note[N_SITES] = {
     [S_MALLOC] = "after a glibc malloc chunk header (80-byte chunk)",
     [S_PYBYTES] = "the value of a CPython bytes object of 64 bytes",
-    [S_JAVA] = "the elements of a JVM byte[64]",
     [S_GO] = "seed || public key, the backing array of a Go []byte slice {ptr, 64, 64}",
     [S_DATUMS] = "the seed and public key of two GnuTLS datums {ptr, 32} (raw_priv, raw_pub)",
     [S_PK_BEFORE] = "right after a copy of its public key (wolfSSL ed25519_key; pk, sk buffers)",
@@ -233,9 +230,6 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
             if (user_pointer(pub) && user_pointer(priv) && pub != priv)
                 keep_slice(c, priv, pub, ch->off + j - 8);
         }
-    } else if ((w >> 32) == KEY) {
-        if (j + 8 < ch->owned)
-            visit(c, ch, j + 8, S_JAVA, sink);
     }
     /* a public key repeated 32 or 64 bytes later; the seed differs from it
      * and a fill pattern's period does not go on */
@@ -257,8 +251,8 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
 static inline bool
 notable(const uint8_t *p, uint64_t w)
 {
-    return (w | 1) == 0x51 || w == KEY || w == HALF || (w >> 32) == KEY ||
-           w == load_le64(p + HALF) || w == load_le64(p + KEY);
+    return (w | 1) == 0x51 || w == KEY || w == HALF || w == load_le64(p + HALF) ||
+           w == load_le64(p + KEY);
 }
 
 #if DG_HAVE_AVX2
@@ -286,9 +280,7 @@ scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct
             _mm256_or_si256(_mm256_cmpeq_epi64(_mm256_or_si256(v, one), m51),
                             _mm256_or_si256(_mm256_cmpeq_epi64(v, key),
                                             _mm256_cmpeq_epi64(v, half))),
-            _mm256_or_si256(_mm256_cmpeq_epi64(_mm256_srli_epi64(v, 32), key),
-                            _mm256_or_si256(_mm256_cmpeq_epi64(v, v32),
-                                            _mm256_cmpeq_epi64(v, v64))));
+            _mm256_or_si256(_mm256_cmpeq_epi64(v, v32), _mm256_cmpeq_epi64(v, v64)));
         bits = (unsigned)_mm256_movemask_pd(
             _mm256_castsi256_pd(_mm256_andnot_si256(_mm256_cmpeq_epi64(v, zero), m)));
 
@@ -326,6 +318,16 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     return DG_OK;
 }
 
+static int
+cmp_slice(const void *a, const void *b)
+{
+    const struct slice *x = a, *y = b;
+
+    if (x->va != y->va)
+        return x->va < y->va ? -1 : 1;
+    return x->pk < y->pk ? -1 : x->pk > y->pk;
+}
+
 /* Reads each Go slice's backing array through the address map. */
 static dg_err
 ed_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
@@ -334,8 +336,14 @@ ed_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
     struct ctx c = {.sh = sh};
     uint8_t key[KEY];
 
+    /* one read per distinct key address: a busy Go heap holds many stale
+     * headers pointing at the same few arrays */
+    qsort(sh->slices, sh->n_slices, sizeof *sh->slices, cmp_slice);
     for (size_t i = 0; i < sh->n_slices && dg_dump_va_count(dump) > 0; i++) {
         const struct slice *s = &sh->slices[i];
+
+        if (i > 0 && s->va == s[-1].va && s->pk == s[-1].pk)
+            continue;
         const struct dg_region *r = dg_dump_region_at_va(dump, s->va);
 
         if (r == NULL ||

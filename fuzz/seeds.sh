@@ -209,7 +209,7 @@ seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.R
 key = seed + k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 q = lambda v: struct.pack("<Q", v)
 ed = q(0x51) + key + q(0) + q(1) + q(base) + q(64) + q(0) + key + bytes(8)
-ed += q(1) + struct.pack("<II", 0xc01234, 64) + key + key[32:] + key + key[32:]
+ed += key[32:] + key + key[32:]
 ed += q(0x10000 + 8) + q(64) + q(64)
 open(tmp + "/eddsa_raw", "wb").write(ed)
 sys.path.insert(0, sys.argv[2])

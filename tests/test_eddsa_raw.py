@@ -3,8 +3,9 @@
 #
 # test_eddsa_raw.py - Ed25519 keys held as the raw 64 bytes seed || public
 # key (the eddsa-raw detector): planted in each context the detector keys on
-# (a glibc malloc chunk, a CPython bytes object, a JVM byte[], a public key
-# copy before or after), then in a real PyNaCl process under gcore. The
+# (a glibc malloc chunk, a CPython bytes object, a public key copy before or
+# after), then in a real PyNaCl process under gcore. (Go slices and GnuTLS
+# datums need an address map: tests/test_library_keys.py.) The
 # counter-tests: the same blocks with one byte of the public key changed,
 # a seed || pk block with no context at all, and random data, give nothing.
 import os
@@ -38,7 +39,6 @@ def contexts(seed, pk):
     return {
         "malloc": q(0) + q(0x51) + key + q(0x21),
         "pybytes": q(1) + q(0x7f0012345678) + q(64) + q(0xfedcba9876543210) + key + b"\0" * 8,
-        "java": q(1) + struct.pack("<II", 0x00c01234, 64) + key,
         "pk-before": pk + key,
         "pk-after": key + pk,
     }
@@ -56,7 +56,7 @@ def layout(tmp_path, blobs, name="dump.bin"):
     return p, offs
 
 
-NOTES = {"malloc": "glibc malloc", "pybytes": "CPython bytes", "java": "JVM byte[64]",
+NOTES = {"malloc": "glibc malloc", "pybytes": "CPython bytes",
          "pk-before": "right after a copy of its public key",
          "pk-after": "right before a copy of its public key"}
 
