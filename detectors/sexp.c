@@ -319,24 +319,15 @@ scan_avx2(const struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end, 
 {
     const __m256i v03 = _mm256_set1_epi8(0x03), v01 = _mm256_set1_epi8(0x01);
     const __m256i v00 = _mm256_setzero_si256();
-    uint64_t m03, m01, m00;
-    __m256i a;
 
-    if (!(i + 32 <= end && i + 64 <= ch->len))
-        return i;
-    /* one aligned-in-stream load per 32 bytes: the byte masks of this block
-     * and the next are joined, so "01 at +1" and "00 at +3" need no
-     * unaligned reload */
-    a = _mm256_loadu_si256((const __m256i *)(ch->p + i));
-    m03 = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, v03));
-    m01 = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, v01));
-    m00 = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, v00));
-    for (; i + 32 <= end && i + 64 <= ch->len; i += 32) {
-        __m256i b = _mm256_loadu_si256((const __m256i *)(ch->p + i + 32));
-        uint64_t n03 = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, v03));
-        uint64_t n01 = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, v01));
-        uint64_t n00 = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, v00));
-        uint32_t m = (uint32_t)(m03 & ((m01 | n01 << 32) >> 1) & ((m00 | n00 << 32) >> 3));
+    for (; i + 32 <= end && i + 32 + 4 <= ch->len; i += 32) {
+        const uint8_t *p = ch->p + i;
+        __m256i a = _mm256_loadu_si256((const __m256i *)p);
+        __m256i b = _mm256_loadu_si256((const __m256i *)(p + 1));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(p + 3));
+        uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(
+            _mm256_cmpeq_epi8(a, v03),
+            _mm256_and_si256(_mm256_cmpeq_epi8(b, v01), _mm256_cmpeq_epi8(d, v00))));
 
         for (; m != 0; m &= m - 1) {
             size_t at = i + (size_t)__builtin_ctz(m);
@@ -346,9 +337,6 @@ scan_avx2(const struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end, 
                 *skip = group_at(c, ch, at, sink);
             }
         }
-        m03 = n03;
-        m01 = n01;
-        m00 = n00;
     }
     return i;
 }
