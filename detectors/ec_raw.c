@@ -392,6 +392,8 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL, 0});
         return;
     }
+    if (lo1 - 3u > 6u)
+        return; /* the limb count of every form below (the scalar tail has no mask) */
     if (w1 <= 9 && user_pointer(w2) && (load_le32(p) == 1 || load_le32(p) == 0xffffffffu)) {
         keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS, 0});
         return;
