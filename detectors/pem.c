@@ -60,13 +60,13 @@ static const char *const forms[] = {
  * text has escapes undone, so only real whitespace separates lines. */
 static const char armor_re[] =
     "\\A-----BEGIN (?<label>(?:[A-Z0-9-]+ )*PRIVATE KEY(?: BLOCK)?)-----"
-    "(?<hdrs>(?:\\s*[A-Za-z][A-Za-z0-9-]*:[ \\t]*[^\\r\\n]*)*)"
+    "(?<hdrs>(?:\\s*[A-Za-z][A-Za-z0-9-]{0,31}:[ \\t]*[^\\r\\n]*)*)"
     "(?<body>[A-Za-z0-9+/=\\s]*?)"
     "(?<end>-----END \\k<label>-----)?"
     "(?(<end>)|(?=[^A-Za-z0-9+/=\\s]|\\z))";
 static const char ssh2_re[] =
     "\\A---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
-    "(?<hdrs>(?:\\s*[A-Za-z][A-Za-z0-9-]*:[^\\r\\n]*(?:\\\\\\r?\\n[^\\r\\n]*)*)*)"
+    "(?<hdrs>(?:\\s*[A-Za-z][A-Za-z0-9-]{0,63}:[^\\r\\n]*(?:\\\\\\r?\\n[^\\r\\n]*)*)*)"
     "(?<body>[A-Za-z0-9+/=\\s]*?)"
     "(?<end>---- END SSH2 ENCRYPTED PRIVATE KEY ----)?"
     "(?(<end>)|(?=[^A-Za-z0-9+/=\\s]|\\z))";

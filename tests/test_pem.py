@@ -218,3 +218,14 @@ def test_allowed_key_is_named_before_any_proof(tmp_path):
     assert f["status"] == "candidate" and f["key"]["spki_sha256"] == spki
     assert "not proven" in f["note"] and "the lab's big test key" in f["note"], f["note"]
     assert took < 3, took
+
+
+def test_cut_body_followed_by_a_colon_is_not_a_header(tmp_path):
+    """A PEM cut inside its first line, whose base64 happens to hold no '+'
+    or '/', followed by a ':' in the next bytes: the line is not a header
+    (RFC 1421 header names are short), so it is still a weak candidate."""
+    cut = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAbcdefghijklmnopqrstu"
+    path, offs = plant(tmp_path, [cut + b": " + bytes(range(0x80, 0xc0))])
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "pem")
+    assert [(f["offset"], f["severity"], f["status"]) for f in findings] == \
+        [(offs[0], "low", "candidate")], (findings, err)
