@@ -432,10 +432,13 @@ static void
 collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
 {
     const uint8_t *p = ch->p + x;
-    uint64_t type = load_le64(p), pv = load_le64(p + 8), len = load_le64(p + 16);
+    uint64_t type, pv, len;
 
     if (x < 32 || x + 24 > ch->len || x - 32 >= ch->owned)
         return;
+    type = load_le64(p);
+    pv = load_le64(p + 8);
+    len = load_le64(p + 16);
     if (type == CKA_VALUE && (len == 32 || len == 48 || len == 66) && x + 24 + len <= ch->len &&
         pv == va_at(ch, x) + 24 && pv != 24) {
         keep(c, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
