@@ -104,13 +104,6 @@ drbg_init(void *shared, void **ctx)
     return DG_OK;
 }
 
-/* A user-space pointer of a 64-bit process, 8-byte aligned. */
-static bool
-pointer(uint64_t w)
-{
-    return w != 0 && (w & 7) == 0 && w < (1ull << 47) && w >= 0x10000;
-}
-
 /* Is p[0..STATE_LEN) a PROV_DRBG_CTR? Fills *keylen. */
 static bool
 is_state(const uint8_t *p, unsigned *keylen)
@@ -123,10 +116,10 @@ is_state(const uint8_t *p, unsigned *keylen)
 
     if ((kl != 16 && kl != 24 && kl != 32) || df > 1)
         return false;
-    if (!pointer(load_le64(p)) || !pointer(load_le64(p + 8)) || !pointer(load_le64(p + 24)) ||
-        !pointer(load_le64(p + 32)))
+    if (!user_pointer(load_le64(p)) || !user_pointer(load_le64(p + 8)) ||
+        !user_pointer(load_le64(p + 24)) || !user_pointer(load_le64(p + 32)))
         return false;
-    if (df == 1 ? !pointer(load_le64(p + 16)) : load_le64(p + 16) != 0)
+    if (df == 1 ? !user_pointer(load_le64(p + 16)) : load_le64(p + 16) != 0)
         return false;
     if (load_le64(p + OFF_BLTMP_POS) > 16)
         return false;
@@ -270,7 +263,7 @@ code_pointer(const struct dg_dump *dump, uint64_t w)
 {
     const struct dg_region *r;
 
-    if (w < 0x10000 || w >= (1ull << 47))
+    if (w < 0x10000 || w >= USER_VA_END)
         return false;
     r = dg_dump_region_at_va(dump, w);
     return r == NULL || (r->perms & DG_PERM_X) != 0;
@@ -325,12 +318,12 @@ follow(const struct dg_dump *dump, struct state *st)
         if (k > di)
             continue;
         q = b + di - k;
-        if (pointer(load_le64(q + 8)) && dg_dump_region_at_va(dump, load_le64(q + 8)) != NULL &&
-            four_functions(dump, q + 16))
+        if (user_pointer(load_le64(q + 8)) &&
+            dg_dump_region_at_va(dump, load_le64(q + 8)) != NULL && four_functions(dump, q + 16))
             start = data - k;
     }
     for (size_t i = 0; start != 0 && i + 32 <= len && st->ctx == 0; i += 8) {
-        if (load_le64(b + i + 8) == start && pointer(load_le64(b + i)) &&
+        if (load_le64(b + i + 8) == start && user_pointer(load_le64(b + i)) &&
             load_le32(b + i + 24) - 1 < 1024) {
             st->ctx = lo + i;
             st->parent = load_le64(b + i + 16);
@@ -357,7 +350,7 @@ global_keys(const struct dg_dump *dump, const struct state *primary, uint32_t *p
         uint32_t a, c;
 
         if (load_le64(b + i) != primary->ctx || load_le64(b + i - 8) != primary->parent ||
-            !pointer(load_le64(b + i - 16)) || lo + i == primary->ctx + 16)
+            !user_pointer(load_le64(b + i - 16)) || lo + i == primary->ctx + 16)
             continue;
         a = load_le32(b + i + 8);
         c = load_le32(b + i + 12);

@@ -72,7 +72,6 @@
 #define MAX_CHUNK_ECX 256u      /* per chunk */
 #define ECX_KEYLEN_AT 88u       /* offsetof(ECX_KEY, keylen) */
 #define ECX_STRUCT 104u         /* bytes of ECX_KEY checked */
-#define USER_VA_END 0x0000800000000000ull
 
 enum curve { C_P256 = 0, C_K256, C_P384, C_P521, N_CURVES, C_ANY256 = N_CURVES };
 
@@ -337,18 +336,11 @@ bignum_header(const uint8_t *p, uint8_t *top_out, uint8_t *prio)
     uint32_t top = load_le32(p + 8), dmax = load_le32(p + 12);
     uint32_t neg = load_le32(p + 16), flags = load_le32(p + 20);
 
-    if (top - 3u > 6u || dmax < top || dmax > 64 || neg > 1 || flags >= 0x20 || (d & 7) != 0 ||
-        d < 0x10000 || d >= USER_VA_END)
+    if (top - 3u > 6u || dmax < top || dmax > 64 || neg > 1 || flags >= 0x20 || !user_pointer(d))
         return false;
     *top_out = (uint8_t)top;
     *prio = (flags & 0x0c) != 0;
     return true;
-}
-
-static inline bool
-user_pointer(uint64_t v)
-{
-    return (v & 7) == 0 && v >= 0x10000 && v < USER_VA_END;
 }
 
 static void
@@ -469,7 +461,7 @@ collect_ecx(struct ec_ctx *c, const struct dg_chunk *ch, size_t y)
     type = load_le32(p + 96);
     refs = load_le32(p + 100);
     if (type > 3 || keylen != ecx_types[type].keylen || p[16] != 1 || refs == 0 ||
-        refs > 0xffff || (priv & 7) != 0 || priv < 0x10000 || priv >= USER_VA_END)
+        refs > 0xffff || !user_pointer(priv))
         return;
     for (size_t i = 17 + keylen; i < 80; i++)
         if (p[i] != 0)

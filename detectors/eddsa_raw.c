@@ -53,7 +53,6 @@
 #define MAX_TRIES 50000u        /* derivations per dump (about 1.5 s) */
 #define MAX_SLICES 65536u       /* Go slice headers and GnuTLS datum pairs per dump */
 #define SPAN 160u               /* longest pattern: a repeat 64 bytes after 64 bytes */
-#define USER_VA_END 0x0000800000000000ull
 
 static const char *const forms[] = {"seed-pk", "seed-datum", NULL};
 
@@ -93,12 +92,6 @@ struct ctx {
 };
 
 /* --- the test of one block ------------------------------------------------ */
-
-static inline bool
-user_pointer(uint64_t v)
-{
-    return (v & 7) == 0 && v >= 0x10000 && v < USER_VA_END;
-}
 
 static bool
 looks_random(const uint8_t *p)

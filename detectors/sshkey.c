@@ -59,7 +59,6 @@
 #define MAX_CHUNK_CANDS 256u     /* per chunk */
 #define MAX_UNSHIELD 1024u       /* prekey reads (16 KiB each) and decryptions per dump */
 #define MAX_HEAD 136u            /* struct bytes before shielded_private, at most */
-#define USER_VA_END 0x0000800000000000ull
 
 /* One struct sshkey layout: offsets from the start of the struct. */
 struct layout {
@@ -107,12 +106,6 @@ struct sk_ctx {
     size_t n_local;
 };
 
-static inline bool
-user_ptr(uint64_t v)
-{
-    return v >= 0x10000 && v < USER_VA_END && (v & 7) == 0;
-}
-
 /* ---- scan ---- */
 
 /* True if the 32 bytes at p are a plausible shielded tail. */
@@ -121,8 +114,8 @@ shield_tail(const uint8_t *p, struct cand *c)
 {
     uint64_t blob = load_le64(p), len = load_le64(p + 8), prekey = load_le64(p + 16);
 
-    if (len < BLOCK || len > MAX_BLOB || len % BLOCK != 0 || !user_ptr(blob) ||
-        !user_ptr(prekey) || blob == prekey)
+    if (len < BLOCK || len > MAX_BLOB || len % BLOCK != 0 || !user_pointer(blob) ||
+        !user_pointer(prekey) || blob == prekey)
         return false;
     c->blob_va = blob;
     c->blob_len = (uint32_t)len;
@@ -244,7 +237,7 @@ read_head(const struct dg_dump *dump, const struct cand *cd, struct head *h)
             if (o == (L->nid_off & ~7u))
                 continue;
             /* sk_flags is a uint8_t followed by padding */
-            ok = v == 0 || user_ptr(v) || (o == L->shield_off - 32 && v < 0x100);
+            ok = v == 0 || user_pointer(v) || (o == L->shield_off - 32 && v < 0x100);
         }
         /* A shielded struct is a public-only copy: no ed25519_sk. A plain
          * ECDSA key names its curve, a plain Ed25519 key has its public key. */

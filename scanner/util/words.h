@@ -7,12 +7,17 @@
  * Contract: load_le64()/load_le32() read 8/4 bytes at any alignment as a
  * little-endian number, whatever the host's byte order. zero_bytes(w) has bit
  * 7 of each byte set exactly where that byte of w is zero (no false positives:
- * the additions cannot carry across bytes).
+ * the additions cannot carry across bytes). user_pointer(v) is true when v
+ * can be an 8-byte-aligned pointer into the user half of a 64-bit process
+ * (48-bit addresses, above the first 64 KiB that no process maps).
  */
 #ifndef DUMPGATE_WORDS_H
 #define DUMPGATE_WORDS_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#define USER_VA_END 0x0000800000000000ull /* end of x86-64 user space */
 
 static inline uint64_t
 load_le64(const uint8_t *p)
@@ -34,6 +39,12 @@ zero_bytes(uint64_t w)
     const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
 
     return ~(((w & lo7) + lo7) | w | lo7);
+}
+
+static inline bool
+user_pointer(uint64_t v)
+{
+    return (v & 7) == 0 && v >= 0x10000 && v < USER_VA_END;
 }
 
 #endif
