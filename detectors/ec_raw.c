@@ -60,6 +60,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
@@ -353,16 +354,6 @@ keep(struct ec_ctx *c, struct cand cd)
     c->local[c->n_local++] = cd;
 }
 
-/* The process address of chunk index x, or 0 when the chunk has no map. */
-static uint64_t
-va_at(const struct dg_chunk *ch, size_t x)
-{
-    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off + x)
-                                                 : NULL;
-
-    return r != NULL && r->has_va ? r->va + (ch->off + x - r->off) : 0;
-}
-
 /* Appends the big-number headers around ch->p[x] to the chunk's candidates:
  * the 64-bit word at x + 8 has its low half in 3..9 (a limb count) and x is
  * 8-byte aligned in the process. Which header that count belongs to:
@@ -401,7 +392,7 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP, 0});
     } else if (hi1 > lo1 && hi1 <= 1024 && (uint32_t)w2 <= 1 && x + 8 + 40 + 8 * 9 <= ch->len) {
         const uint8_t *dp = p + 8 + 40;
-        uint64_t va = va_at(ch, x + 8 + 40);
+        uint64_t va = chunk_va(ch, x + 8 + 40);
         bool zeros = true;
 
         for (uint32_t i = lo1; i < 9 && i < hi1; i++)
@@ -432,7 +423,7 @@ collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     pv = load_le64(p + 8);
     len = load_le64(p + 16);
     if (type == CKA_VALUE && (len == 32 || len == 48 || len == 66) && x + 24 + len <= ch->len &&
-        pv == va_at(ch, x) + 24 && pv != 24) {
+        pv == chunk_va(ch, x) + 24 && pv != 24) {
         keep(c, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
                               (uint8_t)len});
     } else if (type == CKA_EC_POINT && (len == 65 || len == 97 || len == 133) &&
@@ -590,18 +581,6 @@ header_blocks64(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
 }
 #endif
 
-static size_t
-chunk_phase(const struct dg_chunk *ch, bool *has_va)
-{
-    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off) : NULL;
-    uint64_t addr = ch->off;
-
-    *has_va = r != NULL && r->has_va;
-    if (*has_va)
-        addr = r->va + (ch->off - r->off);
-    return (size_t)((8 - (addr & 7)) & 7);
-}
-
 static dg_err
 ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -610,8 +589,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct point pts[64];
     bool avx2 = dg_cpu_avx2();
     size_t n_pts = harvest(ch, pts, sizeof pts / sizeof pts[0], avx2);
-    bool has_va = false, pts_capped = n_pts == sizeof pts / sizeof pts[0];
-    size_t a = chunk_phase(ch, &has_va);
+    bool pts_capped = n_pts == sizeof pts / sizeof pts[0];
+    size_t a = chunk_phase(ch);
 
     (void)sink;
     c->n_local = 0;
@@ -621,7 +600,7 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->n_refs = 0;
     /* A raw buffer has no address map to follow pointers through; the header
      * layout is that of 64-bit little-endian processes. */
-    if ((has_va || dg_dump_va_count(ch->dump) > 0) &&
+    if (dg_dump_va_count(ch->dump) > 0 &&
         (dg_dump_word_size(ch->dump) == 0 || dg_dump_word_size(ch->dump) == 8) &&
         !dg_dump_big_endian(ch->dump)) {
         size_t x = a;

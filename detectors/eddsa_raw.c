@@ -43,6 +43,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
@@ -182,17 +183,6 @@ keep_slice(struct ctx *c, uint64_t va, uint64_t pk, uint64_t off)
     else
         sh->slices_capped = true;
     pthread_mutex_unlock(&sh->lock);
-}
-
-/* The address-space alignment of chunk index 0: the first index that is
- * 8-byte aligned in the process (file offsets when there is no map). */
-static size_t
-chunk_phase(const struct dg_chunk *ch)
-{
-    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off) : NULL;
-    uint64_t addr = r != NULL && r->has_va ? r->va + (ch->off - r->off) : ch->off;
-
-    return (size_t)((8 - (addr & 7)) & 7);
 }
 
 /* Examines the nonzero word w at chunk index j (8-byte aligned in the

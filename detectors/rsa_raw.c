@@ -37,6 +37,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
@@ -723,19 +724,6 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
                        tabs[t]->block);
         }
     }
-}
-
-/* Byte phase at which the chunk's 8-aligned words start (by virtual address
- * when the chunk's region has one, else by file offset). */
-static size_t
-chunk_phase(const struct dg_chunk *ch)
-{
-    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off) : NULL;
-    uint64_t addr = ch->off;
-
-    if (r != NULL && r->has_va)
-        addr = r->va + (ch->off - r->off);
-    return (size_t)((8 - (addr & 7)) & 7);
 }
 
 /* Moves the chunk's verified pairs, and any modulus found near them in the

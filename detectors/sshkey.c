@@ -49,6 +49,7 @@
 
 #include "../scanner/formats/openssh.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
 #include "../scanner/util/words.h"
 
 #define PREKEY_LEN 16384u        /* SSHKEY_SHIELD_PREKEY_LEN */
@@ -128,9 +129,7 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct sk_ctx *c = vctx;
     struct sk_shared *sh = c->sh;
-    const struct dg_region *r;
     bool capped = false;
-    uint64_t addr;
     size_t x;
 
     (void)sink;
@@ -139,11 +138,9 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if (dg_dump_va_count(ch->dump) == 0 || dg_dump_big_endian(ch->dump) ||
         (dg_dump_word_size(ch->dump) != 0 && dg_dump_word_size(ch->dump) != 8))
         return DG_OK;
-    r = dg_dump_region_at(ch->dump, ch->off);
-    addr = r != NULL && r->has_va ? r->va + (ch->off - r->off) : ch->off;
     c->n_local = 0;
     /* Anchor: shield_prekey_len == 16384, 24 bytes after an 8-aligned start. */
-    x = (size_t)((8 - (addr & 7)) & 7);
+    x = chunk_phase(ch);
     for (; x < ch->owned && x + TAIL <= ch->len; x += 8) {
         struct cand cd;
         const struct dg_region *rx;

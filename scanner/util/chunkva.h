@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * chunkva.h - where a chunk's bytes were in the dumped process: the two
+ * address questions the structure-reading detectors ask of every chunk.
+ *
+ * Contract: chunk_va(ch, i) is the virtual address of chunk index i, or 0
+ * when that byte was not process memory (raw files, headers, notes) or the
+ * chunk has no dump. chunk_phase(ch) is the first chunk index that is 8-byte
+ * aligned in the process, by file offset when the chunk's first byte has no
+ * address: where a scan of 64-bit words starts.
+ */
+#ifndef DUMPGATE_CHUNKVA_H
+#define DUMPGATE_CHUNKVA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/detector.h>
+
+static inline uint64_t
+chunk_va(const struct dg_chunk *ch, size_t i)
+{
+    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off + i)
+                                                 : NULL;
+
+    return r != NULL && r->has_va ? r->va + (ch->off + i - r->off) : 0;
+}
+
+static inline size_t
+chunk_phase(const struct dg_chunk *ch)
+{
+    uint64_t addr = chunk_va(ch, 0);
+
+    if (addr == 0)
+        addr = ch->off;
+    return (size_t)((8 - (addr & 7)) & 7);
+}
+
+#endif
