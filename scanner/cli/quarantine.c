@@ -140,6 +140,14 @@ put_jstr(FILE *out, const json_t *v)
         fputc('-', out);
 }
 
+/* Text before, then member key of object o, on standard output. */
+static void
+put_member(const char *before, const json_t *o, const char *key)
+{
+    fputs(before, stdout);
+    put_jstr(stdout, json_object_get(o, key));
+}
+
 static void
 put_str(FILE *out, const char *s)
 {
@@ -741,21 +749,17 @@ show_finding(const json_t *f)
     char fp[200];
     const json_t *off = json_object_get(f, "offset");
 
-    fputs("    ", stdout);
-    put_jstr(stdout, json_object_get(f, "severity"));
+    put_member("    ", f, "severity");
     putchar(' ');
     put_jstr(stdout, json_object_get(f, "type"));
-    fputs(" (", stdout);
-    put_jstr(stdout, json_object_get(f, "role"));
+    put_member(" (", f, "role");
     fputs(") ", stdout);
     if (fingerprint(f, fp, sizeof fp))
         put_str(stdout, fp);
     else
         fputs("(no fingerprint)", stdout);
-    fputs(" - ", stdout);
-    put_jstr(stdout, json_object_get(f, "status"));
-    fputs(", ", stdout);
-    put_jstr(stdout, json_object_get(f, "encoding"));
+    put_member(" - ", f, "status");
+    put_member(", ", f, "encoding");
     if (json_is_integer(off))
         printf(" at 0x%" PRIx64, (uint64_t)json_integer_value(off));
     if (json_is_true(json_object_get(f, "allowed")))
@@ -855,53 +859,41 @@ cmd_show(const struct cli_opts *o, const struct qspool *sp)
         printf(": %s)\n", why);
         return EXIT_OK;
     }
-    fputs("  verdict:   ", stdout);
-    put_jstr(stdout, json_object_get(v, "verdict"));
-    fputs("\n  reason:    ", stdout);
-    put_jstr(stdout, json_object_get(v, "reason"));
+    put_member("  verdict:   ", v, "verdict");
+    put_member("\n  reason:    ", v, "reason");
     {
         const json_t *p = json_object_get(v, "process");
 
-        fputs("\n  process:   pid ", stdout);
-        put_jstr(stdout, json_object_get(p, "pid"));
-        fputs(", uid ", stdout);
-        put_jstr(stdout, json_object_get(p, "uid"));
-        fputs(", signal ", stdout);
-        put_jstr(stdout, json_object_get(p, "signal"));
-        fputs(", time ", stdout);
-        put_jstr(stdout, json_object_get(p, "time"));
-        fputs(", comm ", stdout);
-        put_jstr(stdout, json_object_get(p, "comm"));
+        put_member("\n  process:   pid ", p, "pid");
+        put_member(", uid ", p, "uid");
+        put_member(", signal ", p, "signal");
+        put_member(", time ", p, "time");
+        put_member(", comm ", p, "comm");
     }
     {
         const json_t *r = json_object_get(v, "received");
 
-        fputs("\n  received:  ", stdout);
-        put_jstr(stdout, json_object_get(r, "bytes"));
+        put_member("\n  received:  ", r, "bytes");
         printf(" bytes, %s", json_is_true(json_object_get(r, "complete")) ? "complete"
                                                                           : "incomplete");
         if (json_is_string(json_object_get(r, "error"))) {
-            fputs(": ", stdout);
-            put_jstr(stdout, json_object_get(r, "error"));
+            put_member(": ", r, "error");
         }
     }
     {
         const json_t *s = json_object_get(v, "scan"), *opts = json_object_get(v, "scan_options");
         const json_t *sum = json_object_get(v, "summary"), *x;
 
-        fputs("\n  scan:      exit ", stdout);
-        put_jstr(stdout, json_object_get(s, "exit"));
+        put_member("\n  scan:      exit ", s, "exit");
         if (json_is_integer(json_object_get(s, "signal"))) {
-            fputs(", signal ", stdout);
-            put_jstr(stdout, json_object_get(s, "signal"));
+            put_member(", signal ", s, "signal");
         }
         if (json_is_true(json_object_get(s, "timed_out")))
             fputs(", timed out", stdout);
         if (json_is_number(json_object_get(s, "seconds")))
             printf(", %.2f s", json_number_value(json_object_get(s, "seconds")));
         if (json_is_string(json_object_get(sum, "format"))) {
-            fputs(", ", stdout);
-            put_jstr(stdout, json_object_get(sum, "format"));
+            put_member(", ", sum, "format");
         }
         if (json_array_size(opts) > 0) {
             fputs(", options:", stdout);
@@ -912,12 +904,9 @@ cmd_show(const struct cli_opts *o, const struct qspool *sp)
         }
     }
     if ((released = json_object_get(v, "released")) != NULL && json_is_object(released)) {
-        fputs("\n  released:  by ", stdout);
-        put_jstr(stdout, json_object_get(released, "by"));
-        fputs(" at ", stdout);
-        put_jstr(stdout, json_object_get(released, "time"));
-        fputs(": ", stdout);
-        put_jstr(stdout, json_object_get(released, "reason"));
+        put_member("\n  released:  by ", released, "by");
+        put_member(" at ", released, "time");
+        put_member(": ", released, "reason");
     }
     printf("\n  findings:  %zu\n", json_array_size(json_object_get(v, "findings")));
     json_array_foreach(json_object_get(v, "findings"), i, f) show_finding(f);
