@@ -855,10 +855,10 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
     OPENSSL_cleanse(priv, sizeof priv);
 }
 
-/* Looks for the x coordinate of Q = d*G (affine x in xa) among the dump's
- * BIGNUMs, as a plain number and in Montgomery form (x * R mod p, the form
- * OpenSSL's nistz256 and GFp_mont methods keep). On a hit fills *pt with Q
- * and where with what was found; returns true. */
+/* Looks for the x coordinate of Q = d*G (the point in cr->pt, its affine x
+ * in xa) among the dump's big numbers, as a plain number and in Montgomery
+ * form (x * R mod p, the form OpenSSL's nistz256 and GFp_mont methods keep).
+ * On a hit fills *pt with Q and where with what was found; returns true. */
 static bool
 find_public_x(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
               size_t n_v, struct curve_run *cr, int cv, const BIGNUM *xa, BN_CTX *bn,
