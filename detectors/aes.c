@@ -46,6 +46,8 @@
  * and the affine map) and checked against FIPS-197 Appendix A.1. Findings
  * are "aes-key", confirmed, medium (a session key, not a signing key), with
  * the SHA-256 of the key bytes as key_sha256; the key itself is never kept.
+ * A file's read-only image (chunk_span_end()) is skipped: no schedule was
+ * expanded there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 
 #define AES_MAX_BYTES 240       /* AES-256: 15 round keys */
@@ -773,9 +776,10 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ctx *c = ctx;
     const uint8_t *p = ch->p;
-    size_t len = ch->len, end, y = 0;
+    size_t len = ch->len, end, y = 0, span_end = 0;
     uint32_t prev = 0;
     const bool avx2 = c->sh->avx2;
+    bool image = false;
 
     (void)avx2;
     c->covered = c->tried = 0;
@@ -785,9 +789,18 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     while (y < end) {
         uint32_t m;
 
+        if (y >= span_end) {
+            span_end = chunk_span_end(ch, y, &image);
+            if (image) { /* a file's read-only image: no schedule was expanded there */
+                y = span_end;
+                prev = 0;
+                continue;
+            }
+        }
+
 #if DG_HAVE_AVX2
         if (avx2 && y >= 32) {
-            size_t y2 = blocks_avx2(c, ch, sink, y, end, &prev);
+            size_t y2 = blocks_avx2(c, ch, sink, y, span_end < end ? span_end : end, &prev);
 
             if (y2 != y) {
                 y = y2;

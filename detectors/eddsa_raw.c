@@ -27,8 +27,10 @@
  * A candidate block must look random in both halves (at least 20 distinct
  * bytes of 32) before any public key is derived, and derivations are capped
  * per chunk and per dump (a warning says so), so random data, zero pages and
- * library code cost one pass of word compares. The seed never leaves this
- * file: findings carry the key's identity, offsets and a redacted preview.
+ * library code cost one pass of word compares; a file's read-only image
+ * (chunk_span_end()) costs none: no key the process made lies there. The
+ * seed never leaves this file: findings carry the key's identity, offsets and
+ * a redacted preview.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -286,17 +288,31 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     /* j indexes a word; a block it announces starts before owned (checked
      * at each site) and ends by j + 96 (a public key 64 bytes after it) */
     size_t end = ch->owned + HALF;
+    bool avx2 = dg_cpu_avx2();
 
     c->tries = 0;
-#if DG_HAVE_AVX2
-    if (dg_cpu_avx2())
-        j = scan_avx2(c, ch, j, end, sink);
-#endif
-    for (; j < end && j + KEY + HALF <= ch->len; j += 8) {
-        uint64_t w = load_le64(p + j);
+    while (j < end && j + KEY + HALF <= ch->len) {
+        bool image;
+        size_t stop = chunk_span_end(ch, j, &image);
 
-        if (w != 0 && notable(p + j, w))
-            look(c, ch, j, w, sink);
+        if (image) { /* a file's read-only image: no key the process made */
+            j += (stop - j + 7) & ~(size_t)7;
+            continue;
+        }
+        if (stop > end)
+            stop = end;
+#if DG_HAVE_AVX2
+        if (avx2)
+            j = scan_avx2(c, ch, j, stop, sink);
+#else
+        (void)avx2;
+#endif
+        for (; j < stop && j + KEY + HALF <= ch->len; j += 8) {
+            uint64_t w = load_le64(p + j);
+
+            if (w != 0 && notable(p + j, w))
+                look(c, ch, j, w, sink);
+        }
     }
     return DG_OK;
 }

@@ -18,6 +18,8 @@
  * it once. A prime with its CRT exponent but no modulus is reported as a
  * confirmed "rsa-prime". Cross-representation pairs (Go 1.24 FIPS: p LE, dP
  * BE), 4-aligned Java arrays and exponents other than 65537 are not handled.
+ * A file's read-only image (chunk_span_end(): code, read-only data, a file
+ * mapped for reading) holds no number the process computed and is skipped.
  * Findings never carry key bytes; the key_sha256 of a lone prime is a hash.
  */
 #include <pthread.h>
@@ -160,13 +162,6 @@ static inline uint64_t
 subm(uint64_t a, uint64_t b)
 {
     return a - b - (a < b);
-}
-
-/* Number of bytes flagged in a zero_bytes() mask (no popcnt instruction). */
-static inline unsigned
-count_flagged(uint64_t m)
-{
-    return (unsigned)(((m >> 7) * 0x0101010101010101ull) >> 56);
 }
 
 /* Low-entropy word: >= 2 zero bytes, >= 2 0xff bytes, or plain 7-bit ASCII. */
@@ -596,6 +591,94 @@ flags_for(struct rsa_ctx *c, const uint8_t *w, size_t alo, size_t ahi)
     c->wf_hi = ahi;
 }
 
+/* True if some 8-word window among the span words from bw's origin holds at
+ * most two low-entropy words (bw: prefix counts). */
+static bool
+any_dense8(const uint16_t *bw, size_t span)
+{
+    size_t i = 0;
+
+#ifdef __SSE2__
+    const __m128i three = _mm_set1_epi16(3);
+
+    for (; i + 8 + 8 <= span + 1; i += 8) {
+        __m128i d = _mm_sub_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bw + i + 8)),
+                                  _mm_loadu_si128((const __m128i *)(const void *)(bw + i)));
+
+        if (_mm_movemask_epi8(_mm_cmplt_epi16(d, three)) != 0)
+            return true;
+    }
+#endif
+    for (; i + 8 <= span; i++)
+        if (bw[i + 8] - bw[i] <= 2)
+            return true;
+    return false;
+}
+
+/* Appends window start i (relative to s) to the lists of the layouts in m
+ * (bit r: layout r) when a structured word lies within ANCHOR_WORDS of the
+ * window (see scan_sub()). */
+static inline void
+take(const struct rsa_ctx *c, size_t s, size_t alo, size_t ahi, unsigned k, size_t i, unsigned m,
+     uint32_t *cl[N_REPS], size_t nl[N_REPS])
+{
+    size_t a0 = s + i >= ANCHOR_WORDS ? s + i - ANCHOR_WORDS - alo : 0;
+    size_t a1 = s + i + k + ANCHOR_WORDS < ahi ? s + i + k + ANCHOR_WORDS - alo : ahi - alo;
+
+    if (c->anc[a1] == c->anc[a0] && s + i >= ANCHOR_WORDS)
+        return;
+    for (unsigned r = 0; r < N_REPS; r++) {
+        cl[r][nl[r]] = (uint32_t)i;
+        nl[r] += (m >> r) & 1;
+    }
+}
+
+/* Pass 2 for windows of k words starting at [0, end) relative to s: a window
+ * is a candidate in layout r when its first word's start flag and its last
+ * word's end flag for r are set and at most 1 + k / 8 of its words are low
+ * entropy (bw: prefix counts from s). Most windows of real memory fail the
+ * entropy test, so the flags of 16 windows are combined at once and only
+ * the survivors are looked at one by one. */
+static void
+gate(struct rsa_ctx *c, size_t s, size_t alo, size_t ahi, const uint16_t *bw, unsigned k,
+     size_t end, uint32_t *cl[N_REPS], size_t nl[N_REPS])
+{
+    const unsigned lim = 1 + k / 8;
+    const uint8_t *sf = c->sf, *ef = c->ef + (k - 1);
+    size_t i = 0;
+
+#ifdef __SSE2__
+    const __m128i limv = _mm_set1_epi16((short)(lim + 1)), zero = _mm_setzero_si128();
+
+    /* sf, ef and bad are allocated 16 entries longer than a span */
+    for (; i + 16 <= end; i += 16) {
+        __m128i d0 = _mm_sub_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bw + i + k)),
+                                   _mm_loadu_si128((const __m128i *)(const void *)(bw + i)));
+        __m128i d1 =
+            _mm_sub_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bw + i + k + 8)),
+                          _mm_loadu_si128((const __m128i *)(const void *)(bw + i + 8)));
+        __m128i ok = _mm_packs_epi16(_mm_cmplt_epi16(d0, limv), _mm_cmplt_epi16(d1, limv));
+        __m128i m = _mm_and_si128(
+            ok, _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(sf + i)),
+                              _mm_loadu_si128((const __m128i *)(const void *)(ef + i))));
+        unsigned any = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(m, zero)) & 0xffffu;
+        uint8_t mb[16];
+
+        if (any == 0)
+            continue;
+        _mm_storeu_si128((__m128i *)(void *)mb, m);
+        for (; any != 0; any &= any - 1) {
+            unsigned j = (unsigned)__builtin_ctz(any);
+
+            take(c, s, alo, ahi, k, i + j, mb[j], cl, nl);
+        }
+    }
+#endif
+    for (; i < end; i++)
+        if ((unsigned)(bw[i + k] - bw[i]) <= lim && (sf[i] & ef[i]) != 0)
+            take(c, s, alo, ahi, k, i, sf[i] & ef[i], cl, nl);
+}
+
 /* Processes window starts [s, e) of the chunk's words (all inside one block). */
 static void
 scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, size_t s,
@@ -606,8 +689,10 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     size_t span = e - s + MAX_K - 1;
     uint64_t acc[N_REPS] = {0, 0, 0};
     unsigned bad = 0, n_anc = 0, any = 0;
-    size_t n_pred = 0, alo, ahi;
+    size_t n_pred = 0, n_cand = 0, alo, ahi;
     const uint16_t *bw;
+    uint32_t *cl[N_SIZES][N_REPS];
+    size_t nl[N_SIZES][N_REPS] = {{0}};
     int64_t block = (int64_t)(s / BLOCK_WORDS);
     const struct word_table *tabs[3];
 
@@ -645,52 +730,61 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
         c->bad[j + 1] = (uint16_t)bad;
     }
     bw = c->bad + (s - alo);
-    /* Pass 1: per-word prefix sums, entropy counts and layout flags. */
+    /* Every window that passes the entropy gate below holds an 8-word window
+     * with at most two low-entropy words (split it in k / 8 parts: one has at
+     * most one), so a sub-block without one has no candidate. */
+    if (!any_dense8(bw, span))
+        return;
+    /* Pass 1: each word's layout flags: sf, the low word of a number in
+     * layout r is odd (bit r); ef, its top word is full (bit r). */
+    {
+        const bool st_le = sh->strict[REP_LE], st_be = sh->strict[REP_BE];
+        const bool st_java = sh->strict[REP_JAVA];
+        uint8_t *sf = c->sf, *ef = c->ef;
+
+        for (size_t j = 0; j < span; j++) {
+            uint64_t v = load_le64(w + 8 * (s + j));
+            uint64_t vb = bswap64(v), vj = rotl32(v);
+            unsigned be_top = st_be ? (vb >= STRICT_TOP) : (unsigned)((v >> 7) & 1);
+            unsigned java_top = st_java ? (vj >= STRICT_TOP) : (unsigned)((v >> 31) & 1);
+            unsigned le_top = st_le ? (v >= STRICT_TOP) : (unsigned)(v >> 63);
+
+            sf[j] = (uint8_t)((v & 1) | be_top << 1 | java_top << 2);
+            ef[j] = (uint8_t)(le_top | ((v >> 56) & 1) << 1 | ((v >> 32) & 1) << 2);
+        }
+    }
+    /* Pass 2, per window size and layout: candidate windows (gate, top and
+     * odd), one list each. */
+    for (unsigned ki = 0; ki < N_SIZES; ki++) {
+        unsigned k = sizes[ki];
+        size_t end = span >= k ? span - k + 1 : 0;
+
+        for (int r = 0; r < N_REPS; r++)
+            cl[ki][r] = c->cand + (ki * N_REPS + (size_t)r) * (SUB_WORDS + 1);
+        if (end > e - s)
+            end = e - s;
+        gate(c, s, alo, ahi, bw, k, end, cl[ki], nl[ki]);
+        n_cand += nl[ki][0] + nl[ki][1] + nl[ki][2];
+    }
+    if (n_cand == 0)
+        return;
+    /* Pass 3: per-word prefix sums modulo 2^64 - 1 in each layout, then the
+     * candidates sieved and predicted by code specialised for the layout. */
     c->pre[0][0] = c->pre[1][0] = c->pre[2][0] = 0;
     for (size_t j = 0; j < span; j++) {
         uint64_t v = load_le64(w + 8 * (s + j));
-        uint64_t vb = bswap64(v), vj = rotl32(v);
 
         acc[0] = addm(acc[0], v);
-        acc[1] = addm(acc[1], vb);
-        acc[2] = addm(acc[2], vj);
+        acc[1] = addm(acc[1], bswap64(v));
+        acc[2] = addm(acc[2], rotl32(v));
         c->pre[0][j + 1] = acc[0];
         c->pre[1][j + 1] = acc[1];
         c->pre[2][j + 1] = acc[2];
-        c->sf[j] = (uint8_t)((v & 1) |
-                             (sh->strict[REP_BE] ? (vb >= STRICT_TOP) : ((v >> 7) & 1)) << 1 |
-                             (sh->strict[REP_JAVA] ? (vj >= STRICT_TOP) : ((v >> 31) & 1)) << 2);
-        c->ef[j] = (uint8_t)((sh->strict[REP_LE] ? (v >= STRICT_TOP) : (v >> 63)) |
-                             ((v >> 56) & 1) << 1 | ((v >> 32) & 1) << 2);
     }
-    /* Passes 2 and 3, per window size: candidate windows (gate, top and odd)
-     * appended branch-free to one list per layout, then sieved and predicted
-     * by code specialised for the layout. */
     for (unsigned ki = 0; ki < N_SIZES; ki++) {
-        unsigned k = sizes[ki], lim = 1 + k / 8;
-        size_t end = span >= k ? span - k + 1 : 0;
-        uint32_t *cl[N_REPS] = {c->cand, c->cand + SUB_WORDS + 1, c->cand + 2 * (SUB_WORDS + 1)};
-        size_t nl[N_REPS] = {0, 0, 0};
-
-        if (end > e - s)
-            end = e - s;
-        for (size_t i = 0; i < end; i++) {
-            unsigned m = c->sf[i] & c->ef[i + k - 1];
-            size_t a0 = s + i >= ANCHOR_WORDS ? s + i - ANCHOR_WORDS - alo : 0;
-            size_t a1 = s + i + k + ANCHOR_WORDS < ahi ? s + i + k + ANCHOR_WORDS - alo : ahi - alo;
-            unsigned anchored = (c->anc[a1] != c->anc[a0]) | (s + i < ANCHOR_WORDS);
-
-            m &= (unsigned)((unsigned)(bw[i + k] - bw[i]) <= lim) * 7u * anchored;
-            cl[0][nl[0]] = (uint32_t)i;
-            nl[0] += m & 1;
-            cl[1][nl[1]] = (uint32_t)i;
-            nl[1] += (m >> 1) & 1;
-            cl[2][nl[2]] = (uint32_t)i;
-            nl[2] += m >> 2;
-        }
-        n_pred = predict(c, w + 8 * s, k, ki, REP_LE, cl[0], nl[0], n_pred);
-        n_pred = predict(c, w + 8 * s, k, ki, REP_BE, cl[1], nl[1], n_pred);
-        n_pred = predict(c, w + 8 * s, k, ki, REP_JAVA, cl[2], nl[2], n_pred);
+        n_pred = predict(c, w + 8 * s, sizes[ki], ki, REP_LE, cl[ki][0], nl[ki][0], n_pred);
+        n_pred = predict(c, w + 8 * s, sizes[ki], ki, REP_BE, cl[ki][1], nl[ki][1], n_pred);
+        n_pred = predict(c, w + 8 * s, sizes[ki], ki, REP_JAVA, cl[ki][2], nl[ki][2], n_pred);
     }
     if (n_pred == 0)
         return;
@@ -789,6 +883,7 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct rsa_ctx *c = vctx;
     size_t a = chunk_phase(ch), n_words;
+    bool image;
 
     (void)sink;
     if (ch->len < a + 8 * sizes[0])
@@ -801,11 +896,17 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->n_verify = 0;
     c->verify_capped = false;
     c->n_local = 0;
-    for (size_t s = 0; s < n_words; s += SUB_WORDS) {
+    image = false;
+    for (size_t s = 0, span_end = 0; s < n_words; s += SUB_WORDS) {
         size_t e = s + SUB_WORDS < n_words ? s + SUB_WORDS : n_words;
 
         if (a + 8 * s >= ch->owned + 8 * RSA_RADIUS_WORDS)
             break; /* no pair starting in the owned part can lie further on */
+        /* a file's read-only image holds no number the process computed */
+        if (a + 8 * s >= span_end)
+            span_end = chunk_span_end(ch, a + 8 * s, &image);
+        if (image && a + 8 * (e + MAX_K) <= span_end)
+            continue;
         scan_sub(c, ch, a, n_words, s, e);
     }
     if (c->n_local > 0 || c->verify_capped)
@@ -912,7 +1013,7 @@ rsa_init(void *shared, void **out)
 {
     struct rsa_ctx *c = calloc(1, sizeof *c);
     size_t span = SUB_WORDS + MAX_K + 1;
-    size_t n_cand = (size_t)N_REPS * (SUB_WORDS + 1);
+    size_t n_cand = (size_t)N_SIZES * N_REPS * (SUB_WORDS + 1);
     size_t n_pred = (size_t)SUB_WORDS * N_SIZES * N_REPS + 1;
     bool ok;
 
@@ -930,11 +1031,11 @@ rsa_init(void *shared, void **out)
     }
     for (int r = 0; r < N_REPS; r++)
         ok = ok && (c->pre[r] = malloc(span * sizeof *c->pre[r])) != NULL;
-    c->bad = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->bad);
+    c->bad = calloc(span + 2 * ANCHOR_WORDS + 16, sizeof *c->bad);
     c->anc = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->anc);
     c->wf = malloc(span + 2 * ANCHOR_WORDS);
-    c->sf = malloc(span);
-    c->ef = malloc(span);
+    c->sf = calloc(span + 16, 1);
+    c->ef = calloc(span + 16, 1);
     c->cand = malloc(n_cand * sizeof *c->cand);
     c->pred = malloc(n_pred * sizeof *c->pred);
     c->pcand = malloc(n_pred * sizeof *c->pcand);

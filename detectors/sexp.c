@@ -276,7 +276,8 @@ judge(const struct ctx *c, const struct dg_chunk *ch, size_t start, const struct
 /* Collects the group of adjacent elements starting with the element at i
  * and judges it; returns the index after the group. */
 static size_t
-group_at(const struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
+group_at(const struct ctx *c, const struct dg_chunk *ch, size_t i, unsigned *judged,
+         struct dg_sink *sink)
 {
     struct elem g[MAX_ELEMS];
     size_t n = 0, at = i;
@@ -297,7 +298,9 @@ group_at(const struct ctx *c, const struct dg_chunk *ch, size_t i, struct dg_sin
         if (at < ch->len && ch->p[at] == 0x04)
             break; /* the list closes */
     }
-    if (n > 0 && find(g, n, "d") != NULL && i < ch->owned)
+    /* a group is parsed once and skipped (linear in the bytes); only the
+     * groups that hold a "d", whose keys are built and proven, are capped */
+    if (n > 0 && find(g, n, "d") != NULL && i < ch->owned && (*judged)++ < MAX_GROUPS)
         judge(c, ch, i, g, n, alg, sink);
     return n > 0 ? at : i + 1;
 }
@@ -315,7 +318,7 @@ head_at(const uint8_t *p)
 /* Candidate heads 32 positions at a time; returns where the scalar pass goes on. */
 DG_TARGET_AVX2 static size_t
 scan_avx2(const struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end, size_t *skip,
-          unsigned *groups, struct dg_sink *sink)
+          unsigned *judged, struct dg_sink *sink)
 {
     const __m256i v03 = _mm256_set1_epi8(0x03), v01 = _mm256_set1_epi8(0x01);
     const __m256i v00 = _mm256_setzero_si256();
@@ -332,10 +335,8 @@ scan_avx2(const struct ctx *c, const struct dg_chunk *ch, size_t i, size_t end, 
         for (; m != 0; m &= m - 1) {
             size_t at = i + (size_t)__builtin_ctz(m);
 
-            if (at >= *skip && head_at(ch->p + at) && *groups < MAX_GROUPS) {
-                (*groups)++;
-                *skip = group_at(c, ch, at, sink);
-            }
+            if (at >= *skip && head_at(ch->p + at))
+                *skip = group_at(c, ch, at, judged, sink);
         }
     }
     return i;
@@ -347,21 +348,19 @@ sexp_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     const struct ctx *c = vctx;
     size_t i = 0, skip = 0, end = ch->owned;
-    unsigned groups = 0;
+    unsigned judged = 0;
 
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
-        i = scan_avx2(c, ch, i, end, &skip, &groups, sink);
+        i = scan_avx2(c, ch, i, end, &skip, &judged, sink);
 #endif
     for (; i < end && i + 4 <= ch->len; i++)
-        if (i >= skip && head_at(ch->p + i) && groups < MAX_GROUPS) {
-            groups++;
-            skip = group_at(c, ch, i, sink);
-        }
-    if (groups >= MAX_GROUPS)
+        if (i >= skip && head_at(ch->p + i))
+            skip = group_at(c, ch, i, &judged, sink);
+    if (judged > MAX_GROUPS)
         dg_sink_warn(sink, ch->off,
-                     "sexp: more than %u S-expression element groups in the chunk; the rest "
-                     "were not read",
+                     "sexp: more than %u S-expressions with a private number \"d\" in the "
+                     "chunk; the rest were not judged",
                      MAX_GROUPS);
     return DG_OK;
 }

@@ -303,6 +303,7 @@ cmd_scan(const struct cli_opts *o)
     }
     rp.color = o->format == REPORT_TEXT && isatty(fileno(rp.out)) && !no_color();
     identity_proof_policy(db, &proof); /* an allowed key is named, never proven */
+    proof.memo = keyproof_memo_new();   /* each key proven once; NULL: every copy */
     if (!o->quiet && isatty(STDERR_FILENO)) {
         so.progress = show_progress;
         so.progress_arg = &prog;
@@ -313,6 +314,7 @@ cmd_scan(const struct cli_opts *o)
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
         identity_free(db);
+        keyproof_memo_free(proof.memo);
         if (tmp != NULL) {
             fclose(rp.out);
             unlink(tmp);
@@ -360,6 +362,7 @@ cmd_scan(const struct cli_opts *o)
     }
     report_finish(&rp);
     identity_free(db);
+    keyproof_memo_free(proof.memo);
     if (tmp != NULL && !close_output(rp.out, tmp, o->output))
         error = true;
     free(tmp);

@@ -10,6 +10,7 @@
  * ERR_set_mark()/ERR_pop_to_mark() so that a failed proof leaves no errors on
  * the thread's queue.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -500,11 +501,133 @@ keyproof_test_key(size_t i, char *what, size_t what_len)
     return test_keys[i].spki_sha256;
 }
 
+/* ---- the memo of proofs ---- */
+
+#define MEMO_SLOTS 4096u  /* > KEYPROOF_MEMO_KEYS: probes stay short */
+#define MEMO_PROOF 160u   /* proof text kept (callers' buffers are smaller) */
+
+struct memo_slot {
+    bool used;
+    uint8_t digest[32];   /* SHA-256 of flags, private and public encoding */
+    dg_err rc;
+    char proof[MEMO_PROOF];
+};
+
+struct keyproof_memo {
+    pthread_mutex_t lock;
+    size_t n;
+    struct memo_slot slots[MEMO_SLOTS];
+};
+
+struct keyproof_memo *
+keyproof_memo_new(void)
+{
+    struct keyproof_memo *m = calloc(1, sizeof *m);
+
+    if (m != NULL && pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void
+keyproof_memo_free(struct keyproof_memo *memo)
+{
+    if (memo == NULL)
+        return;
+    pthread_mutex_destroy(&memo->lock);
+    OPENSSL_cleanse(memo->slots, sizeof memo->slots);
+    free(memo);
+}
+
+size_t
+keyproof_memo_count(struct keyproof_memo *memo)
+{
+    size_t n;
+
+    pthread_mutex_lock(&memo->lock);
+    n = memo->n;
+    pthread_mutex_unlock(&memo->lock);
+    return n;
+}
+
+/* The memo's name for pkey under flags: SHA-256 over the flags, the private
+ * key's DER and its public key's DER. False when either does not encode. */
+static bool
+memo_digest(const EVP_PKEY *pkey, unsigned flags, uint8_t digest[32])
+{
+    unsigned char *priv = NULL, *pub = NULL;
+    int n_priv = i2d_PrivateKey(pkey, &priv);
+    int n_pub = n_priv > 0 ? i2d_PUBKEY(pkey, &pub) : -1;
+    EVP_MD_CTX *md = n_pub > 0 ? EVP_MD_CTX_new() : NULL;
+    uint8_t f = (uint8_t)flags;
+    bool ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(md, &f, 1) == 1 &&
+              EVP_DigestUpdate(md, priv, (size_t)n_priv) == 1 &&
+              EVP_DigestUpdate(md, pub, (size_t)n_pub) == 1 &&
+              EVP_DigestFinal_ex(md, digest, NULL) == 1;
+
+    EVP_MD_CTX_free(md);
+    if (priv != NULL)
+        OPENSSL_clear_free(priv, (size_t)n_priv);
+    OPENSSL_free(pub);
+    return ok;
+}
+
+/* The slot for digest: the one holding it, or the empty one where it goes. */
+static struct memo_slot *
+memo_slot(struct keyproof_memo *m, const uint8_t digest[32])
+{
+    size_t i = ((size_t)digest[0] | (size_t)digest[1] << 8) % MEMO_SLOTS;
+
+    while (m->slots[i].used && memcmp(m->slots[i].digest, digest, 32) != 0)
+        i = (i + 1) % MEMO_SLOTS;
+    return &m->slots[i];
+}
+
+static bool
+memo_get(struct keyproof_memo *m, const uint8_t digest[32], dg_err *rc, char *proof,
+         size_t proof_len)
+{
+    struct memo_slot *s;
+    bool hit;
+
+    pthread_mutex_lock(&m->lock);
+    s = memo_slot(m, digest);
+    hit = s->used;
+    if (hit) {
+        *rc = s->rc;
+        dg_strlcpyf(proof, proof_len, "%s", s->proof);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return hit;
+}
+
+static void
+memo_put(struct keyproof_memo *m, const uint8_t digest[32], dg_err rc, const char *proof)
+{
+    struct memo_slot *s;
+
+    pthread_mutex_lock(&m->lock);
+    s = memo_slot(m, digest);
+    if (!s->used && m->n < KEYPROOF_MEMO_KEYS) {
+        s->used = true;
+        memcpy(s->digest, digest, 32);
+        s->rc = rc;
+        dg_strlcpyf(s->proof, sizeof s->proof, "%s", proof);
+        m->n++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 dg_err
 keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned flags,
                struct dg_key *key, char *proof, size_t proof_len)
 {
     dg_err rc, id;
+    uint8_t digest[32];
+    bool memo = false;
 
     ERR_set_mark();
     /* The identity first (the proofs below leave key alone): a published
@@ -529,6 +652,14 @@ keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned
                         note[0] ? " (" : "", note, note[0] ? ")" : "");
             ERR_pop_to_mark();
             return DG_E_UNSUPPORTED;
+        }
+    }
+    /* The same key again (a dump holds many copies): the first proof's answer. */
+    if (pol != NULL && pol->memo != NULL && id == DG_OK) {
+        memo = memo_digest(pkey, flags, digest);
+        if (memo && memo_get(pol->memo, digest, &rc, proof, proof_len)) {
+            ERR_pop_to_mark();
+            return rc;
         }
     }
     switch (EVP_PKEY_get_base_id(pkey)) {
@@ -556,6 +687,8 @@ keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned
     }
     if (id != DG_OK && rc == DG_OK)
         rc = DG_E_CRYPTO;
+    if (memo)
+        memo_put(pol->memo, digest, rc, proof);
     ERR_pop_to_mark();
     return rc;
 }

@@ -33,6 +33,7 @@
  * than KEYPROOF_PROGRESS_AFTER seconds calls progress() about once a second
  * from the proving thread (any thread of the scan). Either may be NULL. */
 #define KEYPROOF_PROGRESS_AFTER 2
+struct keyproof_memo;
 struct dg_proof_policy {
     /* true if the key is allowed; its note (the allow list's comment) goes
      * into note */
@@ -41,7 +42,21 @@ struct dg_proof_policy {
     /* a proof of a bits-bit key of the algorithm has run for `seconds` */
     void (*progress)(void *arg, const char *algorithm, int bits, unsigned seconds);
     void *progress_arg;
+    /* proofs already done under this policy, or NULL (keyproof_memo_new()) */
+    struct keyproof_memo *memo;
 };
+
+/* A memo of proofs, safe to share between threads: keyproof_prove() proves
+ * a private key once and answers every later copy of the same key (the same
+ * private and public encoding and flags: a dump holds the same key many
+ * times) from the memo, with the same result and proof text. It keeps the
+ * SHA-256 of each key's encoding, never the key; it holds at most
+ * KEYPROOF_MEMO_KEYS keys and proves further keys without remembering them. */
+#define KEYPROOF_MEMO_KEYS 3072u
+struct keyproof_memo *keyproof_memo_new(void);
+void keyproof_memo_free(struct keyproof_memo *memo);
+/* Keys remembered (each proven once). */
+size_t keyproof_memo_count(struct keyproof_memo *memo);
 
 /* create() and destroy() of a detector whose workers share nothing but the
  * scan's proof policy: *shared becomes a `const struct dg_proof_policy *`

@@ -8,11 +8,20 @@
  * when that byte was not process memory (raw files, headers, notes) or the
  * chunk has no dump. chunk_phase(ch) is the first chunk index that is 8-byte
  * aligned in the process, by file offset when the chunk's first byte has no
- * address: where a scan of 64-bit words starts.
+ * address: where a scan of 64-bit words starts. chunk_span_end(ch, i, &image)
+ * is the chunk index where the span holding chunk index i ends (at most
+ * ch->len, always > i), and sets image when that span is a mapping of a file
+ * the process could not write (a file or module span whose known
+ * permissions lack DG_PERM_W: code, read-only data, a file mapped for
+ * reading). Such bytes are the file's own, so nothing the process computed at
+ * run time (a key's limbs, a key schedule, a library's key struct) lies
+ * there: the detectors that look for those skip them, the ones that look for
+ * encodings (PEM, DER) do not.
  */
 #ifndef DUMPGATE_CHUNKVA_H
 #define DUMPGATE_CHUNKVA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +44,22 @@ chunk_phase(const struct dg_chunk *ch)
     if (addr == 0)
         addr = ch->off;
     return (size_t)((8 - (addr & 7)) & 7);
+}
+
+static inline size_t
+chunk_span_end(const struct dg_chunk *ch, size_t i, bool *image)
+{
+    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at(ch->dump, ch->off + i)
+                                                 : NULL;
+    uint64_t end;
+
+    *image = false;
+    if (r == NULL || r->off + r->len <= ch->off + i)
+        return ch->len;
+    *image = r->has_va && (r->kind == DG_SPAN_FILE || r->kind == DG_SPAN_MODULE) &&
+             r->perms != 0 && (r->perms & DG_PERM_W) == 0;
+    end = r->off + r->len - ch->off;
+    return end < ch->len ? (size_t)end : ch->len;
 }
 
 #endif

@@ -7,7 +7,8 @@
  * Contract: load_le64()/load_le32() read 8/4 bytes at any alignment as a
  * little-endian number, whatever the host's byte order. zero_bytes(w) has bit
  * 7 of each byte set exactly where that byte of w is zero (no false positives:
- * the additions cannot carry across bytes). user_pointer(v) is true when v
+ * the additions cannot carry across bytes); count_flagged(m) is the number of
+ * bytes flagged in such a mask. user_pointer(v) is true when v
  * can be an 8-byte-aligned pointer into the user half of a 64-bit process
  * (48-bit addresses, above the first 64 KiB that no process maps).
  */
@@ -39,6 +40,12 @@ zero_bytes(uint64_t w)
     const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
 
     return ~(((w & lo7) + lo7) | w | lo7);
+}
+
+static inline unsigned
+count_flagged(uint64_t m)
+{
+    return (unsigned)(((m >> 7) * 0x0101010101010101ull) >> 56); /* no popcnt needed */
 }
 
 static inline bool

@@ -9,8 +9,8 @@
  * findings: count, type, encoding, offset and SPKI SHA-256 against
  * keyproof_identity() of the original key. Also: a lone prime with its dP,
  * a key across a 64 KiB chunk edge with one and two threads, a modulus far
- * from the primes found through the address map, and 64 MiB of random bytes
- * that must stay silent.
+ * from the primes found through the address map, a read-only file mapping
+ * that is not searched, and 64 MiB of random bytes that must stay silent.
  *
  * The detector is driven directly (create/init/scan/finish) by a small chunk
  * runner below that behaves like the engine (owned part + max_span margin);
@@ -150,27 +150,20 @@ worker(void *arg)
     return NULL;
 }
 
-/* Scans buf like the engine would; with_va gives it one memory region. */
+/* Scans buf like the engine would, as the one region reg. */
 static dg_err
-run(const uint8_t *buf, size_t len, size_t chunk, unsigned threads, bool with_va,
-    const char *option, struct dg_sink *sink)
+run_in(const uint8_t *buf, size_t len, size_t chunk, unsigned threads, struct dg_region reg,
+       const char *option, struct dg_sink *sink)
 {
     const struct dg_detector *d = &dg_detector_rsa_raw;
     const char *kv[2] = {option, NULL};
     struct dg_config cfg = {.keyvals = kv};
-    struct dg_dump dump = {buf, len, {0}};
+    struct dg_dump dump = {buf, len, reg};
     struct job jobs[4];
     pthread_t tid[4];
     void *shared = NULL;
     dg_err rc;
 
-    dump.reg = (struct dg_region){.off = 0,
-                                  .len = len,
-                                  .va = 0x7f1234560000ull,
-                                  .has_va = with_va,
-                                  .perms = DG_PERM_R | DG_PERM_W,
-                                  .kind = with_va ? DG_SPAN_HEAP : DG_SPAN_RAW,
-                                  .thread = -1};
     memset(sink, 0, sizeof *sink);
     pthread_mutex_init(&sink->lock, NULL);
     rc = d->create(&cfg, &shared);
@@ -189,6 +182,22 @@ run(const uint8_t *buf, size_t len, size_t chunk, unsigned threads, bool with_va
         rc = d->finish(shared, &dump, sink);
     d->destroy(shared);
     return rc;
+}
+
+/* Scans buf like the engine would; with_va gives it one memory region (heap). */
+static dg_err
+run(const uint8_t *buf, size_t len, size_t chunk, unsigned threads, bool with_va,
+    const char *option, struct dg_sink *sink)
+{
+    struct dg_region reg = {.off = 0,
+                            .len = len,
+                            .va = 0x7f1234560000ull,
+                            .has_va = with_va,
+                            .perms = DG_PERM_R | DG_PERM_W,
+                            .kind = with_va ? DG_SPAN_HEAP : DG_SPAN_RAW,
+                            .thread = -1};
+
+    return run_in(buf, len, chunk, threads, reg, option, sink);
 }
 
 /* ---- data ---- */
@@ -559,6 +568,45 @@ test_far_modulus(void)
     free_key(&key);
 }
 
+/* A file's read-only image (a library's code and constants, a file mapped for
+ * reading) holds no number the process computed: the same key is not
+ * searched there, and is found when the mapping is writable (a library's
+ * .data) or anonymous memory made read-only (mprotect after loading). */
+static void
+test_file_image(void)
+{
+    const size_t len = 2u << 20;
+    struct key key = make_key(2048);
+    uint8_t *buf = filler(len);
+    size_t n_off = 0x10000, p_off = n_off + 0x800;
+    struct dg_region reg = {.off = 0, .len = len, .va = 0x7f1234560000ull, .has_va = true,
+                            .perms = DG_PERM_R, .kind = DG_SPAN_FILE,
+                            .name = "/usr/lib/x86_64-linux-gnu/libexample.so.1", .thread = -1};
+    struct dg_sink sink;
+    dg_err rc;
+
+    place_key(buf, n_off, p_off, &key, LE);
+    rc = run_in(buf, len, 1u << 20, 1, reg, NULL, &sink);
+    ok(rc == DG_OK && sink.n == 0, "key in a read-only file mapping: not searched");
+    reg.perms = DG_PERM_R | DG_PERM_W;
+    rc = run_in(buf, len, 1u << 20, 1, reg, NULL, &sink);
+    ok(rc == DG_OK && one_key(&sink, &key, p_off, "bn-le64"),
+       "the same in a writable file mapping: found");
+    reg.perms = DG_PERM_R;
+    reg.kind = DG_SPAN_ANON;
+    reg.name = NULL;
+    rc = run_in(buf, len, 1u << 20, 1, reg, NULL, &sink);
+    ok(rc == DG_OK && one_key(&sink, &key, p_off, "bn-le64"),
+       "the same in read-only anonymous memory: found");
+    reg.kind = DG_SPAN_FILE;
+    reg.perms = 0;
+    rc = run_in(buf, len, 1u << 20, 1, reg, NULL, &sink);
+    ok(rc == DG_OK && one_key(&sink, &key, p_off, "bn-le64"),
+       "the same in a file mapping of unknown permissions: found");
+    free(buf);
+    free_key(&key);
+}
+
 /* A Java key whose smaller prime is below sqrt(2)*2^1023 (BigInteger.probablePrime
  * only sets the top bit): found with the default and with strict=all. */
 static void
@@ -669,6 +717,7 @@ main(void)
     test_partial();
     test_chunk_edge();
     test_far_modulus();
+    test_file_image();
     test_java_small_prime();
     test_random();
     printf("1..%u\n", n_test);

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * test_keyproof.c - the memo of proofs: a key met again (a dump holds many
+ * copies) is answered from the memo with the first proof's result and text,
+ * and never for a different key. Keys are made with OpenSSL at run time:
+ * an RSA-2048 key proven three times is remembered once; an EC key built
+ * from its scalar with its own public point proves, and the same scalar
+ * with another key's public point (the stored point is part of what the memo
+ * names) fails, before and after the good one is remembered; the same EC key
+ * without KEYPROOF_PUB_STORED is a separate entry. Without a memo every
+ * copy is proven, with the same results.
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "../../scanner/proof/keyproof.h"
+#include "tap.h"
+
+static BIGNUM *
+scalar_of(const EVP_PKEY *k)
+{
+    BIGNUM *d = NULL;
+
+    EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &d);
+    return d;
+}
+
+static size_t
+point_of(const EVP_PKEY *k, uint8_t *buf, size_t len)
+{
+    size_t n = 0;
+
+    if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, buf, len, &n) != 1)
+        return 0;
+    return n;
+}
+
+/* An EC P-256 key made of a's scalar and b's public point. */
+static EVP_PKEY *
+mixed(const EVP_PKEY *a, const EVP_PKEY *b)
+{
+    uint8_t pub[133];
+    size_t n = point_of(b, pub, sizeof pub);
+    BIGNUM *d = scalar_of(a);
+    EVP_PKEY *k = NULL;
+
+    if (n == 0 || d == NULL || keyproof_ec_from_scalar("prime256v1", d, pub, n, &k) != DG_OK)
+        k = NULL;
+    BN_clear_free(d);
+    return k;
+}
+
+int
+main(void)
+{
+    struct tap t = {0};
+    struct keyproof_memo *memo = keyproof_memo_new();
+    struct dg_proof_policy pol = {.memo = memo};
+    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    EVP_PKEY *ec1 = EVP_EC_gen("P-256"), *ec2 = EVP_EC_gen("P-256");
+    EVP_PKEY *good = ec1 != NULL ? mixed(ec1, ec1) : NULL;
+    EVP_PKEY *bad = ec1 != NULL && ec2 != NULL ? mixed(ec1, ec2) : NULL;
+    struct dg_key key;
+    char proof[112], first[112];
+    dg_err rc;
+
+    if (!tap_check(&t, memo != NULL && rsa != NULL && good != NULL && bad != NULL,
+                   "memo and keys made"))
+        return tap_done(&t);
+
+    rc = keyproof_prove(&pol, rsa, 0, &key, first, sizeof first);
+    tap_check(&t, rc == DG_OK && keyproof_memo_count(memo) == 1, "RSA-2048 proven: %s", first);
+    for (int i = 0; i < 2; i++) {
+        memset(&key, 0, sizeof key);
+        rc = keyproof_prove(&pol, rsa, 0, &key, proof, sizeof proof);
+        tap_check(&t,
+                  rc == DG_OK && strcmp(proof, first) == 0 && key.bits == 2048 &&
+                      key.spki_sha256[0] != '\0' && keyproof_memo_count(memo) == 1,
+                  "the same key again: the memo's answer, with its identity, still one entry");
+    }
+
+    rc = keyproof_prove(&pol, bad, KEYPROOF_PUB_STORED, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_E_FORMAT, "EC scalar with another key's stored point: fails (%s)",
+              proof);
+    rc = keyproof_prove(&pol, good, KEYPROOF_PUB_STORED, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_OK, "the same scalar with its own point: proven (%s)", proof);
+    rc = keyproof_prove(&pol, bad, KEYPROOF_PUB_STORED, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_E_FORMAT, "the bad one again: still fails, from its own entry");
+    rc = keyproof_prove(&pol, good, 0, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_OK && keyproof_memo_count(memo) == 4,
+              "the good one without PUB_STORED: proven, a separate entry (%zu entries)",
+              keyproof_memo_count(memo));
+
+    pol.memo = NULL;
+    rc = keyproof_prove(&pol, rsa, 0, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_OK && strcmp(proof, first) == 0, "no memo: proven again, same text");
+    rc = keyproof_prove(&pol, bad, KEYPROOF_PUB_STORED, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_E_FORMAT, "no memo: the bad EC key fails");
+
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec1);
+    EVP_PKEY_free(ec2);
+    EVP_PKEY_free(good);
+    EVP_PKEY_free(bad);
+    keyproof_memo_free(memo);
+    return tap_done(&t);
+}
