@@ -119,6 +119,7 @@ struct rsa_ctx {
     uint16_t *bad;               /* prefix count of low-entropy words */
     uint16_t *anc;               /* prefix count of anchor words */
     uint8_t *wf;                 /* word_flags() of words [wf_lo, wf_hi) of the chunk */
+    uint8_t *tflags;             /* word_flags() of the block a table is built from */
     size_t wf_lo, wf_hi;
     bool avx2;                   /* dg_cpu_avx2() */
     uint8_t *sf, *ef;            /* start / end flags per word */
@@ -199,11 +200,14 @@ bucket_has(const uint32_t *b, uint32_t fp)
     return hit != 0;
 }
 
-/* Inserts the words of base[0..n_words) into t. Words in 64-word groups that,
- * with their neighbours, hold fewer than 4 high-entropy words are left out:
- * a stored dP (>= 8 random words) cannot lie there. */
+/* Inserts the words of base[0..n_words) into t; flags holds their
+ * word_flags(). Words in 64-word groups that, with their neighbours, hold
+ * fewer than 4 high-entropy words are left out: a stored dP (>= 8 random
+ * words) cannot lie there; so are structured words (WF_ANCHOR: dP's low
+ * limb is one with probability < 2^-26). */
 static void
-table_build(struct word_table *t, int64_t block, const uint8_t *base, size_t n_words)
+table_build(struct word_table *t, int64_t block, const uint8_t *base, const uint8_t *flags,
+            size_t n_words)
 {
     uint8_t good[BLOCK_WORDS / 64 + 2];
     size_t n_groups = (n_words + 63) / 64;
@@ -217,7 +221,7 @@ table_build(struct word_table *t, int64_t block, const uint8_t *base, size_t n_w
         unsigned n = 0;
 
         for (size_t j = 64 * g; j < e; j++)
-            n += !word_bad(load_le64(base + 8 * j));
+            n += !(flags[j] & WF_BAD);
         good[g] = (uint8_t)(n > 4 ? 4 : n);
     }
     for (size_t g = 0; g < n_groups; g++) {
@@ -232,7 +236,7 @@ table_build(struct word_table *t, int64_t block, const uint8_t *base, size_t n_w
             uint32_t fp;
             size_t bk;
 
-            if (word_skip(w))
+            if (flags[j] & WF_ANCHOR)
                 continue;
             h = word_hash(w);
             fp = (uint32_t)(h >> 16) | 1u;
@@ -422,6 +426,8 @@ verify_hit(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_word
     }
 }
 
+static void word_flags(const uint8_t *p, size_t n, uint8_t *out, bool avx2);
+
 /* The table of block b, building it when needed (blocks are visited in order). */
 static const struct word_table *
 table_for(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, int64_t b)
@@ -436,7 +442,8 @@ table_for(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words
         return t;
     b0 = (size_t)b * BLOCK_WORDS;
     nb = n_words - b0 < BLOCK_WORDS ? n_words - b0 : BLOCK_WORDS;
-    table_build(t, b, ch->p + a + 8 * b0, nb);
+    word_flags(ch->p + a + 8 * b0, nb, c->tflags, c->avx2);
+    table_build(t, b, ch->p + a + 8 * b0, c->tflags, nb);
     return t;
 }
 
@@ -591,27 +598,35 @@ flags_for(struct rsa_ctx *c, const uint8_t *w, size_t alo, size_t ahi)
     c->wf_hi = ahi;
 }
 
-/* True if some 8-word window among the span words from bw's origin holds at
- * most two low-entropy words (bw: prefix counts). */
+/* True if some 8-word window among the span words whose word_flags() are fw
+ * holds at most two low-entropy words. */
 static bool
-any_dense8(const uint16_t *bw, size_t span)
+any_dense8(const uint8_t *fw, size_t span)
 {
     size_t i = 0;
 
 #ifdef __SSE2__
-    const __m128i three = _mm_set1_epi16(3);
+    const __m128i bad = _mm_set1_epi8(WF_BAD), three = _mm_set1_epi8(3);
 
-    for (; i + 8 + 8 <= span + 1; i += 8) {
-        __m128i d = _mm_sub_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bw + i + 8)),
-                                  _mm_loadu_si128((const __m128i *)(const void *)(bw + i)));
+    /* 16 windows at a time: window i + j counts fw[i + j .. i + j + 8) */
+    for (; i + 16 + 7 <= span; i += 16) {
+        __m128i n = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(fw + i)), bad);
 
-        if (_mm_movemask_epi8(_mm_cmplt_epi16(d, three)) != 0)
+        for (size_t k = 1; k < 8; k++)
+            n = _mm_add_epi8(
+                n, _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(fw + i + k)), bad));
+        if (_mm_movemask_epi8(_mm_cmplt_epi8(n, three)) != 0)
             return true;
     }
 #endif
-    for (; i + 8 <= span; i++)
-        if (bw[i + 8] - bw[i] <= 2)
+    for (; i + 8 <= span; i++) {
+        unsigned n = 0;
+
+        for (size_t k = 0; k < 8; k++)
+            n += fw[i + k] & WF_BAD;
+        if (n <= 2)
             return true;
+    }
     return false;
 }
 
@@ -721,6 +736,12 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
         if (span - n_bad < sizes[0] - 1 - sizes[0] / 8 ||
             (!(any & WF_ANCHOR) && s >= ANCHOR_WORDS))
             return;
+        /* Every window that passes the entropy gate below holds an 8-word
+         * window with at most two low-entropy words (split it in k / 8
+         * parts: one has at most one), so a sub-block without one has no
+         * candidate. */
+        if (!any_dense8(fw, span))
+            return;
     }
     c->anc[0] = c->bad[0] = 0;
     for (size_t j = 0; j < ahi - alo; j++) {
@@ -730,11 +751,6 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
         c->bad[j + 1] = (uint16_t)bad;
     }
     bw = c->bad + (s - alo);
-    /* Every window that passes the entropy gate below holds an 8-word window
-     * with at most two low-entropy words (split it in k / 8 parts: one has at
-     * most one), so a sub-block without one has no candidate. */
-    if (!any_dense8(bw, span))
-        return;
     /* Pass 1: each word's layout flags: sf, the low word of a number in
      * layout r is odd (bit r); ef, its top word is full (bit r). */
     {
@@ -997,6 +1013,7 @@ rsa_release(void *vctx)
     free(c->bad);
     free(c->anc);
     free(c->wf);
+    free(c->tflags);
     free(c->sf);
     free(c->ef);
     free(c->cand);
@@ -1034,6 +1051,7 @@ rsa_init(void *shared, void **out)
     c->bad = calloc(span + 2 * ANCHOR_WORDS + 16, sizeof *c->bad);
     c->anc = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->anc);
     c->wf = malloc(span + 2 * ANCHOR_WORDS);
+    c->tflags = malloc(BLOCK_WORDS);
     c->sf = calloc(span + 16, 1);
     c->ef = calloc(span + 16, 1);
     c->cand = malloc(n_cand * sizeof *c->cand);
@@ -1042,7 +1060,7 @@ rsa_init(void *shared, void **out)
     c->bn = BN_CTX_secure_new();
     c->umap = malloc(MAP_WORDS * sizeof *c->umap);
     c->umap_block = -1;
-    if (!ok || c->umap == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
+    if (!ok || c->umap == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL || c->tflags == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
         c->pred == NULL || c->pcand == NULL || c->bn == NULL) {
         rsa_release(c);
         return DG_E_NOMEM;
