@@ -8,6 +8,7 @@
 # and real (gcore) cores; plug-ins with a wrong ABI, no entry symbol or a
 # failing create() are refused with exit 2 and nothing scanned.
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -158,3 +159,66 @@ def test_plugin_not_a_file(tmp_path):
 def test_plugin_name_clash(tmp_path, marker_so):
     p = dgtest.run("detectors", "--plugin", marker_so, "--plugin", marker_so)
     assert p.returncode == 2 and b"already loaded" in p.stderr
+
+
+SEEN = r"""
+#include <string.h>
+#include <dumpgate/plugin.h>
+/* reports one low finding at the start of every chunk it is handed */
+static dg_err scan(void *c, const struct dg_chunk *ch, struct dg_sink *s)
+{
+    struct dg_finding f;
+    (void)c;
+    memset(&f, 0, sizeof f);
+    dg_strlcpyf(f.type, sizeof f.type, "chunk-seen");
+    f.status = DG_STATUS_CANDIDATE;
+    f.severity = DG_SEV_LOW;
+    f.off = ch->off;
+    f.len = 1;
+    dg_report(s, &f);
+    return DG_OK;
+}
+static const struct dg_detector d = {
+    .abi = DG_DETECTOR_ABI, .name = "seen", .summary = "every chunk", .max_span = 64,
+    .scan = scan,
+};
+DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &d; }
+"""
+
+
+def test_zero_chunks_reach_no_detector(tmp_path, installed):
+    """A chunk whose bytes, margin included, are all zero is handed to no
+    detector (nothing can be found in it); a chunk of zeros whose margin
+    holds data, and the chunks of data, are. Read from a file and from a
+    pipe (the stream ring)."""
+    dest, env = installed
+    src = tmp_path / "seen.c"
+    src.write_text(SEEN)
+    so = tmp_path / "seen.so"
+    cflags = subprocess.run(["pkg-config", "--cflags", "dumpgate"], env=env, capture_output=True,
+                            check=True).stdout.decode().split()
+    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", *cflags, "-o", str(so), str(src)],
+                   check=True, capture_output=True)
+    mib = 1 << 20
+    data = bytearray(5 * mib)
+    data[0:mib] = os.urandom(mib)                  # chunk 0: data
+    # chunk 1: zeros, and so is its margin (the first 64 bytes of chunk 2)
+    data[2 * mib + 4096:3 * mib] = os.urandom(mib - 4096)  # chunk 2: data after zeros
+    # chunk 3: zeros whose margin (chunk 4's first bytes) holds data
+    data[4 * mib:4 * mib + 100] = b"\x01" * 100    # chunk 4: data
+    raw = tmp_path / "mixed.bin"
+    raw.write_bytes(bytes(data))
+    for how in ("file", "pipe"):
+        args = ["scan", "--plugin", str(so), "-d", "seen", "--chunk-size", str(mib),
+                "--format", "jsonl", "--fail-on", "medium"]
+        if how == "file":
+            p = dgtest.run(*args, raw)
+        else:
+            p = subprocess.run([str(dgtest.DUMPGATE), *args, "-"], input=bytes(data),
+                               capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr.decode()
+        recs = [json.loads(x) for x in p.stdout.decode().splitlines() if x.strip()]
+        seen = sorted(r["offset"] for r in recs if r.get("record") == "finding")
+        assert seen == [0, 2 * mib, 3 * mib, 4 * mib], (how, seen)
+        summ = [r for r in recs if r.get("record") == "summary"][0]
+        assert summ["coverage"]["file_bytes"] == len(data), summ

@@ -15,7 +15,9 @@
  * Streams are read sequentially by the calling thread into a fixed ring of
  * threads + 3 buffers that the workers drain (the spare ones let a reader
  * that decompresses run ahead of the scan); when the ring is full the reader
- * scans a ready chunk itself rather than wait. The engine does not
+ * scans a ready chunk itself rather than wait. A chunk that is all zeros
+ * (margin included) and a hole of a sparse file reach no detector. The
+ * engine does not
  * know what a detector looks for; it only hands out bytes, collects findings
  * and runs the create/init/scan/release/finish/destroy lifecycle of
  * detector.h.
@@ -87,11 +89,41 @@ report_progress(struct job *j, uint64_t before, uint64_t added)
     pthread_mutex_unlock(&j->progress_lock);
 }
 
+/* True if the len bytes at p are all zero (64 at a time; returns at the
+ * first block that is not, which for most chunks is the first). */
+static bool
+all_zero(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+
+    for (; i + 64 <= len; i += 64) {
+        uint64_t acc = 0, v;
+
+        for (size_t k = 0; k < 64; k += 8) {
+            memcpy(&v, p + i + k, 8);
+            acc |= v;
+        }
+        if (acc != 0)
+            return false;
+    }
+    for (; i < len; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
 static void
 scan_chunk(struct worker *w, const struct dg_chunk *ch)
 {
     struct job *j = w->job;
 
+    /* A chunk of zeros, margin included (untouched heap, allocator reserves,
+     * a sparse file's hole that reads as data): no detector can find
+     * anything in it, so none is called. */
+    if (all_zero(ch->p, ch->len)) {
+        report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
+        return;
+    }
     for (size_t i = 0; i < j->n_det; i++) {
         dg_err rc;
 
