@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Copyright (C) the dumpgate authors
 #
-# bench.sh - end-to-end throughput of dumpgate on a synthetic core, beside cat, rg and yara.
+# bench.sh - end-to-end throughput of dumpgate on a core, beside cat, rg and yara.
 #
 # Usage: bench/bench.sh [--size BYTES] [--out DIR]
+#        bench/bench.sh --real [--lib-mib N] [--heap-mib N] [--out DIR]
 #
 # Builds nothing: it expects build/dumpgate and build/fixtures/mkcore (or
 # $DUMPGATE_BUILD/...). It makes three keys with `openssl genpkey` at run time
@@ -17,6 +18,17 @@
 # finds the planted keys. It runs a private copy of dumpgate, so a rebuild in
 # the middle of the run changes nothing. Everything goes to --out (default: a new directory
 # under /tmp; never inside the repository). Results: docs/PERFORMANCE.md.
+#
+# With --real the core is one of real process bytes instead: it starts
+# bench/RealHeap.java in a JVM (javac at run time) that maps --lib-mib MiB
+# (default 400) of the shared libraries in /usr/lib read-only, builds a
+# managed heap of --heap-mib MiB (default 300) of ordinary objects, keeps
+# 32 MiB of log text and 32 MiB of random bytes, and holds four keys made now
+# (RSA-2048 and EC P-256 from PKCS#8 DER through KeyFactory, RSA-3072 from a
+# PKCS#12 key store, the PKCS#8 PEM text of another RSA-2048 key); then it
+# sets the JVM's coredump_filter to 0x7f (file mappings included), takes its
+# core with gdb's gcore and stops the JVM by its PID. The check at the end
+# is then that each of the four keys is confirmed, by its spki_sha256.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,9 +39,13 @@ mkcore=$build/fixtures/mkcore
 size=1073741824
 out=
 runs=3
+real=0
+lib_mib=400
+heap_mib=300
 
 usage() {
     echo "usage: bench/bench.sh [--size BYTES] [--out DIR]" >&2
+    echo "       bench/bench.sh --real [--lib-mib N] [--heap-mib N] [--out DIR]" >&2
     exit 2
 }
 
@@ -37,13 +53,21 @@ while [ $# -gt 0 ]; do
     case $1 in
     --size) [ $# -ge 2 ] || usage; size=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    --real) real=1; shift ;;
+    --lib-mib) [ $# -ge 2 ] || usage; lib_mib=$2; shift 2 ;;
+    --heap-mib) [ $# -ge 2 ] || usage; heap_mib=$2; shift 2 ;;
     -h | --help) usage ;;
     *) usage ;;
     esac
 done
-case $size in
-'' | *[!0-9]*) echo "bench.sh: --size wants a number of bytes" >&2; exit 2 ;;
+case $size$lib_mib$heap_mib in
+'' | *[!0-9]*) echo "bench.sh: --size, --lib-mib and --heap-mib want numbers" >&2; exit 2 ;;
 esac
+if [ "$real" = 1 ]; then
+    for tool in java javac gcore; do
+        command -v "$tool" >/dev/null || { echo "bench.sh: --real needs $tool" >&2; exit 2; }
+    done
+fi
 if [ "$size" -lt 67108864 ]; then
     echo "bench.sh: --size must be at least 64 MiB (67108864)" >&2
     exit 2
@@ -75,6 +99,52 @@ rules=$out/rules.yar
 cp "$dumpgate" "$out/dumpgate"
 dumpgate=$out/dumpgate
 
+if [ "$real" = 1 ]; then
+# --- keys, made now, and the JVM that holds them -------------------------------
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
+    openssl pkcs8 -topk8 -nocrypt -outform DER -out "$out/rsa2048.p8.der"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+    openssl pkcs8 -topk8 -nocrypt -outform DER -out "$out/ec256.p8.der"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$out/rsa3072.pem" 2>/dev/null
+openssl req -new -x509 -key "$out/rsa3072.pem" -subj /CN=bench -days 3 -out "$out/rsa3072.crt" 2>/dev/null
+openssl pkcs12 -export -inkey "$out/rsa3072.pem" -in "$out/rsa3072.crt" -name bench \
+    -passout pass:bench -out "$out/rsa3072.p12"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out/rsa2048b.p8.pem" 2>/dev/null
+: >"$out/spki.txt"
+for k in "rsa2048.p8.der DER" "ec256.p8.der DER" "rsa3072.pem PEM" "rsa2048b.p8.pem PEM"; do
+    set -- $k
+    openssl pkey -inform "$2" -in "$out/$1" -pubout -outform DER | sha256sum | cut -d' ' -f1 >>"$out/spki.txt"
+done
+rm -f "$out/rsa3072.pem" # the key store holds it
+javac -d "$out" "$here/RealHeap.java"
+gen_start=$(date +%s.%N)
+# The Java heap is sized for the objects; MALLOC_ARENA_MAX=2 keeps glibc from
+# reserving a 64 MiB arena per JVM thread (gcore writes every reserve out).
+MALLOC_ARENA_MAX=2 java -Xms$((heap_mib * 2))m -Xmx$((heap_mib * 2))m -XX:+UseSerialGC \
+    -XX:-UsePerfData -XX:CompressedClassSpaceSize=64m -XX:ReservedCodeCacheSize=32m \
+    -cp "$out" RealHeap "$lib_mib" "$heap_mib" "$out" >"$out/java.out" 2>"$out/java.err" &
+jpid=$!
+trap 'kill "$jpid" 2>/dev/null || :' EXIT
+i=0
+until grep -q '^ready' "$out/java.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 300 ] || ! kill -0 "$jpid" 2>/dev/null; then
+        echo "bench.sh: the JVM did not get ready:" >&2
+        cat "$out/java.err" >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+echo 0x7f >"/proc/$jpid/coredump_filter"
+gcore -o "$out/real" "$jpid" >"$out/gcore.log" 2>&1
+kill "$jpid"
+wait "$jpid" 2>/dev/null || :
+trap - EXIT
+mv "$out/real.$jpid" "$core"
+gen_end=$(date +%s.%N)
+bytes=$(stat -c %s "$core")
+echo "{\"real\": true, \"java\": \"$(head -n1 "$out/java.out")\", \"lib_mib\": $lib_mib, \"heap_mib\": $heap_mib}" >"$out/mkcore.json"
+else
 # --- keys, made now --------------------------------------------------------
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out/rsa2048.p8.pem" 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
@@ -94,6 +164,7 @@ gen_start=$(date +%s.%N)
     "$core" >"$out/mkcore.json"
 gen_end=$(date +%s.%N)
 bytes=$(stat -c %s "$core")
+fi
 
 cat >"$rules" <<'EOF'
 rule pem_private_key
@@ -201,16 +272,26 @@ echo
 "$dumpgate" scan --format jsonl -j2 "$core" >"$out/findings.jsonl" 2>"$out/findings.err" || :
 confirmed=$(grep '"record":"finding"' "$out/findings.jsonl" | grep -c '"status":"confirmed"' || :)
 found=0
-# shellcheck disable=SC2013 # the offsets are plain numbers
-for off in $(grep -o '"offset":[0-9]*' "$out/mkcore.json" | cut -d: -f2); do
-    if grep '"record":"finding"' "$out/findings.jsonl" | grep '"status":"confirmed"' |
-        grep -q "\"offset\":$off,"; then
-        found=$((found + 1))
-    fi
-done
 echo "## Planted keys"
 echo
-echo "confirmed findings: $confirmed; planted keys found at their offsets: $found of 3"
+if [ "$real" = 1 ]; then
+    for spki in $(cat "$out/spki.txt"); do
+        if grep '"record":"finding"' "$out/findings.jsonl" | grep '"status":"confirmed"' |
+            grep -q "\"spki_sha256\":\"$spki\""; then
+            found=$((found + 1))
+        fi
+    done
+    echo "confirmed findings: $confirmed; the JVM's keys confirmed (by spki_sha256): $found of 4"
+else
+    # shellcheck disable=SC2013 # the offsets are plain numbers
+    for off in $(grep -o '"offset":[0-9]*' "$out/mkcore.json" | cut -d: -f2); do
+        if grep '"record":"finding"' "$out/findings.jsonl" | grep '"status":"confirmed"' |
+            grep -q "\"offset\":$off,"; then
+            found=$((found + 1))
+        fi
+    done
+    echo "confirmed findings: $confirmed; planted keys found at their offsets: $found of 3"
+fi
 echo "(rg counts lines, yara counts matching rules: both only see the PEM labels)"
 echo "output: $out"
 
@@ -239,6 +320,21 @@ EOF2
         if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
     done
     echo "dumpgate scan $args: first confirmed finding after $best s"
+done
+
+# --- each detector alone on this core, one thread ------------------------------
+echo
+echo "## Each detector alone on this core (-j1, best of $runs: wall s, user s)"
+echo
+for d in $("$dumpgate" detectors | awk '/^[a-z]/ && $1 != "rules" {print $1}'); do
+    best=
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f '%e %U' -o "$out/time.txt" "$dumpgate" scan -j1 -d "$d" "$core" \
+            >/dev/null 2>&1 || :
+        t=$(tail -n 1 "$out/time.txt")
+        if [ -z "$best" ] || [ "$(echo "${t% *} < ${best% *}" | bc)" = 1 ]; then best=$t; fi
+    done
+    echo "$d: $best"
 done
 
 # --- each detector alone, one thread, random and mixed data ------------------
