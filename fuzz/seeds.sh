@@ -33,6 +33,7 @@ if [ -d "$corpus" ]; then
         else
             add minidump "$tmp/d"
         fi
+        add where "$tmp/d"  # attribution (fuzz_where.c) reads both
         # Whole dumps are slow seeds for the full scan: keep the small ones.
         [ "$(stat -c %s "$tmp/d")" -lt 300000 ] && add scan "$tmp/d"
     done

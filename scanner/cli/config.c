@@ -535,15 +535,36 @@ detectors(struct loader *ld, const yaml_node_t *v)
     return DG_OK;
 }
 
-/* handler: {timeout: SECONDS, spool: DIR} */
+/* A size in bytes (config_parse_bytes). */
+static dg_err
+bytes(struct loader *ld, const char *key, const yaml_node_t *v, unsigned long long *out)
+{
+    const char *s = NULL;
+    dg_err rc = text(ld, key, "a size in bytes", v, &s);
+
+    if (rc != DG_OK)
+        return rc;
+    if (!is_plain(v) || !config_parse_bytes(s, out))
+        return fail(ld, DG_E_FORMAT, line_of(v),
+                    "%s must be a whole number of bytes, at least 1, optionally with K, M, G "
+                    "or T (powers of 1024)%s, not '%.60s'", key, unquote_hint(v), s);
+    return DG_OK;
+}
+
+/* handler: {timeout: SECONDS, spool: DIR, receive_timeout: SECONDS,
+ * max_dump_size: BYTES, keep_free: BYTES, scan_user: USER} */
 static dg_err
 handler(struct loader *ld, const yaml_node_t *v)
 {
-    static const char *const keys[] = {"timeout", "spool"};
+    static const char *const keys[] = {"timeout", "spool", "receive_timeout", "max_dump_size",
+                                       "keep_free", "scan_user"};
+    enum { N_KEYS = sizeof keys / sizeof keys[0] };
     struct config *cfg = ld->cfg;
-    unsigned long seen[2] = {0};
+    unsigned long seen[N_KEYS] = {0};
     bool present;
-    dg_err rc = mapping(ld, "handler", "timeout: SECONDS, spool: DIR", v, &present);
+    dg_err rc = mapping(ld, "handler",
+                        "timeout: SECONDS, spool: DIR, receive_timeout: SECONDS, "
+                        "max_dump_size: BYTES, keep_free: BYTES, scan_user: USER", v, &present);
 
     for (yaml_node_pair_t *p = present ? v->data.mapping.pairs.start : NULL;
          rc == DG_OK && p != NULL && p < v->data.mapping.pairs.top; p++) {
@@ -551,15 +572,43 @@ handler(struct loader *ld, const yaml_node_t *v)
         const char *s = NULL;
         size_t i = 0;
 
-        if ((rc = known_key(ld, "handler", "timeout and spool", keys, 2, node(ld, p->key), seen,
-                            &i)) != DG_OK)
+        if ((rc = known_key(ld, "handler",
+                            "timeout, spool, receive_timeout, max_dump_size, keep_free and "
+                            "scan_user", keys, N_KEYS, node(ld, p->key), seen, &i)) != DG_OK)
             break;
-        if (i == 0) {
+        switch (i) {
+        case 0:
             rc = number(ld, "handler.timeout", " of seconds", val, 1, 86400, &cfg->timeout);
             cfg->has_timeout = rc == DG_OK;
-        } else if ((rc = text(ld, "handler.spool", "a directory", val, &s)) == DG_OK &&
-                   (rc = path_value(ld, s, &cfg->spool.s)) == DG_OK) {
-            cfg->spool.line = line_of(val);
+            break;
+        case 1:
+            if ((rc = text(ld, "handler.spool", "a directory", val, &s)) == DG_OK &&
+                (rc = path_value(ld, s, &cfg->spool.s)) == DG_OK)
+                cfg->spool.line = line_of(val);
+            break;
+        case 2:
+            rc = number(ld, "handler.receive_timeout", " of seconds", val, 1, 86400,
+                        &cfg->receive_timeout);
+            cfg->has_receive_timeout = rc == DG_OK;
+            break;
+        case 3:
+            rc = bytes(ld, "handler.max_dump_size", val, &cfg->max_dump_size);
+            cfg->has_max_dump_size = rc == DG_OK;
+            break;
+        case 4:
+            rc = bytes(ld, "handler.keep_free", val, &cfg->keep_free);
+            cfg->has_keep_free = rc == DG_OK;
+            break;
+        default:
+            if ((rc = text(ld, "handler.scan_user", "a user name", val, &s)) != DG_OK)
+                break;
+            if (s[0] == '-' || strchr(s, '/') != NULL)
+                return fail(ld, DG_E_FORMAT, line_of(val),
+                            "handler.scan_user must be a user name, not '%.60s'", s);
+            if ((cfg->scan_user.s = keep_n(cfg, s, strlen(s))) == NULL)
+                return nomem(ld);
+            cfg->scan_user.line = line_of(val);
+            break;
         }
     }
     return rc;
@@ -664,6 +713,8 @@ enum top_key {
     K_JOBS,
     K_STRICT,
     K_QUARANTINE,
+    K_MAX_DECOMPRESSED,
+    K_SCAN_TIMEOUT,
     K_COUNT
 };
 
@@ -674,7 +725,8 @@ static const char *const top_keys[K_COUNT] = {
     [K_RULES] = "rules",           [K_PLUGINS] = "plugins",
     [K_NO_BUILTIN_ALLOW] = "no_builtin_allow", [K_HANDLER] = "handler",
     [K_JOBS] = "jobs",           [K_STRICT] = "strict",
-    [K_QUARANTINE] = "quarantine",
+    [K_QUARANTINE] = "quarantine", [K_MAX_DECOMPRESSED] = "max_decompressed",
+    [K_SCAN_TIMEOUT] = "scan_timeout",
 };
 
 static dg_err
@@ -717,6 +769,14 @@ top_value(struct loader *ld, enum top_key k, const yaml_node_t *v)
     case K_JOBS:
         rc = number(ld, "jobs", "", v, 1, 64, &cfg->jobs);
         cfg->has_jobs = rc == DG_OK;
+        return rc;
+    case K_MAX_DECOMPRESSED:
+        rc = bytes(ld, "max_decompressed", v, &cfg->max_decompressed);
+        cfg->has_max_decompressed = rc == DG_OK;
+        return rc;
+    case K_SCAN_TIMEOUT:
+        rc = number(ld, "scan_timeout", " of seconds", v, 1, 86400, &cfg->scan_timeout);
+        cfg->has_scan_timeout = rc == DG_OK;
         return rc;
     case K_COUNT:
         break;

@@ -94,6 +94,18 @@ struct config {
     bool has_timeout;
     unsigned timeout;           /* handler.timeout: seconds, 1..86400 */
     struct config_str spool;    /* handler.spool; .s NULL when not given */
+    bool has_receive_timeout;
+    unsigned receive_timeout;   /* handler.receive_timeout: seconds, 1..86400 */
+    bool has_max_dump_size;
+    unsigned long long max_dump_size; /* handler.max_dump_size: bytes, >= 1 */
+    bool has_keep_free;
+    unsigned long long keep_free; /* handler.keep_free: bytes, >= 1 */
+    struct config_str scan_user; /* handler.scan_user: a user name; .s NULL when not given */
+
+    bool has_max_decompressed;
+    unsigned long long max_decompressed; /* max_decompressed: bytes, >= 1 */
+    bool has_scan_timeout;
+    unsigned scan_timeout;      /* scan_timeout: seconds, 1..86400 */
 
     bool has_max_age_days;
     unsigned max_age_days;      /* quarantine.max_age_days: days, 1..36500 */

@@ -13,9 +13,22 @@
  *   SPOOL/clean/NAME.core + NAME.json                     no finding
  *   SPOOL/quarantine/NAME.core + NAME.json (0600)         anything else
  *
+ * What it takes is bounded (the spool's resource policy): a core that
+ * takes longer than --receive-timeout to arrive, or is larger than
+ * --max-dump-size, or meets a filesystem whose free space falls under
+ * --keep-free while it arrives, is kept as far as it was stored and
+ * quarantined as incomplete; when the free space is already under
+ * --keep-free, nothing is stored. When the policy stops storing, the rest
+ * of standard input is read and dropped (within the receive timeout), and
+ * on a timeout or a read error it is closed, so the kernel is never left
+ * waiting; a core not stored at all is counted in SPOOL/lost (counter.h)
+ * with a CRIT log line.
+ *
  * Every step is write, fsync, atomic rename, fsync of the directory. The
  * scan runs in a child process (this binary's `scan --format jsonl`) under a
- * timeout; a finding, an unparsable dump, an incomplete dump, a scanner error,
+ * timeout, as another user under a seccomp filter (`scan --sandbox USER`,
+ * sandbox.h; --scan-user, default nobody); a finding, an unparsable dump, an
+ * incomplete dump, a partial scan, a scanner error,
  * a timeout or a crash all send the dump to quarantine. Nothing is ever
  * deleted. Each file in incoming/ is flock()ed by the handler working on it,
  * so the next handler to start (or `--recover`) finishes exactly the work of
@@ -50,6 +63,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -58,6 +72,8 @@
 #include <dumpgate/dumpgate.h>
 
 #include "../engine/identity.h"
+#include "../util/deadline.h"
+#include "counter.h"
 #include "durable.h"
 #include "handler.h"
 
@@ -65,6 +81,7 @@
 #define DUMP_FD 3 /* the dump's descriptor in the scan child */
 #define DUMP_FD_STR "3"
 #define OUT_MAX (32u << 20) /* scanner output kept for the verdict */
+#define LOST_FILE "lost"    /* SPOOL/lost: cores not stored (counter.h) */
 
 struct spool {
     const struct cli_opts *o;
@@ -119,15 +136,6 @@ fmt(char *dst, size_t cap, const char *f, ...)
     n = vsnprintf(dst, cap, f, ap);
     va_end(ap);
     return n >= 0 && (size_t)n < cap;
-}
-
-static double
-now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Copies s into out keeping [A-Za-z0-9_+-@] only: file names stay one word. */
@@ -257,6 +265,9 @@ spool_open(const struct cli_opts *o, struct spool *sp)
     }
     if (realpath(o->spool, sp->abs) == NULL)
         fmt(sp->abs, sizeof sp->abs, "%s", o->spool);
+    /* made while there is room, so that a full disk can still be counted */
+    if ((errno = counter_ensure(sp->dir, LOST_FILE)) != 0)
+        hlog(LOG_ERR, "spool %s: %s: %s", o->spool, LOST_FILE, strerror(errno));
     return true;
 }
 
@@ -281,10 +292,10 @@ run_scan(const struct spool *sp, int fd, struct scan_run *sr)
     const char *fixed[] = {prog, "scan", "--format", "jsonl", "--fail-on",
                            dg_severity_name(o->fail_on), "-j", jobs, "-q"};
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
-    /* the fixed options, the user's scan options, "--", path, NULL */
-    const char *argv[N_FIXED + sizeof o->scan_args / sizeof o->scan_args[0] + 3];
+    /* the fixed options, the user's scan options, --sandbox USER, "--", path, NULL */
+    const char *argv[N_FIXED + sizeof o->scan_args / sizeof o->scan_args[0] + 5];
     size_t n = 0;
-    double t0 = now(), deadline = t0 + o->timeout;
+    double t0 = deadline_now(), deadline = t0 + o->timeout;
     size_t cap = 0;
     bool eof = false;
     int pfd[2], st = 0;
@@ -297,6 +308,10 @@ run_scan(const struct spool *sp, int fd, struct scan_run *sr)
         argv[n++] = fixed[i];
     for (int i = 0; i < o->n_scan_args; i++)
         argv[n++] = o->scan_args[i];
+    if (strcmp(o->scan_user, "none") != 0) {
+        argv[n++] = "--sandbox";
+        argv[n++] = o->scan_user;
+    }
     /* the scan reads the very file this handler holds open and locked, by
      * its descriptor: nothing renamed or swapped in the directory meanwhile
      * changes what is scanned */
@@ -336,7 +351,7 @@ run_scan(const struct spool *sp, int fd, struct scan_run *sr)
     close(pfd[1]);
     while (!eof) {
         struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        double left = deadline - now();
+        double left = deadline - deadline_now();
         char buf[65536];
         ssize_t r;
 
@@ -384,7 +399,7 @@ run_scan(const struct spool *sp, int fd, struct scan_run *sr)
             snprintf(sr->error, sizeof sr->error, "waitpid: %s", strerror(errno));
             break;
         }
-        if (sr->timed_out || now() > deadline) {
+        if (sr->timed_out || deadline_now() > deadline) {
             sr->timed_out = true;
             kill(-pid, SIGKILL); /* the whole group */
             waitpid(pid, &st, 0);
@@ -400,7 +415,7 @@ run_scan(const struct spool *sp, int fd, struct scan_run *sr)
         if (sr->exit_code == 127)
             snprintf(sr->error, sizeof sr->error, "cannot run %s", prog);
     }
-    sr->seconds = now() - t0;
+    sr->seconds = deadline_now() - t0;
 }
 
 /* --- verdicts ------------------------------------------------------------------ */
@@ -428,7 +443,7 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
     json_t *findings = json_array(), *summary = NULL, *v;
     char reason[320] = "";
     size_t n_err = 0, n_warn = 0;
-    const char *first_err = NULL, *first_warn = NULL, *format = NULL;
+    const char *first_err = NULL, *first_warn = NULL, *last_warn = NULL, *format = NULL;
 
     for (char *line = sr->out, *next; line != NULL && *line != '\0'; line = next) {
         json_t *rec;
@@ -452,6 +467,7 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
         n_warn = json_array_size(w);
         first_err = json_string_value(json_object_get(json_array_get(e, 0), "message"));
         first_warn = json_string_value(json_object_get(json_array_get(w, 0), "message"));
+        last_warn = json_string_value(json_object_get(json_array_get(w, n_warn - 1), "message"));
         format = json_string_value(json_object_get(summary, "format"));
     }
     *clean = false;
@@ -467,6 +483,9 @@ verdict(const struct spool *sp, const char *dump, const struct received *rv,
     else if (summary == NULL || sr->truncated)
         snprintf(reason, sizeof reason, "scanner error: %s (exit %d)",
                  summary == NULL ? "no summary" : "output too long", sr->exit_code);
+    else if (sr->exit_code == 2 && n_err == 0 && last_warn != NULL)
+        /* a budget (max_decompressed) stopped it: said last, after the scan */
+        snprintf(reason, sizeof reason, "partial scan: %s", last_warn);
     else if (sr->exit_code == 2 || n_err > 0)
         snprintf(reason, sizeof reason, "scanner error: %s",
                  first_err != NULL ? first_err : "exit status 2");
@@ -659,30 +678,109 @@ create_locked(int dir, char *base, size_t base_cap, const char *stem)
     return -1;
 }
 
+/* Free bytes of the spool's filesystem for an unprivileged writer (root's
+ * reserve not counted), or UINT64_MAX when unknown. */
+static uint64_t
+free_bytes(int dir)
+{
+    struct statvfs v;
+
+    if (fstatvfs(dir, &v) != 0)
+        return UINT64_MAX;
+    return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+/* Reads standard input to its end and drops it, so that the kernel is not
+ * left waiting on the pipe, until deadline; then closes it (the kernel's
+ * next write fails at once). Returns the bytes read; *ended says whether
+ * the end came. */
+static uint64_t
+drain(uint8_t *buf, size_t cap, double deadline, bool *ended)
+{
+    uint64_t n = 0;
+
+    *ended = false;
+    while (deadline_wait_readable(STDIN_FILENO, deadline)) {
+        ssize_t r = read(STDIN_FILENO, buf, cap);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *ended = r == 0;
+            break;
+        }
+        n += (uint64_t)r;
+    }
+    close(STDIN_FILENO);
+    return n;
+}
+
+/* A core that is not stored at all: drained, logged CRIT and counted in
+ * SPOOL/lost. Returns 2. */
+static int
+lose(struct spool *sp, const struct meta *m, double deadline, const char *why)
+{
+    uint8_t buf[65536];
+    uint64_t total, count = 0;
+    bool ended;
+    int e;
+
+    total = drain(buf, sizeof buf, deadline, &ended);
+    e = counter_add(sp->dir, LOST_FILE, 1, &count);
+    if (e == 0)
+        hlog(LOG_CRIT,
+             "core pid=%s uid=%s signal=%s comm=%s: not stored: %s; the core (%" PRIu64
+             " bytes%s) is lost (%s/%s: %" PRIu64 ")",
+             m->pid, m->uid, m->sig, m->comm, why, total, ended ? "" : " read before giving up",
+             sp->o->spool, LOST_FILE, count);
+    else
+        hlog(LOG_CRIT,
+             "core pid=%s uid=%s signal=%s comm=%s: not stored: %s; the core (%" PRIu64
+             " bytes) is lost, and could not be counted in %s/%s: %s",
+             m->pid, m->uid, m->sig, m->comm, why, total, sp->o->spool, LOST_FILE, strerror(e));
+    return 2;
+}
+
 static int
 receive_one(struct spool *sp)
 {
+    const struct cli_opts *o = sp->o;
     struct meta m;
     struct received rv = {0};
-    char stem[256], base[280], part[300], done[300], path[PATH_MAX];
+    char stem[256], base[280], part[300], done[300], path[PATH_MAX], why[200];
     uint8_t *buf = malloc(COPY_BUF);
-    bool rd_eof = false;
+    unsigned limit_s = o->receive_timeout > 0 ? o->receive_timeout : o->timeout;
+    double deadline = deadline_now() + limit_s;
+    bool rd_eof = false, stop = false;
+    uint64_t avail, seen = 0; /* seen: bytes read from standard input */
     int fd;
 
-    meta_from_args(sp->o, &m);
+    meta_from_args(o, &m);
+    if (o->keep_free > 0 && (avail = free_bytes(sp->dir)) < o->keep_free) {
+        free(buf);
+        fmt(why, sizeof why, "the spool's filesystem has %" PRIu64 " bytes free, under "
+            "keep_free (%llu)", avail, o->keep_free);
+        return lose(sp, &m, deadline, why);
+    }
     fmt(stem, sizeof stem, "core.%s.%s.%s.%s.%s.%d", m.comm, m.uid, m.pid, m.sig, m.time,
              (int)getpid());
     fd = create_locked(sp->incoming, base, sizeof base, stem);
     if (fd < 0 || buf == NULL) {
-        hlog(LOG_CRIT, "core pid=%s comm=%s: cannot spool it in %s/incoming: %s; the core is lost",
-             m.pid, m.comm, sp->o->spool, strerror(buf == NULL ? ENOMEM : errno));
+        fmt(why, sizeof why, "cannot spool it in %s/incoming: %s", o->spool,
+            strerror(buf == NULL ? ENOMEM : errno));
         free(buf);
-        return 2;
+        return lose(sp, &m, deadline, why);
     }
     fmt(part, sizeof part, "%s.part", base);
-    while (!rd_eof) {
-        ssize_t r = read(STDIN_FILENO, buf, COPY_BUF), off = 0;
+    while (!rd_eof && !stop) {
+        ssize_t r, off = 0, keep;
 
+        if (!deadline_wait_readable(STDIN_FILENO, deadline)) {
+            snprintf(rv.error, sizeof rv.error,
+                     "the core did not arrive within %u s (receive timeout)", limit_s);
+            break;
+        }
+        r = read(STDIN_FILENO, buf, COPY_BUF);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -692,8 +790,14 @@ receive_one(struct spool *sp)
         }
         if (r == 0)
             rd_eof = true;
-        while (off < r) {
-            ssize_t w = write(fd, buf + off, (size_t)(r - off));
+        seen += (uint64_t)r;
+        keep = r;
+        if (o->max_dump_size > 0 && rv.bytes + (uint64_t)r > o->max_dump_size) {
+            keep = (ssize_t)(o->max_dump_size - rv.bytes);
+            stop = true;
+        }
+        while (off < keep) {
+            ssize_t w = write(fd, buf + off, (size_t)(keep - off));
 
             if (w < 0 && errno == EINTR)
                 continue;
@@ -702,15 +806,40 @@ receive_one(struct spool *sp)
             off += w;
             rv.bytes += (uint64_t)w;
         }
-        if (off < r) {
+        if (off < keep) {
             snprintf(rv.error, sizeof rv.error, "spool write failed after %" PRIu64 " bytes: %s",
                      rv.bytes, strerror(errno ? errno : ENOSPC));
-            break;
+            stop = true;
+        } else if (stop) {
+            snprintf(rv.error, sizeof rv.error,
+                     "the core is larger than max_dump_size: its first %" PRIu64
+                     " bytes were kept", rv.bytes);
+        } else if (o->keep_free > 0 && !rd_eof && (avail = free_bytes(sp->dir)) < o->keep_free) {
+            snprintf(rv.error, sizeof rv.error,
+                     "the spool's free space fell under keep_free (%" PRIu64 " bytes left): "
+                     "its first %" PRIu64 " bytes were kept", avail, rv.bytes);
+            stop = true;
+        }
+    }
+    if (!rd_eof) {
+        uint64_t rest = 0;
+        bool ended = false;
+
+        if (stop) {
+            /* the policy stopped storing, not the sender: read the rest and
+             * drop it */
+            rest = drain(buf, COPY_BUF, deadline, &ended);
+            if (ended) {
+                size_t k = strlen(rv.error);
+
+                snprintf(rv.error + k, sizeof rv.error - k, " (the core had %" PRIu64 ")",
+                         seen + rest);
+            }
+        } else {
+            close(STDIN_FILENO); /* the kernel's write fails now: it need not wait for us */
         }
     }
     free(buf);
-    if (!rd_eof)
-        close(STDIN_FILENO); /* the kernel's write fails now: it need not wait for us */
     if (fsync(fd) != 0 && rv.error[0] == '\0')
         snprintf(rv.error, sizeof rv.error, "fsync: %s", strerror(errno));
     rv.complete = rd_eof && rv.error[0] == '\0';
@@ -723,7 +852,7 @@ receive_one(struct spool *sp)
         fmt(done, sizeof done, "%s", part);
     }
     fsync(sp->incoming);
-    fmt(path, sizeof path, "%s/incoming/%s", sp->o->spool, done);
+    fmt(path, sizeof path, "%s/incoming/%s", o->spool, done);
     {
         int st = classify(sp, sp->incoming, path, done, base, ".core", fd, &rv, &m, false);
 

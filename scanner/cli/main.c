@@ -26,8 +26,11 @@
 #include "handler.h"
 #include "../engine/identity.h"
 #include "../proof/keyproof.h"
+#include "../where/where.h"
 #include "options.h"
 #include "quarantine.h"
+#include "sandbox.h"
+#include "../util/deadline.h"
 
 #define EXIT_CLEAN 0
 #define EXIT_FINDINGS 1
@@ -260,6 +263,67 @@ show_progress(void *arg, uint64_t scanned, uint64_t total)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* --sandbox: the confined scan may open no file, so each rule file of the
+ * "rules=..." option is opened now and named by its descriptor
+ * (/proc/self/fd/N, which the rules detector reads through). OUT: keyvals
+ * (o->keyvals with that option replaced; room for 33), *kv (the new option,
+ * to free), fds[0..*n_fds) (to close after the scans). False after printing
+ * why. */
+static bool
+pin_rule_files(const struct cli_opts *o, const char **keyvals, char **kv, int *fds, int *n_fds)
+{
+    size_t len = 7;
+
+    *kv = NULL;
+    *n_fds = 0;
+    for (int i = 0; i <= o->n_keyvals; i++)
+        keyvals[i] = o->keyvals[i];
+    if (o->rules_kv == NULL)
+        return true;
+    for (int i = 0; i < o->n_rules; i++)
+        len += strlen(o->rules[i]) + 32;
+    if ((*kv = malloc(len)) == NULL) {
+        fprintf(stderr, "dumpgate: out of memory\n");
+        return false;
+    }
+    strcpy(*kv, "rules=");
+    for (int i = 0; i < o->n_rules; i++) {
+        size_t at = strlen(*kv);
+        int fd = -1;
+
+        if (strcmp(o->rules[i], "default") != 0 &&
+            (fd = open(o->rules[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+            fprintf(stderr, "dumpgate: error: %s: %s\n", o->rules[i], strerror(errno));
+            return false;
+        }
+        if (fd >= 0)
+            fds[(*n_fds)++] = fd;
+        if (fd >= 0)
+            snprintf(*kv + at, len - at, "%s/proc/self/fd/%d", i > 0 ? "\n" : "", fd);
+        else
+            snprintf(*kv + at, len - at, "%sdefault", i > 0 ? "\n" : "");
+    }
+    for (int i = 0; i < o->n_keyvals; i++)
+        if (keyvals[i] == o->rules_kv)
+            keyvals[i] = *kv;
+    return true;
+}
+
+/* Gives up cmd_scan() before its first file: frees what it made and removes
+ * the temporary file of -o. */
+static int
+scan_abandoned(struct identity_db *db, struct keyproof_memo *memo, FILE *out, char *tmp)
+{
+    identity_free(db);
+    keyproof_memo_free(memo);
+    if (tmp != NULL) {
+        fclose(out);
+        unlink(tmp);
+        free(tmp);
+    }
+    return EXIT_ERROR;
+}
+
 static int
 cmd_scan(const struct cli_opts *o)
 {
@@ -268,6 +332,7 @@ cmd_scan(const struct cli_opts *o)
         .chunk_size = o->chunk_size,
         .detectors = o->detectors_set ? o->detectors : NULL,
         .cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL},
+        .max_decompressed = o->max_decompressed,
     };
     struct report rp = {.out = stdout, .format = o->format, .verbose = o->verbose};
     struct identity_db *db = identity_new(!o->no_builtin_allow);
@@ -275,9 +340,14 @@ cmd_scan(const struct cli_opts *o)
     struct tally t = {0};
     struct progress prog = {.lock = PTHREAD_MUTEX_INITIALIZER};
     struct dg_proof_policy proof = {0};
+    struct where_opts where = {.debug_dirs = o->n_debug_dirs ? o->debug_dirs : NULL};
     char *tmp = NULL;
     int status = EXIT_CLEAN;
     bool error = false;
+    /* --sandbox: the rule files, opened before (pin_rule_files) */
+    const char *sandbox_keyvals[sizeof o->keyvals / sizeof o->keyvals[0]];
+    char *sandbox_kv = NULL;
+    int sandbox_fds[sizeof o->rules / sizeof o->rules[0]], n_sandbox_fds = 0;
 
     if (db == NULL || d == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
@@ -311,16 +381,28 @@ cmd_scan(const struct cli_opts *o)
         proof.progress_arg = &prog;
     }
     so.cfg.proof = &proof;
+    so.where = &where; /* issue 22: attribution, --debug-dir */
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
-        identity_free(db);
-        keyproof_memo_free(proof.memo);
-        if (tmp != NULL) {
-            fclose(rp.out);
-            unlink(tmp);
-            free(tmp);
+        return scan_abandoned(db, proof.memo, rp.out, tmp);
+    }
+    if (o->sandbox != NULL) {
+        char err[240];
+
+        /* OpenSSL reads its configuration now, while it still may */
+        OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+        if (!pin_rule_files(o, sandbox_keyvals, &sandbox_kv, sandbox_fds, &n_sandbox_fds))
+            error = true;
+        else
+            so.cfg.keyvals = o->n_keyvals ? sandbox_keyvals : NULL;
+        if (error || !sandbox_enter(o->sandbox, err, sizeof err)) {
+            if (!error)
+                fprintf(stderr, "dumpgate: error: --sandbox: %s; nothing scanned\n", err);
+            for (int i = 0; i < n_sandbox_fds; i++)
+                close(sandbox_fds[i]);
+            free(sandbox_kv);
+            return scan_abandoned(db, proof.memo, rp.out, tmp);
         }
-        return EXIT_ERROR;
     }
     for (int i = 0; i < o->n_files; i++) {
         struct scan_result r;
@@ -336,6 +418,7 @@ cmd_scan(const struct cli_opts *o)
         }
         prog.name = o->files[i];
         prog.shown = false;
+        so.deadline = o->scan_timeout > 0 ? deadline_now() + o->scan_timeout : 0;
         rc = scan_path(o->files[i], &so, &r);
         if (prog.shown)
             fputs("\r\033[K", stderr); /* the progress line goes */
@@ -350,7 +433,13 @@ cmd_scan(const struct cli_opts *o)
             for (size_t k = 0; k < r.n_findings; k++)
                 if (r.findings[k].f.severity >= o->fail_on && !r.findings[k].allowed)
                     status = EXIT_FINDINGS;
-            if (o->strict && scan_incomplete(&r, why, sizeof why)) {
+            if (r.over_budget) {
+                /* a budget stopped it: the file is not judged, whatever
+                 * --strict says (the warning before said which) */
+                fprintf(stderr, "dumpgate: error: %s: scan stopped by a budget "
+                        "(--max-decompressed, --scan-timeout); not judged\n", r.name);
+                failed = true;
+            } else if (o->strict && scan_incomplete(&r, why, sizeof why)) {
                 fprintf(stderr, "dumpgate: error: %s: incomplete scan (--strict): %s\n",
                         r.name, why);
                 failed = true;
@@ -363,6 +452,9 @@ cmd_scan(const struct cli_opts *o)
     report_finish(&rp);
     identity_free(db);
     keyproof_memo_free(proof.memo);
+    for (int i = 0; i < n_sandbox_fds; i++)
+        close(sandbox_fds[i]);
+    free(sandbox_kv);
     if (tmp != NULL && !close_output(rp.out, tmp, o->output))
         error = true;
     free(tmp);

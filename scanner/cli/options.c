@@ -64,6 +64,8 @@ options_usage(FILE *out)
             "                            report (all its findings): reported as allowed,\n"
             "                            they do not change the exit status\n"
             "      --no-builtin-allow    do not allow OpenSSL's public test keys\n"
+            "      --debug-dir DIR       separate debug files in DIR/.build-id/xx/yyyy.debug,\n"
+            "                            to name the variable holding each key\n"
             "      --p12-pass PASS       password to try on PKCS#12 key stores (visible in\n"
             "                            the process list: prefer --p12-pass-file)\n"
             "      --p12-pass-file FILE  the same, the first line of FILE\n"
@@ -73,6 +75,15 @@ options_usage(FILE *out)
             "                            JWTs); may be repeated; also for `detectors`\n"
             "      --plugin FILE.so      load a detector plug-in (docs/PLUGINS.md); may be\n"
             "                            repeated; also for `detectors`\n"
+            "      --max-decompressed BYTES\n"
+            "                            decode at most BYTES (K, M, G, T) of a compressed\n"
+            "                            dump: beyond, a warning and exit 2 (max_decompressed)\n"
+            "      --scan-timeout SECONDS\n"
+            "                            longest scan of one file, reading standard input\n"
+            "                            included: beyond, a warning and exit 2 (scan_timeout)\n"
+            "      --sandbox USER        before reading a dump, become USER (when run as\n"
+            "                            root), with no new privileges and a seccomp filter\n"
+            "                            (what core-handler does for its scans)\n"
             "\n"
             "Compressed dumps (zstd, lz4, xz, gzip, bzip2) and apport .crash reports are\n"
             "decompressed as a stream; offsets then refer to the decompressed dump.\n"
@@ -92,6 +103,19 @@ options_usage(FILE *out)
             "      --scanner PROG        run PROG scan ... instead of this binary\n"
             "      --metrics FILE        after the dump, write the spool's counts to FILE\n"
             "                            (Prometheus textfile; quarantine.metrics_file)\n"
+            "      --receive-timeout SECONDS\n"
+            "                            longest time to receive a core; then what came is\n"
+            "                            kept and quarantined as incomplete (default:\n"
+            "                            handler.receive_timeout, else --timeout)\n"
+            "      --max-dump-size BYTES keep at most BYTES of a core (K, M, G, T); the rest\n"
+            "                            is read and dropped, the dump quarantined as\n"
+            "                            incomplete (handler.max_dump_size)\n"
+            "      --keep-free BYTES     store nothing while the spool's filesystem has less\n"
+            "                            free space: the core is read, dropped and counted\n"
+            "                            in DIR/lost (handler.keep_free)\n"
+            "      --scan-user USER      the user its scans run as, confined by a seccomp\n"
+            "                            filter (default: handler.scan_user, else nobody;\n"
+            "                            `none`: as the handler, unconfined)\n"
             "  The scan options -d, --allow, --known-keys, --no-builtin-allow, --p12-pass,\n"
             "  --option, --rules, --plugin and --chunk-size go to every scan as given, in\n"
             "  order (-j and --fail-on too), after --config FILE (the file the handler\n"
@@ -204,6 +228,14 @@ enum {
     OPT_DRY_RUN,
     OPT_MAX_AGE,
     OPT_MAX_TOTAL,
+    OPT_MAX_DECOMPRESSED,
+    OPT_SCAN_TIMEOUT,
+    OPT_SANDBOX,
+    OPT_RECEIVE_TIMEOUT,
+    OPT_MAX_DUMP_SIZE,
+    OPT_KEEP_FREE,
+    OPT_SCAN_USER,
+    OPT_DEBUG_DIR, /* issue 22 */
 };
 
 /* The long options of every command; the getopt codes are the cases of
@@ -231,6 +263,14 @@ static const struct option longopts[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"max-age-days", required_argument, NULL, OPT_MAX_AGE},
     {"max-total", required_argument, NULL, OPT_MAX_TOTAL},
+    {"max-decompressed", required_argument, NULL, OPT_MAX_DECOMPRESSED},
+    {"scan-timeout", required_argument, NULL, OPT_SCAN_TIMEOUT},
+    {"sandbox", required_argument, NULL, OPT_SANDBOX},
+    {"receive-timeout", required_argument, NULL, OPT_RECEIVE_TIMEOUT},
+    {"max-dump-size", required_argument, NULL, OPT_MAX_DUMP_SIZE},
+    {"keep-free", required_argument, NULL, OPT_KEEP_FREE},
+    {"scan-user", required_argument, NULL, OPT_SCAN_USER},
+    {"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
     {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:o:vqhV";
@@ -390,6 +430,18 @@ apply_config(struct cli_opts *o)
         o->timeout = c->timeout;
     if (c->spool.s != NULL)
         o->spool = c->spool.s;
+    if (c->has_max_decompressed)
+        o->max_decompressed = c->max_decompressed;
+    if (c->has_scan_timeout)
+        o->scan_timeout = c->scan_timeout;
+    if (c->has_receive_timeout)
+        o->receive_timeout = c->receive_timeout;
+    if (c->has_max_dump_size)
+        o->max_dump_size = c->max_dump_size;
+    if (c->has_keep_free)
+        o->keep_free = c->keep_free;
+    if (c->scan_user.s != NULL)
+        o->scan_user = c->scan_user.s;
     if (c->has_no_builtin_allow)
         o->no_builtin_allow = c->no_builtin_allow;
     if (c->has_strict)
@@ -484,6 +536,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     verdict_policy_init(&o->policy);
     o->threads = 1;
     o->timeout = 600;
+    o->scan_user = "nobody";
     if (argc < 2)
         return usage_error("%s", "missing command");
     sub = argv[1];
@@ -532,7 +585,9 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     optind = 0;
     for (int li = -1; (c = getopt_long(n_args, o->args, optstring, longopts, &li)) != -1;
          li = -1) {
-        const char *pass_on = o->cmd == CMD_CORE_HANDLER ? scan_option_name(c) : NULL;
+        const char *pass_on = o->cmd != CMD_CORE_HANDLER ? NULL
+                              : c == OPT_MAX_DECOMPRESSED ? "--max-decompressed"
+                                                          : scan_option_name(c);
         /* the long option just read (all those below have no short form) */
         const char *name = li >= 0 ? longopts[li].name : "?";
         unsigned long long v;
@@ -605,6 +660,13 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             break;
         case 'n':
             o->no_builtin_allow = true;
+            break;
+        case OPT_DEBUG_DIR:
+            if (o->cmd != CMD_SCAN)
+                return usage_error("%s is an option of scan", "--debug-dir");
+            if (o->n_debug_dirs == (int)(sizeof o->debug_dirs / sizeof o->debug_dirs[0]) - 1)
+                return usage_error("%s", "too many --debug-dir directories");
+            o->debug_dirs[o->n_debug_dirs++] = optarg;
             break;
         case 'o':
             if (o->cmd != CMD_SCAN)
@@ -708,6 +770,55 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 return usage_error("--timeout takes 1 to 86400 seconds, not '%s'", optarg);
             o->timeout = (unsigned)v;
             break;
+        case OPT_MAX_DECOMPRESSED:
+        case OPT_MAX_DUMP_SIZE:
+        case OPT_KEEP_FREE:
+            if (c != OPT_MAX_DECOMPRESSED && o->cmd != CMD_CORE_HANDLER)
+                return usage_error("--%s is an option of core-handler", name);
+            if (c == OPT_MAX_DECOMPRESSED && o->cmd != CMD_SCAN && o->cmd != CMD_CORE_HANDLER)
+                return usage_error("--%s is an option of scan and core-handler", name);
+            if (!config_parse_bytes(optarg, &v)) {
+                fprintf(stderr, "dumpgate: --%s takes a number of bytes, at least 1, with K, "
+                        "M, G or T for powers of 1024, not '%s'\nTry 'dumpgate --help'.\n",
+                        name, optarg);
+                return 2;
+            }
+            if (c == OPT_MAX_DECOMPRESSED)
+                o->max_decompressed = v;
+            else if (c == OPT_MAX_DUMP_SIZE)
+                o->max_dump_size = v;
+            else
+                o->keep_free = v;
+            break;
+        case OPT_SCAN_TIMEOUT:
+        case OPT_RECEIVE_TIMEOUT:
+            if (c == OPT_SCAN_TIMEOUT && o->cmd != CMD_SCAN)
+                return usage_error("--%s is an option of scan", name);
+            if (c == OPT_RECEIVE_TIMEOUT && o->cmd != CMD_CORE_HANDLER)
+                return usage_error("--%s is an option of core-handler", name);
+            if (!parse_unsigned(optarg, 86400, &v) || v == 0) {
+                fprintf(stderr, "dumpgate: --%s takes 1 to 86400 seconds, not '%s'\n"
+                        "Try 'dumpgate --help'.\n", name, optarg);
+                return 2;
+            }
+            if (c == OPT_SCAN_TIMEOUT)
+                o->scan_timeout = (unsigned)v;
+            else
+                o->receive_timeout = (unsigned)v;
+            break;
+        case OPT_SANDBOX:
+        case OPT_SCAN_USER:
+            if (c == OPT_SANDBOX && o->cmd != CMD_SCAN)
+                return usage_error("--%s is an option of scan", name);
+            if (c == OPT_SCAN_USER && o->cmd != CMD_CORE_HANDLER)
+                return usage_error("--%s is an option of core-handler", name);
+            if (optarg[0] == '\0' || optarg[0] == '-')
+                return usage_error("bad user name '%s'", optarg);
+            if (c == OPT_SANDBOX)
+                o->sandbox = optarg;
+            else
+                o->scan_user = optarg;
+            break;
         case 'c':
         case 'N':
             /* read before the other options (find_config) */
@@ -740,6 +851,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         return usage_error("%s", "no input file (use - for standard input)");
     if (o->cmd == CMD_REGIONS && o->n_files != 1)
         return usage_error("%s", "regions takes exactly one file");
+    if (o->sandbox != NULL && o->output != NULL)
+        return usage_error("%s", "--sandbox writes the report to standard output only (no -o)");
     if (o->cmd == CMD_CORE_HANDLER && o->spool == NULL)
         return usage_error("%s", "core-handler needs --spool DIR (or handler.spool in the "
                                  "configuration file)");

@@ -52,6 +52,8 @@ struct cli_opts {
     int n_allow;
     const char *known[16];      /* --known-keys FILE... */
     int n_known;
+    const char *debug_dirs[17]; /* --debug-dir DIR..., NULL-terminated (issue 22) */
+    int n_debug_dirs;
     bool no_builtin_allow;      /* --no-builtin-allow */
     const char *keyvals[33];    /* --option NAME=VALUE..., NULL-terminated (detector options) */
     int n_keyvals;
@@ -75,6 +77,20 @@ struct cli_opts {
     int n_scan_args;
     const char *metrics;        /* --metrics FILE (core-handler, quarantine): Prometheus
                                    textfile; default quarantine.metrics_file */
+    /* budgets (scan; the handler passes max_decompressed on to its scans) */
+    unsigned long long max_decompressed; /* --max-decompressed BYTES a compressed dump may
+                                   decode to; 0: no cap */
+    unsigned scan_timeout;      /* --scan-timeout SECONDS one file's scan may take (scan);
+                                   0: none */
+    const char *sandbox;        /* scan --sandbox USER: before reading a dump, become USER
+                                   (when root) under a seccomp filter (sandbox.h) */
+    /* core-handler: what it takes from the kernel */
+    unsigned receive_timeout;   /* --receive-timeout SECONDS to receive a core; 0: --timeout */
+    unsigned long long max_dump_size; /* --max-dump-size BYTES of a core kept; 0: no cap */
+    unsigned long long keep_free; /* --keep-free BYTES: below this free space on the spool's
+                                   filesystem a core is not stored (counted as lost) */
+    const char *scan_user;      /* --scan-user USER its scans run as ("none": unconfined);
+                                   default "nobody" */
     /* quarantine */
     enum quarantine_action qaction; /* the word after `quarantine` */
     const char *qname;          /* show, release: the dump's name, as given */

@@ -8,9 +8,12 @@
  * not dumped), the ELF header, program and section header tables and every
  * PT_NOTE as metadata. From the notes it names regions: file paths from
  * NT_FILE, thread stacks from the stack pointer in NT_PRSTATUS, the vDSO from
- * NT_AUXV. Handles PN_XNUM (through elf_getphdrnum), ELF32 and ELF64, both
- * byte orders (note descriptors are decoded in the file's byte order), truncated
- * cores (claims past the end are counted unreadable by regions_finish), zero
+ * NT_AUXV; the process (name, arguments with secrets redacted, pid, uid)
+ * from NT_PRPSINFO goes to regions_info(); every file mapping of NT_FILE to
+ * regions_add_module() for attribution (scanner/where). Handles PN_XNUM
+ * (through elf_getphdrnum), ELF32 and ELF64, both byte orders (note
+ * descriptors are decoded in the file's byte order), truncated cores
+ * (claims past the end are counted unreadable by regions_finish), zero
  * padding between notes (seen in real kernel cores), and streams (parsed from
  * the input's head through elf_memory). All ELF structure parsing is libelf's;
  * this file only decodes note descriptors, which libelf leaves as raw bytes.
@@ -20,6 +23,7 @@
 #include <libelf.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../input/input.h"
 #include "elfcore.h"
@@ -138,6 +142,7 @@ note_file(struct core *c, const unsigned char *desc, size_t n, uint64_t desc_off
     for (uint64_t i = 0; i < count; i++) {
         const unsigned char *e = desc + 2 * w + i * 3 * w;
         uint64_t start = get_word(c, e, w), stop = get_word(c, e + w, w);
+        uint64_t page = get_word(c, desc + w, w), pgoff = get_word(c, e + 2 * w, w);
         const char *nul = memchr(name, '\0', (size_t)(end - name));
 
         if (nul == NULL) {
@@ -146,8 +151,14 @@ note_file(struct core *c, const unsigned char *desc, size_t n, uint64_t desc_off
                        (unsigned long long)i, (unsigned long long)count);
             return;
         }
-        if (start < stop)
+        if (start < stop) {
             regions_name_va(c->map, start, stop - start, DG_SPAN_FILE, name, -1);
+            /* for attribution (scanner/where); past the cap only names */
+            (void)regions_add_module(c->map, start, stop - start,
+                                     page != 0 && pgoff <= UINT64_MAX / page ? pgoff * page
+                                                                             : UINT64_MAX,
+                                     name, NULL, NULL);
+        }
         name = nul + 1;
     }
 }
@@ -187,6 +198,101 @@ note_prstatus(struct core *c, const unsigned char *desc, size_t n)
     sp = get_word(c, desc + sp_off, reg);
     if (sp != 0)
         regions_name_va(c->map, sp, 1, DG_SPAN_STACK, "[stack]", (int64_t)pid);
+}
+
+/* Copies the NUL-padded field f[0..n) to out (size out_len) with every
+ * byte outside printable ASCII as '?' and trailing blanks dropped. */
+static void
+copy_field(char *out, size_t out_len, const unsigned char *f, size_t n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n && f[i] != '\0' && k + 1 < out_len; i++)
+        out[k++] = f[i] >= 0x20 && f[i] < 0x7f ? (char)f[i] : '?';
+    while (k > 0 && out[k - 1] == ' ')
+        k--;
+    out[k] = '\0';
+}
+
+/* Does word w[0..n) name a secret ("--password", "-passin", "token=")? */
+static bool
+secret_word(const char *w, size_t n)
+{
+    static const char *const hints[] = {"pass", "secret", "token", "pwd", "auth", "cred"};
+
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+        size_t h = strlen(hints[i]);
+
+        for (size_t k = 0; k + h <= n; k++)
+            if (strncasecmp(w + k, hints[i], h) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Replaces in args the value of every argument that names a secret
+ * ("--password=x", "-passin pass:x", "token=x") by "[redacted]": a report
+ * never repeats a password given on the command line. */
+static void
+redact_args(char *args, size_t len)
+{
+    char out[sizeof ((struct regions_process *)0)->args];
+    size_t k = 0;
+    bool next_secret = false;
+
+    for (const char *p = args; *p != '\0' && k + 1 < sizeof out;) {
+        const char *w = p, *eq;
+        size_t n;
+
+        while (*p != '\0' && *p != ' ')
+            p++;
+        n = (size_t)(p - w);
+        eq = memchr(w, '=', n);
+        if (next_secret) {
+            k += (size_t)snprintf(out + k, sizeof out - k, "[redacted]");
+            next_secret = false;
+        } else if (eq != NULL && secret_word(w, (size_t)(eq - w))) {
+            k += (size_t)snprintf(out + k, sizeof out - k, "%.*s=[redacted]", (int)(eq - w), w);
+        } else {
+            next_secret = w[0] == '-' && secret_word(w, n);
+            k += (size_t)snprintf(out + k, sizeof out - k, "%.*s", (int)n, w);
+        }
+        if (k >= sizeof out)
+            k = sizeof out - 1;
+        while (*p == ' ' && k + 1 < sizeof out) {
+            out[k++] = ' ';
+            p++;
+        }
+    }
+    out[k] = '\0';
+    snprintf(args, len, "%s", out);
+}
+
+/* NT_PRPSINFO: command name, arguments, pid, ppid and uid of the process.
+ * Layouts by descriptor size: 136 bytes (64-bit), 124 (32-bit, 16-bit
+ * uid: i386, ARM), 128 (32-bit, 32-bit uid: x32). */
+static void
+note_prpsinfo(struct core *c, const unsigned char *desc, size_t n)
+{
+    struct regions_process *p = &regions_info(c->map)->process;
+    size_t uid_off, uid_len, pid_off, fname_off;
+
+    if (n == 136 && c->word == 8) {
+        uid_off = 16, uid_len = 4, pid_off = 24, fname_off = 40;
+    } else if (n == 124 && c->word == 4) {
+        uid_off = 8, uid_len = 2, pid_off = 12, fname_off = 28;
+    } else if (n == 128 && c->word == 4) {
+        uid_off = 8, uid_len = 4, pid_off = 16, fname_off = 32;
+    } else {
+        return;
+    }
+    p->known = true;
+    p->uid = (int64_t)get_word(c, desc + uid_off, (unsigned)uid_len);
+    p->pid = (int64_t)get_word(c, desc + pid_off, 4);
+    p->ppid = (int64_t)get_word(c, desc + pid_off + 4, 4);
+    copy_field(p->name, sizeof p->name, desc + fname_off, 16);
+    copy_field(p->args, sizeof p->args, desc + fname_off + 16, 80);
+    redact_args(p->args, sizeof p->args);
 }
 
 static void
@@ -267,6 +373,9 @@ read_notes(struct core *c, uint64_t off, uint64_t len)
                 break;
             case NT_AUXV:
                 note_auxv(c, desc, nh.n_descsz);
+                break;
+            case NT_PRPSINFO:
+                note_prpsinfo(c, desc, nh.n_descsz);
                 break;
             case NT_FILE:
                 note_file(c, desc, nh.n_descsz, off + desc_off);

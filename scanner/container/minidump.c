@@ -9,7 +9,10 @@
  * (memory spans with virtual addresses and, from MemoryInfoList or LinuxMaps,
  * permissions), thread contexts (context spans with the thread id) and thread
  * stacks. Attribution follows with regions_name_va(): stacks from ThreadList,
- * module images from ModuleList, [heap]/[stack]/paths from LinuxMaps. Strings,
+ * module images from ModuleList, [heap]/[stack]/paths from LinuxMaps; and
+ * with regions_add_module() the modules with their CodeView identity (ELF
+ * build id, PDB GUID and path), the process id from MiscInfo and thread
+ * names from ThreadNames. Strings,
  * CodeView records and anything else no stream body covers are left to
  * regions_finish() as gaps, so every byte is still scanned.
  *
@@ -36,6 +39,8 @@
 #define MD_THREAD_EX_LIST 8u
 #define MD_MEMORY64_LIST 9u
 #define MD_MEMORY_INFO_LIST 16u
+#define MD_MISC_INFO 15u
+#define MD_THREAD_NAMES 24u
 #define MD_LINUX_MAPS 0x47670009u
 
 #define MD_SIGNATURE 0x504d444du /* 'MDMP' read little-endian */
@@ -55,6 +60,8 @@
 #define MD_MAPS_MAX (16u << 20)   /* bytes of LinuxMaps text read */
 #define MD_PERMS_MAX (1u << 18)   /* permission ranges kept */
 #define MD_BATCH 256u             /* list entries read per input_read_at() */
+#define MD_CV_MAX 1024u           /* bytes of a CodeView record read */
+#define MD_THREAD_NAME_SIZE 12u   /* MINIDUMP_THREAD_NAME, packed */
 
 /* One directory entry as read from the file. */
 struct md_stream {
@@ -882,7 +889,59 @@ read_exception(struct md *c, const struct md_stream *s)
     claim_context(c, e + 160, (uint64_t)s->rva + 160, le32(e), 0, "exception context");
 }
 
-/* ModuleList: names module images. */
+/* Appends the hex of p[0..n) to out (size len). */
+static void
+hex_append(char *out, size_t len, const uint8_t *p, size_t n)
+{
+    size_t k = strlen(out);
+
+    for (size_t i = 0; i < n && k + 2 < len; i++, k += 2)
+        snprintf(out + k, len - k, "%02x", p[i]);
+}
+
+/* The identity in a module's CodeView record {u32 DataSize, u32 Rva} at loc:
+ * a Breakpad 'BpEL' record gives the ELF build id (id, hex); 'RSDS' its GUID
+ * and age (id, as symbol servers write them) and the PDB path (pdb); 'NB10'
+ * the PDB path. Both left "" when there is none or it cannot be read. */
+static void
+read_codeview(struct md *c, const uint8_t *loc, char *id, size_t id_len, char *pdb,
+              size_t pdb_len)
+{
+    uint8_t cv[MD_CV_MAX];
+    uint32_t size = le32(loc), rva = le32(loc + 4);
+    size_t name_at = 0;
+
+    id[0] = pdb[0] = '\0';
+    if (size < 4 || in_metadata(c, rva, size))
+        return;
+    if (size > sizeof cv)
+        size = sizeof cv;
+    if ((uint64_t)rva + size > c->end || !rd(c, rva, cv, size))
+        return;
+    if (memcmp(cv, "BpEL", 4) == 0) {
+        hex_append(id, id_len, cv + 4, size - 4);
+    } else if (memcmp(cv, "RSDS", 4) == 0 && size >= 24) {
+        /* GUID as Data1-Data3 big-endian, then Data4, then the age (hex). */
+        uint8_t g[16] = {cv[7], cv[6], cv[5], cv[4], cv[9], cv[8], cv[11], cv[10]};
+
+        memcpy(g + 8, cv + 12, 8);
+        hex_append(id, id_len, g, sizeof g);
+        snprintf(id + strlen(id), id_len - strlen(id), "%x", (unsigned)le32(cv + 20));
+        name_at = 24;
+    } else if (memcmp(cv, "NB10", 4) == 0 && size >= 16) {
+        name_at = 16;
+    }
+    if (name_at > 0 && name_at < size) {
+        size_t k = 0;
+
+        for (size_t i = name_at; i < size && cv[i] != '\0' && k + 1 < pdb_len; i++)
+            pdb[k++] = cv[i] >= 0x20 && cv[i] != 0x7f ? (char)cv[i] : '?';
+        pdb[k] = '\0';
+    }
+}
+
+/* ModuleList: names module images, records each module with its CodeView
+ * identity, and takes the process's name from the first (the executable). */
 static void
 read_modules(struct md *c, const struct md_stream *s)
 {
@@ -901,6 +960,8 @@ read_modules(struct md *c, const struct md_stream *s)
             const uint8_t *e = buf + j * MD_MODULE_SIZE;
             uint64_t base = le64(e), size = le32(e + 8);
             uint32_t name_rva = le32(e + 20);
+            char id[2 * MD_CV_MAX + 1], pdb[MD_NAME_MAX];
+            struct regions_process *proc = &regions_info(c->map)->process;
 
             if (size == 0)
                 continue;
@@ -914,6 +975,16 @@ read_modules(struct md *c, const struct md_stream *s)
             if (size > UINT64_MAX - base)
                 size = UINT64_MAX - base;
             regions_name_va(c->map, base, size, DG_SPAN_MODULE, name, -1);
+            read_codeview(c, e + 76, id, sizeof id, pdb, sizeof pdb);
+            if (regions_add_module(c->map, base, size, 0, name, id[0] ? id : NULL,
+                                   pdb[0] ? pdb : NULL) == DG_OK && proc->n_modules++ == 0) {
+                const char *slash = strrchr(name, '/'), *bslash = strrchr(name, '\\');
+                const char *base_name = slash > bslash ? slash : bslash;
+
+                proc->known = true;
+                dg_strlcpyf(proc->name, sizeof proc->name, "%s",
+                            base_name != NULL ? base_name + 1 : name);
+            }
         }
         if (got < k) {
             if (!c->miss)
@@ -922,6 +993,49 @@ read_modules(struct md *c, const struct md_stream *s)
                      (unsigned)s->rva, (unsigned)i, (unsigned)(n - 1));
             break;
         }
+    }
+}
+
+/* MiscInfoStream: the process id (when Flags1 has MINIDUMP_MISC1_PROCESS_ID). */
+static void
+read_misc_info(struct md *c, const struct md_stream *s)
+{
+    uint8_t b[12];
+
+    if (s->size < sizeof b || !rd(c, s->rva, b, sizeof b))
+        return;
+    if (le32(b + 4) & 1u) {
+        regions_info(c->map)->process.known = true;
+        regions_info(c->map)->process.pid = le32(b + 8);
+    }
+}
+
+/* ThreadNamesStream: {u32 count, {u32 ThreadId, u64 RvaOfThreadName}[count]},
+ * each name a MINIDUMP_STRING. */
+static void
+read_thread_names(struct md *c, const struct md_stream *s)
+{
+    uint8_t buf[MD_BATCH * MD_THREAD_NAME_SIZE];
+    char name[MD_NAME_MAX];
+    uint64_t first;
+    uint32_t n;
+
+    if (!list_header(c, s, MD_THREAD_NAME_SIZE, &n, &first))
+        return;
+    for (uint32_t i = 0; i < n;) {
+        size_t k = n - i < MD_BATCH ? n - i : MD_BATCH;
+        size_t got = read_batch(c, first, i, k, MD_THREAD_NAME_SIZE, buf);
+
+        for (size_t j = 0; j < got; j++, i++) {
+            const uint8_t *e = buf + j * MD_THREAD_NAME_SIZE;
+            uint64_t rva = le64(e + 4);
+
+            if (rva <= UINT32_MAX && read_string(c, (uint32_t)rva, name, sizeof name) &&
+                name[0] != '\0' && regions_set_thread_name(c->map, le32(e), name) != DG_OK)
+                return;
+        }
+        if (got < k)
+            return;
     }
 }
 
@@ -1249,6 +1363,10 @@ minidump_read(const struct dg_input *in, struct dg_regions *map, struct dg_diag 
         read_exception(&c, s);
     if ((s = find_stream(&c, MD_MODULE_LIST)) != NULL)
         read_modules(&c, s);
+    if ((s = find_stream(&c, MD_MISC_INFO)) != NULL)
+        read_misc_info(&c, s);
+    if ((s = find_stream(&c, MD_THREAD_NAMES)) != NULL)
+        read_thread_names(&c, s);
     for (size_t i = 0; i < c.n_maps; i++)
         if (c.maps[i].name[0] != '\0')
             regions_name_va(map, c.maps[i].va, c.maps[i].end - c.maps[i].va, c.maps[i].kind,

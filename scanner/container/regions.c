@@ -41,6 +41,16 @@ struct dg_regions {
     uint64_t unreadable_clipped; /* computed by regions_finish */
     struct name *names;
     struct regions_info info;
+
+    struct regions_module *modules;  /* regions_add_module() */
+    size_t n_modules, cap_modules;
+    struct thread_name *threads;     /* regions_set_thread_name() */
+    size_t n_threads, cap_threads;
+};
+
+struct thread_name {
+    int64_t tid;
+    const char *name; /* interned */
 };
 
 struct dg_regions *
@@ -48,8 +58,10 @@ regions_new(void)
 {
     struct dg_regions *m = calloc(1, sizeof *m);
 
-    if (m != NULL)
+    if (m != NULL) {
         m->info.format = "raw";
+        m->info.process.pid = m->info.process.ppid = m->info.process.uid = -1;
+    }
     return m;
 }
 
@@ -64,6 +76,8 @@ regions_free(struct dg_regions *m)
         free(m->names);
         m->names = nx;
     }
+    free(m->modules);
+    free(m->threads);
     free(m->c);
     free(m->va_index);
     free(m->spans);
@@ -519,4 +533,89 @@ const struct regions_info *
 regions_info_const(const struct dg_regions *m)
 {
     return &m->info;
+}
+
+/* Makes room for one more element of size sz in v (count n, capacity
+ * *cap). Returns the array (maybe moved), or NULL with v unchanged. */
+static void *
+grow(void *v, size_t n, size_t *cap, size_t sz)
+{
+    size_t nc;
+    void *nv;
+
+    if (n < *cap)
+        return v;
+    nc = *cap ? 2 * *cap : 16;
+    if ((nv = realloc(v, nc * sz)) == NULL)
+        return NULL;
+    *cap = nc;
+    return nv;
+}
+
+dg_err
+regions_add_module(struct dg_regions *m, uint64_t va, uint64_t size, uint64_t file_off,
+                   const char *name, const char *build_id, const char *debug_file)
+{
+    struct regions_module *e;
+
+    if (m->n_modules >= REGIONS_MAX_MODULES)
+        return DG_E_LIMIT;
+    if ((e = grow(m->modules, m->n_modules, &m->cap_modules, sizeof *m->modules)) == NULL)
+        return DG_E_NOMEM;
+    m->modules = e;
+    e = &m->modules[m->n_modules];
+    *e = (struct regions_module){.va = va, .size = size, .file_off = file_off};
+    if ((name != NULL && (e->name = intern(m, name)) == NULL) ||
+        (build_id != NULL && (e->build_id = intern(m, build_id)) == NULL) ||
+        (debug_file != NULL && (e->debug_file = intern(m, debug_file)) == NULL))
+        return DG_E_NOMEM;
+    m->n_modules++;
+    return DG_OK;
+}
+
+size_t
+regions_module_count(const struct dg_regions *m)
+{
+    return m->n_modules;
+}
+
+const struct regions_module *
+regions_module_get(const struct dg_regions *m, size_t i)
+{
+    return i < m->n_modules ? &m->modules[i] : NULL;
+}
+
+const struct regions_module *
+regions_module_at(const struct dg_regions *m, uint64_t va)
+{
+    for (size_t i = 0; i < m->n_modules; i++)
+        if (va >= m->modules[i].va && va - m->modules[i].va < m->modules[i].size)
+            return &m->modules[i];
+    return NULL;
+}
+
+dg_err
+regions_set_thread_name(struct dg_regions *m, int64_t tid, const char *name)
+{
+    struct thread_name *t;
+
+    if (m->n_threads >= REGIONS_MAX_THREAD_NAMES)
+        return DG_E_LIMIT;
+    if ((t = grow(m->threads, m->n_threads, &m->cap_threads, sizeof *m->threads)) == NULL)
+        return DG_E_NOMEM;
+    m->threads = t;
+    m->threads[m->n_threads].tid = tid;
+    if ((m->threads[m->n_threads].name = intern(m, name)) == NULL)
+        return DG_E_NOMEM;
+    m->n_threads++;
+    return DG_OK;
+}
+
+const char *
+regions_thread_name(const struct dg_regions *m, int64_t tid)
+{
+    for (size_t i = 0; i < m->n_threads; i++)
+        if (m->threads[i].tid == tid)
+            return m->threads[i].name;
+    return NULL;
 }

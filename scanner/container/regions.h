@@ -29,6 +29,16 @@ enum regions_priority {
     REGIONS_PRIO_WEAK = 2,    /* descriptive claims that yield to everything */
 };
 
+/* Who the dumped process was (ELF NT_PRPSINFO, minidump MiscInfo): strings
+ * are "" and numbers -1 where the dump does not say. */
+struct regions_process {
+    bool known;               /* some field below was read from the dump */
+    char name[64];            /* command name (pr_fname) */
+    char args[128];           /* pr_psargs: the first 80 bytes of argv, NULs as spaces */
+    int64_t pid, ppid, uid;
+    unsigned n_modules;       /* modules the dump lists (minidump ModuleList) */
+};
+
 /* What the container says about the dump as a whole. */
 struct regions_info {
     const char *format;       /* "elf-core", "minidump", "raw" (static string) */
@@ -37,6 +47,7 @@ struct regions_info {
     bool big_endian;
     unsigned n_threads;
     bool stream_partial;      /* a stream's container was read from its head only */
+    struct regions_process process;
 };
 
 struct dg_regions;
@@ -63,6 +74,33 @@ void regions_add_unreadable(struct dg_regions *m, uint64_t bytes);
  * size 1 names the claim holding one address (a stack pointer). */
 void regions_name_va(struct dg_regions *m, uint64_t va, uint64_t size, enum dg_span_kind kind,
                      const char *name, int64_t thread);
+
+/* A module the container lists with its image range (minidump ModuleList,
+ * one per module; ELF NT_FILE, one per file mapping): path, and its identity
+ * from the CodeView record: build_id (hex of a Breakpad 'BpEL' ELF build id,
+ * or of an 'RSDS' GUID followed by its age) and debug_file (the PDB path). */
+struct regions_module {
+    uint64_t va, size;        /* image range in the process */
+    uint64_t file_off;        /* offset in the file mapped at va (NT_FILE); 0 for an image */
+    const char *name;         /* path as the dump gives it (interned) */
+    const char *build_id;     /* lowercase hex, or NULL */
+    const char *debug_file;   /* PDB path of an RSDS/NB10 record, or NULL */
+};
+#define REGIONS_MAX_MODULES 8192u
+#define REGIONS_MAX_THREAD_NAMES 8192u
+/* Records a module (strings copied; NULL for none). DG_E_LIMIT past
+ * REGIONS_MAX_MODULES, DG_E_NOMEM. */
+dg_err regions_add_module(struct dg_regions *m, uint64_t va, uint64_t size, uint64_t file_off,
+                          const char *name, const char *build_id, const char *debug_file);
+size_t regions_module_count(const struct dg_regions *m);
+const struct regions_module *regions_module_get(const struct dg_regions *m, size_t i);
+/* The module whose image holds va, or NULL. */
+const struct regions_module *regions_module_at(const struct dg_regions *m, uint64_t va);
+/* Records the name of thread tid (minidump ThreadNames); copied. DG_E_LIMIT
+ * past REGIONS_MAX_THREAD_NAMES, DG_E_NOMEM. */
+dg_err regions_set_thread_name(struct dg_regions *m, int64_t tid, const char *name);
+/* The name of thread tid, or NULL. */
+const char *regions_thread_name(const struct dg_regions *m, int64_t tid);
 
 /* Resolves the claims into the final cover of [0, file_size). file_size may
  * be UINT64_MAX for a stream of unknown length: the last span then runs to

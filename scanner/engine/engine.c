@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "../../detectors/registry.h"
+#include "../util/deadline.h"
 #include "engine_int.h"
 
 #define MAX_THREADS 64
@@ -159,8 +160,8 @@ do_indexed_chunk(struct worker *w, uint64_t k)
     uint64_t size = j->in->size, off;
     struct dg_chunk ch = {.dump = &j->dump};
 
-    if (k > size / j->chunk || atomic_load(&j->shrunk))
-        return false;
+    if (k > size / j->chunk || atomic_load(&j->shrunk) || deadline_passed(j->opts->deadline))
+        return false; /* past the end, or the time budget (scan.c says so) */
     off = k * j->chunk;
     if (off >= size)
         return false;
@@ -347,7 +348,8 @@ stream_produce(struct job *j, struct worker *inline_w, struct worker *helper, ui
         size_t got = 0, want = j->chunk + j->margin - carried;
         struct stream_buf *next;
 
-        rc = stream_read(j->in, &pos, cur->p + carried, want, &got);
+        if (!deadline_passed(j->opts->deadline)) /* else: ends here (scan.c says so) */
+            rc = stream_read(j->in, &pos, cur->p + carried, want, &got);
         if (rc != DG_OK) {
             dg_diag(j->diag, rc, pos, "%s: read error at offset 0x%llx: %s", j->in->name,
                     (unsigned long long)pos, strerror(errno));

@@ -11,23 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../container/elfcore.h"
 #include "../container/minidump.h"
 #include "../container/raw.h"
 #include "../input/decompress.h"
+#include "../util/deadline.h"
 #include "engine_int.h"
 #include "identity.h"
-
-static double
-now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "../where/where.h"
 
 /* Reads the container of in into out->map. Never fails for a readable input:
  * anything unrecognized or broken becomes one raw span. */
@@ -173,7 +165,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
 {
     struct dg_sink sink;
     uint64_t scanned = 0;
-    double t0 = now();
+    double t0 = deadline_now();
     dg_err rc;
 
     sink_init(&sink, out->diag);
@@ -189,12 +181,26 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
         if (rc == DG_OK && scanned == 0)
             rc = drc;
         out->stream_cut = drc != DG_OK; /* the decompressed dump ended early */
+        out->over_budget = drc == DG_E_LIMIT; /* max_decompressed, or the deadline */
         snprintf(out->compression, sizeof out->compression, "%s", in->compression);
         out->compressed_bytes = in->compressed_bytes;
     }
     if (in->stream) {
         in->size = scanned;
         regions_finish(out->map, scanned);
+    }
+    if (input_timed_out(in)) {
+        out->over_budget = true;
+        dg_diag_at(out->diag, DG_DIAG_WARNING, DG_E_LIMIT, scanned,
+                   "%s: nothing more arrived before the time budget ran out; scanned the %llu "
+                   "bytes received", in->name, (unsigned long long)scanned);
+    } else if (deadline_passed(opts->deadline) && !out->over_budget) {
+        /* the engine started no chunk past the deadline */
+        out->over_budget = true;
+        dg_diag_at(out->diag, DG_DIAG_WARNING, DG_E_LIMIT, DG_NO_OFFSET,
+                   "%s: the time budget ran out after %llu bytes were scanned%s", in->name,
+                   (unsigned long long)scanned,
+                   in->stream || scanned >= in->size ? "" : "; the rest was not");
     }
     out->cov.scanned_bytes = scanned;
     coverage(out, in->stream ? scanned : in->size);
@@ -218,7 +224,9 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     sink_free(&sink);
     identity_group(out);
     identity_name_from_dump(out);
-    out->seconds = now() - t0;
+    if (out->n_findings > 0) /* while the input is open; costs nothing without findings */
+        (void)where_attribute(in, out, opts->where);
+    out->seconds = deadline_now() - t0;
     if (rc != DG_OK && scanned > 0)
         rc = DG_OK; /* partial is not failure */
     return rc;
@@ -232,7 +240,10 @@ scan_path(const char *path, const struct scan_opts *opts, struct scan_result *ou
 
     if (rc != DG_OK)
         return rc;
-    rc = input_open(path, out->diag, &in);
+    rc = input_open_limited(path,
+                            &(struct input_limits){.max_decompressed = opts->max_decompressed,
+                                                   .deadline = opts->deadline},
+                            out->diag, &in);
     if (rc != DG_OK)
         return rc;
     rc = scan_input(&in, opts, out);
@@ -300,6 +311,7 @@ scan_result_free(struct scan_result *r)
     free(r->publics);
     dg_diag_free(r->diag);
     regions_free(r->map);
+    where_free(r->where);
     memset(r, 0, sizeof *r);
 }
 

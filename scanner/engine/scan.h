@@ -20,6 +20,9 @@
 
 #include <dumpgate/detector.h>
 
+struct where_opts;
+struct where_result;
+
 struct scan_opts {
     unsigned threads;             /* worker threads; 0 or 1 = scan on the caller's thread */
     size_t chunk_size;            /* owned bytes per chunk; 0 = SCAN_DEFAULT_CHUNK */
@@ -30,6 +33,15 @@ struct scan_opts {
      * size (0 when a stream's is unknown); NULL for none. */
     void (*progress)(void *arg, uint64_t scanned, uint64_t total);
     void *progress_arg;
+    /* Budgets, 0 for none: a compressed input stops decoding after
+     * max_decompressed bytes; past deadline (CLOCK_MONOTONIC seconds,
+     * util/deadline.h) no chunk starts and no read of a stream waits. Either
+     * ends the scan early with a warning and sets scan_result.over_budget. */
+    uint64_t max_decompressed;
+    double deadline;
+    /* Attribution of findings (scanner/where/where.h): --debug-dir and the
+     * like; NULL attributes with the defaults. */
+    const struct where_opts *where;
 };
 
 #define SCAN_PROGRESS_STEP (64ull << 20)
@@ -95,6 +107,8 @@ struct scan_result {
                                      are in the decompressed dump; "" if none */
     uint64_t compressed_bytes;    /* bytes of the compressed file read */
     bool stream_cut;              /* the compressed stream failed before its end */
+    bool over_budget;             /* a budget of scan_opts ended the scan early */
+    struct where_result *where;   /* attribution of the findings (scanner/where), or NULL */
 };
 
 /* Scans the file at path ("-" = standard input). */

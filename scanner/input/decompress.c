@@ -23,6 +23,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "../util/deadline.h"
 #include "apport.h"
 #include "decompress.h"
 
@@ -53,6 +54,8 @@ struct dc_decoder {
     size_t zhead_len;
     uint64_t frame_out;     /* zstd: bytes decoded from the current frame */
     bool bz_open;
+    uint64_t max_out;       /* decompressed bytes allowed (0: no limit) */
+    double deadline;        /* no read of the source waits past it (0: none) */
     union {
         ZSTD_DStream *zstd;
         LZ4F_dctx *lz4;
@@ -136,6 +139,10 @@ raw_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, char *why, size_t why
         *got = n;
         z->st.in_bytes += n;
         return DG_OK;
+    }
+    if (!deadline_wait_readable(z->src_fd, z->deadline)) {
+        snprintf(why, why_len, "nothing more arrived before the time budget ran out");
+        return DG_E_LIMIT;
     }
     do
         r = read(z->src_fd, buf, cap);
@@ -579,6 +586,19 @@ decompress_read(struct dc_decoder *z, uint8_t *buf, size_t cap)
         uint8_t *out = buf + got;
         size_t room = cap - got, n = 0;
 
+        if (z->max_out > 0) {
+            if (z->st.out_bytes >= z->max_out) {
+                snprintf(z->st.why, sizeof z->st.why,
+                         "stopped after %llu decompressed bytes (the max_decompressed limit); "
+                         "the rest was not decoded", (unsigned long long)z->max_out);
+                z->st.rc = DG_E_LIMIT;
+                z->done = true;
+                break;
+            }
+            if (room > z->max_out - z->st.out_bytes)
+                room = (size_t)(z->max_out - z->st.out_bytes);
+        }
+
         switch (z->codec) {
         case DC_ZSTD:
             n = step_zstd(z, out, room);
@@ -605,6 +625,13 @@ decompress_read(struct dc_decoder *z, uint8_t *buf, size_t cap)
         z->st.out_bytes += n; /* counted as it comes: fail() names the offset */
     }
     return got;
+}
+
+void
+decompress_limit(struct dc_decoder *z, uint64_t max_out, double deadline)
+{
+    z->max_out = max_out;
+    z->deadline = deadline;
 }
 
 dg_err

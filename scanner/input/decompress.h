@@ -56,6 +56,12 @@ struct dc_decoder;
 dg_err decompress_open(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix_len,
                        const char *name, struct dg_diag *d, struct dc_decoder **out);
 
+/* Bounds what z may cost (0: no bound): after max_out decompressed bytes
+ * the stream ends with DG_E_LIMIT; a read of the source that would wait
+ * past deadline (CLOCK_MONOTONIC seconds, util/deadline.h) ends it with
+ * DG_E_LIMIT too. Call before the first decompress_read(). */
+void decompress_limit(struct dc_decoder *z, uint64_t max_out, double deadline);
+
 /* Decodes the next bytes of the stream into buf[0..cap) and returns how many:
  * fewer than cap only at the end of the stream, where the end is the end of
  * the data or the first error (see decompress_close()); 0 from then on. */

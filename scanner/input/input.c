@@ -6,7 +6,8 @@
  * (stdin, pipes, FIFOs) keep a growing head of at most INPUT_HEAD_MAX bytes
  * for the container reader, and the engine pulls the rest sequentially.
  * Compressed inputs are sniffed here and pulled through a decompress.c
- * decoder.
+ * decoder. Limits (input_limits): a deadline after which no read of a
+ * stream waits (the stream ends there), and a cap on decompressed bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/deadline.h"
 #include "decompress.h"
 #include "input.h"
 
@@ -24,16 +26,25 @@ struct input_head {
     size_t len;   /* bytes read into buf */
     size_t cap;
     bool eof;
+    double deadline;   /* no read waits past it (0: none) */
+    bool timed_out;    /* a read ended at the deadline */
 };
 
-/* Reads up to len bytes from a stream (fewer only at its end). */
+/* Reads up to len bytes from a stream (fewer only at its end, or when the
+ * deadline passes: then *late is set and the bytes read so far count). */
 static ssize_t
-read_full(int fd, uint8_t *buf, size_t len)
+read_full(int fd, uint8_t *buf, size_t len, double deadline, bool *late)
 {
     size_t got = 0;
 
     while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
+        ssize_t r;
+
+        if (!deadline_wait_readable(fd, deadline)) {
+            *late = true;
+            break;
+        }
+        r = read(fd, buf + got, len - got);
 
         if (r < 0 && errno == EINTR)
             continue;
@@ -50,16 +61,16 @@ read_full(int fd, uint8_t *buf, size_t len)
  * consumed) into a stream of the decompressed bytes. */
 static dg_err
 open_compressed(struct dg_input *out, enum dc_kind k, const uint8_t *prefix, size_t n,
-                struct dg_diag *d)
+                const struct input_limits *lim, struct dg_diag *d)
 {
     dg_err rc;
 
-    out->head = calloc(1, sizeof *out->head);
-    if (out->head == NULL)
+    if (out->head == NULL && (out->head = calloc(1, sizeof *out->head)) == NULL)
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", out->name);
     rc = decompress_open(k, out->fd, prefix, n, out->name, d, &out->decoder);
     if (rc != DG_OK)
         return rc;
+    decompress_limit(out->decoder, lim->max_decompressed, lim->deadline);
     out->stream = true;
     out->size = 0;
     snprintf(out->compression, sizeof out->compression, "%s", decompress_kind_name(k));
@@ -70,31 +81,69 @@ open_compressed(struct dg_input *out, enum dc_kind k, const uint8_t *prefix, siz
 static dg_err
 keep_sniffed(struct dg_input *out, const uint8_t *p, size_t n, struct dg_diag *d)
 {
-    out->head = calloc(1, sizeof *out->head);
     if (out->head == NULL || (out->head->buf = malloc(65536)) == NULL)
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", out->name);
     out->head->cap = 65536;
     memcpy(out->head->buf, p, n);
     out->head->len = n;
-    out->head->eof = n < DC_SNIFF_LEN;
+    out->head->eof = n < DC_SNIFF_LEN && !out->head->timed_out;
     return DG_OK;
+}
+
+/* The descriptor N of a path /proc/self/fd/N or /dev/fd/N, or -1. */
+static int
+fd_of_path(const char *path)
+{
+    static const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/"};
+
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t k = strlen(prefixes[i]);
+        char *end;
+        long v;
+
+        if (strncmp(path, prefixes[i], k) != 0 || path[k] < '0' || path[k] > '9')
+            continue;
+        errno = 0;
+        v = strtol(path + k, &end, 10);
+        if (errno == 0 && *end == '\0' && v >= 0 && v <= 1 << 20)
+            return (int)v;
+    }
+    return -1;
 }
 
 dg_err
 input_open(const char *path, struct dg_diag *d, struct dg_input *out)
 {
+    return input_open_limited(path, NULL, d, out);
+}
+
+dg_err
+input_open_limited(const char *path, const struct input_limits *lim, struct dg_diag *d,
+                   struct dg_input *out)
+{
+    static const struct input_limits none = {0};
     struct stat st;
     uint8_t magic[DC_SNIFF_LEN];
     enum dc_kind kind;
     ssize_t n;
     dg_err rc;
-    int fd;
+    int fd, given;
+    bool late = false;
 
     memset(out, 0, sizeof *out);
     out->name = path;
     out->fd = -1;
+    if (lim == NULL)
+        lim = &none;
     if (strcmp(path, "-") == 0) {
         fd = STDIN_FILENO;
+    } else if ((given = fd_of_path(path)) >= 0) {
+        /* the descriptor itself: its file may be one this process cannot
+         * open by name (the handler's dump, for a scan without privileges) */
+        fd = fcntl(given, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+            return dg_diag(d, errno == EBADF ? DG_E_NOT_FILE : DG_E_IO, DG_NO_OFFSET,
+                           "%s: cannot open: %s", path, strerror(errno));
     } else {
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
@@ -136,22 +185,41 @@ input_open(const char *path, struct dg_diag *d, struct dg_input *out)
         kind = n > 0 ? decompress_sniff(magic, (size_t)n, false) : DC_NONE;
         if (kind == DC_NONE)
             return DG_OK;
-        rc = open_compressed(out, kind, NULL, 0, d); /* the decoder reads from offset 0 */
+        /* the decoder reads from offset 0 (a descriptor handed over may be
+         * elsewhere) */
+        if (lseek(fd, 0, SEEK_SET) != 0) {
+            int e = errno;
+
+            input_close(out);
+            return dg_diag(d, DG_E_IO, 0, "%s: cannot read: %s", path, strerror(e));
+        }
+        rc = open_compressed(out, kind, NULL, 0, lim, d);
         if (rc != DG_OK)
             input_close(out);
         return rc;
     }
     out->stream = true;
-    n = read_full(fd, magic, sizeof magic);
+    if ((out->head = calloc(1, sizeof *out->head)) == NULL) {
+        input_close(out);
+        return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", path);
+    }
+    out->head->deadline = lim->deadline;
+    n = read_full(fd, magic, sizeof magic, lim->deadline, &late);
     if (n < 0) {
         int e = errno;
 
         input_close(out);
         return dg_diag(d, DG_E_IO, 0, "%s: cannot read: %s", path, strerror(e));
     }
-    kind = decompress_sniff(magic, (size_t)n, false);
+    if (late && n == 0) {
+        input_close(out);
+        return dg_diag(d, DG_E_LIMIT, 0, "%s: nothing arrived before the time budget ran out",
+                       path);
+    }
+    out->head->timed_out = late;
+    kind = late ? DC_NONE : decompress_sniff(magic, (size_t)n, false);
     if (kind != DC_NONE)
-        rc = open_compressed(out, kind, magic, (size_t)n, d);
+        rc = open_compressed(out, kind, magic, (size_t)n, lim, d);
     else
         rc = keep_sniffed(out, magic, (size_t)n, d);
     if (rc != DG_OK)
@@ -227,9 +295,20 @@ input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
         *got = decompress_read(in->decoder, buf, len);
         return DG_OK;
     }
-    r = read_full(in->fd, buf, len);
+    if (in->head != NULL && in->head->timed_out) {
+        *got = 0; /* the stream was cut at its deadline */
+        return DG_OK;
+    }
+    r = read_full(in->fd, buf, len, in->head != NULL ? in->head->deadline : 0,
+                  in->head != NULL ? &in->head->timed_out : &(bool){false});
     *got = r > 0 ? (size_t)r : 0;
     return r < 0 ? DG_E_IO : DG_OK;
+}
+
+bool
+input_timed_out(const struct dg_input *in)
+{
+    return in->head != NULL && in->head->timed_out;
 }
 
 dg_err

@@ -28,6 +28,14 @@
 
 #define INPUT_HEAD_MAX (64u << 20) /* bytes of a stream kept for its container */
 
+/* Bounds on what an input may cost (input_open_limited); 0 for none. */
+struct input_limits {
+    uint64_t max_decompressed; /* bytes a compressed input may decode to: the
+                                  stream ends there with DG_E_LIMIT */
+    double deadline;           /* CLOCK_MONOTONIC seconds after which no read
+                                  of a stream waits: it ends there */
+};
+
 struct dg_input {
     const char *name;     /* as given by the user; not owned */
     int fd;               /* open descriptor (for a compressed input: of the
@@ -44,6 +52,17 @@ struct dg_input {
 /* Opens path ("-" = standard input). Returns DG_OK, or an error already
  * described in d (no such file, a directory, unreadable, empty). */
 dg_err input_open(const char *path, struct dg_diag *d, struct dg_input *out);
+
+/* input_open() within lim (NULL: none). A path /proc/self/fd/N or /dev/fd/N
+ * reads the open descriptor N itself (a duplicate of it), so that a process
+ * that may not open the file by name (a scan that dropped its privileges)
+ * still reads what it was handed. */
+dg_err input_open_limited(const char *path, const struct input_limits *lim, struct dg_diag *d,
+                          struct dg_input *out);
+
+/* True once a read of the stream ended because lim->deadline passed (the
+ * stream was cut there; the bytes before it were delivered). */
+bool input_timed_out(const struct dg_input *in);
 
 /* Wraps p[0..len) as an input called name. */
 void input_open_memory(const char *name, const uint8_t *p, size_t len, struct dg_input *out);

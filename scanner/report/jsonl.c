@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "../container/regions.h"
+#include "../where/where.h"
 #include "report.h"
 
 /* The version of the JSONL contract (docs/FINDINGS.md), in every record.
@@ -84,6 +86,51 @@ location_json(uint64_t off, uint64_t len, bool has_va, uint64_t va, const struct
     return o;
 }
 
+json_t *
+jsonl_process(const struct scan_result *r)
+{
+    const struct regions_process *p;
+    json_t *o;
+
+    if (r->map == NULL || !(p = &regions_info_const(r->map)->process)->known)
+        return json_null();
+    o = json_object();
+    json_object_set_new(o, "name", str_or_null(p->name));
+    json_object_set_new(o, "pid", p->pid >= 0 ? json_integer(p->pid) : json_null());
+    json_object_set_new(o, "ppid", p->ppid >= 0 ? json_integer(p->ppid) : json_null());
+    json_object_set_new(o, "uid", p->uid >= 0 ? json_integer(p->uid) : json_null());
+    json_object_set_new(o, "args", str_or_null(p->args));
+    json_object_set_new(o, "modules", p->n_modules ? json_integer(p->n_modules) : json_null());
+    return o;
+}
+
+json_t *
+jsonl_where(const struct scan_result *r, const struct scan_finding *sf)
+{
+    const struct where_loc *w = where_of_finding(r, sf);
+    const struct regions_process *p = r->map != NULL ? &regions_info_const(r->map)->process : NULL;
+    json_t *o = json_object(), *proc = json_null(), *thr = json_null();
+
+    if (p != NULL && p->known)
+        proc = json_pack("{s:o, s:o}", "name", str_or_null(p->name), "pid",
+                         p->pid >= 0 ? json_integer(p->pid) : json_null());
+    if (w != NULL && w->thread >= 0)
+        thr = json_pack("{s:I, s:o}", "id", (json_int_t)w->thread, "name",
+                        str_or_null(w->thread_name));
+    json_object_set_new(o, "process", proc);
+    json_object_set_new(o, "thread", thr);
+    json_object_set_new(o, "module", str_or_null(w ? w->module : NULL));
+    json_object_set_new(o, "build_id", str_or_null(w ? w->build_id : NULL));
+    json_object_set_new(o, "section", str_or_null(w ? w->section : NULL));
+    json_object_set_new(o, "symbol", str_or_null(w ? w->symbol : NULL));
+    json_object_set_new(o, "variable", str_or_null(w ? w->variable : NULL));
+    json_object_set_new(o, "type", str_or_null(w ? w->type : NULL));
+    json_object_set_new(o, "path", str_or_null(w ? w->path : NULL));
+    json_object_set_new(o, "note", w != NULL ? str_or_null(w->note)
+                                             : json_string("not attributed"));
+    return o;
+}
+
 void
 jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
 {
@@ -129,6 +176,7 @@ jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding 
                                                   l->detector, l->encoding));
     }
     json_object_set_new(o, "locations", locs);
+    json_object_set_new(o, "where", jsonl_where(r, sf));
     emit(out, o);
 }
 
@@ -167,6 +215,7 @@ jsonl_summary(FILE *out, const struct scan_result *r)
     json_object_set_new(o, "compression", str_or_null(r->compression));
     json_object_set_new(o, "compressed_bytes", r->compression[0]
                         ? json_count(r->compressed_bytes) : json_null());
+    json_object_set_new(o, "process", jsonl_process(r));
     json_object_set_new(cov, "file_bytes", json_count(r->cov.file_bytes));
     json_object_set_new(cov, "region_bytes", json_count(r->cov.region_bytes));
     json_object_set_new(cov, "outside_bytes", json_count(r->cov.outside_bytes));

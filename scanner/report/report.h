@@ -56,6 +56,11 @@ const char *report_bytes(uint64_t n, char *out, size_t len);
 void report_escaped(FILE *out, const char *s, size_t len);
 
 /* jsonl.c */
+struct json_t;
+/* The `where` object of a finding (docs/FINDINGS.md), new reference. */
+struct json_t *jsonl_where(const struct scan_result *r, const struct scan_finding *sf);
+/* The `process` object of a summary, or JSON null; new reference. */
+struct json_t *jsonl_process(const struct scan_result *r);
 void jsonl_finding(FILE *out, const struct scan_result *r, const struct scan_finding *f);
 void jsonl_summary(FILE *out, const struct scan_result *r);
 void jsonl_span(FILE *out, const struct dg_region *s);

@@ -24,6 +24,7 @@
 #include <dumpgate/dumpgate.h>
 
 #include "../../detectors/registry.h"
+#include "../where/where.h"
 #include "report.h"
 
 #define SARIF_SCHEMA "https://json.schemastore.org/sarif-2.1.0.json"
@@ -429,6 +430,39 @@ copy_location(const struct scan_result *r, size_t art, size_t nth, size_t n_all,
     return loc;
 }
 
+/* locations[0].logicalLocations from the attribution (where.h): the
+ * variable or symbol (kind "variable"/"member"), the module ("module") and
+ * the thread ("thread"), each with its fullyQualifiedName. */
+static void
+add_logical(json_t *loc, const struct scan_result *r, const struct scan_finding *sf)
+{
+    const struct where_loc *w = where_of_finding(r, sf);
+    json_t *ll = json_array();
+    char name[64];
+
+    if (w != NULL && w->variable[0])
+        json_array_append_new(ll, json_pack("{s:s, s:s, s:s}", "name", w->variable,
+                                            "fullyQualifiedName", w->variable, "kind",
+                                            strchr(w->variable, '.') || strchr(w->variable, '[')
+                                                ? "member"
+                                                : "variable"));
+    else if (w != NULL && w->symbol[0])
+        json_array_append_new(ll, json_pack("{s:s, s:s, s:s}", "name", w->symbol,
+                                            "fullyQualifiedName", w->symbol, "kind", "variable"));
+    if (w != NULL && w->module[0])
+        json_array_append_new(ll, json_pack("{s:s, s:s, s:s}", "name", w->module,
+                                            "fullyQualifiedName", w->module, "kind", "module"));
+    if (w != NULL && w->thread >= 0) {
+        snprintf(name, sizeof name, "thread %lld", (long long)w->thread);
+        json_array_append_new(ll, json_pack("{s:s, s:s, s:s}", "name", name,
+                                            "fullyQualifiedName", name, "kind", "thread"));
+    }
+    if (json_array_size(ll) > 0)
+        json_object_set_new(loc, "logicalLocations", ll);
+    else
+        json_decref(ll);
+}
+
 /* One result per key: the finding's own place is locations[0]; every other
  * copy of the same key in the dump is a related location. */
 static json_t *
@@ -479,7 +513,10 @@ result(const struct scan_result *r, const struct scan_finding *sf, size_t art)
     json_object_set_new(props, "match_sha256", str_or_null(f->match_sha256));
     json_object_set_new(props, "offsets", json_string(r->compression[0] ? "decompressed" : "file"));
     json_object_set_new(props, "copies", json_integer((json_int_t)n_all));
+    json_object_set_new(props, "where", jsonl_where(r, sf));
     primary = location(r, art, f->off, f->len);
+    if (primary != NULL)
+        add_logical(primary, r, sf);
     if (primary != NULL && sf->n_copies > 0) {
         char where[96];
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../container/regions.h"
+#include "../where/where.h"
 #include "report.h"
 
 const char *
@@ -46,6 +48,60 @@ static void
 put_escaped(FILE *out, const char *s)
 {
     report_escaped(out, s, strlen(s));
+}
+
+/* " - in g_conf.tls.key_pem[120] (char [4096]) .data of /usr/bin/x": what
+ * attribution learned about sf (where.h), if anything. */
+static void
+put_where(FILE *out, const struct scan_result *r, const struct scan_finding *sf)
+{
+    const struct where_loc *w = where_of_finding(r, sf);
+    bool named = false;
+
+    if (w == NULL)
+        return;
+    if (w->variable[0]) {
+        fputs(" - in ", out);
+        put_escaped(out, w->variable);
+        if (w->type[0]) {
+            fputs(" (", out);
+            put_escaped(out, w->type);
+            fputc(')', out);
+        }
+        named = true;
+    } else if (w->symbol[0]) {
+        fputs(" - in ", out);
+        put_escaped(out, w->symbol);
+        named = true;
+    }
+    if (w->module[0]) {
+        fputs(named ? " " : " - in ", out);
+        if (w->section[0]) {
+            put_escaped(out, w->section);
+            fputc(' ', out);
+        }
+        fputs(named || w->section[0] ? "of " : "module ", out);
+        put_escaped(out, w->module);
+        if (w->build_id[0])
+            fprintf(out, " (build-id %.16s%s)", w->build_id, strlen(w->build_id) > 16 ? "..." : "");
+    }
+    if (w->thread >= 0) {
+        fprintf(out, " - thread %" PRId64, w->thread);
+        if (w->thread_name[0]) {
+            fputs(" (", out);
+            put_escaped(out, w->thread_name);
+            fputc(')', out);
+        }
+    }
+    if (w->path[0]) {
+        fputs(" - reachable from ", out);
+        put_escaped(out, w->path);
+    }
+    if (w->note[0]) {
+        fputs(" [", out);
+        put_escaped(out, w->note);
+        fputc(']', out);
+    }
 }
 
 void
@@ -99,6 +155,7 @@ text_finding(FILE *out, const struct scan_result *r, const struct scan_finding *
     fputc(']', out);
     if (sf->n_copies > 0)
         fprintf(out, ", %zu copies", sf->n_copies + 1);
+    put_where(out, r, sf);
     /* how sure, and why this role */
     fprintf(out, " - %s (%s", dg_status_name(f->status),
             f->encoding[0] ? f->encoding : sf->detector);
@@ -147,6 +204,21 @@ text_summary(FILE *out, const struct scan_result *r, unsigned verbose)
         fprintf(out, "; %zu allowed%s", allowed, verbose ? "" : " (listed with -v)");
     if (r->compression[0])
         fprintf(out, "; %s-compressed, offsets in the decompressed dump", r->compression);
+    if (r->map != NULL && regions_info_const(r->map)->process.known) {
+        const struct regions_process *p = &regions_info_const(r->map)->process;
+
+        fputs("; process ", out);
+        put_escaped(out, p->name[0] ? p->name : "?");
+        if (p->pid >= 0)
+            fprintf(out, " pid %" PRId64, p->pid);
+        if (p->uid >= 0)
+            fprintf(out, " uid %" PRId64, p->uid);
+        if (p->args[0]) {
+            fputs(" (", out);
+            put_escaped(out, p->args);
+            fputc(')', out);
+        }
+    }
     if (dg_diag_count_level(r->diag, DG_DIAG_WARNING) > 0)
         fprintf(out, "; %zu warning%s", dg_diag_count_level(r->diag, DG_DIAG_WARNING),
                 dg_diag_count_level(r->diag, DG_DIAG_WARNING) == 1 ? "" : "s");

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * ptrpath.c - the pointer paths from roots to heap keys (see ptrpath.h).
+ *
+ * A breadth-first search backwards from every key at once: level 0 holds
+ * the keys' addresses; each level reads every memory region of the dump
+ * once, word by word, and keeps the words whose value lies in [target -
+ * max_offset, target] of a target of the level before (sorted intervals,
+ * binary search). A word the caller calls a root ends its key's search at
+ * that depth (the root of highest rank wins; a weak root is kept while a
+ * few more levels look for a better one); the others become the next
+ * level's targets, the smallest offsets in all first. Only writable
+ * memory (or memory of unknown permissions) is read: a pointer to a heap
+ * object is stored at run time. Memory is read in
+ * 1 MiB windows through input_read_at(); nothing is indexed, so memory use
+ * is the nodes and one window.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ptrpath.h"
+#include "../util/deadline.h"
+
+#define WINDOW (1u << 20)
+#define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
+#define NO_PARENT SIZE_MAX
+
+struct node {
+    uint64_t at;      /* where the pointer word sits (a key's own node: the key) */
+    uint64_t val;     /* the word's value */
+    uint64_t cost;    /* sum of the offsets from here to the key */
+    size_t parent;    /* node this one leads to, NO_PARENT for a key */
+    size_t q;         /* the query (key) it belongs to */
+};
+
+/* Target interval of a node of the level being searched for. */
+struct target {
+    uint64_t lo, hi;  /* [hi - max_offset, hi] */
+    uint64_t cost;    /* the node's cost */
+    size_t node;
+};
+
+struct hit {
+    uint64_t at, val;
+    uint64_t off;     /* target's hi - val, plus the target's cost */
+    size_t parent;
+    bool prune;       /* not to be followed: a root, or what the root function refused */
+};
+
+/* Per query. */
+struct qstate {
+    bool done;
+    unsigned stop;          /* last level searched */
+    size_t n_nodes;
+    size_t best;            /* hit index of this level's best root, or SIZE_MAX */
+    int best_rank;
+    char best_name[160];
+    char fallback[512];     /* a weak root's path, kept while looking deeper */
+    int fallback_rank;
+};
+
+struct search {
+    const struct dg_dump *d;
+    const struct ptrpath_limits *lim;
+    unsigned word;
+    bool big;
+    struct node *nodes;
+    size_t n_nodes, cap_nodes;
+    uint64_t *seen;         /* hash set of (query, at) of nodes */
+    size_t seen_mask;
+    double t_end;
+    bool timed_out;
+    uint64_t pages[(1u << PAGE_BITS) / 64]; /* scan_level(): target pages, hashed */
+};
+
+static int
+cmp_target(const void *a, const void *b)
+{
+    const struct target *x = a, *y = b;
+
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int
+cmp_hit(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The target whose interval holds v with the smallest offset plus cost
+ * (the path with the smallest offsets in all), or NULL. Intervals have one
+ * width, so those holding v are contiguous by lo. */
+static const struct target *
+find_target(const struct target *t, size_t n, uint64_t width, uint64_t v)
+{
+    size_t lo = 0, hi = n;
+    const struct target *best = NULL;
+
+    while (lo < hi) { /* first with t.lo > v */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (t[mid].lo <= v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo; k-- > 0;) {
+        if (v - t[k].lo > width)
+            break;
+        if (v <= t[k].hi &&
+            (best == NULL || t[k].hi - v + t[k].cost < best->hi - v + best->cost))
+            best = &t[k];
+    }
+    return best;
+}
+
+/* The bit of 4 KiB page number pg in struct search's pages filter. */
+static inline uint64_t
+page_bit(uint64_t pg)
+{
+    return (pg * 0x9e3779b97f4a7c15ull) >> (64 - PAGE_BITS);
+}
+
+static uint64_t
+seen_key(uint64_t at, size_t q)
+{
+    return (at ^ ((uint64_t)q * 0x9e3779b97f4a7c15ull)) | 1; /* never 0 (empty) */
+}
+
+/* Adds (q, at) to the set; false when it was there. */
+static bool
+seen_add(struct search *s, uint64_t at, size_t q)
+{
+    uint64_t k = seen_key(at, q);
+    size_t i = (size_t)((k * 0xff51afd7ed558ccdull) >> 17) & s->seen_mask;
+
+    while (s->seen[i] != 0) {
+        if (s->seen[i] == k)
+            return false;
+        i = (i + 1) & s->seen_mask;
+    }
+    s->seen[i] = k;
+    return true;
+}
+
+/* Reads every memory region once and collects the words pointing into the
+ * targets (at most cap hits, the smallest offsets kept). */
+static dg_err
+scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, struct hit **out,
+           size_t *n_out)
+{
+    const struct dg_regions *map = s->d->map;
+    uint64_t width = s->lim->max_offset, gmin = t[0].lo, gmax = 0;
+    size_t n = 0;
+    struct hit *h = malloc(cap * sizeof *h);
+    uint8_t *buf = malloc(WINDOW);
+
+    if (h == NULL || buf == NULL) {
+        free(h);
+        free(buf);
+        return DG_E_NOMEM;
+    }
+    /* a bit per 4 KiB page any target interval touches (hashed into
+     * PAGE_BITS bits): most pointer-like words point elsewhere and cost a
+     * shift, a multiply and a bit test instead of a binary search */
+    memset(s->pages, 0, sizeof s->pages);
+    for (size_t i = 0; i < n_t; i++) {
+        gmax = t[i].hi > gmax ? t[i].hi : gmax;
+        for (uint64_t pg = t[i].lo >> 12; pg <= t[i].hi >> 12; pg++) {
+            uint64_t b = page_bit(pg);
+
+            s->pages[b >> 6] |= 1ull << (b & 63);
+        }
+    }
+    for (size_t r = 0; r < regions_va_count(map) && !s->timed_out; r++) {
+        const struct dg_region *reg = regions_va_get(map, r);
+        uint64_t skip = (s->word - reg->va % s->word) % s->word;
+
+        if (reg->perms != 0 && !(reg->perms & DG_PERM_W))
+            continue; /* what keeps a heap object alive is written at run time */
+        for (uint64_t pos = skip; pos < reg->len && !s->timed_out; pos += WINDOW) {
+            size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW, got = 0;
+
+            if (input_read_at(s->d->in, reg->off + pos, buf, want, &got) != DG_OK)
+                break;
+            for (size_t k = 0; k + s->word <= got; k += s->word) {
+                uint64_t v;
+                const struct target *tg;
+
+                if (s->word == 8 && !s->big) {
+                    memcpy(&v, buf + k, 8); /* the common case, one load */
+                } else {
+                    v = 0;
+                    for (unsigned i = 0; i < s->word; i++)
+                        v |= (uint64_t)buf[k + (s->big ? s->word - 1 - i : i)] << (8 * i);
+                }
+                if (v < gmin || v > gmax)
+                    continue;
+                {
+                    uint64_t b = page_bit(v >> 12);
+
+                    if (!(s->pages[b >> 6] >> (b & 63) & 1))
+                        continue;
+                }
+                if ((tg = find_target(t, n_t, width, v)) == NULL)
+                    continue;
+                if (n == cap) { /* keep the best half */
+                    qsort(h, n, sizeof *h, cmp_hit);
+                    n = cap / 2;
+                }
+                h[n++] = (struct hit){.at = reg->va + pos + k, .val = v,
+                                      .off = tg->hi - v + tg->cost, .parent = tg->node};
+            }
+            if (deadline_now() > s->t_end)
+                s->timed_out = true;
+        }
+    }
+    free(buf);
+    if (n > 1)
+        qsort(h, n, sizeof *h, cmp_hit);
+    *out = h;
+    *n_out = n;
+    return DG_OK;
+}
+
+static dg_err
+add_node(struct search *s, uint64_t at, uint64_t val, size_t parent, uint64_t cost, size_t q)
+{
+    if (s->n_nodes == s->cap_nodes) {
+        size_t cap = s->cap_nodes ? 2 * s->cap_nodes : 64;
+        struct node *nn = realloc(s->nodes, cap * sizeof *nn);
+
+        if (nn == NULL)
+            return DG_E_NOMEM;
+        s->nodes = nn;
+        s->cap_nodes = cap;
+    }
+    s->nodes[s->n_nodes++] =
+        (struct node){.at = at, .val = val, .parent = parent, .cost = cost, .q = q};
+    return DG_OK;
+}
+
+/* "ROOT -> +0x28 -> +0x10 -> key at +0x0" from the hit h back to its key. */
+static void
+write_path(const struct search *s, const char *root, const struct hit *h, char *out, size_t len)
+{
+    size_t k = (size_t)snprintf(out, len, "%s", root), i = h->parent;
+    uint64_t val = h->val;
+
+    for (unsigned guard = 0; k < len && guard <= s->lim->max_depth + 1; guard++) {
+        const struct node *nd = &s->nodes[i];
+
+        if (nd->parent == NO_PARENT) {
+            snprintf(out + k, len - k, " -> key at +0x%llx", (unsigned long long)(nd->at - val));
+            return;
+        }
+        k += (size_t)snprintf(out + k, len - k, " -> +0x%llx", (unsigned long long)(nd->at - val));
+        val = nd->val;
+        i = nd->parent;
+    }
+}
+
+/* Ends query i at depth with its fallback, or with rc and why. */
+static void
+finish(struct ptrpath_query *q, struct qstate *st, dg_err rc, const char *why)
+{
+    st->done = true;
+    if (st->fallback[0] != '\0') {
+        snprintf(q->path, sizeof q->path, "%s", st->fallback);
+        q->rc = DG_OK;
+        return;
+    }
+    q->rc = rc;
+    snprintf(q->why, sizeof q->why, "%s", why);
+}
+
+/* One level: roots first, then the next level's nodes. */
+static dg_err
+judge(struct search *s, struct ptrpath_query *q, struct qstate *st, size_t n, struct hit *h,
+      size_t n_h, unsigned depth, ptrpath_root_fn root, void *arg)
+{
+    const struct ptrpath_limits *lim = s->lim;
+    size_t *kept = calloc(n, sizeof *kept);
+    char why[200];
+    dg_err rc = DG_OK;
+
+    if (kept == NULL)
+        return DG_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        st[i].best = SIZE_MAX;
+        st[i].best_rank = -1;
+    }
+    for (size_t i = 0; i < n_h; i++) {
+        size_t k = s->nodes[h[i].parent].q;
+        char name[160];
+        int rank = 0;
+        bool is_root;
+
+        if (st[k].done) {
+            h[i].prune = true;
+            continue;
+        }
+        is_root = root(arg, h[i].at, name, sizeof name, &rank);
+        h[i].prune = is_root || rank < 0; /* roots and refused words are not followed */
+        if (is_root && rank > st[k].best_rank) {
+            st[k].best = i;
+            st[k].best_rank = rank;
+            memcpy(st[k].best_name, name, sizeof name);
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (st[k].done || st[k].best == SIZE_MAX)
+            continue;
+        if (st[k].best_rank >= lim->good_rank) {
+            write_path(s, st[k].best_name, &h[st[k].best], q[k].path, sizeof q[k].path);
+            q[k].rc = DG_OK;
+            st[k].done = true;
+        } else if (st[k].fallback[0] == '\0' || st[k].best_rank > st[k].fallback_rank) {
+            /* a weak root (a stack): look a little deeper for a global */
+            if (st[k].fallback[0] == '\0')
+                st[k].stop = depth + lim->extra_depth < lim->max_depth
+                                 ? depth + lim->extra_depth
+                                 : lim->max_depth;
+            write_path(s, st[k].best_name, &h[st[k].best], st[k].fallback,
+                       sizeof st[k].fallback);
+            st[k].fallback_rank = st[k].best_rank;
+        }
+    }
+    for (size_t i = 0; i < n_h && rc == DG_OK; i++) {
+        size_t k = s->nodes[h[i].parent].q;
+
+        if (h[i].prune || st[k].done || kept[k] >= lim->max_level_nodes ||
+            st[k].n_nodes >= lim->max_nodes || !seen_add(s, h[i].at, k))
+            continue;
+        rc = add_node(s, h[i].at, h[i].val, h[i].parent, h[i].off, k);
+        kept[k]++;
+        st[k].n_nodes++;
+    }
+    for (size_t k = 0; k < n && rc == DG_OK; k++) {
+        if (st[k].done)
+            continue;
+        if (s->timed_out) {
+            snprintf(why, sizeof why, "no pointer path within %.0f s (searched %u levels)",
+                     lim->max_seconds, depth);
+            finish(&q[k], &st[k], DG_E_LIMIT, why);
+        } else if (st[k].fallback[0] != '\0' && depth >= st[k].stop) {
+            finish(&q[k], &st[k], DG_OK, "");
+        } else if (kept[k] == 0) {
+            snprintf(why, sizeof why,
+                     "no pointer to the key's object from a global or a stack (%u levels)",
+                     depth);
+            finish(&q[k], &st[k], DG_E_NOT_FOUND, why);
+        } else if (st[k].n_nodes >= lim->max_nodes) {
+            snprintf(why, sizeof why, "no pointer path within %zu objects", lim->max_nodes);
+            finish(&q[k], &st[k], DG_E_LIMIT, why);
+        } else if (depth >= lim->max_depth) {
+            snprintf(why, sizeof why, "no pointer path within %u pointers", lim->max_depth);
+            finish(&q[k], &st[k], DG_E_LIMIT, why);
+        }
+    }
+    free(kept);
+    return rc;
+}
+
+dg_err
+ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
+             const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg)
+{
+    struct search s = {.d = dump, .lim = lim};
+    const struct regions_info *info = regions_info_const(dump->map);
+    struct qstate *st;
+    size_t first = 0, slots = 64;
+    dg_err rc = DG_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        q[i].rc = DG_E_NOT_FOUND;
+        q[i].path[0] = q[i].why[0] = '\0';
+    }
+    if (n == 0)
+        return DG_OK;
+    if (dump->in->stream) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(q[i].why, sizeof q[i].why, "no pointer path: the dump was read as a stream");
+        return DG_E_UNAVAILABLE;
+    }
+    while (slots < 2 * (n * lim->max_nodes + n) && slots < (1u << 24))
+        slots *= 2;
+    st = calloc(n, sizeof *st);
+    s.seen = calloc(slots, sizeof *s.seen);
+    s.seen_mask = slots - 1;
+    if (st == NULL || s.seen == NULL) {
+        free(st);
+        free(s.seen);
+        return DG_E_NOMEM;
+    }
+    s.word = info->word_size == 4 ? 4 : 8;
+    s.big = info->big_endian;
+    s.t_end = deadline_now() + lim->max_seconds;
+    for (size_t i = 0; i < n && rc == DG_OK; i++) {
+        st[i].stop = lim->max_depth;
+        rc = add_node(&s, q[i].va, 0, NO_PARENT, 0, i);
+        (void)seen_add(&s, q[i].va, i);
+    }
+    for (unsigned depth = 1; depth <= lim->max_depth && rc == DG_OK; depth++) {
+        size_t last = s.n_nodes, n_t = 0, n_h = 0, active = 0;
+        struct target *t = malloc((last - first + 1) * sizeof *t);
+        struct hit *h = NULL;
+
+        if (t == NULL) {
+            rc = DG_E_NOMEM;
+            break;
+        }
+        for (size_t i = first; i < last; i++) {
+            if (st[s.nodes[i].q].done)
+                continue;
+            t[n_t++] = (struct target){
+                .lo = s.nodes[i].at > lim->max_offset ? s.nodes[i].at - lim->max_offset : 0,
+                .hi = s.nodes[i].at, .cost = s.nodes[i].cost, .node = i};
+        }
+        for (size_t k = 0; k < n; k++)
+            active += !st[k].done;
+        if (n_t == 0) {
+            free(t);
+            break;
+        }
+        qsort(t, n_t, sizeof *t, cmp_target);
+        rc = scan_level(&s, t, n_t, 4 * lim->max_level_nodes * active + 64, &h, &n_h);
+        free(t);
+        first = last;
+        if (rc == DG_OK)
+            rc = judge(&s, q, st, n, h, n_h, depth, root, arg);
+        free(h);
+    }
+    for (size_t k = 0; k < n && rc == DG_OK; k++)
+        if (!st[k].done)
+            finish(&q[k], &st[k], DG_E_NOT_FOUND, "no pointer path found");
+    free(st);
+    free(s.seen);
+    free(s.nodes);
+    return rc;
+}

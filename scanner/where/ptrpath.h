@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * ptrpath.h - the pointer path that keeps a heap key alive: from a root (a
+ * global, or a slot of a thread's stack) through at most max_depth objects
+ * to the key, found backwards over the dump's memory (ptrpath.c).
+ *
+ * Contract: ptrpath_find() answers several keys at once (one pass over the
+ * dump's memory per level serves them all), reads the dump through the
+ * region map only (never outside the file) and is bounded in depth, nodes
+ * and wall time; when a bound stops a search, its query's why says which.
+ * A "pointer" is any aligned word whose value lies at most max_offset bytes
+ * before the object it leads to, so a path is a candidate, not a proof: the
+ * shortest one found, with the smallest offsets in all.
+ */
+#ifndef DUMPGATE_PTRPATH_H
+#define DUMPGATE_PTRPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/error.h>
+
+#include "../engine/engine_int.h"
+
+struct ptrpath_limits {
+    unsigned max_depth;      /* pointers followed at most */
+    size_t max_level_nodes;  /* objects kept per level and key (smallest offsets first) */
+    size_t max_nodes;        /* objects looked at per key */
+    double max_seconds;      /* wall time for the whole call */
+    uint64_t max_offset;     /* bytes from a pointer's value to the next hop */
+    int good_rank;           /* a root ranked this high ends a key's search at once; a
+                                lower one is kept while extra_depth more levels look on */
+    unsigned extra_depth;
+};
+
+/* One key to find a path to. */
+struct ptrpath_query {
+    uint64_t va;             /* IN: the key's virtual address */
+    dg_err rc;               /* OUT: DG_OK (path set), DG_E_NOT_FOUND or DG_E_LIMIT (why set) */
+    char path[512];          /* OUT: "g_signing_key (EVP_PKEY *) -> +0x68 -> key at +0x0" */
+    char why[200];           /* OUT: why there is no path */
+};
+
+/* Is the pointer word at virtual address `at` a root? If so its name
+ * ("g_signing_key (EVP_PKEY *)", "stack of thread 1234") goes into name
+ * and the rank of the root into *rank (higher wins among roots of one
+ * depth). When it is not, *rank < 0 says the word leads nowhere useful
+ * (the C library's own state) and is not followed either. */
+typedef bool (*ptrpath_root_fn)(void *arg, uint64_t at, char *name, size_t len, int *rank);
+
+/* Looks for a path from a root to each of the n keys of q. Returns DG_OK
+ * (each query's rc says how it went), DG_E_UNAVAILABLE (a stream: the
+ * memory is gone; every why says so) or DG_E_NOMEM. */
+dg_err ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
+                    const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg);
+
+#endif
