@@ -4,12 +4,15 @@
  * options.c - parses the command line (getopt_long) and prints usage. With
  * main.c, the only code that prints usage.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -52,6 +55,10 @@ options_usage(FILE *out)
             "  -o, --output FILE         write the report to FILE (complete or not at all)\n"
             "      --dumps-only          scan only files whose first bytes are a dump (ELF,\n"
             "                            minidump, compressed stream, apport report)\n"
+            "      --files-from LIST     also scan the files LIST names, one per line (-:\n"
+            "                            standard input; blank lines ignored)\n"
+            "  -r, --recursive DIR       also scan every regular file under DIR (symlinks\n"
+            "                            not followed; in byte order of the names)\n"
             "  -v, --verbose             also print informational messages\n"
             "  -q, --quiet               print no warnings on stderr\n"
             "      --chunk-size BYTES    bytes per chunk (default 8 MiB)\n"
@@ -189,7 +196,7 @@ scan_option_name(int c)
         return "--p12-pass";
     case 'Q':
         return "--p12-pass-file";
-    case 'r':
+    case 'U': /* --rules; r is -r, --recursive (issue 25) */
         return "--rules";
     case 'p':
         return "--plugin";
@@ -236,6 +243,7 @@ enum {
     OPT_KEEP_FREE,
     OPT_SCAN_USER,
     OPT_DEBUG_DIR, /* issue 22 */
+    OPT_FILES_FROM, /* issue 25 */
 };
 
 /* The long options of every command; the getopt codes are the cases of
@@ -252,7 +260,7 @@ static const struct option longopts[] = {
     {"p12-pass-file", required_argument, NULL, 'Q'},
     {"sweep", required_argument, NULL, 'W'},   {"scanner", required_argument, NULL, 'X'},
     {"timeout", required_argument, NULL, 'T'}, {"recover", no_argument, NULL, 'R'},
-    {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'r'},
+    {"log-stderr", no_argument, NULL, 'L'},    {"rules", required_argument, NULL, 'U'},
     {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
     {"no-config", no_argument, NULL, 'N'},     {"strict", no_argument, NULL, 'Y'},
     {"dumps-only", no_argument, NULL, 'D'},    {"output", required_argument, NULL, 'o'},
@@ -271,9 +279,11 @@ static const struct option longopts[] = {
     {"keep-free", required_argument, NULL, OPT_KEEP_FREE},
     {"scan-user", required_argument, NULL, OPT_SCAN_USER},
     {"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
+    {"files-from", required_argument, NULL, OPT_FILES_FROM},
+    {"recursive", required_argument, NULL, 'r'},
     {NULL, 0, NULL, 0},
 };
-static const char shortopts[] = "f:j:d:o:vqhV";
+static const char shortopts[] = "f:j:d:o:r:vqhV";
 /* core-handler: options end at the first argument that is not one, as
  * POSIX says, so that a crashing process cannot name itself "-daes" or
  * "--config=/tmp/x" and have its name read as an option (core_pattern puts
@@ -522,6 +532,129 @@ read_pass_file(const char *path, char pass[PASS_FILE_MAX + 1])
     return true;
 }
 
+/* Appends an owned copy of path to o->list (issue 25). Returns false when
+ * out of memory or past INT_MAX files. */
+static bool
+list_add(struct cli_opts *o, const char *path, int *cap)
+{
+    if (o->n_files == *cap) {
+        char **grown;
+
+        if (*cap > INT_MAX / 2)
+            return false;
+        if ((grown = realloc(o->list, (size_t)*cap * 2 * sizeof *grown)) == NULL)
+            return false;
+        o->list = grown;
+        *cap *= 2;
+    }
+    if ((o->list[o->n_files] = strdup(path)) == NULL)
+        return false;
+    o->n_files++;
+    return true;
+}
+
+static int
+by_bytes(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Adds the regular files under dir, depth first, each directory's entries
+ * in byte order of their names; symlinks are not followed. Returns 0 or 2
+ * after a message. */
+static int
+list_tree(struct cli_opts *o, const char *dir, int *cap)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, by_bytes);
+    int rc = 0;
+
+    if (n < 0) {
+        fprintf(stderr, "dumpgate: error: --recursive: %s: %s\n", dir, strerror(errno));
+        return 2;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *e = names[i]->d_name;
+        size_t len = strlen(dir) + strlen(e) + 2;
+        char *path;
+        struct stat st;
+
+        if (rc != 0 || strcmp(e, ".") == 0 || strcmp(e, "..") == 0)
+            continue;
+        if ((path = malloc(len)) == NULL) {
+            rc = usage_error("%s", "out of memory");
+            continue;
+        }
+        snprintf(path, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e);
+        if (lstat(path, &st) != 0)
+            fprintf(stderr, "dumpgate: warning: --recursive: %s: %s; not scanned\n", path,
+                    strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            rc = list_tree(o, path, cap);
+        else if (S_ISREG(st.st_mode) && !list_add(o, path, cap))
+            rc = usage_error("%s", "out of memory");
+        free(path);
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* scan --files-from LIST, --recursive DIR (issue 25): o->files becomes
+ * the argv files, then LIST's lines (blank ones skipped), then the files
+ * under DIR. A path that cannot be opened is the scan's error for that
+ * file. Returns 0 or 2 after a message. */
+static int
+list_files(struct cli_opts *o)
+{
+    int cap = o->n_files + 64;
+    int rc = 0;
+
+    if ((o->list = calloc((size_t)cap, sizeof *o->list)) == NULL)
+        return usage_error("%s", "out of memory");
+    memcpy(o->list, o->files, (size_t)o->n_files * sizeof *o->list);
+    o->list_own = o->n_files;
+    o->files = o->list;
+    if (o->files_from != NULL) {
+        bool in = strcmp(o->files_from, "-") == 0;
+        FILE *f = in ? stdin : fopen(o->files_from, "r");
+        char *line = NULL;
+        size_t size = 0;
+        ssize_t len;
+
+        for (int i = 0; in && i < o->list_own; i++)
+            if (strcmp(o->list[i], "-") == 0)
+                return usage_error("%s", "--files-from - reads standard input; no - file");
+        if (f == NULL) {
+            fprintf(stderr, "dumpgate: error: --files-from: %s: %s\n", o->files_from,
+                    strerror(errno));
+            return 2;
+        }
+        while (rc == 0 && (len = getline(&line, &size, f)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = '\0';
+            if (len > 0 && !list_add(o, line, &cap))
+                rc = usage_error("%s", "out of memory");
+        }
+        if (rc == 0 && ferror(f)) {
+            fprintf(stderr, "dumpgate: error: --files-from: %s: %s\n", o->files_from,
+                    strerror(errno));
+            rc = 2;
+        }
+        free(line);
+        if (!in)
+            fclose(f);
+    }
+    if (rc == 0 && o->recursive != NULL)
+        rc = list_tree(o, o->recursive, &cap);
+    if (rc == 0 && o->n_files == 0)
+        fprintf(stderr, "dumpgate: warning: no file in %s%s%s\n",
+                o->files_from ? "--files-from " : "--recursive ",
+                o->files_from ? o->files_from : o->recursive, "; nothing scanned");
+    return rc;
+}
+
 int
 options_parse(int argc, char **argv, struct cli_opts *o)
 {
@@ -697,7 +830,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->keyvals[o->n_keyvals++] = c == 'K' ? optarg : o->p12_pass;
             o->keyvals[o->n_keyvals] = NULL;
             break;
-        case 'r':
+        case 'U':
             if (o->n_rules == (int)(sizeof o->rules / sizeof o->rules[0]))
                 return usage_error("%s", "too many --rules files");
             if (strchr(optarg, '\n') != NULL || optarg[0] == '\0')
@@ -790,6 +923,15 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             else
                 o->keep_free = v;
             break;
+        case OPT_FILES_FROM:
+        case 'r':
+            if (o->cmd != CMD_SCAN)
+                return usage_error("--%s is an option of scan", name);
+            if (c == OPT_FILES_FROM)
+                o->files_from = optarg;
+            else
+                o->recursive = optarg;
+            break;
         case OPT_SCAN_TIMEOUT:
         case OPT_RECEIVE_TIMEOUT:
             if (c == OPT_SCAN_TIMEOUT && o->cmd != CMD_SCAN)
@@ -847,7 +989,10 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     }
     o->files = o->args + optind;
     o->n_files = n_args - optind;
-    if ((o->cmd == CMD_SCAN || o->cmd == CMD_REGIONS) && o->n_files == 0)
+    if ((o->files_from != NULL || o->recursive != NULL) && (rc = list_files(o)) != 0)
+        return rc;
+    if ((o->cmd == CMD_SCAN || o->cmd == CMD_REGIONS) && o->n_files == 0 &&
+        o->files_from == NULL && o->recursive == NULL)
         return usage_error("%s", "no input file (use - for standard input)");
     if (o->cmd == CMD_REGIONS && o->n_files != 1)
         return usage_error("%s", "regions takes exactly one file");
@@ -874,6 +1019,10 @@ options_free(struct cli_opts *o)
     o->rules_kv = NULL;
     config_free(o->config);
     o->config = NULL;
+    for (int i = o->list_own; o->list != NULL && i < o->n_files; i++)
+        free(o->list[i]);
+    free(o->list);
+    o->list = NULL;
     free(o->args);
     o->args = NULL;
     o->files = NULL;

@@ -63,8 +63,14 @@ struct cli_opts {
     char *rules_kv;             /* owned "rules=FILE\nFILE..." made from --rules */
     const char *plugins[16];    /* --plugin FILE.so... */
     int n_plugins;
-    char **files;               /* argv slice (core-handler: the core_pattern specifiers) */
+    char **files;               /* argv slice (core-handler: the core_pattern specifiers),
+                                   or list below */
     int n_files;
+    const char *files_from;     /* scan --files-from LIST ("-": standard input) */
+    const char *recursive;      /* scan --recursive DIR */
+    char **list;                /* owned: the argv files, then LIST's, then DIR's (strings
+                                   from LIST and DIR owned too, from list_own on) */
+    int list_own;               /* list[list_own..] are owned copies */
     /* core-handler */
     const char *spool;          /* --spool DIR: incoming/, clean/, quarantine/ */
     const char *sweep;          /* --sweep DIR: scan the dumps stored there (systemd-coredump) */
