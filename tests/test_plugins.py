@@ -108,6 +108,20 @@ def test_example_plugin_in_real_core(tmp_path, procs, marker_so):
     assert found and all(f["detector"] == "marker" for f in found)
 
 
+def compile_plugin(installed, tmp_path, name, source, defs=()):
+    """Builds the one-file plug-in source against the installed header
+    (pkg-config dumpgate); returns the .so."""
+    _, env = installed
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    so = tmp_path / f"{name}.so"
+    cflags = subprocess.run(["pkg-config", "--cflags", "dumpgate"], env=env, capture_output=True,
+                            check=True).stdout.decode().split()
+    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", *cflags, *defs, "-o", str(so), str(src)],
+                   check=True, capture_output=True)
+    return so
+
+
 BAD = r"""
 #include <dumpgate/plugin.h>
 static dg_err fail_create(const struct dg_config *cfg, void **shared)
@@ -135,14 +149,7 @@ DG_PLUGIN_EXPORT const struct dg_detector *something_else(void) { return &d; }
     (["-DABI=DG_DETECTOR_ABI", "-DFAIL_CREATE"], "create failed: unsupported"),
 ])
 def test_bad_plugin_refused(tmp_path, installed, defs, words):
-    dest, env = installed
-    src = tmp_path / "bad.c"
-    src.write_text(BAD)
-    so = tmp_path / "bad.so"
-    cflags = subprocess.run(["pkg-config", "--cflags", "dumpgate"], env=env, capture_output=True,
-                            check=True).stdout.decode().split()
-    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", *cflags, *defs, "-o", str(so), str(src)],
-                   check=True, capture_output=True)
+    so = compile_plugin(installed, tmp_path, "bad", BAD, defs)
     core = mkcore_with(tmp_path, b"nothing")
     for args in (("scan", "--plugin", so, core), ("detectors", "--plugin", so)):
         p = dgtest.run(*args)
@@ -191,14 +198,7 @@ def test_zero_chunks_reach_no_detector(tmp_path, installed):
     detector (nothing can be found in it); a chunk of zeros whose margin
     holds data, and the chunks of data, are. Read from a file and from a
     pipe (the stream ring)."""
-    dest, env = installed
-    src = tmp_path / "seen.c"
-    src.write_text(SEEN)
-    so = tmp_path / "seen.so"
-    cflags = subprocess.run(["pkg-config", "--cflags", "dumpgate"], env=env, capture_output=True,
-                            check=True).stdout.decode().split()
-    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", *cflags, "-o", str(so), str(src)],
-                   check=True, capture_output=True)
+    so = compile_plugin(installed, tmp_path, "seen", SEEN)
     mib = 1 << 20
     data = bytearray(5 * mib)
     data[0:mib] = os.urandom(mib)                  # chunk 0: data
