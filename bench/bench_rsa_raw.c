@@ -75,6 +75,28 @@ dg_dump_read_va(const struct dg_dump *dump, uint64_t va, void *buf, size_t len)
     return DG_E_UNAVAILABLE;
 }
 
+const struct dg_region *
+dg_dump_region_at_va(const struct dg_dump *dump, uint64_t va)
+{
+    (void)dump;
+    (void)va;
+    return NULL;
+}
+
+unsigned
+dg_dump_word_size(const struct dg_dump *dump)
+{
+    (void)dump;
+    return 0;
+}
+
+bool
+dg_dump_big_endian(const struct dg_dump *dump)
+{
+    (void)dump;
+    return false;
+}
+
 const char *
 dg_config_get(const struct dg_config *cfg, const char *name)
 {

@@ -16,7 +16,11 @@
  * primes by value, tests primality, pairs primes through a modulus found in
  * memory (p*q = n, or n mod p = 0), proves the key with keyproof and reports
  * it once. A prime with its CRT exponent but no modulus is reported as a
- * confirmed "rsa-prime". Cross-representation pairs (Go 1.24 FIPS: p LE, dP
+ * confirmed "rsa-prime". Numbers further apart than RSA_RADIUS are joined
+ * through the library headers that point at them (OpenSSL BIGNUM, Go big.Int,
+ * mbedtls_mpi: collect_numbers() in scan(), join_numbers() in finish(), by
+ * address; see "numbers behind library headers" below). Cross-representation
+ * pairs (Go 1.24 FIPS: p LE, dP
  * BE), 4-aligned Java arrays and exponents other than 65537 are not handled.
  * A file's read-only image (chunk_span_end(): code, read-only data, a file
  * mapped for reading) holds no number the process computed and is skipped.
@@ -63,6 +67,10 @@
 #define MAX_MOD_SEARCH_PER_CHUNK 8u              /* divisibility searches per chunk */
 #define FINISH_SEARCH_RADIUS (512u << 10)        /* bytes around a prime, by VA */
 #define MAX_FINISH_SEARCHES 64u
+#define MAX_CHUNK_NUMS 2048u                     /* number headers per chunk */
+#define MAX_NUMS 65536u                          /* number headers per dump */
+#define MAX_NUM_PRIMES 4096u                     /* prime-sized numbers tried per dump */
+#define MAX_NUM_MODULI 4096u                     /* moduli tried per structural prime */
 
 enum rep { REP_LE = 0, REP_BE = 1, REP_JAVA = 2, N_REPS = 3 };
 
@@ -76,6 +84,14 @@ struct prime_hit {
     uint64_t dp_off;      /* file offset of dP's window */
     unsigned k;           /* words */
     enum rep rep;
+};
+
+/* A big number that a library header points at: OpenSSL BIGNUM, Go big.Int
+ * or mbedtls_mpi with a limb count an RSA number has (collect_numbers()). */
+struct num_ref {
+    uint64_t va;          /* its limbs, LE 64-bit words */
+    uint64_t hdr_off;     /* file offset of the header */
+    unsigned k;           /* limbs */
 };
 
 /* A modulus found next to a prime during scan(). */
@@ -98,6 +114,9 @@ struct rsa_shared {
     size_t n_mods;
     bool mods_capped;
     bool verify_capped;
+    struct num_ref *nums; /* numbers behind library headers */
+    size_t n_nums;
+    bool nums_capped;
     const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
@@ -133,6 +152,10 @@ struct rsa_ctx {
     struct prime_hit local[64];
     size_t n_local;
     bool local_capped;
+    /* number headers of the current chunk, moved to shared at its end */
+    struct num_ref *nums;
+    size_t n_nums;
+    bool nums_capped;
 };
 
 /* ---- small word helpers ---- */
@@ -894,6 +917,135 @@ publish(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a)
     c->local_capped = false;
 }
 
+/* ---- numbers behind library headers ---- */
+
+/* The predict-and-join above pairs p with dP only within RSA_RADIUS bytes.
+ * Allocators do not promise that: the Go runtime puts each number in the span
+ * of its size class, and p (made by SetBytes, spare capacity) and dP (made by
+ * a division) land in different spans, often further apart; a long-running
+ * OpenSSL process's heap scatters the BIGNUMs of one key the same way. So
+ * scan() also collects the headers that point at RSA-sized numbers, and
+ * finish() joins those numbers through the address map, wherever they are:
+ *   OpenSSL BIGNUM  {d*, int top, int dmax, int neg, int flags}   count at +8
+ *   Go big.Int      {bool neg, nat {ptr, len, cap}}                count at +16
+ *   mbedtls_mpi 2.x {int s (1 or -1), size_t n, uint64 *p}         count at +8
+ * (layouts read from real cores; docs/LIBRARY_KEYS.md). The count word is a
+ * limb count of an RSA prime or modulus (8, 16, 24, 32, 48 or 64); the header
+ * must start in the chunk's owned part. GMP mpz (alloc, not the size, is
+ * first) and Java (compressed references) are not followed. */
+
+static inline bool
+rsa_limb_count(uint32_t k)
+{
+    return k == 8 || k == 16 || k == 24 || k == 32 || k == 48 || k == 64;
+}
+
+static void
+keep_num(struct rsa_ctx *c, uint64_t va, uint64_t hdr_off, unsigned k)
+{
+    if (c->n_nums >= MAX_CHUNK_NUMS) {
+        c->nums_capped = true;
+        return;
+    }
+    c->nums[c->n_nums++] = (struct num_ref){va, hdr_off, k};
+}
+
+/* The headers whose count word is word j of w (words of the chunk from phase
+ * a; j >= 2, j + 1 < n_words). */
+static void
+number_header(struct rsa_ctx *c, const struct dg_chunk *ch, const uint8_t *w, size_t a,
+              size_t j)
+{
+    uint64_t cnt = load_le64(w + 8 * j), prev = load_le64(w + 8 * (j - 1));
+    uint64_t next = load_le64(w + 8 * (j + 1));
+    uint32_t top = (uint32_t)cnt, dmax = (uint32_t)(cnt >> 32);
+
+    if (!rsa_limb_count(top))
+        return;
+    /* OpenSSL: d* at j - 1, top and dmax at j, neg and flags at j + 1 */
+    if (dmax >= top && dmax <= 1024 && (uint32_t)next <= 1 && (next >> 32) < 0x20 &&
+        user_pointer(prev) && a + 8 * (j - 1) < ch->owned) {
+        keep_num(c, prev, ch->off + a + 8 * (j - 1), top);
+        return;
+    }
+    if (dmax != 0)
+        return;
+    /* Go: neg at j - 2, ptr at j - 1, len at j, cap at j + 1 */
+    if (load_le64(w + 8 * (j - 2)) <= 1 && user_pointer(prev) && next >= cnt &&
+        next <= cnt + 64 && a + 8 * (j - 2) < ch->owned) {
+        keep_num(c, prev, ch->off + a + 8 * (j - 2), top);
+        return;
+    }
+    /* mbedTLS 2.x: s at j - 1 (int, padded), n at j, p at j + 1 */
+    if (((uint32_t)prev == 1 || (uint32_t)prev == 0xffffffffu) && user_pointer(next) &&
+        a + 8 * (j - 1) < ch->owned)
+        keep_num(c, next, ch->off + a + 8 * (j - 1), top);
+}
+
+/* Collects the number headers of the chunk's words [2, n_words - 1) whose
+ * header starts in the owned part, skipping a file's read-only image. */
+static void
+collect_numbers(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words)
+{
+    const uint8_t *w = ch->p + a;
+    size_t span_end = 0;
+    bool image = false;
+
+    c->n_nums = 0;
+    c->nums_capped = false;
+    if (dg_dump_va_count(ch->dump) == 0 ||
+        (dg_dump_word_size(ch->dump) != 0 && dg_dump_word_size(ch->dump) != 8) ||
+        dg_dump_big_endian(ch->dump) || n_words < 4)
+        return;
+    for (size_t j = 2; j + 1 < n_words && a + 8 * (j - 2) < ch->owned;) {
+        size_t e = j + 512 < n_words - 1 ? j + 512 : n_words - 1;
+
+        if (a + 8 * j >= span_end)
+            span_end = chunk_span_end(ch, a + 8 * j, &image);
+        if (image && a + 8 * (e + 1) <= span_end) {
+            j = e;
+            continue;
+        }
+#ifdef __SSE2__
+        /* the low 32 bits of the word are a multiple of 8 in [8, 120] */
+        {
+            const __m128i m = _mm_set_epi32(0, (int)0xffffff87u, 0, (int)0xffffff87u);
+            const __m128i lo = _mm_set_epi32(0, -1, 0, -1), zero = _mm_setzero_si128();
+
+            for (; j + 2 <= e; j += 2) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(w + 8 * j));
+                __m128i ok = _mm_andnot_si128(_mm_cmpeq_epi32(_mm_and_si128(v, lo), zero),
+                                              _mm_cmpeq_epi32(_mm_and_si128(v, m), zero));
+                unsigned mk = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(ok)) & 5u;
+
+                for (; mk != 0; mk &= mk - 1)
+                    number_header(c, ch, w, a, j + (size_t)__builtin_ctz(mk) / 2);
+            }
+        }
+#endif
+        for (; j < e; j++)
+            if (rsa_limb_count((uint32_t)load_le64(w + 8 * j)))
+                number_header(c, ch, w, a, j);
+    }
+}
+
+/* Moves the chunk's number headers into the shared state. */
+static void
+publish_numbers(struct rsa_ctx *c)
+{
+    struct rsa_shared *sh = c->shw;
+    size_t room;
+
+    pthread_mutex_lock(&sh->lock);
+    room = MAX_NUMS - sh->n_nums;
+    if (c->n_nums > room || c->nums_capped)
+        sh->nums_capped = true;
+    memcpy(sh->nums + sh->n_nums, c->nums, (c->n_nums < room ? c->n_nums : room) * sizeof *c->nums);
+    sh->n_nums += c->n_nums < room ? c->n_nums : room;
+    pthread_mutex_unlock(&sh->lock);
+    c->n_nums = 0;
+}
+
 static dg_err
 rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -927,6 +1079,9 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     }
     if (c->n_local > 0 || c->verify_capped)
         publish(c, ch, a);
+    collect_numbers(c, ch, a, n_words);
+    if (c->n_nums > 0 || c->nums_capped)
+        publish_numbers(c);
     return DG_OK;
 }
 
@@ -947,8 +1102,10 @@ rsa_create(const struct dg_config *cfg, void **out)
     sh->coprime = calloc(65536 / 8, 1);
     sh->hits = calloc(MAX_PRIMES, sizeof *sh->hits);
     sh->mods = calloc(MAX_MODULI, sizeof *sh->mods);
+    sh->nums = malloc(MAX_NUMS * sizeof *sh->nums);
     if (sh->inv1 == NULL || sh->coprime == NULL || sh->hits == NULL || sh->mods == NULL ||
-        pthread_mutex_init(&sh->lock, NULL) != 0) {
+        sh->nums == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
+        free(sh->nums);
         free(sh->inv1);
         free(sh->coprime);
         free(sh->hits);
@@ -961,6 +1118,7 @@ rsa_create(const struct dg_config *cfg, void **out)
         uint32_t *inv = calloc(RSA_E, sizeof *inv);
 
         if (inv == NULL) {
+            free(sh->nums);
             free(sh->inv1);
             free(sh->coprime);
             free(sh->hits);
@@ -1019,6 +1177,7 @@ rsa_release(void *vctx)
     free(c->cand);
     free(c->pred);
     free(c->pcand);
+    free(c->nums);
     for (size_t i = 0; i < c->n_local; i++)
         BN_clear_free(c->local[i].p);
     BN_CTX_free(c->bn);
@@ -1060,7 +1219,8 @@ rsa_init(void *shared, void **out)
     c->bn = BN_CTX_secure_new();
     c->umap = malloc(MAP_WORDS * sizeof *c->umap);
     c->umap_block = -1;
-    if (!ok || c->umap == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL || c->tflags == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
+    c->nums = malloc(MAX_CHUNK_NUMS * sizeof *c->nums);
+    if (!ok || c->nums == NULL || c->umap == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL || c->tflags == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
         c->pred == NULL || c->pcand == NULL || c->bn == NULL) {
         rsa_release(c);
         return DG_E_NOMEM;
@@ -1204,8 +1364,8 @@ forget(struct rsa_shared *sh)
         BN_clear_free(sh->hits[i].p);
     for (size_t i = 0; i < sh->n_mods; i++)
         BN_free(sh->mods[i].n);
-    sh->n_hits = sh->n_mods = 0;
-    sh->hits_capped = sh->mods_capped = sh->verify_capped = false;
+    sh->n_hits = sh->n_mods = sh->n_nums = 0;
+    sh->hits_capped = sh->mods_capped = sh->verify_capped = sh->nums_capped = false;
 }
 
 /* Joins the primes and moduli of the whole dump into keys. */
@@ -1324,11 +1484,198 @@ out:
     return rc;
 }
 
+/* ---- finish: numbers behind library headers ---- */
+
+static int
+cmp_num(const void *a, const void *b)
+{
+    const struct num_ref *x = a, *y = b;
+
+    if (x->va != y->va)
+        return x->va < y->va ? -1 : 1;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
+    return x->hdr_off < y->hdr_off ? -1 : x->hdr_off > y->hdr_off;
+}
+
+/* A number's low limb and its index in the de-duplicated list. */
+struct low_word {
+    uint64_t w;
+    uint32_t i;
+};
+
+static int
+cmp_low(const void *a, const void *b)
+{
+    const struct low_word *x = a, *y = b;
+
+    return x->w < y->w ? -1 : x->w > y->w;
+}
+
+/* The file offset of the k limbs at va, or UINT64_MAX if they are not all in
+ * one memory region of the file. */
+static uint64_t
+num_off(const struct dg_dump *dump, uint64_t va, unsigned k)
+{
+    const struct dg_region *r = dg_dump_region_at_va(dump, va);
+
+    if (r == NULL || va - r->va > r->len || 8ull * k > r->len - (va - r->va))
+        return UINT64_MAX;
+    return r->off + (va - r->va);
+}
+
+/* Reads the k-limb number at va into bn (8 * MAX_K * 2 bytes of scratch). */
+static bool
+read_num(const struct dg_dump *dump, uint64_t va, unsigned k, BIGNUM *bn)
+{
+    uint8_t buf[16 * MAX_K];
+    bool ok = 8u * k <= sizeof buf && dg_dump_read_va(dump, va, buf, 8u * k) == DG_OK &&
+              BN_lebin2bn(buf, (int)(8 * k), bn) != NULL;
+
+    OPENSSL_cleanse(buf, sizeof buf);
+    return ok;
+}
+
+/* Finds, among the numbers behind headers, each odd full-length prime-sized
+ * p whose CRT exponent dP = e^-1 mod (p-1) is also there (looked up by its
+ * low limb, then compared whole), and the moduli it divides; adds them to the
+ * prime hits and moduli that join() pairs and proves. */
+static dg_err
+join_numbers(struct rsa_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    struct low_word *low = NULL;
+    size_t n = 0, n_low = 0, n_tried = 0;
+    BN_CTX *bn = BN_CTX_secure_new();
+    BIGNUM *p = BN_secure_new(), *dp = BN_secure_new(), *x = BN_secure_new();
+    BIGNUM *e = BN_new(), *pm1 = BN_secure_new(), *m = BN_new(), *rem = BN_new();
+    dg_err rc = DG_OK;
+
+    if (sh->nums_capped)
+        dg_sink_warn(sink, DG_NO_OFFSET,
+                     "rsa-raw: more than %u big-number headers; the rest were not followed",
+                     MAX_NUMS);
+    if (sh->n_nums == 0)
+        goto out;
+    low = malloc(sh->n_nums * sizeof *low);
+    if (bn == NULL || p == NULL || dp == NULL || x == NULL || e == NULL || pm1 == NULL ||
+        m == NULL || rem == NULL || low == NULL || !BN_set_word(e, RSA_E)) {
+        rc = DG_E_NOMEM;
+        goto out;
+    }
+    /* one entry per (address, limbs), at its first header */
+    qsort(sh->nums, sh->n_nums, sizeof *sh->nums, cmp_num);
+    for (size_t i = 0; i < sh->n_nums; i++)
+        if (n == 0 || sh->nums[i].va != sh->nums[n - 1].va || sh->nums[i].k != sh->nums[n - 1].k)
+            sh->nums[n++] = sh->nums[i];
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[8];
+
+        if (dg_dump_read_va(dump, sh->nums[i].va, b, 8) == DG_OK)
+            low[n_low++] = (struct low_word){load_le64(b), (uint32_t)i};
+    }
+    qsort(low, n_low, sizeof *low, cmp_low);
+    for (size_t i = 0; i < n; i++) {
+        const struct num_ref *pr = &sh->nums[i];
+        uint8_t lb[8 * MAX_K];
+        struct low_word key;
+        size_t lo = 0, hi = n_low;
+        uint64_t p_off;
+        bool found = false;
+
+        if (pr->k > MAX_K || (p_off = num_off(dump, pr->va, pr->k)) == UINT64_MAX ||
+            !read_num(dump, pr->va, pr->k, p) || !BN_is_odd(p) ||
+            BN_num_bits(p) != (int)(64 * pr->k))
+            continue;
+        if (n_tried++ >= MAX_NUM_PRIMES) {
+            dg_sink_warn(sink, pr->hdr_off,
+                         "rsa-raw: more than %u prime-sized big numbers; the rest were not tried",
+                         MAX_NUM_PRIMES);
+            break;
+        }
+        ERR_set_mark();
+        found = BN_sub(pm1, p, BN_value_one()) && BN_mod_inverse(dp, e, pm1, bn) != NULL &&
+                BN_bn2lebinpad(dp, lb, (int)(8 * pr->k)) == (int)(8 * pr->k);
+        ERR_pop_to_mark();
+        if (!found)
+            continue;
+        found = false;
+        key.w = load_le64(lb);
+        OPENSSL_cleanse(lb, sizeof lb);
+        while (lo < hi) { /* first entry >= key.w */
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (low[mid].w < key.w)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t t = lo; t < n_low && low[t].w == key.w && !found; t++) {
+            const struct num_ref *dr = &sh->nums[low[t].i];
+            uint64_t dp_off = num_off(dump, dr->va, dr->k);
+
+            if (dr->k > pr->k || dp_off == UINT64_MAX || !read_num(dump, dr->va, dr->k, x) ||
+                BN_cmp(x, dp) != 0)
+                continue;
+            found = true;
+            if (sh->n_hits >= MAX_PRIMES) {
+                sh->hits_capped = true;
+            } else {
+                BIGNUM *keep = BN_secure_new();
+
+                if (keep != NULL && BN_copy(keep, p) != NULL)
+                    sh->hits[sh->n_hits++] =
+                        (struct prime_hit){keep, p_off, dp_off, pr->k, REP_LE};
+                else
+                    BN_free(keep);
+            }
+        }
+        if (!found)
+            continue;
+        /* its modulus: a number of twice its limbs that it divides */
+        for (size_t t = 0, tried = 0; t < n && tried < MAX_NUM_MODULI; t++) {
+            const struct num_ref *mr = &sh->nums[t];
+            uint64_t m_off;
+
+            if (mr->k != 2 * pr->k || (m_off = num_off(dump, mr->va, mr->k)) == UINT64_MAX)
+                continue;
+            tried++;
+            if (!read_num(dump, mr->va, mr->k, m) || BN_num_bits(m) != (int)(128 * pr->k) ||
+                !BN_mod(rem, m, p, bn) || !BN_is_zero(rem))
+                continue;
+            if (sh->n_mods >= MAX_MODULI) {
+                sh->mods_capped = true;
+                break;
+            }
+            {
+                BIGNUM *keep = BN_dup(m);
+
+                if (keep != NULL)
+                    sh->mods[sh->n_mods++] = (struct modulus_hit){keep, m_off, REP_LE};
+            }
+            break;
+        }
+    }
+out:
+    free(low);
+    BN_CTX_free(bn);
+    BN_clear_free(p);
+    BN_clear_free(dp);
+    BN_clear_free(x);
+    BN_clear_free(pm1);
+    BN_free(e);
+    BN_free(m);
+    BN_free(rem);
+    return rc;
+}
+
 static dg_err
 rsa_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
 {
     struct rsa_shared *sh = shared;
-    dg_err rc = join(sh, dump, sink);
+    dg_err rc = join_numbers(sh, dump, sink);
+
+    if (rc == DG_OK)
+        rc = join(sh, dump, sink);
 
     forget(sh);
     return rc;
@@ -1344,6 +1691,7 @@ rsa_destroy(void *shared)
     forget(sh);
     free(sh->hits);
     free(sh->mods);
+    free(sh->nums);
     free(sh->inv1);
     free(sh->coprime);
     pthread_mutex_destroy(&sh->lock);

@@ -10,7 +10,9 @@
  * keyproof_identity() of the original key. Also: a lone prime with its dP,
  * a key across a 64 KiB chunk edge with one and two threads, a modulus far
  * from the primes found through the address map, a read-only file mapping
- * that is not searched, and 64 MiB of random bytes that must stay silent.
+ * that is not searched, a key whose numbers lie megabytes apart found through
+ * the OpenSSL, Go and mbedTLS headers that point at them, and 64 MiB of random
+ * bytes that must stay silent.
  *
  * The detector is driven directly (create/init/scan/finish) by a small chunk
  * runner below that behaves like the engine (owned part + max_span margin);
@@ -98,6 +100,27 @@ dg_dump_read_va(const struct dg_dump *dump, uint64_t va, void *buf, size_t len)
         return DG_E_NOT_FOUND;
     memcpy(buf, dump->p + (va - dump->reg.va), len);
     return DG_OK;
+}
+
+const struct dg_region *
+dg_dump_region_at_va(const struct dg_dump *dump, uint64_t va)
+{
+    if (dg_dump_va_count(dump) == 0 || va < dump->reg.va || va - dump->reg.va >= dump->len)
+        return NULL;
+    return &dump->reg;
+}
+
+unsigned
+dg_dump_word_size(const struct dg_dump *dump)
+{
+    return dump != NULL ? 8 : 0;
+}
+
+bool
+dg_dump_big_endian(const struct dg_dump *dump)
+{
+    (void)dump;
+    return false;
 }
 
 const char *
@@ -676,6 +699,60 @@ test_java_small_prime(void)
     BN_clear_free(q);
 }
 
+/* Writes a library's header for the k-limb number at va into buf+off. */
+enum lib { LIB_OPENSSL, LIB_GO, LIB_MBEDTLS };
+
+static void
+put_header(uint8_t *buf, size_t off, uint64_t va, unsigned k, enum lib lib)
+{
+    uint64_t w[4];
+
+    if (lib == LIB_OPENSSL) /* {d, top | dmax << 32, neg | flags << 32} */
+        w[0] = va, w[1] = k | (uint64_t)(k + 1) << 32, w[2] = 0, w[3] = 0x40;
+    else if (lib == LIB_GO) /* {neg, ptr, len, cap} */
+        w[0] = 0, w[1] = va, w[2] = k, w[3] = k + 4;
+    else /* {s, n, p} */
+        w[0] = 1, w[1] = k, w[2] = va, w[3] = 0x51;
+    memcpy(buf + off, w, sizeof w);
+}
+
+/* A key whose numbers lie megabytes apart (the Go runtime puts p and dP in
+ * the spans of different size classes): the join of nearby words cannot
+ * pair them, the headers that point at them can. Without headers nothing is
+ * found, which shows the headers are what found it. */
+static void
+test_far_numbers(void)
+{
+    static const char *const lib_name[] = {"OpenSSL BIGNUM", "Go big.Int", "mbedtls_mpi"};
+    const size_t len = 8u << 20;
+    struct key key = make_key(2048);
+    const uint64_t va0 = 0x7f1234560000ull;
+    const size_t at[] = {0x100000, 0x100090, 0x380000, 0x5a0000, 0x5a00b0, 0x710000};
+    const BIGNUM *num[] = {key.p, key.q, key.n, key.dp, key.dq, key.qi};
+    const unsigned k[] = {16, 16, 32, 16, 16, 16};
+
+    for (int lib = -1; lib <= LIB_MBEDTLS; lib++) {
+        uint8_t *buf = filler(len);
+        struct dg_sink sink;
+        dg_err rc;
+
+        for (size_t i = 0; i < 6; i++) {
+            put(buf, at[i], num[i], k[i], LE);
+            if (lib >= 0)
+                put_header(buf, 0x7c0000 + 0x40 * i, va0 + at[i], k[i], (enum lib)lib);
+        }
+        rc = run(buf, len, 1u << 20, 2, true, NULL, &sink);
+        if (lib < 0)
+            ok(rc == DG_OK && sink.n == 0, "RSA-2048 numbers 2-6 MiB apart, no headers: not found");
+        else
+            ok(rc == DG_OK && one_key(&sink, &key, at[0], "bn-le64"),
+               "RSA-2048 numbers 2-6 MiB apart behind %s headers: one confirmed key",
+               lib_name[lib]);
+        free(buf);
+    }
+    free_key(&key);
+}
+
 static void
 test_random(void)
 {
@@ -719,6 +796,7 @@ main(void)
     test_far_modulus();
     test_file_image();
     test_java_small_prime();
+    test_far_numbers();
     test_random();
     printf("1..%u\n", n_test);
     return n_fail == 0 ? 0 : 1;
