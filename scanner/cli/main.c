@@ -23,6 +23,7 @@
 #include "../../detectors/plugin.h"
 #include "../../detectors/registry.h"
 #include "../../detectors/rules.h"
+#include "gateway.h"
 #include "handler.h"
 #include "../engine/identity.h"
 #include "../proof/keyproof.h"
@@ -725,6 +726,9 @@ main(int argc, char **argv)
         break;
     case CMD_QUARANTINE:
         status = quarantine_run(&o);
+        break;
+    case CMD_GATEWAY:
+        status = gateway_run(&o);
         break;
     }
     rules_free(rules);

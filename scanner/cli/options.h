@@ -29,6 +29,7 @@ enum cli_command {
     CMD_DETECTORS,
     CMD_CORE_HANDLER,
     CMD_QUARANTINE,
+    CMD_GATEWAY,
     CMD_HELP,
     CMD_VERSION,
 };
@@ -97,6 +98,12 @@ struct cli_opts {
                                    filesystem a core is not stored (counted as lost) */
     const char *scan_user;      /* --scan-user USER its scans run as ("none": unconfined);
                                    default "nobody" */
+    /* gateway (issue 24) */
+    const char *listen;         /* --listen ADDRESS:PORT */
+    const char *upstream;       /* --upstream URL the clean uploads go to */
+    unsigned long long max_upload; /* --max-upload BYTES of one request body; 0: no cap */
+    unsigned max_uploads;       /* --max-uploads N connections at once; 0: 64 */
+    const char *token_file;     /* --token-file FILE: the bearer token uploads carry */
     /* quarantine */
     enum quarantine_action qaction; /* the word after `quarantine` */
     const char *qname;          /* show, release: the dump's name, as given */
