@@ -377,3 +377,44 @@ def _swallow(fn):
         fn()
     except (OSError, http.client.HTTPException):
         pass
+
+
+def envelope(dump, with_length=True):
+    """A Sentry envelope as sentry-native sends a minidump crash."""
+    event = json.dumps({"event_id": "9ec79c33ec9942ab8353589fcb2e04dc", "level": "fatal"}).encode()
+    head = {"type": "attachment", "attachment_type": "event.minidump",
+            "filename": "crash.dmp"}
+    if with_length:
+        head["length"] = len(dump)
+    return (json.dumps({"event_id": "9ec79c33ec9942ab8353589fcb2e04dc",
+                        "dsn": "https://key@example.invalid/42"}).encode() + b"\n" +
+            json.dumps({"type": "event", "length": len(event)}).encode() + b"\n" + event + b"\n" +
+            json.dumps(head).encode() + b"\n" + dump + b"\n")
+
+
+def test_sentry_envelope_items_are_scanned(procs, tmp_path, dirty_core):
+    core, spki, _ = dirty_core
+    s = Setup(procs, tmp_path)
+    h = {"Content-Type": "application/x-sentry-envelope"}
+    body = envelope(CLEAN.read_bytes())
+    status, text = post(s.gport, "/api/42/envelope/", body, headers=h)
+    assert status == 200 and text.startswith("CrashID="), (status, text)
+    (meta, ubody), = received(s.updir)
+    assert ubody == body and meta["headers"]["Content-Type"] == h["Content-Type"]
+    dirty = envelope(core.read_bytes())
+    status, text = post(s.gport, "/api/42/envelope/", gzip.compress(dirty),
+                        headers=dict(h, **{"Content-Encoding": "gzip"}))
+    assert status == 200 and text.startswith("Discarded="), (status, text)
+    assert len(received(s.updir)) == 1
+    q = s.spool / "quarantine"
+    (stem,) = [p.stem for p in q.glob("*.json")]
+    # each item payload is a part of its own: the event, then the dump
+    assert (q / f"{stem}.1.part").read_bytes() == core.read_bytes()
+    assert b"event_id" in (q / f"{stem}.0.part").read_bytes()
+    v = json.loads((q / f"{stem}.json").read_text())
+    assert spki in {f["key"].get("spki_sha256") for f in v["findings"]}
+    # a truncated envelope is not forwarded either
+    status, text = post(s.gport, "/api/42/envelope/", envelope(CLEAN.read_bytes())[:-5000],
+                        headers=h)
+    assert status == 200 and "envelope ends early" in text, text
+    assert len(received(s.updir)) == 1

@@ -7,7 +7,8 @@
  * An HTTP/1.1 server (libmicrohttpd, a thread per connection) takes the
  * POSTs that crash reporters send (Breakpad and Crashpad multipart/form-data
  * with the dump in a file part, the whole body gzipped or not, chunked or
- * not; any other body is one part) and keeps each one in a spool:
+ * not; Sentry envelopes, split into their items; any other body is one
+ * part) and keeps each one in a spool:
  *
  *   SPOOL/incoming/up.TIME.PID.SEQ.body      the request body as received
  *   SPOOL/incoming/up.TIME.PID.SEQ.N.part    its N-th file part, decoded
@@ -81,6 +82,7 @@
 #define MAX_PARTS 32u            /* file parts scanned per upload */
 #define REPLY_MAX (64u << 10)    /* upstream answer relayed */
 #define TOKEN_MAX 512u
+#define ENV_LINE_MAX 8192u       /* a Sentry envelope's header line */
 #define RETRY_FIRST 2.0          /* seconds before the first redelivery */
 #define RETRY_MAX 300.0
 
@@ -113,6 +115,11 @@ struct upload {
     int part_fd[MAX_PARTS];
     unsigned n_parts;
     bool parts_capped;
+    /* a Sentry envelope while it is split (envelope_feed()) */
+    enum { ENV_HEADER, ENV_ITEM, ENV_PAYLOAD, ENV_NEWLINE } env_state;
+    char env_line[ENV_LINE_MAX];
+    size_t env_len;
+    uint64_t env_left;           /* payload bytes left; UINT64_MAX: up to a newline */
 };
 
 static void glog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -273,13 +280,106 @@ feed(struct upload *up, struct MHD_PostProcessor *pp, const char *data, size_t l
     return part_write(up, up->n_parts == 0, data, len);
 }
 
+/* Splits a Sentry envelope (develop.sentry.dev/sdk/envelopes: a header
+ * line, then items, each a JSON header line with an optional "length" and
+ * that many payload bytes, or a payload up to the next newline) into one
+ * part per item payload: attachments (event.minidump), events, anything.
+ * False with why when it is not one. */
+static bool
+envelope_feed(struct upload *up, const char *data, size_t len, char *why, size_t cap)
+{
+    for (size_t i = 0; i < len;) {
+        if (up->env_state == ENV_HEADER || up->env_state == ENV_ITEM) {
+            const char *nl = memchr(data + i, '\n', len - i);
+            size_t take = (nl != NULL ? (size_t)(nl - (data + i)) : len - i);
+            json_t *h;
+            json_int_t n;
+
+            if (up->env_len + take >= sizeof up->env_line) {
+                snprintf(why, cap, "envelope: a header line longer than %u bytes", ENV_LINE_MAX);
+                return false;
+            }
+            memcpy(up->env_line + up->env_len, data + i, take);
+            up->env_len += take;
+            i += take;
+            if (nl == NULL)
+                break;
+            i++; /* the newline */
+            up->env_line[up->env_len] = '\0';
+            h = up->env_len > 0 ? json_loads(up->env_line, 0, NULL) : NULL;
+            if (up->env_len > 0 && !json_is_object(h)) {
+                json_decref(h);
+                snprintf(why, cap, "envelope: a header line that is no JSON object");
+                return false;
+            }
+            up->env_len = 0;
+            if (up->env_state == ENV_HEADER || h == NULL) { /* blank lines between items */
+                up->env_state = ENV_ITEM;
+                json_decref(h);
+                continue;
+            }
+            n = json_integer_value(json_object_get(h, "length"));
+            up->env_left = json_is_integer(json_object_get(h, "length")) && n >= 0
+                               ? (uint64_t)n
+                               : UINT64_MAX;
+            json_decref(h);
+            if (!part_write(up, true, "", 0)) {
+                snprintf(why, cap, "%s", up->parts_capped ? "more than 32 envelope items"
+                                                          : "spool write error");
+                return false;
+            }
+            up->env_state = up->env_left == 0 ? ENV_NEWLINE : ENV_PAYLOAD;
+        } else if (up->env_state == ENV_PAYLOAD) {
+            size_t take = len - i;
+            const char *nl = NULL;
+
+            if (up->env_left == UINT64_MAX && (nl = memchr(data + i, '\n', take)) != NULL)
+                take = (size_t)(nl - (data + i));
+            else if (up->env_left != UINT64_MAX && take > up->env_left)
+                take = (size_t)up->env_left;
+            if (!part_write(up, false, data + i, take)) {
+                snprintf(why, cap, "spool write error");
+                return false;
+            }
+            i += take;
+            if (up->env_left != UINT64_MAX)
+                up->env_left -= take;
+            if (nl != NULL) {
+                i++;
+                up->env_state = ENV_ITEM;
+            } else if (up->env_left == 0) {
+                up->env_state = ENV_NEWLINE;
+            }
+        } else { /* the newline after a payload of known length, if any */
+            if (data[i] == '\n')
+                i++;
+            up->env_state = ENV_ITEM;
+        }
+    }
+    return true;
+}
+
+/* True when the request is a Sentry envelope. */
+static bool
+is_envelope(struct MHD_Connection *c, const char *url)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    size_t ul = strlen(url);
+
+    if (ct != NULL)
+        return strncasecmp(ct, "application/x-sentry-envelope", 29) == 0;
+    return ul >= 10 && strcmp(url + ul - 10, "/envelope/") == 0;
+}
+
 /* Splits the stored body into part files; false with why on failure. */
 static bool
-split_parts(struct upload *up, struct MHD_Connection *c, char *why, size_t cap)
+split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *why, size_t cap)
 {
     const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     bool gz = enc != NULL && (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0);
-    struct MHD_PostProcessor *pp = MHD_create_post_processor(c, 64 * 1024, on_part, up);
+    bool env = is_envelope(c, url);
+    struct MHD_PostProcessor *pp = env ? NULL : MHD_create_post_processor(c, 64 * 1024, on_part,
+                                                                          up);
     static const size_t BUF = 1u << 16;
     char *in = malloc(BUF), *out = malloc(BUF);
     z_stream z;
@@ -304,6 +404,11 @@ split_parts(struct upload *up, struct MHD_Connection *c, char *why, size_t cap)
             ok = false;
             snprintf(why, cap, "body: %s", strerror(errno));
             break;
+        }
+        if (!gz && env) {
+            end = r == 0;
+            ok = envelope_feed(up, in, (size_t)r, why, cap);
+            continue;
         }
         if (!gz) {
             end = r == 0;
@@ -332,7 +437,9 @@ split_parts(struct upload *up, struct MHD_Connection *c, char *why, size_t cap)
                 snprintf(why, cap, "gzip body: %s", z.msg != NULL ? z.msg : "corrupt");
                 break;
             }
-            if (!feed(up, pp, out, BUF - z.avail_out)) {
+            if (env) {
+                ok = envelope_feed(up, out, BUF - z.avail_out, why, cap);
+            } else if (!feed(up, pp, out, BUF - z.avail_out)) {
                 ok = false;
                 snprintf(why, cap, "malformed body or spool write error");
             }
@@ -341,6 +448,11 @@ split_parts(struct upload *up, struct MHD_Connection *c, char *why, size_t cap)
     }
     if (zinit)
         inflateEnd(&z);
+    if (ok && env && (up->env_state == ENV_HEADER || up->env_len > 0 ||
+                      (up->env_state == ENV_PAYLOAD && up->env_left != UINT64_MAX))) {
+        ok = false;
+        snprintf(why, cap, "envelope ends early");
+    }
     if (pp != NULL && MHD_destroy_post_processor(pp) != MHD_YES && ok) {
         ok = false;
         snprintf(why, cap, "multipart body ends early");
@@ -817,7 +929,7 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
     }
     count(gw, &gw->n.bytes, up->bytes);
     /* from here on the upload is the spool's: never an error answer */
-    if (!split_parts(up, c, why, sizeof why))
+    if (!split_parts(up, c, url, why, sizeof why))
         clean = false;
     for (unsigned i = 0; clean && i < up->n_parts; i++) {
         struct scan_run sr;
