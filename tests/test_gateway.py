@@ -418,3 +418,75 @@ def test_sentry_envelope_items_are_scanned(procs, tmp_path, dirty_core):
                         headers=h)
     assert status == 200 and "envelope ends early" in text, text
     assert len(received(s.updir)) == 1
+
+
+def test_unit_is_well_formed():
+    import shutil
+    import tempfile
+    svc = (dgtest.ROOT / "dist" / "dumpgate-gateway.service.in").read_text()
+    for opt in ("gateway --listen", "--spool /var/lib/dumpgate-gateway", "ProtectSystem=strict",
+                "NoNewPrivileges=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+                "SystemCallFilter=", "ExecReload=/bin/kill -HUP $MAINPID"):
+        assert opt in svc, opt
+    if shutil.which("systemd-analyze"):
+        d = pathlib.Path(tempfile.mkdtemp())
+        (d / "dumpgate-gateway.service").write_text(svc.replace("@BINDIR@", str(dgtest.BUILD)))
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                            str(d / "dumpgate-gateway.service")], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+
+
+def vm_hwm_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_large_upload_streams_in_bounded_memory(procs, tmp_path):
+    """A 256 MiB upload (chunked, as Crashpad sends) through the gateway:
+    its peak RSS stays far below the upload's size (the body and the parts
+    go to the spool in pieces; the scan is a child process)."""
+    size = 256 << 20
+    s = Setup(procs, tmp_path)
+    piece = os.urandom(1 << 20)
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"upload_file_minidump\"; "
+            f"filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    def pieces():
+        yield head
+        for _ in range(size // len(piece)):
+            yield piece
+        yield tail
+    c = http.client.HTTPConnection("127.0.0.1", s.gport, timeout=300)
+    c.request("POST", "/submit", body=pieces(), encode_chunked=True,
+              headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    r = c.getresponse()
+    text = r.read().decode()
+    assert r.status == 200 and text.startswith("CrashID="), text
+    (meta, ubody), = received(s.updir)
+    assert len(ubody) == len(head) + size + len(tail)
+    hwm = vm_hwm_kib(s.gw.pid)
+    assert hwm < 64 * 1024, f"gateway peak RSS {hwm} KiB for a {size >> 20} MiB upload"
+
+
+def test_slow_client_is_cut_at_its_timeout(procs, tmp_path):
+    s = Setup(procs, tmp_path, extra=["--receive-timeout", "2"])
+    sock = socket.create_connection(("127.0.0.1", s.gport))
+    sock.sendall(b"POST /submit HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                 b"Content-Type: application/octet-stream\r\n\r\n" + b"x" * 1000)
+    t0 = time.time()
+    sock.settimeout(20)
+    try:
+        data = sock.recv(4096)
+    except (ConnectionResetError, socket.timeout):
+        data = b""
+    elapsed = time.time() - t0
+    sock.close()
+    assert data == b"" and elapsed < 10, (data, elapsed)  # closed, unanswered
+    deadline = time.time() + 5
+    while time.time() < deadline and s.files("incoming"):
+        time.sleep(0.1)
+    assert s.files("incoming") == []  # nothing half-received is kept as an upload
+    assert received(s.updir) == []

@@ -111,6 +111,7 @@ struct upload {
     uint64_t bytes;
     bool too_big;
     bool failed;                 /* the body could not be stored */
+    bool complete;               /* the whole body arrived (the last call came) */
     /* parts, while the post processor runs */
     int part_fd[MAX_PARTS];
     unsigned n_parts;
@@ -1095,6 +1096,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         *size = 0;
         return MHD_YES;
     }
+    up->complete = true;
     if (up->too_big || up->failed) {
         count(gw, &gw->n.rejected, 1);
         glog("%s: refused: %s", up->name, up->too_big ? "too large" : "cannot store");
@@ -1116,10 +1118,12 @@ on_done(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTermi
     (void)c;
     if (up == NULL)
         return;
-    if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK && up->fd >= 0 && up->bytes > 0 &&
-        !up->too_big && !up->failed) {
-        /* the client went away before an answer: nothing was accepted */
-        glog("%s: connection ended before the upload was answered", up->name);
+    if (!up->complete) {
+        /* cut off (timeout, client gone) before the whole body came: nothing
+         * was accepted and nothing was answered; the client still has it */
+        glog("%s: connection ended after %" PRIu64 " bytes of the body (code %d); not kept",
+             up->name, up->bytes, (int)code);
+        upload_discard(up);
     }
     upload_close_parts(up);
     if (up->fd >= 0)
