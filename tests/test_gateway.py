@@ -51,6 +51,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(reply)
     def log_message(self, *a):
         pass
+http.server.ThreadingHTTPServer.request_queue_size = 256
 s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
 print("ready", flush=True)
 s.serve_forever()
