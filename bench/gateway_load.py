@@ -24,7 +24,6 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,14 +33,6 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import test_gateway as tg  # noqa: E402  (the recorder and the form builder)
-
-
-def port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_ready(p, word):
@@ -110,7 +101,7 @@ def main():
 
         def upstream(d):
             d.mkdir()
-            uport = port()
+            uport = tg.port()
             script = out / "recorder.py"
             script.write_text(tg.RECORDER)
             p = subprocess.Popen(["/usr/bin/python3", script, str(uport), d],
@@ -125,7 +116,7 @@ def main():
         up1.wait()
 
         up2, uport2 = upstream(out / "via")
-        gport = port()
+        gport = tg.port()
         gw = subprocess.Popen([build / "dumpgate", "gateway", "--listen", f"127.0.0.1:{gport}",
                                "--upstream", f"http://127.0.0.1:{uport2}", "--spool",
                                out / "spool", "--max-uploads", str(a.concurrency + 8)],
