@@ -18,7 +18,6 @@
 # stops by PID.
 import argparse
 import concurrent.futures
-import http.client
 import json
 import os
 import pathlib
