@@ -81,8 +81,9 @@ def form(fields, files):
     return out + f"--{BOUNDARY}--\r\n".encode()
 
 
-def post(gport, path, body, headers=None, chunked=False, timeout=120):
-    c = http.client.HTTPConnection("127.0.0.1", gport, timeout=timeout)
+def post(gport, path, body, headers=None, chunked=False, timeout=120, tls=None):
+    c = (http.client.HTTPSConnection("127.0.0.1", gport, timeout=timeout, context=tls)
+         if tls is not None else http.client.HTTPConnection("127.0.0.1", gport, timeout=timeout))
     h = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
          "User-Agent": "Crashpad/0.8.0"}
     h.update(headers or {})
@@ -490,3 +491,83 @@ def test_slow_client_is_cut_at_its_timeout(procs, tmp_path):
         time.sleep(0.1)
     assert s.files("incoming") == []  # nothing half-received is kept as an upload
     assert received(s.updir) == []
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1 and two client certificates
+    (one signed by the CA, one self-signed), made with the openssl CLI."""
+    for name in ("ca", "server", "client", "stranger"):
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-out", d / f"{name}.key")
+    openssl("req", "-new", "-x509", "-key", d / "ca.key", "-subj", "/CN=test CA", "-days", "2",
+            "-out", d / "ca.crt")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, ext in (("server", ["-extfile", d / "san.ext"]), ("client", [])):
+        openssl("req", "-new", "-key", d / f"{name}.key", "-subj", f"/CN={name}",
+                "-out", d / f"{name}.csr")
+        openssl("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "ca.crt", "-CAkey",
+                d / "ca.key", "-CAcreateserial", "-days", "2", "-out", d / f"{name}.crt", *ext)
+    openssl("req", "-new", "-x509", "-key", d / "stranger.key", "-subj", "/CN=stranger",
+            "-days", "2", "-out", d / "stranger.crt")
+
+
+def test_https_and_client_certificates(procs, tmp_path):
+    import ssl
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki)
+    s = Setup(procs, tmp_path, extra=["--tls-cert", pki / "server.crt", "--tls-key",
+                                      pki / "server.key", "--tls-client-ca", pki / "ca.crt",
+                                      "--dirty-answer", "Discarded=held by the gateway"])
+    body = form([("prod", "E")], [("upload_file_minidump", "a.dmp", CLEAN.read_bytes())])
+
+    def ctx(client):
+        c = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        if client:
+            c.load_cert_chain(str(pki / f"{client}.crt"), str(pki / f"{client}.key"))
+        return c
+    status, text = post(s.gport, "/submit", body, tls=ctx("client"))
+    assert status == 200 and text.startswith("CrashID="), (status, text)
+    assert received(s.updir)[0][1] == body
+    for who in (None, "stranger"):  # no certificate, or one the CA did not sign
+        try:
+            status, text = post(s.gport, "/submit", body, tls=ctx(who))
+        except (ssl.SSLError, ConnectionError, http.client.HTTPException):
+            status = None  # refused in the handshake
+        assert status in (None, 403), (who, status)
+    assert len(received(s.updir)) == 1
+    # plain HTTP to the TLS port is not served
+    try:
+        status, _ = post(s.gport, "/submit", body)
+    except (ConnectionError, http.client.HTTPException):
+        status = None
+    assert status is None or status >= 400
+    assert len(received(s.updir)) == 1
+    # the dirty answer is the configured one
+    pem = pathlib.Path(keys.genpkey(tmp_path / "leaked.pem", "p256")).read_bytes()
+    status, text = post(s.gport, "/submit", form([], [("attachment", "notes.txt", pem)]),
+                        tls=ctx("client"))
+    assert status == 200 and text.startswith("Discarded=held by the gateway up."), text
+    os.kill(s.gw.pid, signal.SIGTERM)  # under ASan: nothing leaked on the TLS paths
+    out = s.gw.stdout.read().decode(errors="replace")
+    assert s.gw.wait(timeout=20) == 0 and "ERROR" not in out, out
+
+
+def test_metrics_histogram(procs, tmp_path):
+    s = Setup(procs, tmp_path)
+    body = form([("prod", "E")], [("upload_file_minidump", "a.dmp", CLEAN.read_bytes())])
+    for _ in range(3):
+        assert post(s.gport, "/submit", body)[0] == 200
+    c = http.client.HTTPConnection("127.0.0.1", s.gport, timeout=10)
+    c.request("GET", "/metrics")
+    m = c.getresponse().read().decode()
+    assert "# TYPE dumpgate_gateway_scan_seconds histogram" in m
+    assert 'dumpgate_gateway_scan_seconds_bucket{le="+Inf"} 3\n' in m
+    assert "dumpgate_gateway_scan_seconds_count 3\n" in m
+    buckets = [int(l.rsplit(" ", 1)[1]) for l in m.splitlines()
+               if l.startswith("dumpgate_gateway_scan_seconds_bucket")]
+    assert buckets == sorted(buckets) and buckets[-1] == 3

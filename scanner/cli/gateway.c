@@ -43,13 +43,17 @@
  * Content-Length says so, else when it is reached; nothing is kept),
  * --max-uploads concurrent connections, --receive-timeout seconds of
  * silence on a connection, --token-file: a bearer token every upload must
- * carry (401 otherwise). GET /healthz answers "ok", GET /metrics the counts
- * in Prometheus text. Log lines (stderr) carry names and sizes, never
- * request data.
+ * carry (401 otherwise). --tls-cert/--tls-key serve HTTPS (libmicrohttpd
+ * with GnuTLS); --tls-client-ca also asks each client for a certificate,
+ * which GnuTLS verifies against that CA (403 without one). GET /healthz
+ * answers "ok", GET /metrics the counts in Prometheus text (counters, and a
+ * histogram of the scan seconds per upload). Log lines (stderr) carry names
+ * and sizes, never request data.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <gnutls/gnutls.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -86,9 +90,14 @@
 #define RETRY_FIRST 2.0          /* seconds before the first redelivery */
 #define RETRY_MAX 300.0
 
+/* upper bounds of the scan-seconds histogram's buckets (+Inf after them) */
+static const double scan_buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+#define N_BUCKETS (sizeof scan_buckets / sizeof scan_buckets[0])
+
 struct counts {
     uint64_t uploads, clean, quarantined, forwarded, queued, retried, rejected, bytes;
     double scan_seconds;
+    uint64_t scans, scan_le[N_BUCKETS]; /* per upload: all its parts */
 };
 
 struct gateway {
@@ -549,7 +558,7 @@ static enum MHD_Result
 metrics(struct gateway *gw, struct MHD_Connection *c)
 {
     struct counts n;
-    char buf[2048];
+    char buf[4096];
     int len;
 
     pthread_mutex_lock(&gw->lock);
@@ -572,10 +581,21 @@ metrics(struct gateway *gw, struct MHD_Connection *c)
                    "dumpgate_gateway_rejected_total %" PRIu64 "\n"
                    "# TYPE dumpgate_gateway_bytes_total counter\n"
                    "dumpgate_gateway_bytes_total %" PRIu64 "\n"
-                   "# TYPE dumpgate_gateway_scan_seconds_total counter\n"
-                   "dumpgate_gateway_scan_seconds_total %.3f\n",
+                   "# TYPE dumpgate_gateway_scan_seconds histogram\n",
                    n.uploads, n.clean, n.quarantined, n.forwarded, n.queued, n.retried,
-                   n.rejected, n.bytes, n.scan_seconds);
+                   n.rejected, n.bytes);
+    for (size_t b = 0; b < N_BUCKETS && len > 0 && (size_t)len < sizeof buf; b++)
+        len += snprintf(buf + len, sizeof buf - (size_t)len,
+                        "dumpgate_gateway_scan_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                        scan_buckets[b], n.scan_le[b]);
+    if (len > 0 && (size_t)len < sizeof buf)
+        len += snprintf(buf + len, sizeof buf - (size_t)len,
+                        "dumpgate_gateway_scan_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+                        "dumpgate_gateway_scan_seconds_sum %.3f\n"
+                        "dumpgate_gateway_scan_seconds_count %" PRIu64 "\n",
+                        n.scans, n.scan_seconds, n.scans);
+    if (len < 0 || (size_t)len >= sizeof buf)
+        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics too long\n");
     return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, (size_t)len);
 }
 
@@ -939,9 +959,16 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
         clean = judge(o, &sr, summaries, findings, why, sizeof why);
         free(sr.out);
     }
-    pthread_mutex_lock(&gw->lock);
-    gw->n.scan_seconds += deadline_now() - t0;
-    pthread_mutex_unlock(&gw->lock);
+    {
+        double t = deadline_now() - t0;
+
+        pthread_mutex_lock(&gw->lock);
+        gw->n.scan_seconds += t;
+        gw->n.scans++;
+        for (size_t b = 0; b < N_BUCKETS; b++)
+            gw->n.scan_le[b] += t <= scan_buckets[b];
+        pthread_mutex_unlock(&gw->lock);
+    }
     if (!delivery_of(o, c, url, &dv))
         clean = clean ? (snprintf(why, sizeof why, "out of memory"), false) : false;
     verdict = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "dumpgate", DG_VERSION,
@@ -955,7 +982,9 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
         quarantine_upload(up, verdict);
         json_decref(verdict);
         delivery_free(&dv);
-        snprintf(msg, sizeof msg, "Discarded=dumpgate quarantined %s: %s\n", up->name, why);
+        snprintf(msg, sizeof msg, "%s %s: %s\n",
+                 o->dirty_answer != NULL ? o->dirty_answer : "Discarded=dumpgate quarantined",
+                 up->name, why);
         return answer_text(c, MHD_HTTP_OK, msg);
     }
     count(gw, &gw->n.clean, 1);
@@ -1008,6 +1037,24 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
     }
 }
 
+/* True when no client certificate is required, or the client presented one
+ * that GnuTLS verified against --tls-client-ca. */
+static bool
+client_certified(const struct gateway *gw, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci;
+    gnutls_session_t tls;
+    unsigned list = 0, status = 1;
+
+    if (gw->o->tls_client_ca == NULL)
+        return true;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || (tls = (gnutls_session_t)ci->tls_session) == NULL)
+        return false;
+    return gnutls_certificate_get_peers(tls, &list) != NULL && list > 0 &&
+           gnutls_certificate_verify_peers2(tls, &status) == GNUTLS_E_SUCCESS && status == 0;
+}
+
 /* True when the request carries the bearer token (or none is required). */
 static bool
 authorized(const struct gateway *gw, struct MHD_Connection *c)
@@ -1046,6 +1093,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         char bname[128];
         uint64_t seq;
 
+        if (!client_certified(gw, c)) {
+            count(gw, &gw->n.rejected, 1);
+            return answer_text(c, MHD_HTTP_FORBIDDEN,
+                               "dumpgate: a client certificate from the trusted CA is needed\n");
+        }
         if (!authorized(gw, c)) {
             count(gw, &gw->n.rejected, 1);
             return answer_text(c, MHD_HTTP_UNAUTHORIZED, "dumpgate: a bearer token is needed\n");
@@ -1311,9 +1363,44 @@ read_token(struct gateway *gw, const char *path)
     return true;
 }
 
+/* Reads a PEM file of at most 1 MiB into a new NUL-terminated buffer. */
+static char *
+read_pem(const char *what, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = f != NULL ? malloc((1u << 20) + 1) : NULL;
+    size_t n = 0;
+
+    if (buf != NULL) {
+        n = fread(buf, 1, 1u << 20, f);
+        buf[n] = '\0';
+    }
+    if (f == NULL || buf == NULL || ferror(f) || n == 0 || n == (1u << 20) ||
+        strstr(buf, "-----BEGIN ") == NULL) {
+        glog("%s %s: %s", what, path,
+             f == NULL ? strerror(errno) : "not a PEM file of at most 1 MiB");
+        if (buf != NULL)
+            OPENSSL_cleanse(buf, (1u << 20) + 1);
+        free(buf);
+        buf = NULL;
+    }
+    if (f != NULL)
+        fclose(f);
+    return buf;
+}
+
+static void
+free_pem(char *p)
+{
+    if (p != NULL)
+        OPENSSL_cleanse(p, strlen(p));
+    free(p);
+}
+
 int
 gateway_run(const struct cli_opts *o)
 {
+    char *cert = NULL, *key = NULL, *ca = NULL;
     struct gateway gw;
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -1338,6 +1425,11 @@ gateway_run(const struct cli_opts *o)
     }
     if ((o->token_file != NULL && !read_token(&gw, o->token_file)) || !spool_open(&gw))
         goto out;
+    if (o->tls_cert != NULL &&
+        ((cert = read_pem("--tls-cert", o->tls_cert)) == NULL ||
+         (key = read_pem("--tls-key", o->tls_key)) == NULL ||
+         (o->tls_client_ca != NULL && (ca = read_pem("--tls-client-ca", o->tls_client_ca)) == NULL)))
+        goto out;
     remove_stale_tmp(gw.incoming);
     remove_stale_tmp(gw.quarantine);
     remove_stale_tmp(gw.outbox);
@@ -1353,13 +1445,29 @@ gateway_run(const struct cli_opts *o)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                             MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                         0, NULL, NULL, on_request, &gw, MHD_OPTION_SOCK_ADDR, &ss,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_uploads ? o->max_uploads : 64),
-                         MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)(o->receive_timeout ? o->receive_timeout : 60),
-                         MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+    {
+        /* TLS options go first in the array; unused slots end it early */
+        struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
+        size_t nt = 0;
+
+        if (cert != NULL) {
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+        }
+        if (ca != NULL)
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, ca};
+        tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                 MHD_USE_ERROR_LOG | (cert != NULL ? MHD_USE_TLS : 0) |
+                                 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                             0, NULL, NULL, on_request, &gw, MHD_OPTION_SOCK_ADDR, &ss,
+                             MHD_OPTION_CONNECTION_LIMIT,
+                             (unsigned)(o->max_uploads ? o->max_uploads : 64),
+                             MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned)(o->receive_timeout ? o->receive_timeout : 60),
+                             MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_ARRAY, tls,
+                             MHD_OPTION_END);
+    }
     if (d == NULL) {
         glog("cannot listen on %s: %s", o->listen, strerror(errno));
         curl_global_cleanup();
@@ -1380,6 +1488,9 @@ gateway_run(const struct cli_opts *o)
     curl_global_cleanup();
     status = 0;
 out:
+    free_pem(cert);
+    free_pem(key);
+    free_pem(ca);
     OPENSSL_cleanse(gw.token, sizeof gw.token);
     {
         int fds[] = {gw.dir, gw.incoming, gw.quarantine, gw.outbox};

@@ -145,6 +145,11 @@ options_usage(FILE *out)
             "      --receive-timeout SECONDS\n"
             "                            a connection silent this long is closed (default 60)\n"
             "      --token-file FILE     uploads must carry Authorization: Bearer <its line>\n"
+            "      --tls-cert FILE, --tls-key FILE\n"
+            "                            serve HTTPS with this PEM certificate and key\n"
+            "      --tls-client-ca FILE  clients must present a certificate this CA signed\n"
+            "      --dirty-answer TEXT   the answer's start for a quarantined upload\n"
+            "                            (default: Discarded=dumpgate quarantined)\n"
             "      --timeout, --scan-user, --scanner, --log-stderr and the scan options as\n"
             "                            for core-handler. GET /healthz, GET /metrics.\n"
             "\n"
@@ -267,6 +272,10 @@ enum {
     OPT_MAX_UPLOAD,
     OPT_MAX_UPLOADS,
     OPT_TOKEN_FILE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CLIENT_CA,
+    OPT_DIRTY_ANSWER,
 };
 
 /* The long options of every command; the getopt codes are the cases of
@@ -309,6 +318,10 @@ static const struct option longopts[] = {
     {"max-upload", required_argument, NULL, OPT_MAX_UPLOAD},
     {"max-uploads", required_argument, NULL, OPT_MAX_UPLOADS},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+    {"dirty-answer", required_argument, NULL, OPT_DIRTY_ANSWER},
     {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:o:r:vqhV";
@@ -994,6 +1007,23 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             else
                 o->scan_user = optarg;
             break;
+        case OPT_TLS_CERT:
+        case OPT_TLS_KEY:
+        case OPT_TLS_CLIENT_CA:
+        case OPT_DIRTY_ANSWER:
+            if (o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of gateway", name);
+            if (c == OPT_TLS_CERT)
+                o->tls_cert = optarg;
+            else if (c == OPT_TLS_KEY)
+                o->tls_key = optarg;
+            else if (c == OPT_TLS_CLIENT_CA)
+                o->tls_client_ca = optarg;
+            else if (strpbrk(optarg, "\r\n") != NULL || strlen(optarg) > 200)
+                return usage_error("%s", "--dirty-answer takes one line of at most 200 bytes");
+            else
+                o->dirty_answer = optarg;
+            break;
         case OPT_LISTEN:
         case OPT_UPSTREAM:
         case OPT_TOKEN_FILE:
@@ -1060,6 +1090,10 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     if (o->cmd == CMD_GATEWAY && (o->spool == NULL || o->listen == NULL || o->upstream == NULL))
         return usage_error("%s", "gateway needs --listen ADDRESS:PORT, --upstream URL and "
                                  "--spool DIR");
+    if (o->cmd == CMD_GATEWAY && (o->tls_cert == NULL) != (o->tls_key == NULL))
+        return usage_error("%s", "gateway: --tls-cert and --tls-key go together");
+    if (o->cmd == CMD_GATEWAY && o->tls_client_ca != NULL && o->tls_cert == NULL)
+        return usage_error("%s", "gateway: --tls-client-ca needs --tls-cert and --tls-key");
     if (o->cmd == CMD_GATEWAY && o->n_files > 0)
         return usage_error("gateway takes no file ('%s')", o->files[0]);
     if (o->cmd == CMD_QUARANTINE)
