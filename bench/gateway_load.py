@@ -11,6 +11,7 @@
 #
 #   bench/gateway_load.py [--uploads 500] [--concurrency 32] [--dirty-every 10]
 #                         [--build build] [--out DIR]
+#   bench/gateway_load.py --big-gib 4     one 4 GiB upload: time and peak RSS
 #
 # Uploads are Breakpad multipart forms of the public minidumps in
 # ../shared/corpus/public (round robin) and, every --dirty-every-th, a gcore
@@ -64,6 +65,77 @@ def pct(v, q):
     return v[min(len(v) - 1, int(q * len(v)))]
 
 
+SINK = r"""
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        n, got = int(self.headers.get("Content-Length", "0")), 0
+        while got < n:
+            b = self.rfile.read(min(1 << 20, n - got))
+            if not b:
+                break
+            got += len(b)
+        reply = ("CrashID=bp-sink %d\n" % got).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def big(build, gib, out):
+    """One upload of gib GiB (chunked, as Crashpad sends) through the gateway
+    to an upstream that counts and drops the bytes; prints seconds, MB/s and
+    the gateway's peak RSS."""
+    procs = []
+    try:
+        uport, gport = tg.port(), tg.port()
+        (out / "sink.py").write_text(SINK)
+        up = subprocess.Popen(["/usr/bin/python3", out / "sink.py", str(uport)])
+        procs.append(up)
+        gw = subprocess.Popen([build / "dumpgate", "gateway", "--listen", f"127.0.0.1:{gport}",
+                               "--upstream", f"http://127.0.0.1:{uport}", "--spool",
+                               out / "spool", "--timeout", "3600"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        procs.append(gw)
+        wait_ready(type("P", (), {"stdout": gw.stderr})(), "listening on")
+        piece = os.urandom(1 << 20)
+        size = gib << 30
+        head = (f"--{tg.BOUNDARY}\r\nContent-Disposition: form-data; "
+                f"name=\"upload_file_minidump\"; filename=\"big.dmp\"\r\n\r\n").encode()
+        tail = f"\r\n--{tg.BOUNDARY}--\r\n".encode()
+
+        def pieces():
+            yield head
+            for _ in range(size >> 20):
+                yield piece
+            yield tail
+        import http.client
+        t0 = time.perf_counter()
+        c = http.client.HTTPConnection("127.0.0.1", gport, timeout=3600)
+        c.request("POST", "/submit", body=pieces(), encode_chunked=True,
+                  headers={"Content-Type": f"multipart/form-data; boundary={tg.BOUNDARY}"})
+        r = c.getresponse()
+        text = r.read().decode()
+        t = time.perf_counter() - t0
+        hwm = next(int(l.split()[1]) for l in open(f"/proc/{gw.pid}/status")
+                   if l.startswith("VmHWM:"))
+        print(json.dumps({"upload_bytes": size + len(head) + len(tail), "status": r.status,
+                          "answer": text.strip(), "seconds": round(t, 1),
+                          "MB_per_s": round(size / t / 1e6, 1),
+                          "gateway_peak_rss_MiB": round(hwm / 1024, 1)}, indent=1))
+        return 0 if r.status == 200 and text.startswith("CrashID=bp-sink") else 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--uploads", type=int, default=500)
@@ -71,10 +143,18 @@ def main():
     ap.add_argument("--dirty-every", type=int, default=10)
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--out")
+    ap.add_argument("--big-gib", type=int, default=0,
+                    help="instead: one upload of this many GiB, for the peak RSS")
     a = ap.parse_args()
     build = pathlib.Path(a.build).resolve()
     out = pathlib.Path(a.out or tempfile.mkdtemp(prefix="dumpgate-gwload."))
     out.mkdir(parents=True, exist_ok=True)
+    if a.big_gib > 0:
+        try:
+            return big(build, a.big_gib, out)
+        finally:
+            if not a.out:
+                shutil.rmtree(out, ignore_errors=True)
     dumps = sorted(p for p in tg.dgtest.CORPUS.rglob("*.dmp") if p.stat().st_size < (8 << 20))
     procs = []
     try:
