@@ -228,17 +228,20 @@ def test_crashpad_gzip_chunked(procs, tmp_path, dirty_core):
 
 def test_upstream_down_then_back_delivers_from_the_outbox(procs, tmp_path):
     s = Setup(procs, tmp_path, upstream_up=False)
-    body = form([("prod", "E")], [("upload_file_minidump", "a.dmp", CLEAN.read_bytes())])
-    status, text = post(s.gport, "/submit", body)
-    assert status == 200 and text.startswith("Queued="), (status, text)
-    assert len(s.files("outbox")) == 2  # the body and its delivery record
+    bodies = [form([("n", str(i))], [("upload_file_minidump", "a.dmp", CLEAN.read_bytes())])
+              for i in range(8)]
+    for i, body in enumerate(bodies):
+        status, text = post(s.gport, f"/submit?n={i}", body)
+        assert status == 200 and text.startswith("Queued="), (status, text)
+    assert len(s.files("outbox")) == 16  # each body and its delivery record
     s.up = s.start_upstream()
     os.kill(s.gw.pid, signal.SIGHUP)  # retry now rather than after the backoff
     deadline = time.time() + 30
-    while time.time() < deadline and not received(s.updir):
+    while time.time() < deadline and len(received(s.updir)) < 8:
         time.sleep(0.2)
-    (meta, ubody), = received(s.updir)
-    assert ubody == body and meta["path"] == "/submit"
+    got = received(s.updir)
+    assert sorted(b for _, b in got) == sorted(bodies)  # all, each once
+    assert sorted(m["path"] for m, _ in got) == sorted(f"/submit?n={i}" for i in range(8))
     deadline = time.time() + 10
     while time.time() < deadline and s.files("outbox"):
         time.sleep(0.2)
