@@ -574,3 +574,50 @@ def test_metrics_histogram(procs, tmp_path):
     buckets = [int(l.rsplit(" ", 1)[1]) for l in m.splitlines()
                if l.startswith("dumpgate_gateway_scan_seconds_bucket")]
     assert buckets == sorted(buckets) and buckets[-1] == 3
+
+
+def plant_in_memory(dump, blob):
+    """The public minidump dump with blob written over the middle of its
+    largest writable memory range (found with `dumpgate regions`): same
+    size, same streams. Returns (bytes, file offset)."""
+    r = dgtest.run("regions", "--format", "jsonl", dump, timeout=60)
+    spans = [s for s in dgtest.records(r.stdout)
+             if s.get("vaddr") and s["perms"] and "w" in s["perms"] and s["size"] > len(blob)]
+    span = max(spans, key=lambda s: s["size"])
+    off = span["offset"] + (span["size"] - len(blob)) // 2
+    data = bytearray(dump.read_bytes())
+    data[off:off + len(blob)] = blob
+    return bytes(data), off
+
+
+def test_public_minidumps_clean_and_with_planted_keys(procs, tmp_path):
+    """Every public minidump under 8 MiB: uploaded as it is, it reaches the
+    upstream; with a fresh key planted into its memory (as DER, the form a
+    process keeps after parsing PEM), it is quarantined with a finding at the
+    planted offset and never forwarded."""
+    s = Setup(procs, tmp_path)
+    dumps = sorted(p for p in dgtest.CORPUS.rglob("*.dmp") if p.stat().st_size < (8 << 20))
+    assert len(dumps) >= 3
+    n_dirty = 0
+    for i, dump in enumerate(dumps):
+        clean = form([("n", str(i))], [("upload_file_minidump", dump.name, dump.read_bytes())])
+        status, text = post(s.gport, f"/clean/{i}", clean)
+        assert status == 200 and text.startswith("CrashID="), (dump, text)
+        key = keys.genpkey(tmp_path / f"k{i}.pem", ("rsa2048", "p256")[i % 2])
+        der = subprocess.run(["openssl", "pkey", "-in", key, "-outform", "DER"],
+                             capture_output=True, check=True).stdout
+        try:
+            data, off = plant_in_memory(dump, der)
+        except ValueError:
+            continue  # no writable range large enough
+        n_dirty += 1
+        status, text = post(s.gport, f"/dirty/{i}",
+                            form([("n", str(i))], [("upload_file_minidump", dump.name, data)]))
+        assert status == 200 and text.startswith("Discarded="), (dump, text)
+        v = json.loads(sorted((s.spool / "quarantine").glob("*.json"),
+                              key=os.path.getmtime)[-1].read_text())
+        f = [f for f in v["findings"] if f["key"].get("spki_sha256") == dgtest.spki_sha256(key)]
+        assert f and f[0]["status"] == "confirmed" and f[0]["offset"] == off, (dump, v["reason"])
+    paths = [m["path"] for m, _ in received(s.updir)]
+    assert sorted(paths) == sorted(f"/clean/{i}" for i in range(len(dumps)))
+    assert n_dirty >= 3
