@@ -78,6 +78,7 @@
 
 #include <dumpgate/dumpgate.h>
 
+#include "../input/envelope.h"
 #include "../util/deadline.h"
 #include "durable.h"
 #include "gateway.h"
@@ -86,7 +87,6 @@
 #define MAX_PARTS 32u            /* file parts scanned per upload */
 #define REPLY_MAX (64u << 10)    /* upstream answer relayed */
 #define TOKEN_MAX 512u
-#define ENV_LINE_MAX 8192u       /* a Sentry envelope's header line */
 #define RETRY_FIRST 2.0          /* seconds before the first redelivery */
 #define RETRY_MAX 300.0
 
@@ -125,11 +125,7 @@ struct upload {
     int part_fd[MAX_PARTS];
     unsigned n_parts;
     bool parts_capped;
-    /* a Sentry envelope while it is split (envelope_feed()) */
-    enum { ENV_HEADER, ENV_ITEM, ENV_PAYLOAD, ENV_NEWLINE } env_state;
-    char env_line[ENV_LINE_MAX];
-    size_t env_len;
-    uint64_t env_left;           /* payload bytes left; UINT64_MAX: up to a newline */
+    struct envelope env;         /* a Sentry envelope while it is split */
 };
 
 static void glog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -290,83 +286,23 @@ feed(struct upload *up, struct MHD_PostProcessor *pp, const char *data, size_t l
     return part_write(up, up->n_parts == 0, data, len);
 }
 
-/* Splits a Sentry envelope (develop.sentry.dev/sdk/envelopes: a header
- * line, then items, each a JSON header line with an optional "length" and
- * that many payload bytes, or a payload up to the next newline) into one
- * part per item payload: attachments (event.minidump), events, anything.
- * False with why when it is not one. */
+/* envelope.h's callback: each item payload is a part of its own. */
 static bool
-envelope_feed(struct upload *up, const char *data, size_t len, char *why, size_t cap)
+envelope_part(void *arg, bool fresh, const char *data, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        if (up->env_state == ENV_HEADER || up->env_state == ENV_ITEM) {
-            const char *nl = memchr(data + i, '\n', len - i);
-            size_t take = (nl != NULL ? (size_t)(nl - (data + i)) : len - i);
-            json_t *h;
-            json_int_t n;
+    return part_write(arg, fresh, data, len);
+}
 
-            if (up->env_len + take >= sizeof up->env_line) {
-                snprintf(why, cap, "envelope: a header line longer than %u bytes", ENV_LINE_MAX);
-                return false;
-            }
-            memcpy(up->env_line + up->env_len, data + i, take);
-            up->env_len += take;
-            i += take;
-            if (nl == NULL)
-                break;
-            i++; /* the newline */
-            up->env_line[up->env_len] = '\0';
-            h = up->env_len > 0 ? json_loads(up->env_line, 0, NULL) : NULL;
-            if (up->env_len > 0 && !json_is_object(h)) {
-                json_decref(h);
-                snprintf(why, cap, "envelope: a header line that is no JSON object");
-                return false;
-            }
-            up->env_len = 0;
-            if (up->env_state == ENV_HEADER || h == NULL) { /* blank lines between items */
-                up->env_state = ENV_ITEM;
-                json_decref(h);
-                continue;
-            }
-            n = json_integer_value(json_object_get(h, "length"));
-            up->env_left = json_is_integer(json_object_get(h, "length")) && n >= 0
-                               ? (uint64_t)n
-                               : UINT64_MAX;
-            json_decref(h);
-            if (!part_write(up, true, "", 0)) {
-                snprintf(why, cap, "%s", up->parts_capped ? "more than 32 envelope items"
-                                                          : "spool write error");
-                return false;
-            }
-            up->env_state = up->env_left == 0 ? ENV_NEWLINE : ENV_PAYLOAD;
-        } else if (up->env_state == ENV_PAYLOAD) {
-            size_t take = len - i;
-            const char *nl = NULL;
-
-            if (up->env_left == UINT64_MAX && (nl = memchr(data + i, '\n', take)) != NULL)
-                take = (size_t)(nl - (data + i));
-            else if (up->env_left != UINT64_MAX && take > up->env_left)
-                take = (size_t)up->env_left;
-            if (!part_write(up, false, data + i, take)) {
-                snprintf(why, cap, "spool write error");
-                return false;
-            }
-            i += take;
-            if (up->env_left != UINT64_MAX)
-                up->env_left -= take;
-            if (nl != NULL) {
-                i++;
-                up->env_state = ENV_ITEM;
-            } else if (up->env_left == 0) {
-                up->env_state = ENV_NEWLINE;
-            }
-        } else { /* the newline after a payload of known length, if any */
-            if (data[i] == '\n')
-                i++;
-            up->env_state = ENV_ITEM;
-        }
-    }
-    return true;
+/* Feeds bytes of an envelope; on failure why says why. */
+static bool
+envelope_bytes(struct upload *up, const char *data, size_t len, char *why, size_t cap)
+{
+    if (envelope_feed(&up->env, data, len, envelope_part, up, why, cap))
+        return true;
+    if (strcmp(why, "stopped") == 0)
+        snprintf(why, cap, "%s", up->parts_capped ? "more than 32 envelope items"
+                                                  : "spool write error");
+    return false;
 }
 
 /* True when the request is a Sentry envelope. */
@@ -396,6 +332,7 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
     bool ok = in != NULL && out != NULL, zinit = false;
 
     memset(&z, 0, sizeof z);
+    envelope_init(&up->env);
     if (ok && gz) {
         ok = zinit = inflateInit2(&z, 15 + 32) == Z_OK;
         if (!ok)
@@ -417,7 +354,7 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
         }
         if (!gz && env) {
             end = r == 0;
-            ok = envelope_feed(up, in, (size_t)r, why, cap);
+            ok = envelope_bytes(up, in, (size_t)r, why, cap);
             continue;
         }
         if (!gz) {
@@ -448,7 +385,7 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
                 break;
             }
             if (env) {
-                ok = envelope_feed(up, out, BUF - z.avail_out, why, cap);
+                ok = envelope_bytes(up, out, BUF - z.avail_out, why, cap);
             } else if (!feed(up, pp, out, BUF - z.avail_out)) {
                 ok = false;
                 snprintf(why, cap, "malformed body or spool write error");
@@ -458,11 +395,8 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
     }
     if (zinit)
         inflateEnd(&z);
-    if (ok && env && (up->env_state == ENV_HEADER || up->env_len > 0 ||
-                      (up->env_state == ENV_PAYLOAD && up->env_left != UINT64_MAX))) {
-        ok = false;
-        snprintf(why, cap, "envelope ends early");
-    }
+    if (ok && env)
+        ok = envelope_end(&up->env, why, cap);
     if (pp != NULL && MHD_destroy_post_processor(pp) != MHD_YES && ok) {
         ok = false;
         snprintf(why, cap, "multipart body ends early");
