@@ -194,9 +194,11 @@ def test_dirty_upload_is_quarantined_never_forwarded(procs, tmp_path, dirty_core
     names = [n for n in q if n.endswith(".json")]
     assert len(names) == 1, q
     stem = names[0][:-5]
-    assert set(q) == {stem + ".json", stem + ".body", stem + ".0.part"}
+    # the form fields are part 0 (they come first), the dump part 1
+    assert set(q) == {stem + ".json", stem + ".body", stem + ".0.part", stem + ".1.part"}
     assert (s.spool / "quarantine" / (stem + ".body")).read_bytes() == body
-    assert (s.spool / "quarantine" / (stem + ".0.part")).read_bytes() == core.read_bytes()
+    assert (s.spool / "quarantine" / (stem + ".0.part")).read_bytes() == b"\nprod=Example"
+    assert (s.spool / "quarantine" / (stem + ".1.part")).read_bytes() == core.read_bytes()
     assert os.stat(s.spool / "quarantine" / (stem + ".body")).st_mode & 0o077 == 0
     v = json.loads((s.spool / "quarantine" / names[0]).read_text())
     assert v["verdict"] == "quarantine" and "finding" in v["reason"]
@@ -621,3 +623,22 @@ def test_public_minidumps_clean_and_with_planted_keys(procs, tmp_path):
     paths = [m["path"] for m, _ in received(s.updir)]
     assert sorted(paths) == sorted(f"/clean/{i}" for i in range(len(dumps)))
     assert n_dirty >= 3
+
+
+def test_a_key_in_a_form_field_is_caught(procs, tmp_path):
+    """Annotations are scanned too: a PEM key pasted into a field (as an
+    environment dump would carry it) keeps the upload from leaving."""
+    s = Setup(procs, tmp_path)
+    pem = pathlib.Path(keys.genpkey(tmp_path / "k.pem", "ed25519")).read_text()
+    body = form([("prod", "E"), ("env", "HOME=/root\nSIGNING_KEY=" + pem)],
+                [("upload_file_minidump", "a.dmp", CLEAN.read_bytes())])
+    status, text = post(s.gport, "/submit", body)
+    assert status == 200 and text.startswith("Discarded="), text
+    assert received(s.updir) == []
+    # and a path that could not go upstream as it is is refused up front
+    c = http.client.HTTPConnection("127.0.0.1", s.gport, timeout=10)
+    c.putrequest("POST", "/sub%0d%0amit", skip_accept_encoding=True)
+    c.putheader("Content-Length", "2")
+    c.endheaders(b"ab")
+    assert c.getresponse().status == 400
+    assert s.files("incoming") == []

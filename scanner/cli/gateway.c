@@ -7,8 +7,9 @@
  * An HTTP/1.1 server (libmicrohttpd, a thread per connection) takes the
  * POSTs that crash reporters send (Breakpad and Crashpad multipart/form-data
  * with the dump in a file part, the whole body gzipped or not, chunked or
- * not; Sentry envelopes, split into their items; any other body is one
- * part) and keeps each one in a spool:
+ * not: each file part is a part, the form fields together one more; Sentry
+ * envelopes, split into their items; any other body is one part) and keeps
+ * each one in a spool:
  *
  *   SPOOL/incoming/up.TIME.PID.SEQ.body      the request body as received
  *   SPOOL/incoming/up.TIME.PID.SEQ.N.part    its N-th file part, decoded
@@ -124,6 +125,8 @@ struct upload {
     /* parts, while the post processor runs */
     int part_fd[MAX_PARTS];
     unsigned n_parts;
+    unsigned cur;                /* the part being written */
+    int fields;                  /* the part holding the form fields, or -1 */
     bool parts_capped;
     struct envelope env;         /* a Sentry envelope while it is split */
 };
@@ -222,30 +225,34 @@ read_json(int dir, const char *name)
 
 /* --- taking the parts out of a body ------------------------------------------ */
 
-/* Appends data to the upload's current part, opening a new one first when
- * fresh; false (up->failed or parts_capped set) when it cannot. */
-static bool
-part_write(struct upload *up, bool fresh, const char *data, size_t size)
+/* Opens the upload's next part file; its index, or -1 (up->failed or
+ * parts_capped set). */
+static int
+part_open(struct upload *up)
 {
-    if (fresh) {
-        char pname[128];
-        int fd;
+    char pname[128];
+    int fd;
 
-        if (up->n_parts >= MAX_PARTS) {
-            up->parts_capped = true;
-            return false;
-        }
-        snprintf(pname, sizeof pname, "%s.%u.part", up->name, up->n_parts);
-        fd = openat(up->gw->incoming, pname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    0600);
-        if (fd < 0) {
-            up->failed = true;
-            return false;
-        }
-        up->part_fd[up->n_parts++] = fd;
+    if (up->n_parts >= MAX_PARTS) {
+        up->parts_capped = true;
+        return -1;
     }
+    snprintf(pname, sizeof pname, "%s.%u.part", up->name, up->n_parts);
+    fd = openat(up->gw->incoming, pname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        up->failed = true;
+        return -1;
+    }
+    up->part_fd[up->n_parts] = fd;
+    return (int)up->n_parts++;
+}
+
+/* Appends data to part i; false (up->failed set) when it cannot. */
+static bool
+part_append(struct upload *up, unsigned i, const char *data, size_t size)
+{
     for (size_t done = 0; done < size;) {
-        ssize_t w = write(up->part_fd[up->n_parts - 1], data + done, size - done);
+        ssize_t w = write(up->part_fd[i], data + done, size - done);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -258,8 +265,37 @@ part_write(struct upload *up, bool fresh, const char *data, size_t size)
     return true;
 }
 
+/* Appends data to the upload's current part, opening a new one first when
+ * fresh; false (up->failed or parts_capped set) when it cannot. */
+static bool
+part_write(struct upload *up, bool fresh, const char *data, size_t size)
+{
+    if (fresh) {
+        int i = part_open(up);
+
+        if (i < 0)
+            return false;
+        up->cur = (unsigned)i;
+    }
+    return part_append(up, up->cur, data, size);
+}
+
+/* Appends a form field's bytes (as "\nNAME=VALUE" lines) to the upload's
+ * fields part, opened at the first field: annotations can hold keys too. */
+static bool
+field_write(struct upload *up, const char *key, const char *data, uint64_t off, size_t size)
+{
+    if (up->fields < 0 && (up->fields = part_open(up)) < 0)
+        return false;
+    if (off == 0 && (!part_append(up, (unsigned)up->fields, "\n", 1) ||
+                     !part_append(up, (unsigned)up->fields, key ? key : "", key ? strlen(key) : 0) ||
+                     !part_append(up, (unsigned)up->fields, "=", 1)))
+        return false;
+    return part_append(up, (unsigned)up->fields, data, size);
+}
+
 /* The post processor's callback: every file part goes to a part file of its
- * own (a value's first call has off 0); form fields are forwarded only. */
+ * own (a value's first call has off 0), the form fields to one part. */
 static enum MHD_Result
 on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
         const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
@@ -268,11 +304,10 @@ on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filenam
     struct upload *up = cls;
 
     (void)kind;
-    (void)key;
     (void)content_type;
     (void)transfer_encoding;
     if (filename == NULL)
-        return MHD_YES;
+        return field_write(up, key, data, off, size) ? MHD_YES : MHD_NO;
     return part_write(up, off == 0 || up->n_parts == 0, data, size) ? MHD_YES : MHD_NO;
 }
 
@@ -971,6 +1006,22 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
     }
 }
 
+/* True when the (decoded) path can go into the upstream's URL as it is:
+ * it starts with '/' and is printable ASCII without spaces (nothing a
+ * client sends could then split or bend the forwarded request, and a
+ * request that would fail upstream for ever is refused before it is
+ * accepted). */
+static bool
+plain_path(const char *url)
+{
+    if (url[0] != '/')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return false;
+    return strlen(url) < 2048;
+}
+
 /* True when no client certificate is required, or the client presented one
  * that GnuTLS verified against --tls-client-ca. */
 static bool
@@ -1022,6 +1073,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     }
     if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
         return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST an upload\n");
+    if (up == NULL && !plain_path(url)) {
+        count(gw, &gw->n.rejected, 1);
+        return answer_text(c, MHD_HTTP_BAD_REQUEST, "dumpgate: a path of printable ASCII, please\n");
+    }
     if (up == NULL) {
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         char bname[128];
@@ -1044,6 +1099,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         if ((up = calloc(1, sizeof *up)) == NULL)
             return MHD_NO;
         up->gw = gw;
+        up->fields = -1;
         pthread_mutex_lock(&gw->lock);
         seq = ++gw->seq;
         gw->n.uploads++;
@@ -1169,6 +1225,7 @@ recover(struct gateway *gw)
             continue;
         memset(&up, 0, sizeof up);
         up.gw = gw;
+        up.fields = -1;
         snprintf(up.name, sizeof up.name, "%.*s", (int)(nl - 5), e->d_name);
         up.fd = openat(gw->incoming, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (up.fd < 0 || flock(up.fd, LOCK_EX | LOCK_NB) != 0) {
