@@ -642,3 +642,48 @@ def test_a_key_in_a_form_field_is_caught(procs, tmp_path):
     c.endheaders(b"ab")
     assert c.getresponse().status == 400
     assert s.files("incoming") == []
+
+
+def redact_available():
+    r = dgtest.run("--help", timeout=20)
+    return b"       dumpgate redact [" in r.stdout  # its usage line
+
+
+@pytest.mark.skipif(not redact_available(), reason="this build has no `dumpgate redact`")
+def test_redact_forwards_a_verified_redacted_copy(procs, tmp_path, dirty_core):
+    """--redact: a dirty upload whose keys `redact` can remove goes on as
+    that copy (same size, same form; no key left in it), plain and gzipped;
+    the original stays in the quarantine with the redaction report."""
+    core, spki, key = dirty_core
+    s = Setup(procs, tmp_path, extra=["--redact"])
+    for gz in (False, True):
+        body = form([("prod", "E")], [("upload_file_minidump", "core", core.read_bytes()),
+                                      ("attachment", "log.txt", b"a log line\n")])
+        send = gzip.compress(body) if gz else body
+        n_before = len(received(s.updir))
+        status, text = post(s.gport, f"/submit?gz={int(gz)}", send,
+                            headers={"Content-Encoding": "gzip"} if gz else None)
+        assert status == 200 and text.startswith("CrashID="), (gz, status, text)
+        got = received(s.updir)
+        assert len(got) == n_before + 1
+        meta, ubody = got[-1]
+        if gz:
+            assert meta["headers"]["Content-Encoding"] == "gzip"
+            ubody = gzip.decompress(ubody)
+        assert len(ubody) == len(body) and ubody != body  # same form, same size, patched
+        # only bytes inside the dump part changed
+        start = body.index(core.read_bytes())
+        diff = [i for i in range(0, len(body)) if body[i] != ubody[i]] if len(body) < 4e6 else None
+        if diff is not None:
+            assert diff and start <= diff[0] and diff[-1] < start + len(core.read_bytes())
+        # what went out holds no key: scan its dump part
+        (tmp_path / f"out{gz}.core").write_bytes(ubody[start:start + len(core.read_bytes())])
+        rc, findings, _, _ = dgtest.scan(tmp_path / f"out{gz}.core")
+        assert spki not in {f["key"].get("spki_sha256") for f in findings}, findings
+        assert rc == 0
+    q = s.spool / "quarantine"
+    verdicts = [json.loads(p.read_text()) for p in q.glob("up.*[0-9].json")]
+    assert len(verdicts) == 2 and all(v["verdict"] == "redacted" for v in verdicts)
+    assert all(v["redacted"] and v["redacted"][0]["report"] for v in verdicts)
+    assert len(list(q.glob("*.body"))) == 2  # the originals, kept
+    assert s.files("incoming") == []

@@ -96,7 +96,7 @@ static const double scan_buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 #define N_BUCKETS (sizeof scan_buckets / sizeof scan_buckets[0])
 
 struct counts {
-    uint64_t uploads, clean, quarantined, forwarded, queued, retried, rejected, bytes;
+    uint64_t uploads, clean, quarantined, redacted, forwarded, queued, retried, rejected, bytes;
     double scan_seconds;
     uint64_t scans, scan_le[N_BUCKETS]; /* per upload: all its parts */
 };
@@ -124,6 +124,9 @@ struct upload {
     bool complete;               /* the whole body arrived (the last call came) */
     /* parts, while the post processor runs */
     int part_fd[MAX_PARTS];
+    uint64_t part_at[MAX_PARTS]; /* where the part starts in the decoded body, or UINT64_MAX */
+    int dec_fd;                  /* --redact with a gzip body: the decoded body, else -1 */
+    bool gz;                     /* the body is gzip (Content-Encoding) */
     unsigned n_parts;
     unsigned cur;                /* the part being written */
     int fields;                  /* the part holding the form fields, or -1 */
@@ -223,6 +226,53 @@ read_json(int dir, const char *name)
     return v;
 }
 
+/* Writes all of buf at the file's position; false on an error. */
+static bool
+write_all(int fd, const void *buf, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t w = write(fd, (const char *)buf + done, len - done);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        done += (size_t)w;
+    }
+    return true;
+}
+
+/* Reads exactly len bytes at off of fd into buf. */
+static bool
+pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        done += (size_t)r;
+    }
+    return true;
+}
+
+static bool
+pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        done += (size_t)w;
+    }
+    return true;
+}
+
 /* --- taking the parts out of a body ------------------------------------------ */
 
 /* Opens the upload's next part file; its index, or -1 (up->failed or
@@ -244,6 +294,7 @@ part_open(struct upload *up)
         return -1;
     }
     up->part_fd[up->n_parts] = fd;
+    up->part_at[up->n_parts] = UINT64_MAX;
     return (int)up->n_parts++;
 }
 
@@ -251,18 +302,9 @@ part_open(struct upload *up)
 static bool
 part_append(struct upload *up, unsigned i, const char *data, size_t size)
 {
-    for (size_t done = 0; done < size;) {
-        ssize_t w = write(up->part_fd[i], data + done, size - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            up->failed = true;
-            return false;
-        }
-        done += (size_t)w;
-    }
-    return true;
+    if (!write_all(up->part_fd[i], data, size))
+        up->failed = true;
+    return !up->failed;
 }
 
 /* Appends data to the upload's current part, opening a new one first when
@@ -318,14 +360,31 @@ feed(struct upload *up, struct MHD_PostProcessor *pp, const char *data, size_t l
 {
     if (pp != NULL)
         return MHD_post_process(pp, data, len) == MHD_YES && !up->failed;
-    return part_write(up, up->n_parts == 0, data, len);
+    if (up->n_parts == 0 && !part_write(up, true, "", 0))
+        return false;
+    up->part_at[0] = 0; /* the whole body */
+    return part_append(up, 0, data, len);
 }
 
 /* envelope.h's callback: each item payload is a part of its own. */
 static bool
 envelope_part(void *arg, bool fresh, const char *data, size_t len)
 {
-    return part_write(arg, fresh, data, len);
+    struct upload *up = arg;
+
+    if (!part_write(up, fresh, data, len))
+        return false;
+    if (fresh)
+        up->part_at[up->cur] = up->env.at;
+    return true;
+}
+
+/* With --redact and a gzip body, keeps the decoded bytes too (where the
+ * redacted copy is patched). */
+static bool
+keep_decoded(struct upload *up, const char *data, size_t len)
+{
+    return up->dec_fd < 0 || write_all(up->dec_fd, data, len);
 }
 
 /* Feeds bytes of an envelope; on failure why says why. */
@@ -368,6 +427,18 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
 
     memset(&z, 0, sizeof z);
     envelope_init(&up->env);
+    up->gz = gz;
+    if (ok && gz && up->gw->o->redact_copy) {
+        char dname[128];
+
+        snprintf(dname, sizeof dname, "%s.dec", up->name);
+        up->dec_fd = openat(up->gw->incoming, dname,
+                            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (up->dec_fd < 0) {
+            ok = false;
+            snprintf(why, cap, "decoded copy: %s", strerror(errno));
+        }
+    }
     if (ok && gz) {
         ok = zinit = inflateInit2(&z, 15 + 32) == Z_OK;
         if (!ok)
@@ -419,7 +490,10 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
                 snprintf(why, cap, "gzip body: %s", z.msg != NULL ? z.msg : "corrupt");
                 break;
             }
-            if (env) {
+            if (!keep_decoded(up, out, BUF - z.avail_out)) {
+                ok = false;
+                snprintf(why, cap, "decoded copy: %s", strerror(errno));
+            } else if (env) {
                 ok = envelope_bytes(up, out, BUF - z.avail_out, why, cap);
             } else if (!feed(up, pp, out, BUF - z.avail_out)) {
                 ok = false;
@@ -448,9 +522,16 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
 
 /* --- judging the scans -------------------------------------------------------- */
 
+/* What the scan of a part said. */
+enum part_state {
+    PART_CLEAN,  /* every byte scanned, nothing at or above --fail-on */
+    PART_KEYS,   /* every byte scanned, keys found: `redact` may make it clean */
+    PART_BAD,    /* anything else: it cannot leave, not even redacted */
+};
+
 /* Judges one part's scan; appends its summary and findings to the verdict's
- * arrays. Returns true when the part is clean; otherwise why says why. */
-static bool
+ * arrays. Unless the part is clean, why says why. */
+static enum part_state
 judge(const struct cli_opts *o, struct scan_run *sr, json_t *summaries, json_t *findings,
       char *why, size_t cap)
 {
@@ -488,16 +569,17 @@ judge(const struct cli_opts *o, struct scan_run *sr, json_t *summaries, json_t *
     else if (summary == NULL || sr->truncated)
         snprintf(why, cap, "scanner error: %s (exit %d)",
                  summary == NULL ? "no summary" : "output too long", sr->exit_code);
-    else if (sr->exit_code == 1)
+    else if (sr->exit_code == 1) {
         snprintf(why, cap, "%zu finding%s (fail-on %s)", n_found, n_found == 1 ? "" : "s",
                  dg_severity_name(o->fail_on));
-    else if (sr->exit_code != 0 || n_err > 0)
+        return n_err == 0 && whole ? PART_KEYS : PART_BAD;
+    } else if (sr->exit_code != 0 || n_err > 0)
         snprintf(why, cap, "scanner error: %s", first != NULL ? first : "exit status 2");
     else if (n_warn > 0 && !whole)
         snprintf(why, cap, "partial scan: %s", first != NULL ? first : "warning");
     else
-        return true;
-    return false;
+        return PART_CLEAN;
+    return PART_BAD;
 }
 
 /* --- HTTP answers ------------------------------------------------------------------ */
@@ -540,6 +622,8 @@ metrics(struct gateway *gw, struct MHD_Connection *c)
                    "dumpgate_gateway_clean_total %" PRIu64 "\n"
                    "# TYPE dumpgate_gateway_quarantined_total counter\n"
                    "dumpgate_gateway_quarantined_total %" PRIu64 "\n"
+                   "# TYPE dumpgate_gateway_redacted_total counter\n"
+                   "dumpgate_gateway_redacted_total %" PRIu64 "\n"
                    "# TYPE dumpgate_gateway_forwarded_total counter\n"
                    "dumpgate_gateway_forwarded_total %" PRIu64 "\n"
                    "# TYPE dumpgate_gateway_queued_total counter\n"
@@ -551,7 +635,7 @@ metrics(struct gateway *gw, struct MHD_Connection *c)
                    "# TYPE dumpgate_gateway_bytes_total counter\n"
                    "dumpgate_gateway_bytes_total %" PRIu64 "\n"
                    "# TYPE dumpgate_gateway_scan_seconds histogram\n",
-                   n.uploads, n.clean, n.quarantined, n.forwarded, n.queued, n.retried,
+                   n.uploads, n.clean, n.quarantined, n.redacted, n.forwarded, n.queued, n.retried,
                    n.rejected, n.bytes);
     for (size_t b = 0; b < N_BUCKETS && len > 0 && (size_t)len < sizeof buf; b++)
         len += snprintf(buf + len, sizeof buf - (size_t)len,
@@ -843,6 +927,14 @@ upload_close_parts(struct upload *up)
         if (up->part_fd[i] >= 0)
             close(up->part_fd[i]);
     up->n_parts = 0;
+    if (up->dec_fd >= 0) {
+        char dname[128];
+
+        close(up->dec_fd);
+        up->dec_fd = -1;
+        snprintf(dname, sizeof dname, "%s.dec", up->name);
+        unlinkat(up->gw->incoming, dname, 0);
+    }
 }
 
 /* Removes incoming/NAME.json and NAME.N.part (what goes with a body). */
@@ -856,6 +948,18 @@ remove_companions(int dir, const char *name)
         if (unlinkat(dir, pname, 0) != 0)
             break;
     }
+    for (unsigned i = 0; i < MAX_PARTS; i++) { /* --redact's copies */
+        snprintf(pname, sizeof pname, "%s.%u.red", name, i);
+        unlinkat(dir, pname, 0);
+        snprintf(pname, sizeof pname, "%s.%u.red.redact.jsonl", name, i);
+        unlinkat(dir, pname, 0);
+    }
+    snprintf(pname, sizeof pname, "%s.dec", name);
+    unlinkat(dir, pname, 0);
+    snprintf(pname, sizeof pname, "%s.red.dec", name);
+    unlinkat(dir, pname, 0);
+    snprintf(pname, sizeof pname, "%s.red.body", name);
+    unlinkat(dir, pname, 0);
     snprintf(pname, sizeof pname, "%s.json", name);
     unlinkat(dir, pname, 0);
 }
@@ -899,6 +1003,307 @@ quarantine_upload(struct upload *up, json_t *verdict)
     return err == 0;
 }
 
+/* --- --redact: the verified redacted copy goes instead --------------------------- */
+
+/* True when the len bytes of a at a_off equal those of b at b_off. */
+static bool
+same_bytes(int a, uint64_t a_off, int b, uint64_t b_off, uint64_t len, char *x, char *y,
+           size_t buf)
+{
+    while (len > 0) {
+        size_t n = len < buf ? (size_t)len : buf;
+
+        if (!pread_all(a, x, n, a_off) || !pread_all(b, y, n, b_off) || memcmp(x, y, n) != 0)
+            return false;
+        a_off += n;
+        b_off += n;
+        len -= n;
+    }
+    return true;
+}
+
+/* Where part (len bytes) lies in the decoded body src, at or after from: a
+ * multipart file part is a run of the body's bytes (libmicrohttpd hands out
+ * no offsets), found by its first bytes and checked whole. UINT64_MAX if
+ * nowhere. */
+static uint64_t
+locate(int src, uint64_t src_len, uint64_t from, int part, uint64_t len)
+{
+    enum { BLOCK = 1 << 20, HEAD = 4096 };
+    size_t head = len < HEAD ? (size_t)len : HEAD;
+    char *h = malloc(HEAD), *blk = malloc(BLOCK + HEAD), *x = malloc(65536), *y = malloc(65536);
+    uint64_t found = UINT64_MAX;
+
+    if (h != NULL && blk != NULL && x != NULL && y != NULL && head > 0 &&
+        pread_all(part, h, head, 0)) {
+        for (uint64_t at = from; found == UINT64_MAX && at + len <= src_len; at += BLOCK) {
+            size_t n = (size_t)(src_len - at < BLOCK + head - 1 ? src_len - at : BLOCK + head - 1);
+
+            if (!pread_all(src, blk, n, at))
+                break;
+            for (const char *p = blk; found == UINT64_MAX && (size_t)(p - blk) + head <= n;) {
+                const char *m = memmem(p, n - (size_t)(p - blk), h, head);
+                uint64_t cand;
+
+                if (m == NULL || (size_t)(m - blk) >= BLOCK)
+                    break;
+                cand = at + (uint64_t)(m - blk);
+                if (cand + len <= src_len && same_bytes(src, cand, part, 0, len, x, y, 65536))
+                    found = cand;
+                p = m + 1;
+            }
+        }
+    }
+    free(h);
+    free(blk);
+    free(x);
+    free(y);
+    return found;
+}
+
+/* Copies len bytes of src at src_off to dst at dst_off. */
+static bool
+copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint64_t len)
+{
+    char *buf = malloc(1u << 20);
+    uint64_t at = 0;
+
+    while (buf != NULL && at < len) {
+        size_t n = len - at < (1u << 20) ? (size_t)(len - at) : (1u << 20);
+
+        if (!pread_all(src, buf, n, src_off + at) || !pwrite_all(dst, buf, n, dst_off + at))
+            break;
+        at += n;
+    }
+    free(buf);
+    return buf != NULL && at == len;
+}
+
+/* Copies src (len bytes) to a new file dir/name; its descriptor or -1. */
+static int
+copy_to(int dir, const char *name, int src, uint64_t len)
+{
+    int fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd >= 0 && !copy_range(src, 0, fd, 0, len)) {
+        close(fd);
+        unlinkat(dir, name, 0);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* gzips src (len bytes) into a new file dir/name; its descriptor or -1. */
+static int
+gzip_to(int dir, const char *name, int src, uint64_t len)
+{
+    int fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    unsigned char *in = malloc(1u << 16), *out = malloc(1u << 16);
+    z_stream z;
+    bool ok = fd >= 0 && in != NULL && out != NULL;
+    uint64_t at = 0, wat = 0;
+    int zr = Z_OK;
+
+    memset(&z, 0, sizeof z);
+    ok = ok && deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                            Z_DEFAULT_STRATEGY) == Z_OK;
+    while (ok && zr != Z_STREAM_END) {
+        size_t n = len - at < (1u << 16) ? (size_t)(len - at) : (1u << 16);
+
+        ok = n == 0 || pread_all(src, in, n, at);
+        at += n;
+        z.next_in = in;
+        z.avail_in = (uInt)n;
+        do {
+            z.next_out = out;
+            z.avail_out = 1u << 16;
+            zr = deflate(&z, at == len ? Z_FINISH : Z_NO_FLUSH);
+            ok = ok && zr != Z_STREAM_ERROR && pwrite_all(fd, out, (1u << 16) - z.avail_out, wat);
+            wat += (1u << 16) - z.avail_out;
+        } while (ok && z.avail_out == 0);
+        if (at == len && zr != Z_STREAM_END && z.avail_in == 0 && ok)
+            continue; /* Z_FINISH needs more output room */
+    }
+    if (in != NULL && out != NULL && fd >= 0)
+        deflateEnd(&z);
+    free(in);
+    free(out);
+    if (fd >= 0 && !ok) {
+        close(fd);
+        unlinkat(dir, name, 0);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Redacts every part that holds keys (`dumpgate redact`, which proves its
+ * copy clean by a re-scan), patches the copies into a copy of the decoded
+ * body at their places (same sizes: the structure of the form or envelope is
+ * untouched), gzips it again when the body came gzipped, and forwards that
+ * instead; the original upload goes to the quarantine with the verdict and
+ * the redaction reports. True when done (*ret is the answer); false with why
+ * when the upload can only be quarantined. */
+static bool
+redact_and_forward(struct upload *up, struct MHD_Connection *c, const enum part_state *state,
+                   const struct delivery *dv, json_t *verdict, char *why, size_t cap,
+                   enum MHD_Result *ret)
+{
+    struct gateway *gw = up->gw;
+    const struct cli_opts *o = gw->o;
+    int src = up->dec_fd >= 0 ? up->dec_fd : up->fd, red = -1, out = -1;
+    char spool[PATH_MAX], name[128], rname[128], msg[512];
+    json_t *reports = json_array();
+    struct stat st;
+    uint64_t from = 0;
+    struct reply r;
+    bool ok = realpath(o->spool, spool) != NULL && fstat(src, &st) == 0;
+
+    memset(&r, 0, sizeof r);
+    if (!ok)
+        snprintf(why, cap, "spool: %s", strerror(errno));
+    snprintf(rname, sizeof rname, "%s.red.dec", up->name);
+    if (ok && (red = copy_to(gw->incoming, rname, src, (uint64_t)st.st_size)) < 0) {
+        ok = false;
+        snprintf(why, cap, "redacted copy: %s", strerror(errno));
+    }
+    for (unsigned i = 0; ok && i < up->n_parts; i++) {
+        struct stat ps;
+        struct scan_run sr;
+        char out_path[PATH_MAX + 256], pname[128];
+        int pfd;
+
+        if (fstat(up->part_fd[i], &ps) != 0) {
+            ok = false;
+            snprintf(why, cap, "part %u: %s", i, strerror(errno));
+            break;
+        }
+        if (up->part_at[i] == UINT64_MAX && (int)i != up->fields)
+            up->part_at[i] = locate(src, (uint64_t)st.st_size, from, up->part_fd[i],
+                                    (uint64_t)ps.st_size);
+        if ((int)i != up->fields && up->part_at[i] != UINT64_MAX)
+            from = up->part_at[i] + (uint64_t)ps.st_size;
+        if (state[i] != PART_KEYS)
+            continue;
+        if (up->part_at[i] == UINT64_MAX) {
+            ok = false;
+            snprintf(why, cap, "part %u: not found in the body", i);
+            break;
+        }
+        snprintf(pname, sizeof pname, "%s.%u.red", up->name, i);
+        snprintf(out_path, sizeof out_path, "%s/incoming/%s", spool, pname);
+        scanchild_redact(o, up->part_fd[i], out_path, &sr);
+        free(sr.out);
+        if (sr.exit_code != 0) {
+            ok = false;
+            snprintf(why, cap, "part %u: redact %s", i,
+                     sr.timed_out ? "timed out" : sr.error[0] ? sr.error : "found keys it could not remove, or failed");
+            break;
+        }
+        {
+            char rep[160];
+            json_t *lines = json_array();
+            int rfd;
+            FILE *rf;
+            char *line = NULL;
+            size_t lcap = 0;
+
+            snprintf(rep, sizeof rep, "%s.redact.jsonl", pname);
+            rfd = openat(gw->incoming, rep, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            rf = rfd >= 0 ? fdopen(rfd, "r") : NULL;
+            if (rf == NULL && rfd >= 0)
+                close(rfd);
+            while (rf != NULL && getline(&line, &lcap, rf) > 0)
+                json_array_append_new(lines, json_loads(line, 0, NULL) ?: json_null());
+            free(line);
+            if (rf != NULL)
+                fclose(rf);
+            json_array_append_new(reports, json_pack("{s:I, s:I, s:o}", "part", (json_int_t)i,
+                                                     "at", (json_int_t)up->part_at[i], "report",
+                                                     lines));
+        }
+        pfd = openat(gw->incoming, pname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0 || fstat(pfd, &ps) != 0 || up->part_at[i] + (uint64_t)ps.st_size > (uint64_t)st.st_size) {
+            ok = false;
+            snprintf(why, cap, "part %u: redacted copy unusable", i);
+        } else {
+            if (!copy_range(pfd, 0, red, up->part_at[i], (uint64_t)ps.st_size)) {
+                ok = false;
+                snprintf(why, cap, "part %u: patching the copy failed", i);
+            }
+        }
+        if (pfd >= 0)
+            close(pfd);
+    }
+    snprintf(name, sizeof name, "%s.red.body", up->name);
+    if (ok && up->gz) {
+        out = gzip_to(gw->incoming, name, red, (uint64_t)st.st_size);
+        ok = out >= 0;
+        if (!ok)
+            snprintf(why, cap, "gzip of the redacted copy failed");
+    } else if (ok) {
+        ok = renameat2(gw->incoming, rname, gw->incoming, name, RENAME_NOREPLACE) == 0;
+        out = ok ? red : -1;
+        red = ok ? -1 : red;
+        if (!ok)
+            snprintf(why, cap, "redacted copy: %s", strerror(errno));
+    }
+    if (red >= 0)
+        close(red);
+    unlinkat(gw->incoming, rname, 0);
+    if (!ok || fsync(out) != 0) {
+        if (ok)
+            snprintf(why, cap, "redacted copy: %s", strerror(errno));
+        if (out >= 0)
+            close(out);
+        unlinkat(gw->incoming, name, 0);
+        json_decref(reports);
+        return false;
+    }
+    /* the original, its parts, the redacted parts and the verdict: quarantine */
+    json_object_set_new(verdict, "verdict", json_string("redacted"));
+    json_object_set_new(verdict, "redacted", reports);
+    for (unsigned i = 0; i < MAX_PARTS; i++) {
+        char pn[160];
+
+        snprintf(pn, sizeof pn, "%s.%u.red", up->name, i);
+        if (move(gw, gw->quarantine, pn) == 0) {
+            snprintf(pn, sizeof pn, "%s.%u.red.redact.jsonl", up->name, i);
+            move(gw, gw->quarantine, pn);
+        }
+    }
+    count(gw, &gw->n.quarantined, 1);
+    count(gw, &gw->n.redacted, 1);
+    quarantine_upload(up, verdict);
+    if (forward(o, out, dv, &r, why, cap)) {
+        count(gw, &gw->n.forwarded, 1);
+        glog("%s: dirty, its verified redacted copy forwarded (upstream %ld)", up->name,
+             r.status);
+        unlinkat(gw->incoming, name, 0);
+        *ret = answer(c, (unsigned)r.status, "text/plain; charset=utf-8",
+                      r.body != NULL ? r.body : "", r.len);
+    } else {
+        /* queued like a clean upload: the outbox holds NAME.body + NAME.json */
+        char oname[128], ojson[128];
+        json_t *d = json_pack("{s:s, s:s, s:o}", "verdict", "redacted", "upload", up->name,
+                              "delivery", delivery_json(dv));
+
+        snprintf(oname, sizeof oname, "%s.r.body", up->name);
+        snprintf(ojson, sizeof ojson, "%s.r.json", up->name);
+        count(gw, &gw->n.queued, 1);
+        if (durable_write_json(gw->outbox, ojson, d, false) != 0 ||
+            renameat2(gw->incoming, name, gw->outbox, oname, RENAME_NOREPLACE) != 0 ||
+            fsync(gw->outbox) != 0)
+            glog("%s: the redacted copy could not be queued: %s", up->name, strerror(errno));
+        json_decref(d);
+        pthread_cond_signal(&gw->wake);
+        snprintf(msg, sizeof msg, "Queued=%s\n", up->name);
+        *ret = answer_text(c, MHD_HTTP_OK, msg);
+    }
+    close(out);
+    free(r.body);
+    return true;
+}
+
 static enum MHD_Result
 finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
 {
@@ -907,7 +1312,8 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
     json_t *summaries = json_array(), *findings = json_array(), *verdict;
     struct delivery dv;
     char why[320] = "", msg[512];
-    bool clean = true;
+    bool clean = true, redactable = true;
+    enum part_state state[MAX_PARTS];
     double t0 = deadline_now();
 
     if (fsync(up->fd) != 0 || fsync(gw->incoming) != 0) {
@@ -919,14 +1325,26 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
     }
     count(gw, &gw->n.bytes, up->bytes);
     /* from here on the upload is the spool's: never an error answer */
-    if (!split_parts(up, c, url, why, sizeof why))
+    if (!split_parts(up, c, url, why, sizeof why)) {
         clean = false;
-    for (unsigned i = 0; clean && i < up->n_parts; i++) {
+        redactable = false;
+    }
+    /* every part, with --redact: which ones hold keys decides whether a
+     * redacted copy can go */
+    for (unsigned i = 0; i < up->n_parts && (clean || (o->redact_copy && redactable)); i++) {
         struct scan_run sr;
+        char pwhy[320];
 
         scanchild_run(o, up->part_fd[i], &sr);
-        clean = judge(o, &sr, summaries, findings, why, sizeof why);
+        state[i] = judge(o, &sr, summaries, findings, pwhy, sizeof pwhy);
         free(sr.out);
+        if (state[i] != PART_CLEAN) {
+            if (clean)
+                snprintf(why, sizeof why, "%s", pwhy);
+            clean = false;
+        }
+        if (state[i] == PART_BAD || (state[i] == PART_KEYS && (int)i == up->fields))
+            redactable = false; /* fields are no one span of the body */
     }
     {
         double t = deadline_now() - t0;
@@ -945,6 +1363,19 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
                         clean ? "no finding" : why, "bytes", (json_int_t)up->bytes, "parts",
                         (json_int_t)up->n_parts, "summaries", summaries, "findings", findings,
                         "delivery", dv.url != NULL ? delivery_json(&dv) : json_null());
+    if (!clean && o->redact_copy && redactable && dv.url != NULL) {
+        enum MHD_Result ret;
+
+        char rwhy[320] = "";
+
+        if (redact_and_forward(up, c, state, &dv, verdict, rwhy, sizeof rwhy, &ret)) {
+            json_decref(verdict);
+            delivery_free(&dv);
+            return ret;
+        }
+        glog("%s: not redacted: %s", up->name, rwhy);
+        json_object_set_new(verdict, "redaction_failed", json_string(rwhy));
+    }
     if (!clean) {
         count(gw, &gw->n.quarantined, 1);
         glog("%s: quarantined (%" PRIu64 " bytes): %s", up->name, up->bytes, why);
@@ -1100,6 +1531,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             return MHD_NO;
         up->gw = gw;
         up->fields = -1;
+        up->dec_fd = -1;
         pthread_mutex_lock(&gw->lock);
         seq = ++gw->seq;
         gw->n.uploads++;
@@ -1121,17 +1553,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             if (gw->o->max_upload > 0 && up->bytes + *size > gw->o->max_upload) {
                 up->too_big = true;
             } else {
-                for (size_t done = 0; done < *size;) {
-                    ssize_t w = write(up->fd, data + done, *size - done);
-
-                    if (w < 0 && errno == EINTR)
-                        continue;
-                    if (w <= 0) {
-                        up->failed = true;
-                        break;
-                    }
-                    done += (size_t)w;
-                }
+                if (!write_all(up->fd, data, *size))
+                    up->failed = true;
                 up->bytes += *size;
             }
         }
@@ -1226,6 +1649,7 @@ recover(struct gateway *gw)
         memset(&up, 0, sizeof up);
         up.gw = gw;
         up.fields = -1;
+        up.dec_fd = -1;
         snprintf(up.name, sizeof up.name, "%.*s", (int)(nl - 5), e->d_name);
         up.fd = openat(gw->incoming, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (up.fd < 0 || flock(up.fd, LOCK_EX | LOCK_NB) != 0) {

@@ -150,6 +150,9 @@ options_usage(FILE *out)
             "      --tls-client-ca FILE  clients must present a certificate this CA signed\n"
             "      --dirty-answer TEXT   the answer's start for a quarantined upload\n"
             "                            (default: Discarded=dumpgate quarantined)\n"
+            "      --redact              a dirty upload whose keys `dumpgate redact` can\n"
+            "                            remove is forwarded as that verified copy (the\n"
+            "                            original stays in the quarantine)\n"
             "      --timeout, --scan-user, --scanner, --log-stderr and the scan options as\n"
             "                            for core-handler. GET /healthz, GET /metrics.\n"
             "\n"
@@ -276,6 +279,7 @@ enum {
     OPT_TLS_KEY,
     OPT_TLS_CLIENT_CA,
     OPT_DIRTY_ANSWER,
+    OPT_REDACT,
 };
 
 /* The long options of every command; the getopt codes are the cases of
@@ -322,6 +326,7 @@ static const struct option longopts[] = {
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
     {"dirty-answer", required_argument, NULL, OPT_DIRTY_ANSWER},
+    {"redact", no_argument, NULL, OPT_REDACT},
     {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:o:r:vqhV";
@@ -1006,6 +1011,11 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 o->sandbox = optarg;
             else
                 o->scan_user = optarg;
+            break;
+        case OPT_REDACT:
+            if (o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of gateway", name);
+            o->redact_copy = true;
             break;
         case OPT_TLS_CERT:
         case OPT_TLS_KEY:

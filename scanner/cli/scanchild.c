@@ -24,28 +24,23 @@
 #define DUMP_FD 3 /* the dump's descriptor in the scan child */
 #define DUMP_FD_STR "3"
 
+/* The longest argv of a child: the fixed words, the user's scan options,
+ * --sandbox USER or -o OUT, "--", the path, NULL. */
+#define ARGV_MAX (16 + sizeof ((struct cli_opts *)0)->scan_args / sizeof(char *) + 5)
+
+static void run_child(const struct cli_opts *o, int fd, const char *const *argv,
+                      struct scan_run *sr);
+
 void
 scanchild_run(const struct cli_opts *o, int fd, struct scan_run *sr)
 {
     const char *prog = o->scanner != NULL ? o->scanner : "/proc/self/exe";
     char jobs[16];
-    const char *fixed[] = {prog, "scan", "--format", "jsonl", "--fail-on",
-                           dg_severity_name(o->fail_on), "-j", jobs, "-q"};
-    enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
-    /* the fixed options, the user's scan options, --sandbox USER, "--", path, NULL */
-    const char *argv[N_FIXED + sizeof o->scan_args / sizeof o->scan_args[0] + 5];
-    size_t n = 0;
-    double t0 = deadline_now(), deadline = t0 + o->timeout;
-    size_t cap = 0;
-    bool eof = false;
-    int pfd[2], st = 0;
-    pid_t pid;
+    const char *argv[ARGV_MAX] = {prog, "scan", "--format", "jsonl", "--fail-on",
+                                  dg_severity_name(o->fail_on), "-j", jobs, "-q"};
+    size_t n = 9;
 
-    memset(sr, 0, sizeof *sr);
-    sr->exit_code = -1;
     snprintf(jobs, sizeof jobs, "%u", o->threads);
-    for (size_t i = 0; i < N_FIXED; i++)
-        argv[n++] = fixed[i];
     for (int i = 0; i < o->n_scan_args; i++)
         argv[n++] = o->scan_args[i];
     if (strcmp(o->scan_user, "none") != 0) {
@@ -58,6 +53,40 @@ scanchild_run(const struct cli_opts *o, int fd, struct scan_run *sr)
     argv[n++] = "--";
     argv[n++] = "/proc/self/fd/" DUMP_FD_STR;
     argv[n] = NULL;
+    run_child(o, fd, argv, sr);
+}
+
+void
+scanchild_redact(const struct cli_opts *o, int fd, const char *out, struct scan_run *sr)
+{
+    const char *prog = o->scanner != NULL ? o->scanner : "/proc/self/exe";
+    char jobs[16];
+    const char *argv[ARGV_MAX] = {prog, "redact", "--fail-on", dg_severity_name(o->fail_on),
+                                  "-j", jobs, "-q", "-o", out};
+    size_t n = 9;
+
+    snprintf(jobs, sizeof jobs, "%u", o->threads);
+    for (int i = 0; i < o->n_scan_args; i++)
+        argv[n++] = o->scan_args[i];
+    argv[n++] = "--";
+    argv[n++] = "/proc/self/fd/" DUMP_FD_STR;
+    argv[n] = NULL;
+    run_child(o, fd, argv, sr);
+}
+
+/* Runs argv with fd as DUMP_FD, collecting its standard output into sr. */
+static void
+run_child(const struct cli_opts *o, int fd, const char *const *argv, struct scan_run *sr)
+{
+    const char *prog = argv[0];
+    double t0 = deadline_now(), deadline = t0 + o->timeout;
+    size_t cap = 0;
+    bool eof = false;
+    int pfd[2], st = 0;
+    pid_t pid;
+
+    memset(sr, 0, sizeof *sr);
+    sr->exit_code = -1;
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         snprintf(sr->error, sizeof sr->error, "pipe: %s", strerror(errno));
         return;

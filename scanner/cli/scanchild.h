@@ -15,7 +15,8 @@
  * the exit status or the signal, whether it timed out, its JSONL output (at
  * most SCANCHILD_OUT_MAX bytes; more sets truncated), or why it could not
  * run. sr->out is malloc'ed (may be NULL); the caller frees it.
- * scanchild_records() reads that output.
+ * scanchild_records() reads that output. scanchild_redact() runs
+ * `redact` the same way.
  */
 #ifndef DUMPGATE_SCANCHILD_H
 #define DUMPGATE_SCANCHILD_H
@@ -41,6 +42,12 @@ struct scan_run {
 };
 
 void scanchild_run(const struct cli_opts *o, int fd, struct scan_run *sr);
+
+/* The same for `dumpgate redact` (docs/REDACT.md): writes the verified
+ * redacted copy of the file at fd to the path out (and out.redact.jsonl),
+ * unconfined (it writes files), under the same timeout; sr says how it
+ * ended (exit 0: out written and proven clean). */
+void scanchild_redact(const struct cli_opts *o, int fd, const char *out, struct scan_run *sr);
 
 /* Reads the JSONL output in sr->out (splitting it in place): appends each
  * finding record to findings and returns the first summary record (a new

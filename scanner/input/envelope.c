@@ -59,6 +59,9 @@ bool
 envelope_feed(struct envelope *e, const char *data, size_t len, envelope_part_fn fn, void *arg,
               char *why, size_t cap)
 {
+    uint64_t base = e->fed;
+
+    e->fed += len;
     for (size_t i = 0; i < len;) {
         if (e->state == ENV_HEADER || e->state == ENV_ITEM) {
             const char *nl = memchr(data + i, '\n', len - i);
@@ -75,6 +78,7 @@ envelope_feed(struct envelope *e, const char *data, size_t len, envelope_part_fn
             if (nl == NULL)
                 break;
             i++; /* the newline */
+            e->at = base + i;
             if (!header_line(e, fn, arg, why, cap))
                 return false;
         } else if (e->state == ENV_PAYLOAD) {

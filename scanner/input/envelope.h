@@ -15,7 +15,8 @@
  * (any split), then envelope_end(). For every item payload the callback is
  * called with fresh = true (data may be empty) before its first bytes, then
  * with fresh = false for the rest; it returns false to stop (the splitter
- * then returns false with why "stopped"). envelope_feed() and
+ * then returns false with why "stopped"); during the fresh call e->at is the
+ * stream offset of the payload's first byte. envelope_feed() and
  * envelope_end() return false with why set when the bytes are no envelope
  * or end inside a header line or a payload of known length.
  */
@@ -36,6 +37,8 @@ struct envelope {
     size_t len;
     uint64_t left;               /* payload bytes left; UINT64_MAX: up to a newline */
     unsigned items;
+    uint64_t fed;                /* bytes fed so far */
+    uint64_t at;                 /* where the current item's payload starts (stream offset) */
 };
 
 void envelope_init(struct envelope *e);
