@@ -29,6 +29,7 @@
 #include "../where/where.h"
 #include "options.h"
 #include "quarantine.h"
+#include "redact.h"
 #include "sandbox.h"
 #include "../util/deadline.h"
 
@@ -725,6 +726,9 @@ main(int argc, char **argv)
         break;
     case CMD_QUARANTINE:
         status = quarantine_run(&o);
+        break;
+    case CMD_REDACT:
+        status = redact_run(&o);
         break;
     }
     rules_free(rules);
