@@ -1,0 +1,328 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_redact.py - `dumpgate redact IN -o OUT` (issue 23): on gcore cores of
+# holdkey (PEM text kept, and --wipe: limbs only; RSA and EC) and on a public
+# minidump with keys planted into one of its memory ranges. Each redaction
+# is checked independently of dumpgate's own verdict: the private numbers
+# (computed here with python-cryptography) are searched for in OUT as
+# big-endian and little-endian bytes, `cmp -l` must change only bytes inside
+# the reported spans and exactly as many as the report says, and the
+# container must read the same (eu-readelf -l -n, gdb bt and registers,
+# dumpgate regions). Then the refusals: OUT == IN, compressed input, an
+# existing OUT; a clean dump copied unchanged; a copy that never re-scans
+# clean is not written.
+import base64
+import json
+import os
+import subprocess
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+import dgtest
+import keys
+from conftest import gcore
+
+FILL = b"[REDACTED]"
+
+
+def redact(inp, out, *args):
+    """Runs `dumpgate redact`; returns (CompletedProcess, report records)."""
+    p = dgtest.run("redact", *args, inp, "-o", out)
+    rep = out.parent / (out.name + ".redact.jsonl")
+    recs = dgtest.records(rep.read_bytes()) if rep.exists() else []
+    return p, recs
+
+
+def private_numbers(keyfile):
+    """(name, big-endian bytes) of every private number of a PEM key."""
+    k = serialization.load_pem_private_key(open(keyfile, "rb").read(), password=None)
+
+    def be(v):
+        return v.to_bytes((v.bit_length() + 7) // 8, "big")
+    if isinstance(k, rsa.RSAPrivateKey):
+        n = k.private_numbers()
+        return [("d", be(n.d)), ("p", be(n.p)), ("q", be(n.q)), ("dp", be(n.dmp1)),
+                ("dq", be(n.dmq1)), ("qinv", be(n.iqmp))]
+    assert isinstance(k, ec.EllipticCurvePrivateKey)
+    return [("d", be(k.private_numbers().private_value))]
+
+
+def forms(number):
+    """The forms a process holds a number in: big-endian, little-endian
+    (limbs), base64url (JWK)."""
+    return {"be": number, "le": number[::-1],
+            "b64url": base64.urlsafe_b64encode(number).rstrip(b"=")}
+
+
+def key_copies(data, keyfile):
+    """Which (number, form) of the key's private numbers occur in data."""
+    return [(name, f) for name, num in private_numbers(keyfile)
+            for f, b in forms(num).items() if b in data]
+
+
+def changed_offsets(a, b):
+    """The 0-based offsets `cmp -l` lists (exit 1 when the files differ)."""
+    p = subprocess.run(["cmp", "-l", str(a), str(b)], capture_output=True)
+    assert p.returncode in (0, 1), p.stderr
+    return [int(line.split()[0]) - 1 for line in p.stdout.decode().splitlines()
+            if line.strip()[:1].isdigit()]
+
+
+def check_report_and_bytes(inp, out, recs):
+    """OUT has IN's size; every changed byte lies in a reported span and
+    their count is the report's bytes_changed; every byte in a span is the
+    fill. Returns the report's key records."""
+    summ = [r for r in recs if r["record"] == "redact-summary"]
+    kr = [r for r in recs if r["record"] == "redacted-key"]
+    assert len(summ) == 1 and summ[0]["verified"] is True, recs
+    assert os.path.getsize(inp) == os.path.getsize(out) == summ[0]["size"]
+    spans = sorted((s["offset"], s["length"]) for r in kr for s in r["spans"])
+    changed = changed_offsets(inp, out)
+    assert len(changed) == summ[0]["bytes_changed"], (len(changed), summ[0])
+    starts = [s for s, _ in spans]
+    import bisect
+    for off in changed:
+        i = bisect.bisect_right(starts, off) - 1
+        assert i >= 0 and off < spans[i][0] + spans[i][1], f"byte {off} changed outside every span"
+    data = open(out, "rb").read()
+    for off, ln in spans:
+        assert set(data[off:off + ln]) <= set(FILL), f"span {off}+{ln} is not all fill"
+    assert sum(ln for _, ln in spans) >= summ[0]["bytes_changed"] > 0
+    # the report names keys and spans, never key bytes: no hex or base64 of a number
+    return kr
+
+
+def readelf(path):
+    return subprocess.run(["eu-readelf", "-l", "-n", str(path)], capture_output=True,
+                          check=True).stdout
+
+
+def gdb_view(exe, core):
+    p = subprocess.run(["gdb", "-nx", "-batch", "-ex", "bt", "-ex", "info registers",
+                        str(exe), str(core)], capture_output=True, timeout=120)
+    return (p.stdout + p.stderr).decode(errors="replace").replace(str(core), "CORE")
+
+
+def no_secret_in_report(out, keyfiles):
+    text = open(str(out) + ".redact.jsonl", "rb").read()
+    for k in keyfiles:
+        for name, num in private_numbers(k):
+            for f, b in forms(num).items():
+                assert b not in text and num.hex().encode() not in text, f"{k} {name} {f} in report"
+
+
+@pytest.mark.parametrize("wipe", [False, True], ids=["pem", "wiped"])
+def test_holdkey_core_redacted(tmp_path, procs, wipe):
+    rsa_k = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    ec_k = keys.genpkey(tmp_path / "ec.pem", "p256")
+    p = procs.start([dgtest.HOLDKEY, *(["--wipe"] if wipe else []), rsa_k, ec_k], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    before = open(core, "rb").read()
+    # the test can fail: the keys are there before
+    rc, findings, _, err = dgtest.scan(core)
+    assert rc == 1
+    fps = {dgtest.spki_sha256(k): k for k in (rsa_k, ec_k)}
+    for fp in fps:
+        assert any(f["key"].get("spki_sha256") == fp for f in findings), (fp, err)
+    for k in (rsa_k, ec_k):
+        assert key_copies(before, k), f"{k}: no private number in the core to begin with"
+    if not wipe:
+        assert b"-----BEGIN PRIVATE KEY-----" in before
+
+    out = tmp_path / "out.core"
+    r, recs = redact(core, out)
+    assert r.returncode == 0, r.stderr.decode()
+    assert open(core, "rb").read() == before, "IN was written"
+    assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+    kr = check_report_and_bytes(core, out, recs)
+    assert {r["spki_sha256"] for r in kr} >= set(fps)
+    for r in kr:
+        assert r["role"] == "long-term" and r["severity"] == "high" and r["spans"]
+    no_secret_in_report(out, (rsa_k, ec_k))
+
+    # dumpgate finds none of the keys, and neither does a plain byte search
+    rc, findings, _, err = dgtest.scan(out)
+    assert rc == 0, (findings, err)
+    assert not [f for f in findings if f["key"].get("spki_sha256") in fps]
+    data = open(out, "rb").read()
+    for k in (rsa_k, ec_k):
+        assert key_copies(data, k) == [], f"{k}: private numbers left in OUT"
+    if not wipe:
+        for k in (rsa_k, ec_k):
+            body = open(k).read().splitlines()[1].encode()
+            assert body in before and body not in data
+
+    # the container reads the same
+    assert readelf(core) == readelf(out)
+    assert gdb_view(dgtest.HOLDKEY, core) == gdb_view(dgtest.HOLDKEY, out)
+    assert "#0" in gdb_view(dgtest.HOLDKEY, out)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith("out.core.") and
+                not n.endswith(".redact.jsonl")], "a temporary file was left"
+
+
+def test_minidump_with_planted_keys(tmp_path):
+    """breakpad's minidump2.dmp with an RSA PKCS#8 DER, an EC PEM and an EC
+    JWK written into its largest memory range."""
+    src = dgtest.CORPUS / "breakpad" / "minidump2.dmp"
+    if not src.exists():
+        pytest.skip("no public corpus")
+    rc, spans, summ = dgtest.regions(src)
+    assert rc == 0 and summ["format"] == "minidump"
+    mem = max((s for s in spans if s["vaddr"] is not None), key=lambda s: s["size"])
+    rsa_k = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    ec_k = keys.genpkey(tmp_path / "ec.pem", "p256")
+    ec2_k = keys.genpkey(tmp_path / "ec2.pem", "p256")
+    k2 = serialization.load_pem_private_key(open(ec2_k, "rb").read(), password=None)
+    pn = k2.private_numbers()
+
+    def b64(v):
+        return base64.urlsafe_b64encode(v.to_bytes(32, "big")).rstrip(b"=").decode()
+    jwk = json.dumps({"kty": "EC", "crv": "P-256", "x": b64(pn.public_numbers.x),
+                      "y": b64(pn.public_numbers.y), "d": b64(pn.private_value)}).encode()
+    blobs = [keys.pkcs8_der(rsa_k), open(ec_k, "rb").read(), jwk]
+    need = sum(len(b) + 64 for b in blobs)
+    assert mem["size"] >= need, mem
+    data = bytearray(src.read_bytes())
+    at = mem["offset"] + 16
+    for b in blobs:
+        data[at:at + len(b)] = b
+        at += len(b) + 48
+    dump = tmp_path / "planted.dmp"
+    dump.write_bytes(bytes(data))
+    fps = {dgtest.spki_sha256(k) for k in (rsa_k, ec_k, ec2_k)}
+    rc, findings, _, err = dgtest.scan(dump)
+    assert rc == 1 and fps <= {f["key"].get("spki_sha256") for f in findings}, (findings, err)
+
+    out = tmp_path / "out.dmp"
+    r, recs = redact(dump, out)
+    assert r.returncode == 0, r.stderr.decode()
+    kr = check_report_and_bytes(dump, out, recs)
+    assert {r["spki_sha256"] for r in kr} == fps
+    rc, findings, _, err = dgtest.scan(out)
+    assert rc == 0 and not [f for f in findings if f["key"].get("spki_sha256") in fps], findings
+    red = open(out, "rb").read()
+    for k in (rsa_k, ec2_k):  # DER: big-endian numbers; JWK: base64url
+        assert key_copies(bytes(data), k) and key_copies(red, k) == [], k
+    body = open(ec_k).read().splitlines()[1].encode()  # PEM: the text
+    assert body in data and body not in red and key_copies(red, ec_k) == []
+    # every changed byte is in the memory range the keys were planted in
+    assert all(mem["offset"] <= o < mem["offset"] + mem["size"]
+               for o in changed_offsets(dump, out))
+    assert dgtest.regions(dump)[1] == dgtest.regions(out)[1]
+    no_secret_in_report(out, (rsa_k, ec_k, ec2_k))
+
+
+def test_refusals(tmp_path):
+    """OUT == IN (the same path or a hard link), an existing OUT without
+    --force, standard input and compressed input are refused with exit 2,
+    and nothing is written."""
+    src = dgtest.CORPUS / "breakpad" / "minidump2.dmp"
+    if not src.exists():
+        pytest.skip("no public corpus")
+    dump = tmp_path / "d.dmp"
+    dump.write_bytes(src.read_bytes())
+    before = dump.read_bytes()
+    for out in (dump, tmp_path / "link.dmp"):
+        if out != dump:
+            os.link(dump, out)
+        r, _ = redact(dump, out, "--force")
+        assert r.returncode == 2 and b"redact never writes its input" in r.stderr, r.stderr
+        assert dump.read_bytes() == before
+    existing = tmp_path / "existing"
+    existing.write_bytes(b"keep")
+    r, _ = redact(dump, existing)
+    assert r.returncode == 2 and b"exists (--force replaces it)" in r.stderr
+    assert existing.read_bytes() == b"keep"
+    r, _ = redact(dump, existing, "--force")
+    assert r.returncode == 0 and existing.read_bytes() == before
+
+    zst = tmp_path / "d.dmp.zst"
+    subprocess.run(["zstd", "-q", "-o", str(zst), str(dump)], check=True)
+    out = tmp_path / "z.out"
+    r, _ = redact(zst, out)
+    assert r.returncode == 2
+    assert f"{zst}: zstd input".encode() in r.stderr and b"nothing written" in r.stderr, r.stderr
+    assert not out.exists() and not (tmp_path / "z.out.redact.jsonl").exists()
+    p = dgtest.run("redact", "-", "-o", tmp_path / "s.out", input=before)
+    assert p.returncode == 2 and b"not standard input" in p.stderr
+    p = dgtest.run("redact", dump)
+    assert p.returncode == 2 and b"-o OUT" in p.stderr
+
+
+def test_clean_dump_copied_unchanged(tmp_path):
+    src = dgtest.CORPUS / "breakpad" / "minidump2.dmp"
+    if not src.exists():
+        pytest.skip("no public corpus")
+    out = tmp_path / "out.dmp"
+    r, recs = redact(src, out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == src.read_bytes()
+    assert [x["record"] for x in recs] == ["redact-summary"]
+    assert recs[0]["keys"] == 0 and recs[0]["bytes_changed"] == 0 and recs[0]["spans"] == 0
+
+
+def test_fill_forms_no_key(tmp_path):
+    """The fill where keys were, in the shapes that stay around it (PEM
+    armour, a JWK's JSON, limbs in a buffer), is no finding of any detector
+    or of the default rules."""
+    fill = FILL * 200
+    blob = (b"-----BEGIN PRIVATE KEY-----\n" + b"\n".join(fill[i:i + 64] for i in range(0, 1600, 64))
+            + b"\n-----END PRIVATE KEY-----\n" +
+            b'{"kty":"RSA","n":"' + fill[:342] + b'","e":"AQAB","d":"' + fill[:342] + b'"}' +
+            b'{"kty":"EC","crv":"P-256","d":"' + fill[:43] + b'"}' + fill * 50)
+    path = tmp_path / "fill.bin"
+    path.write_bytes(blob)
+    names = [line.split()[0] for line in dgtest.run("detectors").stdout.decode().splitlines()
+             if line and not line[0].isspace()]
+    rc, findings, _, err = dgtest.scan(path, "-d", ",".join(names), "--rules", "default",
+                                       "--fail-on", "low")
+    assert rc == 0 and findings == [], (findings, err)
+
+
+STICKY = r"""
+#include <string.h>
+#include <dumpgate/plugin.h>
+/* reports a high finding at offset 0 of every file, whatever its bytes */
+static dg_err scan(void *c, const struct dg_chunk *ch, struct dg_sink *s)
+{
+    struct dg_finding f;
+    (void)c;
+    if (ch->off != 0)
+        return DG_OK;
+    memset(&f, 0, sizeof f);
+    dg_strlcpyf(f.type, sizeof f.type, "sticky");
+    f.status = DG_STATUS_CANDIDATE;
+    f.severity = DG_SEV_HIGH;
+    f.off = 0;
+    f.len = 4;
+    dg_report(s, &f);
+    return DG_OK;
+}
+static const struct dg_detector d = {
+    .abi = DG_DETECTOR_ABI, .name = "sticky", .summary = "always there", .max_span = 64,
+    .severity = DG_SEV_HIGH, .scan = scan,
+};
+DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &d; }
+"""
+
+
+def test_copy_that_stays_dirty_is_not_written(tmp_path):
+    """A detector that finds something whatever the bytes: every re-scan of
+    the copy fails, so after the last round redact exits 2 and leaves no
+    OUT, no report and no temporary file."""
+    src = tmp_path / "sticky.c"
+    src.write_text(STICKY)
+    so = tmp_path / "sticky.so"
+    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", f"-I{dgtest.ROOT / 'include'}",
+                    f"-I{dgtest.BUILD}", "-o", str(so), str(src)], check=True)
+    dump = tmp_path / "raw.bin"
+    dump.write_bytes(os.urandom(8192))
+    out = tmp_path / "out.bin"
+    r, _ = redact(dump, out, "--plugin", so, "-d", "sticky")
+    assert r.returncode == 2, r.stderr
+    assert b"still finds" in r.stderr and b"not written" in r.stderr, r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["raw.bin", "sticky.c", "sticky.so"]
