@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import dgtest
 import keys
-from conftest import gcore
+from conftest import gcore, s_server_core
 
 FILL = b"[REDACTED]"
 
@@ -162,6 +162,30 @@ def test_holdkey_core_redacted(tmp_path, procs, wipe):
     assert "#0" in gdb_view(dgtest.HOLDKEY, out)
     assert not [n for n in os.listdir(tmp_path) if n.startswith("out.core.") and
                 not n.endswith(".redact.jsonl")], "a temporary file was left"
+
+
+@pytest.mark.parametrize("alg", ["rsa2048", "p256"])
+def test_s_server_core_redacted(tmp_path, procs, free_port, alg):
+    """openssl s_server holds its key as OpenSSL structures only; the
+    allowed test keys compiled into `openssl` stay as they are."""
+    key, core = s_server_core(tmp_path, procs, free_port, alg)
+    fp = dgtest.spki_sha256(key)
+    assert key_copies(open(core, "rb").read(), key)
+    out = tmp_path / "out.core"
+    r, recs = redact(core, out)
+    assert r.returncode == 0, r.stderr.decode()
+    kr = check_report_and_bytes(core, out, recs)
+    assert fp in {r.get("spki_sha256") for r in kr}
+    rc, findings, _, err = dgtest.scan(out, "-v")
+    assert rc == 0 and not [f for f in findings if f["key"].get("spki_sha256") == fp], findings
+    assert key_copies(open(out, "rb").read(), key) == []
+    # what was allowed in IN is still there, untouched
+    allowed = lambda fs: sorted((f["key"].get("spki_sha256"), f["offset"]) for f in fs  # noqa: E731
+                                if f.get("allowed"))
+    assert allowed(dgtest.scan(core, "-v")[1]) == allowed(findings)
+    assert readelf(core) == readelf(out)
+    exe = subprocess.run(["which", "openssl"], capture_output=True, text=True).stdout.strip()
+    assert gdb_view(exe, core) == gdb_view(exe, out)
 
 
 def test_minidump_with_planted_keys(tmp_path):

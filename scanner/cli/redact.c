@@ -989,6 +989,25 @@ add_dirty(const struct cli_opts *o, const struct scan_result *r, struct redactio
     return n;
 }
 
+/* Prints each finding of r (the re-scan of the last copy) that still
+ * counts: names and fingerprints only. */
+static void
+print_left(const struct cli_opts *o, const struct scan_result *r, struct redaction *R,
+           const char *in)
+{
+    for (size_t i = 0; i < r->n_findings; i++) {
+        const struct scan_finding *sf = &r->findings[i];
+        const char *kind, *fp = fingerprint(&sf->f, &kind);
+
+        if (!failing(o, sf) && redaction_find(R, fp) == NULL)
+            continue;
+        fprintf(stderr, "dumpgate: error: %s: left in the copy: %s %s (%s) at offset %" PRIu64
+                "%s%s%s%s\n", in, dg_severity_name(sf->f.severity), sf->f.type, sf->detector,
+                sf->f.off, kind != NULL ? " " : "", kind != NULL ? kind : "",
+                kind != NULL ? "=" : "", fp);
+    }
+}
+
 int
 redact_run(const struct cli_opts *o)
 {
@@ -1054,6 +1073,8 @@ redact_run(const struct cli_opts *o)
         /* the proof: OUT re-scanned with the same options */
         if (!scan_judged(o, &s, tmp, out, &r, o->verbose > 0))
             goto done;
+        if (round == REDACT_ROUNDS)
+            print_left(o, &r, &R, in);
         n = add_dirty(o, &r, &R, &s.bag, round + 1);
         scan_result_free(&r);
         if (n < 0) {
@@ -1069,10 +1090,6 @@ redact_run(const struct cli_opts *o)
                     "dumpgate: error: %s: after %d rounds the re-scan of the copy still finds "
                     "%ld key%s at or above --fail-on %s or already redacted; %s not written\n",
                     in, round, n, n == 1 ? "" : "s", dg_severity_name(o->fail_on), out);
-            for (size_t i = 0; i < R.n; i++)
-                if (R.v[i].round == round + 1)
-                    fprintf(stderr, "dumpgate: error: %s: left: %s %s=%s\n", in, R.v[i].f.type,
-                            R.v[i].fp_kind ? R.v[i].fp_kind : "offset", R.v[i].fp);
             goto done;
         }
     }
