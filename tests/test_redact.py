@@ -188,10 +188,13 @@ def test_s_server_core_redacted(tmp_path, procs, free_port, alg):
     assert gdb_view(exe, core) == gdb_view(exe, out)
 
 
-def test_minidump_with_planted_keys(tmp_path):
-    """breakpad's minidump2.dmp with an RSA PKCS#8 DER, an EC PEM and an EC
-    JWK written into its largest memory range."""
-    src = dgtest.CORPUS / "breakpad" / "minidump2.dmp"
+@pytest.mark.parametrize("name", ["breakpad/minidump2.dmp", "symbolic/crash_linux.dmp",
+                                  "rust-minidump/simple-crashpad.dmp"])
+def test_minidump_with_planted_keys(tmp_path, name):
+    """A public minidump (Windows x86 from Breakpad, Linux, Crashpad) with an
+    RSA PKCS#8 DER, an EC PEM and an EC JWK written into its largest memory
+    range."""
+    src = dgtest.CORPUS / name
     if not src.exists():
         pytest.skip("no public corpus")
     rc, spans, summ = dgtest.regions(src)
