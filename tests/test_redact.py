@@ -155,6 +155,9 @@ def test_holdkey_core_redacted(tmp_path, procs, wipe):
         for k in (rsa_k, ec_k):
             body = open(k).read().splitlines()[1].encode()
             assert body in before and body not in data
+        # the armour lines stay: only the bodies were PEM's secret
+        for line in (b"-----BEGIN PRIVATE KEY-----", b"-----END PRIVATE KEY-----"):
+            assert data.count(line) == before.count(line) > 0
 
     # the container reads the same
     assert readelf(core) == readelf(out)
@@ -214,9 +217,10 @@ def test_minidump_with_planted_keys(tmp_path, name):
     need = sum(len(b) + 64 for b in blobs)
     assert mem["size"] >= need, mem
     data = bytearray(src.read_bytes())
-    at = mem["offset"] + 16
+    at, where = mem["offset"] + 16, []
     for b in blobs:
         data[at:at + len(b)] = b
+        where.append(at)
         at += len(b) + 48
     dump = tmp_path / "planted.dmp"
     dump.write_bytes(bytes(data))
@@ -236,11 +240,44 @@ def test_minidump_with_planted_keys(tmp_path, name):
         assert key_copies(bytes(data), k) and key_copies(red, k) == [], k
     body = open(ec_k).read().splitlines()[1].encode()  # PEM: the text
     assert body in data and body not in red and key_copies(red, ec_k) == []
+    # the PEM keeps its armour lines, the JWK stays JSON with only "d" filled
+    pem = blobs[1].splitlines()
+    got = red[where[1]:where[1] + len(blobs[1])].splitlines()
+    assert got[0] == pem[0] and got[-1] == pem[-1] and len(got) == 3
+    assert set(got[1]) <= set(FILL)
+    j = json.loads(red[where[2]:where[2] + len(jwk)])
+    want = json.loads(jwk)
+    assert {k: v for k, v in j.items() if k != "d"} == {k: v for k, v in want.items() if k != "d"}
+    assert set(j["d"].encode()) <= set(FILL) and len(j["d"]) == len(want["d"])
     # every changed byte is in the memory range the keys were planted in
     assert all(mem["offset"] <= o < mem["offset"] + mem["size"]
                for o in changed_offsets(dump, out))
     assert dgtest.regions(dump)[1] == dgtest.regions(out)[1]
     no_secret_in_report(out, (rsa_k, ec_k, ec2_k))
+
+
+def test_pem_text_forms_keep_their_armour(tmp_path):
+    """PEM in ASCII, UTF-16LE, UTF-16BE, JSON-escaped and on one line, in a
+    raw file: each body is overwritten, each BEGIN and END line stays."""
+    k = keys.genpkey(tmp_path / "ec.pem", "p256")
+    text = open(k).read()
+    blobs = [text.encode(), keys.utf16le(text), keys.utf16be(text), keys.json_escaped(text),
+             keys.one_line(text)]
+    dump, offs = dgtest.plant(tmp_path, blobs)
+    rc, findings, _, err = dgtest.scan(dump)
+    assert rc == 1 and len(dgtest.placements(findings)) == len(blobs), (findings, err)
+    out = tmp_path / "out.bin"
+    r, recs = redact(dump, out)
+    assert r.returncode == 0, r.stderr.decode()
+    check_report_and_bytes(dump, out, recs)
+    assert dgtest.scan(out)[1] == []
+    red = out.read_bytes()
+    lines = text.strip().splitlines()
+    enc = [str.encode, keys.utf16le, keys.utf16be, str.encode, str.encode]
+    for off, b, e in zip(offs, blobs, enc):
+        got = red[off:off + len(b)]
+        assert got.startswith(e(lines[0])) and e(lines[-1]) in got, got
+        assert got != b
 
 
 def test_refusals(tmp_path):

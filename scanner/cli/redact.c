@@ -70,6 +70,11 @@
 struct span {
     uint64_t off, len;          /* file offset and length in bytes */
     char what[48];              /* "finding pem pem-pkcs8", "rsa-p le" */
+    enum span_shape {
+        SPAN_PLAIN = 0,         /* overwritten as it is */
+        SPAN_PEM,               /* a PEM block found in IN: narrowed to its body */
+        SPAN_JSON,              /* a JWK found in IN: narrowed to the numbers in it */
+    } shape;
 };
 
 struct spans {
@@ -157,6 +162,7 @@ spans_add(struct spans *s, uint64_t off, uint64_t len, const char *what)
         return DG_E_NOMEM;
     s->v[s->n].off = off;
     s->v[s->n].len = len;
+    s->v[s->n].shape = SPAN_PLAIN;
     dg_strlcpyf(s->v[s->n].what, sizeof s->v[s->n].what, "%s", what);
     s->n++;
     return DG_OK;
@@ -278,6 +284,26 @@ redaction_find(struct redaction *R, const char *fp)
     return NULL;
 }
 
+/* Adds the span of a finding (or of a copy) to key k. A PEM block or a JWK
+ * that the scan of IN found is narrowed later (narrow_text_spans); one a
+ * re-scan found is overwritten whole. */
+static dg_err
+finding_span(struct rkey *k, uint64_t off, uint64_t len, const char *detector,
+             const char *encoding, int round)
+{
+    char what[48];
+    size_t n = k->spans.n;
+    dg_err rc;
+
+    dg_strlcpyf(what, sizeof what, "finding %s %s", detector != NULL ? detector : "", encoding);
+    rc = spans_add(&k->spans, off, len, what);
+    if (rc == DG_OK && k->spans.n > n && round == 1)
+        k->spans.v[n].shape = strncmp(encoding, "pem", 3) == 0   ? SPAN_PEM
+                              : strncmp(encoding, "jwk", 3) == 0 ? SPAN_JSON
+                                                                 : SPAN_PLAIN;
+    return rc;
+}
+
 /* Adds the finding sf (found in round `round`) to R: a new key, or more
  * spans of one R holds. */
 static dg_err
@@ -285,7 +311,6 @@ redaction_add(struct redaction *R, const struct scan_finding *sf, struct keybag 
 {
     const char *kind, *fp = fingerprint(&sf->f, &kind);
     struct rkey *k = redaction_find(R, fp);
-    char what[48];
     dg_err rc;
 
     if (k == NULL) {
@@ -301,14 +326,11 @@ redaction_add(struct redaction *R, const struct scan_finding *sf, struct keybag 
         if (sf->f.key.spki_sha256[0] != '\0')
             k->pkey = keybag_find(bag, sf->f.key.spki_sha256);
     }
-    dg_strlcpyf(what, sizeof what, "finding %s %s", sf->detector, sf->f.encoding);
-    rc = spans_add(&k->spans, sf->f.off, sf->f.len, what);
+    rc = finding_span(k, sf->f.off, sf->f.len, sf->detector, sf->f.encoding, round);
     for (size_t i = 0; i < sf->n_copies && rc == DG_OK; i++) {
         const struct scan_location *c = &sf->copies[i];
 
-        dg_strlcpyf(what, sizeof what, "finding %s %s", c->detector ? c->detector : "",
-                    c->encoding);
-        rc = spans_add(&k->spans, c->off, c->len, what);
+        rc = finding_span(k, c->off, c->len, c->detector, c->encoding, round);
     }
     return rc;
 }
@@ -636,6 +658,96 @@ search_new_keys(int fd, uint64_t size, struct redaction *R, struct dg_diag *d, c
         rc = search_forms(fd, size, &F, R, d, name);
     forms_free(&F);
     return rc;
+}
+
+/* The body of the PEM block p[0..n): the bytes between the line end after
+ * its BEGIN line and the line end before its END line, in ASCII or
+ * UTF-16 (p[0] is the armour's first byte: NUL for UTF-16BE, and a NUL after
+ * it for UTF-16LE). OUT: *lo, *hi. False when three runs of five dashes are
+ * not there. */
+static bool
+pem_body(const uint8_t *p, size_t n, size_t *lo, size_t *hi)
+{
+    bool be = n > 1 && p[0] == 0, le = !be && n > 1 && p[1] == 0;
+    size_t run_end[3], run_start[3];
+    int k = 0;
+
+    for (size_t i = 0; i < n && k < 3;) {
+        size_t start = i, last = i, dashes = 0;
+
+        if (p[i] != '-') {
+            i++;
+            continue;
+        }
+        while (i < n && (p[i] == '-' || (p[i] == 0 && i + 1 < n && p[i + 1] == '-'))) {
+            if (p[i] == '-') {
+                dashes++;
+                last = i;
+            }
+            i++;
+        }
+        if (dashes >= 5) {
+            run_start[k] = start;
+            run_end[k++] = last + 1;
+        }
+    }
+    if (k < 3)
+        return false;
+    *lo = run_end[1] + (le ? 1 : 0);
+    *hi = run_start[2] - (be ? 1 : 0);
+    /* the line ends after the BEGIN line and before the END line stay */
+    while (*lo < *hi && (p[*lo] == '\r' || p[*lo] == '\n' || p[*lo] == 0))
+        ++*lo;
+    while (*hi > *lo && (p[*hi - 1] == '\r' || p[*hi - 1] == '\n' || p[*hi - 1] == 0))
+        --*hi;
+    return *hi > *lo;
+}
+
+/* Narrows the spans a PEM block or a JWK found in IN gave (once; they are
+ * plain after): a PEM block to its body, so that its armour lines stay; a
+ * JWK to the base64url numbers of the key found inside it, so that its JSON
+ * stays valid (a JWK with none of them stays whole). The re-scan checks
+ * what is left, and a key it still finds is overwritten whole. */
+static dg_err
+narrow_text_spans(struct redaction *R, int fd, struct dg_diag *d, const char *name)
+{
+    for (size_t i = 0; i < R->n; i++) {
+        struct spans *S = &R->v[i].spans;
+        size_t kept = 0;
+
+        for (size_t j = 0; j < S->n; j++) {
+            struct span *t = &S->v[j];
+            bool drop = false;
+
+            if (t->shape == SPAN_JSON) {
+                for (size_t m = 0; m < S->n && !drop; m++)
+                    drop = strncmp(S->v[m].what, "finding ", 8) != 0 &&
+                           S->v[m].off >= t->off && S->v[m].off + S->v[m].len <= t->off + t->len;
+            } else if (t->shape == SPAN_PEM && t->len <= REDACT_BLOCK) {
+                size_t len = (size_t)t->len, lo, hi;
+                uint8_t *buf = malloc(len);
+                dg_err rc = buf != NULL ? read_at(fd, buf, len, t->off) : DG_E_NOMEM;
+
+                if (rc == DG_OK && pem_body(buf, len, &lo, &hi)) {
+                    t->off += lo;
+                    t->len = hi - lo;
+                    dg_strlcpyf(t->what + strlen(t->what), sizeof t->what - strlen(t->what),
+                                " body");
+                }
+                if (buf != NULL)
+                    OPENSSL_cleanse(buf, len);
+                free(buf);
+                if (rc != DG_OK)
+                    return dg_diag(d, rc, t->off, "%s: read: %s", name,
+                                   rc == DG_E_IO ? strerror(errno) : "the file shrank");
+            }
+            t->shape = SPAN_PLAIN;
+            if (!drop)
+                S->v[kept++] = *t;
+        }
+        S->n = kept;
+    }
+    return DG_OK;
 }
 
 /* Every span of every key of R, merged. */
@@ -1062,7 +1174,7 @@ redact_run(const struct cli_opts *o)
         long n;
 
         if (search_new_keys(in_fd, (uint64_t)st.st_size, &R, d, in) != DG_OK ||
-            all_spans(&R, &all) != DG_OK ||
+            narrow_text_spans(&R, in_fd, d, in) != DG_OK || all_spans(&R, &all) != DG_OK ||
             write_copy(in_fd, (uint64_t)st.st_size, &all, out_fd, &changed, d, in, tmp) !=
                 DG_OK) {
             print_diag(o, d);
