@@ -15,6 +15,7 @@
 import base64
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import dgtest
 import keys
+import test_sshagent
 from conftest import gcore, s_server_core
 
 FILL = b"[REDACTED]"
@@ -188,6 +190,36 @@ def test_s_server_core_redacted(tmp_path, procs, free_port, alg):
     assert allowed(dgtest.scan(core, "-v")[1]) == allowed(findings)
     assert readelf(core) == readelf(out)
     exe = subprocess.run(["which", "openssl"], capture_output=True, text=True).stdout.strip()
+    assert gdb_view(exe, core) == gdb_view(exe, out)
+
+
+@pytest.mark.skipif(test_sshagent.NO_AGENT, reason="needs openssh-client and gdb")
+def test_ssh_agent_core_redacted(tmp_path, procs):
+    """ssh-agent holds its keys only shielded (AES-256-CTR under a prekey):
+    the shielded blobs go, the agent's core still debugs."""
+    core = test_sshagent.ssh_agent_core(tmp_path, procs)
+    fps = {keys.ssh_pub_spki_sha256(tmp_path / f"{n}.pub") for n, _, _ in test_sshagent.AGENT_KINDS}
+    rc, findings, _, _ = dgtest.scan(core)
+    assert rc == 1 and fps <= {f["key"].get("spki_sha256") for f in findings}
+    out = tmp_path / "out.core"
+    r, recs = redact(core, out)
+    assert r.returncode == 0, r.stderr.decode()
+    kr = check_report_and_bytes(core, out, recs)
+    assert fps <= {r.get("spki_sha256") for r in kr}
+    rc, findings, _, err = dgtest.scan(out)
+    assert rc == 0, (findings, err)
+    # What a re-scan still names is a candidate by its public half only (the
+    # struct sshkey and its Ed25519 public key stay; the prekey no longer
+    # decrypts the fill), each byte of it overwritten, and listed as residual.
+    left = [f for f in findings if f["key"].get("spki_sha256") in fps]
+    residual = {(r["spki_sha256"], s["offset"]) for r in recs
+                if r["record"] == "residual-candidate" for s in r["spans"]}
+    for f in left:
+        assert f["status"] == "candidate" and f["severity"] == "low", f
+        assert (f["key"]["spki_sha256"], f["offset"]) in residual, (f, residual)
+    assert recs[-1]["residual_candidates"] == len({r for r, _ in residual})
+    assert readelf(core) == readelf(out)
+    exe = shutil.which("ssh-agent")
     assert gdb_view(exe, core) == gdb_view(exe, out)
 
 

@@ -881,43 +881,55 @@ span_json(const struct span *s)
                      (json_int_t)s->len, "source", s->what);
 }
 
-/* Writes the report: one "redacted-key" record per key, then a
- * "redact-summary". Returns false after printing why. */
+/* Writes one record about key k ("redacted-key", "residual-candidate") as
+ * a line of f. */
+static bool
+key_record(FILE *f, const struct cli_opts *o, const struct rkey *k, const char *record)
+{
+    json_t *spans = json_array(), *rec;
+    bool ok;
+
+    for (size_t j = 0; j < k->spans.n; j++)
+        json_array_append_new(spans, span_json(&k->spans.v[j]));
+    rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o}",
+                    "schema", 1, "record", record, "file", o->files[0], "type", k->f.type,
+                    "algorithm", k->f.key.algorithm, "role", dg_role_name(k->f.role),
+                    "severity", dg_severity_name(k->f.severity), "status",
+                    dg_status_name(k->f.status), "detector", k->detector ? k->detector : "",
+                    "encoding", k->f.encoding, "round", k->round, "forms_searched",
+                    (int)k->n_forms, "bytes", (json_int_t)spans_bytes(&k->spans), "spans", spans);
+    if (rec != NULL && k->fp_kind != NULL)
+        json_object_set_new(rec, k->fp_kind, json_string(k->fp));
+    if (rec != NULL && k->f.key.bits > 0)
+        json_object_set_new(rec, "bits", json_integer(k->f.key.bits));
+    ok = rec != NULL && json_dumpf(rec, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
+         fputc('\n', f) != EOF;
+    json_decref(rec);
+    return ok;
+}
+
+/* Writes the report: one "redacted-key" record per key of R, one
+ * "residual-candidate" per finding of `left` (what the last re-scan still
+ * named, every byte of it fill), then a "redact-summary". */
 static bool
 write_report(FILE *f, const struct cli_opts *o, const struct redaction *R,
-             const struct spans *all, uint64_t size, uint64_t changed, int rounds)
+             const struct redaction *left, const struct spans *all, uint64_t size,
+             uint64_t changed, int rounds)
 {
     bool ok = true;
 
-    for (size_t i = 0; i < R->n && ok; i++) {
-        const struct rkey *k = &R->v[i];
-        json_t *spans = json_array(), *rec;
-
-        for (size_t j = 0; j < k->spans.n; j++)
-            json_array_append_new(spans, span_json(&k->spans.v[j]));
-        rec = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:o}",
-                        "schema", 1, "record", "redacted-key", "file", o->files[0], "type",
-                        k->f.type, "algorithm", k->f.key.algorithm, "role",
-                        dg_role_name(k->f.role), "severity", dg_severity_name(k->f.severity),
-                        "status", dg_status_name(k->f.status), "detector",
-                        k->detector ? k->detector : "", "encoding", k->f.encoding, "round",
-                        k->round, "forms_searched", (int)k->n_forms, "bytes",
-                        (json_int_t)spans_bytes(&k->spans), "spans", spans);
-        if (rec != NULL && k->fp_kind != NULL)
-            json_object_set_new(rec, k->fp_kind, json_string(k->fp));
-        if (rec != NULL && k->f.key.bits > 0)
-            json_object_set_new(rec, "bits", json_integer(k->f.key.bits));
-        ok = rec != NULL && json_dumpf(rec, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
-             fputc('\n', f) != EOF;
-        json_decref(rec);
-    }
+    for (size_t i = 0; i < R->n && ok; i++)
+        ok = key_record(f, o, &R->v[i], "redacted-key");
+    for (size_t i = 0; i < left->n && ok; i++)
+        ok = key_record(f, o, &left->v[i], "residual-candidate");
     if (ok) {
         json_t *rec = json_pack(
-            "{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:I, s:I, s:i, s:s, s:s, s:b}", "schema", 1,
-            "record", "redact-summary", "file", o->files[0], "output", o->output, "size",
+            "{s:i, s:s, s:s, s:s, s:I, s:i, s:i, s:I, s:I, s:i, s:i, s:s, s:s, s:b}", "schema",
+            1, "record", "redact-summary", "file", o->files[0], "output", o->output, "size",
             (json_int_t)size, "keys", (int)R->n, "spans", (int)all->n, "bytes_overwritten",
             (json_int_t)spans_bytes(all), "bytes_changed", (json_int_t)changed, "rounds",
-            rounds, "fail_on", dg_severity_name(o->fail_on), "fill", FILL, "verified", 1);
+            rounds, "residual_candidates", (int)left->n, "fail_on",
+            dg_severity_name(o->fail_on), "fill", FILL, "verified", 1);
 
         ok = rec != NULL && json_dumpf(rec, f, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0 &&
              fputc('\n', f) != EOF;
@@ -1080,38 +1092,78 @@ open_input(const char *in, struct stat *st)
     return fd;
 }
 
+/* Is [off, off+len) inside one span of all (sorted, merged)? */
+static bool
+covered(const struct spans *all, uint64_t off, uint64_t len)
+{
+    for (size_t i = 0; i < all->n && all->v[i].off <= off; i++)
+        if (off + len <= all->v[i].off + all->v[i].len)
+            return true;
+    return false;
+}
+
+/* Is sf a candidate whose every byte was overwritten (the finding and each
+ * copy)? A re-scan finds such a key only by its public half: a structure
+ * that still names it (an ssh-agent's struct sshkey and its Ed25519 public
+ * key) points at fill and proves nothing. Below --fail-on it holds nothing
+ * secret and is reported as residual. */
+static bool
+only_fill(const struct scan_finding *sf, const struct spans *all)
+{
+    if (sf->f.status != DG_STATUS_CANDIDATE || !covered(all, sf->f.off, sf->f.len))
+        return false;
+    for (size_t i = 0; i < sf->n_copies; i++)
+        if (!covered(all, sf->copies[i].off, sf->copies[i].len))
+            return false;
+    return true;
+}
+
 /* Adds to R every finding of r that still counts: at or above --fail-on, or
- * a key already redacted. Returns how many, or -1 when out of memory. */
+ * a key already redacted. When r is the re-scan of a copy whose spans are
+ * all, a candidate below --fail-on on fill only goes to `left` instead
+ * (residual); at or above --fail-on nothing is excused. Returns how many
+ * went to R, or -1 when out of memory. */
 static long
 add_dirty(const struct cli_opts *o, const struct scan_result *r, struct redaction *R,
-          struct keybag *bag, int round)
+          struct keybag *bag, int round, const struct spans *all, struct redaction *left)
 {
     long n = 0;
 
     for (size_t i = 0; i < r->n_findings; i++) {
         const struct scan_finding *sf = &r->findings[i];
         const char *kind, *fp = fingerprint(&sf->f, &kind);
+        bool residual;
 
         if (!failing(o, sf) && redaction_find(R, fp) == NULL)
             continue;
-        if (redaction_add(R, sf, bag, round) != DG_OK)
+        residual = all != NULL && !failing(o, sf) && only_fill(sf, all);
+        if (redaction_add(residual ? left : R, sf, bag, round) != DG_OK)
             return -1;
-        n++;
+        n += !residual;
     }
     return n;
 }
 
-/* Prints each finding of r (the re-scan of the last copy) that still
- * counts: names and fingerprints only. */
+static void
+redaction_free(struct redaction *R)
+{
+    for (size_t i = 0; i < R->n; i++)
+        free(R->v[i].spans.v);
+    free(R->v);
+    memset(R, 0, sizeof *R);
+}
+
+/* Prints each finding of r (the re-scan of the last copy, whose spans are
+ * all) that still counts: names and fingerprints only. */
 static void
 print_left(const struct cli_opts *o, const struct scan_result *r, struct redaction *R,
-           const char *in)
+           const struct spans *all, const char *in)
 {
     for (size_t i = 0; i < r->n_findings; i++) {
         const struct scan_finding *sf = &r->findings[i];
         const char *kind, *fp = fingerprint(&sf->f, &kind);
 
-        if (!failing(o, sf) && redaction_find(R, fp) == NULL)
+        if (!failing(o, sf) && (redaction_find(R, fp) == NULL || only_fill(sf, all)))
             continue;
         fprintf(stderr, "dumpgate: error: %s: left in the copy: %s %s (%s) at offset %" PRIu64
                 "%s%s%s%s\n", in, dg_severity_name(sf->f.severity), sf->f.type, sf->detector,
@@ -1125,7 +1177,7 @@ redact_run(const struct cli_opts *o)
 {
     const char *in = o->files[0], *out = o->output;
     struct scanner s;
-    struct redaction R = {0};
+    struct redaction R = {0}, left = {0}; /* keys to redact; residual candidates */
     struct spans all = {0};
     struct stat st;
     struct dg_diag *d = NULL;
@@ -1157,7 +1209,7 @@ redact_run(const struct cli_opts *o)
     {
         struct scan_result r;
         bool ok = scan_judged(o, &s, in, in, &r, true);
-        long n = ok ? add_dirty(o, &r, &R, &s.bag, 1) : 0;
+        long n = ok ? add_dirty(o, &r, &R, &s.bag, 1, NULL, NULL) : 0;
 
         scan_result_free(&r);
         if (!ok)
@@ -1186,8 +1238,9 @@ redact_run(const struct cli_opts *o)
         if (!scan_judged(o, &s, tmp, out, &r, o->verbose > 0))
             goto done;
         if (round == REDACT_ROUNDS)
-            print_left(o, &r, &R, in);
-        n = add_dirty(o, &r, &R, &s.bag, round + 1);
+            print_left(o, &r, &R, &all, in);
+        redaction_free(&left);
+        n = add_dirty(o, &r, &R, &s.bag, round + 1, &all, &left);
         scan_result_free(&r);
         if (n < 0) {
             fprintf(stderr, "dumpgate: out of memory\n");
@@ -1218,7 +1271,7 @@ redact_run(const struct cli_opts *o)
             goto done;
         }
     }
-    if (!write_report(rf, o, &R, &all, (uint64_t)st.st_size, changed, round) ||
+    if (!write_report(rf, o, &R, &left, &all, (uint64_t)st.st_size, changed, round) ||
         fflush(rf) != 0 || ferror(rf) || fsync(fileno(rf)) != 0) {
         fprintf(stderr, "dumpgate: error: %s: cannot write the report: %s\n", report,
                 strerror(errno));
@@ -1269,9 +1322,8 @@ done:
         unlink(tmp);
         free(tmp);
     }
-    for (size_t i = 0; i < R.n; i++)
-        free(R.v[i].spans.v);
-    free(R.v);
+    redaction_free(&R);
+    redaction_free(&left);
     free(all.v);
     free(report);
     dg_diag_free(d);
