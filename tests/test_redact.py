@@ -312,6 +312,36 @@ def test_pem_text_forms_keep_their_armour(tmp_path):
         assert got != b
 
 
+def test_numbers_found_across_block_edges(tmp_path):
+    """A proven key's numbers as little-endian limbs, big-endian bytes and
+    base64url, away from any finding and straddling the 1 MiB blocks the
+    search reads: every copy is found and overwritten, nothing else is."""
+    k = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    nums = dict(private_numbers(k))
+    data = bytearray(os.urandom(3 << 20))
+    der = keys.pkcs8_der(k)
+    data[4096:4096 + len(der)] = der  # the finding that proves the key
+    mib = 1 << 20
+    planted = [(mib - 100, forms(nums["d"])["le"]), (2 * mib - 50, forms(nums["p"])["be"]),
+               (2 * mib + 400, forms(nums["q"])["le"]),
+               (2 * mib + 700, forms(nums["dq"])["b64url"]),
+               (len(data) - 128, forms(nums["qinv"])["le"])]
+    for off, b in planted:
+        data[off:off + len(b)] = b
+    dump = tmp_path / "limbs.bin"
+    dump.write_bytes(bytes(data))
+    out = tmp_path / "out.bin"
+    r, recs = redact(dump, out)
+    assert r.returncode == 0, r.stderr.decode()
+    kr = check_report_and_bytes(dump, out, recs)
+    spans = {(s["offset"], s["length"]) for x in kr for s in x["spans"]}
+    for off, b in planted:
+        assert (off, len(b)) in spans, (off, len(b), sorted(spans))
+    assert key_copies(out.read_bytes(), k) == []
+    assert all(o < 4096 + len(der) or any(p <= o < p + len(b) for p, b in planted)
+               for o in changed_offsets(dump, out))
+
+
 def test_refusals(tmp_path):
     """OUT == IN (the same path or a hard link), an existing OUT without
     --force, standard input and compressed input are refused with exit 2,

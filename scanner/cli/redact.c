@@ -27,6 +27,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pread, mkostemp, asprintf (meson defines it too) */
 #endif
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -50,7 +51,6 @@
 #include "../engine/verdict.h"
 #include "../input/decompress.h"
 #include "../proof/keyproof.h"
-#include "../util/kwset.h"
 #include "redact.h"
 
 #define EXIT_CLEAN 0
@@ -64,7 +64,6 @@
 #define REDACT_BLOCK (1u << 20) /* bytes read, patched and written at a time */
 #define REDACT_ROUNDS 3         /* writes of OUT, each followed by a re-scan */
 #define NUMBER_MIN 16u          /* shorter private numbers are not searched */
-#define NUMBER_PREFIX 32u       /* bytes of each form in the keyword set */
 
 /* A byte range of IN to overwrite, and what was there. */
 struct span {
@@ -505,27 +504,70 @@ key_forms(struct forms *F, const struct redaction *R, size_t key)
     return rc;
 }
 
+/* The forms' index: each form by its first 8 bytes (a 64-bit word), sorted,
+ * behind a bit filter of FILTER_BITS bits of the word's hash, so that a
+ * position costs one load and one bit test whatever the number of forms. */
+#define FILTER_BITS 20u
+struct entry {
+    uint64_t word;              /* the form's first 8 bytes */
+    size_t form;                /* index into the forms */
+};
+
 struct search {
     const struct forms *F;
     struct redaction *R;
-    const uint8_t *buf;
-    size_t have;                /* bytes in buf */
-    size_t decided;             /* matches starting before this are judged here */
-    uint64_t base;              /* file offset of buf[0] */
-    dg_err rc;
+    struct entry *e;            /* sorted by word */
+    size_t n_e;
+    uint8_t *filter;            /* 1 << FILTER_BITS bits */
 };
 
-/* kwset_scan(): a prefix of form `word` at buf[pos]; the whole form? */
-static bool
-on_hit(void *arg, size_t word, size_t pos)
+static uint32_t
+word_hash(uint64_t w)
 {
-    struct search *s = arg;
-    const struct form *x = &s->F->v[word];
+    return (uint32_t)((w * 0x9e3779b97f4a7c15ull) >> (64 - FILTER_BITS));
+}
 
-    if (pos >= s->decided || pos + x->len > s->have || memcmp(s->buf + pos, x->b, x->len) != 0)
-        return true;
-    s->rc = spans_add(&s->R->v[x->key].spans, s->base + (uint64_t)pos, x->len, x->what);
-    return s->rc == DG_OK;
+static int
+by_word(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+
+    return x->word < y->word ? -1 : x->word > y->word;
+}
+
+/* Adds a span for every form that starts at buf[pos] for `pos` in
+ * [0, decided) and fits in buf[0..have); base is the file offset of buf. */
+static dg_err
+search_block(const struct search *s, const uint8_t *buf, size_t have, size_t decided,
+             uint64_t base)
+{
+    for (size_t pos = 0; pos < decided && pos + 8 <= have; pos++) {
+        uint64_t w;
+        uint32_t h;
+        size_t lo = 0, hi = s->n_e;
+
+        memcpy(&w, buf + pos, sizeof w);
+        h = word_hash(w);
+        if ((s->filter[h >> 3] & (1u << (h & 7))) == 0)
+            continue;
+        while (lo < hi) { /* the first entry whose word is >= w */
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (s->e[mid].word < w)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < s->n_e && s->e[lo].word == w; lo++) {
+            const struct form *x = &s->F->v[s->e[lo].form];
+
+            if (pos + x->len <= have && memcmp(buf + pos, x->b, x->len) == 0 &&
+                spans_add(&s->R->v[x->key].spans, base + (uint64_t)pos, x->len, x->what) !=
+                    DG_OK)
+                return DG_E_NOMEM;
+        }
+    }
+    return DG_OK;
 }
 
 /* Reads len bytes at off of fd into buf; DG_E_IO (errno kept) or
@@ -572,65 +614,61 @@ static dg_err
 search_forms(int fd, uint64_t size, const struct forms *F, struct redaction *R,
              struct dg_diag *d, const char *name)
 {
-    const char **words = calloc(F->n + 1, sizeof *words);
-    size_t *lens = calloc(F->n + 1, sizeof *lens), maxlen = 1;
-    struct kwset *ks = NULL;
-    struct search s = {.F = F, .R = R};
+    struct search s = {.F = F, .R = R, .n_e = F->n};
+    size_t maxlen = 8, have = 0;
+    uint64_t base = 0;
     uint8_t *buf = NULL;
-    dg_err rc;
+    dg_err rc = DG_E_NOMEM;
 
-    if (words == NULL || lens == NULL) {
-        rc = dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", name);
-        goto out;
-    }
-    for (size_t i = 0; i < F->n; i++) {
-        words[i] = (const char *)F->v[i].b;
-        lens[i] = F->v[i].len < NUMBER_PREFIX ? F->v[i].len : NUMBER_PREFIX;
+    s.e = calloc(F->n + 1, sizeof *s.e);
+    s.filter = calloc((1u << FILTER_BITS) / 8, 1);
+    for (size_t i = 0; s.e != NULL && i < F->n; i++) {
+        assert(F->v[i].len >= 8); /* NUMBER_MIN */
+        memcpy(&s.e[i].word, F->v[i].b, sizeof s.e[i].word);
+        s.e[i].form = i;
+        if (s.filter != NULL)
+            s.filter[word_hash(s.e[i].word) >> 3] |= (uint8_t)(1u << (word_hash(s.e[i].word) & 7));
         if (F->v[i].len > maxlen)
             maxlen = F->v[i].len;
     }
-    if ((rc = kwset_new(words, lens, F->n, &ks)) != DG_OK ||
-        (buf = malloc(REDACT_BLOCK + maxlen)) == NULL) {
-        rc = dg_diag(d, rc != DG_OK ? rc : DG_E_NOMEM, DG_NO_OFFSET,
-                     "%s: cannot set up the search for the keys' numbers", name);
+    if (s.e == NULL || s.filter == NULL || (buf = malloc(REDACT_BLOCK + maxlen)) == NULL) {
+        rc = dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", name);
         goto out;
     }
-    s.buf = buf;
+    qsort(s.e, s.n_e, sizeof *s.e, by_word);
     for (;;) {
-        size_t want = REDACT_BLOCK;
+        size_t want = size - base - have < REDACT_BLOCK ? (size_t)(size - base - have)
+                                                        : REDACT_BLOCK;
+        size_t decided;
         bool eof;
 
-        if (s.base + s.have + want >= size) {
-            want = (size_t)(size - s.base - s.have);
-        }
-        rc = read_at(fd, buf + s.have, want, s.base + s.have);
-        if (rc != DG_OK) {
-            rc = dg_diag(d, rc, s.base + s.have, "%s: read: %s", name,
+        if ((rc = read_at(fd, buf + have, want, base + have)) != DG_OK) {
+            rc = dg_diag(d, rc, base + have, "%s: read: %s", name,
                          rc == DG_E_IO ? strerror(errno) : "the file shrank");
             goto out;
         }
-        s.have += want;
-        eof = s.base + s.have >= size;
-        s.decided = eof ? s.have : s.have > maxlen - 1 ? s.have - (maxlen - 1) : 0;
-        kwset_scan(ks, buf, s.have, on_hit, &s);
-        if (s.rc != DG_OK) {
-            rc = dg_diag(d, s.rc, DG_NO_OFFSET, "%s: out of memory", name);
+        have += want;
+        eof = base + have >= size;
+        /* a form starting later may run past the block: the next one sees it */
+        decided = eof ? have : have > maxlen - 1 ? have - (maxlen - 1) : 0;
+        if ((rc = search_block(&s, buf, have, decided, base)) != DG_OK) {
+            rc = dg_diag(d, rc, DG_NO_OFFSET, "%s: out of memory", name);
             goto out;
         }
         if (eof)
             break;
-        memmove(buf, buf + s.decided, s.have - s.decided);
-        s.base += s.decided;
-        s.have -= s.decided;
+        memmove(buf, buf + decided, have - decided);
+        base += decided;
+        have -= decided;
     }
-    rc = DG_OK;
 out:
     if (buf != NULL)
         OPENSSL_cleanse(buf, REDACT_BLOCK + maxlen);
     free(buf);
-    kwset_free(ks);
-    free(words);
-    free(lens);
+    if (s.e != NULL)
+        OPENSSL_cleanse(s.e, (F->n + 1) * sizeof *s.e); /* 8 bytes of each number */
+    free(s.e);
+    free(s.filter);
     return rc;
 }
 
