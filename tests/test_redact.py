@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import dgtest
 import keys
+import test_jwk
 import test_sshagent
 from conftest import gcore, s_server_core
 
@@ -221,6 +222,52 @@ def test_ssh_agent_core_redacted(tmp_path, procs):
     assert readelf(core) == readelf(out)
     exe = shutil.which("ssh-agent")
     assert gdb_view(exe, core) == gdb_view(exe, out)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_node_jwk_redacted(tmp_path, procs):
+    """node holding the JWK export of a P-384 key (test_jwk.NODE), with a
+    small V8 heap so that the core stays near 130 MB: every copy goes, and
+    each JWK text in the core stays JSON with only its "d" filled."""
+    k = keys.genpkey(tmp_path / "p384.pem", "p384")
+    script = tmp_path / "hold.js"
+    script.write_text(test_jwk.NODE)
+    p = procs.start(["node", "--single-threaded", "--max-semi-space-size=1",
+                     "--max-old-space-size=16", "--jitless", script, k], ready="ready")
+    with open(f"/proc/{p.pid}/coredump_filter", "w") as fh:
+        fh.write("0x11")  # anonymous private memory and ELF headers only
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    try:
+        before = open(core, "rb").read()
+        d = dict(private_numbers(k))["d"].rjust(48, b"\0")
+        d64 = base64.urlsafe_b64encode(d).rstrip(b"=")
+        needle, texts, i = b'"d":"' + d64, [], before.find(b'"d":"' + d64)
+        while i >= 0:
+            texts.append(i)
+            i = before.find(needle, i + 1)
+        assert texts, "no JWK text with d in the core"
+        out = tmp_path / "out.core"
+        r, recs = redact(core, out)
+        assert r.returncode == 0, r.stderr.decode()
+        kr = check_report_and_bytes(core, out, recs)
+        fp = dgtest.spki_sha256(k)
+        assert fp in {x.get("spki_sha256") for x in kr}
+        rc, findings, _, err = dgtest.scan(out)
+        assert rc == 0 and fp not in {f["key"].get("spki_sha256") for f in findings}, findings
+        data = open(out, "rb").read()
+        assert d64 not in data and key_copies(data, k) == []
+        for i in texts:  # each JWK text still parses, with the public members intact
+            lo, hi = before.rfind(b"{", 0, i), before.index(b"}", i) + 1
+            j, want = json.loads(data[lo:hi]), json.loads(before[lo:hi])
+            assert {a: b for a, b in j.items() if a != "d"} == \
+                {a: b for a, b in want.items() if a != "d"}
+            assert set(j["d"].encode()) <= set(FILL)
+        assert readelf(core) == readelf(out)
+    finally:
+        for f in (core, tmp_path / "out.core"):
+            if os.path.exists(f):
+                os.unlink(f)
 
 
 @pytest.mark.parametrize("name", ["breakpad/minidump2.dmp", "symbolic/crash_linux.dmp",
