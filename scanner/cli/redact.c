@@ -12,14 +12,17 @@
  * EdDSA/XDH private key) is derived in the forms processes keep it
  * (big-endian bytes, little-endian bytes and limbs, Java int[] words,
  * base64url) and searched for in the whole of IN, so that copies no detector
- * reported go too. The modulus and public exponent are public and stay.
+ * reported go too. The modulus and public exponent are public and stay. A
+ * PEM block keeps its armour lines and a JWK its JSON (narrow_text_spans).
  *
  * OUT is written under a temporary name in its directory (O_EXCL, 0600),
  * streamed block by block from IN with the spans filled with FILL, fsynced,
  * re-scanned with the same options, and renamed only when neither a redacted
- * key nor anything at or above --fail-on is found in it. A re-scan that still
- * finds something adds its spans and rewrites the copy, at most REDACT_ROUNDS
- * times in all; then the command fails and OUT is not written. The report
+ * key nor anything at or above --fail-on is found in it (an unproven
+ * candidate below --fail-on lying wholly on fill is residual: reported, not
+ * failing). A re-scan that still finds something adds its spans and
+ * rewrites the copy, at most REDACT_ROUNDS times in all; then the command
+ * fails and OUT is not written. The report
  * OUT.redact.jsonl (fingerprints, roles, spans; never key bytes) goes beside
  * OUT. IN is only read. Compressed input is refused (not done yet).
  * What and why: docs/REDACT.md.
@@ -1341,11 +1344,17 @@ redact_run(const struct cli_opts *o)
     free(tmp);
     tmp = NULL;
     sync_dir(out);
-    if (!o->quiet)
+    if (!o->quiet) {
+        char residual[64] = "";
+
+        if (left.n > 0)
+            snprintf(residual, sizeof residual, ", %zu residual candidate%s", left.n,
+                     left.n == 1 ? "" : "s");
         printf("dumpgate: %s: %zu key%s redacted, %" PRIu64 " bytes in %zu spans (%" PRIu64
-               " changed); %s re-scanned clean at --fail-on %s (%d round%s); report %s\n",
+               " changed); %s re-scanned clean at --fail-on %s (%d round%s%s); report %s\n",
                in, R.n, R.n == 1 ? "" : "s", spans_bytes(&all), all.n, changed, out,
-               dg_severity_name(o->fail_on), round, round == 1 ? "" : "s", report);
+               dg_severity_name(o->fail_on), round, round == 1 ? "" : "s", residual, report);
+    }
     status = clean ? EXIT_CLEAN : EXIT_ERROR;
 done:
     if (rf != NULL)
