@@ -389,6 +389,25 @@ def test_numbers_found_across_block_edges(tmp_path):
                for o in changed_offsets(dump, out))
 
 
+def test_rsa_d_modulo_phi_is_found_too(tmp_path):
+    """The key file's d is e^-1 mod lcm(p-1, q-1); a process may hold
+    e^-1 mod (p-1)(q-1) instead (older OpenSSL, Go, Java), and d with n
+    factors n. Planted as limbs away from any finding, it goes too."""
+    k = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
+    n = serialization.load_pem_private_key(open(k, "rb").read(), None).private_numbers()
+    d_phi = pow(n.public_numbers.e, -1, (n.p - 1) * (n.q - 1))
+    assert d_phi != n.d
+    le = d_phi.to_bytes((d_phi.bit_length() + 7) // 8, "little")
+    dump, offs = dgtest.plant(tmp_path, [keys.pkcs8_der(k), le])
+    out = tmp_path / "out.bin"
+    r, recs = redact(dump, out)
+    assert r.returncode == 0, r.stderr.decode()
+    kr = check_report_and_bytes(dump, out, recs)
+    assert (offs[1], len(le), "rsa-d-phi le") in {(s["offset"], s["length"], s["source"])
+                                                  for x in kr for s in x["spans"]}
+    assert le in dump.read_bytes() and le not in out.read_bytes()
+
+
 def test_refusals(tmp_path):
     """OUT == IN (the same path or a hard link), an existing OUT without
     --force, standard input and compressed input are refused with exit 2,

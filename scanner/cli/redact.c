@@ -454,6 +454,70 @@ static const struct {
     {OSSL_PKEY_PARAM_PRIV_KEY, "private"}, /* EC d, DSA x */
 };
 
+/* Adds the forms of the number bn, named name, to F: minimal big-endian
+ * and, when full is longer, also padded to full bytes (an EC scalar in SEC1
+ * or a JWK "d"). */
+static dg_err
+bn_forms(struct forms *F, size_t key, const BIGNUM *bn, int full, const char *name)
+{
+    int len = BN_num_bytes(bn);
+    uint8_t *be;
+    dg_err rc;
+
+    if (full < len)
+        full = len;
+    if ((be = malloc((size_t)full + 1)) == NULL)
+        return DG_E_NOMEM;
+    if (BN_bn2binpad(bn, be, full) == full) {
+        rc = number_forms(F, key, be + (full - len), (size_t)len, name);
+        if (rc == DG_OK && full > len)
+            rc = number_forms(F, key, be, (size_t)full, "private-padded");
+    } else {
+        rc = DG_E_CRYPTO;
+    }
+    OPENSSL_cleanse(be, (size_t)full);
+    free(be);
+    return rc;
+}
+
+/* An RSA private exponent has two common values: e^-1 mod lcm(p-1, q-1)
+ * (OpenSSL 3, FIPS 186) and e^-1 mod (p-1)(q-1) (older OpenSSL, Go, Java,
+ * PKCS#1 v1.5 era keys). A proof that rebuilt the key from its primes holds
+ * the first; the process may hold the other, and d with n factors n. Adds
+ * the forms of each that differs from d. */
+static dg_err
+rsa_other_d(struct forms *F, size_t key, EVP_PKEY *pkey, const BIGNUM *d)
+{
+    BIGNUM *p = NULL, *q = NULL, *e = NULL, *p1 = BN_new(), *q1 = BN_new(), *phi = BN_new(),
+           *g = BN_new(), *lcm = BN_new(), *d2 = BN_secure_new();
+    BN_CTX *ctx = BN_CTX_secure_new();
+    dg_err rc = DG_OK;
+
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, &p) == 1 &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, &q) == 1 &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1) {
+        if (ctx == NULL || d2 == NULL || BN_sub(p1, p, BN_value_one()) != 1 ||
+            BN_sub(q1, q, BN_value_one()) != 1 || BN_mul(phi, p1, q1, ctx) != 1 ||
+            BN_gcd(g, p1, q1, ctx) != 1 || BN_div(lcm, NULL, phi, g, ctx) != 1)
+            rc = DG_E_CRYPTO;
+        /* each of the two that d is not */
+        for (int i = 0; i < 2 && rc == DG_OK; i++)
+            if (BN_mod_inverse(d2, e, i == 0 ? lcm : phi, ctx) != NULL && BN_cmp(d2, d) != 0)
+                rc = bn_forms(F, key, d2, 0, i == 0 ? "rsa-d-lcm" : "rsa-d-phi");
+    }
+    BN_clear_free(p);
+    BN_clear_free(q);
+    BN_free(e);
+    BN_clear_free(p1);
+    BN_clear_free(q1);
+    BN_clear_free(phi);
+    BN_clear_free(g);
+    BN_clear_free(lcm);
+    BN_clear_free(d2);
+    BN_CTX_free(ctx);
+    return rc;
+}
+
 /* Adds the forms of every private number of R->v[key].pkey to F. */
 static dg_err
 key_forms(struct forms *F, const struct redaction *R, size_t key)
@@ -479,29 +543,14 @@ key_forms(struct forms *F, const struct redaction *R, size_t key)
     for (size_t i = 0; i < sizeof private_numbers / sizeof private_numbers[0] && rc == DG_OK;
          i++) {
         BIGNUM *bn = NULL;
-        uint8_t *be;
-        int len, full;
 
         if (EVP_PKEY_get_bn_param(pkey, private_numbers[i].param, &bn) != 1)
             continue;
-        len = BN_num_bytes(bn);
         /* an EC scalar also padded to the field's size (SEC1, JWK "d") */
-        full = id == EVP_PKEY_EC ? (EVP_PKEY_get_bits(pkey) + 7) / 8 : len;
-        if (full < len)
-            full = len;
-        if ((be = malloc((size_t)full + 1)) == NULL) {
-            BN_clear_free(bn);
-            return DG_E_NOMEM;
-        }
-        if (BN_bn2binpad(bn, be, full) == full) {
-            rc = number_forms(F, key, be + (full - len), (size_t)len, private_numbers[i].name);
-            if (rc == DG_OK && full > len)
-                rc = number_forms(F, key, be, (size_t)full, "private-padded");
-        } else {
-            rc = DG_E_CRYPTO;
-        }
-        OPENSSL_cleanse(be, (size_t)full);
-        free(be);
+        rc = bn_forms(F, key, bn, id == EVP_PKEY_EC ? (EVP_PKEY_get_bits(pkey) + 7) / 8 : 0,
+                      private_numbers[i].name);
+        if (rc == DG_OK && i == 0 && (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS))
+            rc = rsa_other_d(F, key, pkey, bn);
         BN_clear_free(bn);
     }
     return rc;
