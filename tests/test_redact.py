@@ -16,7 +16,9 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -540,15 +542,21 @@ DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &
 """
 
 
+def plugin(tmp_path, name, source):
+    """Builds a one-file detector plug-in against the source tree's headers."""
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    so = tmp_path / f"{name}.so"
+    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", f"-I{dgtest.ROOT / 'include'}",
+                    f"-I{dgtest.BUILD}", "-o", str(so), str(src)], check=True)
+    return so
+
+
 def test_copy_that_stays_dirty_is_not_written(tmp_path):
     """A detector that finds something whatever the bytes: every re-scan of
     the copy fails, so after the last round redact exits 2 and leaves no
     OUT, no report and no temporary file."""
-    src = tmp_path / "sticky.c"
-    src.write_text(STICKY)
-    so = tmp_path / "sticky.so"
-    subprocess.run(["cc", "-std=c11", "-shared", "-fPIC", f"-I{dgtest.ROOT / 'include'}",
-                    f"-I{dgtest.BUILD}", "-o", str(so), str(src)], check=True)
+    so = plugin(tmp_path, "sticky", STICKY)
     dump = tmp_path / "raw.bin"
     dump.write_bytes(os.urandom(8192))
     out = tmp_path / "out.bin"
@@ -556,3 +564,43 @@ def test_copy_that_stays_dirty_is_not_written(tmp_path):
     assert r.returncode == 2, r.stderr
     assert b"still finds" in r.stderr and b"not written" in r.stderr, r.stderr
     assert sorted(os.listdir(tmp_path)) == ["raw.bin", "sticky.c", "sticky.so"]
+
+
+SLOW = r"""
+#include <unistd.h>
+#include <dumpgate/plugin.h>
+/* finds nothing; sleeps in the second scan of the process (the copy's) */
+static dg_err scan(void *c, const struct dg_chunk *ch, struct dg_sink *s)
+{
+    static int scans;
+    (void)c;
+    (void)s;
+    if (ch->off == 0 && ++scans == 2)
+        sleep(60);
+    return DG_OK;
+}
+static const struct dg_detector d = {
+    .abi = DG_DETECTOR_ABI, .name = "slow", .summary = "sleeps", .max_span = 64, .scan = scan,
+};
+DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &d; }
+"""
+
+
+def test_signal_leaves_no_temporary_file(tmp_path, procs):
+    """SIGTERM while the copy is being re-scanned: the temporary copy is
+    removed, no OUT and no report appear."""
+    so = plugin(tmp_path, "slow", SLOW)
+    dump = tmp_path / "raw.bin"
+    dump.write_bytes(os.urandom(8192))
+    out = tmp_path / "out.bin"
+    p = procs.start([dgtest.DUMPGATE, "redact", "--plugin", so, "-d", "slow", dump, "-o", out])
+    deadline = time.time() + 30
+    while time.time() < deadline and not [n for n in os.listdir(tmp_path)
+                                          if n.startswith("out.bin.")
+                                          and os.path.getsize(tmp_path / n) == 8192]:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the copy written, its re-scan asleep in the plug-in
+    assert p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == -signal.SIGTERM
+    assert sorted(os.listdir(tmp_path)) == ["raw.bin", "slow.c", "slow.so"]

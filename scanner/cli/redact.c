@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1053,6 +1054,33 @@ may_write(const struct cli_opts *o, const char *path, const struct stat *in)
     return true;
 }
 
+/* The temporary files that SIGINT, SIGTERM or SIGHUP must not leave
+ * behind, or NULL: set while they exist (unlink() is async-signal-safe). */
+static const char *volatile doomed[2];
+
+static void
+on_signal(int sig)
+{
+    for (int i = 0; i < 2; i++)
+        if (doomed[i] != NULL)
+            unlink(doomed[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+remove_on_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 /* A new file path.XXXXXX (O_EXCL, 0600) in path's directory; *tmp gets its
  * name (to free). -1 after printing why. */
 static int
@@ -1309,8 +1337,10 @@ redact_run(const struct cli_opts *o)
             goto done;
         }
     }
+    remove_on_signals();
     if ((out_fd = create_temp(out, &tmp)) < 0)
         goto done;
+    doomed[0] = tmp;
     for (;; round++) {
         struct scan_result r;
         long n;
@@ -1353,6 +1383,8 @@ redact_run(const struct cli_opts *o)
     {
         int rfd = create_temp(report, &rtmp);
 
+        doomed[1] = rtmp;
+
         if (rfd < 0 || (rf = fdopen(rfd, "w")) == NULL) {
             if (rfd >= 0) {
                 fprintf(stderr, "dumpgate: error: %s: %s\n", report, strerror(errno));
@@ -1379,12 +1411,14 @@ redact_run(const struct cli_opts *o)
         goto done;
     }
     out_fd = -1;
+    doomed[1] = NULL;
     if (rename(rtmp, report) != 0) {
         fprintf(stderr, "dumpgate: error: %s: %s\n", report, strerror(errno));
         goto done;
     }
     free(rtmp);
     rtmp = NULL;
+    doomed[0] = NULL;
     if (rename(tmp, out) != 0) {
         fprintf(stderr, "dumpgate: error: %s: %s\n", out, strerror(errno));
         unlink(report);
@@ -1406,6 +1440,7 @@ redact_run(const struct cli_opts *o)
     }
     status = clean ? EXIT_CLEAN : EXIT_ERROR;
 done:
+    doomed[0] = doomed[1] = NULL;
     if (rf != NULL)
         fclose(rf);
     if (rtmp != NULL) {
