@@ -1,18 +1,21 @@
 # SPDX-License-Identifier: MIT
 # Copyright (C) the dumpgate authors
 #
-# test_redact.py - `dumpgate redact IN -o OUT` (issue 23): on gcore cores of
-# holdkey (PEM text kept, and --wipe: limbs only; RSA and EC) and on a public
-# minidump with keys planted into one of its memory ranges. Each redaction
-# is checked independently of dumpgate's own verdict: the private numbers
-# (computed here with python-cryptography) are searched for in OUT as
-# big-endian and little-endian bytes, `cmp -l` must change only bytes inside
-# the reported spans and exactly as many as the report says, and the
+# test_redact.py - `dumpgate redact IN -o OUT` (issue 23), on gcore cores of
+# real processes (holdkey with PEM text and with --wipe, openssl s_server,
+# ssh-agent, a JVM with a PKCS#12 store, node holding a JWK) and on public
+# minidumps with keys planted into a memory range. Each redaction is checked
+# independently of dumpgate's own verdict: the private numbers (computed here
+# with python-cryptography) are searched for in OUT as big-endian,
+# little-endian, int[] and base64url bytes; `cmp -l` must change only bytes
+# inside the reported spans, exactly as many as the report says; the
 # container must read the same (eu-readelf -l -n, gdb bt and registers,
-# dumpgate regions). Then the refusals: OUT == IN, compressed input, an
-# existing OUT; a clean dump copied unchanged; a copy that never re-scans
-# clean is not written.
+# dumpgate regions). Then the forms (PEM text, numbers across block edges, d
+# mod phi), the refusals (OUT == IN, compressed input, an existing OUT), a
+# clean dump copied unchanged, a fill no detector takes for a key, a copy
+# that never re-scans clean, and SIGTERM during the re-scan.
 import base64
+import bisect
 import json
 import os
 import shutil
@@ -95,7 +98,6 @@ def check_report_and_bytes(inp, out, recs):
     changed = changed_offsets(inp, out)
     assert len(changed) == summ[0]["bytes_changed"], (len(changed), summ[0])
     starts = [s for s, _ in spans]
-    import bisect
     for off in changed:
         i = bisect.bisect_right(starts, off) - 1
         assert i >= 0 and off < spans[i][0] + spans[i][1], f"byte {off} changed outside every span"
@@ -103,7 +105,6 @@ def check_report_and_bytes(inp, out, recs):
     for off, ln in spans:
         assert set(data[off:off + ln]) <= set(FILL), f"span {off}+{ln} is not all fill"
     assert sum(ln for _, ln in spans) >= summ[0]["bytes_changed"] > 0
-    # the report names keys and spans, never key bytes: no hex or base64 of a number
     return kr
 
 
