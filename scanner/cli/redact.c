@@ -1384,7 +1384,6 @@ redact_run(const struct cli_opts *o)
         int rfd = create_temp(report, &rtmp);
 
         doomed[1] = rtmp;
-
         if (rfd < 0 || (rf = fdopen(rfd, "w")) == NULL) {
             if (rfd >= 0) {
                 fprintf(stderr, "dumpgate: error: %s: %s\n", report, strerror(errno));
