@@ -180,6 +180,28 @@ def test_holdkey_core_redacted(tmp_path, procs, wipe):
                 not n.endswith(".redact.jsonl")], "a temporary file was left"
 
 
+def test_fail_on_low_takes_the_generators_keys_too(tmp_path, procs):
+    """--fail-on low: OpenSSL's DRBG AES keys (rng-state, low; named by
+    key_sha256, no public half) are overwritten through their findings'
+    spans, and the copy re-scans clean at low."""
+    k = keys.genpkey(tmp_path / "ec.pem", "p256")
+    p = procs.start([dgtest.HOLDKEY, "--wipe", k], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, findings, _, err = dgtest.scan(core, "--fail-on", "low")
+    aes = {f["key"]["key_sha256"] for f in findings if f["type"] == "aes-key"}
+    assert rc == 1 and aes, (findings, err)
+    out = tmp_path / "out.core"
+    r, recs = redact(core, out, "--fail-on", "low")
+    assert r.returncode == 0, r.stderr.decode()
+    kr = check_report_and_bytes(core, out, recs)
+    assert aes <= {x.get("key_sha256") for x in kr}
+    assert all(x["forms_searched"] == 0 for x in kr if x.get("key_sha256") in aes)
+    rc, findings, _, err = dgtest.scan(out, "--fail-on", "low")
+    assert rc == 0 and findings == [], (findings, err)
+    assert gdb_view(dgtest.HOLDKEY, core) == gdb_view(dgtest.HOLDKEY, out)
+
+
 @pytest.mark.parametrize("alg", ["rsa2048", "p256"])
 def test_s_server_core_redacted(tmp_path, procs, free_port, alg):
     """openssl s_server holds its key as OpenSSL structures only; the
