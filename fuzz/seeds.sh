@@ -225,4 +225,10 @@ add drbg "$tmp/drbg"
 add keyshare "$tmp/keyshare"
 add eddsa_raw "$tmp/eddsa_raw"
 add sexp "$tmp/sexp"
+# Sentry envelopes (fuzz_envelope.c: the first byte picks the piece size):
+# one with lengths, one with a payload up to a newline, one with blank lines.
+printf '\005{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}\n{"type":"event","length":13}\n{"level":"x"}\n{"type":"attachment","length":4,"attachment_type":"event.minidump"}\nMDMP\n' >"$tmp/env1"
+printf '\001{}\n{"type":"session"}\n{"started":"2026-12-04"}\n\n{"type":"attachment","length":0}\n' >"$tmp/env2"
+printf '\020{"dsn":"https://k@example.invalid/1"}\n\n\n{"type":"event"}\n{}' >"$tmp/env3"
+for e in env1 env2 env3; do add envelope "$tmp/$e"; done
 echo "seeds in $out: $(find "$out" -type f | wc -l) files"

@@ -12,7 +12,8 @@ PKGS="gcc pkg-config meson ninja-build libelf-dev libssl-dev libjansson-dev libp
       zstd lz4 xz-utils gzip bzip2 python3-jsonschema pre-commit git
       clang libclang-rt-14-dev nodejs default-jdk-headless putty-tools
       nginx gnutls-bin curl golang-go libgnutls28-dev libnss3-dev libgcrypt20-dev libsodium-dev libmbedtls-dev libwolfssl-dev python3-nacl
-      libseccomp-dev libdwarf-dev python3-distributed python3-dask"
+      libseccomp-dev libdwarf-dev python3-distributed python3-dask
+      libmicrohttpd-dev libcurl4-openssl-dev"
 
 missing=""
 for p in $PKGS; do

@@ -23,6 +23,7 @@
 #include "../../detectors/plugin.h"
 #include "../../detectors/registry.h"
 #include "../../detectors/rules.h"
+#include "gateway.h"
 #include "handler.h"
 #include "../engine/identity.h"
 #include "../proof/keyproof.h"
@@ -729,6 +730,9 @@ main(int argc, char **argv)
         break;
     case CMD_REDACT:
         status = redact_run(&o);
+        break;
+    case CMD_GATEWAY:
+        status = gateway_run(&o);
         break;
     }
     rules_free(rules);

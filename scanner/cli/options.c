@@ -30,6 +30,7 @@ options_usage(FILE *out)
             "       dumpgate detectors [--config FILE] [--rules FILE] [--plugin FILE.so]\n"
             "       dumpgate core-handler --spool DIR [options] -- [PID UID SIGNAL TIME COMM]\n"
             "       dumpgate quarantine list|show|release|expire --spool DIR [options] [NAME]\n"
+            "       dumpgate gateway --listen ADDR:PORT --upstream URL --spool DIR [options]\n"
             "       dumpgate --help | --version\n"
             "\n"
             "Finds private keys in crash dumps (ELF cores, minidumps, anything else as raw\n"
@@ -135,6 +136,28 @@ options_usage(FILE *out)
             "  read) or --no-config; the verdict lists them as scan_options. They are\n"
             "  checked as scan checks them before anything is received: a wrong one (or\n"
             "  a wrong configuration file) is exit 2 and the core is not taken.\n"
+            "\n"
+            "gateway (a crash-upload reverse proxy: Breakpad/Crashpad POSTs, gzip or not):\n"
+            "stores each upload in DIR/incoming (fsync) before answering, scans its file\n"
+            "parts; clean: forwarded to the upstream byte for byte, its answer relayed\n"
+            "(upstream down: kept in DIR/outbox, answered Queued=NAME, sent later);\n"
+            "dirty: never forwarded, DIR/quarantine with a verdict, answered 200\n"
+            "Discarded=... (crash reporters give up on any other status).\n"
+            "      --listen ADDR:PORT    where to listen (127.0.0.1:8080, [::1]:8080)\n"
+            "      --upstream URL        the collector: URL + the request's path and query\n"
+            "      --spool DIR           incoming/, quarantine/, outbox/\n"
+            "      --max-upload BYTES    largest request body (K, M, G, T); larger: 413\n"
+            "      --max-uploads N       connections at once (default 64)\n"
+            "      --receive-timeout SECONDS\n"
+            "                            a connection silent this long is closed (default 60)\n"
+            "      --token-file FILE     uploads must carry Authorization: Bearer <its line>\n"
+            "      --tls-cert FILE, --tls-key FILE\n"
+            "                            serve HTTPS with this PEM certificate and key\n"
+            "      --tls-client-ca FILE  clients must present a certificate this CA signed\n"
+            "      --dirty-answer TEXT   the answer's start for a quarantined upload\n"
+            "                            (default: Discarded=dumpgate quarantined)\n"
+            "      --timeout, --scan-user, --scanner, --log-stderr and the scan options as\n"
+            "                            for core-handler. GET /healthz, GET /metrics.\n"
             "\n"
             "quarantine (over a core-handler spool; --spool DIR or handler.spool):\n"
             "  list [--format text|jsonl]  one line per quarantined dump: name, size, age,\n"
@@ -250,6 +273,15 @@ enum {
     OPT_SCAN_USER,
     OPT_DEBUG_DIR, /* issue 22 */
     OPT_FILES_FROM, /* issue 25 */
+    OPT_LISTEN,     /* issue 24: gateway */
+    OPT_UPSTREAM,
+    OPT_MAX_UPLOAD,
+    OPT_MAX_UPLOADS,
+    OPT_TOKEN_FILE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CLIENT_CA,
+    OPT_DIRTY_ANSWER,
     OPT_FORCE, /* issue 23: redact */
 };
 
@@ -288,6 +320,15 @@ static const struct option longopts[] = {
     {"debug-dir", required_argument, NULL, OPT_DEBUG_DIR},
     {"files-from", required_argument, NULL, OPT_FILES_FROM},
     {"recursive", required_argument, NULL, 'r'},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"upstream", required_argument, NULL, OPT_UPSTREAM},
+    {"max-upload", required_argument, NULL, OPT_MAX_UPLOAD},
+    {"max-uploads", required_argument, NULL, OPT_MAX_UPLOADS},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+    {"dirty-answer", required_argument, NULL, OPT_DIRTY_ANSWER},
     {"force", no_argument, NULL, OPT_FORCE},
     {NULL, 0, NULL, 0},
 };
@@ -699,6 +740,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         o->cmd = CMD_CORE_HANDLER;
     else if (strcmp(sub, "quarantine") == 0)
         o->cmd = CMD_QUARANTINE;
+    else if (strcmp(sub, "gateway") == 0)
+        o->cmd = CMD_GATEWAY;
     else if (strcmp(sub, "redact") == 0)
         o->cmd = CMD_REDACT;
     else
@@ -715,7 +758,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     find_config(n_args, o->args, optstring, &ch);
     if (o->cmd != CMD_REGIONS && (rc = load_config(o, &ch)) != 0)
         return rc;
-    if (o->cmd == CMD_CORE_HANDLER) {
+    if (o->cmd == CMD_CORE_HANDLER || o->cmd == CMD_GATEWAY) {
         /* each scan reads the very file the handler read, or none */
         if (o->config != NULL) {
             o->scan_args[o->n_scan_args++] = "--config";
@@ -728,7 +771,7 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     optind = 0;
     for (int li = -1; (c = getopt_long(n_args, o->args, optstring, longopts, &li)) != -1;
          li = -1) {
-        const char *pass_on = o->cmd != CMD_CORE_HANDLER ? NULL
+        const char *pass_on = o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_GATEWAY ? NULL
                               : c == OPT_MAX_DECOMPRESSED ? "--max-decompressed"
                                                           : scan_option_name(c);
         /* the long option just read (all those below have no short form) */
@@ -858,8 +901,9 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->plugins[o->n_plugins++] = optarg;
             break;
         case 'S':
-            if (o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_QUARANTINE)
-                return usage_error("--%s is an option of core-handler and quarantine", name);
+            if (o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_QUARANTINE && o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of core-handler, gateway and quarantine",
+                                   name);
             o->spool = optarg;
             break;
         case OPT_METRICS:
@@ -902,7 +946,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         case 'X':
         case 'R':
         case 'L':
-            if (o->cmd != CMD_CORE_HANDLER)
+            if (o->cmd != CMD_CORE_HANDLER &&
+                !(o->cmd == CMD_GATEWAY && (c == 'X' || c == 'L')))
                 return usage_error("--%s is an option of core-handler", name);
             if (c == 'W')
                 o->sweep = optarg;
@@ -923,8 +968,9 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         case OPT_KEEP_FREE:
             if (c != OPT_MAX_DECOMPRESSED && o->cmd != CMD_CORE_HANDLER)
                 return usage_error("--%s is an option of core-handler", name);
-            if (c == OPT_MAX_DECOMPRESSED && o->cmd != CMD_SCAN && o->cmd != CMD_CORE_HANDLER)
-                return usage_error("--%s is an option of scan and core-handler", name);
+            if (c == OPT_MAX_DECOMPRESSED && o->cmd != CMD_SCAN && o->cmd != CMD_CORE_HANDLER &&
+                o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of scan, core-handler and gateway", name);
             if (!config_parse_bytes(optarg, &v)) {
                 fprintf(stderr, "dumpgate: --%s takes a number of bytes, at least 1, with K, "
                         "M, G or T for powers of 1024, not '%s'\nTry 'dumpgate --help'.\n",
@@ -951,8 +997,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         case OPT_RECEIVE_TIMEOUT:
             if (c == OPT_SCAN_TIMEOUT && o->cmd != CMD_SCAN)
                 return usage_error("--%s is an option of scan", name);
-            if (c == OPT_RECEIVE_TIMEOUT && o->cmd != CMD_CORE_HANDLER)
-                return usage_error("--%s is an option of core-handler", name);
+            if (c == OPT_RECEIVE_TIMEOUT && o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of core-handler and gateway", name);
             if (!parse_unsigned(optarg, 86400, &v) || v == 0) {
                 fprintf(stderr, "dumpgate: --%s takes 1 to 86400 seconds, not '%s'\n"
                         "Try 'dumpgate --help'.\n", name, optarg);
@@ -967,14 +1013,54 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         case OPT_SCAN_USER:
             if (c == OPT_SANDBOX && o->cmd != CMD_SCAN)
                 return usage_error("--%s is an option of scan", name);
-            if (c == OPT_SCAN_USER && o->cmd != CMD_CORE_HANDLER)
-                return usage_error("--%s is an option of core-handler", name);
+            if (c == OPT_SCAN_USER && o->cmd != CMD_CORE_HANDLER && o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of core-handler and gateway", name);
             if (optarg[0] == '\0' || optarg[0] == '-')
                 return usage_error("bad user name '%s'", optarg);
             if (c == OPT_SANDBOX)
                 o->sandbox = optarg;
             else
                 o->scan_user = optarg;
+            break;
+        case OPT_TLS_CERT:
+        case OPT_TLS_KEY:
+        case OPT_TLS_CLIENT_CA:
+        case OPT_DIRTY_ANSWER:
+            if (o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of gateway", name);
+            if (c == OPT_TLS_CERT)
+                o->tls_cert = optarg;
+            else if (c == OPT_TLS_KEY)
+                o->tls_key = optarg;
+            else if (c == OPT_TLS_CLIENT_CA)
+                o->tls_client_ca = optarg;
+            else if (strpbrk(optarg, "\r\n") != NULL || strlen(optarg) > 200)
+                return usage_error("%s", "--dirty-answer takes one line of at most 200 bytes");
+            else
+                o->dirty_answer = optarg;
+            break;
+        case OPT_LISTEN:
+        case OPT_UPSTREAM:
+        case OPT_TOKEN_FILE:
+        case OPT_MAX_UPLOAD:
+        case OPT_MAX_UPLOADS:
+            if (o->cmd != CMD_GATEWAY)
+                return usage_error("--%s is an option of gateway", name);
+            if (c == OPT_LISTEN)
+                o->listen = optarg;
+            else if (c == OPT_UPSTREAM)
+                o->upstream = optarg;
+            else if (c == OPT_TOKEN_FILE)
+                o->token_file = optarg;
+            else if (c == OPT_MAX_UPLOADS && (!parse_unsigned(optarg, 4096, &v) || v == 0))
+                return usage_error("--max-uploads takes 1 to 4096, not '%s'", optarg);
+            else if (c == OPT_MAX_UPLOADS)
+                o->max_uploads = (unsigned)v;
+            else if (!config_parse_bytes(optarg, &v))
+                return usage_error("--max-upload takes a number of bytes, at least 1, with K, "
+                                   "M, G or T for powers of 1024, not '%s'", optarg);
+            else
+                o->max_upload = v;
             break;
         case 'c':
         case 'N':
@@ -1018,6 +1104,15 @@ options_parse(int argc, char **argv, struct cli_opts *o)
     if (o->cmd == CMD_CORE_HANDLER && o->spool == NULL)
         return usage_error("%s", "core-handler needs --spool DIR (or handler.spool in the "
                                  "configuration file)");
+    if (o->cmd == CMD_GATEWAY && (o->spool == NULL || o->listen == NULL || o->upstream == NULL))
+        return usage_error("%s", "gateway needs --listen ADDRESS:PORT, --upstream URL and "
+                                 "--spool DIR");
+    if (o->cmd == CMD_GATEWAY && (o->tls_cert == NULL) != (o->tls_key == NULL))
+        return usage_error("%s", "gateway: --tls-cert and --tls-key go together");
+    if (o->cmd == CMD_GATEWAY && o->tls_client_ca != NULL && o->tls_cert == NULL)
+        return usage_error("%s", "gateway: --tls-client-ca needs --tls-cert and --tls-key");
+    if (o->cmd == CMD_GATEWAY && o->n_files > 0)
+        return usage_error("gateway takes no file ('%s')", o->files[0]);
     if (o->cmd == CMD_QUARANTINE)
         return quarantine_args(o, qgiven);
     return 0;

@@ -30,6 +30,7 @@ enum cli_command {
     CMD_CORE_HANDLER,
     CMD_QUARANTINE,
     CMD_REDACT,                 /* issue 23: redact.c */
+    CMD_GATEWAY,
     CMD_HELP,
     CMD_VERSION,
 };
@@ -100,6 +101,18 @@ struct cli_opts {
                                    filesystem a core is not stored (counted as lost) */
     const char *scan_user;      /* --scan-user USER its scans run as ("none": unconfined);
                                    default "nobody" */
+    /* gateway (issue 24) */
+    const char *listen;         /* --listen ADDRESS:PORT */
+    const char *upstream;       /* --upstream URL the clean uploads go to */
+    unsigned long long max_upload; /* --max-upload BYTES of one request body; 0: no cap */
+    unsigned max_uploads;       /* --max-uploads N connections at once; 0: 64 */
+    const char *token_file;     /* --token-file FILE: the bearer token uploads carry */
+    const char *tls_cert;       /* --tls-cert FILE (PEM): serve HTTPS */
+    const char *tls_key;        /* --tls-key FILE (PEM) */
+    const char *tls_client_ca;  /* --tls-client-ca FILE: clients need a certificate it signed */
+    const char *dirty_answer;   /* --dirty-answer TEXT: the body answered for a quarantined
+                                   upload, before " NAME: REASON" (default "Discarded=dumpgate
+                                   quarantined") */
     /* quarantine */
     enum quarantine_action qaction; /* the word after `quarantine` */
     const char *qname;          /* show, release: the dump's name, as given */
