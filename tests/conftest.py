@@ -79,6 +79,20 @@ def gcore(pid, prefix):
     return path
 
 
+def s_server_core(tmp_path, procs, port, alg):
+    """A fresh key of alg (keys.genpkey) and a self-signed certificate loaded
+    by `openssl s_server`, its core taken and the server stopped. Returns
+    (key file, core)."""
+    import keys
+    key = keys.genpkey(tmp_path / "key.pem", alg)
+    cert = keys.self_signed(key, tmp_path / "key.crt")
+    p = procs.start(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-key", key,
+                     "-cert", cert], ready="ACCEPT")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    return key, core
+
+
 @pytest.fixture
 def free_port():
     s = socket.socket()

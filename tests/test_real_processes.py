@@ -9,7 +9,7 @@ import pytest
 
 import dgtest
 import keys
-from conftest import gcore
+from conftest import gcore, s_server_core
 
 
 def confirmed_with(findings, spki):
@@ -19,12 +19,7 @@ def confirmed_with(findings, spki):
 @pytest.mark.parametrize("alg,curve", [("rsa2048", None), ("p256", "P-256")])
 def test_s_server(tmp_path, procs, free_port, alg, curve):
     """openssl s_server keeps its key only as OpenSSL structures (no PEM, no DER)."""
-    key = keys.genpkey(tmp_path / "key.pem", alg)
-    cert = keys.self_signed(key, tmp_path / "key.crt")
-    p = procs.start(["openssl", "s_server", "-accept", f"127.0.0.1:{free_port}", "-key", key,
-                     "-cert", cert], ready="ACCEPT")
-    core = gcore(p.pid, tmp_path / "core")
-    procs.stop(p)
+    key, core = s_server_core(tmp_path, procs, free_port, alg)
     rc, findings, summ, err = dgtest.scan(core)
     assert summ and summ[0]["format"] == "elf-core", err
     hits = confirmed_with(findings, dgtest.spki_sha256(key))

@@ -50,11 +50,16 @@ def short_dir(tmp_path):
     return pathlib.Path(tempfile.mkdtemp(prefix="dg-agent-"))
 
 
-@pytest.mark.skipif(shutil.which("ssh-agent") is None or shutil.which("gcore") is None,
-                    reason="needs openssh-client and gdb")
-def test_ssh_agent_keys_unshielded(tmp_path, procs):
-    kinds = [("ed25519", ["-t", "ed25519"], "Ed25519"), ("rsa", ["-t", "rsa", "-b", "2048"], "RSA"),
-             ("ecdsa", ["-t", "ecdsa", "-b", "256"], "EC")]
+AGENT_KINDS = [("ed25519", ["-t", "ed25519"], "Ed25519"),
+               ("rsa", ["-t", "rsa", "-b", "2048"], "RSA"),
+               ("ecdsa", ["-t", "ecdsa", "-b", "256"], "EC")]
+NO_AGENT = shutil.which("ssh-agent") is None or shutil.which("gcore") is None
+
+
+def ssh_agent_core(tmp_path, procs, kinds=AGENT_KINDS):
+    """A fresh key of each kind (name, ssh-keygen arguments, algorithm) in
+    tmp_path/NAME, added to a real ssh-agent; the agent's core taken and the
+    agent stopped. Returns the core's path."""
     for name, args, _ in kinds:
         subprocess.run(["ssh-keygen", "-q", *args, "-N", "", "-C", name, "-f", tmp_path / name],
                        check=True, capture_output=True)
@@ -70,7 +75,13 @@ def test_ssh_agent_keys_unshielded(tmp_path, procs):
     procs.stop(agent)
     if sdir != tmp_path:
         shutil.rmtree(sdir, ignore_errors=True)
+    return core
 
+
+@pytest.mark.skipif(NO_AGENT, reason="needs openssh-client and gdb")
+def test_ssh_agent_keys_unshielded(tmp_path, procs):
+    kinds = AGENT_KINDS
+    core = ssh_agent_core(tmp_path, procs)
     rc, findings, summ, err = dgtest.scan(core)
     assert summ and summ[0]["format"] == "elf-core", err
     data = open(core, "rb").read()

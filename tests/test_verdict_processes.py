@@ -466,7 +466,10 @@ def test_ssh_agent_default_options(tmp_path, procs):
                                        for n in names])
 
 
-def test_jvm_keystore_default_options(tmp_path, procs):
+def jvm_p12_core(procs, tmp_path):
+    """A fresh RSA key in a PKCS#12 store (password changeit) that a JVM
+    loads and signs with once (HoldP12); its core taken, the JVM stopped.
+    Returns (key file, core)."""
     need("openssl")
     key = keys.genpkey(tmp_path / "jvm.pem", "rsa2048")
     cert = keys.self_signed(key, tmp_path / "jvm.crt")
@@ -475,7 +478,11 @@ def test_jvm_keystore_default_options(tmp_path, procs):
                     "-passout", "pass:changeit", "-out", store], check=True, capture_output=True,
                    timeout=60)
     p = jvm(procs, tmp_path, "HoldP12", store, "changeit", "jvm")
-    core = take_core(procs, p, tmp_path)
+    return key, take_core(procs, p, tmp_path)
+
+
+def test_jvm_keystore_default_options(tmp_path, procs):
+    key, core = jvm_p12_core(procs, tmp_path)
     check_blocking("JVM HoldP12", core, [dgtest.spki_sha256(key)])
 
 

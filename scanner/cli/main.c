@@ -30,6 +30,7 @@
 #include "../where/where.h"
 #include "options.h"
 #include "quarantine.h"
+#include "redact.h"
 #include "sandbox.h"
 #include "../util/deadline.h"
 
@@ -726,6 +727,9 @@ main(int argc, char **argv)
         break;
     case CMD_QUARANTINE:
         status = quarantine_run(&o);
+        break;
+    case CMD_REDACT:
+        status = redact_run(&o);
         break;
     case CMD_GATEWAY:
         status = gateway_run(&o);

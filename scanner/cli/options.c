@@ -26,6 +26,7 @@ options_usage(FILE *out)
     fprintf(out,
             "usage: dumpgate scan [options] FILE... | -\n"
             "       dumpgate regions [--format text|jsonl] FILE\n"
+            "       dumpgate redact [scan options] [--force] IN -o OUT\n"
             "       dumpgate detectors [--config FILE] [--rules FILE] [--plugin FILE.so]\n"
             "       dumpgate core-handler --spool DIR [options] -- [PID UID SIGNAL TIME COMM]\n"
             "       dumpgate quarantine list|show|release|expire --spool DIR [options] [NAME]\n"
@@ -92,6 +93,11 @@ options_usage(FILE *out)
             "      --sandbox USER        before reading a dump, become USER (when run as\n"
             "                            root), with no new privileges and a seccomp filter\n"
             "                            (what core-handler does for its scans)\n"
+            "\n"
+            "redact (docs/REDACT.md): writes OUT, a copy of IN (ELF core, minidump or raw;\n"
+            "not compressed) of the same size with every copy of every key at or above\n"
+            "--fail-on overwritten, re-scans it, and writes OUT.redact.jsonl beside it;\n"
+            "exit 2 (no OUT) if a key is left. --force replaces an existing OUT.\n"
             "\n"
             "Compressed dumps (zstd, lz4, xz, gzip, bzip2) and apport .crash reports are\n"
             "decompressed as a stream; offsets then refer to the decompressed dump.\n"
@@ -280,6 +286,7 @@ enum {
     OPT_TLS_CLIENT_CA,
     OPT_DIRTY_ANSWER,
     OPT_REDACT,
+    OPT_FORCE, /* issue 23: redact */
 };
 
 /* The long options of every command; the getopt codes are the cases of
@@ -327,6 +334,7 @@ static const struct option longopts[] = {
     {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
     {"dirty-answer", required_argument, NULL, OPT_DIRTY_ANSWER},
     {"redact", no_argument, NULL, OPT_REDACT},
+    {"force", no_argument, NULL, OPT_FORCE},
     {NULL, 0, NULL, 0},
 };
 static const char shortopts[] = "f:j:d:o:r:vqhV";
@@ -739,6 +747,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         o->cmd = CMD_QUARANTINE;
     else if (strcmp(sub, "gateway") == 0)
         o->cmd = CMD_GATEWAY;
+    else if (strcmp(sub, "redact") == 0)
+        o->cmd = CMD_REDACT;
     else
         return usage_error("unknown command '%s'", sub);
 
@@ -850,9 +860,14 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->debug_dirs[o->n_debug_dirs++] = optarg;
             break;
         case 'o':
-            if (o->cmd != CMD_SCAN)
-                return usage_error("%s is an option of scan", "-o");
+            if (o->cmd != CMD_SCAN && o->cmd != CMD_REDACT)
+                return usage_error("%s is an option of scan and redact", "-o");
             o->output = optarg;
+            break;
+        case OPT_FORCE:
+            if (o->cmd != CMD_REDACT)
+                return usage_error("%s is an option of redact", "--force");
+            o->force = true;
             break;
         case 'K':
         case 'P':
@@ -1092,6 +1107,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
         return usage_error("%s", "no input file (use - for standard input)");
     if (o->cmd == CMD_REGIONS && o->n_files != 1)
         return usage_error("%s", "regions takes exactly one file");
+    if (o->cmd == CMD_REDACT && (o->n_files != 1 || o->output == NULL))
+        return usage_error("%s", "redact takes exactly one file IN and -o OUT");
     if (o->sandbox != NULL && o->output != NULL)
         return usage_error("%s", "--sandbox writes the report to standard output only (no -o)");
     if (o->cmd == CMD_CORE_HANDLER && o->spool == NULL)

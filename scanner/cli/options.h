@@ -29,6 +29,7 @@ enum cli_command {
     CMD_DETECTORS,
     CMD_CORE_HANDLER,
     CMD_QUARANTINE,
+    CMD_REDACT,                 /* issue 23: redact.c */
     CMD_GATEWAY,
     CMD_HELP,
     CMD_VERSION,
@@ -44,7 +45,9 @@ struct cli_opts {
     bool quiet;
     bool strict;                /* --strict: unreadable bytes or a partial scan fail the file */
     bool dumps_only;
-    const char *output;         /* -o FILE: the report goes there (scan), else stdout */            /* --dumps-only: scan only files whose first bytes are a dump */
+    const char *output;         /* -o FILE: the report goes there (scan), else stdout;
+                                   redact: the redacted copy */
+    bool force;                 /* redact --force: replace an existing OUT */            /* --dumps-only: scan only files whose first bytes are a dump */
     size_t chunk_size;
     char *detector_list;        /* owned copy of --detectors, split in place */
     const char *detectors[33];  /* NULL-terminated names, or detectors[0] == NULL */

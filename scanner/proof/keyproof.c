@@ -658,6 +658,8 @@ keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned
     if (pol != NULL && pol->memo != NULL && id == DG_OK) {
         memo = memo_digest(pkey, flags, digest);
         if (memo && memo_get(pol->memo, digest, &rc, proof, proof_len)) {
+            if (rc == DG_OK && pol->proven != NULL)
+                pol->proven(pol->proven_arg, pkey, key);
             ERR_pop_to_mark();
             return rc;
         }
@@ -689,6 +691,8 @@ keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned
         rc = DG_E_CRYPTO;
     if (memo)
         memo_put(pol->memo, digest, rc, proof);
+    if (rc == DG_OK && pol != NULL && pol->proven != NULL)
+        pol->proven(pol->proven_arg, pkey, key);
     ERR_pop_to_mark();
     return rc;
 }

@@ -44,6 +44,12 @@ struct dg_proof_policy {
     void *progress_arg;
     /* proofs already done under this policy, or NULL (keyproof_memo_new()) */
     struct keyproof_memo *memo;
+    /* a private key proved (DG_OK), at each copy, from the proving thread:
+     * pkey (the caller's; up-ref it to keep it) and its identity. For
+     * `redact`, which overwrites the key's numbers wherever they are. NULL:
+     * none. */
+    void (*proven)(void *arg, const EVP_PKEY *pkey, const struct dg_key *key);
+    void *proven_arg;
 };
 
 /* A memo of proofs, safe to share between threads: keyproof_prove() proves
