@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -70,7 +71,9 @@ def s3(tmp_path_factory):
     port = _free_port()
     procs = Procs()
     try:
-        procs.start(["node", prog, "-d", data, "-a", "127.0.0.1", "-p", port, "-s",
+        # s3rver's continuation tokens use DES: OpenSSL 3 has it only in its
+        # legacy provider (without it, a truncated ListObjectsV2 is a 500)
+        procs.start(["node", "--openssl-legacy-provider", prog, "-d", data, "-a", "127.0.0.1", "-p", port, "-s",
                      "--configure-bucket", BUCKET], ready="listening on", timeout=30)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -107,7 +110,7 @@ def _scan_list(lines, env, *extra):
 
 def _comparable(stdout):
     """The records of a report, each as JSON text with its file's name
-    replaced by FILE, the timings dropped, and the attribution dropped: a
+    replaced by FILE, the timings dropped (also those in messages), and the attribution dropped: a
     stream has no random access, so it gets no pointer paths (as `scan -`
     of a pipe)."""
     out = []
@@ -116,7 +119,8 @@ def _comparable(stdout):
         r.pop("seconds", None)
         r.pop("where", None)
         name = json.dumps(r.get("file", "\0"))[1:-1]
-        out.append(json.dumps(r, sort_keys=True).replace(name, "FILE"))
+        text = json.dumps(r, sort_keys=True).replace(name, "FILE")
+        out.append(re.sub(r"\d+\.\d+ s\b", "T s", text))  # timings in info messages
     return out
 
 
@@ -229,8 +233,12 @@ def test_ls_s3_lists_a_prefix_with_size_and_etag(s3, tmp_path):
         url = upload(s3, f, f"ls/a &{i}.dmp")
         want.append(f"{url} {1004 + i} {hashlib.md5(f.read_bytes()).hexdigest()}")
     upload(s3, tmp_path / "o0", "other/x")
-    r = dgtest.run("ls-s3", f"s3://{BUCKET}/ls/", env=env)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.decode().splitlines() == want
+    for page in ([], ["--page-size", "2"], ["--page-size", "1"]):  # pages: continuation
+        r = dgtest.run("ls-s3", *page, f"s3://{BUCKET}/ls/", env=env)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.decode().splitlines()
+        assert [x.rsplit(" ", 1)[0] for x in lines] == want
+        assert all(x.rsplit(" ", 1)[1].endswith("Z") for x in lines)  # LastModified
+    assert dgtest.run("ls-s3", "--page-size", "0", f"s3://{BUCKET}/", env=env).returncode == 2
     r = dgtest.run("ls-s3", "s3://no-such-bucket/", env=env)
     assert r.returncode == 2 and b"s3://no-such-bucket/: cannot list: HTTP 404" in r.stderr

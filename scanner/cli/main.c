@@ -352,15 +352,32 @@ any_s3(const struct cli_opts *o)
     return false;
 }
 
-/* dumpgate ls-s3 s3://bucket/prefix: one line "URL SIZE ETAG" per object. */
+/* dumpgate ls-s3 s3://bucket/prefix: one line "URL SIZE ETAG LAST_MODIFIED"
+ * per object. */
 static int
 cmd_ls_s3(int argc, char **argv)
 {
+    const char *url = NULL;
+    unsigned long page = 0;
+    bool bad = false;
     struct dg_diag *d;
     dg_err rc;
 
-    if (argc != 3 || !s3_is_url(argv[2])) {
-        fprintf(stderr, "usage: dumpgate ls-s3 s3://BUCKET/PREFIX\n");
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc) {
+            char *end;
+
+            errno = 0;
+            page = strtoul(argv[++i], &end, 10);
+            bad |= errno != 0 || *end != '\0' || page == 0 || page > 1000;
+        } else if (url == NULL && s3_is_url(argv[i])) {
+            url = argv[i];
+        } else {
+            bad = true;
+        }
+    }
+    if (bad || url == NULL) {
+        fprintf(stderr, "usage: dumpgate ls-s3 [--page-size 1..1000] s3://BUCKET/PREFIX\n");
         return EXIT_ERROR;
     }
     if ((d = dg_diag_new()) == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
@@ -368,7 +385,7 @@ cmd_ls_s3(int argc, char **argv)
         dg_diag_free(d);
         return EXIT_ERROR;
     }
-    rc = s3_list(argv[2], stdout, d);
+    rc = s3_list(url, (unsigned)page, stdout, d);
     for (size_t i = 0; i < dg_diag_count(d); i++)
         fprintf(stderr, "dumpgate: error: %s\n", dg_diag_get(d, i)->text);
     dg_diag_free(d);

@@ -30,7 +30,7 @@ options_usage(FILE *out)
             "       dumpgate core-handler --spool DIR [options] -- [PID UID SIGNAL TIME COMM]\n"
             "       dumpgate quarantine list|show|release|expire --spool DIR [options] [NAME]\n"
             "       dumpgate gateway --listen ADDR:PORT --upstream URL --spool DIR [options]\n"
-            "       dumpgate ls-s3 s3://BUCKET/PREFIX\n"
+            "       dumpgate ls-s3 [--page-size N] s3://BUCKET/PREFIX\n"
             "       dumpgate --help | --version\n"
             "\n"
             "Finds private keys in crash dumps (ELF cores, minidumps, anything else as raw\n"

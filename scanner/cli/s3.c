@@ -14,7 +14,7 @@
  * SIGPIPE.
  *
  * ListObjectsV2 answers are XML; no XML library is used: only <Key>,
- * <Size>, <ETag> inside <Contents>, <IsTruncated> and
+ * <Size>, <ETag>, <LastModified> inside <Contents>, <IsTruncated> and
  * <NextContinuationToken> are extracted, defensively (bounded body, the
  * five predefined entities and numeric references decoded, anything else
  * ignored). Credentials: s3.h.
@@ -510,7 +510,7 @@ print_page(const struct body *b, const char *bucket, FILE *out, char *token, siz
     token[0] = '\0';
     while ((c = memmem(at, (size_t)(end - at), "<Contents>", 10)) != NULL) {
         const char *stop = memmem(c, (size_t)(end - c), "</Contents>", 11), *from = c;
-        char key[1100], size[32], etag[160];
+        char key[1100], size[32], etag[160], when[48];
 
         if (stop == NULL)
             return false;
@@ -520,6 +520,10 @@ print_page(const struct body *b, const char *bucket, FILE *out, char *token, siz
         from = c;
         if (xml_text(stop, &from, "ETag", etag, sizeof etag) == NULL)
             snprintf(etag, sizeof etag, "%s", "-");
+        from = c;
+        if (xml_text(stop, &from, "LastModified", when, sizeof when) == NULL ||
+            when[0] == '\0' || strpbrk(when, " \t") != NULL)
+            snprintf(when, sizeof when, "%s", "-");
         /* a key with a line break cannot be a line of --files-from */
         if (strpbrk(key, "\n\r") == NULL && strspn(size, "0123456789") == strlen(size)) {
             char *q = etag; /* the ETag without its quotes */
@@ -527,7 +531,7 @@ print_page(const struct body *b, const char *bucket, FILE *out, char *token, siz
             if (*q == '"')
                 q++;
             q[strcspn(q, "\" \t")] = '\0';
-            fprintf(out, "s3://%s/%s %s %s\n", bucket, key, size, q[0] ? q : "-");
+            fprintf(out, "s3://%s/%s %s %s %s\n", bucket, key, size, q[0] ? q : "-", when);
         }
         at = stop + 11;
     }
@@ -543,7 +547,7 @@ print_page(const struct body *b, const char *bucket, FILE *out, char *token, siz
 }
 
 dg_err
-s3_list(const char *url, FILE *out, struct dg_diag *d)
+s3_list(const char *url, unsigned page_size, FILE *out, struct dg_diag *d)
 {
     struct s3_target t;
     char token[1100] = "", errbuf[CURL_ERROR_SIZE];
@@ -555,14 +559,17 @@ s3_list(const char *url, FILE *out, struct dg_diag *d)
         struct body b = {0};
         struct curl_slist *h = NULL;
         char *tok = encoded(token, false), *pre = encoded(t.key, false), *q = NULL;
+        char max[32] = "";
         CURL *c = NULL;
         CURLcode res;
         long status = 0;
 
+        if (page_size > 0)
+            snprintf(max, sizeof max, "max-keys=%u&", page_size);
         /* the query in SigV4's canonical order: names sorted, values encoded */
         if (tok != NULL && pre != NULL &&
-            asprintf(&q, "?%s%s%slist-type=2&prefix=%s", token[0] ? "continuation-token=" : "",
-                     tok, token[0] ? "&" : "", pre) < 0)
+            asprintf(&q, "?%s%s%slist-type=2&%sprefix=%s", token[0] ? "continuation-token=" : "",
+                     tok, token[0] ? "&" : "", max, pre) < 0)
             q = NULL;
         free(tok);
         free(pre);

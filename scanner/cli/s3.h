@@ -41,8 +41,12 @@ dg_err s3_open(const char *url, struct dg_diag *d, struct s3_stream **out, int *
 dg_err s3_close(struct s3_stream *s, struct dg_diag *d);
 
 /* dumpgate ls-s3 s3://bucket/prefix: lists the objects under the prefix
- * (ListObjectsV2, every page) as lines "s3://bucket/key SIZE ETAG" on out.
+ * (ListObjectsV2, every page) as lines "s3://bucket/key SIZE ETAG
+ * LAST_MODIFIED" on out (ETag without quotes, "-" for a missing field; the
+ * key may hold spaces, so split from the right; keys with line breaks are
+ * left out). page_size: keys per request (max-keys), 0 for the server's
+ * default (1000 on S3).
  * Returns DG_OK, or an error described in d. */
-dg_err s3_list(const char *url, FILE *out, struct dg_diag *d);
+dg_err s3_list(const char *url, unsigned page_size, FILE *out, struct dg_diag *d);
 
 #endif
