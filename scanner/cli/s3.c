@@ -424,6 +424,13 @@ s3_open(const char *url, struct dg_diag *d, struct s3_stream **out, int *fd)
         stream_free(s);
         return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: socketpair: %s", url, strerror(e));
     }
+    { /* fewer, larger hand-overs between the transfer and the scan */
+        int buf = 1 << 20;
+
+        (void)setsockopt(s->sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+        (void)setsockopt(s->sv[0], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+        curl_easy_setopt(s->curl, CURLOPT_BUFFERSIZE, 256L << 10);
+    }
     if ((errno = pthread_create(&s->thread, NULL, run_get, s)) != 0) {
         int e = errno;
 
