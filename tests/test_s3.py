@@ -10,7 +10,11 @@
 # from the local disk; a large object streams in bounded memory; 403, 404,
 # connection refused and missing credentials are that file's error (exit 2),
 # naming its URL and never the secret, and the other files are still
-# scanned; `dumpgate ls-s3` lists a prefix with sizes and ETags.
+# scanned; `dumpgate ls-s3` lists a prefix with sizes and ETags, across
+# pages. With Dask (test_archive.py's cluster on loopback), dumpgate-archive
+# rescans 200 objects under a prefix with --known-keys: the summary names
+# exactly the three that hold the key, a rerun skips all, an object
+# rewritten (new ETag) is scanned again.
 import hashlib
 import json
 import os
@@ -242,3 +246,79 @@ def test_ls_s3_lists_a_prefix_with_size_and_etag(s3, tmp_path):
     assert dgtest.run("ls-s3", "--page-size", "0", f"s3://{BUCKET}/", env=env).returncode == 2
     r = dgtest.run("ls-s3", "s3://no-such-bucket/", env=env)
     assert r.returncode == 2 and b"s3://no-such-bucket/: cannot list: HTTP 404" in r.stderr
+
+
+# --- dumpgate-archive over S3: the 200-dump variant of test_archive.py ---
+
+from test_archive import _archive, cluster  # noqa: E402,F401 (a fixture: the Dask cluster)
+
+
+@pytest.fixture
+def s3_env(s3, monkeypatch):
+    """The AWS variables of the s3rver, set before the cluster starts, so
+    that its workers (which stream the objects) and the client (which lists
+    them) both have them."""
+    for k, v in _env(s3).items():
+        if k.startswith("AWS_"):
+            monkeypatch.setenv(k, v)
+    for k in ("AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(k, raising=False)
+    return s3
+
+
+@pytest.mark.skipif(shutil.which("dask-scheduler") is None or shutil.which("dask-worker") is None,
+                    reason="no Dask (python3-distributed)")
+def test_archive_of_200_objects_names_the_holders_and_resumes_by_etag(s3_env, cluster,
+                                                                        tmp_path):
+    s3 = s3_env
+    addr, _ = cluster
+    key = keys.genpkey(tmp_path / "k.pem", "p256")
+    pub = tmp_path / "k.pub"
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True)
+    pem = open(key, "rb").read()
+    mds = sorted(dgtest.CORPUS.rglob("*.dmp"))[:4] if dgtest.CORPUS.exists() else []
+    holders, f = [], tmp_path / "obj"
+    (tmp_path / "c").mkdir()
+    core, _ = mkcore(tmp_path / "c", [])
+    run = os.urandom(4)
+    for i in range(200):
+        if i < len(mds):
+            src, name = mds[i], f"arch/{run.hex()}/md.{i:03d}.dmp"
+        elif i in (10, 11):
+            src, name = core, f"arch/{run.hex()}/core.{i:03d}"
+        else:
+            body = bytearray(os.urandom(24 << 10))
+            if i in (50, 120, 199):
+                body[9001:9001 + len(pem)] = pem
+            f.write_bytes(bytes(body))
+            src, name = f, f"arch/{run.hex()}/dump {i:03d}"
+            if i in (120, 150):  # compressed, one of them with the key
+                subprocess.run(["zstd", "-q", "-f", str(f), "-o", str(tmp_path / "z")],
+                               check=True)
+                src, name = tmp_path / "z", name + ".zst"
+        url = upload(s3, src, name)
+        if i in (50, 120, 199):
+            holders.append(url)
+    prefix = f"s3://{BUCKET}/arch/{run.hex()}/"
+    rep = tmp_path / "rep.jsonl"
+    r = _archive("--scheduler", addr, "--report", rep, "--known-keys", pub, "--max-files", "25",
+                 prefix)
+    assert r.returncode == 1, r.stderr.decode()
+    assert b"200 dumps, 0 already in" in r.stderr and b"in 8 tasks" in r.stderr, r.stderr
+    summ = json.loads((tmp_path / "rep.jsonl.summary.json").read_text())
+    assert summ["dumps_scanned"] == 200 and not summ["dumps_with_errors"], summ
+    assert [sorted(x["file"] for x in e["dumps"]) for e in summ["keys"]] == [sorted(holders)]
+    k = summ["keys"][0]
+    assert k["first_dump_time"] <= k["last_dump_time"] and k["first_dump_time"] > "2000"
+    archived = [json.loads(x) for x in rep.read_text().splitlines() if '"archived"' in x]
+    assert len(archived) == 200 and all(len(a["etag"]) == 32 for a in archived)
+
+    # a rerun skips everything; an object rewritten (new ETag) is scanned again
+    r = _archive("--scheduler", addr, "--report", rep, "--known-keys", pub, prefix)
+    assert b"200 already in" in r.stderr and b"0 to scan" in r.stderr, r.stderr
+    f.write_bytes(os.urandom(24 << 10))
+    upload(s3, f, f"arch/{run.hex()}/dump 199")  # the key is gone from it
+    r = _archive("--scheduler", addr, "--report", rep, "--known-keys", pub, prefix)
+    assert b"199 already in" in r.stderr and b"1 to scan" in r.stderr, r.stderr
+    summ = json.loads((tmp_path / "rep.jsonl.summary.json").read_text())
+    assert [sorted(x["file"] for x in e["dumps"]) for e in summ["keys"]] == [sorted(holders[:2])]
