@@ -10,7 +10,7 @@
 # from the local disk; a large object streams in bounded memory; 403, 404,
 # connection refused and missing credentials are that file's error (exit 2),
 # naming its URL and never the secret, and the other files are still
-# scanned; `dumpgate ls-s3` lists a prefix with sizes and ETags, across
+# scanned; so is a transfer that breaks off mid-object; `dumpgate ls-s3` lists a prefix with sizes and ETags, across
 # pages. With Dask (test_archive.py's cluster on loopback), dumpgate-archive
 # rescans 200 objects under a prefix with --known-keys: the summary names
 # exactly the three that hold the key, a rerun skips all, an object
@@ -393,3 +393,35 @@ def test_requests_carry_a_valid_sigv4_signature(tmp_path):
         assert "x-amz-security-token" in h["authorization"] and h["x-amz-security-token"] == "tok/en+="
         assert h["authorization"].rsplit("Signature=", 1)[1] == \
             sigv4_expected("GET", path, h, secret)
+
+
+def test_a_transfer_that_breaks_off_is_that_files_error():
+    """The server promises 4 MiB and closes after 256 KiB: the bytes that
+    came are scanned, and the file fails (exit 2) naming the URL."""
+    import http.server
+    import threading
+
+    class Cut(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(4 << 20))
+            self.end_headers()
+            self.wfile.write(os.urandom(256 << 10))
+            self.wfile.flush()
+            self.close_connection = True
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Cut)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        r = dgtest.run("scan", "--no-config", "-f", "jsonl", "s3://cut/object",
+                       env=_env(f"http://127.0.0.1:{srv.server_address[1]}"))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.returncode == 2, r.stderr
+    assert b"s3://cut/object: the transfer broke off after 262144 bytes" in r.stderr, r.stderr
+    summ = [x for x in dgtest.records(r.stdout) if x["record"] == "summary"]
+    assert summ and summ[0]["errors"], r.stdout
