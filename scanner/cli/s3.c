@@ -376,7 +376,8 @@ get_failed(const struct s3_stream *s, const char *url, struct dg_diag *d)
     char code[128];
     const char *from = s->body;
 
-    if (s->res != CURLE_OK && s->status == 0)
+    /* no answer, or a 2xx whose transfer failed before its first byte */
+    if (s->res != CURLE_OK && (s->status == 0 || (s->status >= 200 && s->status <= 299)))
         return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: cannot read: %s", url,
                        s->errbuf[0] ? s->errbuf : curl_easy_strerror(s->res));
     if (xml_text(s->body + s->body_len, &from, "Code", code, sizeof code) == NULL)
