@@ -19,6 +19,9 @@ missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# npm installs s3rver for tests/test_s3.py; a nodejs from elsewhere (NodeSource)
+# brings its own npm, and Debian's npm package would fight it
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 SUDO=""

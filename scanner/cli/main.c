@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include <dumpgate/dumpgate.h>
@@ -31,6 +32,7 @@
 #include "options.h"
 #include "quarantine.h"
 #include "redact.h"
+#include "s3.h"
 #include "sandbox.h"
 #include "../util/deadline.h"
 
@@ -326,6 +328,72 @@ scan_abandoned(struct identity_db *db, struct keyproof_memo *memo, FILE *out, ch
     return EXIT_ERROR;
 }
 
+/* scan_open_fn of an s3:// file: arg is the struct s3_stream ** that
+ * s3_close() ends after the scan. */
+struct s3_open_arg {
+    const char *url;
+    struct s3_stream **s;
+};
+
+static dg_err
+open_s3(void *arg, struct dg_diag *d, int *fd)
+{
+    const struct s3_open_arg *a = arg;
+
+    return s3_open(a->url, d, a->s, fd);
+}
+
+/* Are any of the files s3:// URLs? */
+static bool
+any_s3(const struct cli_opts *o)
+{
+    for (int i = 0; i < o->n_files; i++)
+        if (s3_is_url(o->files[i]))
+            return true;
+    return false;
+}
+
+/* dumpgate ls-s3 s3://bucket/prefix: one line "URL SIZE ETAG LAST_MODIFIED"
+ * per object. */
+static int
+cmd_ls_s3(int argc, char **argv)
+{
+    const char *url = NULL;
+    unsigned long page = 0;
+    bool bad = false;
+    struct dg_diag *d;
+    dg_err rc;
+
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc) {
+            char *end;
+
+            errno = 0;
+            page = strtoul(argv[++i], &end, 10);
+            bad |= errno != 0 || *end != '\0' || page == 0 || page > 1000;
+        } else if (url == NULL && s3_is_url(argv[i])) {
+            url = argv[i];
+        } else {
+            bad = true;
+        }
+    }
+    if (bad || url == NULL) {
+        fprintf(stderr, "usage: dumpgate ls-s3 [--page-size 1..1000] s3://BUCKET/PREFIX\n");
+        return EXIT_ERROR;
+    }
+    if ((d = dg_diag_new()) == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        fprintf(stderr, "dumpgate: error: cannot start: out of memory or libcurl failed\n");
+        dg_diag_free(d);
+        return EXIT_ERROR;
+    }
+    rc = s3_list(url, (unsigned)page, stdout, d);
+    for (size_t i = 0; i < dg_diag_count(d); i++)
+        fprintf(stderr, "dumpgate: error: %s\n", dg_diag_get(d, i)->text);
+    dg_diag_free(d);
+    curl_global_cleanup();
+    return rc == DG_OK ? EXIT_CLEAN : EXIT_ERROR;
+}
+
 static int
 cmd_scan(const struct cli_opts *o)
 {
@@ -421,7 +489,18 @@ cmd_scan(const struct cli_opts *o)
         prog.name = o->files[i];
         prog.shown = false;
         so.deadline = o->scan_timeout > 0 ? deadline_now() + o->scan_timeout : 0;
-        rc = scan_path(o->files[i], &so, &r);
+        if (s3_is_url(o->files[i])) {
+            /* an object streamed from S3 (issue 25); its transfer's failure
+             * is this file's error */
+            struct s3_stream *s3 = NULL;
+
+            rc = scan_opened(o->files[i], open_s3,
+                             &(struct s3_open_arg){.url = o->files[i], .s = &s3}, &so, &r);
+            if (s3_close(s3, r.diag) != DG_OK && rc == DG_OK)
+                rc = DG_E_IO;
+        } else {
+            rc = scan_path(o->files[i], &so, &r);
+        }
         if (prog.shown)
             fputs("\r\033[K", stderr); /* the progress line goes */
         print_diag(o, &r);
@@ -695,7 +774,11 @@ main(int argc, char **argv)
 {
     struct cli_opts o;
     struct rule_set *rules = NULL;
-    int status = options_parse(argc, argv, &o);
+    int status;
+
+    if (argc >= 2 && strcmp(argv[1], "ls-s3") == 0) /* issue 25: no scan options */
+        return cmd_ls_s3(argc, argv);
+    status = options_parse(argc, argv, &o);
 
     /* quarantine reads verdicts, not dumps: no detectors, rules or plug-ins */
     if (status == 0 && o.cmd != CMD_HELP && o.cmd != CMD_VERSION && o.cmd != CMD_QUARANTINE)
@@ -713,7 +796,20 @@ main(int argc, char **argv)
         printf("dumpgate %s (%s)\n", DG_VERSION, OpenSSL_version(OPENSSL_VERSION));
         break;
     case CMD_SCAN:
-        status = cmd_scan(&o);
+        if (any_s3(&o) && o.sandbox != NULL) {
+            /* the confined scan may not open a socket */
+            fprintf(stderr, "dumpgate: error: --sandbox cannot read s3:// objects; "
+                            "nothing scanned\n");
+            status = EXIT_ERROR;
+        } else if (any_s3(&o) && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+            fprintf(stderr, "dumpgate: error: libcurl cannot start; nothing scanned\n");
+            status = EXIT_ERROR;
+        } else if (any_s3(&o)) {
+            status = cmd_scan(&o);
+            curl_global_cleanup();
+        } else {
+            status = cmd_scan(&o);
+        }
         break;
     case CMD_REGIONS:
         status = cmd_regions(&o);

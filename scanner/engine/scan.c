@@ -232,23 +232,43 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     return rc;
 }
 
-dg_err
-scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out)
+/* The input of path, or (path NULL) of the descriptor fd called name,
+ * within the budgets of opts, scanned into out and closed. */
+static dg_err
+scan_opened_input(const char *path, const char *name, int fd, const struct scan_opts *opts,
+                  struct scan_result *out)
 {
+    const struct input_limits lim = {.max_decompressed = opts->max_decompressed,
+                                     .deadline = opts->deadline};
     struct dg_input in;
-    dg_err rc = result_init(path, out);
+    dg_err rc = path != NULL ? input_open_limited(path, &lim, out->diag, &in)
+                             : input_open_fd(name, fd, &lim, out->diag, &in);
 
-    if (rc != DG_OK)
-        return rc;
-    rc = input_open_limited(path,
-                            &(struct input_limits){.max_decompressed = opts->max_decompressed,
-                                                   .deadline = opts->deadline},
-                            out->diag, &in);
     if (rc != DG_OK)
         return rc;
     rc = scan_input(&in, opts, out);
     input_close(&in);
     return rc;
+}
+
+dg_err
+scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out)
+{
+    dg_err rc = result_init(path, out);
+
+    return rc != DG_OK ? rc : scan_opened_input(path, path, -1, opts, out);
+}
+
+dg_err
+scan_opened(const char *name, scan_open_fn opener, void *arg, const struct scan_opts *opts,
+            struct scan_result *out)
+{
+    dg_err rc = result_init(name, out);
+    int fd = -1;
+
+    if (rc == DG_OK)
+        rc = opener(arg, out->diag, &fd);
+    return rc != DG_OK ? rc : scan_opened_input(NULL, name, fd, opts, out);
 }
 
 dg_err

@@ -114,6 +114,15 @@ struct scan_result {
 /* Scans the file at path ("-" = standard input). */
 dg_err scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out);
 
+/* Gives the descriptor of a stream to scan_opened(): OUT *fd (still owned
+ * by the opener); or an error already described in d. */
+typedef dg_err (*scan_open_fn)(void *arg, struct dg_diag *d, int *fd);
+
+/* Scans the stream opener(arg, ...) gives as if it were a file called name
+ * (an s3:// object: scanner/cli/s3.c). An error of opener() is the scan's. */
+dg_err scan_opened(const char *name, scan_open_fn opener, void *arg, const struct scan_opts *opts,
+                   struct scan_result *out);
+
 /* Scans bytes p[0..len) as if they were a file called name. */
 dg_err scan_memory(const char *name, const uint8_t *p, size_t len,
                    const struct scan_opts *opts, struct scan_result *out);

@@ -111,6 +111,9 @@ fd_of_path(const char *path)
     return -1;
 }
 
+static dg_err open_descriptor(const char *path, int fd, const struct input_limits *lim,
+                              struct dg_diag *d, struct dg_input *out);
+
 dg_err
 input_open(const char *path, struct dg_diag *d, struct dg_input *out)
 {
@@ -121,20 +124,11 @@ dg_err
 input_open_limited(const char *path, const struct input_limits *lim, struct dg_diag *d,
                    struct dg_input *out)
 {
-    static const struct input_limits none = {0};
-    struct stat st;
-    uint8_t magic[DC_SNIFF_LEN];
-    enum dc_kind kind;
-    ssize_t n;
-    dg_err rc;
     int fd, given;
-    bool late = false;
 
     memset(out, 0, sizeof *out);
     out->name = path;
     out->fd = -1;
-    if (lim == NULL)
-        lim = &none;
     if (strcmp(path, "-") == 0) {
         fd = STDIN_FILENO;
     } else if ((given = fd_of_path(path)) >= 0) {
@@ -150,6 +144,39 @@ input_open_limited(const char *path, const struct input_limits *lim, struct dg_d
             return dg_diag(d, errno == ENOENT ? DG_E_NOT_FILE : DG_E_IO, DG_NO_OFFSET,
                            "%s: cannot open: %s", path, strerror(errno));
     }
+    return open_descriptor(path, fd, lim, d, out);
+}
+
+dg_err
+input_open_fd(const char *name, int fd, const struct input_limits *lim, struct dg_diag *d,
+              struct dg_input *out)
+{
+    int own;
+
+    memset(out, 0, sizeof *out);
+    out->name = name;
+    out->fd = -1;
+    if ((own = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: cannot open: %s", name, strerror(errno));
+    return open_descriptor(name, own, lim, d, out);
+}
+
+/* The rest of input_open_limited() once fd (owned; STDIN_FILENO is never
+ * closed) is open: a file, or a stream whose first bytes are sniffed. */
+static dg_err
+open_descriptor(const char *path, int fd, const struct input_limits *lim, struct dg_diag *d,
+                struct dg_input *out)
+{
+    static const struct input_limits none = {0};
+    struct stat st;
+    uint8_t magic[DC_SNIFF_LEN];
+    enum dc_kind kind;
+    ssize_t n;
+    dg_err rc;
+    bool late = false;
+
+    if (lim == NULL)
+        lim = &none;
     if (fstat(fd, &st) != 0) {
         int e = errno;
 

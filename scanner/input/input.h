@@ -60,6 +60,12 @@ dg_err input_open(const char *path, struct dg_diag *d, struct dg_input *out);
 dg_err input_open_limited(const char *path, const struct input_limits *lim, struct dg_diag *d,
                           struct dg_input *out);
 
+/* input_open_limited() on the open descriptor fd (a pipe or socket: a
+ * stream), called name in every message. The input reads a duplicate of
+ * fd; the caller still owns fd. */
+dg_err input_open_fd(const char *name, int fd, const struct input_limits *lim, struct dg_diag *d,
+                     struct dg_input *out);
+
 /* True once a read of the stream ended because lim->deadline passed (the
  * stream was cut there; the bytes before it were delivered). */
 bool input_timed_out(const struct dg_input *in);

@@ -2,14 +2,18 @@
 # Copyright (C) the dumpgate authors
 """dumpgate-archive SOURCE --report FILE [options]
 
-SOURCE is a manifest (one dump path per line, - for standard input) or a
-directory (its regular files, symlinks not followed). The dumps are cut
+SOURCE is a manifest (one dump path or s3://bucket/key URL per line, -
+for standard input; lines of `dumpgate ls-s3` also carry size, ETag and
+time), a directory (its regular files, symlinks not followed), or an
+s3://bucket/prefix (listed with `dumpgate ls-s3`; workers stream the
+objects, credentials from the AWS_* variables of each worker). The dumps are cut
 into tasks of about --task-seconds of work each (by bytes, at --mbps per
 worker), each task runs `dumpgate scan --format jsonl --files-from -` on a
 Dask worker (--scheduler tcp://HOST:PORT, else a LocalCluster), a failed
 task is retried, and the records go into one JSONL report, each dump's
-followed by an "archived" record (path, size, mtime): a rerun with the same
-report skips those dumps and appends. The per-key summary (JSON) names each
+followed by an "archived" record (path, size, mtime, ETag for S3): a rerun
+with the same report skips those dumps (files by size and mtime, objects by
+ETag and size; an object whose scan failed is tried again) and appends. The per-key summary (JSON) names each
 key and the dumps holding it, with the first and last dump time (mtime).
 Exit 0 clean, 1 a finding at or above --fail-on, 2 a dump or task failed."""
 import argparse
@@ -17,6 +21,7 @@ import datetime
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 
@@ -77,9 +82,42 @@ def scan_args(a):
     return out + ["--fail-on", a.fail_on] + a.scan_arg
 
 
-def list_dumps(source):
-    """(path, size, mtime) of each dump, in the manifest's order or, for a
-    directory, depth first in byte order of the names."""
+def parse_time(text):
+    """ns since the epoch of an ISO 8601 time ("2026-12-04T14:25:02.000Z"), or 0."""
+    try:
+        t = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return int(t.timestamp()) * 10**9 + t.microsecond * 1000
+
+
+def s3_entry(line):
+    """(url, size, mtime_ns, etag) of a manifest line: a bare s3:// URL (size
+    and ETag unknown: resumed by URL alone), or a line of `dumpgate ls-s3`,
+    "URL SIZE ETAG LAST_MODIFIED" (the key may hold spaces)."""
+    parts = line.rsplit(" ", 3)
+    if len(parts) == 4 and parts[1].isdigit():
+        etag = None if parts[2] == "-" else parts[2]
+        return (parts[0], int(parts[1]), parse_time(parts[3]), etag)
+    return (line, 0, 0, None)
+
+
+def list_s3(dumpgate, prefix):
+    """The objects under prefix, from `dumpgate ls-s3` run here."""
+    p = subprocess.run([dumpgate, "ls-s3", prefix], capture_output=True, timeout=3600)
+    if p.returncode != 0:
+        raise OSError(p.stderr.decode("utf-8", errors="replace").strip() or
+                      f"dumpgate ls-s3 {prefix}: exit {p.returncode}")
+    return [s3_entry(x) for x in p.stdout.decode("utf-8", errors="replace").splitlines()
+            if x.strip()]
+
+
+def list_dumps(source, dumpgate="dumpgate"):
+    """(path or URL, size, mtime_ns, ETag or None) of each dump, in the
+    manifest's or the listing's order or, for a directory, depth first in
+    byte order of the names."""
+    if source.startswith("s3://"):
+        return list_s3(dumpgate, source)
     paths = []
     if os.path.isdir(source):
         for top, dirs, files in os.walk(source, followlinks=False):
@@ -94,6 +132,12 @@ def list_dumps(source):
     for p in paths:
         if not p.strip():
             continue
+        if p.startswith("s3://"):
+            e = s3_entry(p)
+            if e[0] not in seen:
+                seen.add(e[0])
+                dumps.append(e)
+            continue
         p = os.path.abspath(p)
         try:
             st = os.lstat(p) if os.path.isdir(source) else os.stat(p)
@@ -103,7 +147,7 @@ def list_dumps(source):
         if not stat.S_ISREG(st.st_mode) or p in seen:
             continue
         seen.add(p)
-        dumps.append((p, st.st_size, st.st_mtime_ns))
+        dumps.append((p, st.st_size, st.st_mtime_ns, None))
     return dumps
 
 
@@ -130,6 +174,20 @@ def read_report(path):
     return done
 
 
+def already_scanned(d, done):
+    """Is dump d = (path, size, mtime_ns, etag) in the report as it is now?
+    Files: same size and mtime. S3 objects: same ETag and size (a bare URL:
+    by URL alone), and a scan without errors (a network error is retried)."""
+    if d[0] not in done:
+        return False
+    arch, recs = done[d[0]]
+    if not d[0].startswith("s3://"):
+        return (arch.get("size"), arch.get("mtime_ns")) == (d[1], d[2])
+    if any(r.get("record") == "summary" and r.get("errors") for r in recs):
+        return False
+    return d[3] is None or (arch.get("etag"), arch.get("size")) == (d[3], d[1])
+
+
 def partition(dumps, target_bytes, max_files):
     tasks, cur, size = [], [], 0
     for d in dumps:
@@ -151,10 +209,12 @@ def task_lines(chunk, result):
         if line.strip():
             by_file.setdefault(json.loads(line).get("file"), []).append(line)
     out = []
-    for path, size, mtime in chunk:
+    for path, size, mtime, etag in chunk:
         out += by_file.get(path, [])
-        out.append(json.dumps({"record": "archived", "schema": 1, "file": path, "size": size,
-                               "mtime_ns": mtime}, separators=(",", ":")))
+        arch = {"record": "archived", "schema": 1, "file": path, "size": size, "mtime_ns": mtime}
+        if etag is not None:
+            arch["etag"] = etag
+        out.append(json.dumps(arch, separators=(",", ":")))
     return "".join(line + "\n" for line in out)
 
 
@@ -229,10 +289,9 @@ def run(a):
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(task)  # workers need not install this package
-    dumps = list_dumps(a.source)
+    dumps = list_dumps(a.source, a.dumpgate)
     done = read_report(a.report)
-    todo = [d for d in dumps if d[0] not in done or
-            (done[d[0]][0].get("size"), done[d[0]][0].get("mtime_ns")) != (d[1], d[2])]
+    todo = [d for d in dumps if not already_scanned(d, done)]
     chunks = partition(todo, max(1, int(a.mbps * 1e6 * a.task_seconds)), a.max_files)
     print(f"dumpgate-archive: {len(dumps)} dumps, {len(dumps) - len(todo)} already in "
           f"{a.report}, {len(todo)} to scan in {len(chunks)} tasks", file=sys.stderr)
