@@ -736,3 +736,33 @@ def test_the_scan_reads_the_dump_by_its_descriptor(cores, tmp_path):
     assert "/spool/incoming/" in target, target
     v, _ = verdict_of(spool, "quarantine", "core.byfd")
     assert any(f["key"]["spki_sha256"] == cores["spki"] for f in v["findings"])
+
+
+def test_redact_keeps_the_original_and_a_verified_copy(cores, tmp_path):
+    """core-handler --redact (issue 23): the dirty core is quarantined as
+    always, and a verified redacted copy of it is in redacted/ with its
+    report; the verdict names both. The copy holds no key (re-scanned here
+    by a separate scan), has the core's size, and only bytes inside the
+    report's spans differ. A clean core gets no copy."""
+    spool = tmp_path / "spool"
+    p = feed(spool, cores["dirty_bytes"], 4243, "holdkey", "--redact")
+    assert p.returncode == 1, p.stderr
+    v, dump = verdict_of(spool, "quarantine", "core.holdkey.1000.4243.11.1763800000")
+    assert open(dump, "rb").read() == cores["dirty_bytes"]  # the original, whole
+    red = v["redacted"]["path"]
+    assert red == os.path.join(os.path.realpath(spool), "redacted", v["dump"])
+    data = open(red, "rb").read()
+    assert len(data) == len(cores["dirty_bytes"]) and data != cores["dirty_bytes"]
+    rc, findings, _, _ = dgtest.scan(red)
+    assert rc == 0 and not [f for f in findings if f["severity"] == "high"], findings
+    report = dgtest.records(open(v["redacted"]["report"], "rb").read())
+    spans = [(s["offset"], s["length"]) for r in report if r["record"] == "redacted-key"
+             for s in r["spans"]]
+    assert spans
+    changed = [i for i in range(len(data)) if data[i] != cores["dirty_bytes"][i]]
+    assert all(any(o <= i < o + n for o, n in spans) for i in changed)
+    assert os.stat(red).st_mode & 0o077 == 0
+    p = feed(spool, cores["clean_bytes"], 4244, "sleep", "--redact")
+    assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(spool / "redacted")) == sorted([os.path.basename(red),
+                                                             os.path.basename(red) + ".redact.jsonl"])

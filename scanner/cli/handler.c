@@ -84,6 +84,7 @@
 struct spool {
     const struct cli_opts *o;
     int dir, incoming, clean, quarantine; /* directory descriptors */
+    int redacted;                         /* --redact: redacted/, else -1 */
     char abs[PATH_MAX];                   /* the spool's absolute path, for verdicts */
 };
 
@@ -234,7 +235,7 @@ spool_open(const struct cli_opts *o, struct spool *sp)
 {
     memset(sp, 0, sizeof *sp);
     sp->o = o;
-    sp->incoming = sp->clean = sp->quarantine = -1;
+    sp->incoming = sp->clean = sp->quarantine = sp->redacted = -1;
     if (mkdir(o->spool, 0700) != 0 && errno != EEXIST) {
         hlog(LOG_ERR, "spool %s: %s", o->spool, strerror(errno));
         return false;
@@ -242,7 +243,8 @@ spool_open(const struct cli_opts *o, struct spool *sp)
     sp->dir = trusted(open(o->spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (sp->dir < 0 || (sp->incoming = open_subdir(sp->dir, "incoming")) < 0 ||
         (sp->clean = open_subdir(sp->dir, "clean")) < 0 ||
-        (sp->quarantine = open_subdir(sp->dir, "quarantine")) < 0) {
+        (sp->quarantine = open_subdir(sp->dir, "quarantine")) < 0 ||
+        (o->redact_copy && (sp->redacted = open_subdir(sp->dir, "redacted")) < 0)) {
         hlog(LOG_ERR, "spool %s: %s", o->spool,
              errno == EPERM  ? "refused: a level is not owned by this user, or others may "
                                "write in it"
@@ -262,7 +264,7 @@ spool_open(const struct cli_opts *o, struct spool *sp)
 static void
 spool_close(struct spool *sp)
 {
-    int *fds[] = {&sp->dir, &sp->incoming, &sp->clean, &sp->quarantine};
+    int *fds[] = {&sp->dir, &sp->incoming, &sp->clean, &sp->quarantine, &sp->redacted};
 
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (*fds[i] >= 0)
@@ -408,13 +410,52 @@ free_name(int dir, const char *base, const char *ext, char *dump, size_t dump_le
  * base + ext); keep_clean leaves a clean dump where it is (--sweep). Returns
  * 0 clean, 1 quarantined, 2 when a step failed (logged; the dump is then
  * still in src_dir, or in quarantine). */
+/* --redact: writes redacted/DUMP, the verified redacted copy of the
+ * quarantined dump open at fd (`dumpgate redact`, which re-scans its copy
+ * and writes DUMP.redact.jsonl beside it), and records in the verdict
+ * (rewritten in dest) where it is, or why there is none. The original stays
+ * in the quarantine whatever happens. */
+static void
+redact_copy(const struct spool *sp, int fd, const char *dump, int dest, const char *vname,
+            json_t *v)
+{
+    char out[PATH_MAX + 320], why[240];
+    struct scan_run rr;
+
+    fmt(out, sizeof out, "%s/redacted/%s", sp->abs, dump);
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        fmt(why, sizeof why, "%s", strerror(errno));
+        rr.exit_code = -1;
+    } else {
+        scanchild_redact(sp->o, fd, out, &rr);
+        free(rr.out);
+        fmt(why, sizeof why, "%s", rr.timed_out ? "redact timed out"
+                                   : rr.error[0] ? rr.error
+                                                 : "redact found keys it could not remove, or "
+                                                   "failed (the original stays quarantined)");
+    }
+    if (rr.exit_code == 0) {
+        char rep[PATH_MAX + 340];
+
+        fmt(rep, sizeof rep, "%s.redact.jsonl", out);
+        json_object_set_new(v, "redacted", json_pack("{s:s, s:s}", "path", out, "report", rep));
+        fsync(sp->redacted);
+        hlog(LOG_NOTICE, "%s: verified redacted copy in redacted/", dump);
+    } else {
+        json_object_set_new(v, "redaction_failed", json_string(why));
+        hlog(LOG_WARNING, "%s: no redacted copy: %s", dump, why);
+    }
+    if (durable_write_json(dest, vname, v, true) != 0)
+        hlog(LOG_ERR, "%s: cannot add the redaction to the verdict", dump);
+}
+
 static int
 classify(struct spool *sp, int src_dir, const char *src_path, const char *src_name,
          const char *base, const char *ext, int fd, const struct received *rv,
          const struct meta *m, bool keep_clean)
 {
     struct scan_run sr;
-    bool clean;
+    bool clean, redactable;
     char dump[300], vname[300];
     json_t *v;
     int dest, e, status;
@@ -423,6 +464,9 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
     fmt(vname, sizeof vname, "%s.json", base);
     scanchild_run(sp->o, fd, &sr);
     v = verdict(sp, dump, rv, m, &sr, &clean);
+    /* --redact: only a whole dump whose scan ended with findings */
+    redactable = sp->redacted >= 0 && !clean && rv->complete && sr.exit_code == 1 &&
+                 !sr.timed_out && sr.sig == 0 && !sr.truncated;
     free(sr.out);
     dest = clean ? sp->clean : sp->quarantine;
     free_name(dest, base, ext, dump, sizeof dump, vname, sizeof vname, v);
@@ -465,6 +509,8 @@ classify(struct spool *sp, int src_dir, const char *src_path, const char *src_na
         } else {
             fsync(dest);
             fsync(src_dir);
+            if (redactable && e == 0)
+                redact_copy(sp, fd, dump, dest, vname, v);
         }
     }
     hlog(clean ? LOG_INFO : LOG_WARNING, "core %s pid=%s uid=%s signal=%s comm=%s: %s: %s", dump,

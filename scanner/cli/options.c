@@ -129,6 +129,9 @@ options_usage(FILE *out)
             "      --keep-free BYTES     store nothing while the spool's filesystem has less\n"
             "                            free space: the core is read, dropped and counted\n"
             "                            in DIR/lost (handler.keep_free)\n"
+            "      --redact              a dump quarantined for its keys also gets a verified\n"
+            "                            redacted copy in DIR/redacted (dumpgate redact); the\n"
+            "                            verdict says where (or why not)\n"
             "      --scan-user USER      the user its scans run as, confined by a seccomp\n"
             "                            filter (default: handler.scan_user, else nobody;\n"
             "                            `none`: as the handler, unconfined)\n"
@@ -1030,8 +1033,8 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 o->scan_user = optarg;
             break;
         case OPT_REDACT:
-            if (o->cmd != CMD_GATEWAY)
-                return usage_error("--%s is an option of gateway", name);
+            if (o->cmd != CMD_GATEWAY && o->cmd != CMD_CORE_HANDLER)
+                return usage_error("--%s is an option of gateway and core-handler", name);
             o->redact_copy = true;
             break;
         case OPT_TLS_CERT:

@@ -110,8 +110,10 @@ struct cli_opts {
     const char *tls_cert;       /* --tls-cert FILE (PEM): serve HTTPS */
     const char *tls_key;        /* --tls-key FILE (PEM) */
     const char *tls_client_ca;  /* --tls-client-ca FILE: clients need a certificate it signed */
-    bool redact_copy;           /* gateway --redact: forward the verified redacted copy of a
-                                   dirty upload (dumpgate redact) instead of nothing */
+    bool redact_copy;           /* --redact: gateway: forward the verified redacted copy of a
+                                   dirty upload (dumpgate redact) instead of nothing;
+                                   core-handler: keep one in SPOOL/redacted beside the
+                                   quarantined original */
     const char *dirty_answer;   /* --dirty-answer TEXT: the body answered for a quarantined
                                    upload, before " NAME: REASON" (default "Discarded=dumpgate
                                    quarantined") */
