@@ -24,7 +24,9 @@
  * rewrites the copy, at most REDACT_ROUNDS times in all; then the command
  * fails and OUT is not written. The report
  * OUT.redact.jsonl (fingerprints, roles, spans; never key bytes) goes beside
- * OUT. IN is only read. Compressed input is refused (not done yet).
+ * OUT. IN is only read. A compressed IN (zstd, lz4, xz, gzip, bzip2) is
+ * redacted on its plain bytes and OUT written back in its compression
+ * (recompress.h); an apport report is refused.
  * What and why: docs/REDACT.md.
  */
 #ifndef _GNU_SOURCE
@@ -54,6 +56,7 @@
 #include "../engine/scan.h"
 #include "../engine/verdict.h"
 #include "../input/decompress.h"
+#include "recompress.h"
 #include "../proof/keyproof.h"
 #include "redact.h"
 
@@ -1056,12 +1059,12 @@ may_write(const struct cli_opts *o, const char *path, const struct stat *in)
 
 /* The temporary files that SIGINT, SIGTERM or SIGHUP must not leave
  * behind, or NULL: set while they exist (unlink() is async-signal-safe). */
-static const char *volatile doomed[2];
+static const char *volatile doomed[4]; /* OUT's, the report's, the plain input's, the plain copy's */
 
 static void
 on_signal(int sig)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         if (doomed[i] != NULL)
             unlink(doomed[i]);
     signal(sig, SIG_DFL);
@@ -1172,10 +1175,10 @@ scanner_init(const struct cli_opts *o, struct scanner *s)
     return true;
 }
 
-/* Opens IN for reading: a regular, uncompressed file. -1 after printing
- * why. */
+/* Opens IN for reading: a regular file, plain or compressed (*kind says how;
+ * an apport report is refused). -1 after printing why. */
 static int
-open_input(const char *in, struct stat *st)
+open_input(const char *in, struct stat *st, enum dc_kind *kind_out)
 {
     uint8_t head[64];
     ssize_t n;
@@ -1199,15 +1202,85 @@ open_input(const char *in, struct stat *st)
     }
     n = pread(fd, head, sizeof head, 0);
     kind = n > 0 ? decompress_sniff(head, (size_t)n, false) : DC_NONE;
-    if (kind != DC_NONE) {
+    if (kind == DC_APPORT || kind == DC_ZLIB) {
         fprintf(stderr,
-                "dumpgate: error: %s: %s input: redact writes plain dumps only for now "
-                "(decompress it first); nothing written\n",
+                "dumpgate: error: %s: %s input: redact does not write it back (extract the "
+                "core first); nothing written\n",
                 in, kind == DC_APPORT ? "an apport .crash report as" : decompress_kind_name(kind));
         close(fd);
         return -1;
     }
+    *kind_out = kind;
     return fd;
+}
+
+/* Decompresses the compressed IN open at *fd into a new file beside out
+ * (its name in *plain, doomed[2]), and makes *fd that file and st its
+ * size. False after printing why. */
+static bool
+decompress_input(const struct cli_opts *o, const char *in, const char *out, enum dc_kind kind,
+                 int *fd, struct stat *st, char **plain)
+{
+    char *name = NULL;
+    struct dg_diag *d = dg_diag_new();
+    struct dc_decoder *z = NULL;
+    struct dc_status zs;
+    uint8_t *buf = malloc(1u << 20);
+    int pfd = -1;
+    bool ok = false;
+    uint64_t at = 0;
+
+    if (d == NULL || buf == NULL || asprintf(&name, "%s.plain", out) < 0) {
+        name = NULL;
+        fprintf(stderr, "dumpgate: out of memory\n");
+        goto out;
+    }
+    if ((pfd = create_temp(name, plain)) < 0)
+        goto out;
+    doomed[2] = *plain;
+    if (decompress_open(kind, *fd, NULL, 0, in, d, &z) != DG_OK) {
+        print_diag(o, d);
+        goto out;
+    }
+    decompress_limit(z, o->max_decompressed, 0);
+    for (;;) {
+        size_t n = decompress_read(z, buf, 1u << 20);
+
+        if (n > 0 && write_at(pfd, buf, n, at) != DG_OK) {
+            fprintf(stderr, "dumpgate: error: %s: %s\n", *plain, strerror(errno));
+            break;
+        }
+        at += n;
+        if (n < (1u << 20)) {
+            ok = true;
+            break;
+        }
+    }
+    decompress_close(z, &zs);
+    if (ok && zs.rc != DG_OK) {
+        fprintf(stderr, "dumpgate: error: %s: %s: %s; nothing written\n", in,
+                decompress_kind_name(kind), zs.why);
+        ok = false;
+    }
+    if (ok) {
+        close(*fd);
+        *fd = pfd;
+        pfd = -1;
+        st->st_size = (off_t)at;
+    }
+out:
+    if (pfd >= 0)
+        close(pfd);
+    if (!ok && *plain != NULL) {
+        unlink(*plain);
+        free(*plain);
+        *plain = NULL;
+        doomed[2] = NULL;
+    }
+    free(name);
+    free(buf);
+    dg_diag_free(d);
+    return ok;
 }
 
 /* Is [off, off+len) inside one span of all (sorted, merged)? */
@@ -1299,13 +1372,14 @@ redact_run(const struct cli_opts *o)
     struct spans all = {0};
     struct stat st;
     struct dg_diag *d = NULL;
-    char *report = NULL, *tmp = NULL, *rtmp = NULL;
+    char *report = NULL, *tmp = NULL, *rtmp = NULL, *plain = NULL, *ctmp = NULL;
     int in_fd, out_fd = -1, status = EXIT_ERROR, round = 1;
     uint64_t changed = 0;
     FILE *rf = NULL;
     bool clean = false;
+    enum dc_kind kind = DC_NONE;
 
-    if ((in_fd = open_input(in, &st)) < 0)
+    if ((in_fd = open_input(in, &st, &kind)) < 0)
         return EXIT_ERROR;
     if (asprintf(&report, "%s.redact.jsonl", out) < 0) {
         fprintf(stderr, "dumpgate: out of memory\n");
@@ -1322,6 +1396,12 @@ redact_run(const struct cli_opts *o)
     d = dg_diag_new();
     if (d == NULL)
         goto done;
+    /* A compressed IN: the search and the copy work on its plain bytes (the
+     * findings' offsets are those of the plain dump already); OUT is written
+     * back in IN's compression and scanned once more as it is. */
+    remove_on_signals();
+    if (kind != DC_NONE && !decompress_input(o, in, out, kind, &in_fd, &st, &plain))
+        goto done;
 
     /* Round 1: what the scan of IN finds at or above --fail-on. */
     {
@@ -1337,10 +1417,9 @@ redact_run(const struct cli_opts *o)
             goto done;
         }
     }
-    remove_on_signals();
     if ((out_fd = create_temp(out, &tmp)) < 0)
         goto done;
-    doomed[0] = tmp;
+    doomed[kind != DC_NONE ? 3 : 0] = tmp;
     for (;; round++) {
         struct scan_result r;
         long n;
@@ -1375,6 +1454,42 @@ redact_run(const struct cli_opts *o)
                     "dumpgate: error: %s: after %d rounds the re-scan of the copy still finds "
                     "%ld key%s at or above --fail-on %s or already redacted; %s not written\n",
                     in, round, n, n == 1 ? "" : "s", dg_severity_name(o->fail_on), out);
+            goto done;
+        }
+    }
+
+    if (kind != DC_NONE) {
+        /* the plain copy in IN's compression, and the proof on that file */
+        char why[200];
+        int cfd = create_temp(out, &ctmp);
+        struct scan_result r;
+        long n;
+
+        doomed[0] = ctmp;
+        if (cfd < 0)
+            goto done;
+        if (recompress(kind, out_fd, (uint64_t)st.st_size, cfd, why, sizeof why) != DG_OK ||
+            fsync(cfd) != 0) {
+            fprintf(stderr, "dumpgate: error: %s: %s; nothing written\n", out, why);
+            close(cfd);
+            goto done;
+        }
+        close(out_fd);
+        out_fd = cfd;
+        unlink(tmp);
+        doomed[3] = NULL;
+        free(tmp);
+        tmp = ctmp;
+        ctmp = NULL;
+        if (!scan_judged(o, &s, tmp, out, &r, o->verbose > 0))
+            goto done;
+        redaction_free(&left);
+        n = add_dirty(o, &r, &R, &s.bag, round + 1, &all, &left);
+        scan_result_free(&r);
+        if (n != 0) {
+            fprintf(stderr, "dumpgate: error: %s: the %s copy's re-scan finds what the plain "
+                            "copy's did not; %s not written\n",
+                    in, decompress_kind_name(kind), out);
             goto done;
         }
     }
@@ -1439,7 +1554,15 @@ redact_run(const struct cli_opts *o)
     }
     status = clean ? EXIT_CLEAN : EXIT_ERROR;
 done:
-    doomed[0] = doomed[1] = NULL;
+    doomed[0] = doomed[1] = doomed[2] = doomed[3] = NULL;
+    if (plain != NULL) {
+        unlink(plain);
+        free(plain);
+    }
+    if (ctmp != NULL) {
+        unlink(ctmp);
+        free(ctmp);
+    }
     if (rf != NULL)
         fclose(rf);
     if (rtmp != NULL) {
