@@ -766,3 +766,20 @@ def test_redact_keeps_the_original_and_a_verified_copy(cores, tmp_path):
     assert p.returncode == 0, p.stderr
     assert sorted(os.listdir(spool / "redacted")) == sorted([os.path.basename(red),
                                                              os.path.basename(red) + ".redact.jsonl"])
+
+
+def test_redact_that_fails_leaves_the_core_only_quarantined(cores, tmp_path):
+    """A redaction that does not succeed (here: a scanner whose `redact`
+    always fails, the way a copy that stays dirty fails) leaves the core in
+    the quarantine as always, no copy in redacted/, and the verdict says
+    why."""
+    wrapper = tmp_path / "scanner"
+    wrapper.write_text(f"#!/bin/sh\n[ \"$1\" = redact ] && exit 2\nexec {dgtest.DUMPGATE} \"$@\"\n")
+    wrapper.chmod(0o755)
+    spool = tmp_path / "spool"
+    p = feed(spool, cores["dirty_bytes"], 4245, "holdkey", "--redact", "--scanner", str(wrapper))
+    assert p.returncode == 1, p.stderr
+    v, dump = verdict_of(spool, "quarantine", "core.holdkey.1000.4245.11.1763800000")
+    assert open(dump, "rb").read() == cores["dirty_bytes"]
+    assert "redacted" not in v and "could not remove" in v["redaction_failed"]
+    assert os.listdir(spool / "redacted") == []
