@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <lz4frame.h>
 #include <lzma.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,5 +266,173 @@ recompress(enum dc_kind k, int src, uint64_t len, int dst, char *why, size_t cap
     codec_end(&c);
     free(in);
     free(out);
+    return rc;
+}
+
+/* --- apport .crash reports ------------------------------------------------ */
+
+#define APPORT_KEY "CoreDump: base64"
+#define APPORT_CHUNK (1u << 20) /* core bytes per gzip chunk: one base64 line each */
+
+/* Writes the CoreDump value: len bytes of core as a gzip stream (zlib), cut
+ * into pieces, each on its own line as " " + base64 of the piece + "\n"
+ * (each line decodes on its own, as apport writes it). */
+static bool
+apport_value(int core, uint64_t len, int dst, char *why, size_t cap)
+{
+    uint8_t *in = malloc(APPORT_CHUNK), *out = malloc(APPORT_CHUNK);
+    unsigned char *b64 = malloc(4 * (APPORT_CHUNK / 3 + 2) + 4);
+    z_stream z;
+    uint64_t at = 0;
+    bool ok = in != NULL && out != NULL && b64 != NULL, zinit = false;
+    int zr = Z_OK;
+
+    memset(&z, 0, sizeof z);
+    ok = ok && (zinit = deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                                     Z_DEFAULT_STRATEGY) == Z_OK);
+    while (ok && zr != Z_STREAM_END) {
+        size_t n = len - at < APPORT_CHUNK ? (size_t)(len - at) : APPORT_CHUNK;
+        ssize_t r = n > 0 ? pread(core, in, n, (off_t)at) : 0;
+
+        if (r < 0 || (size_t)r != n) {
+            snprintf(why, cap, "read: %s", r < 0 ? strerror(errno) : "file shrank");
+            ok = false;
+            break;
+        }
+        at += n;
+        z.next_in = in;
+        z.avail_in = (uInt)n;
+        do {
+            int m;
+
+            z.next_out = out;
+            z.avail_out = APPORT_CHUNK;
+            zr = deflate(&z, at == len ? Z_FINISH : Z_NO_FLUSH);
+            if (zr == Z_STREAM_ERROR) {
+                snprintf(why, cap, "gzip: encoder error");
+                ok = false;
+                break;
+            }
+            if (APPORT_CHUNK - z.avail_out == 0)
+                continue;
+            m = EVP_EncodeBlock(b64 + 1, out, (int)(APPORT_CHUNK - z.avail_out));
+            b64[0] = ' ';
+            b64[m + 1] = '\n';
+            if (!write_all(dst, b64, (size_t)m + 2)) {
+                snprintf(why, cap, "write: %s", strerror(errno));
+                ok = false;
+            }
+        } while (ok && z.avail_out == 0);
+        if (at == len && zr != Z_STREAM_END && ok)
+            continue;
+    }
+    if (zinit)
+        deflateEnd(&z);
+    free(in);
+    free(out);
+    free(b64);
+    return ok;
+}
+
+/* True when p[0..n) is only spaces and carriage returns. */
+static bool
+blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\r')
+            return false;
+    return true;
+}
+
+dg_err
+recompress_apport(int report, int core, uint64_t len, int dst, char *why, size_t cap)
+{
+    enum { LINE_START, COPY, SKIP_LINE } st = LINE_START;
+    const size_t key_len = strlen(APPORT_KEY);
+    uint8_t *buf = malloc(CHUNK);
+    char pend[32];   /* the start of a line, while it may still be the key line */
+    size_t np = 0;
+    bool done = false, value = false; /* the CoreDump value was written; inside it */
+    uint64_t at = 0;
+    dg_err rc = DG_OK;
+
+    if (buf == NULL) {
+        snprintf(why, cap, "out of memory");
+        return DG_E_NOMEM;
+    }
+    for (;;) {
+        ssize_t r = pread(report, buf, CHUNK, (off_t)at);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(why, cap, "read: %s", strerror(errno));
+            rc = DG_E_IO;
+            break;
+        }
+        if (r == 0)
+            break;
+        at += (uint64_t)r;
+        for (size_t i = 0; i < (size_t)r && rc == DG_OK;) {
+            uint8_t c = buf[i];
+
+            if (st == SKIP_LINE) { /* a continuation line of the old value */
+                const uint8_t *nl = memchr(buf + i, '\n', (size_t)r - i);
+
+                i = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)r;
+                if (nl != NULL)
+                    st = LINE_START;
+                continue;
+            }
+            if (st == COPY) {
+                const uint8_t *nl = memchr(buf + i, '\n', (size_t)r - i);
+                size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)r;
+
+                if (!write_all(dst, buf + i, end - i))
+                    rc = DG_E_IO;
+                i = end;
+                if (nl != NULL)
+                    st = LINE_START;
+                continue;
+            }
+            /* LINE_START: the old value's lines start with a space */
+            if (value && np == 0 && c == ' ') {
+                st = SKIP_LINE;
+                continue;
+            }
+            value = false;
+            pend[np++] = (char)c;
+            i++;
+            if (c == '\n' && !done && np - 1 >= key_len && memcmp(pend, APPORT_KEY, key_len) == 0 &&
+                blank(pend + key_len, np - 1 - key_len)) {
+                /* the key line: ours, then the new value */
+                if (!write_all(dst, (const uint8_t *)APPORT_KEY "\n", key_len + 1) ||
+                    !apport_value(core, len, dst, why, cap))
+                    rc = DG_E_IO;
+                done = value = true;
+                np = 0;
+                continue;
+            }
+            if (c == '\n' || np == sizeof pend ||
+                (np <= key_len && memcmp(pend, APPORT_KEY, np) != 0) ||
+                (np > key_len && !blank(pend + key_len, np - key_len))) {
+                if (!write_all(dst, (const uint8_t *)pend, np))
+                    rc = DG_E_IO;
+                st = c == '\n' ? LINE_START : COPY;
+                np = 0;
+            }
+        }
+        if (rc != DG_OK)
+            break;
+    }
+    if (rc == DG_OK && np > 0 && !write_all(dst, (const uint8_t *)pend, np))
+        rc = DG_E_IO;
+    if (rc == DG_E_IO && why[0] == '\0')
+        snprintf(why, cap, "write: %s", strerror(errno));
+    if (rc == DG_OK && !done) {
+        snprintf(why, cap, "apport report without a \"%s\" field", APPORT_KEY);
+        rc = DG_E_FORMAT;
+    }
+    free(buf);
     return rc;
 }

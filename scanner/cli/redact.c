@@ -25,8 +25,8 @@
  * fails and OUT is not written. The report
  * OUT.redact.jsonl (fingerprints, roles, spans; never key bytes) goes beside
  * OUT. IN is only read. A compressed IN (zstd, lz4, xz, gzip, bzip2) is
- * redacted on its plain bytes and OUT written back in its compression
- * (recompress.h); an apport report is refused.
+ * redacted on its plain bytes and OUT written back in its compression, an
+ * apport report as a report (recompress.h).
  * What and why: docs/REDACT.md.
  */
 #ifndef _GNU_SOURCE
@@ -1175,8 +1175,8 @@ scanner_init(const struct cli_opts *o, struct scanner *s)
     return true;
 }
 
-/* Opens IN for reading: a regular file, plain or compressed (*kind says how;
- * an apport report is refused). -1 after printing why. */
+/* Opens IN for reading: a regular file, plain, compressed or an apport
+ * report (*kind says which). -1 after printing why. */
 static int
 open_input(const char *in, struct stat *st, enum dc_kind *kind_out)
 {
@@ -1202,11 +1202,8 @@ open_input(const char *in, struct stat *st, enum dc_kind *kind_out)
     }
     n = pread(fd, head, sizeof head, 0);
     kind = n > 0 ? decompress_sniff(head, (size_t)n, false) : DC_NONE;
-    if (kind == DC_APPORT || kind == DC_ZLIB) {
-        fprintf(stderr,
-                "dumpgate: error: %s: %s input: redact does not write it back (extract the "
-                "core first); nothing written\n",
-                in, kind == DC_APPORT ? "an apport .crash report as" : decompress_kind_name(kind));
+    if (kind == DC_ZLIB) { /* only inside apport reports, never a whole file */
+        fprintf(stderr, "dumpgate: error: %s: zlib input: not a dump; nothing written\n", in);
         close(fd);
         return -1;
     }
@@ -1373,7 +1370,7 @@ redact_run(const struct cli_opts *o)
     struct stat st;
     struct dg_diag *d = NULL;
     char *report = NULL, *tmp = NULL, *rtmp = NULL, *plain = NULL, *ctmp = NULL;
-    int in_fd, out_fd = -1, status = EXIT_ERROR, round = 1;
+    int in_fd, out_fd = -1, status = EXIT_ERROR, round = 1, report_fd = -1;
     uint64_t changed = 0;
     FILE *rf = NULL;
     bool clean = false;
@@ -1400,6 +1397,10 @@ redact_run(const struct cli_opts *o)
      * findings' offsets are those of the plain dump already); OUT is written
      * back in IN's compression and scanned once more as it is. */
     remove_on_signals();
+    if (kind == DC_APPORT && (report_fd = dup(in_fd)) < 0) {
+        fprintf(stderr, "dumpgate: error: %s: %s\n", in, strerror(errno));
+        goto done;
+    }
     if (kind != DC_NONE && !decompress_input(o, in, out, kind, &in_fd, &st, &plain))
         goto done;
 
@@ -1468,7 +1469,9 @@ redact_run(const struct cli_opts *o)
         doomed[0] = ctmp;
         if (cfd < 0)
             goto done;
-        if (recompress(kind, out_fd, (uint64_t)st.st_size, cfd, why, sizeof why) != DG_OK ||
+        if ((kind == DC_APPORT
+                 ? recompress_apport(report_fd, out_fd, (uint64_t)st.st_size, cfd, why, sizeof why)
+                 : recompress(kind, out_fd, (uint64_t)st.st_size, cfd, why, sizeof why)) != DG_OK ||
             fsync(cfd) != 0) {
             fprintf(stderr, "dumpgate: error: %s: %s; nothing written\n", out, why);
             close(cfd);
@@ -1555,6 +1558,8 @@ redact_run(const struct cli_opts *o)
     status = clean ? EXIT_CLEAN : EXIT_ERROR;
 done:
     doomed[0] = doomed[1] = doomed[2] = doomed[3] = NULL;
+    if (report_fd >= 0)
+        close(report_fd);
     if (plain != NULL) {
         unlink(plain);
         free(plain);
