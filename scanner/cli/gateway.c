@@ -943,13 +943,11 @@ remove_companions(int dir, const char *name)
 {
     char pname[128];
 
+    /* every index: a gateway killed while removing them leaves a gap */
     for (unsigned i = 0; i < MAX_PARTS; i++) {
         snprintf(pname, sizeof pname, "%s.%u.part", name, i);
-        if (unlinkat(dir, pname, 0) != 0)
-            break;
-    }
-    for (unsigned i = 0; i < MAX_PARTS; i++) { /* --redact's copies */
-        snprintf(pname, sizeof pname, "%s.%u.red", name, i);
+        unlinkat(dir, pname, 0);
+        snprintf(pname, sizeof pname, "%s.%u.red", name, i); /* --redact's copies */
         unlinkat(dir, pname, 0);
         snprintf(pname, sizeof pname, "%s.%u.red.redact.jsonl", name, i);
         unlinkat(dir, pname, 0);
@@ -1419,13 +1417,7 @@ finish_upload(struct upload *up, struct MHD_Connection *c, const char *url)
                 err = move(gw, gw->outbox, body);
             glog("%s: clean, queued for delivery: %s%s%s", up->name, why, err ? ": " : "",
                  err ? strerror(err) : "");
-            for (unsigned i = 0; i < MAX_PARTS; i++) { /* the parts: the body holds them */
-                char pname[128];
-
-                snprintf(pname, sizeof pname, "%s.%u.part", up->name, i);
-                if (unlinkat(gw->incoming, pname, 0) != 0)
-                    break;
-            }
+            remove_companions(gw->incoming, up->name); /* the parts: the body holds them */
             pthread_cond_signal(&gw->wake);
             snprintf(msg, sizeof msg, "Queued=%s\n", up->name);
             ret = answer_text(c, MHD_HTTP_OK, msg);
