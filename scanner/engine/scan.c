@@ -224,8 +224,12 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     sink_free(&sink);
     identity_group(out);
     identity_name_from_dump(out);
-    if (out->n_findings > 0) /* while the input is open; costs nothing without findings */
-        (void)where_attribute(in, out, opts->where);
+    if (out->n_findings > 0) { /* while the input is open; costs nothing without findings */
+        struct where_opts wo = opts->where != NULL ? *opts->where : (struct where_opts){0};
+
+        wo.threads = opts->threads;
+        (void)where_attribute(in, out, &wo);
+    }
     out->seconds = deadline_now() - t0;
     if (rc != DG_OK && scanned > 0)
         rc = DG_OK; /* partial is not failure */

@@ -13,9 +13,13 @@
  * level's targets, the smallest offsets in all first. Only writable
  * memory (or memory of unknown permissions) is read: a pointer to a heap
  * object is stored at run time. Memory is read in
- * 1 MiB windows through input_read_at(); nothing is indexed, so memory use
- * is the nodes and one window.
+ * 1 MiB windows through input_read_at(), by up to lim->threads readers
+ * (each every n-th window; one for a stream, which only one thread may
+ * read); nothing is indexed, so memory use is the nodes and a window per
+ * reader.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +75,7 @@ struct search {
     uint64_t *seen;         /* hash set of (query, at) of nodes */
     size_t seen_mask;
     double t_end;
-    bool timed_out;
+    atomic_bool timed_out;
     uint64_t pages[(1u << PAGE_BITS) / 64]; /* scan_level(): target pages, hashed */
 };
 
@@ -151,21 +155,104 @@ seen_add(struct search *s, uint64_t at, size_t q)
 
 /* Reads every memory region once and collects the words pointing into the
  * targets (at most cap hits, the smallest offsets kept). */
+/* One reader of a level: the windows of writable memory whose number is
+ * idx, idx + step, ... (the windows of all regions counted in order). */
+struct reader {
+    struct search *s;
+    const struct target *t;
+    size_t n_t, cap;
+    uint64_t gmin, gmax;
+    unsigned idx, step;
+    struct hit *h;
+    size_t n;
+    dg_err rc;
+};
+
+static void *
+read_windows(void *arg)
+{
+    struct reader *rd = arg;
+    struct search *s = rd->s;
+    const struct dg_regions *map = s->d->map;
+    const struct target *t = rd->t;
+    uint64_t width = s->lim->max_offset;
+    uint8_t *buf = malloc(WINDOW);
+    unsigned w_no = 0;
+
+    rd->h = malloc(rd->cap * sizeof *rd->h);
+    rd->n = 0;
+    rd->rc = rd->h != NULL && buf != NULL ? DG_OK : DG_E_NOMEM;
+    for (size_t r = 0; rd->rc == DG_OK && r < regions_va_count(map) && !atomic_load(&s->timed_out);
+         r++) {
+        const struct dg_region *reg = regions_va_get(map, r);
+        uint64_t skip = (s->word - reg->va % s->word) % s->word;
+
+        if (reg->perms != 0 && !(reg->perms & DG_PERM_W))
+            continue; /* what keeps a heap object alive is written at run time */
+        for (uint64_t pos = skip; pos < reg->len && !atomic_load(&s->timed_out);
+             pos += WINDOW, w_no++) {
+            size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW, got = 0;
+
+            if (w_no % rd->step != rd->idx)
+                continue;
+            if (input_read_at(s->d->in, reg->off + pos, buf, want, &got) != DG_OK)
+                continue; /* that window only */
+            for (size_t k = 0; k + s->word <= got; k += s->word) {
+                uint64_t v;
+                const struct target *tg;
+
+                if (s->word == 8 && !s->big) {
+                    memcpy(&v, buf + k, 8); /* the common case, one load */
+                } else {
+                    v = 0;
+                    for (unsigned i = 0; i < s->word; i++)
+                        v |= (uint64_t)buf[k + (s->big ? s->word - 1 - i : i)] << (8 * i);
+                }
+                if (v < rd->gmin || v > rd->gmax)
+                    continue;
+                {
+                    uint64_t b = page_bit(v >> 12);
+
+                    if (!(s->pages[b >> 6] >> (b & 63) & 1))
+                        continue;
+                }
+                if ((tg = find_target(t, rd->n_t, width, v)) == NULL)
+                    continue;
+                if (rd->n == rd->cap) { /* keep the best half */
+                    qsort(rd->h, rd->n, sizeof *rd->h, cmp_hit);
+                    rd->n = rd->cap / 2;
+                }
+                rd->h[rd->n++] = (struct hit){.at = reg->va + pos + k, .val = v,
+                                              .off = tg->hi - v + tg->cost, .parent = tg->node};
+            }
+            if (deadline_now() > s->t_end)
+                atomic_store(&s->timed_out, true);
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Reads every writable memory window once for the targets t (sorted),
+ * with up to lim->threads readers when the input can be read at any offset
+ * from several threads (a file or memory; a stream has one reader), and
+ * returns the hits, best first, at most cap of them. */
 static dg_err
 scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, struct hit **out,
            size_t *n_out)
 {
-    const struct dg_regions *map = s->d->map;
-    uint64_t width = s->lim->max_offset, gmin = t[0].lo, gmax = 0;
+    enum { MAX_READERS = 16 };
+    struct reader rd[MAX_READERS];
+    pthread_t tid[MAX_READERS];
+    bool started[MAX_READERS] = {false};
+    unsigned n_rd = s->lim->threads > 1 && !s->d->in->stream ? s->lim->threads : 1;
+    uint64_t gmin = t[0].lo, gmax = 0;
     size_t n = 0;
-    struct hit *h = malloc(cap * sizeof *h);
-    uint8_t *buf = malloc(WINDOW);
+    struct hit *h;
+    dg_err rc = DG_OK;
 
-    if (h == NULL || buf == NULL) {
-        free(h);
-        free(buf);
-        return DG_E_NOMEM;
-    }
+    if (n_rd > MAX_READERS)
+        n_rd = MAX_READERS;
     /* a bit per 4 KiB page any target interval touches (hashed into
      * PAGE_BITS bits): most pointer-like words point elsewhere and cost a
      * shift, a multiply and a bit test instead of a binary search */
@@ -178,52 +265,44 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
             s->pages[b >> 6] |= 1ull << (b & 63);
         }
     }
-    for (size_t r = 0; r < regions_va_count(map) && !s->timed_out; r++) {
-        const struct dg_region *reg = regions_va_get(map, r);
-        uint64_t skip = (s->word - reg->va % s->word) % s->word;
-
-        if (reg->perms != 0 && !(reg->perms & DG_PERM_W))
-            continue; /* what keeps a heap object alive is written at run time */
-        for (uint64_t pos = skip; pos < reg->len && !s->timed_out; pos += WINDOW) {
-            size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW, got = 0;
-
-            if (input_read_at(s->d->in, reg->off + pos, buf, want, &got) != DG_OK)
-                break;
-            for (size_t k = 0; k + s->word <= got; k += s->word) {
-                uint64_t v;
-                const struct target *tg;
-
-                if (s->word == 8 && !s->big) {
-                    memcpy(&v, buf + k, 8); /* the common case, one load */
-                } else {
-                    v = 0;
-                    for (unsigned i = 0; i < s->word; i++)
-                        v |= (uint64_t)buf[k + (s->big ? s->word - 1 - i : i)] << (8 * i);
-                }
-                if (v < gmin || v > gmax)
-                    continue;
-                {
-                    uint64_t b = page_bit(v >> 12);
-
-                    if (!(s->pages[b >> 6] >> (b & 63) & 1))
-                        continue;
-                }
-                if ((tg = find_target(t, n_t, width, v)) == NULL)
-                    continue;
-                if (n == cap) { /* keep the best half */
-                    qsort(h, n, sizeof *h, cmp_hit);
-                    n = cap / 2;
-                }
-                h[n++] = (struct hit){.at = reg->va + pos + k, .val = v,
-                                      .off = tg->hi - v + tg->cost, .parent = tg->node};
-            }
-            if (deadline_now() > s->t_end)
-                s->timed_out = true;
-        }
+    for (unsigned i = 0; i < n_rd; i++) {
+        rd[i] = (struct reader){s, t, n_t, cap, gmin, gmax, i, n_rd, NULL, 0, DG_OK};
+        started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
+        if (i > 0 && !started[i]) /* no thread: that share is read here after all */
+            rd[i].step = n_rd;
     }
-    free(buf);
+    read_windows(&rd[0]);
+    for (unsigned i = 1; i < n_rd; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else
+            read_windows(&rd[i]);
+    }
+    /* the readers' hits together, the best cap of them */
+    for (unsigned i = 0; i < n_rd; i++) {
+        n += rd[i].n;
+        if (rd[i].rc != DG_OK)
+            rc = rd[i].rc;
+    }
+    h = rc == DG_OK ? malloc((n > 0 ? n : 1) * sizeof *h) : NULL;
+    if (h == NULL && rc == DG_OK)
+        rc = DG_E_NOMEM;
+    n = 0;
+    for (unsigned i = 0; i < n_rd; i++) {
+        if (h != NULL && rd[i].h != NULL) {
+            memcpy(h + n, rd[i].h, rd[i].n * sizeof *h);
+            n += rd[i].n;
+        }
+        free(rd[i].h);
+    }
+    if (rc != DG_OK) {
+        free(h);
+        return rc;
+    }
     if (n > 1)
         qsort(h, n, sizeof *h, cmp_hit);
+    if (n > cap)
+        n = cap;
     *out = h;
     *n_out = n;
     return DG_OK;

@@ -33,6 +33,7 @@ struct ptrpath_limits {
     int good_rank;           /* a root ranked this high ends a key's search at once; a
                                 lower one is kept while extra_depth more levels look on */
     unsigned extra_depth;
+    unsigned threads;        /* threads reading memory per level (a seekable input); 0, 1: one */
 };
 
 /* One key to find a path to. */

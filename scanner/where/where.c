@@ -599,6 +599,8 @@ run_paths(struct ctx *c, struct where_loc *locs)
     double t0 = deadline_now();
     dg_err rc;
 
+    lim.threads = c->o != NULL ? c->o->threads : 1;
+
     if (c->n_queries == 0)
         return;
     rc = ptrpath_find(&c->dump, c->queries, c->n_queries, &lim, is_root, c);

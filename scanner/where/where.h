@@ -40,6 +40,7 @@ struct where_opts {
      * most WHERE_MAX_DEBUG_DIRS are used). /usr/lib/debug is always
      * searched. The module itself is read at the path the dump names. */
     const char *const *debug_dirs;
+    unsigned threads;            /* threads the pointer-path search may read with (the scan's) */
 };
 
 /* Where one finding sits; each string is "" when unknown. */
