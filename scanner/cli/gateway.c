@@ -81,8 +81,10 @@
 
 #include "../input/envelope.h"
 #include "../util/deadline.h"
+#include "../util/fdio.h"
 #include "durable.h"
 #include "gateway.h"
+#include "recompress.h"
 #include "scanchild.h"
 
 #define MAX_PARTS 32u            /* file parts scanned per upload */
@@ -226,53 +228,6 @@ read_json(int dir, const char *name)
     return v;
 }
 
-/* Writes all of buf at the file's position; false on an error. */
-static bool
-write_all(int fd, const void *buf, size_t len)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t w = write(fd, (const char *)buf + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        done += (size_t)w;
-    }
-    return true;
-}
-
-/* Reads exactly len bytes at off of fd into buf. */
-static bool
-pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        done += (size_t)r;
-    }
-    return true;
-}
-
-static bool
-pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t w = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        done += (size_t)w;
-    }
-    return true;
-}
-
 /* --- taking the parts out of a body ------------------------------------------ */
 
 /* Opens the upload's next part file; its index, or -1 (up->failed or
@@ -302,7 +257,7 @@ part_open(struct upload *up)
 static bool
 part_append(struct upload *up, unsigned i, const char *data, size_t size)
 {
-    if (!write_all(up->part_fd[i], data, size))
+    if (fd_write_all(up->part_fd[i], data, size) != DG_OK)
         up->failed = true;
     return !up->failed;
 }
@@ -384,7 +339,7 @@ envelope_part(void *arg, bool fresh, const char *data, size_t len)
 static bool
 keep_decoded(struct upload *up, const char *data, size_t len)
 {
-    return up->dec_fd < 0 || write_all(up->dec_fd, data, len);
+    return up->dec_fd < 0 || fd_write_all(up->dec_fd, data, len) == DG_OK;
 }
 
 /* Feeds bytes of an envelope; on failure why says why. */
@@ -1011,7 +966,8 @@ same_bytes(int a, uint64_t a_off, int b, uint64_t b_off, uint64_t len, char *x, 
     while (len > 0) {
         size_t n = len < buf ? (size_t)len : buf;
 
-        if (!pread_all(a, x, n, a_off) || !pread_all(b, y, n, b_off) || memcmp(x, y, n) != 0)
+        if (fd_pread_all(a, x, n, a_off) != DG_OK || fd_pread_all(b, y, n, b_off) != DG_OK ||
+            memcmp(x, y, n) != 0)
             return false;
         a_off += n;
         b_off += n;
@@ -1033,11 +989,11 @@ locate(int src, uint64_t src_len, uint64_t from, int part, uint64_t len)
     uint64_t found = UINT64_MAX;
 
     if (h != NULL && blk != NULL && x != NULL && y != NULL && head > 0 &&
-        pread_all(part, h, head, 0)) {
+        fd_pread_all(part, h, head, 0) == DG_OK) {
         for (uint64_t at = from; found == UINT64_MAX && at + len <= src_len; at += BLOCK) {
             size_t n = (size_t)(src_len - at < BLOCK + head - 1 ? src_len - at : BLOCK + head - 1);
 
-            if (!pread_all(src, blk, n, at))
+            if (fd_pread_all(src, blk, n, at) != DG_OK)
                 break;
             for (const char *p = blk; found == UINT64_MAX && (size_t)(p - blk) + head <= n;) {
                 const char *m = memmem(p, n - (size_t)(p - blk), h, head);
@@ -1069,7 +1025,8 @@ copy_range(int src, uint64_t src_off, int dst, uint64_t dst_off, uint64_t len)
     while (buf != NULL && at < len) {
         size_t n = len - at < (1u << 20) ? (size_t)(len - at) : (1u << 20);
 
-        if (!pread_all(src, buf, n, src_off + at) || !pwrite_all(dst, buf, n, dst_off + at))
+        if (fd_pread_all(src, buf, n, src_off + at) != DG_OK ||
+            fd_pwrite_all(dst, buf, n, dst_off + at) != DG_OK)
             break;
         at += n;
     }
@@ -1091,42 +1048,15 @@ copy_to(int dir, const char *name, int src, uint64_t len)
     return fd;
 }
 
-/* gzips src (len bytes) into a new file dir/name; its descriptor or -1. */
+/* gzips src (len bytes) into a new file dir/name (recompress.h, as redact
+ * writes a gzip dump back); its descriptor or -1. */
 static int
 gzip_to(int dir, const char *name, int src, uint64_t len)
 {
     int fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    unsigned char *in = malloc(1u << 16), *out = malloc(1u << 16);
-    z_stream z;
-    bool ok = fd >= 0 && in != NULL && out != NULL;
-    uint64_t at = 0, wat = 0;
-    int zr = Z_OK;
+    char why[200];
 
-    memset(&z, 0, sizeof z);
-    ok = ok && deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                            Z_DEFAULT_STRATEGY) == Z_OK;
-    while (ok && zr != Z_STREAM_END) {
-        size_t n = len - at < (1u << 16) ? (size_t)(len - at) : (1u << 16);
-
-        ok = n == 0 || pread_all(src, in, n, at);
-        at += n;
-        z.next_in = in;
-        z.avail_in = (uInt)n;
-        do {
-            z.next_out = out;
-            z.avail_out = 1u << 16;
-            zr = deflate(&z, at == len ? Z_FINISH : Z_NO_FLUSH);
-            ok = ok && zr != Z_STREAM_ERROR && pwrite_all(fd, out, (1u << 16) - z.avail_out, wat);
-            wat += (1u << 16) - z.avail_out;
-        } while (ok && z.avail_out == 0);
-        if (at == len && zr != Z_STREAM_END && z.avail_in == 0 && ok)
-            continue; /* Z_FINISH needs more output room */
-    }
-    if (in != NULL && out != NULL && fd >= 0)
-        deflateEnd(&z);
-    free(in);
-    free(out);
-    if (fd >= 0 && !ok) {
+    if (fd >= 0 && recompress(DC_GZIP, src, len, fd, why, sizeof why) != DG_OK) {
         close(fd);
         unlinkat(dir, name, 0);
         fd = -1;
@@ -1545,7 +1475,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
             if (gw->o->max_upload > 0 && up->bytes + *size > gw->o->max_upload) {
                 up->too_big = true;
             } else {
-                if (!write_all(up->fd, data, *size))
+                if (fd_write_all(up->fd, data, *size) != DG_OK)
                     up->failed = true;
                 up->bytes += *size;
             }

@@ -17,6 +17,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "../util/fdio.h"
 #include "recompress.h"
 
 #define CHUNK (1u << 20)
@@ -33,22 +34,6 @@ struct codec {
     bool started;
     bool lz4_begun;              /* the lz4 frame header is written */
 };
-
-static bool
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
 
 static bool
 codec_start(struct codec *c, enum dc_kind k, char *why, size_t cap)
@@ -130,7 +115,7 @@ codec_feed(struct codec *c, const uint8_t *in, size_t n, bool last, uint8_t *out
                 snprintf(why, cap, "zstd: %s", ZSTD_getErrorName(left));
                 return false;
             }
-            if (!write_all(dst, out, ob.pos))
+            if (fd_write_all(dst, out, ob.pos) != DG_OK)
                 goto io;
         } while (last ? left != 0 : ib.pos < ib.size);
         return true;
@@ -142,18 +127,18 @@ codec_feed(struct codec *c, const uint8_t *in, size_t n, bool last, uint8_t *out
             goto lz4err;
         if (!c->lz4_begun) {
             w = LZ4F_compressBegin(c->lz, out, out_cap, NULL);
-            if (LZ4F_isError(w) || !write_all(dst, out, w))
+            if (LZ4F_isError(w) || fd_write_all(dst, out, w) != DG_OK)
                 goto lz4err;
             c->lz4_begun = true;
         }
         if (n > 0) {
             w = LZ4F_compressUpdate(c->lz, out, out_cap, in, n, NULL);
-            if (LZ4F_isError(w) || !write_all(dst, out, w))
+            if (LZ4F_isError(w) || fd_write_all(dst, out, w) != DG_OK)
                 goto lz4err;
         }
         if (last) {
             w = LZ4F_compressEnd(c->lz, out, out_cap, NULL);
-            if (LZ4F_isError(w) || !write_all(dst, out, w))
+            if (LZ4F_isError(w) || fd_write_all(dst, out, w) != DG_OK)
                 goto lz4err;
         }
         return true;
@@ -174,7 +159,7 @@ codec_feed(struct codec *c, const uint8_t *in, size_t n, bool last, uint8_t *out
                 snprintf(why, cap, "xz: encoder error %d", (int)r);
                 return false;
             }
-            if (!write_all(dst, out, out_cap - c->xz.avail_out))
+            if (fd_write_all(dst, out, out_cap - c->xz.avail_out) != DG_OK)
                 goto io;
         } while (last ? r != LZMA_STREAM_END : c->xz.avail_in > 0);
         return true;
@@ -192,7 +177,7 @@ codec_feed(struct codec *c, const uint8_t *in, size_t n, bool last, uint8_t *out
                 snprintf(why, cap, "gzip: encoder error");
                 return false;
             }
-            if (!write_all(dst, out, out_cap - c->gz.avail_out))
+            if (fd_write_all(dst, out, out_cap - c->gz.avail_out) != DG_OK)
                 goto io;
         } while (last ? r != Z_STREAM_END : c->gz.avail_in > 0);
         return true;
@@ -210,7 +195,7 @@ codec_feed(struct codec *c, const uint8_t *in, size_t n, bool last, uint8_t *out
                 snprintf(why, cap, "bzip2: encoder error %d", r);
                 return false;
             }
-            if (!write_all(dst, out, out_cap - c->bz.avail_out))
+            if (fd_write_all(dst, out, out_cap - c->bz.avail_out) != DG_OK)
                 goto io;
         } while (last ? r != BZ_STREAM_END : c->bz.avail_in > 0);
         return true;
@@ -318,7 +303,7 @@ apport_value(int core, uint64_t len, int dst, char *why, size_t cap)
             m = EVP_EncodeBlock(b64 + 1, out, (int)(APPORT_CHUNK - z.avail_out));
             b64[0] = ' ';
             b64[m + 1] = '\n';
-            if (!write_all(dst, b64, (size_t)m + 2)) {
+            if (fd_write_all(dst, b64, (size_t)m + 2) != DG_OK) {
                 snprintf(why, cap, "write: %s", strerror(errno));
                 ok = false;
             }
@@ -388,7 +373,7 @@ recompress_apport(int report, int core, uint64_t len, int dst, char *why, size_t
                 const uint8_t *nl = memchr(buf + i, '\n', (size_t)r - i);
                 size_t end = nl != NULL ? (size_t)(nl - buf) + 1 : (size_t)r;
 
-                if (!write_all(dst, buf + i, end - i))
+                if (fd_write_all(dst, buf + i, end - i) != DG_OK)
                     rc = DG_E_IO;
                 i = end;
                 if (nl != NULL)
@@ -406,7 +391,7 @@ recompress_apport(int report, int core, uint64_t len, int dst, char *why, size_t
             if (c == '\n' && !done && np - 1 >= key_len && memcmp(pend, APPORT_KEY, key_len) == 0 &&
                 blank(pend + key_len, np - 1 - key_len)) {
                 /* the key line: ours, then the new value */
-                if (!write_all(dst, (const uint8_t *)APPORT_KEY "\n", key_len + 1) ||
+                if (fd_write_all(dst, (const uint8_t *)APPORT_KEY "\n", key_len + 1) != DG_OK ||
                     !apport_value(core, len, dst, why, cap))
                     rc = DG_E_IO;
                 done = value = true;
@@ -416,7 +401,7 @@ recompress_apport(int report, int core, uint64_t len, int dst, char *why, size_t
             if (c == '\n' || np == sizeof pend ||
                 (np <= key_len && memcmp(pend, APPORT_KEY, np) != 0) ||
                 (np > key_len && !blank(pend + key_len, np - key_len))) {
-                if (!write_all(dst, (const uint8_t *)pend, np))
+                if (fd_write_all(dst, (const uint8_t *)pend, np) != DG_OK)
                     rc = DG_E_IO;
                 st = c == '\n' ? LINE_START : COPY;
                 np = 0;
@@ -425,7 +410,7 @@ recompress_apport(int report, int core, uint64_t len, int dst, char *why, size_t
         if (rc != DG_OK)
             break;
     }
-    if (rc == DG_OK && np > 0 && !write_all(dst, (const uint8_t *)pend, np))
+    if (rc == DG_OK && np > 0 && fd_write_all(dst, (const uint8_t *)pend, np) != DG_OK)
         rc = DG_E_IO;
     if (rc == DG_E_IO && why[0] == '\0')
         snprintf(why, cap, "write: %s", strerror(errno));

@@ -56,6 +56,7 @@
 #include "../engine/scan.h"
 #include "../engine/verdict.h"
 #include "../input/decompress.h"
+#include "../util/fdio.h"
 #include "recompress.h"
 #include "../proof/keyproof.h"
 #include "redact.h"
@@ -626,44 +627,6 @@ search_block(const struct search *s, const uint8_t *buf, size_t have, size_t dec
     return DG_OK;
 }
 
-/* Reads len bytes at off of fd into buf; DG_E_IO (errno kept) or
- * DG_E_TRUNCATED when the file ends first. */
-static dg_err
-read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-    while (len > 0) {
-        ssize_t n = pread(fd, buf, len, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return DG_E_IO;
-        if (n == 0)
-            return DG_E_TRUNCATED;
-        buf += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return DG_OK;
-}
-
-static dg_err
-write_at(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-    while (len > 0) {
-        ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return DG_E_IO;
-        buf += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return DG_OK;
-}
-
 /* Searches the size bytes of fd for every form of F in one streamed pass
  * and adds a span to its key for each occurrence. */
 static dg_err
@@ -698,7 +661,7 @@ search_forms(int fd, uint64_t size, const struct forms *F, struct redaction *R,
         size_t decided;
         bool eof;
 
-        if ((rc = read_at(fd, buf + have, want, base + have)) != DG_OK) {
+        if ((rc = fd_pread_all(fd, buf + have, want, base + have)) != DG_OK) {
             rc = dg_diag(d, rc, base + have, "%s: read: %s", name,
                          rc == DG_E_IO ? strerror(errno) : "the file shrank");
             goto out;
@@ -820,7 +783,7 @@ narrow_text_spans(struct redaction *R, int fd, struct dg_diag *d, const char *na
             } else if (t->shape == SPAN_PEM && t->len <= REDACT_BLOCK) {
                 size_t len = (size_t)t->len, lo, hi;
                 uint8_t *buf = malloc(len);
-                dg_err rc = buf != NULL ? read_at(fd, buf, len, t->off) : DG_E_NOMEM;
+                dg_err rc = buf != NULL ? fd_pread_all(fd, buf, len, t->off) : DG_E_NOMEM;
 
                 if (rc == DG_OK && pem_body(buf, len, &lo, &hi)) {
                     t->off += lo;
@@ -878,7 +841,7 @@ write_copy(int in, uint64_t size, const struct spans *all, int out, uint64_t *ch
     for (uint64_t off = 0; off < size && rc == DG_OK;) {
         size_t n = size - off < REDACT_BLOCK ? (size_t)(size - off) : REDACT_BLOCK;
 
-        if ((rc = read_at(in, buf, n, off)) != DG_OK) {
+        if ((rc = fd_pread_all(in, buf, n, off)) != DG_OK) {
             rc = dg_diag(d, rc, off, "%s: read: %s", in_name,
                          rc == DG_E_IO ? strerror(errno) : "the file shrank");
             break;
@@ -898,7 +861,7 @@ write_copy(int in, uint64_t size, const struct spans *all, int out, uint64_t *ch
                 buf[x - off] = fill;
             }
         }
-        if ((rc = write_at(out, buf, n, off)) != DG_OK)
+        if ((rc = fd_pwrite_all(out, buf, n, off)) != DG_OK)
             rc = dg_diag(d, rc, off, "%s: write: %s", out_name, strerror(errno));
         off += n;
     }
@@ -1243,7 +1206,7 @@ decompress_input(const struct cli_opts *o, const char *in, const char *out, enum
     for (;;) {
         size_t n = decompress_read(z, buf, 1u << 20);
 
-        if (n > 0 && write_at(pfd, buf, n, at) != DG_OK) {
+        if (n > 0 && fd_pwrite_all(pfd, buf, n, at) != DG_OK) {
             fprintf(stderr, "dumpgate: error: %s: %s\n", *plain, strerror(errno));
             break;
         }

@@ -267,9 +267,8 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     }
     for (unsigned i = 0; i < n_rd; i++) {
         rd[i] = (struct reader){s, t, n_t, cap, gmin, gmax, i, n_rd, NULL, 0, DG_OK};
+        /* a share whose thread does not start is read here below */
         started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
-        if (i > 0 && !started[i]) /* no thread: that share is read here after all */
-            rd[i].step = n_rd;
     }
     read_windows(&rd[0]);
     for (unsigned i = 1; i < n_rd; i++) {
