@@ -7,6 +7,7 @@
  */
 DETECTOR(pem)
 DETECTOR(rsa_raw)
+DETECTOR(rsa_factor)
 DETECTOR(ec_raw)
 DETECTOR(eddsa_raw)
 DETECTOR(sexp)

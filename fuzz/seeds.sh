@@ -65,7 +65,7 @@ for alg in RSA EC ED25519; do
     add der "$tmp/k.der"
     openssl pkey -in "$tmp/k.pem" -traditional -outform DER -out "$tmp/t.der" 2>/dev/null && add der "$tmp/t.der"
     # The numbers as libraries hold them, and the key as a JWK.
-    /usr/bin/python3 - "$tmp/k.pem" "$tmp" <<'PY' && for f in "$tmp"/limbs "$tmp"/jwk "$tmp"/ecpub; do
+    /usr/bin/python3 - "$tmp/k.pem" "$tmp" <<'PY' && for f in "$tmp"/limbs "$tmp"/factors "$tmp"/jwk "$tmp"/ecpub; do
 import base64, json, sys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -77,6 +77,11 @@ if isinstance(k, rsa.RSAPrivateKey):
     n = k.private_numbers()
     size = (n.p.bit_length() + 63) // 64 * 8
     open(out + "/limbs", "wb").write(le(n.p, size) + bytes(40) + le(n.dmp1, size) + le(n.public_numbers.n, 2 * size))
+    L = (n.public_numbers.n.bit_length() + 7) // 8
+    be = lambda v, m: v.to_bytes(m, "big")
+    open(out + "/factors", "wb").write(bytes(16) + b"\0\0\1\0" + be(n.public_numbers.n, L) + be(n.p, L // 2)
+                                       + be(n.q, L // 2) + bytes(13) + le(n.q, L // 2) + b"\x80\0\0\0"
+                                       + le(n.p, L // 2) + bytes(5) + le(n.public_numbers.n, L))
     j = {"kty": "RSA", "n": u(n.public_numbers.n), "e": u(n.public_numbers.e), "d": u(n.d), "p": u(n.p),
          "q": u(n.q), "dp": u(n.dmp1), "dq": u(n.dmq1), "qi": u(n.iqmp)}
 elif isinstance(k, ec.EllipticCurvePrivateKey):
@@ -95,6 +100,7 @@ PY
         [ -f "$f" ] || continue
         case "$f" in
             */limbs) add rsa_raw "$f" ;;
+            */factors) add rsa_factor "$f" ;;
             */jwk) add jwk "$f" ;;
             */ecpub) add ec_raw "$f" ;;
         esac

@@ -117,6 +117,9 @@ static const struct rule_doc rule_docs[] = {
      "signs JWTs and is `long-term`; otherwise it is `symmetric`."},
     {"rsa-raw", RULE_KEY,
      "A lone prime (`rsa-prime`) breaks its key as surely as the whole key does."},
+    {"rsa-factor", RULE_KEY,
+     "The key was held as its modulus and primes, without CRT exponents, in a program's own "
+     "layout (packed bytes, 32-bit limbs, SSH mpints)."},
     {"ec-raw", RULE_KEY, NULL},
     {"eddsa-raw", RULE_KEY, NULL},
     {"sexp", RULE_KEY, "The key was held by a libgcrypt program (gpg-agent, for one)."},

@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * rsa_factor.c - finds RSA private keys held as a modulus and its primes,
+ * with no CRT exponents, at any byte offset: big-endian bytes, or
+ * little-endian bytes (32- and 64-bit limbs alike), in packed structs and in
+ * serialized forms (SSH mpints, 32-bit length words, bare arrays). Proof:
+ * n mod p = 0 found with OpenSSL, then the key rebuilt from p and q = n / p
+ * and proven by keyproof (primality included).
+ *
+ * A division at every byte offset would cost minutes per GiB, so candidates
+ * are chosen where numbers begin and joined by one 64-bit relation before any
+ * division:
+ *   - a number begins where a run of high-entropy words (wordflags.h) begins:
+ *     right after the last zero or 0xff byte of the low-entropy word before
+ *     the run (a length word, an mpint's leading zero, a pointer's high bytes,
+ *     a malloc header; or after one of the two before it), at the run's
+ *     first word, or after the one zero or 0xff byte that word may hold;
+ *   - the two primes lie next to each other, q after p with a gap of 0, 2, 4,
+ *     5 or 8 bytes (bare, a 16-bit count, a 32-bit length, an mpint's length
+ *     and leading zero, a 64-bit length), in either order;
+ *   - the modulus begins where a run begins (anywhere in the chunk: its low
+ *     64 bits are joined against p_low * q_low mod 2^64), or right before p
+ *     or right after q with such a gap.
+ * A candidate number is odd and full length (a prime's top byte >= 0x80, the
+ * modulus's >= 0x40) and holds at most 1 + len/64 low-entropy words. A 64-bit
+ * coincidence between unrelated numbers has probability 2^-64, so divisions
+ * are only made for real keys.
+ *
+ * Not found here: a modulus and one prime with no second prime beside it, a
+ * key whose numbers begin inside a run of random bytes with no such
+ * neighbour, numbers further apart than one chunk, and exponents other than
+ * 65537 (the public exponent is not stored with the primes in most of these
+ * forms; the finding says whether 65537 was seen beside the modulus). Keys
+ * with CRT exponents are rsa-raw's. A file's read-only image
+ * (chunk_span_end()) holds no number the process computed and is skipped.
+ * Findings never carry key bytes.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include <dumpgate/detector.h>
+
+#include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
+#include "../scanner/util/simd.h"
+#include "../scanner/util/wordflags.h"
+#include "../scanner/util/words.h"
+
+#define RSA_E 65537u
+#define N_SIZES 4u
+#define N_GAPS 5u
+#define N_ENCS 2u
+#define MIN_RUN 7u                  /* good words of 8 that open a run (a 64-byte prime covers 7) */
+#define MAX_PRIME 256u              /* RSA-4096 */
+#define MAX_SPAN (2u * MAX_PRIME + 8u + MAX_PRIME + 8u + MAX_PRIME + 16u)
+#define MAX_TRIES_PER_CHUNK 64u     /* divisions per chunk (real keys only) */
+#define MAX_KEYS_PER_CHUNK 32u      /* moduli reported per chunk */
+
+static const unsigned prime_bytes[N_SIZES] = {64, 128, 192, 256}; /* RSA-1024 .. 4096 */
+static const unsigned gaps[N_GAPS] = {0, 2, 4, 5, 8};
+
+enum enc { ENC_LE = 0, ENC_BE = 1 };
+static const char *const enc_name[N_ENCS] = {"bn-le", "bn-be"};
+
+/* A number that may be a modulus: its low word and where it is. */
+struct modcand {
+    uint64_t low;
+    uint32_t x;     /* chunk index of its first byte */
+    uint8_t enc;
+    uint8_t si;     /* size index: modulus of 2 * prime_bytes[si] bytes */
+};
+
+/* Two adjacent numbers that may be p and q: their low words' product. */
+struct paircand {
+    uint64_t prod;
+    uint32_t x;     /* chunk index of the first prime */
+    uint8_t enc;
+    uint8_t si;
+};
+
+struct fac_ctx {
+    const struct dg_proof_policy *proof;
+    bool avx2;
+    uint8_t *wf;             /* word_flags() of the chunk's words */
+    size_t wf_cap;
+    uint64_t *bad;           /* bit w: word w is WF_BAD (one more zero word at the end) */
+    size_t bad_cap;
+    struct modcand *mods;
+    size_t n_mods, mods_cap;
+    struct paircand *pairs;
+    size_t n_pairs, pairs_cap;
+    uint32_t done[MAX_KEYS_PER_CHUNK]; /* moduli reported in this chunk */
+    size_t n_done;
+    unsigned tries;
+    bool tries_capped;
+    BN_CTX *bn;
+};
+
+/* ---- numbers in a chunk ---- */
+
+static inline uint64_t
+load_be64(const uint8_t *p)
+{
+    return __builtin_bswap64(load_le64(p));
+}
+
+/* The low 64 bits of the len-byte number at b. */
+static inline uint64_t
+low_word(const uint8_t *b, unsigned len, enum enc e)
+{
+    return e == ENC_LE ? load_le64(b) : load_be64(b + len - 8);
+}
+
+static inline uint8_t
+top_byte(const uint8_t *b, unsigned len, enum enc e)
+{
+    return e == ENC_LE ? b[len - 1] : b[0];
+}
+
+static inline bool
+odd(const uint8_t *b, unsigned len, enum enc e)
+{
+    return ((e == ENC_LE ? b[0] : b[len - 1]) & 1) != 0;
+}
+
+/* The number of WF_BAD words among words [w0, w1). */
+static inline unsigned
+bad_words(const uint64_t *bad, size_t w0, size_t w1)
+{
+    unsigned n = 0;
+
+    if (w0 >= w1)
+        return 0;
+    if (w0 / 64 == (w1 - 1) / 64)
+        return (unsigned)__builtin_popcountll((bad[w0 / 64] >> (w0 % 64)) &
+                                              (~0ull >> (63 - (w1 - 1) % 64 + w0 % 64)));
+    n = (unsigned)__builtin_popcountll(bad[w0 / 64] >> (w0 % 64));
+    for (size_t i = w0 / 64 + 1; i < (w1 - 1) / 64; i++)
+        n += (unsigned)__builtin_popcountll(bad[i]);
+    return n + (unsigned)__builtin_popcountll(bad[(w1 - 1) / 64] << (63 - (w1 - 1) % 64));
+}
+
+/* True when [x, x + len) lies in the chunk and the words wholly inside it hold
+ * at most 1 + len / 64 low-entropy ones (words are 8-byte aligned from
+ * phase a). */
+static inline bool
+dense(const struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, unsigned len)
+{
+    if (x < a || x + len > ch->len)
+        return false;
+    return bad_words(c->bad, (x - a + 7) / 8, (x + len - a) / 8) <= 1 + len / 64;
+}
+
+static inline bool
+prime_shape(const struct dg_chunk *ch, size_t x, unsigned len, enum enc e)
+{
+    return x + len <= ch->len && odd(ch->p + x, len, e) && top_byte(ch->p + x, len, e) >= 0x80;
+}
+
+static inline bool
+modulus_shape(const struct dg_chunk *ch, size_t x, unsigned len, enum enc e)
+{
+    return x + len <= ch->len && odd(ch->p + x, len, e) && top_byte(ch->p + x, len, e) >= 0x40;
+}
+
+static bool
+decode(const uint8_t *b, unsigned len, enum enc e, BIGNUM *bn)
+{
+    return (e == ENC_LE ? BN_lebin2bn(b, (int)len, bn) : BN_bin2bn(b, (int)len, bn)) != NULL;
+}
+
+/* ---- proof ---- */
+
+/* True if 65537 is stored within 64 bytes of the modulus at [x, x + len)
+ * (big-endian 01 00 01, or a little-endian 32-bit word). */
+static bool
+exponent_beside(const struct dg_chunk *ch, size_t x, unsigned len)
+{
+    size_t lo = x >= 64 ? x - 64 : 0, hi = x + len + 64 < ch->len ? x + len + 64 : ch->len;
+    static const uint8_t be[3] = {1, 0, 1};
+
+    for (size_t i = lo; i + 3 <= hi; i++)
+        if ((i + 3 <= x || i >= x + len) && memcmp(ch->p + i, be, 3) == 0)
+            return true;
+    return false;
+}
+
+/* Tries the modulus at nx and the prime at px (size index si, encoding e):
+ * when the prime divides the modulus, proves and reports the key. */
+static void
+try_key(struct fac_ctx *c, const struct dg_chunk *ch, size_t nx, size_t px, unsigned si,
+        enum enc e, struct dg_sink *sink)
+{
+    const unsigned lp = prime_bytes[si], ln = 2 * lp;
+    struct dg_finding f;
+    EVP_PKEY *pk = NULL;
+    BIGNUM *n, *p, *q, *r, *ev;
+    dg_err rc = DG_E_CRYPTO;
+
+    if ((nx < px ? nx : px) >= ch->owned)
+        return; /* the next chunk's */
+    for (size_t i = 0; i < c->n_done; i++)
+        if (c->done[i] == nx)
+            return;
+    if (c->tries >= MAX_TRIES_PER_CHUNK || c->n_done >= MAX_KEYS_PER_CHUNK) {
+        c->tries_capped = true;
+        return;
+    }
+    c->tries++;
+    BN_CTX_start(c->bn);
+    n = BN_CTX_get(c->bn);
+    p = BN_CTX_get(c->bn);
+    q = BN_CTX_get(c->bn);
+    r = BN_CTX_get(c->bn);
+    ev = BN_CTX_get(c->bn);
+    if (ev == NULL || !decode(ch->p + nx, ln, e, n) || !decode(ch->p + px, lp, e, p) ||
+        !BN_div(q, r, n, p, c->bn) || !BN_is_zero(r) || BN_is_one(q) ||
+        BN_num_bits(q) > BN_num_bits(p) + 1 || BN_num_bits(p) > BN_num_bits(q) + 1 ||
+        !BN_set_word(ev, RSA_E)) {
+        ERR_clear_error();
+        BN_CTX_end(c->bn);
+        return;
+    }
+    c->done[c->n_done++] = (uint32_t)nx;
+    memset(&f, 0, sizeof f);
+    if (keyproof_rsa_from_primes(p, q, ev, &pk) == DG_OK)
+        rc = keyproof_prove_finding(c->proof, pk, 0, &f);
+    if (rc == DG_OK || keyproof_named(rc, &f.key)) {
+        long long dist = (long long)nx - (long long)px;
+
+        f.off = ch->off + px;
+        f.len = lp;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", enc_name[e]);
+        dg_strlcpyf(f.preview, sizeof f.preview, "%s bytes, %u-byte prime (redacted)",
+                    e == ENC_LE ? "LE" : "BE", lp);
+        if (rc == DG_OK)
+            dg_strlcpyf(f.note, sizeof f.note,
+                        "prime dividing the modulus at %+lld bytes (n mod p = 0), the other "
+                        "prime beside it; e 65537 %s",
+                        dist, exponent_beside(ch, nx, ln) ? "seen beside the modulus"
+                                                          : "assumed (not seen beside it)");
+        dg_report(sink, &f);
+    }
+    EVP_PKEY_free(pk);
+    BN_clear(p);
+    BN_clear(q);
+    BN_CTX_end(c->bn);
+}
+
+/* ---- candidates ---- */
+
+static bool
+grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+    size_t n = *cap ? *cap : 1024;
+    void *p;
+
+    if (need <= *cap)
+        return true;
+    while (n < need)
+        n *= 2;
+    if ((p = realloc(*arr, n * size)) == NULL)
+        return false;
+    *arr = p;
+    *cap = n;
+    return true;
+}
+
+/* Everything a number beginning at chunk index x can be: a modulus (kept for
+ * the join, and tried with p and q right after it), or the first of two
+ * adjacent primes (their product kept for the join, and tried with a modulus
+ * right before or after them). */
+static bool
+candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p;
+
+    for (unsigned ei = 0; ei < N_ENCS; ei++) {
+        enum enc e = (enum enc)ei;
+
+        for (unsigned si = 0; si < N_SIZES; si++) {
+            const unsigned lp = prime_bytes[si], ln = 2 * lp;
+
+            if (modulus_shape(ch, x, ln, e) && dense(c, ch, a, x, ln)) {
+                uint64_t nl = low_word(p + x, ln, e);
+
+                if (!grow((void **)&c->mods, &c->mods_cap, c->n_mods + 1, sizeof *c->mods))
+                    return false;
+                c->mods[c->n_mods++] = (struct modcand){nl, (uint32_t)x, (uint8_t)e, (uint8_t)si};
+                for (unsigned g1 = 0; g1 < N_GAPS; g1++) {
+                    size_t px = x + ln + gaps[g1];
+
+                    if (!prime_shape(ch, px, lp, e))
+                        continue;
+                    for (unsigned g2 = 0; g2 < N_GAPS; g2++) {
+                        size_t qx = px + lp + gaps[g2];
+
+                        if (prime_shape(ch, qx, lp, e) &&
+                            low_word(p + px, lp, e) * low_word(p + qx, lp, e) == nl)
+                            try_key(c, ch, x, px, si, e, sink);
+                    }
+                }
+            }
+            if (!prime_shape(ch, x, lp, e))
+                continue;
+            for (unsigned g = 0; g < N_GAPS; g++) {
+                size_t qx = x + lp + gaps[g];
+                uint64_t prod;
+
+                if (!prime_shape(ch, qx, lp, e) || !dense(c, ch, a, x, 2 * lp + gaps[g]))
+                    continue;
+                prod = low_word(p + x, lp, e) * low_word(p + qx, lp, e);
+                if (!grow((void **)&c->pairs, &c->pairs_cap, c->n_pairs + 1, sizeof *c->pairs))
+                    return false;
+                c->pairs[c->n_pairs++] = (struct paircand){prod, (uint32_t)x, (uint8_t)e, (uint8_t)si};
+                for (unsigned g2 = 0; g2 < N_GAPS; g2++) {
+                    size_t nx = qx + lp + gaps[g2];
+
+                    if (modulus_shape(ch, nx, ln, e) && low_word(p + nx, ln, e) == prod)
+                        try_key(c, ch, nx, x, si, e, sink);
+                }
+                for (unsigned g2 = 0; g2 < N_GAPS; g2++) {
+                    if (x < ln + gaps[g2])
+                        break;
+                    size_t nx = x - ln - gaps[g2];
+
+                    if (modulus_shape(ch, nx, ln, e) && low_word(p + nx, ln, e) == prod)
+                        try_key(c, ch, nx, x, si, e, sink);
+                }
+            }
+        }
+    }
+    return true;
+}
+
+static int
+cmp_mod(const void *a, const void *b)
+{
+    const struct modcand *x = a, *y = b;
+
+    return x->low < y->low ? -1 : x->low > y->low;
+}
+
+/* Joins each pair of adjacent primes with the moduli of the chunk whose low
+ * word is their product. */
+static void
+join(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    if (c->n_mods == 0 || c->n_pairs == 0)
+        return;
+    qsort(c->mods, c->n_mods, sizeof *c->mods, cmp_mod);
+    for (size_t i = 0; i < c->n_pairs; i++) {
+        const struct paircand *pc = &c->pairs[i];
+        size_t lo = 0, hi = c->n_mods;
+
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (c->mods[mid].low < pc->prod)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < c->n_mods && c->mods[lo].low == pc->prod; lo++)
+            if (c->mods[lo].enc == pc->enc && c->mods[lo].si == pc->si)
+                try_key(c, ch, c->mods[lo].x, pc->x, pc->si, (enum enc)pc->enc, sink);
+    }
+}
+
+/* Two or more zero bytes or two or more 0xff bytes: a length, a pointer,
+ * padding (WF_BAD without the words that are only 7-bit clean). */
+static inline bool
+structured(uint64_t v)
+{
+    uint64_t z = zero_bytes(v), f = zero_bytes(~v);
+
+    return (z & (z - 1)) != 0 || (f & (f - 1)) != 0;
+}
+
+/* Where a number beginning at the run of good words starting at word w can
+ * begin: after the last zero or 0xff byte of word w - 1, at word w, and after
+ * a zero or 0xff byte inside word w (a good word holds at most one of each:
+ * the last byte of a length or a leading zero one byte into the word). */
+static bool
+run_start(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t w, struct dg_sink *sink)
+{
+    size_t x0 = a + 8 * w, xs[6], n = 0;
+
+    /* After each of the last three zero or 0xff bytes of word w - 1, which
+     * must be structured: the number's own first bytes in that word may hold
+     * one or two (5 % of numbers do). Word w - 1 may be low entropy only
+     * because it is 7-bit clean by chance (one word of a number in 256): then
+     * the number may begin in a structured w - 2. A run after text alone is
+     * no number's start (and random bytes, where one word in 256 is 7-bit
+     * clean, cost nothing here). */
+    for (size_t back = 1; back <= 2 && back <= w && n == 0; back++) {
+        const uint8_t *b = ch->p + x0 - 8 * back;
+
+        if (!structured(load_le64(b)))
+            continue;
+        for (int j = 7; j >= 0 && n < 3; j--)
+            if (b[j] == 0x00 || b[j] == 0xff)
+                xs[n++] = x0 - 8 * back + (size_t)j + 1;
+    }
+    if (n == 0)
+        return true;
+    if (xs[0] != x0)
+        xs[n++] = x0;
+    for (size_t j = 0; j < 7; j++)
+        if (ch->p[x0 + j] == 0x00 || ch->p[x0 + j] == 0xff)
+            xs[n++] = x0 + j + 1;
+    for (size_t i = 0; i < n; i++)
+        if (!candidate(c, ch, a, xs[i], sink))
+            return false;
+    return true;
+}
+
+/* The flags of the chunk's words; a file's read-only image is all WF_BAD (no
+ * number the process computed lies there, and none begins or runs into it). */
+static void
+chunk_flags(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words)
+{
+    for (size_t w = 0; w < n_words;) {
+        bool image;
+        size_t end = chunk_span_end(ch, a + 8 * w, &image), we = (end - a + 7) / 8;
+
+        if (we > n_words)
+            we = n_words;
+        if (we <= w)
+            we = w + 1;
+        if (image)
+            memset(c->wf + w, WF_BAD, we - w);
+        else
+            word_flags(ch->p + a + 8 * w, we - w, c->wf + w, c->avx2);
+        w = we;
+    }
+}
+
+/* Sets c->bad from c->wf: bit w for each WF_BAD word, the bits past the
+ * last word clear. */
+static void
+bad_map(struct fac_ctx *c, size_t n_words)
+{
+    size_t n_maps = n_words / 64 + 2;
+
+    size_t w = 0;
+
+    memset(c->bad, 0, n_maps * sizeof *c->bad);
+#ifdef __SSE2__
+    {
+        const __m128i one = _mm_set1_epi8(WF_BAD);
+
+        for (; w + 16 <= n_words; w += 16) {
+            __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(c->wf + w));
+            uint64_t m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, one), one));
+
+            c->bad[w / 64] |= m << (w % 64);
+        }
+    }
+#endif
+    for (; w < n_words; w++)
+        c->bad[w / 64] |= (uint64_t)(c->wf[w] & WF_BAD) << (w % 64);
+}
+
+static dg_err
+fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    struct fac_ctx *c = vctx;
+    size_t a = chunk_phase(ch), n_words;
+
+    if (ch->len < a + 2 * prime_bytes[0] + 64)
+        return DG_OK;
+    n_words = (ch->len - a) / 8;
+    if (!grow((void **)&c->wf, &c->wf_cap, n_words + 1, 1) ||
+        !grow((void **)&c->bad, &c->bad_cap, n_words / 64 + 2, sizeof *c->bad))
+        return DG_E_NOMEM;
+    chunk_flags(c, ch, a, n_words);
+    bad_map(c, n_words);
+    c->n_mods = c->n_pairs = c->n_done = 0;
+    c->tries = 0;
+    c->tries_capped = false;
+    /* Run starts, 64 words at a time: a good word after a WF_BAD one, with at
+     * least MIN_RUN good words among the 8 from it (one of a number's words
+     * may be 7-bit clean by chance). */
+    for (size_t i = 0; i * 64 < n_words; i++) {
+        uint64_t b = c->bad[i], prev = i > 0 ? c->bad[i - 1] >> 63 : 0;
+        uint64_t st = ~b & (b << 1 | prev);
+
+        if (i == 0)
+            st &= ~1ull;
+        for (; st != 0; st &= st - 1) {
+            size_t w = i * 64 + (size_t)__builtin_ctzll(st);
+
+            if (w + MIN_RUN + 1 > n_words)
+                break;
+            if (bad_words(c->bad, w, w + MIN_RUN + 1) <= 1 && !run_start(c, ch, a, w, sink))
+                return DG_E_NOMEM;
+        }
+    }
+    join(c, ch, sink);
+    if (c->tries_capped)
+        dg_sink_warn(sink, ch->off, "rsa-factor: more than %u candidate keys in one chunk; "
+                     "the rest of the chunk's were not tried", MAX_TRIES_PER_CHUNK);
+    return DG_OK;
+}
+
+/* ---- setup ---- */
+
+static dg_err
+fac_init(void *shared, void **out)
+{
+    struct fac_ctx *c = calloc(1, sizeof *c);
+
+    *out = NULL;
+    if (c == NULL)
+        return DG_E_NOMEM;
+    c->proof = keyproof_policy_of(shared);
+    c->avx2 = dg_cpu_avx2();
+    if ((c->bn = BN_CTX_secure_new()) == NULL) {
+        free(c);
+        return DG_E_NOMEM;
+    }
+    *out = c;
+    return DG_OK;
+}
+
+static void
+fac_release(void *vctx)
+{
+    struct fac_ctx *c = vctx;
+
+    if (c == NULL)
+        return;
+    free(c->wf);
+    free(c->bad);
+    free(c->mods);
+    free(c->pairs);
+    BN_CTX_free(c->bn);
+    free(c);
+}
+
+static const char *const fac_forms[] = {"bn-le", "bn-be", NULL};
+
+const struct dg_detector dg_detector_rsa_factor = {
+    .abi = DG_DETECTOR_ABI,
+    .name = "rsa-factor",
+    .summary = "RSA modulus and primes without CRT exponents, at any byte offset (n mod p = 0)",
+    .forms = fac_forms,
+    .severity = DG_SEV_HIGH,
+    .max_span = MAX_SPAN,
+    .flags = DG_DET_BINARY,
+    .default_on = true,
+    .create = keyproof_policy_create,
+    .init = fac_init,
+    .scan = fac_scan,
+    .release = fac_release,
+    .destroy = keyproof_policy_destroy,
+};
