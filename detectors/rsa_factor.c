@@ -22,14 +22,18 @@
  *   - the modulus begins where a run begins (anywhere in the chunk: its low
  *     64 bits are joined against p_low * q_low mod 2^64), or right before p
  *     or right after q with such a gap.
+ *   - or, with no second prime, both numbers announced by their lengths (an
+ *     SSH mpint's 32-bit big-endian length, a 32-bit little-endian count of
+ *     bytes or limbs, an OpenPGP 16-bit bit count) within 4 KiB: such a
+ *     pair is rare enough to divide.
  * A candidate number is odd and full length (a prime's top byte >= 0x80, the
  * modulus's >= 0x40) and holds at most 1 + len/64 low-entropy words. A 64-bit
  * coincidence between unrelated numbers has probability 2^-64, so divisions
  * are only made for real keys.
  *
- * Not found here: a modulus and one prime with no second prime beside it, a
- * key whose numbers begin inside a run of random bytes with no such
- * neighbour, numbers further apart than one chunk, and exponents other than
+ * Not found here: a modulus and one prime with neither a second prime beside
+ * it nor lengths before both, a key whose numbers begin inside a run of
+ * random bytes with no such neighbour, numbers further apart than one chunk, and exponents other than
  * 65537 (the public exponent is not stored with the primes in most of these
  * forms; the finding says whether 65537 was seen beside the modulus). Keys
  * with CRT exponents are rsa-raw's. A file's read-only image
@@ -60,8 +64,12 @@
 #define MIN_RUN 7u                  /* good words of 8 that open a run (a 64-byte prime covers 7) */
 #define MAX_PRIME 256u              /* RSA-4096 */
 #define MAX_SPAN (2u * MAX_PRIME + 8u + MAX_PRIME + 8u + MAX_PRIME + 16u)
-#define MAX_TRIES_PER_CHUNK 64u     /* divisions per chunk (real keys only) */
-#define MAX_KEYS_PER_CHUNK 32u      /* moduli reported per chunk */
+#define MAX_TRIES_PER_CHUNK 4096u   /* divisions per chunk */
+#define ANNOUNCED_RADIUS 4096u      /* bytes between an announced modulus and prime */
+#define MAX_KEYS_PER_CHUNK 256u     /* moduli reported per chunk */
+
+static const char BESIDE[] = "the other prime beside it";
+static const char ANNOUNCED[] = "both announced by their lengths";
 
 static const unsigned prime_bytes[N_SIZES] = {64, 128, 192, 256}; /* RSA-1024 .. 4096 */
 static const unsigned gaps[N_GAPS] = {0, 2, 4, 5, 8};
@@ -96,6 +104,10 @@ struct fac_ctx {
     size_t n_mods, mods_cap;
     struct paircand *pairs;
     size_t n_pairs, pairs_cap;
+    struct modcand *amods;   /* moduli announced by a length (low unused) */
+    size_t n_amods, amods_cap;
+    struct modcand *aprimes; /* primes announced by a length */
+    size_t n_aprimes, aprimes_cap;
     uint32_t done[MAX_KEYS_PER_CHUNK]; /* moduli reported in this chunk */
     size_t n_done;
     unsigned tries;
@@ -130,6 +142,16 @@ odd(const uint8_t *b, unsigned len, enum enc e)
     return ((e == ENC_LE ? b[0] : b[len - 1]) & 1) != 0;
 }
 
+/* Bits set in v (no popcnt instruction in the x86-64 baseline). */
+static inline unsigned
+popcount64(uint64_t v)
+{
+    v -= (v >> 1) & 0x5555555555555555ull;
+    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((v * 0x0101010101010101ull) >> 56);
+}
+
 /* The number of WF_BAD words among words [w0, w1). */
 static inline unsigned
 bad_words(const uint64_t *bad, size_t w0, size_t w1)
@@ -139,12 +161,12 @@ bad_words(const uint64_t *bad, size_t w0, size_t w1)
     if (w0 >= w1)
         return 0;
     if (w0 / 64 == (w1 - 1) / 64)
-        return (unsigned)__builtin_popcountll((bad[w0 / 64] >> (w0 % 64)) &
+        return popcount64((bad[w0 / 64] >> (w0 % 64)) &
                                               (~0ull >> (63 - (w1 - 1) % 64 + w0 % 64)));
-    n = (unsigned)__builtin_popcountll(bad[w0 / 64] >> (w0 % 64));
+    n = popcount64(bad[w0 / 64] >> (w0 % 64));
     for (size_t i = w0 / 64 + 1; i < (w1 - 1) / 64; i++)
-        n += (unsigned)__builtin_popcountll(bad[i]);
-    return n + (unsigned)__builtin_popcountll(bad[(w1 - 1) / 64] << (63 - (w1 - 1) % 64));
+        n += popcount64(bad[i]);
+    return n + popcount64(bad[(w1 - 1) / 64] << (63 - (w1 - 1) % 64));
 }
 
 /* True when [x, x + len) lies in the chunk and the words wholly inside it hold
@@ -176,6 +198,26 @@ decode(const uint8_t *b, unsigned len, enum enc e, BIGNUM *bn)
     return (e == ENC_LE ? BN_lebin2bn(b, (int)len, bn) : BN_bin2bn(b, (int)len, bn)) != NULL;
 }
 
+/* True if the bytes before x give the length of a len-byte number: a
+ * big-endian 32-bit length (an SSH mpint, also with its leading zero byte),
+ * a little-endian 32-bit count of bytes, of 32-bit or of 64-bit limbs, or a
+ * big-endian 16-bit count of bits (an OpenPGP MPI of a full-length number). */
+static bool
+announced(const struct dg_chunk *ch, size_t x, unsigned len)
+{
+    const uint8_t *p = ch->p;
+
+    if (x >= 5 && p[x - 1] == 0 && __builtin_bswap32(load_le32(p + x - 5)) == len + 1)
+        return true;
+    if (x >= 4) {
+        uint32_t le = load_le32(p + x - 4);
+
+        if (__builtin_bswap32(le) == len || le == len || le == len / 4 || le == len / 8)
+            return true;
+    }
+    return x >= 2 && ((unsigned)p[x - 2] << 8 | p[x - 1]) == 8 * len;
+}
+
 /* ---- proof ---- */
 
 /* True if 65537 is stored within 64 bytes of the modulus at [x, x + len)
@@ -196,7 +238,7 @@ exponent_beside(const struct dg_chunk *ch, size_t x, unsigned len)
  * when the prime divides the modulus, proves and reports the key. */
 static void
 try_key(struct fac_ctx *c, const struct dg_chunk *ch, size_t nx, size_t px, unsigned si,
-        enum enc e, struct dg_sink *sink)
+        enum enc e, const char *why, struct dg_sink *sink)
 {
     const unsigned lp = prime_bytes[si], ln = 2 * lp;
     struct dg_finding f;
@@ -242,9 +284,8 @@ try_key(struct fac_ctx *c, const struct dg_chunk *ch, size_t nx, size_t px, unsi
                     e == ENC_LE ? "LE" : "BE", lp);
         if (rc == DG_OK)
             dg_strlcpyf(f.note, sizeof f.note,
-                        "prime dividing the modulus at %+lld bytes (n mod p = 0), the other "
-                        "prime beside it; e 65537 %s",
-                        dist, exponent_beside(ch, nx, ln) ? "seen beside the modulus"
+                        "prime dividing the modulus at %+lld bytes (n mod p = 0), %s; e 65537 %s",
+                        dist, why, exponent_beside(ch, nx, ln) ? "seen beside the modulus"
                                                           : "assumed (not seen beside it)");
         dg_report(sink, &f);
     }
@@ -294,6 +335,11 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
                 if (!grow((void **)&c->mods, &c->mods_cap, c->n_mods + 1, sizeof *c->mods))
                     return false;
                 c->mods[c->n_mods++] = (struct modcand){nl, (uint32_t)x, (uint8_t)e, (uint8_t)si};
+                if (announced(ch, x, ln)) {
+                    if (!grow((void **)&c->amods, &c->amods_cap, c->n_amods + 1, sizeof *c->amods))
+                        return false;
+                    c->amods[c->n_amods++] = (struct modcand){0, (uint32_t)x, (uint8_t)e, (uint8_t)si};
+                }
                 for (unsigned g1 = 0; g1 < N_GAPS; g1++) {
                     size_t px = x + ln + gaps[g1];
 
@@ -304,12 +350,18 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
 
                         if (prime_shape(ch, qx, lp, e) &&
                             low_word(p + px, lp, e) * low_word(p + qx, lp, e) == nl)
-                            try_key(c, ch, x, px, si, e, sink);
+                            try_key(c, ch, x, px, si, e, BESIDE, sink);
                     }
                 }
             }
             if (!prime_shape(ch, x, lp, e))
                 continue;
+            if (announced(ch, x, lp) && dense(c, ch, a, x, lp)) {
+                if (!grow((void **)&c->aprimes, &c->aprimes_cap, c->n_aprimes + 1,
+                          sizeof *c->aprimes))
+                    return false;
+                c->aprimes[c->n_aprimes++] = (struct modcand){0, (uint32_t)x, (uint8_t)e, (uint8_t)si};
+            }
             for (unsigned g = 0; g < N_GAPS; g++) {
                 size_t qx = x + lp + gaps[g];
                 uint64_t prod;
@@ -324,7 +376,7 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
                     size_t nx = qx + lp + gaps[g2];
 
                     if (modulus_shape(ch, nx, ln, e) && low_word(p + nx, ln, e) == prod)
-                        try_key(c, ch, nx, x, si, e, sink);
+                        try_key(c, ch, nx, x, si, e, BESIDE, sink);
                 }
                 for (unsigned g2 = 0; g2 < N_GAPS; g2++) {
                     if (x < ln + gaps[g2])
@@ -332,7 +384,7 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
                     size_t nx = x - ln - gaps[g2];
 
                     if (modulus_shape(ch, nx, ln, e) && low_word(p + nx, ln, e) == prod)
-                        try_key(c, ch, nx, x, si, e, sink);
+                        try_key(c, ch, nx, x, si, e, BESIDE, sink);
                 }
             }
         }
@@ -370,7 +422,7 @@ join(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
         }
         for (; lo < c->n_mods && c->mods[lo].low == pc->prod; lo++)
             if (c->mods[lo].enc == pc->enc && c->mods[lo].si == pc->si)
-                try_key(c, ch, c->mods[lo].x, pc->x, pc->si, (enum enc)pc->enc, sink);
+                try_key(c, ch, c->mods[lo].x, pc->x, pc->si, (enum enc)pc->enc, BESIDE, sink);
     }
 }
 
@@ -382,6 +434,25 @@ structured(uint64_t v)
     uint64_t z = zero_bytes(v), f = zero_bytes(~v);
 
     return (z & (z - 1)) != 0 || (f & (f - 1)) != 0;
+}
+
+/* Tries each announced prime with each announced modulus of twice its size
+ * within ANNOUNCED_RADIUS bytes (both lists are in chunk order: run starts
+ * are visited in order and a run start's candidates lie within 16 bytes). */
+static void
+join_announced(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
+{
+    size_t lo = 0;
+
+    for (size_t i = 0; i < c->n_aprimes; i++) {
+        const struct modcand *pr = &c->aprimes[i];
+
+        while (lo < c->n_amods && c->amods[lo].x + ANNOUNCED_RADIUS + 16 < pr->x)
+            lo++;
+        for (size_t j = lo; j < c->n_amods && c->amods[j].x < pr->x + ANNOUNCED_RADIUS + 16; j++)
+            if (c->amods[j].enc == pr->enc && c->amods[j].si == pr->si && c->amods[j].x != pr->x)
+                try_key(c, ch, c->amods[j].x, pr->x, pr->si, (enum enc)pr->enc, ANNOUNCED, sink);
+    }
 }
 
 /* Where a number beginning at the run of good words starting at word w can
@@ -483,7 +554,7 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         return DG_E_NOMEM;
     chunk_flags(c, ch, a, n_words);
     bad_map(c, n_words);
-    c->n_mods = c->n_pairs = c->n_done = 0;
+    c->n_mods = c->n_pairs = c->n_done = c->n_amods = c->n_aprimes = 0;
     c->tries = 0;
     c->tries_capped = false;
     /* Run starts, 64 words at a time: a good word after a WF_BAD one, with at
@@ -505,9 +576,11 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         }
     }
     join(c, ch, sink);
+    join_announced(c, ch, sink);
     if (c->tries_capped)
-        dg_sink_warn(sink, ch->off, "rsa-factor: more than %u candidate keys in one chunk; "
-                     "the rest of the chunk's were not tried", MAX_TRIES_PER_CHUNK);
+        dg_sink_warn(sink, ch->off, "rsa-factor: more than %u divisions or %u keys in one chunk; "
+                     "the rest of the chunk's candidates were not tried", MAX_TRIES_PER_CHUNK,
+                     MAX_KEYS_PER_CHUNK);
     return DG_OK;
 }
 
@@ -542,6 +615,8 @@ fac_release(void *vctx)
     free(c->bad);
     free(c->mods);
     free(c->pairs);
+    free(c->amods);
+    free(c->aprimes);
     BN_CTX_free(c->bn);
     free(c);
 }

@@ -16,7 +16,8 @@
 # Then synthetic layouts in heap-like filler (every gap the detector knows,
 # both orders of the primes, the modulus before, after or far from them), and
 # the counter-tests: a changed byte in a prime, a modulus with only one prime
-# beside it, and primes beside another key's modulus give nothing.
+# beside it and no lengths, and primes beside another key's modulus give
+# nothing. A modulus and one prime are found when lengths announce both.
 import os
 import struct
 
@@ -107,7 +108,17 @@ def layouts(bits):
     n, p, q, s = numbers(bits)
     out.append(("be-modulus-after-primes", b"\0\0" + be(p, L // 2) + be(q, L // 2) + b"\0" * 4
                 + be(n, L), s))
+    n, p, q, s = numbers(bits)
+    out.append(("be-mpints-one-prime", mpint(65537) + mpint(n) + b"\x11" * 40 + mpint(p), s))
+    n, p, q, s = numbers(bits)
+    out.append(("le-limb-counts-one-prime", struct.pack("<I", L // 4) + le(n, L) + heap(200)
+                + struct.pack("<I", L // 16) + le(q, L // 2), s))
     return out
+
+
+def mpint(x):
+    b = x.to_bytes((x.bit_length() + 8) // 8, "big")  # a leading zero when the top bit is set
+    return struct.pack(">I", len(b)) + b
 
 
 def plant(tmp_path, blobs):
@@ -148,6 +159,10 @@ def test_counter_layouts(tmp_path):
     n, _, _, s = numbers(2048)
     _, p2, q2, _ = numbers(2048)
     blobs.append(b"\0\0\1\0" + be(n, L) + be(p2, L // 2) + be(q2, L // 2))  # another key's primes
+    spkis.append(s)
+    n, p, q, s = numbers(2048)
+    _, p2, _, _ = numbers(2048)
+    blobs.append(mpint(n) + mpint(p2))  # announced, but another key's prime
     spkis.append(s)
     path, _ = plant(tmp_path, blobs)
     rc, findings, _, err = dgtest.scan(path)
