@@ -3,15 +3,18 @@
  *
  * eddsa_raw.c - finds Ed25519 private keys kept as the 64-byte
  * `seed || public key` that libsodium (crypto_sign_*), PyNaCl, Go
- * (ed25519.PrivateKey), wolfSSL (ed25519_key.k) and others hold, with no
- * encoding around them. Proof: the public key OpenSSL derives from the seed
- * equals the stored one (keyproof_prove).
+ * (ed25519.PrivateKey), wolfSSL (ed25519_key.k) and others hold, and Ed448
+ * private keys kept as the 114-byte `seed || public key` (57 bytes each) of
+ * wolfSSL's ed448_key.k, with no encoding around them. Proof: the public key
+ * OpenSSL derives from the seed equals the stored one (keyproof_prove).
  *
- * Deriving a public key costs about 25 us, far too much for every offset, so
- * a block is only tried where what sits around it is what an allocator or a
- * runtime writes around a 64-byte object (x86-64 and other 64-bit
- * little-endian processes; offsets in the process's address space are
- * 8-byte aligned):
+ * Deriving a public key costs about 25 us (a whole try, with OpenSSL's key
+ * construction and the proof, measured 0.2 ms for Ed25519 and 0.34 ms for
+ * Ed448 on a 2-core x86-64), far too much for every offset, so a block is
+ * only tried where what sits around it is what an allocator or a runtime
+ * writes around such an object (x86-64 and other 64-bit little-endian
+ * processes; offsets in the process's address space are 8-byte aligned).
+ * Ed25519:
  *   - glibc malloc: the chunk size word 0x50 or 0x51 (80 bytes, the chunk of
  *     malloc(56..72)) right before the block;
  *   - CPython bytes: ob_size = 64 two words before the block (ob_shash between)
@@ -24,13 +27,25 @@
  *   - a copy of the public key next to the key: the same 32 bytes at distance
  *     32 or 64 (wolfSSL's ed25519_key {p[32], k[64]}; a `pk[32], sk[64]`
  *     pair of buffers or the reverse), so the public half is the repeat.
+ * Ed448:
+ *   - glibc malloc: the chunk size word 0x80 or 0x81 (128 bytes, the chunk of
+ *     malloc(105..120)) right before the block;
+ *   - a copy of the public key right before the block (`pk | seed, pk`, the
+ *     copies 114 bytes apart: wolfSSL 5.5's ed448_key {p[57], k[114]}, whose
+ *     seed is at struct offset 57 and second public key copy at 114, read
+ *     from a real core) or right after it (`seed, pk | pk`, 57 apart). These
+ *     copies sit at any byte alignment: an 8-byte aligned word inside the
+ *     first one equals the word 57 or 114 bytes on, and the bytes that go on
+ *     matching place the copy's start (repeat448).
  * A candidate block must look random in both halves (at least 20 distinct
- * bytes of 32) before any public key is derived, and derivations are capped
- * per chunk and per dump (a warning says so), so random data, zero pages and
- * library code cost one pass of word compares; a file's read-only image
- * (chunk_span_end()) costs none: no key the process made lies there. The
- * seed never leaves this file: findings carry the key's identity, offsets and
- * a redacted preview.
+ * bytes of 32; Ed448: 40 of 57, the public key's last byte 0x00 or 0x80 and
+ * the seed not equal to it) before any public key is derived, and
+ * derivations are capped per chunk and per dump, an Ed448 one counting as
+ * two (a warning says so), so random data, zero pages and library code cost
+ * one pass of word compares; a file's read-only image (chunk_span_end())
+ * costs none: no key the process made lies there. The seed never leaves
+ * this file: findings carry the key's identity, offsets and a redacted
+ * preview.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,18 +64,29 @@
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
-#define KEY 64u                 /* seed || public key */
+#define KEY 64u                 /* Ed25519 seed || public key */
 #define HALF 32u
-#define MIN_DISTINCT 20u        /* distinct bytes in a random-looking half */
-#define MAX_CHUNK_TRIES 2048u   /* derivations per chunk */
+#define MIN_DISTINCT 20u        /* distinct bytes in a random-looking Ed25519 half */
+#define KEY448 114u             /* Ed448 seed || public key */
+#define HALF448 57u
+#define MIN_DISTINCT448 40u     /* distinct bytes in a random-looking Ed448 half */
+#define LOOK448 122u            /* an Ed448 test reads a word 114 bytes on */
+#define COST448 2u              /* an Ed448 try, in Ed25519 tries (measured 1.75) */
+#define MAX_CHUNK_TRIES 2048u   /* derivations per chunk (in Ed25519 units) */
 #define MAX_TRIES 50000u        /* derivations per dump (about 1.5 s) */
 #define MAX_SLICES 65536u       /* Go slice headers and GnuTLS datum pairs per dump */
-#define SPAN 160u               /* longest pattern: a repeat 64 bytes after 64 bytes */
+/* The words scanned run to owned + 64 (an Ed448 public key copy whose seed
+ * starts before owned); each Ed448 test of such a word reads LOOK448 bytes */
+#define WORDS_PAST 64u
+#define SPAN (WORDS_PAST + LOOK448 + 6u)
 
-static const char *const forms[] = {"seed-pk", "seed-datum", NULL};
+static const char *const forms[] = {"seed-pk", "seed-datum", "ed448-seed-pk", NULL};
 
 /* What put a candidate there, for the finding's note. */
-enum site { S_MALLOC, S_PYBYTES, S_GO, S_DATUMS, S_PK_BEFORE, S_PK_AFTER, N_SITES };
+enum site {
+    S_MALLOC, S_PYBYTES, S_GO, S_DATUMS, S_PK_BEFORE, S_PK_AFTER,
+    S448_MALLOC, S448_PK_BEFORE, S448_PK_AFTER, N_SITES
+};
 
 static const char *const site_note[N_SITES] = {
     [S_MALLOC] = "after a glibc malloc chunk header (80-byte chunk)",
@@ -69,7 +95,23 @@ static const char *const site_note[N_SITES] = {
     [S_DATUMS] = "the seed and public key of two GnuTLS datums {ptr, 32} (raw_priv, raw_pub)",
     [S_PK_BEFORE] = "right after a copy of its public key (wolfSSL ed25519_key; pk, sk buffers)",
     [S_PK_AFTER] = "right before a copy of its public key",
+    [S448_MALLOC] = "after a glibc malloc chunk header (128-byte chunk)",
+    [S448_PK_BEFORE] = "right after a copy of its public key (wolfSSL ed448_key; pk, sk buffers)",
+    [S448_PK_AFTER] = "right before a copy of its public key",
 };
+
+/* The two curves' raw forms. */
+struct curve {
+    const char *type;           /* OpenSSL key type name */
+    size_t half;                /* seed and public key length */
+    const char *encoding;
+    const char *preview;
+};
+
+static const struct curve ed25519 = {"ED25519", HALF, "ed25519-seed-pk",
+                                     "64 raw bytes: 32-byte seed, public key (redacted)"};
+static const struct curve ed448 = {"ED448", HALF448, "ed448-seed-pk",
+                                   "114 raw bytes: 57-byte seed, public key (redacted)"};
 
 /* A key read through the address map: a Go slice's backing array (seed and
  * public key at va), or a GnuTLS datum pair (seed at va, public key at pk). */
@@ -96,44 +138,53 @@ struct ctx {
 
 /* --- the test of one block ------------------------------------------------ */
 
+/* True if the n bytes at p hold at least min distinct values. */
+static inline bool
+distinct_at_least(const uint8_t *p, unsigned n, unsigned min)
+{
+    uint8_t seen[256 / 8] = {0};
+    unsigned d = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        d += !(seen[p[i] >> 3] & (1u << (p[i] & 7)));
+        seen[p[i] >> 3] |= (uint8_t)(1u << (p[i] & 7));
+    }
+    return d >= min;
+}
+
+/* An Ed25519 half (32 bytes) that looks random. */
 static bool
 looks_random(const uint8_t *p)
 {
-    uint8_t seen[256 / 8] = {0};
-    unsigned n = 0;
-
-    for (unsigned i = 0; i < HALF; i++) {
-        n += !(seen[p[i] >> 3] & (1u << (p[i] & 7)));
-        seen[p[i] >> 3] |= (uint8_t)(1u << (p[i] & 7));
-    }
-    return n >= MIN_DISTINCT;
+    return distinct_at_least(p, HALF, MIN_DISTINCT);
 }
 
-/* Takes one derivation from the chunk's and the dump's budgets. */
+/* Takes cost derivations (1 for Ed25519, COST448 for Ed448) from the chunk's
+ * and the dump's budgets. */
 static bool
-spend(struct ctx *c)
+spend(struct ctx *c, unsigned cost)
 {
-    if (c->tries >= MAX_CHUNK_TRIES ||
-        atomic_fetch_add(&c->sh->tries, 1) >= MAX_TRIES) {
+    if (c->tries + cost > MAX_CHUNK_TRIES ||
+        atomic_fetch_add(&c->sh->tries, cost) + cost > MAX_TRIES) {
         atomic_store(&c->sh->tries_capped, true);
         return false;
     }
-    c->tries++;
+    c->tries += cost;
     return true;
 }
 
-/* Tests key = seed || pk and reports it at file offset off when the seed
- * gives pk. Returns true if reported. */
+/* Tests key = seed || pk of curve cv and reports it at file offset off when
+ * the seed gives pk. Returns true if reported. */
 static bool
-try_key(const struct shared *sh, const uint8_t *key, uint64_t off, enum site site,
-        uint64_t ctx_off, struct dg_sink *sink)
+try_key(const struct shared *sh, const struct curve *cv, const uint8_t *key, uint64_t off,
+        enum site site, uint64_t ctx_off, struct dg_sink *sink)
 {
     struct dg_finding f;
     EVP_PKEY *pk = NULL;
     dg_err rc = DG_E_CRYPTO;
 
     memset(&f, 0, sizeof f);
-    if (keyproof_ecx_from_raw("ED25519", key, HALF, key + HALF, HALF, &pk) == DG_OK)
+    if (keyproof_ecx_from_raw(cv->type, key, cv->half, key + cv->half, cv->half, &pk) == DG_OK)
         rc = keyproof_prove_finding(sh->proof, pk, KEYPROOF_PUB_STORED, &f);
     EVP_PKEY_free(pk);
     if (rc != DG_OK && !keyproof_named(rc, &f.key))
@@ -144,10 +195,9 @@ try_key(const struct shared *sh, const uint8_t *key, uint64_t off, enum site sit
         dg_strlcpyf(f.encoding, sizeof f.encoding, "ed25519-seed");
         dg_strlcpyf(f.preview, sizeof f.preview, "32 raw bytes: seed (redacted)");
     } else {
-        f.len = KEY;
-        dg_strlcpyf(f.encoding, sizeof f.encoding, "ed25519-seed-pk");
-        dg_strlcpyf(f.preview, sizeof f.preview,
-                    "64 raw bytes: 32-byte seed, public key (redacted)");
+        f.len = 2 * cv->half;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", cv->encoding);
+        dg_strlcpyf(f.preview, sizeof f.preview, "%s", cv->preview);
     }
     if (rc == DG_OK) {
         if (site == S_GO || site == S_DATUMS)
@@ -167,9 +217,26 @@ visit(struct ctx *c, const struct dg_chunk *ch, size_t at, enum site site, struc
 {
     const uint8_t *k = ch->p + at;
 
-    if (at + KEY > ch->len || !looks_random(k) || !looks_random(k + HALF) || !spend(c))
+    if (at + KEY > ch->len || !looks_random(k) || !looks_random(k + HALF) || !spend(c, 1))
         return false;
-    return try_key(c->sh, k, ch->off + at, site, 0, sink);
+    return try_key(c->sh, &ed25519, k, ch->off + at, site, 0, sink);
+}
+
+/* Tries the Ed448 block seed || pk at chunk index at. An Ed448 public key's
+ * last byte holds only the sign bit of x (RFC 8032, 5.2.2), and a seed is
+ * not its own public key; both halves must look random, and the budget
+ * allow. */
+static bool
+visit448(struct ctx *c, const struct dg_chunk *ch, size_t at, enum site site,
+         struct dg_sink *sink)
+{
+    const uint8_t *k = ch->p + at, *pk = k + HALF448;
+
+    if (at + KEY448 > ch->len || (pk[HALF448 - 1] & 0x7f) != 0 ||
+        memcmp(k, pk, HALF448) == 0 || !distinct_at_least(k, HALF448, MIN_DISTINCT448) ||
+        !distinct_at_least(pk, HALF448, MIN_DISTINCT448) || !spend(c, COST448))
+        return false;
+    return try_key(c->sh, &ed448, k, ch->off + at, site, 0, sink);
 }
 
 /* --- the pass --------------------------------------------------------------- */
@@ -231,8 +298,69 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
     }
 }
 
-/* True if the nonzero word w at p may announce a key: a context word, or
- * equal to the word 32 or 64 bytes later. */
+/* The nonzero word w at chunk index j matched the word d (57 or 114) bytes
+ * later: it lies in the first of two copies of an Ed448 public key, d bytes
+ * apart: `pk | seed, pk` (d = 114: wolfSSL's ed448_key {p[57], k[114]}, at
+ * struct offsets 0, 57 and 114) or `seed, pk | pk` (d = 57). The copies may
+ * sit at any byte alignment: the copy starts at most 7 bytes before j, found
+ * by the bytes that still match d bytes on. Only the first word of a run of
+ * matching words looks (the nonzero word before it, which was looked at,
+ * does not match), so a fill with a period of d costs one look per fill.
+ * j + LOOK448 <= ch->len. A pattern belongs to the chunk holding its first
+ * byte, which sees all of it (SPAN). */
+static void
+repeat448(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t d, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p;
+    size_t s = j, e = j + 8, lim = j + HALF448;
+    uint64_t before = j >= 8 ? load_le64(p + j - 8) : 0;
+
+    if (before != 0 && before == load_le64(p + j - 8 + d))
+        return;
+    while (s > 0 && s + 7 > j && p[s - 1] == p[s - 1 + d])
+        s--;
+    if (lim > ch->len - d)
+        lim = ch->len - d;
+    while (e < lim && p[e] == p[e + d])
+        e++;
+    /* each start x of a 57-byte copy in the matching run [s, e) that holds j */
+    for (size_t x = s; x <= j && x + HALF448 <= e; x++) {
+        if (d == KEY448) { /* pk at x | seed, pk: no key repeating after it (a fill) */
+            if (x >= ch->owned)
+                break;
+            if (x + KEY448 + KEY448 > ch->len ||
+                memcmp(p + x + HALF448, p + x + KEY448 + HALF448, HALF448) != 0)
+                visit448(c, ch, x + HALF448, S448_PK_BEFORE, sink);
+        } else if (x >= HALF448) { /* seed at x - 57, pk at x | pk */
+            if (x - HALF448 >= ch->owned)
+                break;
+            visit448(c, ch, x - HALF448, S448_PK_AFTER, sink);
+        }
+    }
+}
+
+/* Examines the nonzero word w at chunk index j (8-byte aligned in the
+ * process; j + LOOK448 <= ch->len) for the Ed448 contexts: a 128-byte glibc
+ * malloc chunk (malloc(105..120)) holding seed || pk, or a public key copy
+ * 57 or 114 bytes on (repeat448). A word equal to the next one is a fill
+ * whose period divides 8, not a key. */
+static void
+look448(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p;
+
+    if ((w | 1) == 0x81 && j + 8 < ch->owned)
+        visit448(c, ch, j + 8, S448_MALLOC, sink);
+    if (w == load_le64(p + j + 8))
+        return;
+    if (w == load_le64(p + j + HALF448))
+        repeat448(c, ch, j, HALF448, sink);
+    if (w == load_le64(p + j + KEY448))
+        repeat448(c, ch, j, KEY448, sink);
+}
+
+/* True if the nonzero word w at p may announce an Ed25519 key: a context
+ * word, or equal to the word 32 or 64 bytes later. */
 static inline bool
 notable(const uint8_t *p, uint64_t w)
 {
@@ -240,39 +368,59 @@ notable(const uint8_t *p, uint64_t w)
            w == load_le64(p + KEY);
 }
 
+/* The same for an Ed448 key: a 128-byte malloc chunk's size word, or equal
+ * to the word 57 or 114 bytes later. */
+static inline bool
+notable448(const uint8_t *p, uint64_t w)
+{
+    return (w | 1) == 0x81 || w == load_le64(p + HALF448) || w == load_le64(p + KEY448);
+}
+
 #if DG_HAVE_AVX2
-/* notable() for four words at once; returns where the scalar pass goes on. */
+/* notable() || notable448() for four words at once; returns where the
+ * scalar pass goes on. look() and look448() test their own contexts, so a
+ * word notable for one curve may go to both. */
 DG_TARGET_AVX2 static size_t
 scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct dg_sink *sink)
 {
     const __m256i one = _mm256_set1_epi64x(1), m51 = _mm256_set1_epi64x(0x51);
+    const __m256i m81 = _mm256_set1_epi64x(0x81);
     const __m256i key = _mm256_set1_epi64x(KEY), half = _mm256_set1_epi64x(HALF);
     const __m256i zero = _mm256_setzero_si256();
 
     __m256i v, v32, v64;
 
-    if (!(j + 32 <= end && j + 32 + KEY + HALF <= ch->len))
+    if (!(j + 32 <= end && j + 32 + KEY448 <= ch->len))
         return j;
     /* the words 32 and 64 bytes on are the next two loads: kept, not reloaded */
     v = _mm256_loadu_si256((const __m256i *)(ch->p + j));
     v32 = _mm256_loadu_si256((const __m256i *)(ch->p + j + HALF));
-    for (; j + 32 <= end && j + 32 + KEY + HALF <= ch->len; j += 32, v = v32, v32 = v64) {
-        __m256i m;
+    for (; j + 32 <= end && j + 32 + KEY448 <= ch->len; j += 32, v = v32, v32 = v64) {
+        __m256i m, v1, v57, v114;
         unsigned bits;
 
         v64 = _mm256_loadu_si256((const __m256i *)(ch->p + j + KEY));
+        v57 = _mm256_loadu_si256((const __m256i *)(ch->p + j + HALF448));
+        v114 = _mm256_loadu_si256((const __m256i *)(ch->p + j + KEY448));
+        v1 = _mm256_or_si256(v, one);
         m = _mm256_or_si256(
-            _mm256_or_si256(_mm256_cmpeq_epi64(_mm256_or_si256(v, one), m51),
+            _mm256_or_si256(_mm256_cmpeq_epi64(v1, m51),
                             _mm256_or_si256(_mm256_cmpeq_epi64(v, key),
                                             _mm256_cmpeq_epi64(v, half))),
             _mm256_or_si256(_mm256_cmpeq_epi64(v, v32), _mm256_cmpeq_epi64(v, v64)));
+        m = _mm256_or_si256(
+            m, _mm256_or_si256(_mm256_cmpeq_epi64(v1, m81),
+                               _mm256_or_si256(_mm256_cmpeq_epi64(v, v57),
+                                               _mm256_cmpeq_epi64(v, v114))));
         bits = (unsigned)_mm256_movemask_pd(
             _mm256_castsi256_pd(_mm256_andnot_si256(_mm256_cmpeq_epi64(v, zero), m)));
 
         for (; bits != 0; bits &= bits - 1) {
             size_t at = j + 8 * (size_t)__builtin_ctz(bits);
+            uint64_t w = load_le64(ch->p + at);
 
-            look(c, ch, at, load_le64(ch->p + at), sink);
+            look(c, ch, at, w, sink);
+            look448(c, ch, at, w, sink);
         }
     }
     return j;
@@ -286,8 +434,10 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     const uint8_t *p = ch->p;
     size_t j = chunk_phase(ch);
     /* j indexes a word; a block it announces starts before owned (checked
-     * at each site) and ends by j + 96 (a public key 64 bytes after it) */
-    size_t end = ch->owned + HALF;
+     * at each site) and ends by j + 96 (an Ed25519 public key 64 bytes after
+     * it); an Ed448 pattern it announces starts at most 64 bytes before it
+     * (seed, pk | pk) and ends by j + 171 */
+    size_t end = ch->owned + WORDS_PAST;
     bool avx2 = dg_cpu_avx2();
 
     c->tries = 0;
@@ -310,8 +460,12 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         for (; j < stop && j + KEY + HALF <= ch->len; j += 8) {
             uint64_t w = load_le64(p + j);
 
-            if (w != 0 && notable(p + j, w))
+            if (w == 0)
+                continue;
+            if (notable(p + j, w))
                 look(c, ch, j, w, sink);
+            if (j + LOOK448 <= ch->len && notable448(p + j, w))
+                look448(c, ch, j, w, sink);
         }
     }
     return DG_OK;
@@ -353,8 +507,8 @@ ed_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
             !looks_random(key) || !looks_random(key + HALF))
             continue;
         c.tries = 0;
-        if (spend(&c))
-            try_key(sh, key, r->off + (s->va - r->va), s->pk == 0 ? S_GO : S_DATUMS, s->off,
+        if (spend(&c, 1))
+            try_key(sh, &ed25519, key, r->off + (s->va - r->va), s->pk == 0 ? S_GO : S_DATUMS, s->off,
                     sink);
     }
     OPENSSL_cleanse(key, sizeof key);
@@ -432,9 +586,9 @@ ed_release(void *ctx)
 const struct dg_detector dg_detector_eddsa_raw = {
     .abi = DG_DETECTOR_ABI,
     .name = "eddsa-raw",
-    .summary = "Ed25519 keys held as the raw 64 bytes seed || public key (libsodium, PyNaCl, "
-               "Go, wolfSSL), found by what allocators and runtimes write around them; "
-               "proven by deriving the public key",
+    .summary = "Ed25519 and Ed448 keys held as the raw seed || public key (libsodium, "
+               "PyNaCl, Go, wolfSSL), found by what allocators and runtimes write around "
+               "them; proven by deriving the public key",
     .forms = forms,
     .severity = DG_SEV_HIGH,
     .max_span = SPAN,
