@@ -304,3 +304,29 @@ def test_ed448_across_chunk_boundaries(tmp_path):
     assert set(got) == set(want) and len(findings) == len(want), (len(got), len(want), err)
     for spki, f in got.items():
         assert f["offset"] == want[spki] and f["copies"] == 1, f
+
+
+def test_ed25519_across_chunk_boundaries(tmp_path):
+    """The same for Ed25519, at 40 aligned positions from 104 bytes before the
+    end of a chunk's owned part to 56 after, in each context: every key is
+    reported once, at its seed (a key whose announcing word, a malloc
+    header, a CPython size or a public key copy before it, lay at the end of
+    the previous chunk was missed)."""
+    chunk = 1 << 14
+    data = bytearray(os.urandom(41 * chunk))
+    want = {}
+    for k in range(1, 41):
+        site = ("pk-before", "pk-after", "malloc", "pybytes")[k % 4]
+        pos = k * chunk - 104 + 8 * (k // 2)  # 8-byte aligned, as the contexts are
+        seed, pk, spki = ed_key()
+        blob = contexts(seed, pk)[site]
+        data[pos:pos + len(blob)] = blob
+        want[spki] = pos + blob.index(seed + pk)
+    path = tmp_path / "edges.bin"
+    path.write_bytes(bytes(data))
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "eddsa-raw", "-j2",
+                                       "--chunk-size", str(chunk))
+    got = {f["key"]["spki_sha256"]: f for f in findings}
+    assert set(got) == set(want) and len(findings) == len(want), (set(want) - set(got), err)
+    for spki, f in got.items():
+        assert f["offset"] == want[spki] and f["copies"] == 1, f
