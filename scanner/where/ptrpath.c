@@ -26,6 +26,7 @@
 
 #include "ptrpath.h"
 #include "../util/deadline.h"
+#include "../util/simd.h"
 
 #define WINDOW (1u << 20)
 #define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
@@ -163,10 +164,88 @@ struct reader {
     size_t n_t, cap;
     uint64_t gmin, gmax;
     unsigned idx, step;
+    bool avx2;        /* dg_cpu_avx2() */
     struct hit *h;
     size_t n;
     dg_err rc;
 };
+
+/* True if the page of v may hold a target (most pointer-like words point
+ * elsewhere and stop here). */
+static inline bool
+page_may_hold(const struct search *s, uint64_t v)
+{
+    uint64_t b = page_bit(v >> 12);
+
+    return s->pages[b >> 6] >> (b & 63) & 1;
+}
+
+/* The word v at address at, inside [gmin, gmax] and on a page that may hold
+ * a target: a hit when it points into one. */
+static void
+consider(struct reader *rd, uint64_t at, uint64_t v)
+{
+    const struct search *s = rd->s;
+    const struct target *tg;
+
+    if ((tg = find_target(rd->t, rd->n_t, s->lim->max_offset, v)) == NULL)
+        return;
+    if (rd->n == rd->cap) { /* keep the best half */
+        qsort(rd->h, rd->n, sizeof *rd->h, cmp_hit);
+        rd->n = rd->cap / 2;
+    }
+    rd->h[rd->n++] = (struct hit){.at = at, .val = v, .off = tg->hi - v + tg->cost,
+                                  .parent = tg->node};
+}
+
+#if DG_HAVE_AVX2
+/* scan_words64() four words at a time: the range test of most words is one
+ * vector compare (unsigned, through the sign bit). Returns the bytes done. */
+DG_TARGET_AVX2 static size_t
+scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
+{
+    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
+    const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
+    size_t k = 0;
+
+    for (; k + 32 <= got; k += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k));
+        __m256i d = _mm256_xor_si256(_mm256_sub_epi64(v, lo), sign);
+        unsigned out = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(d, span)));
+
+        for (unsigned in = ~out & 15u; in != 0; in &= in - 1) {
+            unsigned j = (unsigned)__builtin_ctz(in);
+            uint64_t w;
+
+            memcpy(&w, buf + k + 8 * j, 8);
+            if (page_may_hold(rd->s, w))
+                consider(rd, va + k + 8 * j, w);
+        }
+    }
+    return k;
+}
+#endif
+
+/* The little-endian 64-bit words of buf[0..got), the first at address va:
+ * those inside [gmin, gmax] go to consider(). */
+static void
+scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
+{
+    size_t k = 0;
+
+#if DG_HAVE_AVX2
+    if (rd->avx2)
+        k = scan_words64_avx2(rd, buf, got, va);
+#endif
+    for (; k + 8 <= got; k += 8) {
+        uint64_t v;
+
+        memcpy(&v, buf + k, 8);
+        if (v - rd->gmin <= rd->gmax - rd->gmin && page_may_hold(rd->s, v))
+            consider(rd, va + k, v);
+    }
+}
 
 static void *
 read_windows(void *arg)
@@ -174,8 +253,6 @@ read_windows(void *arg)
     struct reader *rd = arg;
     struct search *s = rd->s;
     const struct dg_regions *map = s->d->map;
-    const struct target *t = rd->t;
-    uint64_t width = s->lim->max_offset;
     uint8_t *buf = malloc(WINDOW);
     unsigned w_no = 0;
 
@@ -197,34 +274,17 @@ read_windows(void *arg)
                 continue;
             if (input_read_at(s->d->in, reg->off + pos, buf, want, &got) != DG_OK)
                 continue; /* that window only */
-            for (size_t k = 0; k + s->word <= got; k += s->word) {
-                uint64_t v;
-                const struct target *tg;
+            if (s->word == 8 && !s->big)
+                scan_words64(rd, buf, got, reg->va + pos);
+            else
+                for (size_t k = 0; k + s->word <= got; k += s->word) {
+                    uint64_t v = 0;
 
-                if (s->word == 8 && !s->big) {
-                    memcpy(&v, buf + k, 8); /* the common case, one load */
-                } else {
-                    v = 0;
                     for (unsigned i = 0; i < s->word; i++)
                         v |= (uint64_t)buf[k + (s->big ? s->word - 1 - i : i)] << (8 * i);
+                    if (v >= rd->gmin && v <= rd->gmax && page_may_hold(s, v))
+                        consider(rd, reg->va + pos + k, v);
                 }
-                if (v < rd->gmin || v > rd->gmax)
-                    continue;
-                {
-                    uint64_t b = page_bit(v >> 12);
-
-                    if (!(s->pages[b >> 6] >> (b & 63) & 1))
-                        continue;
-                }
-                if ((tg = find_target(t, rd->n_t, width, v)) == NULL)
-                    continue;
-                if (rd->n == rd->cap) { /* keep the best half */
-                    qsort(rd->h, rd->n, sizeof *rd->h, cmp_hit);
-                    rd->n = rd->cap / 2;
-                }
-                rd->h[rd->n++] = (struct hit){.at = reg->va + pos + k, .val = v,
-                                              .off = tg->hi - v + tg->cost, .parent = tg->node};
-            }
             if (deadline_now() > s->t_end)
                 atomic_store(&s->timed_out, true);
         }
@@ -247,6 +307,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     bool started[MAX_READERS] = {false};
     unsigned n_rd = s->lim->threads > 1 && !s->d->in->stream ? s->lim->threads : 1;
     uint64_t gmin = t[0].lo, gmax = 0;
+    bool avx2 = dg_cpu_avx2();
     size_t n = 0;
     struct hit *h;
     dg_err rc = DG_OK;
@@ -266,7 +327,8 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
         }
     }
     for (unsigned i = 0; i < n_rd; i++) {
-        rd[i] = (struct reader){s, t, n_t, cap, gmin, gmax, i, n_rd, NULL, 0, DG_OK};
+        rd[i] = (struct reader){.s = s, .t = t, .n_t = n_t, .cap = cap, .gmin = gmin,
+                                .gmax = gmax, .idx = i, .step = n_rd, .avx2 = avx2, .rc = DG_OK};
         /* a share whose thread does not start is read here below */
         started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
     }
