@@ -85,6 +85,12 @@ struct modcand {
     uint8_t si;     /* size index: modulus of 2 * prime_bytes[si] bytes */
 };
 
+/* A slot of join()'s table: a modulus's low word and its index. */
+struct slot {
+    uint64_t low;   /* 0: empty */
+    uint32_t i;
+};
+
 /* Two adjacent numbers that may be p and q: their low words' product. */
 struct paircand {
     uint64_t prod;
@@ -100,10 +106,14 @@ struct fac_ctx {
     size_t wf_cap;
     uint64_t *bad;           /* bit w: word w is WF_BAD (one more zero word at the end) */
     size_t bad_cap;
+    uint64_t *st;            /* bit w: word w is WF_STRUCT (likewise) */
+    size_t st_cap;
     struct modcand *mods;
     size_t n_mods, mods_cap;
     struct paircand *pairs;
     size_t n_pairs, pairs_cap;
+    struct slot *slots;      /* join(): the moduli by low word */
+    size_t slots_cap;
     struct modcand *amods;   /* moduli announced by a length (low unused) */
     size_t n_amods, amods_cap;
     struct modcand *aprimes; /* primes announced by a length */
@@ -326,6 +336,10 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
     for (unsigned ei = 0; ei < N_ENCS; ei++) {
         enum enc e = (enum enc)ei;
 
+        /* the byte at x is, whatever the size, a little-endian number's low
+         * byte (odd) or a big-endian one's top byte (>= 0x40) */
+        if (x >= ch->len || (e == ENC_LE ? !(p[x] & 1) : p[x] < 0x40))
+            continue;
         for (unsigned si = 0; si < N_SIZES; si++) {
             const unsigned lp = prime_bytes[si], ln = 2 * lp;
 
@@ -392,48 +406,41 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
     return true;
 }
 
-static int
-cmp_mod(const void *a, const void *b)
-{
-    const struct modcand *x = a, *y = b;
-
-    return x->low < y->low ? -1 : x->low > y->low;
-}
-
 /* Joins each pair of adjacent primes with the moduli of the chunk whose low
- * word is their product. */
-static void
+ * word is their product: the moduli go into an open-addressing table by low
+ * word (odd, so never 0, the empty slot), the pairs probe it. */
+static bool
 join(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
 {
+    size_t size = 64, mask;
+
     if (c->n_mods == 0 || c->n_pairs == 0)
-        return;
-    qsort(c->mods, c->n_mods, sizeof *c->mods, cmp_mod);
+        return true;
+    while (size < 2 * c->n_mods)
+        size *= 2;
+    if (!grow((void **)&c->slots, &c->slots_cap, size, sizeof *c->slots))
+        return false;
+    mask = size - 1;
+    memset(c->slots, 0, size * sizeof *c->slots);
+    for (size_t i = 0; i < c->n_mods; i++) {
+        size_t h = (size_t)((c->mods[i].low * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+
+        while (c->slots[h].low != 0)
+            h = (h + 1) & mask;
+        c->slots[h] = (struct slot){c->mods[i].low, (uint32_t)i};
+    }
     for (size_t i = 0; i < c->n_pairs; i++) {
         const struct paircand *pc = &c->pairs[i];
-        size_t lo = 0, hi = c->n_mods;
+        size_t h = (size_t)((pc->prod * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
+        for (; c->slots[h].low != 0; h = (h + 1) & mask) {
+            const struct modcand *m = &c->mods[c->slots[h].i];
 
-            if (c->mods[mid].low < pc->prod)
-                lo = mid + 1;
-            else
-                hi = mid;
+            if (m->low == pc->prod && m->enc == pc->enc && m->si == pc->si)
+                try_key(c, ch, m->x, pc->x, pc->si, (enum enc)pc->enc, BESIDE, sink);
         }
-        for (; lo < c->n_mods && c->mods[lo].low == pc->prod; lo++)
-            if (c->mods[lo].enc == pc->enc && c->mods[lo].si == pc->si)
-                try_key(c, ch, c->mods[lo].x, pc->x, pc->si, (enum enc)pc->enc, BESIDE, sink);
     }
-}
-
-/* Two or more zero bytes or two or more 0xff bytes: a length, a pointer,
- * padding (WF_BAD without the words that are only 7-bit clean). */
-static inline bool
-structured(uint64_t v)
-{
-    uint64_t z = zero_bytes(v), f = zero_bytes(~v);
-
-    return (z & (z - 1)) != 0 || (f & (f - 1)) != 0;
+    return true;
 }
 
 /* Tries each announced prime with each announced modulus of twice its size
@@ -474,7 +481,7 @@ run_start(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t w, stru
     for (size_t back = 1; back <= 2 && back <= w && n == 0; back++) {
         const uint8_t *b = ch->p + x0 - 8 * back;
 
-        if (!structured(load_le64(b)))
+        if (!word_struct(load_le64(b)))
             continue;
         for (int j = 7; j >= 0 && n < 3; j--)
             if (b[j] == 0x00 || b[j] == 0xff)
@@ -514,30 +521,33 @@ chunk_flags(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_wor
     }
 }
 
-/* Sets c->bad from c->wf: bit w for each WF_BAD word, the bits past the
- * last word clear. */
+/* Sets c->bad and c->st from c->wf: bit w for each WF_BAD, each WF_STRUCT
+ * word; the bits past the last word clear. */
 static void
-bad_map(struct fac_ctx *c, size_t n_words)
+bit_maps(struct fac_ctx *c, size_t n_words)
 {
-    size_t n_maps = n_words / 64 + 2;
-
-    size_t w = 0;
+    size_t n_maps = n_words / 64 + 2, w = 0;
 
     memset(c->bad, 0, n_maps * sizeof *c->bad);
+    memset(c->st, 0, n_maps * sizeof *c->st);
 #ifdef __SSE2__
     {
-        const __m128i one = _mm_set1_epi8(WF_BAD);
+        const __m128i bad = _mm_set1_epi8(WF_BAD), st = _mm_set1_epi8(WF_STRUCT);
 
         for (; w + 16 <= n_words; w += 16) {
             __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(c->wf + w));
-            uint64_t m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, one), one));
+            uint64_t mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, bad), bad));
+            uint64_t ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, st), st));
 
-            c->bad[w / 64] |= m << (w % 64);
+            c->bad[w / 64] |= mb << (w % 64);
+            c->st[w / 64] |= ms << (w % 64);
         }
     }
 #endif
-    for (; w < n_words; w++)
+    for (; w < n_words; w++) {
         c->bad[w / 64] |= (uint64_t)(c->wf[w] & WF_BAD) << (w % 64);
+        c->st[w / 64] |= (uint64_t)((c->wf[w] & WF_STRUCT) != 0) << (w % 64);
+    }
 }
 
 static dg_err
@@ -550,19 +560,24 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         return DG_OK;
     n_words = (ch->len - a) / 8;
     if (!grow((void **)&c->wf, &c->wf_cap, n_words + 1, 1) ||
-        !grow((void **)&c->bad, &c->bad_cap, n_words / 64 + 2, sizeof *c->bad))
+        !grow((void **)&c->bad, &c->bad_cap, n_words / 64 + 2, sizeof *c->bad) ||
+        !grow((void **)&c->st, &c->st_cap, n_words / 64 + 2, sizeof *c->st))
         return DG_E_NOMEM;
     chunk_flags(c, ch, a, n_words);
-    bad_map(c, n_words);
+    bit_maps(c, n_words);
     c->n_mods = c->n_pairs = c->n_done = c->n_amods = c->n_aprimes = 0;
     c->tries = 0;
     c->tries_capped = false;
-    /* Run starts, 64 words at a time: a good word after a WF_BAD one, with at
-     * least MIN_RUN good words among the 8 from it (one of a number's words
-     * may be 7-bit clean by chance). */
+    /* Run starts, 64 words at a time: a good word after a WF_BAD one that is
+     * structured, or after one that is only 7-bit clean (a number's own word,
+     * by chance) and a structured one (run_start()); with at least MIN_RUN
+     * good words among the 8 from it (one of a number's words may be 7-bit
+     * clean). */
     for (size_t i = 0; i * 64 < n_words; i++) {
         uint64_t b = c->bad[i], prev = i > 0 ? c->bad[i - 1] >> 63 : 0;
-        uint64_t st = ~b & (b << 1 | prev);
+        uint64_t s1 = c->st[i] << 1 | (i > 0 ? c->st[i - 1] >> 63 : 0);
+        uint64_t s2 = c->st[i] << 2 | (i > 0 ? c->st[i - 1] >> 62 : 0);
+        uint64_t st = ~b & (b << 1 | prev) & (s1 | s2);
 
         if (i == 0)
             st &= ~1ull;
@@ -575,7 +590,8 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 return DG_E_NOMEM;
         }
     }
-    join(c, ch, sink);
+    if (!join(c, ch, sink))
+        return DG_E_NOMEM;
     join_announced(c, ch, sink);
     if (c->tries_capped)
         dg_sink_warn(sink, ch->off, "rsa-factor: more than %u divisions or %u keys in one chunk; "
@@ -613,8 +629,10 @@ fac_release(void *vctx)
         return;
     free(c->wf);
     free(c->bad);
+    free(c->st);
     free(c->mods);
     free(c->pairs);
+    free(c->slots);
     free(c->amods);
     free(c->aprimes);
     BN_CTX_free(c->bn);

@@ -650,7 +650,7 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     c->anc[0] = c->bad[0] = 0;
     for (size_t j = 0; j < ahi - alo; j++) {
         bad += c->wf[j] & WF_BAD;
-        n_anc += (unsigned)c->wf[j] >> 1;
+        n_anc += (c->wf[j] & WF_ANCHOR) >> 1;
         c->anc[j + 1] = (uint16_t)n_anc;
         c->bad[j + 1] = (uint16_t)bad;
     }

@@ -9,7 +9,8 @@
  * low entropy (word_bad(): two or more zero bytes, two or more 0xff bytes,
  * or plain 7-bit ASCII), | WF_ANCHOR when it is structured (word_skip(): four
  * or more zero or four or more 0xff bytes: a size, a length, a pointer,
- * padding). avx2 may be true only when dg_cpu_avx2() is. A word of a big
+ * padding), | WF_STRUCT when it holds two or more zero or two or more 0xff
+ * bytes (word_struct(): WF_BAD less the words that are only 7-bit text). avx2 may be true only when dg_cpu_avx2() is. A word of a big
  * number is WF_BAD with probability about 1/200 (7-bit ASCII by chance).
  */
 #ifndef DUMPGATE_WORDFLAGS_H
@@ -24,7 +25,8 @@
 #include "words.h"
 
 #define WF_BAD 1u    /* word_flags(): low entropy */
-#define WF_ANCHOR 2u /* word_flags(): structured */
+#define WF_ANCHOR 2u /* word_flags(): structured (four or more zero or 0xff bytes) */
+#define WF_STRUCT 4u /* word_flags(): two or more zero or 0xff bytes */
 
 /* Low-entropy word: >= 2 zero bytes, >= 2 0xff bytes, or plain 7-bit ASCII. */
 static inline unsigned
@@ -33,6 +35,16 @@ word_bad(uint64_t w)
     uint64_t z = zero_bytes(w), f = zero_bytes(~w);
 
     return ((z & (z - 1)) != 0) | ((f & (f - 1)) != 0) | ((w & 0x8080808080808080ull) == 0);
+}
+
+/* Two or more zero bytes or two or more 0xff bytes: a length, a pointer,
+ * padding. */
+static inline bool
+word_struct(uint64_t w)
+{
+    uint64_t z = zero_bytes(w), f = zero_bytes(~w);
+
+    return (z & (z - 1)) != 0 || (f & (f - 1)) != 0;
 }
 
 /* Words not worth a table slot: dP's low limb is one with probability < 2^-26. */
@@ -55,9 +67,10 @@ static const uint32_t spread[16] = {
 };
 
 static inline uint32_t
-flag_bytes(unsigned bad, unsigned anchor)
+flag_bytes(unsigned bad, unsigned anchor, unsigned st)
 {
-    return spread[bad] | spread[anchor] << 1; /* byte j: flags of word j (little-endian) */
+    /* byte j: flags of word j (little-endian) */
+    return spread[bad] | spread[anchor] << 1 | spread[st] << 2;
 }
 
 static inline size_t
@@ -66,7 +79,8 @@ word_flags_tail(const uint8_t *p, size_t j, size_t n, uint8_t *out)
     for (; j < n; j++) {
         uint64_t v = load_le64(p + 8 * j);
 
-        out[j] = (uint8_t)((word_bad(v) ? WF_BAD : 0) | (word_skip(v) ? WF_ANCHOR : 0));
+        out[j] = (uint8_t)((word_bad(v) ? WF_BAD : 0) | (word_skip(v) ? WF_ANCHOR : 0) |
+                           (word_struct(v) ? WF_STRUCT : 0));
     }
     return j;
 }
@@ -88,8 +102,10 @@ word_flags_avx2(const uint8_t *p, size_t n, uint8_t *out)
         __m256i most = _mm256_max_epu8(nz, nf); /* counts <= 8 sit in each lane's low byte */
         __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi64(most, c1), _mm256_cmpeq_epi64(hi, zero));
         __m256i anc = _mm256_cmpgt_epi64(most, c3);
+        __m256i st = _mm256_cmpgt_epi64(most, c1);
         uint32_t f = flag_bytes((unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(bad)),
-                                (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(anc)));
+                                (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(anc)),
+                                (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(st)));
 
         memcpy(out + j, &f, 4);
     }
@@ -118,7 +134,7 @@ word_flags(const uint8_t *p, size_t n, uint8_t *out, bool avx2)
     /* Counts and sums sit in the low 32 bits of each 64-bit lane, the high 32
      * bits are zero: 32-bit compares, lanes 0 and 2 of the mask. */
     for (; j + 4 <= n; j += 4) {
-        unsigned bad = 0, anc = 0;
+        unsigned bad = 0, anc = 0, st = 0;
 
         for (unsigned h = 0; h < 2; h++) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 8 * (j + 2 * h)));
@@ -129,12 +145,14 @@ word_flags(const uint8_t *p, size_t n, uint8_t *out, bool avx2)
             unsigned b = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(
                 _mm_or_si128(_mm_cmpgt_epi32(most, c1), _mm_cmpeq_epi32(hi, zero))));
             unsigned an = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(most, c3)));
+            unsigned sm = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(most, c1)));
 
             bad |= ((b & 1) | (b >> 1 & 2)) << 2 * h;
             anc |= ((an & 1) | (an >> 1 & 2)) << 2 * h;
+            st |= ((sm & 1) | (sm >> 1 & 2)) << 2 * h;
         }
         {
-            uint32_t f = flag_bytes(bad, anc);
+            uint32_t f = flag_bytes(bad, anc, st);
 
             memcpy(out + j, &f, 4);
         }
