@@ -26,8 +26,10 @@
  *     SSH mpint's 32-bit big-endian length, a 32-bit little-endian count of
  *     bytes or limbs, an OpenPGP 16-bit bit count) within 4 KiB: such a
  *     pair is rare enough to divide.
- * A candidate number is odd and full length (a prime's top byte >= 0x80, the
- * modulus's >= 0x40) and holds at most 1 + len/64 low-entropy words. A 64-bit
+ * A candidate number is odd, has its top bit set (every library this was
+ * tried with makes primes of exactly half the bits and a modulus of exactly
+ * the key's: OpenSSL, Go, Java, NSS, GnuTLS, libgcrypt, mbedTLS, wolfSSL) and
+ * holds at most 1 + len/64 low-entropy words. A 64-bit
  * coincidence between unrelated numbers has probability 2^-64, so divisions
  * are only made for real keys.
  *
@@ -85,12 +87,6 @@ struct modcand {
     uint8_t si;     /* size index: modulus of 2 * prime_bytes[si] bytes */
 };
 
-/* A slot of join()'s table: a modulus's low word and its index. */
-struct slot {
-    uint64_t low;   /* 0: empty */
-    uint32_t i;
-};
-
 /* Two adjacent numbers that may be p and q: their low words' product. */
 struct paircand {
     uint64_t prod;
@@ -112,7 +108,7 @@ struct fac_ctx {
     size_t n_mods, mods_cap;
     struct paircand *pairs;
     size_t n_pairs, pairs_cap;
-    struct slot *slots;      /* join(): the moduli by low word */
+    uint32_t *slots;         /* join(): 1 + index of a modulus, by low word; 0 empty */
     size_t slots_cap;
     struct modcand *amods;   /* moduli announced by a length (low unused) */
     size_t n_amods, amods_cap;
@@ -199,7 +195,7 @@ prime_shape(const struct dg_chunk *ch, size_t x, unsigned len, enum enc e)
 static inline bool
 modulus_shape(const struct dg_chunk *ch, size_t x, unsigned len, enum enc e)
 {
-    return x + len <= ch->len && odd(ch->p + x, len, e) && top_byte(ch->p + x, len, e) >= 0x40;
+    return x + len <= ch->len && odd(ch->p + x, len, e) && top_byte(ch->p + x, len, e) >= 0x80;
 }
 
 static bool
@@ -337,8 +333,8 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
         enum enc e = (enum enc)ei;
 
         /* the byte at x is, whatever the size, a little-endian number's low
-         * byte (odd) or a big-endian one's top byte (>= 0x40) */
-        if (x >= ch->len || (e == ENC_LE ? !(p[x] & 1) : p[x] < 0x40))
+         * byte (odd) or a big-endian one's top byte (>= 0x80) */
+        if (x >= ch->len || (e == ENC_LE ? !(p[x] & 1) : p[x] < 0x80))
             continue;
         for (unsigned si = 0; si < N_SIZES; si++) {
             const unsigned lp = prime_bytes[si], ln = 2 * lp;
@@ -408,7 +404,8 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
 
 /* Joins each pair of adjacent primes with the moduli of the chunk whose low
  * word is their product: the moduli go into an open-addressing table by low
- * word (odd, so never 0, the empty slot), the pairs probe it. */
+ * word (a slot holds 1 + the modulus's index, 0 is empty), the pairs probe
+ * it. */
 static bool
 join(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -425,16 +422,16 @@ join(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
     for (size_t i = 0; i < c->n_mods; i++) {
         size_t h = (size_t)((c->mods[i].low * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 
-        while (c->slots[h].low != 0)
+        while (c->slots[h] != 0)
             h = (h + 1) & mask;
-        c->slots[h] = (struct slot){c->mods[i].low, (uint32_t)i};
+        c->slots[h] = (uint32_t)i + 1;
     }
     for (size_t i = 0; i < c->n_pairs; i++) {
         const struct paircand *pc = &c->pairs[i];
         size_t h = (size_t)((pc->prod * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 
-        for (; c->slots[h].low != 0; h = (h + 1) & mask) {
-            const struct modcand *m = &c->mods[c->slots[h].i];
+        for (; c->slots[h] != 0; h = (h + 1) & mask) {
+            const struct modcand *m = &c->mods[c->slots[h] - 1];
 
             if (m->low == pc->prod && m->enc == pc->enc && m->si == pc->si)
                 try_key(c, ch, m->x, pc->x, pc->si, (enum enc)pc->enc, BESIDE, sink);
