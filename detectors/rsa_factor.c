@@ -26,6 +26,9 @@
  *     SSH mpint's 32-bit big-endian length, a 32-bit little-endian count of
  *     bytes or limbs, an OpenPGP 16-bit bit count) within 4 KiB: such a
  *     pair is rare enough to divide.
+ * Only a run start with a structured word of four or more zero or 0xff
+ * bytes within 512 bytes (a size, a length, a pointer: rsa-raw's anchor
+ * gate) is looked at, so random bytes cost one pass of word classes.
  * A candidate number is odd, has its top bit set (every library this was
  * tried with makes primes of exactly half the bits and a modulus of exactly
  * the key's: OpenSSL, Go, Java, NSS, GnuTLS, libgcrypt, mbedTLS, wolfSSL) and
@@ -63,6 +66,7 @@
 #define N_SIZES 4u
 #define N_GAPS 5u
 #define N_ENCS 2u
+#define ANCHOR_WORDS 64u            /* anchor gate radius: 512 bytes, as rsa-raw's */
 #define MIN_RUN 7u                  /* good words of 8 that open a run (a 64-byte prime covers 7) */
 #define MAX_PRIME 256u              /* RSA-4096 */
 #define MAX_SPAN (2u * MAX_PRIME + 8u + MAX_PRIME + 8u + MAX_PRIME + 16u)
@@ -104,6 +108,8 @@ struct fac_ctx {
     size_t bad_cap;
     uint64_t *st;            /* bit w: word w is WF_STRUCT (likewise) */
     size_t st_cap;
+    uint64_t *anc;           /* bit w: word w is WF_ANCHOR (likewise) */
+    size_t anc_cap;
     struct modcand *mods;
     size_t n_mods, mods_cap;
     struct paircand *pairs;
@@ -497,6 +503,32 @@ run_start(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t w, stru
     return true;
 }
 
+/* True if a WF_ANCHOR word (four or more zero or 0xff bytes: a size, a
+ * length, a pointer's high half, padding) lies within ANCHOR_WORDS of word
+ * w, as one does near every number a program lays out (rsa-raw's anchor
+ * gate); random bytes hold one in 6 * 10^7 words. Near the chunk's start,
+ * what precedes is not visible: such words pass. */
+static inline bool
+near_anchor(const uint64_t *anc, size_t w, size_t n_words)
+{
+    size_t lo = w >= ANCHOR_WORDS ? w - ANCHOR_WORDS : 0;
+    size_t hi = w + ANCHOR_WORDS < n_words ? w + ANCHOR_WORDS : n_words;
+
+    if (w < ANCHOR_WORDS)
+        return true;
+    for (size_t i = lo / 64; i <= (hi - 1) / 64; i++) {
+        uint64_t m = anc[i];
+
+        if (i == lo / 64)
+            m &= ~0ull << (lo % 64);
+        if (i == (hi - 1) / 64)
+            m &= ~0ull >> (63 - (hi - 1) % 64);
+        if (m != 0)
+            return true;
+    }
+    return false;
+}
+
 /* The flags of the chunk's words; a file's read-only image is all WF_BAD (no
  * number the process computed lies there, and none begins or runs into it). */
 static void
@@ -518,8 +550,8 @@ chunk_flags(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_wor
     }
 }
 
-/* Sets c->bad and c->st from c->wf: bit w for each WF_BAD, each WF_STRUCT
- * word; the bits past the last word clear. */
+/* Sets c->bad, c->st and c->anc from c->wf: bit w for each WF_BAD, each
+ * WF_STRUCT, each WF_ANCHOR word; the bits past the last word clear. */
 static void
 bit_maps(struct fac_ctx *c, size_t n_words)
 {
@@ -527,9 +559,11 @@ bit_maps(struct fac_ctx *c, size_t n_words)
 
     memset(c->bad, 0, n_maps * sizeof *c->bad);
     memset(c->st, 0, n_maps * sizeof *c->st);
+    memset(c->anc, 0, n_maps * sizeof *c->anc);
 #ifdef __SSE2__
     {
         const __m128i bad = _mm_set1_epi8(WF_BAD), st = _mm_set1_epi8(WF_STRUCT);
+        const __m128i anc = _mm_set1_epi8(WF_ANCHOR);
 
         for (; w + 16 <= n_words; w += 16) {
             __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(c->wf + w));
@@ -537,13 +571,17 @@ bit_maps(struct fac_ctx *c, size_t n_words)
             uint64_t ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, st), st));
 
             c->bad[w / 64] |= mb << (w % 64);
+            uint64_t ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, anc), anc));
+
             c->st[w / 64] |= ms << (w % 64);
+            c->anc[w / 64] |= ma << (w % 64);
         }
     }
 #endif
     for (; w < n_words; w++) {
         c->bad[w / 64] |= (uint64_t)(c->wf[w] & WF_BAD) << (w % 64);
         c->st[w / 64] |= (uint64_t)((c->wf[w] & WF_STRUCT) != 0) << (w % 64);
+        c->anc[w / 64] |= (uint64_t)((c->wf[w] & WF_ANCHOR) != 0) << (w % 64);
     }
 }
 
@@ -558,7 +596,8 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     n_words = (ch->len - a) / 8;
     if (!grow((void **)&c->wf, &c->wf_cap, n_words + 1, 1) ||
         !grow((void **)&c->bad, &c->bad_cap, n_words / 64 + 2, sizeof *c->bad) ||
-        !grow((void **)&c->st, &c->st_cap, n_words / 64 + 2, sizeof *c->st))
+        !grow((void **)&c->st, &c->st_cap, n_words / 64 + 2, sizeof *c->st) ||
+        !grow((void **)&c->anc, &c->anc_cap, n_words / 64 + 2, sizeof *c->anc))
         return DG_E_NOMEM;
     chunk_flags(c, ch, a, n_words);
     bit_maps(c, n_words);
@@ -583,7 +622,8 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 
             if (w + MIN_RUN + 1 > n_words)
                 break;
-            if (bad_words(c->bad, w, w + MIN_RUN + 1) <= 1 && !run_start(c, ch, a, w, sink))
+            if (bad_words(c->bad, w, w + MIN_RUN + 1) <= 1 && near_anchor(c->anc, w, n_words) &&
+                !run_start(c, ch, a, w, sink))
                 return DG_E_NOMEM;
         }
     }
@@ -627,6 +667,7 @@ fac_release(void *vctx)
     free(c->wf);
     free(c->bad);
     free(c->st);
+    free(c->anc);
     free(c->mods);
     free(c->pairs);
     free(c->slots);
