@@ -11,38 +11,38 @@
  * A division at every byte offset would cost minutes per GiB, so candidates
  * are chosen where numbers begin and joined by one 64-bit relation before any
  * division:
- *   - a number begins where a run of high-entropy words (wordflags.h) begins:
- *     right after the last zero or 0xff byte of the low-entropy word before
- *     the run (a length word, an mpint's leading zero, a pointer's high bytes,
- *     a malloc header; or after one of the two before it), at the run's
- *     first word, or after the one zero or 0xff byte that word may hold;
+ *   - a number begins where a run of high-entropy words (wordflags.h) begins
+ *     after a structured word (two or more zero or 0xff bytes: a length, an
+ *     mpint's leading zero, a pointer's high bytes, a malloc header): after
+ *     one of that word's last three zero or 0xff bytes, at the run's first
+ *     word, or after the one zero or 0xff byte that word may hold;
  *   - the two primes lie next to each other, q after p with a gap of 0, 2, 4,
  *     5 or 8 bytes (bare, a 16-bit count, a 32-bit length, an mpint's length
  *     and leading zero, a 64-bit length), in either order;
  *   - the modulus begins where a run begins (anywhere in the chunk: its low
  *     64 bits are joined against p_low * q_low mod 2^64), or right before p
- *     or right after q with such a gap.
- *   - or, with no second prime, both numbers announced by their lengths (an
- *     SSH mpint's 32-bit big-endian length, a 32-bit little-endian count of
- *     bytes or limbs, an OpenPGP 16-bit bit count) within 4 KiB: such a
+ *     or right after q with such a gap;
+ *   - or, with no second prime, both numbers are announced by their lengths
+ *     (an SSH mpint's 32-bit big-endian length, a 32-bit little-endian count
+ *     of bytes or limbs, an OpenPGP 16-bit bit count) within 4 KiB: such a
  *     pair is rare enough to divide.
- * Only a run start with a structured word of four or more zero or 0xff
- * bytes within 512 bytes (a size, a length, a pointer: rsa-raw's anchor
- * gate) is looked at, so random bytes cost one pass of word classes.
- * A candidate number is odd, has its top bit set (every library this was
- * tried with makes primes of exactly half the bits and a modulus of exactly
- * the key's: OpenSSL, Go, Java, NSS, GnuTLS, libgcrypt, mbedTLS, wolfSSL) and
- * holds at most 1 + len/64 low-entropy words. A 64-bit
- * coincidence between unrelated numbers has probability 2^-64, so divisions
- * are only made for real keys.
+ * Only a run start with a word of four or more zero or 0xff bytes within 512
+ * bytes (a size, a length, a pointer: rsa-raw's anchor gate) is looked at,
+ * so random bytes cost one pass of word classes. A candidate number is odd,
+ * has its top bit set (every library this was tried with makes primes of
+ * exactly half the bits and a modulus of exactly the key's: OpenSSL, Go,
+ * Java, NSS, GnuTLS, libgcrypt, mbedTLS, wolfSSL) and holds at most
+ * 1 + len/64 low-entropy words. A 64-bit coincidence between unrelated
+ * numbers has probability 2^-64, so divisions are only made for real keys.
  *
  * Not found here: a modulus and one prime with neither a second prime beside
- * it nor lengths before both, a key whose numbers begin inside a run of
- * random bytes with no such neighbour, numbers further apart than one chunk, and exponents other than
- * 65537 (the public exponent is not stored with the primes in most of these
- * forms; the finding says whether 65537 was seen beside the modulus). Keys
- * with CRT exponents are rsa-raw's. A file's read-only image
- * (chunk_span_end()) holds no number the process computed and is skipped.
+ * it nor lengths before both; numbers that begin inside a run of random
+ * bytes, or far from any structured word; numbers further apart than one
+ * chunk; exponents other than 65537 (the public exponent is not stored with
+ * the primes in most of these forms; the finding says whether 65537 was
+ * seen beside the modulus). Keys with CRT exponents are rsa-raw's. A file's
+ * read-only image (chunk_span_end()) holds no number the process computed
+ * and is skipped.
  * Findings never carry key bytes.
  */
 #include <stdbool.h>
