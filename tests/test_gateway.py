@@ -37,6 +37,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
+        if len(body) != n:  # the sender died mid-request (kill -9): no upload
+            self.close_connection = True
+            return
         rid = "bp-" + uuid.uuid4().hex
         with open(os.path.join(out, rid + ".body"), "wb") as f:
             f.write(body)
