@@ -62,6 +62,7 @@
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
+#include "../scanner/util/words.h"
 
 #define AES_MAX_BYTES 240       /* AES-256: 15 round keys */
 #define AES_MAX_WORDS 60
@@ -102,16 +103,6 @@ struct ctx {
 };
 
 /* --- GF(2^8) and the AES functions ---------------------------------------- */
-
-/* Bits set in v, inline (without -mpopcnt __builtin_popcount is a libgcc
- * call, and it is the inner loop of steps 2 and 3). */
-static inline unsigned
-popcount32(uint32_t v)
-{
-    v -= (v >> 1) & 0x55555555u;
-    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
-    return (((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
-}
 
 static uint8_t
 xtime(uint8_t a)

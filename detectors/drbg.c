@@ -263,7 +263,7 @@ code_pointer(const struct dg_dump *dump, uint64_t w)
 {
     const struct dg_region *r;
 
-    if (w < 0x10000 || w >= USER_VA_END)
+    if (w < USER_VA_START || w >= USER_VA_END)
         return false;
     r = dg_dump_region_at_va(dump, w);
     return r == NULL || (r->perms & DG_PERM_X) != 0;

@@ -58,6 +58,7 @@
 
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/chunkva.h"
+#include "../scanner/util/grow.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/wordflags.h"
 #include "../scanner/util/words.h"
@@ -152,16 +153,6 @@ static inline bool
 odd(const uint8_t *b, unsigned len, enum enc e)
 {
     return ((e == ENC_LE ? b[0] : b[len - 1]) & 1) != 0;
-}
-
-/* Bits set in v (no popcnt instruction in the x86-64 baseline). */
-static inline unsigned
-popcount64(uint64_t v)
-{
-    v -= (v >> 1) & 0x5555555555555555ull;
-    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
-    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    return (unsigned)((v * 0x0101010101010101ull) >> 56);
 }
 
 /* The number of WF_BAD words among words [w0, w1). */
@@ -309,20 +300,16 @@ try_key(struct fac_ctx *c, const struct dg_chunk *ch, size_t nx, size_t px, unsi
 
 /* ---- candidates ---- */
 
+/* Appends m to the array *v of *n elements (capacity *cap). */
 static bool
-grow(void **arr, size_t *cap, size_t need, size_t size)
+push_mod(struct modcand **v, size_t *n, size_t *cap, struct modcand m)
 {
-    size_t n = *cap ? *cap : 1024;
-    void *p;
+    struct modcand *nv = grow_to(*v, *n + 1, cap, sizeof **v, 1024);
 
-    if (need <= *cap)
-        return true;
-    while (n < need)
-        n *= 2;
-    if ((p = realloc(*arr, n * size)) == NULL)
+    if (nv == NULL)
         return false;
-    *arr = p;
-    *cap = n;
+    *v = nv;
+    nv[(*n)++] = m;
     return true;
 }
 
@@ -348,13 +335,13 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
             if (modulus_shape(ch, x, ln, e) && dense(c, ch, a, x, ln)) {
                 uint64_t nl = low_word(p + x, ln, e);
 
-                if (!grow((void **)&c->mods, &c->mods_cap, c->n_mods + 1, sizeof *c->mods))
+                if (!push_mod(&c->mods, &c->n_mods, &c->mods_cap,
+                              (struct modcand){nl, (uint32_t)x, (uint8_t)e, (uint8_t)si}))
                     return false;
-                c->mods[c->n_mods++] = (struct modcand){nl, (uint32_t)x, (uint8_t)e, (uint8_t)si};
                 if (announced(ch, x, ln)) {
-                    if (!grow((void **)&c->amods, &c->amods_cap, c->n_amods + 1, sizeof *c->amods))
+                    if (!push_mod(&c->amods, &c->n_amods, &c->amods_cap,
+                                  (struct modcand){0, (uint32_t)x, (uint8_t)e, (uint8_t)si}))
                         return false;
-                    c->amods[c->n_amods++] = (struct modcand){0, (uint32_t)x, (uint8_t)e, (uint8_t)si};
                 }
                 for (unsigned g1 = 0; g1 < N_GAPS; g1++) {
                     size_t px = x + ln + gaps[g1];
@@ -373,10 +360,9 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
             if (!prime_shape(ch, x, lp, e))
                 continue;
             if (announced(ch, x, lp) && dense(c, ch, a, x, lp)) {
-                if (!grow((void **)&c->aprimes, &c->aprimes_cap, c->n_aprimes + 1,
-                          sizeof *c->aprimes))
+                if (!push_mod(&c->aprimes, &c->n_aprimes, &c->aprimes_cap,
+                              (struct modcand){0, (uint32_t)x, (uint8_t)e, (uint8_t)si}))
                     return false;
-                c->aprimes[c->n_aprimes++] = (struct modcand){0, (uint32_t)x, (uint8_t)e, (uint8_t)si};
             }
             for (unsigned g = 0; g < N_GAPS; g++) {
                 size_t qx = x + lp + gaps[g];
@@ -385,8 +371,14 @@ candidate(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t x, stru
                 if (!prime_shape(ch, qx, lp, e) || !dense(c, ch, a, x, 2 * lp + gaps[g]))
                     continue;
                 prod = low_word(p + x, lp, e) * low_word(p + qx, lp, e);
-                if (!grow((void **)&c->pairs, &c->pairs_cap, c->n_pairs + 1, sizeof *c->pairs))
-                    return false;
+                {
+                    struct paircand *nv =
+                        grow_to(c->pairs, c->n_pairs + 1, &c->pairs_cap, sizeof *c->pairs, 1024);
+
+                    if (nv == NULL)
+                        return false;
+                    c->pairs = nv;
+                }
                 c->pairs[c->n_pairs++] = (struct paircand){prod, (uint32_t)x, (uint8_t)e, (uint8_t)si};
                 for (unsigned g2 = 0; g2 < N_GAPS; g2++) {
                     size_t nx = qx + lp + gaps[g2];
@@ -421,8 +413,13 @@ join(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sink)
         return true;
     while (size < 2 * c->n_mods)
         size *= 2;
-    if (!grow((void **)&c->slots, &c->slots_cap, size, sizeof *c->slots))
-        return false;
+    {
+        uint32_t *nv = grow_to(c->slots, size, &c->slots_cap, sizeof *c->slots, 64);
+
+        if (nv == NULL)
+            return false;
+        c->slots = nv;
+    }
     mask = size - 1;
     memset(c->slots, 0, size * sizeof *c->slots);
     for (size_t i = 0; i < c->n_mods; i++) {
@@ -550,6 +547,28 @@ chunk_flags(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_wor
     }
 }
 
+/* Makes c->wf hold n_words flags and the bitmaps n_words bits (and one
+ * more word each). */
+static bool
+size_maps(struct fac_ctx *c, size_t n_words)
+{
+    uint8_t *wf = grow_to(c->wf, n_words + 1, &c->wf_cap, 1, 1024);
+    uint64_t **maps[3] = {&c->bad, &c->st, &c->anc};
+    size_t *caps[3] = {&c->bad_cap, &c->st_cap, &c->anc_cap};
+
+    if (wf == NULL)
+        return false;
+    c->wf = wf;
+    for (int i = 0; i < 3; i++) {
+        uint64_t *m = grow_to(*maps[i], n_words / 64 + 2, caps[i], sizeof *m, 64);
+
+        if (m == NULL)
+            return false;
+        *maps[i] = m;
+    }
+    return true;
+}
+
 /* Sets c->bad, c->st and c->anc from c->wf: bit w for each WF_BAD, each
  * WF_STRUCT, each WF_ANCHOR word; the bits past the last word clear. */
 static void
@@ -594,10 +613,7 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if (ch->len < a + 2 * prime_bytes[0] + 64)
         return DG_OK;
     n_words = (ch->len - a) / 8;
-    if (!grow((void **)&c->wf, &c->wf_cap, n_words + 1, 1) ||
-        !grow((void **)&c->bad, &c->bad_cap, n_words / 64 + 2, sizeof *c->bad) ||
-        !grow((void **)&c->st, &c->st_cap, n_words / 64 + 2, sizeof *c->st) ||
-        !grow((void **)&c->anc, &c->anc_cap, n_words / 64 + 2, sizeof *c->anc))
+    if (!size_maps(c, n_words))
         return DG_E_NOMEM;
     chunk_flags(c, ch, a, n_words);
     bit_maps(c, n_words);

@@ -57,6 +57,7 @@
 #include "../engine/verdict.h"
 #include "../input/decompress.h"
 #include "../util/fdio.h"
+#include "../util/grow.h"
 #include "recompress.h"
 #include "../proof/keyproof.h"
 #include "redact.h"
@@ -142,31 +143,16 @@ struct scanner {
     struct keybag bag;
 };
 
-/* Makes room for one more element in *v (n used of *cap, each size bytes;
- * the first allocation holds `first`). False when out of memory (*v kept). */
-static bool
-grow(void *v, size_t n, size_t *cap, size_t size, size_t first)
-{
-    void **pv = v;
-    size_t c = *cap ? 2 * *cap : first;
-    void *nv;
-
-    if (n < *cap)
-        return true;
-    if ((nv = realloc(*pv, c * size)) == NULL)
-        return false;
-    *pv = nv;
-    *cap = c;
-    return true;
-}
-
 static dg_err
 spans_add(struct spans *s, uint64_t off, uint64_t len, const char *what)
 {
+    void *v;
+
     if (len == 0)
         return DG_OK;
-    if (!grow(&s->v, s->n, &s->cap, sizeof s->v[0], 16))
+    if ((v = grow_to(s->v, s->n + 1, &s->cap, sizeof s->v[0], 16)) == NULL)
         return DG_E_NOMEM;
+    s->v = v;
     s->v[s->n].off = off;
     s->v[s->n].len = len;
     s->v[s->n].shape = SPAN_PLAIN;
@@ -224,6 +210,7 @@ static void
 on_proven(void *arg, const EVP_PKEY *pkey, const struct dg_key *key)
 {
     struct keybag *b = arg;
+    void *v;
 
     if (key->spki_sha256[0] == '\0')
         return;
@@ -234,11 +221,12 @@ on_proven(void *arg, const EVP_PKEY *pkey, const struct dg_key *key)
             return;
         }
     }
-    if (!grow(&b->v, b->n, &b->cap, sizeof b->v[0], 16)) {
+    if ((v = grow_to(b->v, b->n + 1, &b->cap, sizeof b->v[0], 16)) == NULL) {
         b->nomem = true;
         pthread_mutex_unlock(&b->lock);
         return;
     }
+    b->v = v;
     /* the detector frees its reference; ours keeps the key */
     if (EVP_PKEY_up_ref((EVP_PKEY *)pkey) == 1) {
         memcpy(b->v[b->n].spki, key->spki_sha256, sizeof b->v[b->n].spki);
@@ -321,8 +309,11 @@ redaction_add(struct redaction *R, const struct scan_finding *sf, struct keybag 
     dg_err rc;
 
     if (k == NULL) {
-        if (!grow(&R->v, R->n, &R->cap, sizeof R->v[0], 8))
+        void *v = grow_to(R->v, R->n + 1, &R->cap, sizeof R->v[0], 8);
+
+        if (v == NULL)
             return DG_E_NOMEM;
+        R->v = v;
         k = &R->v[R->n++];
         memset(k, 0, sizeof *k);
         dg_strlcpyf(k->fp, sizeof k->fp, "%s", fp);
@@ -347,11 +338,13 @@ forms_add(struct forms *F, size_t key, const uint8_t *b, size_t len, const char 
           const char *form)
 {
     struct form *x;
+    void *v;
 
     if (len < NUMBER_MIN)
         return DG_OK;
-    if (!grow(&F->v, F->n, &F->cap, sizeof F->v[0], 32))
+    if ((v = grow_to(F->v, F->n + 1, &F->cap, sizeof F->v[0], 32)) == NULL)
         return DG_E_NOMEM;
+    F->v = v;
     x = &F->v[F->n];
     if ((x->b = malloc(len)) == NULL)
         return DG_E_NOMEM;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "regions.h"
+#include "../util/grow.h"
 
 struct claim {
     struct dg_region r;
@@ -535,23 +536,6 @@ regions_info_const(const struct dg_regions *m)
     return &m->info;
 }
 
-/* Makes room for one more element of size sz in v (count n, capacity
- * *cap). Returns the array (maybe moved), or NULL with v unchanged. */
-static void *
-grow(void *v, size_t n, size_t *cap, size_t sz)
-{
-    size_t nc;
-    void *nv;
-
-    if (n < *cap)
-        return v;
-    nc = *cap ? 2 * *cap : 16;
-    if ((nv = realloc(v, nc * sz)) == NULL)
-        return NULL;
-    *cap = nc;
-    return nv;
-}
-
 dg_err
 regions_add_module(struct dg_regions *m, uint64_t va, uint64_t size, uint64_t file_off,
                    const char *name, const char *build_id, const char *debug_file)
@@ -560,7 +544,7 @@ regions_add_module(struct dg_regions *m, uint64_t va, uint64_t size, uint64_t fi
 
     if (m->n_modules >= REGIONS_MAX_MODULES)
         return DG_E_LIMIT;
-    if ((e = grow(m->modules, m->n_modules, &m->cap_modules, sizeof *m->modules)) == NULL)
+    if ((e = grow_to(m->modules, m->n_modules + 1, &m->cap_modules, sizeof *m->modules, 16)) == NULL)
         return DG_E_NOMEM;
     m->modules = e;
     e = &m->modules[m->n_modules];
@@ -601,7 +585,8 @@ regions_set_thread_name(struct dg_regions *m, int64_t tid, const char *name)
 
     if (m->n_threads >= REGIONS_MAX_THREAD_NAMES)
         return DG_E_LIMIT;
-    if ((t = grow(m->threads, m->n_threads, &m->cap_threads, sizeof *m->threads)) == NULL)
+    if ((t = grow_to(m->threads, m->n_threads + 1, &m->cap_threads, sizeof *m->threads, 16)) ==
+        NULL)
         return DG_E_NOMEM;
     m->threads = t;
     m->threads[m->n_threads].tid = tid;

@@ -10,7 +10,8 @@
  * the additions cannot carry across bytes); count_flagged(m) is the number of
  * bytes flagged in such a mask. user_pointer(v) is true when v
  * can be an 8-byte-aligned pointer into the user half of a 64-bit process
- * (48-bit addresses, above the first 64 KiB that no process maps).
+ * (48-bit addresses, above the first 64 KiB that no process maps:
+ * [USER_VA_START, USER_VA_END)). popcount32()/popcount64() count set bits.
  */
 #ifndef DUMPGATE_WORDS_H
 #define DUMPGATE_WORDS_H
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define USER_VA_START 0x10000ull           /* no process maps the first 64 KiB */
 #define USER_VA_END 0x0000800000000000ull /* end of x86-64 user space */
 
 static inline uint64_t
@@ -51,7 +53,26 @@ count_flagged(uint64_t m)
 static inline bool
 user_pointer(uint64_t v)
 {
-    return (v & 7) == 0 && v >= 0x10000 && v < USER_VA_END;
+    return (v & 7) == 0 && v >= USER_VA_START && v < USER_VA_END;
+}
+
+/* Bits set in v, inline: without -mpopcnt (not in the x86-64 baseline)
+ * __builtin_popcount is a libgcc call. */
+static inline unsigned
+popcount32(uint32_t v)
+{
+    v -= (v >> 1) & 0x55555555u;
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    return (((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+}
+
+static inline unsigned
+popcount64(uint64_t v)
+{
+    v -= (v >> 1) & 0x5555555555555555ull;
+    v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+    v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((v * 0x0101010101010101ull) >> 56);
 }
 
 #endif

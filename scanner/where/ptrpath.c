@@ -37,7 +37,6 @@
 #define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
 #define SUM_WORDS 64u  /* a window's summary: 4096 bits, one per hashed 64 KiB of address */
 #define MAX_SUMS 16384u /* windows summarised (16 GiB of writable memory, 8 MiB) */
-#define USER_LO 0x10000ull /* no process maps the first 64 KiB */
 #define NO_PARENT SIZE_MAX
 
 struct node {
@@ -234,8 +233,8 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
     const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
     const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
-    const __m256i ulo = _mm256_set1_epi64x((long long)USER_LO);
-    const __m256i uspan = _mm256_set1_epi64x((long long)((USER_VA_END - 1 - USER_LO) ^ 0x8000000000000000ull));
+    const __m256i ulo = _mm256_set1_epi64x((long long)USER_VA_START);
+    const __m256i uspan = _mm256_set1_epi64x((long long)((USER_VA_END - 1 - USER_VA_START) ^ 0x8000000000000000ull));
     size_t k = 0;
 
     for (; k + 32 <= got; k += 32) {
@@ -286,7 +285,7 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
         uint64_t v;
 
         memcpy(&v, buf + k, 8);
-        if (rd->sum != NULL && v - USER_LO < USER_VA_END - USER_LO) {
+        if (rd->sum != NULL && v - USER_VA_START < USER_VA_END - USER_VA_START) {
             unsigned b = sum_bit(v);
 
             rd->sum[b >> 6] |= 1ull << (b & 63);
