@@ -25,10 +25,10 @@ import dgtest
 from conftest import gcore
 
 
-def ed_key():
-    """A fresh Ed25519 key: (seed, public key, spki_sha256)."""
+def ed_key(cls=ed25519.Ed25519PrivateKey):
+    """A fresh Ed25519 key (or of cls, e.g. Ed448): (seed, public key, spki_sha256)."""
     import hashlib
-    k = ed25519.Ed25519PrivateKey.generate()
+    k = cls.generate()
     seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                            serialization.NoEncryption())
     pub = k.public_key()
@@ -154,16 +154,9 @@ def test_pynacl_signing_key(tmp_path, procs):
 
 def ed448_key():
     """A fresh Ed448 key: (seed, public key, spki_sha256)."""
-    import hashlib
-    k = ed448.Ed448PrivateKey.generate()
-    seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                           serialization.NoEncryption())
-    pub = k.public_key()
-    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    spki = pub.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    seed, raw, spki = ed_key(ed448.Ed448PrivateKey)
     assert len(seed) == len(raw) == 57
-    return seed, raw, hashlib.sha256(spki).hexdigest()
+    return seed, raw, spki
 
 
 def contexts448(seed, pk):
