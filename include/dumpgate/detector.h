@@ -86,6 +86,17 @@ struct dg_region {
 
 const char *dg_span_kind_name(enum dg_span_kind k); /* "heap", "notes", ... */
 
+/* True when r is a mapping of a file that the process could not write (a
+ * file or module span whose known permissions lack DG_PERM_W: code,
+ * read-only data, a file mapped for reading): its bytes are the file's own,
+ * and nothing the process computed at run time lies there. */
+static inline bool
+dg_region_is_image(const struct dg_region *r)
+{
+    return r->has_va && (r->kind == DG_SPAN_FILE || r->kind == DG_SPAN_MODULE) &&
+           r->perms != 0 && (r->perms & DG_PERM_W) == 0;
+}
+
 /* The map of one dump, as seen by detectors. */
 struct dg_dump;
 
@@ -159,6 +170,12 @@ const char *dg_config_get(const struct dg_config *cfg, const char *name);
 
 #define DG_DET_TEXT 1u   /* finds text forms */
 #define DG_DET_BINARY 2u /* finds binary forms */
+/* Finds only what the process computed (a key's limbs, a key schedule, a
+ * library's key struct), so it does not search a file's read-only image
+ * (dg_region_is_image()). A finding such a detector reports there anyway
+ * (it was scanned before the dump said what lay there: a stream whose notes
+ * come last) is dropped, so that a stream and a file give the same findings. */
+#define DG_DET_NO_IMAGES 4u
 
 struct dg_detector {
     unsigned abi;                 /* DG_DETECTOR_ABI; always first */
@@ -167,7 +184,7 @@ struct dg_detector {
     const char *const *forms;     /* NULL-terminated: "pkcs1", "pkcs8", ... */
     enum dg_severity severity;    /* default for a confirmed finding */
     size_t max_span;              /* longest match in bytes = chunk overlap */
-    unsigned flags;               /* DG_DET_TEXT | DG_DET_BINARY */
+    unsigned flags;               /* DG_DET_TEXT | DG_DET_BINARY | DG_DET_NO_IMAGES */
     bool default_on;              /* runs unless deselected */
 
     dg_err (*create)(const struct dg_config *cfg, void **shared);

@@ -15,11 +15,15 @@
  * descriptors are decoded in the file's byte order), truncated cores
  * (claims past the end are counted unreadable by regions_finish), zero
  * padding between notes (seen in real kernel cores), and streams (parsed from
- * the input's head through elf_memory). All ELF structure parsing is libelf's;
+ * the input's head through elf_memory; notes past the head, where gcore puts
+ * them, are kept by the input as the engine reads them and decoded after the
+ * scan by elfcore_read_late()). All ELF structure parsing is libelf's;
  * this file only decodes note descriptors, which libelf leaves as raw bytes.
  * Layout notes: ../shared/reference/dumps.md section 1.
  */
 #include <gelf.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +41,7 @@
 
 #define STREAM_HEAD_FIRST (1u << 20)
 #define TRUNCATED_NAMED 8 /* truncated segments warned about one by one */
+#define NOTES_MAX (64u << 20) /* bytes of one PT_NOTE decoded */
 
 bool
 elfcore_probe(const uint8_t *p, size_t n)
@@ -54,6 +59,7 @@ struct core {
     bool big;            /* descriptors are big-endian */
     unsigned word;       /* 4 or 8 */
     GElf_Half machine;
+    size_t phnum;
     unsigned threads;
 };
 
@@ -318,24 +324,26 @@ all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
-/* Walks the notes of one PT_NOTE segment at file offset off. */
+/* Walks the notes of one PT_NOTE segment of len bytes at offset at of c->elf,
+ * which are the bytes at offset off of the dump (the same, but for the notes
+ * of a stream read after its end: elfcore_read_late()). */
 static void
-read_notes(struct core *c, uint64_t off, uint64_t len)
+read_notes(struct core *c, uint64_t at, uint64_t len, uint64_t off)
 {
     Elf_Data *data;
     size_t pos = 0;
 
-    if (off >= c->size)
+    if (at >= c->size)
         return;
-    if (len > c->size - off)
-        len = c->size - off;
-    if (len > (64u << 20)) {
+    if (len > c->size - at)
+        len = c->size - at;
+    if (len > NOTES_MAX) {
         dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_LIMIT, off,
                    "%s: PT_NOTE of %llu bytes; reading its first 64 MiB", c->in->name,
                    (unsigned long long)len);
-        len = 64u << 20;
+        len = NOTES_MAX;
     }
-    data = elf_getdata_rawchunk(c->elf, (int64_t)off, (size_t)len, ELF_T_NHDR);
+    data = elf_getdata_rawchunk(c->elf, (int64_t)at, (size_t)len, ELF_T_NHDR);
     if (data == NULL || data->d_buf == NULL) {
         dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, off, "%s: cannot read notes: %s",
                    c->in->name, elf_errmsg(-1));
@@ -401,6 +409,41 @@ type_name(GElf_Half type)
     default:
         return "non-core";
     }
+}
+
+/* The notes at off of a stream, past its head (gcore writes them last):
+ * the input keeps them as the engine pulls them by, and elfcore_read_late()
+ * reads them after the scan. */
+static void
+defer_notes(struct core *c, uint64_t off, uint64_t len)
+{
+    dg_err rc;
+
+    if (len > NOTES_MAX) {
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_LIMIT, off,
+                   "%s: PT_NOTE of %llu bytes; reading its first 64 MiB", c->in->name,
+                   (unsigned long long)len);
+        len = NOTES_MAX;
+    }
+    rc = input_keep_range(c->in, off, (size_t)len);
+    if (rc != DG_OK)
+        dg_diag_at(c->d, DG_DIAG_WARNING, rc, off,
+                   "%s: the notes at offset 0x%llx lie past the stream's first %llu bytes "
+                   "and cannot be kept (%s): regions are not named from them",
+                   c->in->name, (unsigned long long)off, (unsigned long long)c->size,
+                   dg_strerror(rc));
+}
+
+/* regions_info()'s detail and thread count from what c has read. */
+static void
+describe(struct core *c)
+{
+    struct regions_info *info = regions_info(c->map);
+
+    info->n_threads = c->threads;
+    snprintf(info->detail, sizeof info->detail, "ELF%u %s %s, %zu segments, %u threads",
+             c->word * 8, c->big ? "MSB" : "LSB", elfcore_machine_name(c->machine), c->phnum,
+             c->threads);
 }
 
 static dg_err
@@ -516,13 +559,15 @@ read_core(struct core *c)
     for (size_t i = 0; i < phnum; i++) {
         GElf_Phdr ph;
 
-        if (gelf_getphdr(c->elf, (int)i, &ph) != NULL && ph.p_type == PT_NOTE && ph.p_filesz)
-            read_notes(c, ph.p_offset, ph.p_filesz);
+        if (gelf_getphdr(c->elf, (int)i, &ph) == NULL || ph.p_type != PT_NOTE || !ph.p_filesz)
+            continue;
+        if (!c->size_is_end && ph.p_offset + ph.p_filesz > c->size)
+            defer_notes(c, ph.p_offset, ph.p_filesz);
+        else
+            read_notes(c, ph.p_offset, ph.p_filesz, ph.p_offset);
     }
-    info->n_threads = c->threads;
-    snprintf(info->detail, sizeof info->detail, "ELF%u %s %s, %zu segments, %u threads",
-             c->word * 8, c->big ? "MSB" : "LSB", elfcore_machine_name(c->machine), phnum,
-             c->threads);
+    c->phnum = phnum;
+    describe(c);
     return DG_OK;
 }
 
@@ -591,4 +636,88 @@ elfcore_read(const struct dg_input *in, struct dg_regions *map, struct dg_diag *
     rc = read_core(&c);
     elf_end(c.elf);
     return rc;
+}
+
+/* The notes of kept range i, at off, of which got bytes went by: read from
+ * a small ELF image of the core's own ELF header (its tables dropped)
+ * followed by the notes, so that libelf decodes them in the core's class
+ * and byte order. */
+static void
+read_kept_notes(struct core *c, const uint8_t *head, uint64_t off,
+                const uint8_t *notes, size_t got)
+{
+    size_t ehsize = c->word == 8 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+    uint8_t *img = malloc(ehsize + got);
+
+    if (img == NULL) {
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_NOMEM, off,
+                   "%s: no memory for the notes at offset 0x%llx", c->in->name,
+                   (unsigned long long)off);
+        return;
+    }
+    memcpy(img, head, ehsize);
+    /* no program or section headers: zero is zero in either byte order */
+    if (c->word == 8) {
+        memset(img + offsetof(Elf64_Ehdr, e_phoff), 0, 16); /* e_phoff, e_shoff */
+        memset(img + offsetof(Elf64_Ehdr, e_phnum), 0, 2);
+        memset(img + offsetof(Elf64_Ehdr, e_shnum), 0, 4); /* e_shnum, e_shstrndx */
+    } else {
+        memset(img + offsetof(Elf32_Ehdr, e_phoff), 0, 8);
+        memset(img + offsetof(Elf32_Ehdr, e_phnum), 0, 2);
+        memset(img + offsetof(Elf32_Ehdr, e_shnum), 0, 4);
+    }
+    memcpy(img + ehsize, notes, got);
+    c->elf = elf_memory((char *)img, ehsize + got);
+    c->size = ehsize + got;
+    if (c->elf == NULL || elf_kind(c->elf) != ELF_K_ELF)
+        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, off,
+                   "%s: cannot read the notes at offset 0x%llx: %s", c->in->name,
+                   (unsigned long long)off, elf_errmsg(-1));
+    else
+        read_notes(c, ehsize, got, off);
+    if (c->elf != NULL)
+        elf_end(c->elf);
+    c->elf = NULL;
+    free(img);
+}
+
+dg_err
+elfcore_read_late(const struct dg_input *in, struct dg_regions *map, struct dg_diag *d)
+{
+    struct core c = {.in = in, .map = map, .d = d, .size_is_end = true};
+    const uint8_t *head, *notes;
+    size_t head_len, got;
+    uint64_t off;
+    Elf *elf;
+    GElf_Ehdr eh;
+
+    if (!input_kept(in, 0, &off, &notes, &got))
+        return DG_OK;
+    if (input_head(in, 0, &head, &head_len) != DG_OK ||
+        (elf = elf_memory((char *)(uintptr_t)head, head_len)) == NULL)
+        return dg_diag(d, DG_E_BAD_ELF, 0, "%s: the ELF header is gone", in->name);
+    if (gelf_getehdr(elf, &eh) == NULL || elf_getphdrnum(elf, &c.phnum) != 0) {
+        elf_end(elf);
+        return dg_diag(d, DG_E_BAD_ELF, 0, "%s: bad ELF header: %s", in->name, elf_errmsg(-1));
+    }
+    c.word = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
+    c.big = eh.e_ident[EI_DATA] == ELFDATA2MSB;
+    c.machine = eh.e_machine;
+    elf_end(elf);
+    c.threads = regions_info(map)->n_threads;
+    for (size_t i = 0; input_kept(in, i, &off, &notes, &got); i++) {
+        if (got == 0) {
+            dg_diag_at(d, DG_DIAG_WARNING, DG_E_TRUNCATED, off,
+                       "%s: the stream ended before its notes at offset 0x%llx: regions are "
+                       "not named from them",
+                       in->name, (unsigned long long)off);
+            continue;
+        }
+        read_kept_notes(&c, head, off, notes, got);
+        dg_diag_at(d, DG_DIAG_INFO, DG_OK, off,
+                   "%s: stream: the notes at offset 0x%llx (%zu bytes) were read after the scan",
+                   in->name, (unsigned long long)off, got);
+    }
+    describe(&c);
+    return DG_OK;
 }

@@ -25,4 +25,11 @@ bool elfcore_probe(const uint8_t *p, size_t n);
 dg_err elfcore_read(const struct dg_input *in, struct dg_regions *map, struct dg_diag *d);
 const char *elfcore_machine_name(unsigned machine);
 
+/* For a stream whose notes lay past the head elfcore_read() had (gcore
+ * writes them last): names regions from the notes the input kept as the
+ * engine pulled them by (input_keep_range()). Call after the whole stream was
+ * read, before regions_finish(). DG_OK (a no-op) when nothing was kept;
+ * warnings for notes the stream ended before. */
+dg_err elfcore_read_late(const struct dg_input *in, struct dg_regions *map, struct dg_diag *d);
+
 #endif

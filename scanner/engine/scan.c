@@ -16,6 +16,7 @@
 #include "../container/minidump.h"
 #include "../container/raw.h"
 #include "../input/decompress.h"
+#include "../../detectors/registry.h"
 #include "../util/deadline.h"
 #include "engine_int.h"
 #include "identity.h"
@@ -82,12 +83,24 @@ cmp_finding(const void *a, const void *b)
     return x->f.len < y->f.len ? -1 : x->f.len > y->f.len;
 }
 
+/* True when detector name does not search a file's read-only image. */
+static bool
+skips_images(const char *name)
+{
+    const struct dg_detector *d = registry_find(name);
+
+    return d != NULL && (d->flags & DG_DET_NO_IMAGES) != 0;
+}
+
 /* Sorts findings, drops exact repeats (same offset, detector, type, length)
- * and attaches each one's region and virtual address. */
+ * and attaches each one's region and virtual address. A finding of a
+ * DG_DET_NO_IMAGES detector in a file's read-only image is dropped too: it
+ * was scanned before the dump said what lay there (a stream whose notes came
+ * last), and a scan of the same dump as a file would not have searched it. */
 static void
 attribute(struct scan_result *out, struct dg_sink *sink)
 {
-    size_t k = 0;
+    size_t k = 0, images = 0;
 
     if (sink->n > 1)
         qsort(sink->v, sink->n, sizeof *sink->v, cmp_finding);
@@ -105,8 +118,17 @@ attribute(struct scan_result *out, struct dg_sink *sink)
         } else {
             f->region = (struct dg_region){.kind = DG_SPAN_TRAILING, .thread = -1};
         }
+        if (dg_region_is_image(&f->region) && skips_images(f->detector)) {
+            images++;
+            continue;
+        }
         sink->v[k++] = *f;
     }
+    if (images > 0)
+        dg_diag_at(out->diag, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
+                   "%s: %zu finding%s in a file's read-only image dropped: the notes that "
+                   "name it came after the scan, and a scan of the file would not search it",
+                   sink->name, images, images == 1 ? "" : "s");
     out->findings = sink->v;
     out->n_findings = k;
     sink->v = NULL;
@@ -187,7 +209,10 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     }
     if (in->stream) {
         in->size = scanned;
+        /* notes that went by after the head (a gcore core's are last) */
+        (void)elfcore_read_late(in, out->map, out->diag);
         regions_finish(out->map, scanned);
+        finish_info(out);
     }
     if (input_timed_out(in)) {
         out->over_budget = true;

@@ -21,6 +21,14 @@
 #include "decompress.h"
 #include "input.h"
 
+/* A range of the stream asked for by input_keep_range(). */
+struct kept {
+    uint64_t off;
+    size_t len;        /* bytes asked for (buf's size) */
+    size_t got;        /* of them, bytes that went by: buf[0..got) */
+    uint8_t *buf;
+};
+
 struct input_head {
     uint8_t *buf;
     size_t len;   /* bytes read into buf */
@@ -28,6 +36,9 @@ struct input_head {
     bool eof;
     double deadline;   /* no read waits past it (0: none) */
     bool timed_out;    /* a read ended at the deadline */
+    uint64_t pos;      /* stream offset of the next byte input_pull() delivers */
+    struct kept kept[INPUT_KEPT_RANGES];
+    size_t n_kept, kept_bytes;
 };
 
 /* Reads up to len bytes from a stream (fewer only at its end, or when the
@@ -86,6 +97,7 @@ keep_sniffed(struct dg_input *out, const uint8_t *p, size_t n, struct dg_diag *d
     out->head->cap = 65536;
     memcpy(out->head->buf, p, n);
     out->head->len = n;
+    out->head->pos = n;
     out->head->eof = n < DC_SNIFF_LEN && !out->head->timed_out;
     return DG_OK;
 }
@@ -308,28 +320,90 @@ input_close(struct dg_input *in)
     in->fd = -1;
     if (in->head != NULL) {
         free(in->head->buf);
+        for (size_t i = 0; i < in->head->n_kept; i++)
+            free(in->head->kept[i].buf);
         free(in->head);
         in->head = NULL;
+    }
+}
+
+/* Copies what of the kept ranges of h lies in p[0..n), the bytes at stream
+ * offset at. */
+static void
+keep_from(struct input_head *h, uint64_t at, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < h->n_kept; i++) {
+        struct kept *k = &h->kept[i];
+        uint64_t lo = at > k->off ? at : k->off;
+        uint64_t hi = at + n < k->off + k->len ? at + n : k->off + k->len;
+
+        if (lo < hi) {
+            memcpy(k->buf + (lo - k->off), p + (lo - at), (size_t)(hi - lo));
+            if (lo - k->off + (hi - lo) > k->got)
+                k->got = (size_t)(lo - k->off + (hi - lo));
+        }
     }
 }
 
 dg_err
 input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
 {
-    ssize_t r;
+    ssize_t r = 0;
 
     if (in->decoder != NULL) {
         *got = decompress_read(in->decoder, buf, len);
-        return DG_OK;
-    }
-    if (in->head != NULL && in->head->timed_out) {
+    } else if (in->head != NULL && in->head->timed_out) {
         *got = 0; /* the stream was cut at its deadline */
-        return DG_OK;
+    } else {
+        r = read_full(in->fd, buf, len, in->head != NULL ? in->head->deadline : 0,
+                      in->head != NULL ? &in->head->timed_out : &(bool){false});
+        *got = r > 0 ? (size_t)r : 0;
     }
-    r = read_full(in->fd, buf, len, in->head != NULL ? in->head->deadline : 0,
-                  in->head != NULL ? &in->head->timed_out : &(bool){false});
-    *got = r > 0 ? (size_t)r : 0;
+    if (in->head != NULL) {
+        if (in->head->n_kept > 0)
+            keep_from(in->head, in->head->pos, buf, *got);
+        in->head->pos += *got;
+    }
     return r < 0 ? DG_E_IO : DG_OK;
+}
+
+dg_err
+input_keep_range(const struct dg_input *in, uint64_t off, size_t len)
+{
+    struct input_head *h = in->head;
+    struct kept *k;
+
+    if (!in->stream || h == NULL)
+        return DG_E_UNSUPPORTED;
+    if (len == 0 || off + len < off)
+        return DG_E_ARG;
+    if (h->n_kept == INPUT_KEPT_RANGES || len > INPUT_KEPT_MAX - h->kept_bytes)
+        return DG_E_LIMIT;
+    k = &h->kept[h->n_kept];
+    if ((k->buf = malloc(len)) == NULL)
+        return DG_E_NOMEM;
+    k->off = off;
+    k->len = len;
+    k->got = 0;
+    h->n_kept++;
+    h->kept_bytes += len;
+    /* what went by already is in the head (all of the stream before pos) */
+    if (off < h->len)
+        keep_from(h, 0, h->buf, h->len);
+    return DG_OK;
+}
+
+bool
+input_kept(const struct dg_input *in, size_t i, uint64_t *off, const uint8_t **p, size_t *len)
+{
+    const struct input_head *h = in->head;
+
+    if (h == NULL || i >= h->n_kept)
+        return false;
+    *off = h->kept[i].off;
+    *p = h->kept[i].buf;
+    *len = h->kept[i].got;
+    return true;
 }
 
 bool

@@ -104,6 +104,24 @@ dg_err input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *g
 /* Stream only: true once the stream ended inside the head. */
 bool input_head_eof(const struct dg_input *in);
 
+/* Stream only: asks that the bytes [off, off+len) be kept as they go by
+ * (those already in the head at once, the rest when the engine pulls them):
+ * metadata that a container describes in its head but that lies at the
+ * stream's end, as gcore's notes do. At most INPUT_KEPT_RANGES ranges and
+ * INPUT_KEPT_MAX bytes in all, allocated here. DG_E_LIMIT past those,
+ * DG_E_NOMEM, DG_E_ARG for an empty range, DG_E_UNSUPPORTED for a file or
+ * memory input (read those with input_read_at()). */
+#define INPUT_KEPT_RANGES 8u
+#define INPUT_KEPT_MAX (64u << 20)
+dg_err input_keep_range(const struct dg_input *in, uint64_t off, size_t len);
+
+/* Range i of input_keep_range() (false past the last): where it starts, and
+ * the bytes of it that went by, *len of them from its start (fewer than asked
+ * when the stream ended before its end, or before the engine pulled it all).
+ * The memory stays valid until input_close(). */
+bool input_kept(const struct dg_input *in, size_t i, uint64_t *off, const uint8_t **p,
+                size_t *len);
+
 /* Bytes known to exist: the file size, or for a stream the head length (or
  * total length once head_eof). */
 uint64_t input_known_size(const struct dg_input *in);

@@ -11,12 +11,12 @@
  * address: where a scan of 64-bit words starts. chunk_span_end(ch, i, &image)
  * is the chunk index where the span holding chunk index i ends (at most
  * ch->len, always > i), and sets image when that span is a mapping of a file
- * the process could not write (a file or module span whose known
- * permissions lack DG_PERM_W: code, read-only data, a file mapped for
- * reading). Such bytes are the file's own, so nothing the process computed at
- * run time (a key's limbs, a key schedule, a library's key struct) lies
- * there: the detectors that look for those skip them, the ones that look for
- * encodings (PEM, DER) do not.
+ * the process could not write (dg_region_is_image(): code, read-only data, a
+ * file mapped for reading). Such bytes are the file's own, so nothing the
+ * process computed at run time (a key's limbs, a key schedule, a library's
+ * key struct) lies there: the detectors that look for those skip them (and
+ * say so with DG_DET_NO_IMAGES), the ones that look for encodings (PEM, DER)
+ * do not.
  */
 #ifndef DUMPGATE_CHUNKVA_H
 #define DUMPGATE_CHUNKVA_H
@@ -56,8 +56,7 @@ chunk_span_end(const struct dg_chunk *ch, size_t i, bool *image)
     *image = false;
     if (r == NULL || r->off + r->len <= ch->off + i)
         return ch->len;
-    *image = r->has_va && (r->kind == DG_SPAN_FILE || r->kind == DG_SPAN_MODULE) &&
-             r->perms != 0 && (r->perms & DG_PERM_W) == 0;
+    *image = dg_region_is_image(r);
     end = r->off + r->len - ch->off;
     return end < ch->len ? (size_t)end : ch->len;
 }

@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: MIT
+# Copyright (C) the dumpgate authors
+#
+# test_stream_notes.py - a gcore core read as a stream (compressed, or on
+# standard input) when its notes lie past the 64 MiB head that the container
+# reader sees: gcore writes PT_NOTE last. The input keeps the notes as the
+# engine reads them by, and they are decoded after the scan, so the stream
+# gives what the file gives: the process, its threads, the file mappings
+# that name regions, and the same findings. A finding of a detector that
+# does not search a file's read-only image (rsa-raw here), which the stream
+# scanned before it knew what lay there, is dropped as the file scan never
+# makes it.
+#
+# The cores are real: a Python process whose `cryptography` package holds an
+# RSA key in OpenSSL's limbs (key B), 80 MiB of random bytes, and a read-only
+# mapping of another Python process's core holding key A (coredump_filter
+# 0x7f, so file mappings are dumped). Both processes are stopped by PID.
+import os
+import subprocess
+
+import pytest
+
+import dgtest
+import keys
+from conftest import gcore
+
+HOLD_PY = r"""
+import mmap, os, sys, time
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+data = open(sys.argv[1], "rb").read()
+key = serialization.load_pem_private_key(data, None)
+key.sign(b"hello", padding.PKCS1v15(), hashes.SHA256())
+del data
+ballast = os.urandom(80 << 20) if len(sys.argv) > 2 else b""
+if len(sys.argv) > 2:
+    f = open(sys.argv[2], "rb")
+    image = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+    image[0:4096]  # touch it
+print("ready", os.getpid(), flush=True)
+time.sleep(600)
+"""
+
+HEAD = 64 << 20  # INPUT_HEAD_MAX
+
+
+def take_core(script, args, prefix, filter_all=False):
+    """Runs the holder with args, takes its core with gcore (file mappings too
+    when filter_all) and stops it by PID; returns the core's path."""
+    p = subprocess.Popen(["/usr/bin/python3", str(script)] + [str(a) for a in args],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert b"ready" in p.stdout.readline()
+        if filter_all:
+            with open(f"/proc/{p.pid}/coredump_filter", "w") as fh:
+                fh.write("0x7f")
+        return gcore(p.pid, prefix)
+    finally:
+        p.kill()
+        p.wait()
+        p.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def cores(tmp_path_factory):
+    """(core B, spki A, spki B): core B is > 64 MiB with its notes at the end,
+    and maps core A read-only."""
+    d = tmp_path_factory.mktemp("streamnotes")
+    script = d / "hold.py"
+    script.write_text(HOLD_PY)
+    key_a = keys.genpkey(d / "a.pem", "rsa2048")
+    key_b = keys.genpkey(d / "b.pem", "rsa2048")
+    core_a = take_core(script, [key_a], d / "corea")
+    core_b = take_core(script, [key_b, core_a], d / "coreb", filter_all=True)
+    return core_b, dgtest.spki_sha256(key_a), dgtest.spki_sha256(key_b)
+
+
+def notes_offset(core):
+    """File offset of the core's PT_NOTE, as eu-readelf reads it."""
+    out = subprocess.run(["eu-readelf", "-l", core], capture_output=True, check=True).stdout
+    for line in out.decode().splitlines():
+        if line.split()[:1] == ["NOTE"]:
+            return int(line.split()[1], 16)
+    raise AssertionError(out)
+
+
+def view(findings, detectors=None):
+    return sorted((f["offset"], f["detector"], f["type"], f["region"]["kind"],
+                   f["region"]["name"], f["region"]["thread"], f["key"]["spki_sha256"])
+                  for f in findings if detectors is None or f["detector"] in detectors)
+
+
+def confirmed(findings, spki, detector=None):
+    return [f for f in findings if f["status"] == "confirmed"
+            and f["key"]["spki_sha256"] == spki and detector in (None, f["detector"])]
+
+
+@pytest.fixture(scope="module")
+def as_file(cores):
+    core, spki_a, spki_b = cores
+    rc, findings, summ, err = dgtest.scan(core, "-v")
+    assert rc == 1, err
+    return findings, summ[0]
+
+
+def test_the_core_has_its_notes_past_the_head(cores, as_file):
+    core, spki_a, spki_b = cores
+    assert notes_offset(core) > HEAD
+    findings, s = as_file
+    # The file scan: the process, its threads, key B in the heap; key A lies
+    # in a read-only file mapping, where rsa-raw does not search.
+    assert s["process"]["name"].startswith("python3") and s["process"]["pid"] > 0
+    assert not s["detail"].endswith(" 0 threads"), s["detail"]
+    assert confirmed(findings, spki_b, "rsa-raw")
+    assert not confirmed(findings, spki_a, "rsa-raw")
+    assert any(f["region"]["kind"] == "file" for f in findings) or \
+        any(r["kind"] == "file" for r in dgtest.regions(core)["regions"]), "no file mapping"
+
+
+@pytest.mark.parametrize("how", ["zst", "stdin"])
+def test_stream_gives_what_the_file_gives(cores, as_file, how, tmp_path):
+    core, spki_a, spki_b = cores
+    if how == "zst":
+        path = tmp_path / "core.zst"
+        subprocess.run(["zstd", "-q", "-1", "-o", str(path), core], check=True)
+        rc, findings, summ, err = dgtest.scan(path, "-v")
+    else:
+        with open(core, "rb") as f:
+            rc, findings, summ, err = dgtest.scan("-", "-v", input=f.read())
+    assert rc == 1, err
+    s = summ[0]
+    file_findings, fs = as_file
+    assert s["process"] == fs["process"]
+    assert s["detail"] == fs["detail"]
+    infos = [m["message"] for m in s["info"]]
+    assert any("were read after the scan" in m for m in infos), infos
+    # Every finding's region is the one the file's map gives its offset.
+    spans = dgtest.regions(core)[1]
+    for f in findings:
+        r = next(r for r in spans if r["offset"] <= f["offset"] < r["offset"] + r["size"])
+        assert (f["region"]["kind"], f["region"]["name"]) == (r["kind"], r.get("name")), (f, r)
+    # The same findings, but rsa-raw's: a stream cannot be read again after
+    # the scan, so a prime whose modulus lies outside its chunk is reported
+    # without the modulus (docs/LIBRARY_KEYS.md).
+    others = {f["detector"] for f in file_findings + findings} - {"rsa-raw"}
+    assert view(findings, others) == view(file_findings, others)
+    # No rsa-raw finding in core A's read-only mapping: dropped after the
+    # notes named it, as the file scan never searches there.
+    assert not [f for f in findings if f["detector"] == "rsa-raw"
+                and f["region"]["kind"] == "file"], view(findings)
+    assert [f for f in findings if f["detector"] == "rsa-raw" and f["status"] == "confirmed"]
+    assert any("read-only image dropped" in m for m in infos), infos
+
+
+def test_stream_that_ends_before_its_notes(cores, tmp_path):
+    core, spki_a, spki_b = cores
+    with open(core, "rb") as f:
+        cut = f.read(notes_offset(core) - 4096)
+    rc, findings, summ, err = dgtest.scan("-", input=cut)
+    s = summ[0]
+    assert any("ended before its notes" in w["message"] for w in s["warnings"]), s
+    assert s["detail"].endswith(" 0 threads") and s["process"] is None
+    assert [f for f in findings if f["detector"] == "rsa-raw" and f["status"] == "confirmed"]
+    assert rc == 1, err
