@@ -8,8 +8,10 @@
  * ASCII text, pointer arrays, small little-endian integers, random), three
  * times each, and prints the best MB/s (bytes / 1e6 / s) and the findings.
  * Nothing is planted: the figure is the cost of the prefilter and of the
- * structural checks behind it. Usage: bench_detector [MiB] [detector] (default
- * 256 der). Built by meson as build/tests/bench_detector.
+ * structural checks behind it. Usage: bench_detector [MiB] [detector] [FILE]
+ * (default 256 der); with FILE, a third run reads the first MiB of FILE (a
+ * core of real process bytes: its container is read, so the detectors that
+ * need an address map run too). Built by meson as build/tests/bench_detector.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdint.h>
@@ -132,13 +134,14 @@ main(int argc, char **argv)
 {
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
     const char *det = argc > 2 ? argv[2] : "der";
+    const char *file = argc > 3 ? argv[3] : NULL;
     size_t n = mib << 20;
     uint8_t *buf = malloc(n);
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     int rc;
 
     if (buf == NULL || n == 0) {
-        fprintf(stderr, "usage: bench_der [MiB] [detector]\n");
+        fprintf(stderr, "usage: bench_detector [MiB] [detector] [FILE]\n");
         free(buf);
         return 2;
     }
@@ -147,6 +150,19 @@ main(int argc, char **argv)
     fill_mixed(buf, n, &seed);
     if (rc == 0)
         rc = run("mixed", buf, n, det);
+    if (rc == 0 && file != NULL) {
+        FILE *f = fopen(file, "rb");
+        size_t got = f != NULL ? fread(buf, 1, n, f) : 0;
+
+        if (f != NULL)
+            fclose(f);
+        if (got == 0) {
+            fprintf(stderr, "bench_detector: cannot read %s\n", file);
+            rc = 1;
+        } else {
+            rc = run("file", buf, got, det);
+        }
+    }
     free(buf);
     return rc;
 }

@@ -6,7 +6,8 @@
  * is named after its certificate ("private half of the certificate
  * /CN=signer at offset N of this dump").
  *
- * Anchors on the explicit version of a v3 TBSCertificate (a0 03 02 01 02),
+ * Anchors on the explicit version of a v3 TBSCertificate (a0 03 02 01 02,
+ * found 32 positions at a time by pattern.h),
  * right after the TBSCertificate's SEQUENCE header, itself after the
  * Certificate's; a whole certificate is decoded with d2i_X509, a bare
  * TBSCertificate (what OpenSSL keeps of a loaded certificate) is walked to its
@@ -22,6 +23,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/pattern.h"
 
 #define CERT_MAX_SPAN (16u << 10) /* the largest certificate decoded */
 
@@ -137,30 +139,55 @@ out:
     ERR_pop_to_mark();
 }
 
+/* The explicit version of a v3 TBSCertificate. */
+static const uint8_t v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+
+/* The certificate whose TBSCertificate's version is at i: a Certificate
+ * header (2-4 bytes) + TBSCertificate header (2-4 bytes), or a bare
+ * TBSCertificate (2-4 bytes). */
+static void
+at_version(const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p;
+
+    if (ch->len - i < sizeof v3 || memcmp(p + i, v3, sizeof v3) != 0)
+        return;
+    for (size_t back = 8; back >= 2; back--) { /* the whole certificate first */
+        if (i < back || i - back >= ch->owned || p[i - back] != 0x30)
+            continue;
+        if (back >= 4)
+            try_cert(ch, i - back, sink);
+        if (back <= 4)
+            try_tbs(ch, i - back, sink);
+    }
+}
+
+#if DG_HAVE_AVX2
+/* The versions from i on, 32 positions at a time while their bytes are in
+ * the chunk; returns where it stopped. */
+DG_TARGET_AVX2 static size_t
+scan_avx2(const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
+{
+    for (; i + 32 + sizeof v3 <= ch->len; i += 32)
+        for (uint32_t m = pattern_mask32(ch->p + i, v3, sizeof v3); m != 0; m &= m - 1)
+            at_version(ch, i + (size_t)__builtin_ctz(m), sink);
+    return i;
+}
+#endif
+
 static dg_err
 certs_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
-    static const uint8_t v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
-    const uint8_t *p = ch->p, *end = ch->p + ch->len, *q = p;
+    const uint8_t *p = ch->p, *end = ch->p + ch->len, *q;
+    size_t i = 0;
 
     (void)ctx;
-    while ((q = memchr(q, 0xa0, (size_t)(end - q))) != NULL) {
-        size_t i = (size_t)(q - p);
-
-        q++;
-        if ((size_t)(end - q) < sizeof v3 - 1 || memcmp(q - 1, v3, sizeof v3) != 0)
-            continue;
-        /* Certificate header (2-4 bytes) + TBSCertificate header (2-4 bytes),
-         * or a bare TBSCertificate (2-4 bytes). */
-        for (size_t back = 8; back >= 2; back--) { /* the whole certificate first */
-            if (i < back || i - back >= ch->owned || p[i - back] != 0x30)
-                continue;
-            if (back >= 4)
-                try_cert(ch, i - back, sink);
-            if (back <= 4)
-                try_tbs(ch, i - back, sink);
-        }
-    }
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_avx2(ch, i, sink);
+#endif
+    for (q = p + i; (q = memchr(q, 0xa0, (size_t)(end - q))) != NULL; q++)
+        at_version(ch, (size_t)(q - p), sink);
     return DG_OK;
 }
 

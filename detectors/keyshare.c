@@ -10,7 +10,7 @@
  * (DG_EVIDENCE_KEY_SHARE), named by the public key's spki_sha256.
  *
  * Forms (RFC 8446 4.2.8), big-endian, anchored on the extension type's
- * 0x33 (one memchr pass):
+ * 00 33 00 (pattern.h, 32 positions at a time):
  *   ClientHello key_share:  00 33 | ext len | shares len | { group | len | key }...
  *   ServerHello key_share:  00 33 | ext len | group | len | key
  * TLS 1.2's ECDHE key exchange messages are not read yet: a TLS 1.2 key
@@ -31,6 +31,7 @@
 
 #include "../scanner/proof/ecgroups.h"
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/pattern.h"
 
 #define SHARE_MAX_SPAN 1024u /* a ClientHello's key_share extension, as far as it is read */
 
@@ -161,22 +162,42 @@ try_tls13(struct ecgroups *eg, const struct dg_chunk *ch, size_t i, struct dg_si
     }
 }
 
+/* 00 33 00 LL: a key_share extension's type and the high byte of its length */
+static const uint8_t anchor[3] = {0x00, 0x33, 0x00};
+
+#if DG_HAVE_AVX2
+/* The anchors at i .. stop, 32 positions at a time while their bytes are in
+ * the chunk; returns where it stopped. */
+DG_TARGET_AVX2 static size_t
+scan_avx2(struct ecgroups *eg, const struct dg_chunk *ch, size_t i, size_t stop,
+          struct dg_sink *sink)
+{
+    for (; i < stop && i + 32 + sizeof anchor <= ch->len; i += 32)
+        for (uint32_t m = pattern_mask32(ch->p + i, anchor, sizeof anchor); m != 0; m &= m - 1) {
+            size_t k = i + (size_t)__builtin_ctz(m);
+
+            if (k >= stop)
+                break;
+            if (k + 8 <= ch->len)
+                try_tls13(eg, ch, k, sink);
+        }
+    return i;
+}
+#endif
+
 static dg_err
 keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ecgroups *eg = vctx;
-    /* the 0x33 is the second byte of a match that starts in p[0..owned) */
-    size_t stop = ch->owned + 1 < ch->len ? ch->owned + 1 : ch->len;
-    const uint8_t *p = ch->p, *q = p + 1, *end = p + stop;
+    size_t i = 0, stop = ch->owned; /* a match starts in p[0..owned) */
 
-    /* 00 33 00 LL: a key_share extension's type and the high byte of its length */
-    while (q < end && (q = memchr(q, 0x33, (size_t)(end - q))) != NULL) {
-        size_t i = (size_t)(q - p) - 1;
-
-        q++;
-        if (p[i] == 0x00 && i + 8 <= ch->len && p[i + 2] == 0x00)
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        i = scan_avx2(eg, ch, i, stop, sink);
+#endif
+    for (; i < stop && i + 8 <= ch->len; i++)
+        if (memcmp(ch->p + i, anchor, sizeof anchor) == 0)
             try_tls13(eg, ch, i, sink);
-    }
     return DG_OK;
 }
 

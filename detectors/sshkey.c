@@ -50,6 +50,7 @@
 #include "../scanner/formats/openssh.h"
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/chunkva.h"
+#include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
 #define PREKEY_LEN 16384u        /* SSHKEY_SHIELD_PREKEY_LEN */
@@ -124,6 +125,27 @@ shield_tail(const uint8_t *p, struct cand *c)
     return true;
 }
 
+#if DG_HAVE_AVX2
+/* The first x' >= x, in steps of 64, that may start a group of eight 8-byte
+ * positions one of which has PREKEY_LEN 24 bytes on: groups of none are
+ * skipped while they lie in the owned part and their words in the chunk. */
+DG_TARGET_AVX2 static size_t
+skip_avx2(const struct dg_chunk *ch, size_t x)
+{
+    const __m256i want = _mm256_set1_epi64x((long long)PREKEY_LEN);
+
+    for (; x + 64 <= ch->owned && x + 24 + 64 <= ch->len; x += 64) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + x + 24));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + x + 56));
+        __m256i m = _mm256_or_si256(_mm256_cmpeq_epi64(a, want), _mm256_cmpeq_epi64(b, want));
+
+        if (!_mm256_testz_si256(m, m))
+            break;
+    }
+    return x;
+}
+#endif
+
 static dg_err
 sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
@@ -131,6 +153,9 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct sk_shared *sh = c->sh;
     bool capped = false;
     size_t x;
+#if DG_HAVE_AVX2
+    bool avx2 = dg_cpu_avx2();
+#endif
 
     (void)sink;
     /* Pointers can only be followed through an address map, and the layout
@@ -145,6 +170,13 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         struct cand cd;
         const struct dg_region *rx;
 
+#if DG_HAVE_AVX2
+        /* Eight positions at a time until a group has the anchor. */
+        if (avx2 && (x = skip_avx2(ch, x)) + TAIL > ch->len)
+            break;
+        if (x >= ch->owned)
+            break;
+#endif
 #ifdef __SSE2__
         /* Four positions at a time until one has the anchor. */
         if (x + 32 <= ch->owned && x + 24 + 64 <= ch->len) {
