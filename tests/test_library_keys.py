@@ -219,15 +219,20 @@ def confirmed_with(findings, spki):
     return [f for f in findings if f["status"] == "confirmed" and f["key"]["spki_sha256"] == spki]
 
 
-def _scan_core_of(procs, argv, timeout, tmp_path, env=None, keep_bytes=False):
-    """Starts the holder, takes its core, stops it by PID, scans the core and
-    deletes it (JVM and Go cores are hundreds of MiB); returns (rc, findings,
-    err, data), data being the core's bytes if keep_bytes."""
+def _scan_core_of(procs, argv, timeout, tmp_path, env=None, keep_bytes=False, stdin=False):
+    """Starts the holder, takes its core, stops it by PID, scans the core (on
+    standard input if stdin) and deletes it (JVM and Go cores are hundreds of
+    MiB); returns (rc, findings, err, data), data being the core's bytes if
+    keep_bytes."""
     p = procs.start(argv, ready="ready", timeout=timeout, env=env)
     core = gcore(p.pid, tmp_path / "core")
     try:
         procs.stop(p)
-        rc, findings, _, err = dgtest.scan(core, "-j2")
+        if stdin:
+            with open(core, "rb") as fh:
+                rc, findings, _, err = dgtest.scan("-", "-j2", input=fh.read())
+        else:
+            rc, findings, _, err = dgtest.scan(core, "-j2")
         data = open(core, "rb").read() if keep_bytes else None
     finally:
         os.remove(core)
@@ -244,6 +249,18 @@ def test_library_key(tmp_path, procs, request, holder, alg):
     assert hits, (f"{holder} {alg}: key {spki} not confirmed; findings: "
                   f"{[(f['detector'], f['type'], f['status'], f['key'].get('spki_sha256')) for f in findings]} {err}")
     assert all(h["severity"] == "high" for h in hits)
+    assert rc == 1
+
+
+@pytest.mark.parametrize("alg", ["p256", "ed25519"])
+def test_go_key_on_stdin(tmp_path, procs, request, alg):
+    """A stream is read once; what ec-raw and eddsa-raw read after the scan
+    (the limbs and key slices Go's headers point at, anywhere in the heap)
+    comes from the spill file. Without it these keys were not found."""
+    key = keys.genpkey(tmp_path / "key.pem", alg)
+    argv, timeout, env = _holder("go", alg, tmp_path, key, request)
+    rc, findings, err, _ = _scan_core_of(procs, argv, timeout, tmp_path, env=env, stdin=True)
+    assert confirmed_with(findings, dgtest.spki_sha256(key)), (findings, err)
     assert rc == 1
 
 

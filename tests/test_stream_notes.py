@@ -11,6 +11,11 @@
 # scanned before it knew what lay there, is dropped as the file scan never
 # makes it.
 #
+# What the detectors' finish() and attribution read again after the scan (a
+# prime's modulus outside its chunk, the numbers Go's headers point at) comes
+# from a spill file: the stream written as it goes by to an unlinked file in
+# $TMPDIR. Without one (TMPDIR unwritable) those reads see only the head.
+#
 # The cores are real: a Python process whose `cryptography` package holds an
 # RSA key in OpenSSL's limbs (key B), 80 MiB of random bytes, and a read-only
 # mapping of another Python process's core holding key A (coredump_filter
@@ -145,11 +150,12 @@ def test_stream_gives_what_the_file_gives(cores, as_file, how, tmp_path):
     for f in findings:
         r = next(r for r in spans if r["offset"] <= f["offset"] < r["offset"] + r["size"])
         assert (f["region"]["kind"], f["region"]["name"]) == (r["kind"], r.get("name")), (f, r)
-    # The same findings, but rsa-raw's: a stream cannot be read again after
-    # the scan, so a prime whose modulus lies outside its chunk is reported
-    # without the modulus (docs/LIBRARY_KEYS.md).
-    others = {f["detector"] for f in file_findings + findings} - {"rsa-raw"}
-    assert view(findings, others) == view(file_findings, others)
+    # The same findings: what rsa-raw's finish() reads again (the modulus of
+    # a prime, outside its chunk) comes from the spill file; so does what
+    # attribution reads (pointer paths, module files).
+    assert view(findings) == view(file_findings)
+    where = lambda fs: [(f["offset"], f["where"]) for f in sorted(fs, key=lambda f: f["offset"])]
+    assert where(findings) == where(file_findings)
     # No rsa-raw finding in core A's read-only mapping: dropped after the
     # notes named it, as the file scan never searches there.
     assert not [f for f in findings if f["detector"] == "rsa-raw"
@@ -168,3 +174,37 @@ def test_stream_that_ends_before_its_notes(cores, tmp_path):
     assert s["detail"].endswith(" 0 threads") and s["process"] is None
     assert [f for f in findings if f["detector"] == "rsa-raw" and f["status"] == "confirmed"]
     assert rc == 1, err
+
+
+def scan_env(path, env_tmp, *args, input=None):
+    env = dict(os.environ, TMPDIR=str(env_tmp))
+    p = dgtest.run("scan", "--format", "jsonl", "-v", *args, path, input=input, env=env)
+    recs = dgtest.records(p.stdout)
+    return (p.returncode, [r for r in recs if r.get("record") == "finding"],
+            [r for r in recs if r.get("record") == "summary"][0], p.stderr.decode())
+
+
+def test_spill_file_leaves_nothing_behind(cores, as_file, tmp_path):
+    core, spki_a, spki_b = cores
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    with open(core, "rb") as f:
+        rc, findings, s, err = scan_env("-", spill, input=f.read())
+    assert rc == 1, err
+    assert view(findings) == view(as_file[0])
+    assert not [m for m in s["info"] if "spill" in m["message"]], s["info"]
+    assert os.listdir(spill) == []
+
+
+def test_without_a_spill_file_reads_after_the_scan_see_the_head(cores, as_file, tmp_path):
+    core, spki_a, spki_b = cores
+    with open(core, "rb") as f:
+        rc, findings, s, err = scan_env("-", tmp_path / "missing", input=f.read())
+    assert rc == 1, err
+    assert any("no spill file" in m["message"] for m in s["info"]), s["info"]
+    # rsa-raw still confirms the primes, without the modulus it finds in the
+    # file (and so without the key's name)
+    assert confirmed(as_file[0], spki_b, "rsa-raw")
+    assert not confirmed(findings, spki_b, "rsa-raw")
+    assert [f for f in findings if f["detector"] == "rsa-raw" and f["status"] == "confirmed"
+            and f["type"] == "rsa-prime"]

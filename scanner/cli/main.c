@@ -394,6 +394,16 @@ cmd_ls_s3(int argc, char **argv)
     return rc == DG_OK ? EXIT_CLEAN : EXIT_ERROR;
 }
 
+/* The spill file of streams (scan_opts.spill_fd), in $TMPDIR, else /tmp;
+ * -1 when none can be made there (the scan then says so for each stream). */
+static int
+spill_open(void)
+{
+    const char *t = getenv("TMPDIR");
+
+    return scan_spill_open(t != NULL && t[0] == '/' ? t : "/tmp");
+}
+
 static int
 cmd_scan(const struct cli_opts *o)
 {
@@ -403,6 +413,8 @@ cmd_scan(const struct cli_opts *o)
         .detectors = o->detectors_set ? o->detectors : NULL,
         .cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL},
         .max_decompressed = o->max_decompressed,
+        .spill = true,
+        .spill_fd = spill_open(), /* before --sandbox, which opens no file */
     };
     struct report rp = {.out = stdout, .format = o->format, .verbose = o->verbose};
     struct identity_db *db = identity_new(!o->no_builtin_allow);
@@ -454,6 +466,8 @@ cmd_scan(const struct cli_opts *o)
     so.where = &where; /* issue 22: attribution, --debug-dir */
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
+        if (so.spill_fd >= 0)
+            close(so.spill_fd);
         return scan_abandoned(db, proof.memo, rp.out, tmp);
     }
     if (o->sandbox != NULL) {
@@ -471,6 +485,8 @@ cmd_scan(const struct cli_opts *o)
             for (int i = 0; i < n_sandbox_fds; i++)
                 close(sandbox_fds[i]);
             free(sandbox_kv);
+            if (so.spill_fd >= 0)
+                close(so.spill_fd);
             return scan_abandoned(db, proof.memo, rp.out, tmp);
         }
     }
@@ -533,6 +549,8 @@ cmd_scan(const struct cli_opts *o)
     report_finish(&rp);
     identity_free(db);
     keyproof_memo_free(proof.memo);
+    if (so.spill_fd >= 0)
+        close(so.spill_fd);
     for (int i = 0; i < n_sandbox_fds; i++)
         close(sandbox_fds[i]);
     free(sandbox_kv);

@@ -39,11 +39,12 @@ extern void __lsan_do_leak_check(void) __attribute__((weak));
 
 /* What a scan does once its files are open. */
 static const int allowed[] = {
-    /* the dump, its results, diagnostics */
+    /* the dump, its results, diagnostics; the spill file of a stream
+     * (scan.h: emptied with ftruncate, its free space from fstatfs) */
     SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
     SCMP_SYS(pwrite64), SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
     SCMP_SYS(statx), SCMP_SYS(close), SCMP_SYS(fcntl), SCMP_SYS(poll), SCMP_SYS(ppoll),
-    SCMP_SYS(fsync), SCMP_SYS(fdatasync),
+    SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(fstatfs),
     /* memory */
     SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
     /* worker threads */

@@ -8,9 +8,12 @@
  * container's complaint as a warning: no byte escapes scanning because a
  * header lied.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "../container/elfcore.h"
 #include "../container/minidump.h"
@@ -182,6 +185,49 @@ finish_info(struct scan_result *out)
     snprintf(out->format_detail, sizeof out->format_detail, "%s", info->detail);
 }
 
+int
+scan_spill_open(const char *dir)
+{
+    return open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+}
+
+/* Starts the spill of stream in into fd (scan_opts.spill_fd): at most half
+ * the space free on its file system, so that a scan never fills a disk. */
+static void
+spill_begin(struct dg_input *in, int fd, struct dg_diag *d)
+{
+    struct statvfs fs;
+    uint64_t max = 0;
+    const char *why = NULL;
+
+    if (fd < 0)
+        why = "none could be made in $TMPDIR";
+    else if (fstatvfs(fd, &fs) == 0 && (max = (uint64_t)fs.f_bavail * fs.f_frsize / 2) == 0)
+        why = "no free space";
+    else if (input_spill(in, fd, max > 0 ? max : UINT64_MAX) != DG_OK)
+        why = "it cannot be written";
+    if (why != NULL)
+        dg_diag_at(d, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
+                   "%s: stream: no spill file (%s): what went by cannot be read again after "
+                   "the scan",
+                   in->name, why);
+}
+
+/* Says how far the spill got when it stopped before the end. */
+static void
+spill_end(struct dg_input *in, uint64_t scanned, struct dg_diag *d)
+{
+    int why;
+    uint64_t kept = input_spilled(in, &why);
+
+    if (why != 0 && kept < scanned)
+        dg_diag_at(d, DG_DIAG_INFO, DG_OK, kept,
+                   "%s: stream: the spill file stopped at %llu bytes (%s): what lies past "
+                   "them cannot be read again after the scan",
+                   in->name, (unsigned long long)kept,
+                   why == EFBIG ? "half the free space" : strerror(why));
+}
+
 static dg_err
 scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result *out)
 {
@@ -194,8 +240,12 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     sink.name = in->name;
     rc = read_container(in, out);
     finish_info(out);
+    if (rc == DG_OK && in->stream && opts->spill)
+        spill_begin(in, opts->spill_fd, out->diag);
     if (rc == DG_OK)
         rc = engine_run(in, out->map, opts, out->diag, &sink, &scanned);
+    if (in->stream && opts->spill)
+        spill_end(in, scanned, out->diag);
     if (in->decoder != NULL) {
         /* A compressed input: say so, and why it ended early if it did. */
         dg_err drc = input_finish(in, out->diag);

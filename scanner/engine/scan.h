@@ -42,6 +42,14 @@ struct scan_opts {
     /* Attribution of findings (scanner/where/where.h): --debug-dir and the
      * like; NULL attributes with the defaults. */
     const struct where_opts *where;
+    /* With spill, a stream (a pipe, a compressed file) is written to
+     * spill_fd as it is read, at most half the space free on its file
+     * system, so that what the detectors and attribution read after the scan
+     * can be read again (input_spill()). spill_fd is an unlinked file the
+     * caller made with scan_spill_open() and closes; each stream starts it
+     * afresh. Without spill, those reads see only the stream's head. */
+    bool spill;
+    int spill_fd;
 };
 
 #define SCAN_PROGRESS_STEP (64ull << 20)
@@ -112,6 +120,11 @@ struct scan_result {
 };
 
 /* Scans the file at path ("-" = standard input). */
+/* An unlinked file (O_TMPFILE, mode 0600) in directory dir for
+ * scan_opts.spill_fd, or -1 with errno set. Made before a process confines
+ * itself (sandbox.h), which may open no file afterwards. */
+int scan_spill_open(const char *dir);
+
 dg_err scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out);
 
 /* Gives the descriptor of a stream to scan_opened(): OUT *fd (still owned

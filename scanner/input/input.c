@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include "../util/deadline.h"
 #include "decompress.h"
 #include "input.h"
+
+#define SPILL_BLOCK (64u << 10) /* a block of zeros is a hole in the spill file */
 
 /* A range of the stream asked for by input_keep_range(). */
 struct kept {
@@ -39,7 +42,22 @@ struct input_head {
     uint64_t pos;      /* stream offset of the next byte input_pull() delivers */
     struct kept kept[INPUT_KEPT_RANGES];
     size_t n_kept, kept_bytes;
+    /* input_spill(): the stream's bytes [0, spilled) are in spill_fd */
+    int spill_fd;                  /* -1: none */
+    uint64_t spill_max;
+    _Atomic uint64_t spilled;      /* written by the reader, read by any thread */
+    int spill_errno;               /* why spilling stopped, 0 if it did not */
 };
+
+static struct input_head *
+head_new(void)
+{
+    struct input_head *h = calloc(1, sizeof *h);
+
+    if (h != NULL)
+        h->spill_fd = -1;
+    return h;
+}
 
 /* Reads up to len bytes from a stream (fewer only at its end, or when the
  * deadline passes: then *late is set and the bytes read so far count). */
@@ -76,7 +94,7 @@ open_compressed(struct dg_input *out, enum dc_kind k, const uint8_t *prefix, siz
 {
     dg_err rc;
 
-    if (out->head == NULL && (out->head = calloc(1, sizeof *out->head)) == NULL)
+    if (out->head == NULL && (out->head = head_new()) == NULL)
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", out->name);
     rc = decompress_open(k, out->fd, prefix, n, out->name, d, &out->decoder);
     if (rc != DG_OK)
@@ -238,7 +256,7 @@ open_descriptor(const char *path, int fd, const struct input_limits *lim, struct
         return rc;
     }
     out->stream = true;
-    if ((out->head = calloc(1, sizeof *out->head)) == NULL) {
+    if ((out->head = head_new()) == NULL) {
         input_close(out);
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", path);
     }
@@ -322,10 +340,12 @@ input_close(struct dg_input *in)
         free(in->head->buf);
         for (size_t i = 0; i < in->head->n_kept; i++)
             free(in->head->kept[i].buf);
-        free(in->head);
+        free(in->head); /* the spill file is the caller's */
         in->head = NULL;
     }
 }
+
+static void spill(struct input_head *h, uint64_t at, const uint8_t *p, size_t n);
 
 /* Copies what of the kept ranges of h lies in p[0..n), the bytes at stream
  * offset at. */
@@ -362,9 +382,107 @@ input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
     if (in->head != NULL) {
         if (in->head->n_kept > 0)
             keep_from(in->head, in->head->pos, buf, *got);
+        if (in->head->spill_fd >= 0)
+            spill(in->head, in->head->pos, buf, *got);
         in->head->pos += *got;
     }
     return r < 0 ? DG_E_IO : DG_OK;
+}
+
+/* True if the n bytes at p are all zero. */
+static bool
+zero_block(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0, v;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, p + i, 8);
+        acc |= v;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+/* Appends p[0..n), the bytes at stream offset at, to h's spill file, or
+ * stops spilling (the file is kept for what it holds) when they do not
+ * follow what it holds, when spill_max is reached, or on a write error.
+ * Blocks of zeros are left as holes (a fifth of a real JVM core). */
+static void
+spill(struct input_head *h, uint64_t at, const uint8_t *p, size_t n)
+{
+    uint64_t have = atomic_load_explicit(&h->spilled, memory_order_relaxed);
+    size_t done = 0;
+
+    if (h->spill_errno != 0 || n == 0)
+        return;
+    if (at != have || n > h->spill_max - have) {
+        h->spill_errno = at != have ? EINVAL : EFBIG;
+        return;
+    }
+    while (done < n) {
+        size_t len = n - done < SPILL_BLOCK ? n - done : SPILL_BLOCK;
+        ssize_t w = 0;
+
+        if (zero_block(p + done, len)) {
+            done += len;
+            continue;
+        }
+        for (size_t k = 0; k < len; k += (size_t)w) {
+            do
+                w = pwrite(h->spill_fd, p + done + k, len - k, (off_t)(have + done + k));
+            while (w < 0 && errno == EINTR);
+            if (w <= 0) {
+                h->spill_errno = w < 0 ? errno : ENOSPC;
+                atomic_store_explicit(&h->spilled, have + done, memory_order_release);
+                return;
+            }
+        }
+        done += len;
+    }
+    atomic_store_explicit(&h->spilled, have + done, memory_order_release);
+}
+
+dg_err
+input_spill(const struct dg_input *in, int fd, uint64_t max)
+{
+    struct input_head *h = in->head;
+
+    if (!in->stream || h == NULL || h->spill_fd >= 0)
+        return DG_E_UNSUPPORTED;
+    if (ftruncate(fd, 0) != 0)
+        return DG_E_IO;
+    h->spill_fd = fd;
+    h->spill_max = max;
+    atomic_store(&h->spilled, 0);
+    /* what the head holds went by before: the stream's first bytes */
+    spill(h, 0, h->buf, h->len);
+    return h->spill_errno == 0 ? DG_OK : DG_E_IO;
+}
+
+bool
+input_reads_back(const struct dg_input *in)
+{
+    const struct input_head *h = in->head;
+
+    if (!in->stream)
+        return true;
+    return h != NULL && h->spill_fd >= 0 && h->spill_errno == 0 &&
+           atomic_load_explicit(&h->spilled, memory_order_acquire) == h->pos;
+}
+
+uint64_t
+input_spilled(const struct dg_input *in, int *why)
+{
+    const struct input_head *h = in->head;
+
+    if (h == NULL || h->spill_fd < 0) {
+        *why = 0;
+        return 0;
+    }
+    *why = h->spill_errno;
+    return atomic_load_explicit(&h->spilled, memory_order_acquire);
 }
 
 dg_err
@@ -480,7 +598,30 @@ input_read_at(const struct dg_input *in, uint64_t off, void *buf, size_t len, si
         const uint8_t *p;
         size_t have;
         dg_err rc;
+        uint64_t spilled = in->head != NULL && in->head->spill_fd >= 0
+                               ? atomic_load_explicit(&in->head->spilled, memory_order_acquire)
+                               : 0;
 
+        /* past the head, from the spill file (the head answers the container
+         * reader, which reads before the engine pulls) */
+        if (off + len <= spilled && (in->head->len < off + len)) {
+            while (*got < len) {
+                ssize_t r = pread(in->head->spill_fd, (uint8_t *)buf + *got, len - *got,
+                                  (off_t)(off + *got));
+
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r < 0)
+                    return DG_E_IO;
+                if (r == 0) { /* zeros at the end were left unwritten */
+                    memset((uint8_t *)buf + *got, 0, len - *got);
+                    *got = len;
+                    break;
+                }
+                *got += (size_t)r;
+            }
+            return DG_OK;
+        }
         if (off >= INPUT_HEAD_MAX || len > INPUT_HEAD_MAX - off)
             return DG_E_UNAVAILABLE;
         rc = input_head(in, (size_t)off + len, &p, &have);

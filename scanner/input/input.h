@@ -14,8 +14,8 @@
  *
  * Contract: input_read_at() is the only random access a container reader
  * has. It never reads past the end of the file and never allocates. For a
- * stream it answers from the retained head only and returns DG_E_UNAVAILABLE
- * beyond it.
+ * stream it answers from the retained head, or from the spill (input_spill())
+ * for bytes that went by, and returns DG_E_UNAVAILABLE beyond them.
  */
 #ifndef DUMPGATE_INPUT_H
 #define DUMPGATE_INPUT_H
@@ -121,6 +121,24 @@ dg_err input_keep_range(const struct dg_input *in, uint64_t off, size_t len);
  * The memory stays valid until input_close(). */
 bool input_kept(const struct dg_input *in, size_t i, uint64_t *off, const uint8_t **p,
                 size_t *len);
+
+/* Stream only: from now on, every byte of the stream (those in the head
+ * first) is also written to fd, an unlinked file of the caller's (emptied
+ * here, not closed), up to max bytes, so that input_read_at() can answer
+ * for any offset that went by: the detectors' finish() and attribution read
+ * the dump again after the scan. Spilling stops quietly at max or on a
+ * write error (a full disk); input_spilled() says how far it got and why it
+ * stopped. DG_E_UNSUPPORTED for a file or memory input or a second call,
+ * DG_E_IO when fd cannot be emptied or written. */
+dg_err input_spill(const struct dg_input *in, int fd, uint64_t max);
+
+/* The stream bytes [0, return) that input_read_at() can read from the spill;
+ * *why is the errno that stopped spilling (EFBIG at max), 0 if none. */
+uint64_t input_spilled(const struct dg_input *in, int *why);
+
+/* True when input_read_at() can read every byte of the input that went by:
+ * a file or memory input, or a stream whose spill holds all of it. */
+bool input_reads_back(const struct dg_input *in);
 
 /* Bytes known to exist: the file size, or for a stream the head length (or
  * total length once head_eof). */

@@ -14,8 +14,8 @@
  * memory (or memory of unknown permissions) is read: a pointer to a heap
  * object is stored at run time. Memory is read in
  * 1 MiB windows through input_read_at(), by up to lim->threads readers
- * (each every n-th window; one for a stream, which only one thread may
- * read). Nothing is indexed, but while the first level reads a window it
+ * (each every n-th window; a stream is searched only when its spill holds
+ * all of it, input_reads_back()). Nothing is indexed, but while the first level reads a window it
  * notes which 64 KiB blocks of address space the window's pointer-like
  * words point into (512 bytes a window, hashed); a later level reads only
  * the windows whose blocks meet its targets' (on a 1.39 GB JVM core, 526
@@ -362,7 +362,7 @@ read_windows(void *arg)
 
 /* Reads every writable memory window once for the targets t (sorted),
  * with up to lim->threads readers when the input can be read at any offset
- * from several threads (a file or memory; a stream has one reader), and
+ * from several threads (a file, memory, or a stream read back from its spill), and
  * returns the hits, best first, at most cap of them. */
 static dg_err
 scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, struct hit **out,
@@ -372,7 +372,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     struct reader rd[MAX_READERS];
     pthread_t tid[MAX_READERS];
     bool started[MAX_READERS] = {false};
-    unsigned n_rd = s->lim->threads > 1 && !s->d->in->stream ? s->lim->threads : 1;
+    unsigned n_rd = s->lim->threads > 1 && input_reads_back(s->d->in) ? s->lim->threads : 1;
     uint64_t gmin = t[0].lo, gmax = 0;
     bool avx2 = dg_cpu_avx2();
     size_t n = 0;
@@ -605,9 +605,10 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
     }
     if (n == 0)
         return DG_OK;
-    if (dump->in->stream) {
+    if (!input_reads_back(dump->in)) {
         for (size_t i = 0; i < n; i++)
-            snprintf(q[i].why, sizeof q[i].why, "no pointer path: the dump was read as a stream");
+            snprintf(q[i].why, sizeof q[i].why,
+                     "no pointer path: the dump was read as a stream and not kept");
         return DG_E_UNAVAILABLE;
     }
     while (slots < 2 * (n * lim->max_nodes + n) && slots < (1u << 24))
