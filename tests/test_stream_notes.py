@@ -196,12 +196,15 @@ def test_spill_file_leaves_nothing_behind(cores, as_file, tmp_path):
     assert os.listdir(spill) == []
 
 
-def test_without_a_spill_file_reads_after_the_scan_see_the_head(cores, as_file, tmp_path):
+@pytest.mark.parametrize("how", ["--no-spill", "TMPDIR missing"])
+def test_without_a_spill_file_reads_after_the_scan_see_the_head(cores, as_file, how, tmp_path):
     core, spki_a, spki_b = cores
+    args = ["--no-spill"] if how == "--no-spill" else []
     with open(core, "rb") as f:
-        rc, findings, s, err = scan_env("-", tmp_path / "missing", input=f.read())
+        rc, findings, s, err = scan_env("-", tmp_path / "missing", *args, input=f.read())
     assert rc == 1, err
-    assert any("no spill file" in m["message"] for m in s["info"]), s["info"]
+    said = any("no spill file" in m["message"] for m in s["info"])
+    assert said == (how != "--no-spill"), s["info"]
     # rsa-raw still confirms the primes, without the modulus it finds in the
     # file (and so without the key's name)
     assert confirmed(as_file[0], spki_b, "rsa-raw")

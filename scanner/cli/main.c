@@ -413,8 +413,8 @@ cmd_scan(const struct cli_opts *o)
         .detectors = o->detectors_set ? o->detectors : NULL,
         .cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL},
         .max_decompressed = o->max_decompressed,
-        .spill = true,
-        .spill_fd = spill_open(), /* before --sandbox, which opens no file */
+        .spill = !o->no_spill,
+        .spill_fd = o->no_spill ? -1 : spill_open(), /* before --sandbox, which opens no file */
     };
     struct report rp = {.out = stdout, .format = o->format, .verbose = o->verbose};
     struct identity_db *db = identity_new(!o->no_builtin_allow);

@@ -89,6 +89,10 @@ options_usage(FILE *out)
             "      --max-decompressed BYTES\n"
             "                            decode at most BYTES (K, M, G, T) of a compressed\n"
             "                            dump: beyond, a warning and exit 2 (max_decompressed)\n"
+            "      --no-spill            do not write a stream (standard input, a compressed\n"
+            "                            dump) to an unlinked file in $TMPDIR as it is read:\n"
+            "                            faster, but what is read again after the scan (keys\n"
+            "                            behind Go and OpenSSL headers, pointer paths) is lost\n"
             "      --scan-timeout SECONDS\n"
             "                            longest scan of one file, reading standard input\n"
             "                            included: beyond, a warning and exit 2 (scan_timeout)\n"
@@ -294,6 +298,7 @@ enum {
     OPT_DIRTY_ANSWER,
     OPT_REDACT,
     OPT_FORCE, /* issue 23: redact */
+    OPT_NO_SPILL,
 };
 
 /* The long options of every command; the getopt codes are the cases of
@@ -323,6 +328,7 @@ static const struct option longopts[] = {
     {"max-total", required_argument, NULL, OPT_MAX_TOTAL},
     {"max-decompressed", required_argument, NULL, OPT_MAX_DECOMPRESSED},
     {"scan-timeout", required_argument, NULL, OPT_SCAN_TIMEOUT},
+    {"no-spill", no_argument, NULL, OPT_NO_SPILL},
     {"sandbox", required_argument, NULL, OPT_SANDBOX},
     {"receive-timeout", required_argument, NULL, OPT_RECEIVE_TIMEOUT},
     {"max-dump-size", required_argument, NULL, OPT_MAX_DUMP_SIZE},
@@ -1004,6 +1010,11 @@ options_parse(int argc, char **argv, struct cli_opts *o)
                 o->files_from = optarg;
             else
                 o->recursive = optarg;
+            break;
+        case OPT_NO_SPILL:
+            if (o->cmd != CMD_SCAN)
+                return usage_error("%s is an option of scan", "--no-spill");
+            o->no_spill = true;
             break;
         case OPT_SCAN_TIMEOUT:
         case OPT_RECEIVE_TIMEOUT:

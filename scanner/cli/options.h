@@ -45,6 +45,7 @@ struct cli_opts {
     bool quiet;
     bool strict;                /* --strict: unreadable bytes or a partial scan fail the file */
     bool dumps_only;
+    bool no_spill;              /* --no-spill: a stream is not kept for reads after the scan */
     const char *output;         /* -o FILE: the report goes there (scan), else stdout;
                                    redact: the redacted copy */
     bool force;                 /* redact --force: replace an existing OUT */            /* --dumps-only: scan only files whose first bytes are a dump */
