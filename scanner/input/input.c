@@ -604,7 +604,7 @@ input_read_at(const struct dg_input *in, uint64_t off, void *buf, size_t len, si
 
         /* past the head, from the spill file (the head answers the container
          * reader, which reads before the engine pulls) */
-        if (off + len <= spilled && (in->head->len < off + len)) {
+        if (len <= spilled && off <= spilled - len && in->head->len < off + len) {
             while (*got < len) {
                 ssize_t r = pread(in->head->spill_fd, (uint8_t *)buf + *got, len - *got,
                                   (off_t)(off + *got));
