@@ -341,18 +341,24 @@ def test_raw_file_is_not_followed(tmp_path, privs):
     assert shielded(findings) == [] and summ[0]["errors"] == [], err
 
 
+def stdin_hits(core, *args):
+    with open(core, "rb") as fh:
+        p = dgtest.run("scan", "--format", "jsonl", *args, "-", input=fh.read())
+    return shielded([r for r in dgtest.records(p.stdout) if r["record"] == "finding"])
+
+
 def test_stream_prekey_past_kept_head(tmp_path, privs):
-    """Standard input keeps only the first 64 MiB for random access: a prekey
-    70 MiB into the core cannot be read back, the key is a low candidate that
-    says so. The same core as a file is confirmed."""
+    """A prekey 70 MiB into the core, past the stream's kept head: standard
+    input reads it back from the spill file and confirms the key as the file
+    does; with --no-spill it cannot be read back, and the key is a low
+    candidate that says so."""
     far = 70 << 20
     core, blob_off, _, _ = make_core(tmp_path, privs["ed25519"], seg_size=72 << 20,
                                      prekey_off=far)
     rc, findings, summ, err = dgtest.scan(core)
     assert [(f["status"], f["offset"]) for f in shielded(findings)] == [("confirmed", blob_off)]
-    with open(core, "rb") as fh:
-        p = dgtest.run("scan", "--format", "jsonl", "-", input=fh.read())
-    hits = shielded([r for r in dgtest.records(p.stdout) if r["record"] == "finding"])
+    assert [(f["status"], f["offset"]) for f in stdin_hits(core)] == [("confirmed", blob_off)]
+    hits = stdin_hits(core, "--no-spill")
     assert [(f["status"], f["severity"], f["offset"]) for f in hits] == \
         [("candidate", "low", blob_off)]
     assert f"prekey at {SEG_VA + far:#x} past the kept head of the stream" in hits[0]["note"]
@@ -360,16 +366,16 @@ def test_stream_prekey_past_kept_head(tmp_path, privs):
 
 
 def test_stream_blob_past_kept_head(tmp_path, privs):
-    """The struct in the kept head, its blob 70 MiB in: a low candidate at the
-    struct's tail, the Ed25519 public key still read from the struct."""
+    """The struct in the kept head, its blob 70 MiB in: confirmed from the
+    spill file; with --no-spill a low candidate at the struct's tail, the
+    Ed25519 public key still read from the struct."""
     far = 70 << 20
     core, blob_off, _, tail_off = make_core(tmp_path, privs["ed25519"], seg_size=72 << 20,
                                             blob_off=far)
     rc, findings, summ, err = dgtest.scan(core)
     assert [(f["status"], f["offset"]) for f in shielded(findings)] == [("confirmed", blob_off)]
-    with open(core, "rb") as fh:
-        p = dgtest.run("scan", "--format", "jsonl", "-", input=fh.read())
-    hits = shielded([r for r in dgtest.records(p.stdout) if r["record"] == "finding"])
+    assert [(f["status"], f["offset"]) for f in stdin_hits(core)] == [("confirmed", blob_off)]
+    hits = stdin_hits(core, "--no-spill")
     assert [(f["status"], f["severity"], f["offset"], f["length"]) for f in hits] == \
         [("candidate", "low", tail_off, 32)]
     assert f"blob at {SEG_VA + far:#x} is past the kept head of the stream" in hits[0]["note"]
