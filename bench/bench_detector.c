@@ -12,7 +12,8 @@
  * (default 256 der); with FILE, a third run reads the whole of FILE (a core
  * of real process bytes: its container is read, so the detectors that need
  * an address map run, and read-only file images are skipped as in a scan of
- * the file; a core cut short loses the notes gcore writes last). Built by meson as build/tests/bench_detector.
+ * the file; a core cut short loses the notes gcore writes last). Built by
+ * meson as build/tests/bench_detector.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdint.h>

@@ -172,9 +172,7 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 
 #if DG_HAVE_AVX2
         /* Eight positions at a time until a group has the anchor. */
-        if (avx2 && (x = skip_avx2(ch, x)) + TAIL > ch->len)
-            break;
-        if (x >= ch->owned)
+        if (avx2 && ((x = skip_avx2(ch, x)) >= ch->owned || x + TAIL > ch->len))
             break;
 #endif
 #ifdef __SSE2__

@@ -414,7 +414,7 @@ cmd_scan(const struct cli_opts *o)
         .cfg = {.verbose = o->verbose, .keyvals = o->n_keyvals ? o->keyvals : NULL},
         .max_decompressed = o->max_decompressed,
         .spill = !o->no_spill,
-        .spill_fd = o->no_spill ? -1 : spill_open(), /* before --sandbox, which opens no file */
+        .spill_fd = -1,
     };
     struct report rp = {.out = stdout, .format = o->format, .verbose = o->verbose};
     struct identity_db *db = identity_new(!o->no_builtin_allow);
@@ -466,10 +466,10 @@ cmd_scan(const struct cli_opts *o)
     so.where = &where; /* issue 22: attribution, --debug-dir */
     if (o->format == REPORT_SARIF && (rp.sarif = sarif_new()) == NULL) {
         fprintf(stderr, "dumpgate: out of memory\n");
-        if (so.spill_fd >= 0)
-            close(so.spill_fd);
         return scan_abandoned(db, proof.memo, rp.out, tmp);
     }
+    if (so.spill)
+        so.spill_fd = spill_open(); /* before --sandbox, which opens no file */
     if (o->sandbox != NULL) {
         char err[240];
 

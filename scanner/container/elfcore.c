@@ -22,14 +22,15 @@
  * Layout notes: ../shared/reference/dumps.md section 1.
  */
 #include <gelf.h>
-#include <stddef.h>
-#include <stdlib.h>
 #include <libelf.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../input/input.h"
+#include "../util/words.h"
 #include "elfcore.h"
 
 #ifndef NT_FILE
@@ -315,13 +316,17 @@ note_auxv(struct core *c, const unsigned char *desc, size_t n)
     }
 }
 
-static bool
-all_zero(const unsigned char *p, size_t n)
+/* The bytes of a PT_NOTE of len bytes at off that are decoded: at most
+ * NOTES_MAX, with a warning past it. */
+static uint64_t
+notes_len(struct core *c, uint64_t off, uint64_t len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != 0)
-            return false;
-    return true;
+    if (len <= NOTES_MAX)
+        return len;
+    dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_LIMIT, off,
+               "%s: PT_NOTE of %llu bytes; reading its first 64 MiB", c->in->name,
+               (unsigned long long)len);
+    return NOTES_MAX;
 }
 
 /* Walks the notes of one PT_NOTE segment of len bytes at offset at of c->elf,
@@ -337,12 +342,7 @@ read_notes(struct core *c, uint64_t at, uint64_t len, uint64_t off)
         return;
     if (len > c->size - at)
         len = c->size - at;
-    if (len > NOTES_MAX) {
-        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_LIMIT, off,
-                   "%s: PT_NOTE of %llu bytes; reading its first 64 MiB", c->in->name,
-                   (unsigned long long)len);
-        len = NOTES_MAX;
-    }
+    len = notes_len(c, off, len);
     data = elf_getdata_rawchunk(c->elf, (int64_t)at, (size_t)len, ELF_T_NHDR);
     if (data == NULL || data->d_buf == NULL) {
         dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_BAD_ELF, off, "%s: cannot read notes: %s",
@@ -417,21 +417,23 @@ type_name(GElf_Half type)
 static void
 defer_notes(struct core *c, uint64_t off, uint64_t len)
 {
-    dg_err rc;
+    dg_err rc = input_keep_range(c->in, off, (size_t)notes_len(c, off, len));
 
-    if (len > NOTES_MAX) {
-        dg_diag_at(c->d, DG_DIAG_WARNING, DG_E_LIMIT, off,
-                   "%s: PT_NOTE of %llu bytes; reading its first 64 MiB", c->in->name,
-                   (unsigned long long)len);
-        len = NOTES_MAX;
-    }
-    rc = input_keep_range(c->in, off, (size_t)len);
     if (rc != DG_OK)
         dg_diag_at(c->d, DG_DIAG_WARNING, rc, off,
                    "%s: the notes at offset 0x%llx lie past the stream's first %llu bytes "
                    "and cannot be kept (%s): regions are not named from them",
                    c->in->name, (unsigned long long)off, (unsigned long long)c->size,
                    dg_strerror(rc));
+}
+
+/* The word size, byte order and machine of the core whose header is eh. */
+static void
+identify(struct core *c, Elf *elf, const GElf_Ehdr *eh)
+{
+    c->word = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
+    c->big = eh->e_ident[EI_DATA] == ELFDATA2MSB;
+    c->machine = eh->e_machine;
 }
 
 /* regions_info()'s detail and thread count from what c has read. */
@@ -460,9 +462,7 @@ read_core(struct core *c)
     if (eh.e_type != ET_CORE)
         return dg_diag(c->d, DG_E_UNSUPPORTED, 16, "%s: ELF %s, not a core", c->in->name,
                        type_name(eh.e_type));
-    c->word = gelf_getclass(c->elf) == ELFCLASS32 ? 4 : 8;
-    c->big = eh.e_ident[EI_DATA] == ELFDATA2MSB;
-    c->machine = eh.e_machine;
+    identify(c, c->elf, &eh);
     info->format = "elf-core";
     info->word_size = c->word;
     info->big_endian = c->big;
@@ -561,7 +561,7 @@ read_core(struct core *c)
 
         if (gelf_getphdr(c->elf, (int)i, &ph) == NULL || ph.p_type != PT_NOTE || !ph.p_filesz)
             continue;
-        if (!c->size_is_end && ph.p_offset + ph.p_filesz > c->size)
+        if (!c->size_is_end && (ph.p_offset >= c->size || ph.p_filesz > c->size - ph.p_offset))
             defer_notes(c, ph.p_offset, ph.p_filesz);
         else
             read_notes(c, ph.p_offset, ph.p_filesz, ph.p_offset);
@@ -700,9 +700,7 @@ elfcore_read_late(const struct dg_input *in, struct dg_regions *map, struct dg_d
         elf_end(elf);
         return dg_diag(d, DG_E_BAD_ELF, 0, "%s: bad ELF header: %s", in->name, elf_errmsg(-1));
     }
-    c.word = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
-    c.big = eh.e_ident[EI_DATA] == ELFDATA2MSB;
-    c.machine = eh.e_machine;
+    identify(&c, elf, &eh);
     elf_end(elf);
     c.threads = regions_info(map)->n_threads;
     for (size_t i = 0; input_kept(in, i, &off, &notes, &got); i++) {

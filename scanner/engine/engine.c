@@ -34,6 +34,7 @@
 
 #include "../../detectors/registry.h"
 #include "../util/deadline.h"
+#include "../util/words.h"
 #include "engine_int.h"
 
 #define MAX_THREADS 64
@@ -88,29 +89,6 @@ report_progress(struct job *j, uint64_t before, uint64_t added)
     pthread_mutex_lock(&j->progress_lock);
     j->opts->progress(j->opts->progress_arg, atomic_load(&j->scanned), j->total);
     pthread_mutex_unlock(&j->progress_lock);
-}
-
-/* True if the len bytes at p are all zero (64 at a time; returns at the
- * first block that is not, which for most chunks is the first). */
-static bool
-all_zero(const uint8_t *p, size_t len)
-{
-    size_t i = 0;
-
-    for (; i + 64 <= len; i += 64) {
-        uint64_t acc = 0, v;
-
-        for (size_t k = 0; k < 64; k += 8) {
-            memcpy(&v, p + i + k, 8);
-            acc |= v;
-        }
-        if (acc != 0)
-            return false;
-    }
-    for (; i < len; i++)
-        if (p[i] != 0)
-            return false;
-    return true;
 }
 
 static void

@@ -192,7 +192,8 @@ scan_spill_open(const char *dir)
 }
 
 /* Starts the spill of stream in into fd (scan_opts.spill_fd): at most half
- * the space free on its file system, so that a scan never fills a disk. */
+ * the space free on its file system, so that a scan never fills a disk
+ * (when fstatvfs cannot say, a write error is where it stops). */
 static void
 spill_begin(struct dg_input *in, int fd, struct dg_diag *d)
 {

@@ -119,12 +119,12 @@ struct scan_result {
     struct where_result *where;   /* attribution of the findings (scanner/where), or NULL */
 };
 
-/* Scans the file at path ("-" = standard input). */
 /* An unlinked file (O_TMPFILE, mode 0600) in directory dir for
  * scan_opts.spill_fd, or -1 with errno set. Made before a process confines
  * itself (sandbox.h), which may open no file afterwards. */
 int scan_spill_open(const char *dir);
 
+/* Scans the file at path ("-" = standard input). */
 dg_err scan_path(const char *path, const struct scan_opts *opts, struct scan_result *out);
 
 /* Gives the descriptor of a stream to scan_opened(): OUT *fd (still owned

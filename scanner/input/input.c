@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "../util/deadline.h"
+#include "../util/fdio.h"
+#include "../util/words.h"
 #include "decompress.h"
 #include "input.h"
 
@@ -389,30 +391,16 @@ input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
     return r < 0 ? DG_E_IO : DG_OK;
 }
 
-/* True if the n bytes at p are all zero. */
-static bool
-zero_block(const uint8_t *p, size_t n)
-{
-    uint64_t acc = 0, v;
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&v, p + i, 8);
-        acc |= v;
-    }
-    for (; i < n; i++)
-        acc |= p[i];
-    return acc == 0;
-}
-
 /* Appends p[0..n), the bytes at stream offset at, to h's spill file, or
  * stops spilling (the file is kept for what it holds) when they do not
  * follow what it holds, when spill_max is reached, or on a write error.
- * Blocks of zeros are left as holes (a fifth of a real JVM core). */
+ * Blocks of zeros are left as holes (a fifth of a real JVM core); the file
+ * is extended over a trailing one, so that every spilled byte reads back. */
 static void
 spill(struct input_head *h, uint64_t at, const uint8_t *p, size_t n)
 {
     uint64_t have = atomic_load_explicit(&h->spilled, memory_order_relaxed);
+    uint64_t written = have; /* the file's size: at least have, from the calls before */
     size_t done = 0;
 
     if (h->spill_errno != 0 || n == 0)
@@ -421,25 +409,22 @@ spill(struct input_head *h, uint64_t at, const uint8_t *p, size_t n)
         h->spill_errno = at != have ? EINVAL : EFBIG;
         return;
     }
-    while (done < n) {
-        size_t len = n - done < SPILL_BLOCK ? n - done : SPILL_BLOCK;
-        ssize_t w = 0;
+    for (; done < n; done += SPILL_BLOCK < n - done ? SPILL_BLOCK : n - done) {
+        size_t len = SPILL_BLOCK < n - done ? SPILL_BLOCK : n - done;
 
-        if (zero_block(p + done, len)) {
-            done += len;
-            continue;
+        if (all_zero(p + done, len))
+            continue; /* a hole */
+        errno = 0;
+        if (fd_pwrite_all(h->spill_fd, p + done, len, have + done) != DG_OK) {
+            h->spill_errno = errno != 0 ? errno : ENOSPC;
+            break;
         }
-        for (size_t k = 0; k < len; k += (size_t)w) {
-            do
-                w = pwrite(h->spill_fd, p + done + k, len - k, (off_t)(have + done + k));
-            while (w < 0 && errno == EINTR);
-            if (w <= 0) {
-                h->spill_errno = w < 0 ? errno : ENOSPC;
-                atomic_store_explicit(&h->spilled, have + done, memory_order_release);
-                return;
-            }
-        }
-        done += len;
+        written = have + done + len;
+    }
+    if (written < have + done && ftruncate(h->spill_fd, (off_t)(have + done)) != 0) {
+        if (h->spill_errno == 0)
+            h->spill_errno = errno;
+        done = (size_t)(written - have);
     }
     atomic_store_explicit(&h->spilled, have + done, memory_order_release);
 }
@@ -605,21 +590,9 @@ input_read_at(const struct dg_input *in, uint64_t off, void *buf, size_t len, si
         /* past the head, from the spill file (the head answers the container
          * reader, which reads before the engine pulls) */
         if (len <= spilled && off <= spilled - len && in->head->len < off + len) {
-            while (*got < len) {
-                ssize_t r = pread(in->head->spill_fd, (uint8_t *)buf + *got, len - *got,
-                                  (off_t)(off + *got));
-
-                if (r < 0 && errno == EINTR)
-                    continue;
-                if (r < 0)
-                    return DG_E_IO;
-                if (r == 0) { /* zeros at the end were left unwritten */
-                    memset((uint8_t *)buf + *got, 0, len - *got);
-                    *got = len;
-                    break;
-                }
-                *got += (size_t)r;
-            }
+            if (fd_pread_all(in->head->spill_fd, buf, len, off) != DG_OK)
+                return DG_E_IO;
+            *got = len;
             return DG_OK;
         }
         if (off >= INPUT_HEAD_MAX || len > INPUT_HEAD_MAX - off)

@@ -12,12 +12,15 @@
  * can be an 8-byte-aligned pointer into the user half of a 64-bit process
  * (48-bit addresses, above the first 64 KiB that no process maps:
  * [USER_VA_START, USER_VA_END)). popcount32()/popcount64() count set bits.
+ * all_zero(p, len) is true when every byte of p[0..len) is zero.
  */
 #ifndef DUMPGATE_WORDS_H
 #define DUMPGATE_WORDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define USER_VA_START 0x10000ull           /* no process maps the first 64 KiB */
 #define USER_VA_END 0x0000800000000000ull /* end of x86-64 user space */
@@ -48,6 +51,29 @@ static inline unsigned
 count_flagged(uint64_t m)
 {
     return (unsigned)(((m >> 7) * 0x0101010101010101ull) >> 56); /* no popcnt needed */
+}
+
+/* True if the len bytes at p are all zero: 64 at a time, returning at the
+ * first block that is not (for most memory, the first). */
+static inline bool
+all_zero(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+
+    for (; i + 64 <= len; i += 64) {
+        uint64_t acc = 0, v;
+
+        for (size_t k = 0; k < 64; k += 8) {
+            memcpy(&v, p + i + k, 8);
+            acc |= v;
+        }
+        if (acc != 0)
+            return false;
+    }
+    for (; i < len; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
 }
 
 static inline bool

@@ -15,12 +15,13 @@
  * object is stored at run time. Memory is read in
  * 1 MiB windows through input_read_at(), by up to lim->threads readers
  * (each every n-th window; a stream is searched only when its spill holds
- * all of it, input_reads_back()). Nothing is indexed, but while the first level reads a window it
- * notes which 64 KiB blocks of address space the window's pointer-like
- * words point into (512 bytes a window, hashed); a later level reads only
- * the windows whose blocks meet its targets' (on a 1.39 GB JVM core, 526
- * of 2708 window reads after the first level). Memory use is the nodes,
- * those summaries (at most MAX_SUMS windows) and a window per reader.
+ * all of it, input_reads_back()). Nothing is indexed, but while the first
+ * level reads a window it notes which 64 KiB blocks of address space the
+ * window's pointer-like words point into (512 bytes a window, hashed); a
+ * later level reads only the windows whose blocks meet its targets' (on a
+ * 1.39 GB JVM core, 526 of 2708 window reads after the first level).
+ * Memory use is the nodes, those summaries (at most MAX_SUMS windows) and a
+ * window per reader.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -362,7 +363,8 @@ read_windows(void *arg)
 
 /* Reads every writable memory window once for the targets t (sorted),
  * with up to lim->threads readers when the input can be read at any offset
- * from several threads (a file, memory, or a stream read back from its spill), and
+ * from several threads (a file, memory, or a stream read back from its
+ * spill), and
  * returns the hits, best first, at most cap of them. */
 static dg_err
 scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, struct hit **out,
