@@ -622,9 +622,10 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->tries_capped = false;
     /* Run starts, 64 words at a time: a good word after a WF_BAD one that is
      * structured, or after one that is only 7-bit clean (a number's own word,
-     * by chance) and a structured one (run_start()); with at least MIN_RUN
-     * good words among the 8 from it (one of a number's words may be 7-bit
-     * clean). */
+     * by chance) and a structured one (run_start()); with at most one bad
+     * word among the MIN_RUN from it (one of a number's words may be 7-bit
+     * clean; the word after a 64-byte prime that begins inside a word holds
+     * what follows it, so it is not counted). */
     for (size_t i = 0; i * 64 < n_words; i++) {
         uint64_t b = c->bad[i], prev = i > 0 ? c->bad[i - 1] >> 63 : 0;
         uint64_t s1 = c->st[i] << 1 | (i > 0 ? c->st[i - 1] >> 63 : 0);
@@ -636,9 +637,9 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         for (; st != 0; st &= st - 1) {
             size_t w = i * 64 + (size_t)__builtin_ctzll(st);
 
-            if (w + MIN_RUN + 1 > n_words)
+            if (w + MIN_RUN > n_words)
                 break;
-            if (bad_words(c->bad, w, w + MIN_RUN + 1) <= 1 && near_anchor(c->anc, w, n_words) &&
+            if (bad_words(c->bad, w, w + MIN_RUN) <= 1 && near_anchor(c->anc, w, n_words) &&
                 !run_start(c, ch, a, w, sink))
                 return DG_E_NOMEM;
         }
