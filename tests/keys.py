@@ -83,13 +83,37 @@ def ssh_pub_spki_sha256(pubfile):
 
 
 @functools.lru_cache(maxsize=None)
+def _pkcs1_pem(p, q, e):
+    """The PKCS#1 PEM of the RSA key with primes p, q and exponent e, encoded
+    here: the cryptography package would check a big key for minutes first."""
+    import math
+
+    lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    assert math.gcd(e, lam) == 1
+    d = pow(e, -1, lam)
+
+    def tlv(tag, body):
+        n = len(body)
+        if n < 0x80:
+            return bytes([tag, n]) + body
+        ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+    def integer(v):
+        return tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))
+
+    der = tlv(0x30, b"".join(integer(v) for v in (0, p * q, e, d, p, q, d % (p - 1),
+                                                     d % (q - 1), pow(q, -1, p))))
+    b64 = base64.b64encode(der).decode()
+    body = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
+    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n".encode()
+
+
 def slow_rsa15360_pem():
     """An RSA-15360 private key (PKCS#1 PEM) that is not a published test key:
     the primes of OpenSSL's RSA-15360 test key (read from /usr/bin/openssl)
-    with e = 3. Its 7680-bit primes take longer to test than dumpgate's 10 s
-    proof budget. Read and encoded here, because the cryptography package
-    would check the keys for a minute first."""
-    import math
+    with e = 3. The largest size anyone uses; its 7680-bit primes cost about
+    a second to test."""
     import re
 
     def integers(der):  # the INTEGERs of a DER SEQUENCE of INTEGERs
@@ -113,23 +137,12 @@ def slow_rsa15360_pem():
             break
     else:
         raise AssertionError("no RSA-15360 test key in /usr/bin/openssl")
-    p, q, e = v[4], v[5], 3
-    lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
-    assert math.gcd(e, lam) == 1
-    d = pow(e, -1, lam)
+    return _pkcs1_pem(v[4], v[5], 3)
 
-    def tlv(tag, body):
-        n = len(body)
-        if n < 0x80:
-            return bytes([tag, n]) + body
-        ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        return bytes([tag, 0x80 | len(ln)]) + ln + body
 
-    def integer(v):
-        return tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))
-
-    der = tlv(0x30, b"".join(integer(v) for v in (0, p * q, e, d, p, q, d % (p - 1),
-                                                     d % (q - 1), pow(q, -1, p))))
-    b64 = base64.b64encode(der).decode()
-    body = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
-    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n".encode()
+def mersenne_rsa_pem():
+    """A crafted RSA key (PKCS#1 PEM, 24 KB, RSA-31150) whose primes are the
+    Mersenne primes 2^19937 - 1 and 2^11213 - 1, with e = 65539 (65537
+    divides p - 1): one Miller-Rabin round of its 19937-bit prime takes
+    seconds, so its primality tests pass dumpgate's 10 s proof budget."""
+    return _pkcs1_pem(2**19937 - 1, 2**11213 - 1, 65539)
