@@ -182,6 +182,13 @@ certs_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     size_t i = 0;
 
     (void)ctx;
+    if (ch->hits != NULL) { /* the engine found the versions' first bytes */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) != SIZE_MAX;)
+            at_version(ch, k, sink);
+        return DG_OK;
+    }
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_avx2(ch, i, sink);
@@ -190,6 +197,9 @@ certs_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
         at_version(ch, (size_t)(q - p), sink);
     return DG_OK;
 }
+
+/* v3's first bytes (at_version() compares the rest) */
+static const struct dg_trigger triggers[] = {{3, {0xa0, 0x03, 0x02}, 0}, {0, {0}, 0}};
 
 const struct dg_detector dg_detector_certs = {
     .abi = DG_DETECTOR_ABI,
@@ -202,4 +212,5 @@ const struct dg_detector dg_detector_certs = {
     .flags = DG_DET_BINARY,
     .default_on = true,
     .scan = certs_scan,
+    .triggers = triggers,
 };

@@ -1080,8 +1080,16 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     end = ch->owned + DER_LOOKAHEAD < ch->len ? ch->owned + DER_LOOKAHEAD : ch->len;
     c->covered = 0;
     c->n_decodes = 0;
+    if (ch->hits != NULL) { /* the engine found the anchors */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
+            if (k + 1 < ch->len && is_anchor(ch->p + k))
+                visit(c, ch, k);
+        i = end;
+    }
 #if DG_HAVE_AVX2
-    if (dg_cpu_avx2())
+    if (i < end && dg_cpu_avx2())
         i = scan_blocks32(c, ch, i, end);
 #endif
     i = scan_blocks16(c, ch, i, end);
@@ -1095,6 +1103,12 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                      DER_MAX_DECODES);
     return DG_OK;
 }
+
+/* is_anchor()'s pairs */
+static const struct dg_trigger triggers[] = {
+    {2, {0x02, 0x01}, 0}, {2, {0x02, 0x03}, 0}, {2, {0xf7, 0x0d}, 0}, {2, {'v', '1'}, 0},
+    {2, {0xa1, 0x44}, 0}, {2, {0xa1, 0x64}, 0}, {2, {0xa1, 0x81}, 0}, {0, {0}, 0},
+};
 
 const struct dg_detector dg_detector_der = {
     .abi = DG_DETECTOR_ABI,
@@ -1113,4 +1127,5 @@ const struct dg_detector dg_detector_der = {
     .release = der_release,
     .finish = der_finish,
     .destroy = der_destroy,
+    .triggers = triggers,
 };

@@ -498,7 +498,18 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     size_t end = ch->owned + JWK_LOOKAHEAD < ch->len ? ch->owned + JWK_LOOKAHEAD : ch->len;
 
     c->n_windows = 0;
+    if (ch->hits != NULL) { /* the engine found the "kt"s */
+        struct dg_hit_iter it = {0};
 
+        for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
+            if (k + 1 < ch->len && p[k] == 'k' && (p[k + 1] == 't' || p[k + 1] == 0) && k >= skip) {
+                size_t r = probe(c, ch, k, sink);
+
+                if (r > skip)
+                    skip = r;
+            }
+        goto done;
+    }
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_blocks32(c, ch, sink, i, end, &skip);
@@ -512,6 +523,7 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 skip = r;
         }
     }
+done:
     if (c->n_windows > JWK_MAX_WINDOWS)
         dg_sink_warn(sink, ch->off,
                      "jwk: more than %u \"kty\" candidates in the chunk; the ones after that "
@@ -519,6 +531,9 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                      JWK_MAX_WINDOWS);
     return DG_OK;
 }
+
+/* kty16()'s strings: "kt", and 'k' then 0 (UTF-16) */
+static const struct dg_trigger triggers[] = {{2, {'k', 't'}, 0}, {2, {'k', 0}, 0}, {0, {0}, 0}};
 
 const struct dg_detector dg_detector_jwk = {
     .abi = DG_DETECTOR_ABI,
@@ -535,4 +550,5 @@ const struct dg_detector dg_detector_jwk = {
     .scan = jwk_scan,
     .release = jwk_release,
     .destroy = keyproof_policy_destroy,
+    .triggers = triggers,
 };

@@ -191,6 +191,14 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct ecgroups *eg = vctx;
     size_t i = 0, stop = ch->owned; /* a match starts in p[0..owned) */
 
+    if (ch->hits != NULL) { /* the engine found the anchors */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) < stop;)
+            if (k + 8 <= ch->len && memcmp(ch->p + k, anchor, sizeof anchor) == 0)
+                try_tls13(eg, ch, k, sink);
+        return DG_OK;
+    }
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_avx2(eg, ch, i, stop, sink);
@@ -200,6 +208,8 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             try_tls13(eg, ch, i, sink);
     return DG_OK;
 }
+
+static const struct dg_trigger triggers[] = {{3, {0x00, 0x33, 0x00}, 0}, {0, {0}, 0}};
 
 const struct dg_detector dg_detector_keyshare = {
     .abi = DG_DETECTOR_ABI,
@@ -214,4 +224,5 @@ const struct dg_detector dg_detector_keyshare = {
     .init = keyshare_init,
     .scan = keyshare_scan,
     .release = keyshare_release,
+    .triggers = triggers,
 };

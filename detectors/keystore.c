@@ -1547,6 +1547,18 @@ ks_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     /* A PFX anchor (its version) lies up to 5 bytes after the start. */
     size_t end = ch->owned + 5 < ch->len ? ch->owned + 5 : ch->len;
 
+    if (ch->hits != NULL) { /* the engine found the anchors */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
+            if (k + 2 < ch->len && is_anchor(ch->p + k) && k >= covered) {
+                size_t e = probe(c, ch, k, sink);
+
+                if (e > covered)
+                    covered = e;
+            }
+        return DG_OK;
+    }
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_blocks32(c, ch, sink, i, end, &covered);
@@ -1563,6 +1575,12 @@ ks_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 }
 
 static const char *const keystore_options[] = {"p12-pass", "jks-pass", NULL};
+
+/* is_anchor()'s strings */
+static const struct dg_trigger triggers[] = {
+    {3, {0x02, 0x01, 0x03}, 0}, {3, {0xfe, 0xed, 0xfe}, 0}, {3, {0xce, 0xce, 0xce}, 0},
+    {3, {'P', 'u', 'T'}, 0},    {0, {0}, 0},
+};
 
 const struct dg_detector dg_detector_keystore = {
     .abi = DG_DETECTOR_ABI,
@@ -1582,4 +1600,5 @@ const struct dg_detector dg_detector_keystore = {
     .finish = ks_finish,
     .destroy = ks_destroy,
     .options = keystore_options,
+    .triggers = triggers,
 };

@@ -707,8 +707,20 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     size_t i = 0, end = ch->owned, skip_to = 0;
 
     c->n_armors = 0;
+    if (ch->hits != NULL) { /* the engine found the dashes */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
+            if (k + 2 < ch->len && p[k] == '-' && p[k + 2] == '-' && k >= skip_to) {
+                size_t r = probe(c, ch, k, sink);
+
+                if (r != 0)
+                    skip_to = k + r;
+            }
+        i = end;
+    }
 #if DG_HAVE_AVX2
-    if (dg_cpu_avx2())
+    if (i < end && dg_cpu_avx2())
         i = scan_blocks32(c, ch, sink, i, end, &skip_to);
 #endif
     i = scan_blocks16(c, ch, sink, i, end, &skip_to);
@@ -728,6 +740,9 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     return DG_OK;
 }
 
+/* dashes16()'s '-', any byte, '-' */
+static const struct dg_trigger triggers[] = {{3, {'-', 0, '-'}, 2}, {0, {0}, 0}};
+
 const struct dg_detector dg_detector_pem = {
     .abi = DG_DETECTOR_ABI,
     .name = "pem",
@@ -743,4 +758,5 @@ const struct dg_detector dg_detector_pem = {
     .scan = pem_scan,
     .release = pem_release,
     .destroy = pem_destroy,
+    .triggers = triggers,
 };

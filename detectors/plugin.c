@@ -13,6 +13,7 @@
 
 #include "plugin.h"
 #include "registry.h"
+#include "../scanner/engine/triggers.h"
 
 static bool
 valid_name(const char *s)
@@ -96,6 +97,15 @@ plugin_load(const char *path, const struct dg_config *cfg, char *err, size_t n)
     if (d->scan == NULL && d->finish == NULL) {
         snprintf(err, n, "plug-in %s: detector %s has neither scan nor finish", path, d->name);
         goto refuse;
+    }
+    {
+        char why[160];
+        size_t count;
+
+        if (trig_check(d, &count, why, sizeof why) != DG_OK) {
+            snprintf(err, n, "plug-in %s: %s", path, why);
+            goto refuse;
+        }
     }
     if (registry_find(d->name) != NULL) {
         snprintf(err, n, "plug-in %s: a detector called '%s' is already loaded", path, d->name);

@@ -350,8 +350,16 @@ sexp_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     size_t i = 0, skip = 0, end = ch->owned;
     unsigned judged = 0;
 
+    if (ch->hits != NULL) { /* the engine found the 03 01s */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
+            if (k + 4 <= ch->len && k >= skip && head_at(ch->p + k))
+                skip = group_at(c, ch, k, &judged, sink);
+        i = end;
+    }
 #if DG_HAVE_AVX2
-    if (dg_cpu_avx2())
+    if (i < end && dg_cpu_avx2())
         i = scan_avx2(c, ch, i, end, &skip, &judged, sink);
 #endif
     for (; i < end && i + 4 <= ch->len; i++)
@@ -383,6 +391,9 @@ sexp_release(void *ctx)
     free(ctx);
 }
 
+/* head_at()'s first bytes */
+static const struct dg_trigger triggers[] = {{2, {0x03, 0x01}, 0}, {0, {0}, 0}};
+
 const struct dg_detector dg_detector_sexp = {
     .abi = DG_DETECTOR_ABI,
     .name = "sexp",
@@ -398,4 +409,5 @@ const struct dg_detector dg_detector_sexp = {
     .scan = sexp_scan,
     .release = sexp_release,
     .destroy = keyproof_policy_destroy,
+    .triggers = triggers,
 };

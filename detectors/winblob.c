@@ -570,6 +570,15 @@ wb_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->covered = 0;
     /* A CAPI blob starting before owned has its "RSA2" up to 8 bytes later. */
     end = ch->owned + CAPI_HDR < ch->len ? ch->owned + CAPI_HDR : ch->len;
+    if (ch->hits != NULL) { /* the engine found the magics' first bytes */
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
+            if (k + 1 < ch->len &&
+                ((p[k] == 'R' && p[k + 1] == 'S') || (p[k] == 'E' && p[k + 1] == 'C')))
+                visit(c, ch, k, sink);
+        return DG_OK;
+    }
 #if DG_HAVE_AVX2
     if (dg_cpu_avx2())
         i = scan_blocks32(c, ch, sink, i, end);
@@ -580,6 +589,9 @@ wb_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
             visit(c, ch, i, sink);
     return DG_OK;
 }
+
+/* magic16()'s strings */
+static const struct dg_trigger triggers[] = {{2, {'R', 'S'}, 0}, {2, {'E', 'C'}, 0}, {0, {0}, 0}};
 
 const struct dg_detector dg_detector_winblob = {
     .abi = DG_DETECTOR_ABI,
@@ -596,4 +608,5 @@ const struct dg_detector dg_detector_winblob = {
     .scan = wb_scan,
     .release = wb_release,
     .destroy = keyproof_policy_destroy,
+    .triggers = triggers,
 };

@@ -13,11 +13,17 @@
  * created once: a built-in detector's finish() leaves it as create() made it
  * (detectors/registry.h), so each input is a dump of its own, and the
  * harness checks that rule: a finish() after a finish() reports nothing.
+ * A detector with triggers scans the input twice, searching it itself and
+ * told where its triggers are by the engine's shared pass (triggers.h), and
+ * both must report the same findings.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../detectors/registry.h"
 #include "../scanner/engine/engine_int.h"
+#include "../scanner/engine/triggers.h"
+#include "../scanner/util/simd.h"
 #include "fuzz.h"
 
 #define FUZZ_VA 0x10000ull /* lowest address the pointer checks accept */
@@ -29,6 +35,9 @@
 static const struct dg_detector *det;
 static const struct dg_config cfg;
 static void *shared, *ctx;
+static struct trig_table trig;    /* det's triggers alone */
+static uint8_t bucket;
+static bool use_trig;
 
 static int
 start(void)
@@ -53,9 +62,14 @@ stop(void)
 int
 dg_fuzz_init(void)
 {
+    char why[160];
+
     det = registry_find(DG_FUZZ_DETECTOR);
     if (det == NULL || !registry_is_builtin(det))
         return -1;
+    if (trig_table_build(&trig, &det, 1, &bucket, why, sizeof why) != DG_OK)
+        return -1;
+    use_trig = bucket != TRIG_NONE && dg_cpu_avx2();
     return start();
 }
 
@@ -85,6 +99,32 @@ dg_fuzz_one(const uint8_t *data, size_t len)
     for (size_t i = 0; i < sink.n; i++)
         if (sink.v[i].f.off >= len && len > 0)
             __builtin_trap(); /* a finding outside the input */
+    if (use_trig) {
+        /* again, told where the triggers are: the same findings */
+        struct trig_hits hits = {0};
+        struct dg_hits view = {.h = &hits, .bucket = bucket};
+        struct dg_sink again;
+
+        if (trig_hits_reserve(&hits, len) == DG_OK) {
+            trig_find(&trig, data, len, &hits);
+            ch.hits = &view;
+            sink_init(&again, NULL);
+            again.detector = det->name;
+            det->scan(ctx, &ch, &again);
+            if (det->finish != NULL)
+                det->finish(shared, &dump, &again);
+            if (again.n != sink.n)
+                __builtin_trap();
+            for (size_t i = 0; i < sink.n; i++)
+                if (again.v[i].f.off != sink.v[i].f.off || again.v[i].f.len != sink.v[i].f.len ||
+                    strcmp(again.v[i].f.type, sink.v[i].f.type) != 0 ||
+                    again.v[i].f.status != sink.v[i].f.status)
+                    __builtin_trap();
+            sink_free(&again);
+            ch.hits = NULL;
+        }
+        trig_hits_free(&hits);
+    }
     sink_free(&sink);
     if (det->finish != NULL) {
         /* The evidence is gone: a second finish() finds nothing to report. */

@@ -128,10 +128,16 @@ static dg_err fail_create(const struct dg_config *cfg, void **shared)
 { (void)cfg; (void)shared; return DG_E_UNSUPPORTED; }
 static dg_err scan(void *c, const struct dg_chunk *ch, struct dg_sink *s)
 { (void)c; (void)ch; (void)s; return DG_OK; }
+#ifdef LONG_TRIGGER
+static const struct dg_trigger triggers[] = {{2, {'a', 'b'}, 0}, {4, {'a', 'b', 'c'}, 0}, {0, {0}, 0}};
+#endif
 static const struct dg_detector d = {
     .abi = ABI, .name = "bad", .summary = "refused", .max_span = 16, .scan = scan,
 #ifdef FAIL_CREATE
     .create = fail_create,
+#endif
+#ifdef LONG_TRIGGER
+    .triggers = triggers,
 #endif
 };
 #ifndef NO_ENTRY
@@ -143,10 +149,11 @@ DG_PLUGIN_EXPORT const struct dg_detector *something_else(void) { return &d; }
 
 
 @pytest.mark.parametrize("defs,words", [
-    (["-DABI=DG_DETECTOR_ABI+1"], "detector ABI 3, this dumpgate speaks ABI 2"),
-    (["-DABI=1"], "detector ABI 1, this dumpgate speaks ABI 2"),
+    (["-DABI=DG_DETECTOR_ABI+1"], "detector ABI 4, this dumpgate speaks ABI 3"),
+    (["-DABI=2"], "detector ABI 2, this dumpgate speaks ABI 3"),
     (["-DABI=DG_DETECTOR_ABI", "-DNO_ENTRY"], "no symbol dg_detector_entry_v1"),
     (["-DABI=DG_DETECTOR_ABI", "-DFAIL_CREATE"], "create failed: unsupported"),
+    (["-DABI=DG_DETECTOR_ABI", "-DLONG_TRIGGER"], "detector bad: trigger 1 is 4 bytes long"),
 ])
 def test_bad_plugin_refused(tmp_path, installed, defs, words):
     so = compile_plugin(installed, tmp_path, "bad", BAD, defs)
@@ -193,6 +200,22 @@ DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &
 """
 
 
+def from_file_and_pipe(args, raw):
+    """("file", records) and ("pipe", records) of a JSONL scan of raw with
+    args, read as a file and from standard input; the scan passes."""
+    out = []
+    for how in ("file", "pipe"):
+        args_ = ["scan", *args, "--format", "jsonl", "--fail-on", "medium"]
+        if how == "file":
+            p = dgtest.run(*args_, raw)
+        else:
+            p = subprocess.run([str(dgtest.DUMPGATE), *args_, "-"], input=raw.read_bytes(),
+                               capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr.decode()
+        out.append((how, [json.loads(x) for x in p.stdout.decode().splitlines() if x.strip()]))
+    return out
+
+
 def test_zero_chunks_reach_no_detector(tmp_path, installed):
     """A chunk whose bytes, margin included, are all zero is handed to no
     detector (nothing can be found in it); a chunk of zeros whose margin
@@ -208,17 +231,72 @@ def test_zero_chunks_reach_no_detector(tmp_path, installed):
     data[4 * mib:4 * mib + 100] = b"\x01" * 100    # chunk 4: data
     raw = tmp_path / "mixed.bin"
     raw.write_bytes(bytes(data))
-    for how in ("file", "pipe"):
-        args = ["scan", "--plugin", str(so), "-d", "seen", "--chunk-size", str(mib),
-                "--format", "jsonl", "--fail-on", "medium"]
-        if how == "file":
-            p = dgtest.run(*args, raw)
-        else:
-            p = subprocess.run([str(dgtest.DUMPGATE), *args, "-"], input=bytes(data),
-                               capture_output=True, timeout=60)
-        assert p.returncode == 0, p.stderr.decode()
-        recs = [json.loads(x) for x in p.stdout.decode().splitlines() if x.strip()]
+    for how, recs in from_file_and_pipe(["--plugin", str(so), "-d", "seen", "--chunk-size",
+                                         str(mib)], raw):
         seen = sorted(r["offset"] for r in recs if r.get("record") == "finding")
         assert seen == [0, 2 * mib, 3 * mib, 4 * mib], (how, seen)
         summ = [r for r in recs if r.get("record") == "summary"][0]
         assert summ["coverage"]["file_bytes"] == len(data), summ
+
+
+TRIGGERED = r"""
+#include <string.h>
+#include <dumpgate/plugin.h>
+/* "ZQ" then any byte then nothing more: reports each "ZQX" it is told of
+ * (type "via-hits") or finds itself when the engine gave no hits ("searched") */
+static void found(struct dg_sink *s, const struct dg_chunk *ch, size_t k, const char *how)
+{
+    struct dg_finding f;
+    memset(&f, 0, sizeof f);
+    dg_strlcpyf(f.type, sizeof f.type, "%s", how);
+    f.status = DG_STATUS_CANDIDATE;
+    f.severity = DG_SEV_LOW;
+    f.off = ch->off + k;
+    f.len = 3;
+    dg_report(s, &f);
+}
+static dg_err scan(void *c, const struct dg_chunk *ch, struct dg_sink *s)
+{
+    (void)c;
+    if (ch->hits != NULL) {
+        struct dg_hit_iter it = {0};
+        for (size_t k; (k = dg_hits_next(ch, &it)) < ch->owned;)
+            if (k + 3 <= ch->len && memcmp(ch->p + k, "ZQX", 3) == 0)
+                found(s, ch, k, "via-hits");
+        return DG_OK;
+    }
+    for (size_t k = 0; k < ch->owned && k + 3 <= ch->len; k++)
+        if (memcmp(ch->p + k, "ZQX", 3) == 0)
+            found(s, ch, k, "searched");
+    return DG_OK;
+}
+static const struct dg_trigger triggers[] = {{3, {'Z', 'Q', 0}, 4}, {0, {0}, 0}};
+static const struct dg_detector d = {
+    .abi = DG_DETECTOR_ABI, .name = "zqx", .summary = "ZQX", .max_span = 16,
+    .scan = scan, .triggers = triggers,
+};
+DG_PLUGIN_EXPORT const struct dg_detector *dg_detector_entry_v1(void) { return &d; }
+"""
+
+
+def test_plugin_triggers_reach_it_through_the_shared_pass(tmp_path, installed):
+    """A plug-in that declares triggers (ABI 3) is told where they start
+    (dg_chunk.hits, dg_hits_next) by the engine's one pass over each chunk,
+    beside every built-in detector's: it finds each planted "ZQX", at the
+    start, across a chunk boundary, in the margin and in the last bytes, and
+    nothing else, from a file and from a pipe."""
+    so = compile_plugin(installed, tmp_path, "zqx", TRIGGERED)
+    mib = 1 << 20
+    data = bytearray(os.urandom(3 * mib))
+    data = data.replace(b"ZQX", b"zqx")
+    at = [0, 4093, mib - 1, mib + 31, 2 * mib - 2, 3 * mib - 3]
+    for a in at:
+        data[a:a + 3] = b"ZQX"
+    raw = tmp_path / "zqx.bin"
+    raw.write_bytes(bytes(data))
+    avx2 = "avx2" in open("/proc/cpuinfo").read()
+    for how, recs in from_file_and_pipe(["--plugin", str(so), "--chunk-size", str(mib)], raw):
+        mine = sorted((r["offset"], r["type"]) for r in recs
+                      if r.get("record") == "finding" and r["detector"] == "zqx")
+        assert [o for o, _ in mine] == at, (how, mine)
+        assert {t for _, t in mine} == {"via-hits" if avx2 else "searched"}, mine

@@ -44,7 +44,8 @@
 extern "C" {
 #endif
 
-#define DG_DETECTOR_ABI 2 /* bump on any incompatible change (2: dg_finding.role, reason) */
+#define DG_DETECTOR_ABI 3 /* bump on any incompatible change (2: dg_finding.role, reason;
+                             3: dg_detector.triggers, dg_chunk.hits) */
 
 /* What a span of the file is. Memory kinds first; DG_SPAN_FIRST_META and after
  * are "uncovered" spans: bytes of the file that are not process memory. */
@@ -117,6 +118,8 @@ dg_err dg_dump_read_va(const struct dg_dump *dump, uint64_t va, void *buf, size_
 unsigned dg_dump_word_size(const struct dg_dump *dump);
 bool dg_dump_big_endian(const struct dg_dump *dump);
 
+struct dg_hits; /* opaque: dg_hits_next() reads it */
+
 struct dg_chunk {
     const uint8_t *p;          /* bytes p[0..len) */
     size_t len;                /* owned part plus margin */
@@ -124,7 +127,38 @@ struct dg_chunk {
     uint64_t off;              /* file offset of p[0] */
     bool last;                 /* no bytes follow p[len) in the file */
     const struct dg_dump *dump;
+    /* ABI 3: where the detector's triggers start in p[0..len) (read them
+     * with dg_hits_next()), or NULL when the engine did not look: the
+     * detector declares no triggers, or it is called directly (a fuzz
+     * harness); it then searches the chunk itself. */
+    const struct dg_hits *hits;
 };
+
+/* ABI 3: a byte string at which a detector's matches are anchored, 1 to 3
+ * bytes ("kt", "\x30\x82"), some of them perhaps any byte; a list of them
+ * ends with len 0. The engine
+ * searches for every detector's triggers in one pass over each chunk and
+ * tells each detector where its own start (dg_chunk.hits), instead of each
+ * detector reading the whole chunk for its own. */
+struct dg_trigger {
+    uint8_t len;               /* 1 to 3; 0 ends the list */
+    uint8_t b[3];
+    uint8_t any;               /* bit j set: byte j may be any value ("-?-") */
+};
+
+/* Where a detector is in its chunk's hits; zero it before the first call. */
+struct dg_hit_iter {
+    size_t block;
+    uint32_t bits;
+    bool started;
+};
+
+/* The next position k in ch->p at which one of the detector's triggers may
+ * start, ascending, or SIZE_MAX after the last. Every k at which a trigger
+ * starts (k + its len <= ch->len) is returned; so may a few others (the
+ * search is a filter), so the caller checks its anchor at k as it would
+ * without hits. ch->hits must not be NULL. */
+size_t dg_hits_next(const struct dg_chunk *ch, struct dg_hit_iter *it);
 
 struct dg_sink;
 /* Copies f into the scan's findings. `f->off` is an absolute file offset. */
@@ -197,6 +231,10 @@ struct dg_detector {
      * dg_config_get() ("aes.max-bit-errors"), or NULL for none. An --option
      * that no loaded detector names is refused before any byte is read. */
     const char *const *options;
+    /* ABI 3: what each of its matches starts with, or NULL: the detector
+     * reads every byte of the chunk itself (a structural search, such as
+     * big numbers). With triggers, dg_chunk.hits says where they start. */
+    const struct dg_trigger *triggers;
 };
 
 #ifdef __cplusplus

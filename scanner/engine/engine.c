@@ -34,8 +34,10 @@
 
 #include "../../detectors/registry.h"
 #include "../util/deadline.h"
+#include "../util/simd.h"
 #include "../util/words.h"
 #include "engine_int.h"
+#include "triggers.h"
 
 #define MAX_THREADS 64
 
@@ -50,6 +52,9 @@ struct job {
     const struct dg_detector *det[REGISTRY_MAX];
     void *shared[REGISTRY_MAX];
     size_t n_det;
+    struct trig_table trig;        /* the detectors' triggers, searched in one pass */
+    uint8_t bucket[REGISTRY_MAX];  /* detector i's bucket, TRIG_NONE: it has none */
+    bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
     size_t chunk, margin;
     struct dg_diag *diag;
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
@@ -76,6 +81,9 @@ struct worker {
     struct dg_sink sink;
     pthread_t tid;
     uint8_t *buf;      /* the chunk read from a file, chunk + margin bytes */
+    struct trig_hits hits;              /* the chunk's triggers */
+    struct dg_hits view[REGISTRY_MAX];  /* detector i's part of them */
+    bool have_hits;    /* hits is reserved for a whole chunk */
     dg_err rc;
 };
 
@@ -103,11 +111,20 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
         report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
         return;
     }
+    /* One pass for every detector's triggers; without it (no AVX2, or no
+     * memory for the hits) each detector searches the chunk itself. */
+    bool hits = w->have_hits && ch->len <= j->chunk + j->margin;
+
+    if (hits)
+        trig_find(&j->trig, ch->p, ch->len, &w->hits);
     for (size_t i = 0; i < j->n_det; i++) {
+        struct dg_chunk c = *ch;
         dg_err rc;
 
+        if (hits && j->bucket[i] != TRIG_NONE)
+            c.hits = &w->view[i];
         w->sink.detector = j->det[i]->name;
-        rc = j->det[i]->scan(w->ctx[i], ch, &w->sink);
+        rc = j->det[i]->scan(w->ctx[i], &c, &w->sink);
         if (rc != DG_OK)
             dg_diag_at(j->diag, DG_DIAG_WARNING, rc, ch->off,
                        "%s: detector %s failed on the chunk at offset 0x%llx: %s", j->in->name,
@@ -425,6 +442,9 @@ worker_init(struct job *j, struct worker *w)
     w->job = j;
     sink_init(&w->sink, j->diag);
     w->sink.name = j->in->name;
+    w->have_hits = j->use_trig && trig_hits_reserve(&w->hits, j->chunk + j->margin) == DG_OK;
+    for (size_t i = 0; i < j->n_det; i++)
+        w->view[i] = (struct dg_hits){.h = &w->hits, .bucket = j->bucket[i]};
     for (size_t i = 0; i < j->n_det; i++) {
         dg_err rc = j->det[i]->init ? j->det[i]->init(j->shared[i], &w->ctx[i]) : DG_OK;
 
@@ -442,6 +462,7 @@ worker_release(struct job *j, struct worker *w)
         if (j->det[i]->release != NULL && w->ctx[i] != NULL)
             j->det[i]->release(w->ctx[i]);
     free(w->buf);
+    trig_hits_free(&w->hits);
 }
 
 dg_err
@@ -473,6 +494,15 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     for (size_t i = 0; i < j->n_det; i++)
         if (j->det[i]->max_span > j->margin)
             j->margin = j->det[i]->max_span;
+    {
+        char why[160];
+
+        if (trig_table_build(&j->trig, j->det, j->n_det, j->bucket, why, sizeof why) != DG_OK) {
+            rc = dg_diag(diag, DG_E_ARG, DG_NO_OFFSET, "%s", why);
+            goto out;
+        }
+        j->use_trig = j->trig.n_buckets > 0 && dg_cpu_avx2();
+    }
     for (; n_created < j->n_det; n_created++) {
         const struct dg_detector *d = j->det[n_created];
 

@@ -160,7 +160,8 @@ run(const uint8_t *buf, size_t len, size_t chunk, bool with_va, struct dg_sink *
     if ((rc = d->init(shared, &ctx)) == DG_OK) {
         for (size_t off = 0; off < len && rc == DG_OK; off += chunk) {
             size_t n = len - off < chunk + d->max_span ? len - off : chunk + d->max_span;
-            struct dg_chunk ch = {buf + off, n, n < chunk ? n : chunk, off, off + n == len, &dump};
+            struct dg_chunk ch = {.p = buf + off, .len = n, .owned = n < chunk ? n : chunk,
+                                  .off = off, .last = off + n == len, .dump = &dump};
 
             rc = d->scan(ctx, &ch, sink);
         }

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * test_triggers.c - the detectors' shared prefilter against a naive search.
+ * The built-in detectors' triggers, and ten made-up detectors (more than
+ * there are buckets, so some share one) with triggers of one to three bytes
+ * and "any" bytes, are searched in random buffers of every length from 0 to
+ * 300 and some long ones, drawn from a small alphabet so that triggers occur
+ * often, and planted at the very end. For every detector, dg_hits_next()
+ * must return ascending positions inside the buffer that include every
+ * position where one of its triggers starts and fits. Malformed trigger
+ * lists are refused, naming the detector.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../detectors/registry.h"
+#include "../../scanner/engine/triggers.h"
+#include "../../scanner/util/simd.h"
+#include "tap.h"
+
+static uint64_t
+rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static bool
+matches(const struct dg_trigger *t, const uint8_t *p, size_t at, size_t len)
+{
+    if (t->len > len - at)
+        return false;
+    for (unsigned j = 0; j < t->len; j++)
+        if (!(t->any & (1u << j)) && p[at + j] != t->b[j])
+            return false;
+    return true;
+}
+
+/* Searches p[0..len) for det[0..n) and checks each detector's hits. */
+static bool
+agrees(const struct trig_table *tab, const uint8_t *bucket, const struct dg_detector *const *det,
+       size_t n, struct trig_hits *h, const uint8_t *p, size_t len, char *why, size_t n_why)
+{
+    trig_find(tab, p, len, h);
+    for (size_t d = 0; d < n; d++) {
+        struct dg_hits view = {.h = h, .bucket = bucket[d]};
+        struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &view};
+        struct dg_hit_iter it = {0};
+        size_t want = 0, k, last = SIZE_MAX;
+
+        if (bucket[d] == TRIG_NONE)
+            continue;
+        while ((k = dg_hits_next(&ch, &it)) != SIZE_MAX) {
+            if (k >= len || (last != SIZE_MAX && k <= last)) {
+                snprintf(why, n_why, "%s: position %zu out of order or range (len %zu)",
+                         det[d]->name, k, len);
+                return false;
+            }
+            /* every exact match before k was returned */
+            for (; want < k; want++)
+                for (const struct dg_trigger *t = det[d]->triggers; t->len != 0; t++)
+                    if (matches(t, p, want, len)) {
+                        snprintf(why, n_why, "%s: missed position %zu of %zu", det[d]->name, want,
+                                 len);
+                        return false;
+                    }
+            want = k + 1;
+            last = k;
+        }
+        if (dg_hits_next(&ch, &it) != SIZE_MAX) {
+            snprintf(why, n_why, "%s: a hit after the end", det[d]->name);
+            return false;
+        }
+        for (; want < len; want++)
+            for (const struct dg_trigger *t = det[d]->triggers; t->len != 0; t++)
+                if (matches(t, p, want, len)) {
+                    snprintf(why, n_why, "%s: missed position %zu of %zu", det[d]->name, want, len);
+                    return false;
+                }
+    }
+    return true;
+}
+
+/* Ten made-up detectors, more than TRIG_BUCKETS. */
+static const struct dg_trigger t1[] = {{1, {'A', 0, 0}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t2[] = {{2, {'A', 'B', 0}, 0}, {2, {0, 'B', 0}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t3[] = {{3, {'C', 'D', 'E'}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t4[] = {{3, {'-', 0, '-'}, 2}, {0, {0}, 0}};
+static const struct dg_trigger t5[] = {{3, {0xff, 0, 0x80}, 0}, {2, {0x80, 0xff, 0}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t6[] = {{3, {0, 0, 0}, 7}, {0, {0}, 0}}; /* any three bytes */
+static const struct dg_trigger t7[] = {{2, {'E', 'A', 0}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t8[] = {{3, {'B', 'B', 'B'}, 0}, {1, {'D', 0, 0}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t9[] = {{2, {0x80, 0x80, 0}, 0}, {0, {0}, 0}};
+static const struct dg_trigger t10[] = {{3, {'A', 0, 'A'}, 2}, {3, {0, 0, 'C'}, 3}, {0, {0}, 0}};
+static const struct dg_trigger *const made_up[] = {t1, t2, t3, t4, t5, t6, t7, t8, t9, t10};
+
+static void
+search_all(struct tap *tap, const char *what, const struct dg_detector *const *det, size_t n,
+           const uint8_t *alphabet, size_t n_alpha)
+{
+    struct trig_table tab;
+    uint8_t bucket[REGISTRY_MAX + 16];
+    struct trig_hits h = {0};
+    char why[200] = "";
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    bool ok = true;
+    static uint8_t buf[200000];
+
+    if (!tap_check(tap, trig_table_build(&tab, det, n, bucket, why, sizeof why) == DG_OK,
+                   "%s: the table builds %s", what, why))
+        return;
+    for (size_t len = 0; ok && len <= 300 + 3 * 65536; len = len < 300 ? len + 1 : len + 65533) {
+        for (unsigned round = 0; ok && round < (len < 300 ? 20u : 3u); round++) {
+            for (size_t i = 0; i < len; i++)
+                buf[i] = alphabet[rnd(&seed) % n_alpha];
+            /* a trigger of some detector at the very end */
+            if (len > 0) {
+                const struct dg_detector *d = det[rnd(&seed) % n];
+
+                if (d->triggers != NULL && d->triggers[0].len != 0 &&
+                    d->triggers[0].len <= len)
+                    for (unsigned j = 0; j < d->triggers[0].len; j++)
+                        buf[len - d->triggers[0].len + j] = d->triggers[0].b[j];
+            }
+            ok = trig_hits_reserve(&h, len) == DG_OK &&
+                 agrees(&tab, bucket, det, n, &h, buf, len, why, sizeof why);
+        }
+    }
+    tap_check(tap, ok, "%s: every trigger found, in order, in buffers of 0 to 300 bytes and "
+              "three long ones %s", what, why);
+    trig_hits_free(&h);
+}
+
+int
+main(void)
+{
+    struct tap tap = {0};
+    struct dg_detector fake[10];
+    const struct dg_detector *det[REGISTRY_MAX + 16];
+    size_t n = 0;
+    static const uint8_t small[] = {'A', 'B', 'C', 'D', 'E', '-', 0, 0xff, 0x80, 'x'};
+    uint8_t builtin_alpha[64];
+    size_t n_alpha = 0;
+
+    if (!dg_cpu_avx2()) {
+        tap_check(&tap, 1, "# SKIP: the shared prefilter runs only where the CPU has AVX2");
+        return tap_done(&tap);
+    }
+    /* the built-in detectors, over an alphabet of their trigger bytes */
+    for (size_t i = 0; i < registry_count() && n < REGISTRY_MAX; i++) {
+        const struct dg_detector *d = registry_get(i);
+
+        det[n++] = d;
+        for (const struct dg_trigger *t = d->triggers; t != NULL && t->len != 0; t++)
+            for (unsigned j = 0; j < t->len; j++)
+                if (n_alpha < sizeof builtin_alpha && memchr(builtin_alpha, t->b[j], n_alpha) == NULL)
+                    builtin_alpha[n_alpha++] = t->b[j];
+    }
+    if (n_alpha < sizeof builtin_alpha)
+        builtin_alpha[n_alpha++] = 0x55;
+    tap_check(&tap, n_alpha > 4, "the built-in detectors have triggers (%zu distinct bytes)", n_alpha);
+    search_all(&tap, "built-in detectors", det, n, builtin_alpha, n_alpha);
+
+    for (size_t i = 0; i < 10; i++) {
+        fake[i] = (struct dg_detector){.abi = DG_DETECTOR_ABI, .name = "made-up",
+                                       .triggers = made_up[i]};
+        det[i] = &fake[i];
+    }
+    search_all(&tap, "ten made-up detectors", det, 10, small, sizeof small);
+
+    {
+        static const struct dg_trigger bad[] = {{4, {'a', 'b', 'c'}, 0}, {0, {0}, 0}};
+        static struct dg_trigger many[TRIG_MAX + 1];
+        struct dg_detector d = {.abi = DG_DETECTOR_ABI, .name = "broken", .triggers = bad};
+        const struct dg_detector *one[1] = {&d};
+        struct trig_table tab;
+        uint8_t bucket[1];
+        char why[200] = "";
+
+        tap_check(&tap, trig_table_build(&tab, one, 1, bucket, why, sizeof why) == DG_E_ARG &&
+                            strstr(why, "broken") != NULL && strstr(why, "4 bytes") != NULL,
+                  "a 4-byte trigger is refused: %s", why);
+        for (size_t i = 0; i < TRIG_MAX; i++)
+            many[i] = (struct dg_trigger){1, {(uint8_t)i, 0, 0}, 0};
+        d.triggers = many;
+        tap_check(&tap, trig_table_build(&tab, one, 1, bucket, why, sizeof why) == DG_E_ARG,
+                  "%u triggers are refused: %s", TRIG_MAX, why);
+    }
+    return tap_done(&tap);
+}
