@@ -53,7 +53,7 @@ struct job {
     void *shared[REGISTRY_MAX];
     size_t n_det;
     struct trig_table trig;        /* the detectors' triggers, searched in one pass */
-    uint8_t bucket[REGISTRY_MAX];  /* detector i's bucket, TRIG_NONE: it has none */
+    uint8_t buckets[REGISTRY_MAX]; /* detector i's buckets, 0: it has no triggers */
     bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
     size_t chunk, margin;
     struct dg_diag *diag;
@@ -121,7 +121,7 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
         struct dg_chunk c = *ch;
         dg_err rc;
 
-        if (hits && j->bucket[i] != TRIG_NONE)
+        if (hits && j->buckets[i] != 0)
             c.hits = &w->view[i];
         w->sink.detector = j->det[i]->name;
         rc = j->det[i]->scan(w->ctx[i], &c, &w->sink);
@@ -444,7 +444,7 @@ worker_init(struct job *j, struct worker *w)
     w->sink.name = j->in->name;
     w->have_hits = j->use_trig && trig_hits_reserve(&w->hits, j->chunk + j->margin) == DG_OK;
     for (size_t i = 0; i < j->n_det; i++)
-        w->view[i] = (struct dg_hits){.h = &w->hits, .bucket = j->bucket[i]};
+        w->view[i] = (struct dg_hits){.h = &w->hits, .buckets = j->buckets[i]};
     for (size_t i = 0; i < j->n_det; i++) {
         dg_err rc = j->det[i]->init ? j->det[i]->init(j->shared[i], &w->ctx[i]) : DG_OK;
 
@@ -497,7 +497,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     {
         char why[160];
 
-        if (trig_table_build(&j->trig, j->det, j->n_det, j->bucket, why, sizeof why) != DG_OK) {
+        if (trig_table_build(&j->trig, j->det, j->n_det, j->buckets, why, sizeof why) != DG_OK) {
             rc = dg_diag(diag, DG_E_ARG, DG_NO_OFFSET, "%s", why);
             goto out;
         }

@@ -44,31 +44,157 @@ trig_check(const struct dg_detector *d, size_t *count, char *why, size_t n_why)
     return DG_OK;
 }
 
+/* A set of triggers searched as one bucket: its members' nibbles at each of
+ * the three bytes, as 16-bit sets, and the detectors they belong to. */
+struct group {
+    uint16_t lo[3], hi[3];
+    uint32_t dets;    /* bit i: detector i (i < REGISTRY_MAX <= 32) */
+    int first;        /* the first byte all its triggers share, -1 for several */
+};
+
+#define MAX_GROUPS 128u
+#define GROUPS_PER_DETECTOR 4u
+
+/* How often a byte is v in process memory, roughly, out of 541: half of a
+ * real core's bytes are 0, a twentieth 1 (a JVM core: 49 % and 4.6 %),
+ * 0xff is common in masks and -1, the rest are rare and alike. */
+static unsigned
+weight(unsigned v)
+{
+    return v == 0 ? 256u : v == 1 ? 24u : v == 0xff ? 8u : 1u;
+}
+
+/* The share of positions of process memory a bucket of g lets through:
+ * at each byte, the weight of the bytes whose low and high nibbles it
+ * allows, over all bytes' (taking the three bytes as independent). */
+static double
+pass_rate(const struct group *g)
+{
+    double r = 1.0;
+
+    for (unsigned j = 0; j < 3; j++) {
+        unsigned w = 0;
+
+        for (unsigned v = 0; v < 256; v++)
+            if ((g->lo[j] >> (v & 15) & 1u) && (g->hi[j] >> (v >> 4) & 1u))
+                w += weight(v);
+        r *= w / 541.0;
+    }
+    return r;
+}
+
+static struct group
+merged(const struct group *a, const struct group *b)
+{
+    struct group m = {.dets = a->dets | b->dets, .first = a->first == b->first ? a->first : -1};
+
+    for (unsigned j = 0; j < 3; j++) {
+        m.lo[j] = a->lo[j] | b->lo[j];
+        m.hi[j] = a->hi[j] | b->hi[j];
+    }
+    return m;
+}
+
+static void
+add_trigger(struct group *g, const struct dg_trigger *t)
+{
+    for (unsigned j = 0; j < 3; j++)
+        if (j >= t->len || (t->any & (1u << j))) {
+            g->lo[j] = g->hi[j] = 0xffff;
+        } else {
+            g->lo[j] |= (uint16_t)(1u << (t->b[j] & 15));
+            g->hi[j] |= (uint16_t)(1u << (t->b[j] >> 4));
+        }
+}
+
+/* Each detector's triggers in groups by first byte (at most
+ * GROUPS_PER_DETECTOR: the rest join its last), then the two groups whose
+ * union lets through the fewest more positions merged until TRIG_BUCKETS
+ * are left: a detector whose triggers start with several bytes gets several
+ * buckets when others can share, so that nibbles of different triggers
+ * combine less into false hits. Returns the number of groups. */
+static size_t
+plan(const struct dg_detector *const *det, size_t n, struct group *g)
+{
+    size_t n_g = 0;
+
+    for (size_t i = 0; i < n && i < 32; i++) {
+        size_t mine = n_g;
+
+        for (const struct dg_trigger *t = det[i]->triggers; t != NULL && t->len != 0; t++) {
+            int first = (t->any & 1u) ? -1 : t->b[0];
+            size_t k = mine;
+
+            while (k < n_g && !(first >= 0 && g[k].first == first))
+                k++;
+            if (k == n_g && (n_g - mine == GROUPS_PER_DETECTOR || n_g == MAX_GROUPS))
+                k = n_g - 1; /* its last group */
+            if (k == n_g)
+                g[n_g++] = (struct group){.dets = 1u << i, .first = first};
+            add_trigger(&g[k], t);
+            g[k].dets |= 1u << i;
+            if (g[k].first != first)
+                g[k].first = -1;
+        }
+    }
+    while (n_g > TRIG_BUCKETS) {
+        size_t ba = 0, bb = 1;
+        double best = 0;
+
+        for (size_t a = 0; a < n_g; a++)
+            for (size_t b = a + 1; b < n_g; b++) {
+                struct group m = merged(&g[a], &g[b]);
+                double cost = pass_rate(&m) - pass_rate(&g[a]) - pass_rate(&g[b]);
+
+                if ((a == 0 && b == 1) || cost < best) {
+                    best = cost;
+                    ba = a;
+                    bb = b;
+                }
+            }
+        g[ba] = merged(&g[ba], &g[bb]);
+        g[bb] = g[--n_g];
+    }
+    return n_g;
+}
+
 dg_err
 trig_table_build(struct trig_table *t, const struct dg_detector *const *det, size_t n,
-                 uint8_t *bucket, char *why, size_t n_why)
+                 uint8_t *buckets, char *why, size_t n_why)
 {
-    unsigned next = 0;
+    struct group g[MAX_GROUPS];
+    size_t n_g;
 
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < n; i++) {
-        const struct dg_trigger *tr = det[i]->triggers;
         size_t count;
         dg_err rc = trig_check(det[i], &count, why, n_why);
-        uint8_t bit;
 
-        bucket[i] = TRIG_NONE;
+        buckets[i] = 0;
         if (rc != DG_OK)
             return rc;
-        if (count == 0)
-            continue; /* no list, or an empty one: it reads the chunk itself */
-        bucket[i] = (uint8_t)(next % TRIG_BUCKETS);
-        bit = (uint8_t)(1u << bucket[i]);
-        next++;
-        for (size_t k = 0; k < count; k++)
+    }
+    n_g = plan(det, n, g);
+    /* each trigger goes to the bucket holding its detector's group for its
+     * first byte; the tables take its exact bytes */
+    for (size_t i = 0; i < n && i < 32; i++)
+        for (const struct dg_trigger *tr = det[i]->triggers; tr != NULL && tr->len != 0; tr++) {
+            struct group one = {.first = -1};
+            uint8_t bit = 0;
+
+            add_trigger(&one, tr);
+            for (size_t k = 0; k < n_g && bit == 0; k++) {
+                bool inside = (g[k].dets >> i) & 1u;
+
+                for (unsigned j = 0; inside && j < 3; j++)
+                    inside = (one.lo[j] & ~g[k].lo[j]) == 0 && (one.hi[j] & ~g[k].hi[j]) == 0;
+                if (inside)
+                    bit = (uint8_t)(1u << k);
+            }
+            buckets[i] |= bit;
             for (unsigned j = 0; j < 3; j++) {
-                if (j >= tr[k].len || (tr[k].any & (1u << j))) { /* any byte */
-                    if (j >= tr[k].len)
+                if (j >= tr->len || (tr->any & (1u << j))) { /* any byte */
+                    if (j >= tr->len)
                         t->fits[j] |= bit;
                     for (unsigned v = 0; v < 256; v++)
                         t->byte[j][v] |= bit;
@@ -77,13 +203,13 @@ trig_table_build(struct trig_table *t, const struct dg_detector *const *det, siz
                         t->hi[j][v] |= bit;
                     }
                 } else {
-                    t->byte[j][tr[k].b[j]] |= bit;
-                    t->lo[j][tr[k].b[j] & 15] |= bit;
-                    t->hi[j][tr[k].b[j] >> 4] |= bit;
+                    t->byte[j][tr->b[j]] |= bit;
+                    t->lo[j][tr->b[j] & 15] |= bit;
+                    t->hi[j][tr->b[j] >> 4] |= bit;
                 }
             }
-    }
-    t->n_buckets = next < TRIG_BUCKETS ? next : TRIG_BUCKETS;
+        }
+    t->n_buckets = (unsigned)n_g;
     return DG_OK;
 }
 
@@ -190,11 +316,22 @@ trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_
 }
 #endif
 
+/* The positions of block b in the buckets of mask. */
+static inline uint32_t
+block_bits(const struct trig_block *b, unsigned mask)
+{
+    uint32_t m = 0;
+
+    for (; mask != 0; mask &= mask - 1)
+        m |= b->mask[__builtin_ctz(mask)];
+    return m;
+}
+
 size_t
 dg_hits_next(const struct dg_chunk *ch, struct dg_hit_iter *it)
 {
     const struct trig_hits *h = ch->hits->h;
-    unsigned k = ch->hits->bucket;
+    unsigned mask = ch->hits->buckets;
 
     for (;;) {
         size_t nb;
@@ -207,13 +344,12 @@ dg_hits_next(const struct dg_chunk *ch, struct dg_hit_iter *it)
         }
         nb = it->started ? it->block + 1 : 0;
         it->started = true;
-        while (nb < h->n && h->b[nb].mask[k] == 0)
+        while (nb < h->n && (it->bits = block_bits(&h->b[nb], mask)) == 0)
             nb++;
         if (nb >= h->n) {
             it->block = h->n;
             return SIZE_MAX;
         }
         it->block = nb;
-        it->bits = h->b[nb].mask[k];
     }
 }

@@ -5,10 +5,11 @@
  * where any detector's triggers (dg_detector.triggers, 1 to 3 bytes) start,
  * and each detector then visits only its own (dg_hits_next()).
  *
- * Contract: trig_table_build() gives each detector with triggers one of
- * TRIG_BUCKETS buckets (detectors share a bucket when there are more) and
- * builds the tables of a nibble-shuffle search (Hyperscan's "Teddy"); it
- * refuses a trigger of length 0 or > 3 and says which. trig_find() needs
+ * Contract: trig_table_build() puts the detectors' triggers into at most
+ * TRIG_BUCKETS buckets (a detector's triggers may span several buckets, and
+ * detectors may share one) and builds the tables of a nibble-shuffle search
+ * (Hyperscan's "Teddy"); it refuses a trigger longer than 3 bytes, or
+ * TRIG_MAX of them, and says which. trig_find() needs
  * dg_cpu_avx2(); it fills h with the 32-byte blocks of p[0..len) where a
  * bucket may match, ascending, each with a bit mask per bucket. A mask is a
  * superset: every position where a trigger of the bucket starts and fits
@@ -24,7 +25,6 @@
 #include "dumpgate/detector.h"
 
 #define TRIG_BUCKETS 8u
-#define TRIG_NONE 0xffu /* a detector without triggers */
 #define TRIG_MAX 64u    /* triggers of one detector */
 
 struct trig_table {
@@ -47,17 +47,17 @@ struct trig_hits {
 /* What one detector sees of a chunk's hits (dg_chunk.hits). */
 struct dg_hits {
     const struct trig_hits *h;
-    unsigned bucket;
+    unsigned buckets;             /* bit k: bucket k holds some of its triggers */
 };
 
 /* Checks d's trigger list: DG_OK with *count triggers (0: none), or
  * DG_E_ARG with why (a trigger longer than 3 bytes, or TRIG_MAX or more). */
 dg_err trig_check(const struct dg_detector *d, size_t *count, char *why, size_t n_why);
 
-/* Builds t for the n detectors det[]; bucket[i] is detector i's bucket or
- * TRIG_NONE. DG_E_ARG (with why) when a detector's trigger is malformed. */
+/* Builds t for the n detectors det[] (at most 32); buckets[i] is the set of
+ * buckets holding detector i's triggers, 0 when it has none. DG_E_ARG (with why) when a detector's trigger is malformed. */
 dg_err trig_table_build(struct trig_table *t, const struct dg_detector *const *det, size_t n,
-                        uint8_t *bucket, char *why, size_t n_why);
+                        uint8_t *buckets, char *why, size_t n_why);
 
 /* Makes h hold the blocks of a chunk of len bytes. DG_E_NOMEM on failure. */
 dg_err trig_hits_reserve(struct trig_hits *h, size_t len);

@@ -6,7 +6,9 @@
  * there are buckets, so some share one) with triggers of one to three bytes
  * and "any" bytes, are searched in random buffers of every length from 0 to
  * 300 and some long ones, drawn from a small alphabet so that triggers occur
- * often, and planted at the very end. For every detector, dg_hits_next()
+ * often, and planted at the very end. The built-in detectors' triggers
+ * start with more distinct bytes than there are buckets, so the planner
+ * merges groups across detectors. For every detector, dg_hits_next()
  * must return ascending positions inside the buffer that include every
  * position where one of its triggers starts and fits. Malformed trigger
  * lists are refused, naming the detector.
@@ -47,12 +49,12 @@ agrees(const struct trig_table *tab, const uint8_t *bucket, const struct dg_dete
 {
     trig_find(tab, p, len, h);
     for (size_t d = 0; d < n; d++) {
-        struct dg_hits view = {.h = h, .bucket = bucket[d]};
+        struct dg_hits view = {.h = h, .buckets = bucket[d]};
         struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &view};
         struct dg_hit_iter it = {0};
         size_t want = 0, k, last = SIZE_MAX;
 
-        if (bucket[d] == TRIG_NONE)
+        if (bucket[d] == 0)
             continue;
         while ((k = dg_hits_next(&ch, &it)) != SIZE_MAX) {
             if (k >= len || (last != SIZE_MAX && k <= last)) {
