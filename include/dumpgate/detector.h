@@ -148,9 +148,9 @@ struct dg_trigger {
 
 /* Where a detector is in its chunk's hits; zero it before the first call. */
 struct dg_hit_iter {
-    size_t block;
+    size_t next;               /* private to dg_hits_next() */
+    size_t base;
     uint32_t bits;
-    bool started;
 };
 
 /* The next position k in ch->p at which one of the detector's triggers may

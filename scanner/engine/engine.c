@@ -111,12 +111,11 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
         report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
         return;
     }
-    /* One pass for every detector's triggers; without it (no AVX2, or no
-     * memory for the hits) each detector searches the chunk itself. */
-    bool hits = w->have_hits && ch->len <= j->chunk + j->margin;
+    /* One pass for every detector's triggers; without it (no AVX2, no
+     * memory for the hits, or too many of them) each detector searches the
+     * chunk itself. */
+    bool hits = w->have_hits && trig_find(&j->trig, ch->p, ch->len, &w->hits);
 
-    if (hits)
-        trig_find(&j->trig, ch->p, ch->len, &w->hits);
     for (size_t i = 0; i < j->n_det; i++) {
         struct dg_chunk c = *ch;
         dg_err rc;

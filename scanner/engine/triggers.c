@@ -216,15 +216,17 @@ trig_table_build(struct trig_table *t, const struct dg_detector *const *det, siz
 dg_err
 trig_hits_reserve(struct trig_hits *h, size_t len)
 {
-    size_t need = len / 32 + 1;
-    struct trig_block *b;
+    size_t need = (len / 32 + 1) * (2 + TRIG_BUCKETS);
+    uint32_t *w;
 
+    if (need > TRIG_MAX_WORDS)
+        need = TRIG_MAX_WORDS;
     if (need <= h->cap)
         return DG_OK;
-    b = realloc(h->b, need * sizeof *b);
-    if (b == NULL)
+    w = realloc(h->w, need * sizeof *w);
+    if (w == NULL)
         return DG_E_NOMEM;
-    h->b = b;
+    h->w = w;
     h->cap = need;
     return DG_OK;
 }
@@ -232,8 +234,31 @@ trig_hits_reserve(struct trig_hits *h, size_t len)
 void
 trig_hits_free(struct trig_hits *h)
 {
-    free(h->b);
+    free(h->w);
     *h = (struct trig_hits){0};
+}
+
+/* Appends block at with its masks for buckets 0..n_buckets-1 (some zero);
+ * false when h is full. */
+static bool
+put_block(struct trig_hits *h, uint32_t at, const uint32_t *mask, unsigned n_buckets)
+{
+    uint32_t set = 0;
+    size_t n = h->n + 2;
+
+    if (h->cap - h->n < 2 + n_buckets)
+        return false;
+    for (unsigned k = 0; k < n_buckets; k++)
+        if (mask[k] != 0) {
+            set |= 1u << k;
+            h->w[n++] = mask[k];
+        }
+    if (set == 0)
+        return true;
+    h->w[h->n] = at;
+    h->w[h->n + 1] = set;
+    h->n = n;
+    return true;
 }
 
 /* Buckets that may start at p[i] of p[0..len), from the exact tables. */
@@ -264,7 +289,7 @@ lookup(__m256i lo, __m256i hi, const uint8_t *p)
                             _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
 }
 
-DG_TARGET_AVX2 void
+DG_TARGET_AVX2 bool
 trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_hits *h)
 {
     const __m256i lo0 = table(t->lo[0]), hi0 = table(t->hi[0]);
@@ -276,80 +301,73 @@ trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_
     for (; i + 34 <= len; i += 32) {
         __m256i m = _mm256_and_si256(_mm256_and_si256(lookup(lo0, hi0, p + i), lookup(lo1, hi1, p + i + 1)),
                                      lookup(lo2, hi2, p + i + 2));
-        struct trig_block *b;
+        uint32_t mask[TRIG_BUCKETS];
 
         if (_mm256_testz_si256(m, m))
             continue;
-        b = &h->b[h->n++];
-        b->at = (uint32_t)(i / 32);
-        for (unsigned k = 0; k < TRIG_BUCKETS; k++)
-            b->mask[k] = k < t->n_buckets
-                ? (uint32_t)_mm256_movemask_epi8(_mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)))
-                : 0;
+        for (unsigned k = 0; k < t->n_buckets; k++)
+            mask[k] = (uint32_t)_mm256_movemask_epi8(_mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)));
+        if (!put_block(h, (uint32_t)(i / 32), mask, t->n_buckets)) {
+            h->n = 0;
+            return false;
+        }
     }
     /* the last positions, which cannot load 34 bytes */
     for (; i < len; i += 32) {
-        struct trig_block b = {.at = (uint32_t)(i / 32)};
-        bool any = false;
+        uint32_t mask[TRIG_BUCKETS] = {0};
 
         for (size_t q = i; q < i + 32 && q < len; q++) {
             uint8_t m = buckets_at(t, p, len, q);
 
             for (unsigned k = 0; m != 0 && k < t->n_buckets; k++)
-                if (m & (1u << k)) {
-                    b.mask[k] |= 1u << (q - i);
-                    any = true;
-                }
+                if (m & (1u << k))
+                    mask[k] |= 1u << (q - i);
         }
-        if (any)
-            h->b[h->n++] = b;
+        if (!put_block(h, (uint32_t)(i / 32), mask, t->n_buckets)) {
+            h->n = 0;
+            return false;
+        }
     }
+    return true;
 }
 #else
-void
+bool
 trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_hits *h)
 {
     (void)t;
     (void)p;
     (void)len;
     h->n = 0; /* never called: the engine runs it only where dg_cpu_avx2() */
+    return false;
 }
 #endif
-
-/* The positions of block b in the buckets of mask. */
-static inline uint32_t
-block_bits(const struct trig_block *b, unsigned mask)
-{
-    uint32_t m = 0;
-
-    for (; mask != 0; mask &= mask - 1)
-        m |= b->mask[__builtin_ctz(mask)];
-    return m;
-}
 
 size_t
 dg_hits_next(const struct dg_chunk *ch, struct dg_hit_iter *it)
 {
     const struct trig_hits *h = ch->hits->h;
-    unsigned mask = ch->hits->buckets;
+    const uint32_t want = ch->hits->buckets;
 
-    for (;;) {
-        size_t nb;
+    while (it->bits == 0) {
+        size_t i = it->next;
+        uint32_t at, set, m = 0;
 
-        if (it->bits != 0) {
-            size_t pos = (size_t)h->b[it->block].at * 32 + (size_t)__builtin_ctz(it->bits);
-
-            it->bits &= it->bits - 1;
-            return pos;
-        }
-        nb = it->started ? it->block + 1 : 0;
-        it->started = true;
-        while (nb < h->n && (it->bits = block_bits(&h->b[nb], mask)) == 0)
-            nb++;
-        if (nb >= h->n) {
-            it->block = h->n;
+        if (i + 2 > h->n)
             return SIZE_MAX;
-        }
-        it->block = nb;
+        at = h->w[i];
+        set = h->w[i + 1];
+        i += 2;
+        for (; set != 0; set &= set - 1, i++)
+            if (want & set & -set)
+                m |= h->w[i];
+        it->next = i;
+        it->base = (size_t)at * 32;
+        it->bits = m;
+    }
+    {
+        size_t pos = it->base + (size_t)__builtin_ctz(it->bits);
+
+        it->bits &= it->bits - 1;
+        return pos;
     }
 }

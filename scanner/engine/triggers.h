@@ -11,10 +11,11 @@
  * (Hyperscan's "Teddy"); it refuses a trigger longer than 3 bytes, or
  * TRIG_MAX of them, and says which. trig_find() needs
  * dg_cpu_avx2(); it fills h with the 32-byte blocks of p[0..len) where a
- * bucket may match, ascending, each with a bit mask per bucket. A mask is a
- * superset: every position where a trigger of the bucket starts and fits
- * (position + length <= len) is set, and some others may be. h holds at
- * most one entry per block of the largest chunk it was reserved for.
+ * bucket may match, ascending, each with a bit mask per bucket that has
+ * one. A mask is a superset: every position where a trigger of the bucket
+ * starts and fits (position + length <= len) is set, and some others may
+ * be. When the hits do not fit in h (TRIG_MAX_WORDS), trig_find() returns
+ * false and h is not to be used for the chunk.
  */
 #ifndef DUMPGATE_TRIGGERS_H
 #define DUMPGATE_TRIGGERS_H
@@ -26,6 +27,11 @@
 
 #define TRIG_BUCKETS 8u
 #define TRIG_MAX 64u    /* triggers of one detector */
+/* Words of hits kept per chunk (8 MiB): a chunk with more, where the
+ * triggers are so dense that one pass saves little, is searched by each
+ * detector itself. On a 1.39 GB JVM core the densest 8 MiB chunk needs
+ * 0.35 M words. */
+#define TRIG_MAX_WORDS (2u << 20)
 
 struct trig_table {
     uint8_t lo[3][16], hi[3][16]; /* bucket bits by low and high nibble, per byte */
@@ -34,14 +40,14 @@ struct trig_table {
     unsigned n_buckets;
 };
 
-struct trig_block {
-    uint32_t at;                  /* the block: positions 32 * at .. + 31 */
-    uint32_t mask[TRIG_BUCKETS];  /* bit i: position 32 * at + i, per bucket */
-};
-
+/* The blocks with hits, ascending, as 32-bit words: the block's number
+ * (positions 32 * number .. + 31), the set of buckets with hits in it,
+ * then one mask per bucket of that set, lowest bucket first (bit i:
+ * position 32 * number + i). A block of a real core has hits in one bucket
+ * or two, so this takes a third of the room of eight masks a block. */
 struct trig_hits {
-    struct trig_block *b;
-    size_t n, cap;
+    uint32_t *w;
+    size_t n, cap;                /* words */
 };
 
 /* What one detector sees of a chunk's hits (dg_chunk.hits). */
@@ -59,11 +65,13 @@ dg_err trig_check(const struct dg_detector *d, size_t *count, char *why, size_t 
 dg_err trig_table_build(struct trig_table *t, const struct dg_detector *const *det, size_t n,
                         uint8_t *buckets, char *why, size_t n_why);
 
-/* Makes h hold the blocks of a chunk of len bytes. DG_E_NOMEM on failure. */
+/* Makes room in h for the hits of a chunk of len bytes, at most
+ * TRIG_MAX_WORDS. DG_E_NOMEM on failure. */
 dg_err trig_hits_reserve(struct trig_hits *h, size_t len);
 void trig_hits_free(struct trig_hits *h);
 
-/* The hits of p[0..len) into h (reserved for len); only where dg_cpu_avx2(). */
-void trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_hits *h);
+/* The hits of p[0..len) into h; only where dg_cpu_avx2(). False: too
+ * many blocks have hits for h, which then holds none. */
+bool trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_hits *h);
 
 #endif

@@ -47,7 +47,10 @@ static bool
 agrees(const struct trig_table *tab, const uint8_t *bucket, const struct dg_detector *const *det,
        size_t n, struct trig_hits *h, const uint8_t *p, size_t len, char *why, size_t n_why)
 {
-    trig_find(tab, p, len, h);
+    if (!trig_find(tab, p, len, h)) {
+        snprintf(why, n_why, "trig_find refused %zu bytes", len);
+        return false;
+    }
     for (size_t d = 0; d < n; d++) {
         struct dg_hits view = {.h = h, .buckets = bucket[d]};
         struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &view};
@@ -191,6 +194,39 @@ main(void)
         d.triggers = many;
         tap_check(&tap, trig_table_build(&tab, one, 1, bucket, why, sizeof why) == DG_E_ARG,
                   "%u triggers are refused: %s", TRIG_MAX, why);
+    }
+    {
+        /* a chunk where every block has a hit (3 words each): refused past
+         * TRIG_MAX_WORDS */
+        size_t len = (size_t)(TRIG_MAX_WORDS / 3 + 1000) * 32;
+        uint8_t *p = malloc(len);
+        struct trig_table tab;
+        struct trig_hits h = {0};
+        uint8_t bucket[10];
+        char why[200] = "";
+
+        if (p != NULL) {
+            memset(p, 'A', len);
+            /* t1 and t2: "A", "AB", "\0B" */
+            tap_check(&tap, trig_table_build(&tab, det, 2, bucket, why, sizeof why) == DG_OK &&
+                                trig_hits_reserve(&h, len) == DG_OK &&
+                                h.cap == TRIG_MAX_WORDS && !trig_find(&tab, p, len, &h) &&
+                                h.n == 0,
+                      "hits in every one of %zu blocks are refused, with none kept", len / 32);
+            memset(p, 'x', len);
+            p[len - 1] = 'A';
+            {
+                struct dg_hits view = {.h = &h, .buckets = bucket[0]};
+                struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &view};
+                struct dg_hit_iter it = {0};
+                bool one = trig_find(&tab, p, len, &h);
+
+                one = one && dg_hits_next(&ch, &it) == len - 1 && dg_hits_next(&ch, &it) == SIZE_MAX;
+                tap_check(&tap, one, "the same hits memory takes a chunk of that size with one hit");
+            }
+        }
+        free(p);
+        trig_hits_free(&h);
     }
     return tap_done(&tap);
 }
