@@ -11,8 +11,8 @@
  * answer 32 positions for every detector at once, where each detector's
  * own search cost two to four compares per pattern. A trigger shorter than
  * three bytes allows every byte after its end, as does a byte the trigger
- * marks "any". The last positions of a
- * chunk, where 34 bytes are not left to load, use exact per-byte tables.
+ * marks "any". The last positions of a chunk, where 34 bytes are not left
+ * to load, use exact per-byte tables.
  */
 #include <stdio.h>
 #include <stdlib.h>
