@@ -129,17 +129,17 @@ struct dg_chunk {
     const struct dg_dump *dump;
     /* ABI 3: where the detector's triggers start in p[0..len) (read them
      * with dg_hits_next()), or NULL when the engine did not look: the
-     * detector declares no triggers, or it is called directly (a fuzz
-     * harness); it then searches the chunk itself. */
+     * detector declares no triggers, the CPU has no AVX2, the chunk holds
+     * too many hits to keep, or a harness calls scan() directly. The
+     * detector then searches the chunk itself. */
     const struct dg_hits *hits;
 };
 
 /* ABI 3: a byte string at which a detector's matches are anchored, 1 to 3
  * bytes ("kt", "\x30\x82"), some of them perhaps any byte; a list of them
- * ends with len 0. The engine
- * searches for every detector's triggers in one pass over each chunk and
- * tells each detector where its own start (dg_chunk.hits), instead of each
- * detector reading the whole chunk for its own. */
+ * ends with len 0. The engine searches for every detector's triggers in one
+ * pass over each chunk and tells each detector where its own start
+ * (dg_chunk.hits), instead of each detector reading the whole chunk. */
 struct dg_trigger {
     uint8_t len;               /* 1 to 3; 0 ends the list */
     uint8_t b[3];
