@@ -1086,16 +1086,16 @@ der_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
         for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
             if (k + 1 < ch->len && is_anchor(ch->p + k))
                 visit(c, ch, k);
-        i = end;
-    }
+    } else {
 #if DG_HAVE_AVX2
-    if (i < end && dg_cpu_avx2())
-        i = scan_blocks32(c, ch, i, end);
+        if (dg_cpu_avx2())
+            i = scan_blocks32(c, ch, i, end);
 #endif
-    i = scan_blocks16(c, ch, i, end);
-    for (; i < end && i + 1 < ch->len; i++)
-        if (is_anchor(ch->p + i))
-            visit(c, ch, i);
+        i = scan_blocks16(c, ch, i, end);
+        for (; i < end && i + 1 < ch->len; i++)
+            if (is_anchor(ch->p + i))
+                visit(c, ch, i);
+    }
     if (c->n_decodes > DER_MAX_DECODES)
         dg_sink_warn(sink, ch->off,
                      "der: more than %u key-shaped structures in the chunk; the ones after "

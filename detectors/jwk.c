@@ -508,22 +508,21 @@ jwk_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 if (r > skip)
                     skip = r;
             }
-        goto done;
-    }
+    } else {
 #if DG_HAVE_AVX2
-    if (dg_cpu_avx2())
-        i = scan_blocks32(c, ch, sink, i, end, &skip);
+        if (dg_cpu_avx2())
+            i = scan_blocks32(c, ch, sink, i, end, &skip);
 #endif
-    i = scan_blocks16(c, ch, sink, i, end, &skip);
-    for (; i < end && i + 1 < ch->len; i++) {
-        if (p[i] == 'k' && (p[i + 1] == 't' || p[i + 1] == 0) && i >= skip) {
-            size_t r = probe(c, ch, i, sink);
+        i = scan_blocks16(c, ch, sink, i, end, &skip);
+        for (; i < end && i + 1 < ch->len; i++) {
+            if (p[i] == 'k' && (p[i + 1] == 't' || p[i + 1] == 0) && i >= skip) {
+                size_t r = probe(c, ch, i, sink);
 
-            if (r > skip)
-                skip = r;
+                if (r > skip)
+                    skip = r;
+            }
         }
     }
-done:
     if (c->n_windows > JWK_MAX_WINDOWS)
         dg_sink_warn(sink, ch->off,
                      "jwk: more than %u \"kty\" candidates in the chunk; the ones after that "

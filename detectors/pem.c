@@ -717,19 +717,19 @@ pem_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 if (r != 0)
                     skip_to = k + r;
             }
-        i = end;
-    }
+    } else {
 #if DG_HAVE_AVX2
-    if (i < end && dg_cpu_avx2())
-        i = scan_blocks32(c, ch, sink, i, end, &skip_to);
+        if (dg_cpu_avx2())
+            i = scan_blocks32(c, ch, sink, i, end, &skip_to);
 #endif
-    i = scan_blocks16(c, ch, sink, i, end, &skip_to);
-    for (; i < end; i++) {
-        if (p[i] == '-' && i + 2 < ch->len && p[i + 2] == '-' && i >= skip_to) {
-            size_t r = probe(c, ch, i, sink);
+        i = scan_blocks16(c, ch, sink, i, end, &skip_to);
+        for (; i < end; i++) {
+            if (p[i] == '-' && i + 2 < ch->len && p[i + 2] == '-' && i >= skip_to) {
+                size_t r = probe(c, ch, i, sink);
 
-            if (r != 0)
-                skip_to = i + r;
+                if (r != 0)
+                    skip_to = i + r;
+            }
         }
     }
     if (c->n_armors > PEM_MAX_ARMORS)

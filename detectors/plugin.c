@@ -100,9 +100,8 @@ plugin_load(const char *path, const struct dg_config *cfg, char *err, size_t n)
     }
     {
         char why[160];
-        size_t count;
 
-        if (trig_check(d, &count, why, sizeof why) != DG_OK) {
+        if (trig_check(d, why, sizeof why) != DG_OK) {
             snprintf(err, n, "plug-in %s: %s", path, why);
             goto refuse;
         }

@@ -356,15 +356,15 @@ sexp_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         for (size_t k; (k = dg_hits_next(ch, &it)) < end;)
             if (k + 4 <= ch->len && k >= skip && head_at(ch->p + k))
                 skip = group_at(c, ch, k, &judged, sink);
-        i = end;
-    }
+    } else {
 #if DG_HAVE_AVX2
-    if (i < end && dg_cpu_avx2())
-        i = scan_avx2(c, ch, i, end, &skip, &judged, sink);
+        if (dg_cpu_avx2())
+            i = scan_avx2(c, ch, i, end, &skip, &judged, sink);
 #endif
-    for (; i < end && i + 4 <= ch->len; i++)
-        if (i >= skip && head_at(ch->p + i))
-            skip = group_at(c, ch, i, &judged, sink);
+        for (; i < end && i + 4 <= ch->len; i++)
+            if (i >= skip && head_at(ch->p + i))
+                skip = group_at(c, ch, i, &judged, sink);
+    }
     if (judged > MAX_GROUPS)
         dg_sink_warn(sink, ch->off,
                      "sexp: more than %u S-expressions with a private number \"d\" in the "

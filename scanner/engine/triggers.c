@@ -22,12 +22,11 @@
 #include "triggers.h"
 
 dg_err
-trig_check(const struct dg_detector *d, size_t *count, char *why, size_t n_why)
+trig_check(const struct dg_detector *d, char *why, size_t n_why)
 {
     const struct dg_trigger *tr = d->triggers;
     size_t k;
 
-    *count = 0;
     if (tr == NULL)
         return DG_OK;
     for (k = 0; k < TRIG_MAX && tr[k].len != 0; k++)
@@ -40,7 +39,6 @@ trig_check(const struct dg_detector *d, size_t *count, char *why, size_t n_why)
         snprintf(why, n_why, "detector %s: more than %u triggers", d->name, TRIG_MAX - 1);
         return DG_E_ARG;
     }
-    *count = k;
     return DG_OK;
 }
 
@@ -167,8 +165,7 @@ trig_table_build(struct trig_table *t, const struct dg_detector *const *det, siz
 
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < n; i++) {
-        size_t count;
-        dg_err rc = trig_check(det[i], &count, why, n_why);
+        dg_err rc = trig_check(det[i], why, n_why);
 
         buckets[i] = 0;
         if (rc != DG_OK)
@@ -223,7 +220,7 @@ trig_hits_reserve(struct trig_hits *h, size_t len)
         need = TRIG_MAX_WORDS;
     if (need <= h->cap)
         return DG_OK;
-    w = realloc(h->w, need * sizeof *w);
+    w = realloc(h->w, need * sizeof *w); /* exactly: the cap bounds trig_find() */
     if (w == NULL)
         return DG_E_NOMEM;
     h->w = w;

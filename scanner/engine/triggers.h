@@ -56,9 +56,9 @@ struct dg_hits {
     unsigned buckets;             /* bit k: bucket k holds some of its triggers */
 };
 
-/* Checks d's trigger list: DG_OK with *count triggers (0: none), or
- * DG_E_ARG with why (a trigger longer than 3 bytes, or TRIG_MAX or more). */
-dg_err trig_check(const struct dg_detector *d, size_t *count, char *why, size_t n_why);
+/* Checks d's trigger list (NULL or empty: none): DG_OK, or DG_E_ARG with
+ * why (a trigger longer than 3 bytes, or TRIG_MAX of them or more). */
+dg_err trig_check(const struct dg_detector *d, char *why, size_t n_why);
 
 /* Builds t for the n detectors det[] (at most 32); buckets[i] is the set of
  * buckets holding detector i's triggers, 0 when it has none. DG_E_ARG (with why) when a detector's trigger is malformed. */
