@@ -23,13 +23,16 @@
  *     64 bytes at ptr through the dump's address map;
  *   - GnuTLS: two adjacent gnutls_datum_t {data*, size 32}, raw_pub then
  *     raw_priv of gnutls_pk_params_st; finish() reads the public key and the
- *     seed through the address map;
+ *     seed through the address map (the same for Ed448, below);
  *   - a copy of the public key next to the key: the same 32 bytes at distance
  *     32 or 64 (wolfSSL's ed25519_key {p[32], k[64]}; a `pk[32], sk[64]`
  *     pair of buffers or the reverse), so the public half is the repeat.
  * Ed448:
  *   - glibc malloc: the chunk size word 0x80 or 0x81 (128 bytes, the chunk of
  *     malloc(105..120)) right before the block;
+ *   - GnuTLS: two adjacent gnutls_datum_t {data*, size 57} (raw_pub,
+ *     raw_priv; seen in a core of gnutls-serv 3.7.9 with an Ed448 key, whose
+ *     seed and public key are separate 57-byte buffers);
  *   - a copy of the public key right before the block (`pk | seed, pk`, the
  *     copies 114 bytes apart: wolfSSL 5.5's ed448_key {p[57], k[114]}, whose
  *     seed is at struct offset 57 and second public key copy at 114, read
@@ -80,12 +83,13 @@
 #define WORDS_PAST 64u
 #define SPAN (WORDS_PAST + LOOK448 + 6u)
 
-static const char *const forms[] = {"seed-pk", "seed-datum", "ed448-seed-pk", NULL};
+static const char *const forms[] = {"seed-pk", "seed-datum", "ed448-seed-pk", "ed448-seed-datum",
+                                    NULL};
 
 /* What put a candidate there, for the finding's note. */
 enum site {
     S_MALLOC, S_PYBYTES, S_GO, S_DATUMS, S_PK_BEFORE, S_PK_AFTER,
-    S448_MALLOC, S448_PK_BEFORE, S448_PK_AFTER, N_SITES
+    S448_MALLOC, S448_DATUMS, S448_PK_BEFORE, S448_PK_AFTER, N_SITES
 };
 
 static const char *const site_note[N_SITES] = {
@@ -96,6 +100,7 @@ static const char *const site_note[N_SITES] = {
     [S_PK_BEFORE] = "right after a copy of its public key (wolfSSL ed25519_key; pk, sk buffers)",
     [S_PK_AFTER] = "right before a copy of its public key",
     [S448_MALLOC] = "after a glibc malloc chunk header (128-byte chunk)",
+    [S448_DATUMS] = "the seed and public key of two GnuTLS datums {ptr, 57} (raw_priv, raw_pub)",
     [S448_PK_BEFORE] = "right after a copy of its public key (wolfSSL ed448_key; pk, sk buffers)",
     [S448_PK_AFTER] = "right before a copy of its public key",
 };
@@ -114,11 +119,13 @@ static const struct curve ed448 = {"ED448", HALF448, "ed448-seed-pk",
                                    "114 raw bytes: 57-byte seed, public key (redacted)"};
 
 /* A key read through the address map: a Go slice's backing array (seed and
- * public key at va), or a GnuTLS datum pair (seed at va, public key at pk). */
+ * public key at va), or a GnuTLS datum pair (seed at va, public key at pk;
+ * Ed25519 or Ed448). */
 struct slice {
     uint64_t va;
     uint64_t pk;  /* 0 for a slice */
     uint64_t off; /* file offset of the header */
+    bool ed448;   /* a datum pair of size 57 */
 };
 
 struct shared {
@@ -190,17 +197,18 @@ try_key(const struct shared *sh, const struct curve *cv, const uint8_t *key, uin
     if (rc != DG_OK && !keyproof_named(rc, &f.key))
         return false;
     f.off = off;
-    if (site == S_DATUMS) { /* the seed alone; the public key is elsewhere */
-        f.len = HALF;
-        dg_strlcpyf(f.encoding, sizeof f.encoding, "ed25519-seed");
-        dg_strlcpyf(f.preview, sizeof f.preview, "32 raw bytes: seed (redacted)");
+    if (site == S_DATUMS || site == S448_DATUMS) { /* the seed alone; the public key is elsewhere */
+        f.len = cv->half;
+        dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", site == S_DATUMS ? "ed25519-seed"
+                                                                           : "ed448-seed");
+        dg_strlcpyf(f.preview, sizeof f.preview, "%zu raw bytes: seed (redacted)", cv->half);
     } else {
         f.len = 2 * cv->half;
         dg_strlcpyf(f.encoding, sizeof f.encoding, "%s", cv->encoding);
         dg_strlcpyf(f.preview, sizeof f.preview, "%s", cv->preview);
     }
     if (rc == DG_OK) {
-        if (site == S_GO || site == S_DATUMS)
+        if (site == S_GO || site == S_DATUMS || site == S448_DATUMS)
             dg_strlcpyf(f.note, sizeof f.note, "%s at file offset 0x%llx", site_note[site],
                         (unsigned long long)ctx_off);
         else
@@ -222,19 +230,28 @@ visit(struct ctx *c, const struct dg_chunk *ch, size_t at, enum site site, struc
     return try_key(c->sh, &ed25519, k, ch->off + at, site, 0, sink);
 }
 
-/* Tries the Ed448 block seed || pk at chunk index at. An Ed448 public key's
- * last byte holds only the sign bit of x (RFC 8032, 5.2.2), and a seed is
- * not its own public key; both halves must look random, and the budget
- * allow. */
+/* True if the 114 bytes at k may be an Ed448 seed || pk: a public key's
+ * last byte holds only the sign bit of x (RFC 8032, 5.2.2), a seed is not
+ * its own public key, and both halves look random. */
+static bool
+plausible448(const uint8_t *k)
+{
+    const uint8_t *pk = k + HALF448;
+
+    return (pk[HALF448 - 1] & 0x7f) == 0 && memcmp(k, pk, HALF448) != 0 &&
+           distinct_at_least(k, HALF448, MIN_DISTINCT448) &&
+           distinct_at_least(pk, HALF448, MIN_DISTINCT448);
+}
+
+/* Tries the Ed448 block seed || pk at chunk index at when it is plausible
+ * and the budget allows. */
 static bool
 visit448(struct ctx *c, const struct dg_chunk *ch, size_t at, enum site site,
          struct dg_sink *sink)
 {
-    const uint8_t *k = ch->p + at, *pk = k + HALF448;
+    const uint8_t *k = ch->p + at;
 
-    if (at + KEY448 > ch->len || (pk[HALF448 - 1] & 0x7f) != 0 ||
-        memcmp(k, pk, HALF448) == 0 || !distinct_at_least(k, HALF448, MIN_DISTINCT448) ||
-        !distinct_at_least(pk, HALF448, MIN_DISTINCT448) || !spend(c, COST448))
+    if (at + KEY448 > ch->len || !plausible448(k) || !spend(c, COST448))
         return false;
     return try_key(c->sh, &ed448, k, ch->off + at, site, 0, sink);
 }
@@ -242,16 +259,32 @@ visit448(struct ctx *c, const struct dg_chunk *ch, size_t at, enum site site,
 /* --- the pass --------------------------------------------------------------- */
 
 static void
-keep_slice(struct ctx *c, uint64_t va, uint64_t pk, uint64_t off)
+keep_slice(struct ctx *c, uint64_t va, uint64_t pk, uint64_t off, bool ed448)
 {
     struct shared *sh = c->sh;
 
     pthread_mutex_lock(&sh->lock);
     if (sh->n_slices < MAX_SLICES)
-        sh->slices[sh->n_slices++] = (struct slice){va, pk, off};
+        sh->slices[sh->n_slices++] = (struct slice){va, pk, off, ed448};
     else
         sh->slices_capped = true;
     pthread_mutex_unlock(&sh->lock);
+}
+
+/* The word at chunk index j is size (32 or 57): if it is the public datum's
+ * size of a GnuTLS pair {pub*, size} {priv*, size}, the pair is kept for
+ * finish(). */
+static void
+datums(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t size)
+{
+    const uint8_t *p = ch->p;
+
+    if (j >= 8 && j - 8 < ch->owned && load_le64(p + j + 16) == size) {
+        uint64_t pub = load_le64(p + j - 8), priv = load_le64(p + j + 8);
+
+        if (user_pointer(pub) && user_pointer(priv) && pub != priv)
+            keep_slice(c, priv, pub, ch->off + j - 8, size == HALF448);
+    }
 }
 
 /* Examines the nonzero word w at chunk index j (8-byte aligned in the
@@ -274,16 +307,10 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
             uint64_t va = load_le64(p + j - 8);
 
             if (user_pointer(va))
-                keep_slice(c, va, 0, ch->off + j - 8);
+                keep_slice(c, va, 0, ch->off + j - 8, false);
         }
     } else if (w == HALF) {
-        /* {pub*, 32} {priv*, 32}: w is the public datum's size */
-        if (j >= 8 && j - 8 < ch->owned && load_le64(p + j + 16) == HALF) {
-            uint64_t pub = load_le64(p + j - 8), priv = load_le64(p + j + 8);
-
-            if (user_pointer(pub) && user_pointer(priv) && pub != priv)
-                keep_slice(c, priv, pub, ch->off + j - 8);
-        }
+        datums(c, ch, j, HALF);
     }
     /* a public key repeated 32 or 64 bytes later; the seed differs from it
      * and a fill pattern's period does not go on */
@@ -343,9 +370,9 @@ repeat448(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t d, struct d
 
 /* Examines the nonzero word w at chunk index j (8-byte aligned in the
  * process; j + LOOK448 <= ch->len) for the Ed448 contexts: a 128-byte glibc
- * malloc chunk (malloc(105..120)) holding seed || pk, or a public key copy
- * 57 or 114 bytes on (repeat448). A word equal to the next one is a fill
- * whose period divides 8, not a key. */
+ * malloc chunk (malloc(105..120)) holding seed || pk, a GnuTLS datum pair,
+ * or a public key copy 57 or 114 bytes on (repeat448). A word equal to the
+ * next one is a fill whose period divides 8, not a key. */
 static void
 look448(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_sink *sink)
 {
@@ -353,6 +380,8 @@ look448(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct d
 
     if ((w | 1) == 0x81 && j < ch->owned)
         visit448(c, ch, j + 8, S448_MALLOC, sink);
+    if (w == HALF448)
+        datums(c, ch, j, HALF448);
     if (w == load_le64(p + j + 8))
         return;
     if (w == load_le64(p + j + HALF448))
@@ -370,12 +399,13 @@ notable(const uint8_t *p, uint64_t w)
            w == load_le64(p + KEY);
 }
 
-/* The same for an Ed448 key: a 128-byte malloc chunk's size word, or equal
- * to the word 57 or 114 bytes later. */
+/* The same for an Ed448 key: a 128-byte malloc chunk's size word, a datum's
+ * size, or equal to the word 57 or 114 bytes later. */
 static inline bool
 notable448(const uint8_t *p, uint64_t w)
 {
-    return (w | 1) == 0x81 || w == load_le64(p + HALF448) || w == load_le64(p + KEY448);
+    return (w | 1) == 0x81 || w == HALF448 || w == load_le64(p + HALF448) ||
+           w == load_le64(p + KEY448);
 }
 
 #if DG_HAVE_AVX2
@@ -386,7 +416,7 @@ DG_TARGET_AVX2 static size_t
 scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct dg_sink *sink)
 {
     const __m256i one = _mm256_set1_epi64x(1), m51 = _mm256_set1_epi64x(0x51);
-    const __m256i m81 = _mm256_set1_epi64x(0x81);
+    const __m256i m81 = _mm256_set1_epi64x(0x81), half448 = _mm256_set1_epi64x(HALF448);
     const __m256i key = _mm256_set1_epi64x(KEY), half = _mm256_set1_epi64x(HALF);
     const __m256i zero = _mm256_setzero_si256();
 
@@ -411,7 +441,8 @@ scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct
                                             _mm256_cmpeq_epi64(v, half))),
             _mm256_or_si256(_mm256_cmpeq_epi64(v, v32), _mm256_cmpeq_epi64(v, v64)));
         m = _mm256_or_si256(
-            m, _mm256_or_si256(_mm256_cmpeq_epi64(v1, m81),
+            m, _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi64(v1, m81),
+                                               _mm256_cmpeq_epi64(v, half448)),
                                _mm256_or_si256(_mm256_cmpeq_epi64(v, v57),
                                                _mm256_cmpeq_epi64(v, v114))));
         bits = (unsigned)_mm256_movemask_pd(
@@ -480,38 +511,44 @@ cmp_slice(const void *a, const void *b)
 
     if (x->va != y->va)
         return x->va < y->va ? -1 : 1;
-    return x->pk < y->pk ? -1 : x->pk > y->pk;
+    if (x->pk != y->pk)
+        return x->pk < y->pk ? -1 : 1;
+    return (int)x->ed448 - (int)y->ed448;
 }
 
-/* Reads each Go slice's backing array through the address map. */
+/* Reads each Go slice's backing array, and each GnuTLS datum pair's seed and
+ * public key, through the address map. */
 static dg_err
 ed_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
 {
     struct shared *sh = vsh;
     struct ctx c = {.sh = sh};
-    uint8_t key[KEY];
+    uint8_t key[KEY448];
 
     /* one read per distinct key address: a busy Go heap holds many stale
      * headers pointing at the same few arrays */
     qsort(sh->slices, sh->n_slices, sizeof *sh->slices, cmp_slice);
     for (size_t i = 0; i < sh->n_slices && dg_dump_va_count(dump) > 0; i++) {
         const struct slice *s = &sh->slices[i];
+        const struct curve *cv = s->ed448 ? &ed448 : &ed25519;
+        const size_t h = cv->half;
 
-        if (i > 0 && s->va == s[-1].va && s->pk == s[-1].pk)
+        if (i > 0 && s->va == s[-1].va && s->pk == s[-1].pk && s->ed448 == s[-1].ed448)
             continue;
         const struct dg_region *r = dg_dump_region_at_va(dump, s->va);
 
         if (r == NULL ||
             (s->pk == 0 ? dg_dump_read_va(dump, s->va, key, KEY)
-                        : dg_dump_read_va(dump, s->va, key, HALF) == DG_OK
-                              ? dg_dump_read_va(dump, s->pk, key + HALF, HALF)
-                              : DG_E_UNAVAILABLE) != DG_OK ||
-            !looks_random(key) || !looks_random(key + HALF))
+                        : dg_dump_read_va(dump, s->va, key, h) == DG_OK
+                              ? dg_dump_read_va(dump, s->pk, key + h, h)
+                              : DG_E_UNAVAILABLE) != DG_OK)
+            continue;
+        if (s->ed448 ? !plausible448(key) : !looks_random(key) || !looks_random(key + HALF))
             continue;
         c.tries = 0;
-        if (spend(&c, 1))
-            try_key(sh, &ed25519, key, r->off + (s->va - r->va), s->pk == 0 ? S_GO : S_DATUMS, s->off,
-                    sink);
+        if (spend(&c, s->ed448 ? COST448 : 1))
+            try_key(sh, cv, key, r->off + (s->va - r->va),
+                    s->pk == 0 ? S_GO : s->ed448 ? S448_DATUMS : S_DATUMS, s->off, sink);
     }
     OPENSSL_cleanse(key, sizeof key);
     if (sh->slices_capped)

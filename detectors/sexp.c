@@ -24,8 +24,9 @@
  *     (p*q = n, e*d = 1 mod lcm(p-1, q-1), probable primes); without n
  *     (overwritten), from e, p and q;
  *   - EC (curve, q, d) on the NIST curves, secp256k1 and brainpool: d*G = q;
- *   - Ed25519 (q = 0x40 || public key, d = seed): the public key of the
- *     seed equals q.
+ *   - Ed25519 (q = 0x40 || public key, d = seed) and Ed448 (q = the
+ *     57-byte public key, with 0x40 before it or not; d = seed): the public
+ *     key of the seed equals q's.
  * A missing curve name (clobbered) is guessed from q's length and the curve
  * q lies on. Findings carry the key's identity and offsets, never its bytes.
  */
@@ -135,7 +136,7 @@ number(const struct elem *e, BIGNUM *into)
 /* --- judging ------------------------------------------------------------------- */
 
 /* The OpenSSL group of a libgcrypt curve name ("NIST P-256", "secp256k1",
- * "brainpoolP256r1", "Ed25519"), or NID_undef. */
+ * "brainpoolP256r1", "Ed25519", "Ed448"), or NID_undef. */
 static int
 curve_nid(const struct elem *c)
 {
@@ -150,6 +151,8 @@ curve_nid(const struct elem *c)
         return EC_curve_nist2nid(name + 5);
     if (strcmp(name, "Ed25519") == 0)
         return NID_ED25519;
+    if (strcmp(name, "Ed448") == 0)
+        return NID_ED448;
     nid = EC_curve_nist2nid(name);
     return nid != NID_undef ? nid : OBJ_sn2nid(name);
 }
@@ -165,6 +168,8 @@ guess_curve(const struct elem *q)
         return NID_undef;
     if (q->value_len == 33 && q->value[0] == 0x40)
         return NID_ED25519;
+    if (q->value_len == 57 || (q->value_len == 58 && q->value[0] == 0x40))
+        return NID_ED448; /* no point of the other curves has 57 or 58 bytes */
     for (size_t i = 0; i < sizeof nids / sizeof nids[0]; i++) {
         EC_GROUP *g = EC_GROUP_new_by_curve_name(nids[i]);
         EC_POINT *pt = g != NULL ? EC_POINT_new(g) : NULL;
@@ -212,18 +217,22 @@ rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags)
     nid = curve_nid(find(g, n, "curve"));
     if (nid == NID_undef)
         nid = guess_curve(q);
-    if (nid == NID_ED25519) {
-        uint8_t seed[32];
-        size_t skip = d->value_len == 33 && d->value[0] == 0 ? 1 : 0;
+    if (nid == NID_ED25519 || nid == NID_ED448) {
+        const size_t half = nid == NID_ED25519 ? 32 : 57;
+        const char *type = nid == NID_ED25519 ? "ED25519" : "ED448";
+        uint8_t seed[57];
+        size_t skip = d->value_len == half + 1 && d->value[0] == 0 ? 1 : 0;
+        size_t qskip = q != NULL && q->value_len == half + 1 && q->value[0] == 0x40 ? 1 : 0;
 
-        if (d->value_len - skip != 32)
+        if (d->value_len - skip != half)
             return false;
-        memcpy(seed, d->value + skip, 32);
-        if (q != NULL && q->value_len == 33 && q->value[0] == 0x40) {
-            ok = keyproof_ecx_from_raw("ED25519", seed, 32, q->value + 1, 32, out) == DG_OK;
+        memcpy(seed, d->value + skip, half);
+        /* Ed25519's q always carries the 0x40; Ed448's may not */
+        if (q != NULL && q->value_len - qskip == half && (qskip == 1 || nid == NID_ED448)) {
+            ok = keyproof_ecx_from_raw(type, seed, half, q->value + qskip, half, out) == DG_OK;
             *flags = KEYPROOF_PUB_STORED;
         } else {
-            ok = keyproof_ecx_from_raw("ED25519", seed, 32, NULL, 0, out) == DG_OK;
+            ok = keyproof_ecx_from_raw(type, seed, half, NULL, 0, out) == DG_OK;
         }
         OPENSSL_cleanse(seed, sizeof seed);
         return ok;
@@ -398,7 +407,7 @@ const struct dg_detector dg_detector_sexp = {
     .abi = DG_DETECTOR_ABI,
     .name = "sexp",
     .summary = "libgcrypt S-expressions (gcry_sexp_t token streams, as gpg-agent holds keys): "
-               "RSA, EC and Ed25519 private keys, proven with OpenSSL",
+               "RSA, EC, Ed25519 and Ed448 private keys, proven with OpenSSL",
     .forms = forms,
     .severity = DG_SEV_HIGH,
     .max_span = SPAN,

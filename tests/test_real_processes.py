@@ -30,6 +30,33 @@ def test_s_server(tmp_path, procs, free_port, alg, curve):
     assert rc == 1
 
 
+@pytest.mark.parametrize("alg", ["rsa2048", "ed25519", "ed448"])
+def test_gnutls_serv(tmp_path, procs, free_port, alg):
+    """gnutls-serv after one TLS handshake: GnuTLS keeps RSA as GMP limbs and
+    EdDSA as a seed and a public key behind two datums (Ed448's were found by
+    nothing before the sixteenth session)."""
+    import socket
+    import ssl
+    key = keys.genpkey(tmp_path / "key.pem", alg)
+    cert = keys.self_signed(key, tmp_path / "key.crt")
+    p = procs.start(["gnutls-serv", "--port", str(free_port), "--x509keyfile", key,
+                     "--x509certfile", cert, "--http"], ready="listening")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", free_port), 10) as s:
+        with ctx.wrap_socket(s) as t:
+            t.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            t.recv(100)
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, findings, _, err = dgtest.scan(core, "-j2")
+    hits = confirmed_with(findings, dgtest.spki_sha256(key))
+    assert hits, f"no confirmed {alg} key in the gnutls-serv core: {findings} {err}"
+    assert all(h["severity"] == "high" for h in hits)
+    assert rc == 1
+
+
 def test_holdkey_keeps_pem(tmp_path, procs):
     rsa = keys.genpkey(tmp_path / "rsa.pem", "rsa2048")
     ec = keys.genpkey(tmp_path / "ec.pem", "p256")

@@ -2,15 +2,17 @@
 # Copyright (C) the dumpgate authors
 #
 # test_sexp.py - the sexp detector on libgcrypt S-expression token streams
-# (gcry_sexp_t) planted in raw bytes at odd offsets: RSA, EC on three curves
-# and Ed25519 are proven; a copy whose list head and `(n` element an
+# (gcry_sexp_t) planted in raw bytes at odd offsets: RSA, EC on three curves,
+# Ed25519 and Ed448 (its point without libgcrypt's 0x40, or with it) are
+# proven; a copy whose list head and `(n` element an
 # allocator overwrote still proves (n from p*q); a damaged d is a candidate,
-# a public key alone and random bytes are silent. The real process test is
+# a public key alone, an Ed448 seed beside another key's point and random
+# bytes are not confirmed. The real process test is
 # tests/test_library_keys.py (fixtures/hold_gcrypt).
 import struct
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 import dgtest
 
@@ -51,11 +53,16 @@ def ec_sexp(k, curve, with_d=True):
     return b"\x03" + datum(b"private-key") + b"\x03" + datum(b"ecc") + els + b"\x04\x04\x00"
 
 
-def ed_sexp(k):
+def ed_sexp(k, prefix=b"\x40", pub_of=None):
+    """An EdDSA key list: Ed25519's point always with libgcrypt's 0x40, an
+    Ed448 one as libgcrypt writes it (prefix b"") or with it; pub_of: the
+    point of another key."""
     seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                            serialization.NoEncryption())
-    pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    els = elem("curve", b"Ed25519") + elem("flags", b"eddsa") + elem("q", b"\x40" + pub) + \
+    pub = (pub_of or k).public_key().public_bytes(serialization.Encoding.Raw,
+                                                  serialization.PublicFormat.Raw)
+    curve = b"Ed448" if isinstance(k, ed448.Ed448PrivateKey) else b"Ed25519"
+    els = elem("curve", curve) + elem("flags", b"eddsa") + elem("q", prefix + pub) + \
         elem("d", seed)
     return b"\x03" + datum(b"private-key") + b"\x03" + datum(b"ecc") + els + b"\x04\x04\x00"
 
@@ -67,12 +74,13 @@ def test_keys_are_proven(tmp_path):
            ((ec.SECP256R1(), "NIST P-256"), (ec.SECP384R1(), "NIST P-384"),
             (ec.SECP256K1(), "secp256k1"))]
     ed = ed25519.Ed25519PrivateKey.generate()
+    e448, e448b = ed448.Ed448PrivateKey.generate(), ed448.Ed448PrivateKey.generate()
     blobs = [rsa_sexp(r), rsa_sexp(r2, keep_n=False)] + [ec_sexp(k, c) for k, c in eks] + \
-        [ed_sexp(ed)]
+        [ed_sexp(ed), ed_sexp(e448, b""), ed_sexp(e448b)]
     path, offs = dgtest.plant(tmp_path, blobs)
     rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
     got = {f["key"]["spki_sha256"]: f for f in findings}
-    want = [spki(r), spki(r2)] + [spki(k) for k, _ in eks] + [spki(ed)]
+    want = [spki(r), spki(r2)] + [spki(k) for k, _ in eks] + [spki(ed), spki(e448), spki(e448b)]
     assert set(got) == set(want), (findings, err)
     for s in want:
         f = got[s]
@@ -86,9 +94,13 @@ def test_keys_are_proven(tmp_path):
 def test_damaged_public_and_random_are_not_confirmed(tmp_path):
     r = rsa.generate_private_key(65537, 2048)
     pub_only = ec_sexp(ec.generate_private_key(ec.SECP256R1()), "NIST P-256", with_d=False)
-    path, _ = dgtest.plant(tmp_path, [rsa_sexp(r, bad_d=True), pub_only, bytes(range(256)) * 64])
+    e448 = ed448.Ed448PrivateKey.generate()  # named by the point stored, not by the seed
+    wrong448 = ed_sexp(ed448.Ed448PrivateKey.generate(), b"", pub_of=e448)
+    path, _ = dgtest.plant(tmp_path, [rsa_sexp(r, bad_d=True), pub_only, wrong448,
+                                      bytes(range(256)) * 64])
     rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
-    assert len(findings) == 1, findings
-    f = findings[0]
-    assert f["status"] == "candidate" and f["key"]["spki_sha256"] == spki(r), f
-    assert "not proven" in f["note"], f
+    assert len(findings) == 2, findings
+    for f, k in zip(findings, (r, e448)):
+        assert f["status"] == "candidate" and f["key"]["spki_sha256"] == spki(k), f
+        assert "not proven" in f["note"], f
+    assert "public key differs" in findings[1]["note"], findings[1]

@@ -7,7 +7,7 @@
 // JDK may keep its own encoded copy inside the key object). Prints
 // "ready PID" and waits (tests/test_library_keys.py, docs/LIBRARY_KEYS.md).
 //
-//   java HoldKey RSA|EC|Ed25519 KEYFILE.der
+//   java HoldKey RSA|EC|Ed25519|Ed448 KEYFILE.der
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.security.KeyFactory;
@@ -26,7 +26,7 @@ public class HoldKey {
         der = null;
         spec = null;
         String sigAlg = alg.equals("RSA") ? "SHA256withRSA"
-                : alg.equals("EC") ? "SHA256withECDSA" : "Ed25519";
+                : alg.equals("EC") ? "SHA256withECDSA" : alg; // Ed25519, Ed448
         Signature s = Signature.getInstance(sigAlg);
         s.initSign(key);
         s.update("hello".getBytes());
