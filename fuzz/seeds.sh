@@ -189,7 +189,9 @@ head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
 # X25519 and P-256 shares, ServerHello with one); eddsa_raw: an Ed25519
 # seed || public key in each context eddsa-raw keys on, and a Go slice header
 # pointing into the input (mapped at 0x10000); sexp: libgcrypt S-expressions
-# of an RSA, an EC and an Ed25519 key (made by tests/test_sexp.py's helpers).
+# of an RSA, an EC and an Ed25519 key (made by tests/test_sexp.py's helpers);
+# dsa_raw: an OpenSSL dsa_st of a DSA-1024 key, its five BIGNUM headers and
+# their limbs, every pointer into the input.
 /usr/bin/python3 - "$tmp" "$here/tests" <<'PY'
 import os, struct, sys
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
@@ -222,6 +224,18 @@ open(tmp + "/eddsa_raw", "wb").write(ed)
 sys.path.insert(0, sys.argv[2])
 from test_sexp import ec_sexp, ed_sexp, rsa_sexp
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import dsa
+dk = dsa.generate_private_key(1024).private_numbers()
+nums = [dk.public_numbers.parameter_numbers.p, dk.public_numbers.parameter_numbers.q,
+        dk.public_numbers.parameter_numbers.g, dk.public_numbers.y, dk.x]
+limbs, hdrs, at = b"", b"", 128 + 24 * 5
+for v in nums:
+    n = (v.bit_length() + 63) // 64
+    hdrs += q(0x10000 + at + len(limbs)) + struct.pack("<4i", n, n, 0, 1)
+    limbs += v.to_bytes(8 * n, "little")
+st = bytes(8) + b"".join(q(0x10000 + 128 + 24 * i) for i in range(3)) + bytes(104 - 32)
+st += q(0x10000 + 128 + 24 * 3) + q(0x10000 + 128 + 24 * 4) + bytes(8)
+open(tmp + "/dsa_raw", "wb").write(st + hdrs + limbs)
 open(tmp + "/sexp", "wb").write(
     rsa_sexp(rsa.generate_private_key(65537, 1024)) + os.urandom(40) +
     ec_sexp(ec.generate_private_key(ec.SECP256R1()), "NIST P-256") + os.urandom(40) +
@@ -230,6 +244,7 @@ PY
 add drbg "$tmp/drbg"
 add keyshare "$tmp/keyshare"
 add eddsa_raw "$tmp/eddsa_raw"
+add dsa_raw "$tmp/dsa_raw"
 add sexp "$tmp/sexp"
 # Sentry envelopes (fuzz_envelope.c: the first byte picks the piece size):
 # one with lengths, one with a payload up to a newline, one with blank lines.

@@ -10,17 +10,18 @@ import subprocess
 
 def genpkey(path, alg):
     """Writes a new private key in PKCS#8 PEM: alg is rsa2048, rsa3072, rsa4096,
-    rsa1024, p256, p384, p521, secp256k1, ed25519, ed448, x25519, x448, dsa."""
+    rsa1024, p256, p384, p521, secp256k1, ed25519, ed448, x25519, x448, dsa
+    (2048-bit p), dsa1024, dsa3072."""
     path = str(path)
     if alg.startswith("rsa"):
         args = ["-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{alg[3:]}"]
     elif alg in ("p256", "p384", "p521", "secp256k1"):
         curve = {"p256": "P-256", "p384": "P-384", "p521": "P-521", "secp256k1": "secp256k1"}[alg]
         args = ["-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{curve}"]
-    elif alg == "dsa":
+    elif alg.startswith("dsa"):
         subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt",
-                        "dsa_paramgen_bits:2048", "-out", path + ".param"], check=True,
-                       capture_output=True)
+                        f"dsa_paramgen_bits:{alg[3:] or 2048}", "-out", path + ".param"],
+                       check=True, capture_output=True)
         args = ["-paramfile", path + ".param"]
     else:
         args = ["-algorithm", alg.upper()]

@@ -106,6 +106,31 @@ def test_holdkey_wiped_ecx_keys(tmp_path, procs):
     assert rc == 1
 
 
+def test_holdkey_wiped_dsa_keys(tmp_path, procs):
+    """DSA keys (1024/160, 2048/224, 3072/256) loaded by OpenSSL 3, used
+    once, their PEM and DER wiped: dsa-raw finds each through its dsa_st and
+    proves y = g^x mod p; with one bit of x flipped in the core, nothing."""
+    algs = ("dsa1024", "dsa", "dsa3072")
+    ks, core = wiped_core(tmp_path, procs, algs)
+    rc, findings, summ, err = dgtest.scan(core)
+    hits = []
+    for a, k in zip(algs, ks):
+        h = confirmed_with(findings, dgtest.spki_sha256(k))
+        assert h, f"{a}: {findings} {err}"
+        assert h[0]["type"] == "dsa-private-key" and h[0]["detector"] == "dsa-raw", h[0]
+        assert h[0]["severity"] == "high" and h[0]["role"] == "long-term", h[0]
+        hits.append(h[0])
+    assert rc == 1
+    data = bytearray(open(core, "rb").read())
+    data[hits[1]["offset"]] ^= 0x01  # x's lowest limb
+    bad = tmp_path / "flipped.core"
+    bad.write_bytes(bytes(data))
+    rc, findings, summ, err = dgtest.scan(bad, "-d", "dsa-raw")
+    assert {dgtest.spki_sha256(k) for k in (ks[0], ks[2])} == \
+        {f["key"]["spki_sha256"] for f in findings}, findings
+    assert all(f["status"] == "confirmed" for f in findings), findings
+
+
 def test_holdkey_wiped_ec_keys_without_a_certificate(tmp_path, procs):
     """EC keys on four curves loaded by OpenSSL 3, used once, every PEM and
     DER copy wiped, no certificate or public key file: ec-raw proves each

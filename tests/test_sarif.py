@@ -26,7 +26,7 @@ SCHEMA = dgtest.ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 SCORE = {"high": "9.0", "medium": "5.0", "low": "2.0"}
 LEVEL = {"high": "error", "medium": "warning", "low": "note"}
 ROLES = {"long-term", "key-agreement", "ephemeral", "session", "rng-state", "symmetric"}
-PROVEN = {"pem", "der", "jwk", "rsa-raw", "rsa-factor", "ec-raw", "eddsa-raw", "sexp", "sshkey", "keystore", "winblob", "aes"}
+PROVEN = {"pem", "der", "jwk", "rsa-raw", "rsa-factor", "ec-raw", "eddsa-raw", "dsa-raw", "sexp", "sshkey", "keystore", "winblob", "aes"}
 EVIDENCE = {"drbg", "keyshare", "certs"}
 
 

@@ -127,6 +127,13 @@ dg_err keyproof_rsa_from_components(const BIGNUM *n, const BIGNUM *e, const BIGN
 dg_err keyproof_ec_from_scalar(const char *group, const BIGNUM *d, const uint8_t *pub,
                                size_t pub_len, EVP_PKEY **out);
 
+/* Builds a DSA private key from the domain parameters p, q, g, the public
+ * value y and the private value x, as stored (keyproof_prove() then checks
+ * y = g^x mod p and 0 < x < q). Returns DG_OK and a new key in *out,
+ * DG_E_CRYPTO when OpenSSL refuses the numbers. */
+dg_err keyproof_dsa_from_components(const BIGNUM *p, const BIGNUM *q, const BIGNUM *g,
+                                    const BIGNUM *y, const BIGNUM *x, EVP_PKEY **out);
+
 /* Builds an Ed25519/Ed448/X25519/X448 key (OpenSSL key type name, e.g.
  * "ED25519") from its raw private key and, when pub/pub_len are given, the
  * stored raw public key, which keyproof_prove() then checks against the one

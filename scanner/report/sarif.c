@@ -122,6 +122,9 @@ static const struct rule_doc rule_docs[] = {
      "layout (packed bytes, 32-bit limbs, SSH mpints)."},
     {"ec-raw", RULE_KEY, NULL},
     {"eddsa-raw", RULE_KEY, NULL},
+    {"dsa-raw", RULE_KEY,
+     "The key was held by an OpenSSL 3 program (its `DSA` structure), after the PEM or DER it "
+     "was loaded from was gone."},
     {"sexp", RULE_KEY, "The key was held by a libgcrypt program (gpg-agent, for one)."},
     {"sshkey", RULE_KEY,
      "The key was held by ssh-agent, shielded in memory, and unshielded with its prekey."},
