@@ -854,24 +854,20 @@ out:
     return rc;
 }
 
-dg_err
-keyproof_dsa_from_components(const BIGNUM *p, const BIGNUM *q, const BIGNUM *g, const BIGNUM *y,
-                             const BIGNUM *x, EVP_PKEY **out)
+/* Makes the key pair of OpenSSL key type `type` from the parameters in bld
+ * (which it frees) into *out, wiping the private key's copy in the
+ * parameter array. bld NULL (its pushes failed): DG_E_CRYPTO. */
+static dg_err
+keypair_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **out)
 {
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *ctx = NULL;
     dg_err rc = DG_E_CRYPTO;
 
     *out = NULL;
     ERR_set_mark();
-    if (bld != NULL && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, p) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_Q, q) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, g) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y) &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, x) &&
-        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL)) != NULL &&
+    if (bld != NULL && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+        (ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) != NULL &&
         EVP_PKEY_fromdata_init(ctx) == 1 &&
         EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEYPAIR, params) == 1)
         rc = DG_OK;
@@ -889,36 +885,36 @@ keyproof_dsa_from_components(const BIGNUM *p, const BIGNUM *q, const BIGNUM *g, 
 }
 
 dg_err
+keyproof_dsa_from_components(const BIGNUM *p, const BIGNUM *q, const BIGNUM *g, const BIGNUM *y,
+                             const BIGNUM *x, EVP_PKEY **out)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+
+    if (bld != NULL && !(OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_P, p) &&
+                         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_Q, q) &&
+                         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_FFC_G, g) &&
+                         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PUB_KEY, y) &&
+                         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, x))) {
+        OSSL_PARAM_BLD_free(bld);
+        bld = NULL;
+    }
+    return keypair_fromdata("DSA", bld, out);
+}
+
+dg_err
 keyproof_ecx_from_raw(const char *type, const uint8_t *priv, size_t priv_len, const uint8_t *pub,
                       size_t pub_len, EVP_PKEY **out)
 {
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    dg_err rc = DG_E_CRYPTO;
 
-    *out = NULL;
-    ERR_set_mark();
     if (bld != NULL &&
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv, priv_len) &&
-        (pub == NULL ||
-         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len)) &&
-        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-        (ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) != NULL &&
-        EVP_PKEY_fromdata_init(ctx) == 1 &&
-        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_KEYPAIR, params) == 1)
-        rc = DG_OK;
-    ERR_pop_to_mark();
-    EVP_PKEY_CTX_free(ctx);
-    if (params != NULL) {
-        OSSL_PARAM *pk = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_PRIV_KEY);
-
-        if (pk != NULL)
-            OPENSSL_cleanse(pk->data, pk->data_size);
+        !(OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv, priv_len) &&
+          (pub == NULL ||
+           OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len)))) {
+        OSSL_PARAM_BLD_free(bld);
+        bld = NULL;
     }
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    return rc;
+    return keypair_fromdata(type, bld, out);
 }
 
 dg_err
