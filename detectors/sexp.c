@@ -17,16 +17,17 @@
  * one and grouped by adjacency, not parsed from the list head.
  *
  * scan() looks for the element head 03 01 LEN 00 (a short name) with a
- * vector compare, parses `(name value)` elements and `(rsa`/`(ecc` list
- * heads, and groups elements that follow each other with no gap. A group
- * with d is judged:
+ * vector compare, parses `(name value)` elements and `(rsa`/`(ecc`/`(dsa`
+ * list heads, and groups elements that follow each other with no gap. A
+ * group with d (or x) is judged:
  *   - RSA (n, e, d, p, q): rebuilt from n, e, d, p, q and proven
  *     (p*q = n, e*d = 1 mod lcm(p-1, q-1), probable primes); without n
  *     (overwritten), from e, p and q;
  *   - EC (curve, q, d) on the NIST curves, secp256k1 and brainpool: d*G = q;
  *   - Ed25519 (q = 0x40 || public key, d = seed) and Ed448 (q = the
  *     57-byte public key, with 0x40 before it or not; d = seed): the public
- *     key of the seed equals q's.
+ *     key of the seed equals q's;
+ *   - DSA (p, q, g, y, x; a group with x instead of d): y = g^x mod p.
  * A missing curve name (clobbered) is guessed from q's length and the curve
  * q lies on. Findings carry the key's identity and offsets, never its bytes.
  */
@@ -183,6 +184,34 @@ guess_curve(const struct elem *q)
     return NID_undef;
 }
 
+/* The private element of group g (n elements): d (RSA, EC, EdDSA), or x
+ * (DSA); NULL when there is none. */
+static const struct elem *
+secret_of(const struct elem *g, size_t n)
+{
+    const struct elem *d = find(g, n, "d");
+
+    return d != NULL ? d : find(g, n, "x");
+}
+
+/* Rebuilds the DSA key p, q, g, y, x of group g (n elements) into *out. */
+static bool
+rebuild_dsa(const struct elem *g, size_t n, EVP_PKEY **out)
+{
+    static const char *const names[5] = {"p", "q", "g", "y", "x"};
+    BIGNUM *bn[5] = {NULL};
+    bool ok = true;
+
+    for (int i = 0; i < 5; i++) {
+        bn[i] = i == 4 ? BN_secure_new() : BN_new();
+        ok = ok && bn[i] != NULL && number(find(g, n, names[i]), bn[i]) != NULL;
+    }
+    ok = ok && keyproof_dsa_from_components(bn[0], bn[1], bn[2], bn[3], bn[4], out) == DG_OK;
+    for (int i = 0; i < 5; i++)
+        BN_clear_free(bn[i]);
+    return ok;
+}
+
 /* Rebuilds the key of group g (n elements) into *out; *flags gets
  * KEYPROOF_PUB_STORED when a stored public key is to be checked. */
 static bool
@@ -196,7 +225,7 @@ rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags)
     *out = NULL;
     *flags = 0;
     if (d == NULL)
-        return false;
+        return find(g, n, "x") != NULL && rebuild_dsa(g, n, out);
     if (find(g, n, "n") != NULL || find(g, n, "p") != NULL) { /* RSA */
         static const char *const names[5] = {"n", "e", "d", "p", "q"};
 
@@ -254,7 +283,7 @@ static void
 judge(const struct ctx *c, const struct dg_chunk *ch, size_t start, const struct elem *g,
       size_t n, const char *alg, struct dg_sink *sink)
 {
-    const struct elem *d = find(g, n, "d");
+    const struct elem *d = secret_of(g, n);
     struct dg_finding f;
     EVP_PKEY *pkey = NULL;
     unsigned flags;
@@ -272,13 +301,14 @@ judge(const struct ctx *c, const struct dg_chunk *ch, size_t start, const struct
     f.off = ch->off + start;
     f.len = g[n - 1].end - start;
     dg_strlcpyf(f.encoding, sizeof f.encoding, "gcrypt-sexp");
-    dg_strlcpyf(f.preview, sizeof f.preview, "(%s ... (d %zu bytes, redacted))", alg,
-                d->value_len);
+    dg_strlcpyf(f.preview, sizeof f.preview, "(%s ... (%.*s %zu bytes, redacted))", alg,
+                (int)d->name_len, (const char *)d->name, d->value_len);
     if (rc == DG_OK)
         dg_strlcpyf(f.note, sizeof f.note,
                     "libgcrypt S-expression (the token stream of a gcry_sexp_t): %zu elements; "
-                    "d at file offset 0x%llx",
-                    n, (unsigned long long)(ch->off + (size_t)(d->value - ch->p)));
+                    "%.*s at file offset 0x%llx",
+                    n, (int)d->name_len, (const char *)d->name,
+                    (unsigned long long)(ch->off + (size_t)(d->value - ch->p)));
     dg_report(sink, &f);
 }
 
@@ -296,20 +326,24 @@ group_at(const struct ctx *c, const struct dg_chunk *ch, size_t i, unsigned *jud
         if (g[n].head) {
             if (n > 0)
                 break; /* a new list: another key */
-            alg = named(&g[0], "rsa") ? "rsa" : named(&g[0], "ecc") ? "ecc" : "list";
+            alg = named(&g[0], "rsa")   ? "rsa"
+                  : named(&g[0], "ecc") ? "ecc"
+                  : named(&g[0], "dsa") ? "dsa"
+                                        : "list";
             at = g[0].end;
             continue; /* heads are not kept */
         }
-        if (!g[n].head && find(g, n, "d") != NULL && named(&g[n], "d"))
-            break; /* a second d: the next key */
+        if (!g[n].head && secret_of(g, n) != NULL && (named(&g[n], "d") || named(&g[n], "x")))
+            break; /* a second d or x: the next key */
         at = g[n].end;
         n++;
         if (at < ch->len && ch->p[at] == 0x04)
             break; /* the list closes */
     }
     /* a group is parsed once and skipped (linear in the bytes); only the
-     * groups that hold a "d", whose keys are built and proven, are capped */
-    if (n > 0 && find(g, n, "d") != NULL && i < ch->owned && (*judged)++ < MAX_GROUPS)
+     * groups that hold a "d" or an "x", whose keys are built and proven, are
+     * capped */
+    if (n > 0 && secret_of(g, n) != NULL && i < ch->owned && (*judged)++ < MAX_GROUPS)
         judge(c, ch, i, g, n, alg, sink);
     return n > 0 ? at : i + 1;
 }
@@ -407,7 +441,7 @@ const struct dg_detector dg_detector_sexp = {
     .abi = DG_DETECTOR_ABI,
     .name = "sexp",
     .summary = "libgcrypt S-expressions (gcry_sexp_t token streams, as gpg-agent holds keys): "
-               "RSA, EC, Ed25519 and Ed448 private keys, proven with OpenSSL",
+               "RSA, EC, Ed25519, Ed448 and DSA private keys, proven with OpenSSL",
     .forms = forms,
     .severity = DG_SEV_HIGH,
     .max_span = SPAN,

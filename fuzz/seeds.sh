@@ -189,7 +189,8 @@ head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
 # X25519 and P-256 shares, ServerHello with one); eddsa_raw: an Ed25519
 # seed || public key in each context eddsa-raw keys on, and a Go slice header
 # pointing into the input (mapped at 0x10000); sexp: libgcrypt S-expressions
-# of an RSA, an EC and an Ed25519 key (made by tests/test_sexp.py's helpers);
+# of an RSA, an EC, an Ed25519, an Ed448 and a DSA key (made by
+# tests/test_sexp.py's helpers);
 # dsa_raw: an OpenSSL dsa_st of a DSA-1024 key, its five BIGNUM headers and
 # their limbs, every pointer into the input.
 /usr/bin/python3 - "$tmp" "$here/tests" <<'PY'
@@ -222,8 +223,8 @@ ed += key[32:] + key + key[32:]
 ed += q(0x10000 + 8) + q(64) + q(64)
 open(tmp + "/eddsa_raw", "wb").write(ed)
 sys.path.insert(0, sys.argv[2])
-from test_sexp import ec_sexp, ed_sexp, rsa_sexp
-from cryptography.hazmat.primitives.asymmetric import rsa
+from test_sexp import dsa_sexp, ec_sexp, ed_sexp, rsa_sexp
+from cryptography.hazmat.primitives.asymmetric import ed448, rsa
 from cryptography.hazmat.primitives.asymmetric import dsa
 dk = dsa.generate_private_key(1024).private_numbers()
 nums = [dk.public_numbers.parameter_numbers.p, dk.public_numbers.parameter_numbers.q,
@@ -239,7 +240,9 @@ open(tmp + "/dsa_raw", "wb").write(st + hdrs + limbs)
 open(tmp + "/sexp", "wb").write(
     rsa_sexp(rsa.generate_private_key(65537, 1024)) + os.urandom(40) +
     ec_sexp(ec.generate_private_key(ec.SECP256R1()), "NIST P-256") + os.urandom(40) +
-    ed_sexp(ed25519.Ed25519PrivateKey.generate()))
+    ed_sexp(ed25519.Ed25519PrivateKey.generate()) + os.urandom(40) +
+    ed_sexp(ed448.Ed448PrivateKey.generate(), b"") + os.urandom(40) +
+    dsa_sexp(dsa.generate_private_key(1024)))
 PY
 add drbg "$tmp/drbg"
 add keyshare "$tmp/keyshare"

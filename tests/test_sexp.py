@@ -3,8 +3,8 @@
 #
 # test_sexp.py - the sexp detector on libgcrypt S-expression token streams
 # (gcry_sexp_t) planted in raw bytes at odd offsets: RSA, EC on three curves,
-# Ed25519 and Ed448 (its point without libgcrypt's 0x40, or with it) are
-# proven; a copy whose list head and `(n` element an
+# Ed25519, Ed448 (its point without libgcrypt's 0x40, or with it) and DSA
+# (x, not d) are proven; a copy whose list head and `(n` element an
 # allocator overwrote still proves (n from p*q); a damaged d is a candidate,
 # a public key alone, an Ed448 seed beside another key's point and random
 # bytes are not confirmed. The real process test is
@@ -12,7 +12,7 @@
 import struct
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 import dgtest
 
@@ -67,6 +67,15 @@ def ed_sexp(k, prefix=b"\x40", pub_of=None):
     return b"\x03" + datum(b"private-key") + b"\x03" + datum(b"ecc") + els + b"\x04\x04\x00"
 
 
+def dsa_sexp(k):
+    n = k.private_numbers()
+    pn = n.public_numbers.parameter_numbers
+    els = [elem(name, mpi(v)) for name, v in
+           (("p", pn.p), ("q", pn.q), ("g", pn.g), ("y", n.public_numbers.y), ("x", n.x))]
+    return b"\x03" + datum(b"private-key") + b"\x03" + datum(b"dsa") + b"".join(els) + \
+        b"\x04\x04\x00"
+
+
 def test_keys_are_proven(tmp_path):
     r = rsa.generate_private_key(65537, 2048)
     r2 = rsa.generate_private_key(65537, 3072)
@@ -75,12 +84,14 @@ def test_keys_are_proven(tmp_path):
             (ec.SECP256K1(), "secp256k1"))]
     ed = ed25519.Ed25519PrivateKey.generate()
     e448, e448b = ed448.Ed448PrivateKey.generate(), ed448.Ed448PrivateKey.generate()
+    dk = dsa.generate_private_key(2048)
     blobs = [rsa_sexp(r), rsa_sexp(r2, keep_n=False)] + [ec_sexp(k, c) for k, c in eks] + \
-        [ed_sexp(ed), ed_sexp(e448, b""), ed_sexp(e448b)]
+        [ed_sexp(ed), ed_sexp(e448, b""), ed_sexp(e448b), dsa_sexp(dk)]
     path, offs = dgtest.plant(tmp_path, blobs)
     rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
     got = {f["key"]["spki_sha256"]: f for f in findings}
-    want = [spki(r), spki(r2)] + [spki(k) for k, _ in eks] + [spki(ed), spki(e448), spki(e448b)]
+    want = [spki(r), spki(r2)] + [spki(k) for k, _ in eks] + \
+        [spki(ed), spki(e448), spki(e448b), spki(dk)]
     assert set(got) == set(want), (findings, err)
     for s in want:
         f = got[s]
