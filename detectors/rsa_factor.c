@@ -15,9 +15,9 @@
  *     after a structured word (two or more zero or 0xff bytes: a length, an
  *     mpint's leading zero, a pointer's high bytes, a malloc header): after
  *     one of that word's last three zero or 0xff bytes, at the run's first
- *     word, or after the one zero or 0xff byte that word may hold; or one
- *     word earlier, when the number's own first word is low entropy by
- *     chance (7-bit clean, or two zero or two 0xff bytes);
+ *     word, or after the one zero or 0xff byte that word may hold; or a
+ *     word or two earlier, when the number's own first words are low
+ *     entropy by chance (7-bit clean, or two zero or two 0xff bytes);
  *   - the two primes lie next to each other, q after p with a gap of 0, 2, 4,
  *     5 or 8 bytes (bare, a 16-bit count, a 32-bit length, an mpint's length
  *     and leading zero, a 64-bit length), in either order;
@@ -71,7 +71,6 @@
 #define N_ENCS 2u
 #define ANCHOR_WORDS 64u            /* anchor gate radius: 512 bytes, as rsa-raw's */
 #define MIN_RUN 7u                  /* good words of 8 that open a run (a 64-byte prime covers 7) */
-#define MAX_RUN_BAD 2u              /* low-entropy words allowed among them (a number's by chance) */
 #define MAX_PRIME 256u              /* RSA-4096 */
 #define MAX_SPAN (2u * MAX_PRIME + 8u + MAX_PRIME + 8u + MAX_PRIME + 16u)
 #define MAX_TRIES_PER_CHUNK 4096u   /* divisions per chunk */
@@ -468,51 +467,55 @@ join_announced(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_sink *sin
     }
 }
 
+/* Appends to xs (at *n) the positions after the last three zero or 0xff
+ * bytes of the 8 bytes at b, chunk index x. */
+static void
+after_marks(const uint8_t *b, size_t x, size_t *xs, size_t *n)
+{
+    for (int j = 7, got = 0; j >= 0 && got < 3; j--)
+        if (b[j] == 0x00 || b[j] == 0xff) {
+            xs[(*n)++] = x + (size_t)j + 1;
+            got++;
+        }
+}
+
 /* Where a number beginning at the run of good words starting at word w can
- * begin: after the last zero or 0xff bytes of word w - 1, at word w, and after
- * a zero or 0xff byte inside word w (a good word holds at most one of each:
- * the last byte of a length or a leading zero one byte into the word). */
+ * begin: after the last zero or 0xff bytes of the words before it, at word
+ * w, and after a zero or 0xff byte inside word w (a good word holds at most
+ * one of each: the last byte of a length or a leading zero one byte into
+ * the word). */
 static bool
 run_start(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t w, struct dg_sink *sink)
 {
+    const uint8_t *p = ch->p;
     size_t x0 = a + 8 * w, xs[16], n = 0;
-    bool in_prev = false; /* word w - 1 may be the number's own */
 
-    /* After each of the last three zero or 0xff bytes of a structured word
-     * before the run: the number's own first bytes in that word may hold one
-     * or two (5 % of numbers do). That word is w - 1, or w - 2 when w - 1 may
-     * be the number's own first word, low entropy by chance: 7-bit clean
-     * (one word of a number in 256, one in 128 that holds a zero byte before
-     * it), or two zero or two 0xff bytes but fewer than four (one in 1200);
-     * then the number may also begin at w - 1 or after a zero or 0xff byte
-     * of it. A run after text alone is no number's start (and random bytes,
-     * where one word in 256 is 7-bit clean, cost nothing here). */
-    for (size_t back = 1; back <= 2 && back <= w; back++) {
-        const uint8_t *b = ch->p + x0 - 8 * back;
+    /* After each of the last three zero or 0xff bytes of word w - 1: the
+     * number's own first bytes in that word may hold one or two (5 % of
+     * numbers do). Unless w - 1 is an anchor (four or more: a length, a
+     * pointer, padding), it may be the number's own first or second word,
+     * low entropy by chance (7-bit clean: one word of a number in 256, one
+     * in 128 that holds a zero byte before the number; two or three zero or
+     * 0xff bytes: one in 1200): then the same for w - 2, and likewise for
+     * w - 3. The walk stops at a good word. A run after text alone is no
+     * number's start: fac_scan() calls this only with a structured word
+     * among the three before w, and 7-bit text holds no zero or 0xff byte
+     * to begin after. */
+    for (size_t back = 1; back <= 3 && back <= w; back++) {
+        const uint8_t *b = p + x0 - 8 * back;
         uint64_t v = load_le64(b);
-        size_t got = 0;
 
-        if (word_struct(v))
-            for (int j = 7; j >= 0 && got < 3; j--)
-                if (b[j] == 0x00 || b[j] == 0xff) {
-                    xs[n++] = x0 - 8 * back + (size_t)j + 1;
-                    got++;
-                }
-        if (back == 2 || word_skip(v))
+        if (!word_bad(v))
             break;
-        in_prev = true; /* a structured w - 2 may come before the number's w - 1 */
+        after_marks(b, x0 - 8 * back, xs, &n);
+        if (word_skip(v))
+            break;
     }
     if (n == 0)
         return true;
-    if (in_prev) {
-        xs[n++] = x0 - 8;
-        for (size_t j = 0; j < 7; j++)
-            if (ch->p[x0 - 8 + j] == 0x00 || ch->p[x0 - 8 + j] == 0xff)
-                xs[n++] = x0 - 8 + j + 1;
-    }
     xs[n++] = x0;
     for (size_t j = 0; j < 7; j++)
-        if (ch->p[x0 + j] == 0x00 || ch->p[x0 + j] == 0xff)
+        if (p[x0 + j] == 0x00 || p[x0 + j] == 0xff)
             xs[n++] = x0 + j + 1;
     for (size_t i = 0; i < n; i++) {
         size_t k = 0;
@@ -646,17 +649,22 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->tries = 0;
     c->tries_capped = false;
     /* Run starts, 64 words at a time: a good word after a WF_BAD one that is
-     * structured, or after one that is only 7-bit clean (a number's own word,
-     * by chance) and a structured one (run_start()); with at most
-     * MAX_RUN_BAD bad words among the MIN_RUN from it (a number's word is
-     * low entropy by chance one time in 200, so one allowed would lose a
-     * number in 2000; the word after a 64-byte prime that begins inside a
-     * word holds what follows it, so it is not counted). */
+     * structured, or after one or two that are only 7-bit clean (a number's
+     * own words, by chance) and a structured one (run_start()); with at most
+     * two bad words among the MIN_RUN from it, at most one of them
+     * structured (a number's word is low entropy by chance one time in 200,
+     * so one allowed would lose a number in 2000; two structured ones, one
+     * number in 60000, are not allowed: library code is full of them, and a
+     * stream cannot tell it from the rest before its end; the word after a
+     * 64-byte prime that begins inside a word holds what follows it, so it
+     * is not counted). */
     for (size_t i = 0; i * 64 < n_words; i++) {
         uint64_t b = c->bad[i], prev = i > 0 ? c->bad[i - 1] >> 63 : 0;
         uint64_t s1 = c->st[i] << 1 | (i > 0 ? c->st[i - 1] >> 63 : 0);
         uint64_t s2 = c->st[i] << 2 | (i > 0 ? c->st[i - 1] >> 62 : 0);
-        uint64_t st = ~b & (b << 1 | prev) & (s1 | s2);
+        uint64_t s3 = c->st[i] << 3 | (i > 0 ? c->st[i - 1] >> 61 : 0);
+        uint64_t b2 = b << 2 | (i > 0 ? c->bad[i - 1] >> 62 : 0);
+        uint64_t st = ~b & (b << 1 | prev) & (s1 | s2 | (b2 & ~s2 & s3));
 
         if (i == 0)
             st &= ~1ull;
@@ -665,8 +673,10 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 
             if (w + MIN_RUN > n_words)
                 break;
-            if (bad_words(c->bad, w, w + MIN_RUN) <= MAX_RUN_BAD && near_anchor(c->anc, w, n_words) &&
-                !run_start(c, ch, a, w, sink))
+            unsigned nb = bad_words(c->bad, w, w + MIN_RUN);
+
+            if ((nb <= 1 || (nb == 2 && bad_words(c->st, w, w + MIN_RUN) <= 1)) &&
+                near_anchor(c->anc, w, n_words) && !run_start(c, ch, a, w, sink))
                 return DG_E_NOMEM;
         }
     }

@@ -20,7 +20,7 @@
 # nothing. A modulus and one prime are found when lengths announce both.
 # Keys whose numbers hold, by construction, the low-entropy words random
 # numbers hold by chance (two 0xff bytes in a modulus's first word, 7-bit
-# clean words in a prime: one key in a few hundred of the synthetic layouts
+# clean words in a prime or right after a modulus's first word: one key in a few hundred of the synthetic layouts
 # was missed so, and the layouts test failed in CI) are found too.
 import os
 import struct
@@ -198,9 +198,30 @@ def seven_bit(nbytes):
     return bytes(b & 0x7f for b in os.urandom(nbytes))
 
 
+def bad_words(b, start, count):
+    """Indices k < count of the low-entropy 8-byte words b[start + 8k:]
+    (wordflags.h: two zero bytes, two 0xff bytes, or 7-bit clean)."""
+    out = []
+    for k in range(count):
+        w = b[start + 8 * k:start + 8 * k + 8]
+        if w.count(0) >= 2 or w.count(0xff) >= 2 or all(x < 0x80 for x in w):
+            out.append(k)
+    return out
+
+
+def prime_with_bad_words(bits, low, lowbits, start, count, want):
+    """prime_with(bits, low, lowbits) whose little-endian words from byte
+    start are low entropy exactly at want among the first count: no more
+    than the test plants (a number's word is by chance one time in 200)."""
+    while True:
+        x = prime_with(bits, low(), lowbits)
+        if bad_words(x.to_bytes(bits // 8, "little"), start, count) == want:
+            return x
+
+
 def unlucky_keys(bits):
     """(name, blob, offset in the blob of the number that must sit at the
-    phase, phase, spki) of four keys whose numbers hold, by construction,
+    phase, phase, spki) of five keys whose numbers hold, by construction,
     the low-entropy words a number holds by chance once in a few hundred or
     thousand keys, each where it once made the detector miss the key."""
     L, out = bits // 8, []
@@ -231,8 +252,9 @@ def unlucky_keys(bits):
                 + heap(3001) + b"\0" * 5 + le(n, L), 8 + L + 8 + 3001 + 5, 1, s))
     # (c) a little-endian prime, 8-byte aligned after a count, whose second
     # and fourth words are 7-bit clean: two low-entropy words in its first seven
-    low = os.urandom(8) + seven_bit(8) + os.urandom(8) + seven_bit(8)
-    q = prime_with(bits // 2, int.from_bytes(low, "little") | 1, 256)
+    q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+        os.urandom(8) + seven_bit(8) + os.urandom(8) + seven_bit(8), "little") | 1, 256,
+        0, L // 16, [1, 3])
     p = prime_with(bits // 2)
     n, p, q, s = key_of(p, q)
     out.append(("le-limb-counts-one-prime, two 7-bit words in the prime",
@@ -240,12 +262,25 @@ def unlucky_keys(bits):
                 + le(q, L // 2), 4 + L + 200 + 4, 0, s))
     # (d) two little-endian primes with an unaligned 64-bit length between
     # them (two low-entropy words), each with one 7-bit clean word
-    q = prime_with(bits // 2, int.from_bytes(os.urandom(13) + seven_bit(8), "little") | 1, 168)
-    p = prime_with(bits // 2, int.from_bytes(os.urandom(21) + seven_bit(8), "little") | 1, 232)
+    q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+        os.urandom(13) + seven_bit(8), "little") | 1, 168, 5, L // 16 - 1, [1])
+    p = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+        os.urandom(21) + seven_bit(8), "little") | 1, 232, 5, L // 16 - 1, [2])
     n, p, q, s = key_of(p, q)
     out.append(("le-primes-then-far-modulus, a 7-bit word in each prime",
                 b"\0" * 8 + le(q, L // 2) + struct.pack("<Q", L // 2) + le(p, L // 2)
                 + heap(3001) + b"\0" * 5 + le(n, L), 8, 3, s))
+    # (e) an SSH mpint modulus half a word in, whose next two words are 7-bit
+    # clean: n's top 20 bytes chosen as in (a)
+    top = bytes([0x80 | os.urandom(1)[0]]) + os.urandom(3) + seven_bit(16)
+    p = prime_with(bits // 2, top=1)
+    q = int.from_bytes(top + os.urandom(L - 20), "big") // p | 1
+    while (q - 1) % 65537 == 0 or not probable_prime(q):
+        q += 2
+    n, p, q, s = key_of(p, q)
+    assert be(n, L)[:20] == top
+    out.append(("be-mpints-one-prime, two 7-bit words after the modulus's first",
+                mpint(65537) + mpint(n) + b"\x11" * 40 + mpint(p), 7 + 5, 4, s))
     return out
 
 
