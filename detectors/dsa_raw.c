@@ -14,12 +14,16 @@
  *                     int keylength }          96 bytes
  *   104  BIGNUM *pub_key                       y
  *   112  BIGNUM *priv_key                      x
+ *   120  int flags
  * and each BIGNUM is `struct bignum_st { BN_ULONG *d; int top, dmax, neg,
  * flags; }` with its limbs little-endian 64-bit words.
  *
  * scan() keeps each 8-aligned zero word followed by five distinct user
- * pointers at +8, +16, +24 (p, q, g), +104 and +112 (y, x), with j at +32
- * zero or a user pointer: a pattern random memory and code do not make.
+ * pointers at +8, +16, +24 (p, q, g), +104 and +112 (y, x), with j and seed
+ * at +32 and +40 zero or user pointers, seedlen at +48 at most 1024 (0
+ * without a seed), and the ints at +72, +96 and +120 (flags, keylength,
+ * flags) with zero padding after them: a pattern random memory, code and
+ * pointer-dense heaps do not make.
  * finish() reads the five BIGNUM headers and their limbs through the dump's
  * address map; it tries a candidate only when the sizes are a DSA key's (p,
  * g and y of 1024 to 8192 bits and at most p's, q of 160 to 512 bits, x
@@ -45,8 +49,9 @@
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
-#define STRUCT_LEN 120u        /* through priv_key */
-#define MAX_CANDS 4096u        /* structs kept per dump */
+#define STRUCT_LEN 128u        /* through flags */
+#define MAX_SEED 1024u         /* FFC_PARAMS seedlen */
+#define MAX_CANDS 65536u       /* structs kept per dump (1 MiB) */
 #define MAX_P_LIMBS 128u       /* 8192 bits */
 #define MIN_P_LIMBS 16u        /* 1024 bits */
 #define MIN_Q_BITS 160
@@ -72,15 +77,22 @@ static void
 consider(struct shared *sh, const struct dg_chunk *ch, size_t j)
 {
     const uint8_t *p = ch->p;
-    uint64_t y, x, pp, q, g, jj, va;
+    uint64_t y, x, pp, q, g, jj, seed, seedlen, va;
 
     if (load_le64(p + j) != 0 || !user_pointer(x = load_le64(p + j + 112)) ||
         !user_pointer(y = load_le64(p + j + 104)) || !user_pointer(pp = load_le64(p + j + 8)) ||
         !user_pointer(q = load_le64(p + j + 16)) || !user_pointer(g = load_le64(p + j + 24)))
         return;
     jj = load_le64(p + j + 32);
-    if ((jj != 0 && !user_pointer(jj)) || x == y || pp == q || pp == g || q == g || x == pp ||
-        x == q || x == g || y == pp || y == q || y == g || (va = chunk_va(ch, j)) == 0)
+    seed = load_le64(p + j + 40);
+    seedlen = load_le64(p + j + 48);
+    if ((jj != 0 && !user_pointer(jj)) || (seed != 0 && !user_pointer(seed)) ||
+        seedlen > MAX_SEED || (seed == 0 && seedlen != 0) ||
+        load_le64(p + j + 72) >> 32 != 0 || load_le64(p + j + 96) >> 32 != 0 ||
+        load_le64(p + j + 120) >> 32 != 0)
+        return; /* flags, keylength and flags: an int and padding each */
+    if (x == y || pp == q || pp == g || q == g || x == pp || x == q || x == g || y == pp ||
+        y == q || y == g || (va = chunk_va(ch, j)) == 0)
         return;
     pthread_mutex_lock(&sh->lock);
     if (sh->n_cands < MAX_CANDS)
@@ -91,30 +103,51 @@ consider(struct shared *sh, const struct dg_chunk *ch, size_t j)
 }
 
 #if DG_HAVE_AVX2
-/* The words j, j + 8, ... before stop whose word is zero and whose words
- * 104 and 112 bytes on lie in user space (one compare each, unsigned
- * through the sign bit) go to consider(); returns where the scalar pass
- * goes on. */
-DG_TARGET_AVX2 static size_t
-scan_avx2(struct shared *sh, const struct dg_chunk *ch, size_t j, size_t stop)
+/* 1 for each 64-bit lane of v that lies in user space (unsigned compare
+ * through the sign bit). */
+DG_TARGET_AVX2 static inline __m256i
+in_user(__m256i v)
 {
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
     const __m256i lo = _mm256_set1_epi64x((long long)USER_VA_START);
     const __m256i span =
         _mm256_set1_epi64x((long long)((USER_VA_END - 1 - USER_VA_START) ^ 0x8000000000000000ull));
+
+    return _mm256_xor_si256(_mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(v, lo), sign),
+                                               span),
+                            _mm256_set1_epi64x(-1));
+}
+
+DG_TARGET_AVX2 static inline __m256i
+load_at(const uint8_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+/* The words j, j + 8, ... before stop that are zero, with user-space words
+ * 8, 16, 24, 104 and 112 bytes on and an int with zero padding 120 bytes on,
+ * go to consider(); returns where the scalar pass goes on. */
+DG_TARGET_AVX2 static size_t
+scan_avx2(struct shared *sh, const struct dg_chunk *ch, size_t j, size_t stop)
+{
     const __m256i zero = _mm256_setzero_si256();
+    const __m256i high = _mm256_set1_epi64x((long long)0xffffffff00000000ull);
 
     for (; j + 32 <= stop && j + 32 + STRUCT_LEN <= ch->len; j += 32) {
-        __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + j));
-        __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + j + 104));
-        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + j + 112));
-        __m256i out_y = _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(y, lo), sign), span);
-        __m256i out_x = _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(x, lo), sign), span);
-        __m256i ok = _mm256_andnot_si256(_mm256_or_si256(out_x, out_y),
-                                         _mm256_cmpeq_epi64(w0, zero));
+        const uint8_t *p = ch->p + j;
+        __m256i ok = _mm256_and_si256(_mm256_cmpeq_epi64(load_at(p), zero),
+                                      _mm256_and_si256(in_user(load_at(p + 112)),
+                                                       in_user(load_at(p + 104))));
         unsigned bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ok));
 
-        for (; bits != 0; bits &= bits - 1)
+        if (bits == 0)
+            continue;
+        ok = _mm256_and_si256(ok, _mm256_and_si256(in_user(load_at(p + 8)), in_user(load_at(p + 16))));
+        ok = _mm256_and_si256(ok, in_user(load_at(p + 24)));
+        ok = _mm256_and_si256(
+            ok, _mm256_cmpeq_epi64(_mm256_and_si256(load_at(p + 120), high), zero));
+        for (bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ok)); bits != 0;
+             bits &= bits - 1)
             consider(sh, ch, j + 8 * (size_t)__builtin_ctz(bits));
     }
     return j;
