@@ -59,6 +59,10 @@
 
 static const char *const forms[] = {"openssl-dsa", NULL};
 
+/* The five BIGNUM pointers of struct dsa_st and their offsets. */
+enum { BN_P, BN_Q, BN_G, BN_Y, BN_X, N_BN };
+static const unsigned bn_at[N_BN] = {8, 16, 24, 104, 112};
+
 /* A dsa_st seen in a chunk: its address and file offset. */
 struct cand {
     uint64_t va, off;
@@ -77,12 +81,18 @@ static void
 consider(struct shared *sh, const struct dg_chunk *ch, size_t j)
 {
     const uint8_t *p = ch->p;
-    uint64_t y, x, pp, q, g, jj, seed, seedlen, va;
+    uint64_t bn[N_BN], jj, seed, seedlen, va;
 
-    if (load_le64(p + j) != 0 || !user_pointer(x = load_le64(p + j + 112)) ||
-        !user_pointer(y = load_le64(p + j + 104)) || !user_pointer(pp = load_le64(p + j + 8)) ||
-        !user_pointer(q = load_le64(p + j + 16)) || !user_pointer(g = load_le64(p + j + 24)))
+    if (load_le64(p + j) != 0)
         return;
+    for (int i = N_BN - 1; i >= 0; i--) { /* x and y first: the rarest */
+        bn[i] = load_le64(p + j + bn_at[i]);
+        if (!user_pointer(bn[i]))
+            return;
+        for (int k = i + 1; k < N_BN; k++)
+            if (bn[k] == bn[i])
+                return; /* five distinct numbers */
+    }
     jj = load_le64(p + j + 32);
     seed = load_le64(p + j + 40);
     seedlen = load_le64(p + j + 48);
@@ -91,8 +101,7 @@ consider(struct shared *sh, const struct dg_chunk *ch, size_t j)
         load_le64(p + j + 72) >> 32 != 0 || load_le64(p + j + 96) >> 32 != 0 ||
         load_le64(p + j + 120) >> 32 != 0)
         return; /* flags, keylength and flags: an int and padding each */
-    if (x == y || pp == q || pp == g || q == g || x == pp || x == q || x == g || y == pp ||
-        y == q || y == g || (va = chunk_va(ch, j)) == 0)
+    if ((va = chunk_va(ch, j)) == 0)
         return;
     pthread_mutex_lock(&sh->lock);
     if (sh->n_cands < MAX_CANDS)
@@ -136,14 +145,14 @@ scan_avx2(struct shared *sh, const struct dg_chunk *ch, size_t j, size_t stop)
     for (; j + 32 <= stop && j + 32 + STRUCT_LEN <= ch->len; j += 32) {
         const uint8_t *p = ch->p + j;
         __m256i ok = _mm256_and_si256(_mm256_cmpeq_epi64(load_at(p), zero),
-                                      _mm256_and_si256(in_user(load_at(p + 112)),
-                                                       in_user(load_at(p + 104))));
+                                      _mm256_and_si256(in_user(load_at(p + bn_at[BN_X])),
+                                                       in_user(load_at(p + bn_at[BN_Y]))));
         unsigned bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ok));
 
         if (bits == 0)
             continue;
-        ok = _mm256_and_si256(ok, _mm256_and_si256(in_user(load_at(p + 8)), in_user(load_at(p + 16))));
-        ok = _mm256_and_si256(ok, in_user(load_at(p + 24)));
+        for (int i = BN_P; i <= BN_G; i++)
+            ok = _mm256_and_si256(ok, in_user(load_at(p + bn_at[i])));
         ok = _mm256_and_si256(
             ok, _mm256_cmpeq_epi64(_mm256_and_si256(load_at(p + 120), high), zero));
         for (bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ok)); bits != 0;
@@ -223,13 +232,13 @@ read_number(const struct dg_dump *dump, const struct bn_ref *r, uint8_t *buf, BI
 /* Tries the dsa_st candidate cd. */
 static void
 try_struct(struct shared *sh, const struct dg_dump *dump, const struct cand *cd,
-           BIGNUM *const bn[5], uint8_t *buf, struct dg_sink *sink)
+           BIGNUM *const bn[N_BN], uint8_t *buf, struct dg_sink *sink)
 {
-    static const unsigned at[5] = {8, 16, 24, 104, 112}; /* p, q, g, y, x */
-    static const unsigned max_limbs[5] = {MAX_P_LIMBS, MAX_Q_LIMBS, MAX_P_LIMBS, MAX_P_LIMBS,
-                                          MAX_Q_LIMBS};
+    static const unsigned max_limbs[N_BN] = {
+        [BN_P] = MAX_P_LIMBS, [BN_Q] = MAX_Q_LIMBS, [BN_G] = MAX_P_LIMBS,
+        [BN_Y] = MAX_P_LIMBS, [BN_X] = MAX_Q_LIMBS};
     uint8_t s[STRUCT_LEN];
-    struct bn_ref r[5];
+    struct bn_ref r[N_BN];
     const struct dg_region *reg;
     struct dg_finding f;
     EVP_PKEY *pk = NULL;
@@ -237,35 +246,36 @@ try_struct(struct shared *sh, const struct dg_dump *dump, const struct cand *cd,
 
     if (dg_dump_read_va(dump, cd->va, s, sizeof s) != DG_OK)
         return;
-    for (int i = 0; i < 5; i++)
-        if (!read_header(dump, load_le64(s + at[i]), max_limbs[i], &r[i]) ||
+    for (int i = 0; i < N_BN; i++)
+        if (!read_header(dump, load_le64(s + bn_at[i]), max_limbs[i], &r[i]) ||
             !read_number(dump, &r[i], buf, bn[i]))
             return;
     /* p, g, y: 1024 bits or more, g and y below p; q: 160 bits or more,
      * x below it, p at least twice q's bits */
-    if (r[0].top < (int)MIN_P_LIMBS || BN_num_bits(bn[1]) < MIN_Q_BITS ||
-        BN_num_bits(bn[0]) < 2 * BN_num_bits(bn[1]) || BN_cmp(bn[2], bn[0]) >= 0 ||
-        BN_cmp(bn[3], bn[0]) >= 0 || BN_is_zero(bn[4]) || BN_cmp(bn[4], bn[1]) >= 0 ||
-        !BN_is_odd(bn[0]) || !BN_is_odd(bn[1]))
+    if (r[BN_P].top < (int)MIN_P_LIMBS || BN_num_bits(bn[BN_Q]) < MIN_Q_BITS ||
+        BN_num_bits(bn[BN_P]) < 2 * BN_num_bits(bn[BN_Q]) || BN_cmp(bn[BN_G], bn[BN_P]) >= 0 ||
+        BN_cmp(bn[BN_Y], bn[BN_P]) >= 0 || BN_is_zero(bn[BN_X]) ||
+        BN_cmp(bn[BN_X], bn[BN_Q]) >= 0 || !BN_is_odd(bn[BN_P]) || !BN_is_odd(bn[BN_Q]))
         return;
     memset(&f, 0, sizeof f);
-    if (keyproof_dsa_from_components(bn[0], bn[1], bn[2], bn[3], bn[4], &pk) == DG_OK)
+    if (keyproof_dsa_from_components(bn[BN_P], bn[BN_Q], bn[BN_G], bn[BN_Y], bn[BN_X], &pk) ==
+        DG_OK)
         rc = keyproof_prove_finding(sh->proof, pk, 0, &f);
     EVP_PKEY_free(pk);
     if (rc != DG_OK && !keyproof_named(rc, &f.key))
         return;
-    reg = dg_dump_region_at_va(dump, r[4].d);
+    reg = dg_dump_region_at_va(dump, r[BN_X].d);
     if (reg == NULL)
         return;
-    f.off = reg->off + (r[4].d - reg->va);
-    f.len = 8u * (unsigned)r[4].top;
+    f.off = reg->off + (r[BN_X].d - reg->va);
+    f.len = 8u * (unsigned)r[BN_X].top;
     dg_strlcpyf(f.encoding, sizeof f.encoding, "openssl-dsa");
     dg_strlcpyf(f.preview, sizeof f.preview, "LE 64-bit limbs, %d-bit x (redacted)",
-                BN_num_bits(bn[4]));
+                BN_num_bits(bn[BN_X]));
     if (rc == DG_OK)
         dg_strlcpyf(f.note, sizeof f.note,
                     "x of an OpenSSL DSA key (struct dsa_st at file offset 0x%llx, %d-bit p)",
-                    (unsigned long long)cd->off, BN_num_bits(bn[0]));
+                    (unsigned long long)cd->off, BN_num_bits(bn[BN_P]));
     dg_report(sink, &f);
 }
 
@@ -281,17 +291,15 @@ static dg_err
 dsa_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
 {
     struct shared *sh = vsh;
-    BIGNUM *bn[5] = {NULL};
+    BIGNUM *bn[N_BN] = {NULL};
     uint8_t *buf = OPENSSL_secure_malloc(8u * MAX_P_LIMBS);
-    dg_err rc = DG_OK;
+    dg_err rc = buf != NULL ? DG_OK : DG_E_NOMEM;
 
-    for (int i = 0; i < 5; i++)
-        bn[i] = i == 4 ? BN_secure_new() : BN_new();
-    if (buf == NULL || bn[0] == NULL || bn[1] == NULL || bn[2] == NULL || bn[3] == NULL ||
-        bn[4] == NULL) {
-        rc = DG_E_NOMEM;
+    for (int i = 0; i < N_BN; i++)
+        if ((bn[i] = i == BN_X ? BN_secure_new() : BN_new()) == NULL)
+            rc = DG_E_NOMEM;
+    if (rc != DG_OK)
         goto out;
-    }
     qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
     for (size_t i = 0; i < sh->n_cands; i++)
         if (i == 0 || sh->cands[i].va != sh->cands[i - 1].va)
@@ -301,7 +309,7 @@ dsa_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
                      "dsa-raw: more than %u DSA structures; the rest were not read", MAX_CANDS);
 out:
     ERR_clear_error();
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_BN; i++)
         BN_clear_free(bn[i]);
     OPENSSL_secure_free(buf);
     /* the next dump starts afresh */
