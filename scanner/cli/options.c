@@ -65,7 +65,7 @@ options_usage(FILE *out)
             "                            not followed; in byte order of the names)\n"
             "  -v, --verbose             also print informational messages\n"
             "  -q, --quiet               print no warnings on stderr\n"
-            "      --chunk-size BYTES    bytes per chunk (default 8 MiB)\n"
+            "      --chunk-size BYTES    bytes per chunk (default 8 MiB; 4 MiB for a stream)\n"
             "      --known-keys FILE     name findings after your public keys: a JWK/JWKS,\n"
             "                            PEM certificates or public keys, or OpenSSH .pub\n"
             "                            lines (\"private half of kid=... from FILE\")\n"
