@@ -405,13 +405,16 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
 }
 
 /* NSS softoken keeps a PKCS#11 object's attributes in SFTKAttribute records
- * {next, prev, freeAttr, freeData, handle, CK_ATTRIBUTE {type @32,
- * pValue @40, ulValueLen @48}, space[] @56} (read from cores of NSS 3.87):
- * an EC key's CKA_VALUE (0x11) is d as big-endian bytes inline (pValue
- * points at the record's own space), its CKA_EC_POINT (0x181) the raw
- * 04 || X || Y in a separate allocation. x is the index of the type word. */
+ * {next, prev, PRBool freeAttr @16, PRBool freeData @20, handle,
+ * CK_ATTRIBUTE {type @32, pValue @40, ulValueLen @48}, space[50] @56} (read
+ * from cores of NSS 3.87): an EC key's CKA_VALUE (0x11) is d as big-endian
+ * bytes, inline when it fits the space (pValue points at the record's own
+ * space: P-256, P-384), else in an allocation of its own with freeData set
+ * (P-521's 66 bytes); its CKA_EC_POINT (0x181) the raw 04 || X || Y in a
+ * separate allocation. x is the index of the type word. */
 #define CKA_VALUE 0x11u
 #define CKA_EC_POINT 0x181u
+#define NSS_ATTR_SPACE 50u /* ATTR_SPACE: longer values are allocated apart */
 
 static void
 collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
@@ -424,8 +427,9 @@ collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     type = load_le64(p);
     pv = load_le64(p + 8);
     len = load_le64(p + 16);
-    if (type == CKA_VALUE && (len == 32 || len == 48 || len == 66) && x + 24 + len <= ch->len &&
-        pv == chunk_va(ch, x) + 24 && pv != 24) {
+    if (type == CKA_VALUE && (len == 32 || len == 48 || len == 66) &&
+        (len > NSS_ATTR_SPACE ? load_le32(p - 12) == 1 && user_pointer(pv)
+                              : x + 24 + len <= ch->len && pv == chunk_va(ch, x) + 24 && pv != 24)) {
         keep(c, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
                               (uint8_t)len});
     } else if (type == CKA_EC_POINT && (len == 65 || len == 97 || len == 133) &&
