@@ -212,10 +212,26 @@ rebuild_dsa(const struct elem *g, size_t n, EVP_PKEY **out)
     return ok;
 }
 
-/* Rebuilds the key of group g (n elements) into *out; *flags gets
- * KEYPROOF_PUB_STORED when a stored public key is to be checked. */
+/* True when n, p and q are all given and p * q is not n. */
 static bool
-rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags)
+modulus_differs(const BIGNUM *n, const BIGNUM *p, const BIGNUM *q)
+{
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *pq = BN_new();
+    bool differs = ctx != NULL && pq != NULL && BN_mul(pq, p, q, ctx) == 1 && BN_cmp(pq, n) != 0;
+
+    BN_free(pq);
+    BN_CTX_free(ctx);
+    return differs;
+}
+
+/* Rebuilds the key of group g (n elements) into *out; *flags gets
+ * KEYPROOF_PUB_STORED when a stored public key is to be checked. *from_primes
+ * is set when an RSA key's stored n is not p * q and the key was rebuilt
+ * from p, q and e: a freed copy whose n the allocator overwrote (p and q
+ * prove themselves: keyproof tests both for primality). */
+static bool
+rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags, bool *from_primes)
 {
     const struct elem *d = find(g, n, "d"), *q = find(g, n, "q");
     BIGNUM *bn[5] = {NULL};
@@ -224,6 +240,7 @@ rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags)
 
     *out = NULL;
     *flags = 0;
+    *from_primes = false;
     if (d == NULL) /* judge() sees only groups with a secret: this one has x */
         return rebuild_dsa(g, n, out);
     if (find(g, n, "n") != NULL || find(g, n, "p") != NULL) { /* RSA */
@@ -234,7 +251,9 @@ rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags)
         for (int i = 1; i < 5; i++)
             if (bn[i] == NULL || number(find(g, n, names[i]), bn[i]) == NULL)
                 goto rsa_out;
-        if (bn[0] != NULL && number(find(g, n, "n"), bn[0]) != NULL)
+        *from_primes = bn[0] == NULL || number(find(g, n, "n"), bn[0]) == NULL ||
+                       modulus_differs(bn[0], bn[3], bn[4]);
+        if (!*from_primes)
             ok = keyproof_rsa_from_components(bn[0], bn[1], bn[2], bn[3], bn[4], out) == DG_OK;
         else /* n lost to the allocator: the primes give it */
             ok = keyproof_rsa_from_primes(bn[3], bn[4], bn[1], out) == DG_OK;
@@ -287,10 +306,11 @@ judge(const struct ctx *c, const struct dg_chunk *ch, size_t start, const struct
     struct dg_finding f;
     EVP_PKEY *pkey = NULL;
     unsigned flags;
+    bool from_primes;
     dg_err rc;
 
     ERR_set_mark();
-    if (!rebuild(g, n, &pkey, &flags)) {
+    if (!rebuild(g, n, &pkey, &flags, &from_primes)) {
         ERR_pop_to_mark();
         return; /* no key in it: a public key, or a fragment */
     }
@@ -306,9 +326,12 @@ judge(const struct ctx *c, const struct dg_chunk *ch, size_t start, const struct
     if (rc == DG_OK)
         dg_strlcpyf(f.note, sizeof f.note,
                     "libgcrypt S-expression (the token stream of a gcry_sexp_t): %zu elements; "
-                    "%.*s at file offset 0x%llx",
+                    "%.*s at file offset 0x%llx%s",
                     n, (int)d->name_len, (const char *)d->name,
-                    (unsigned long long)(ch->off + (size_t)(d->value - ch->p)));
+                    (unsigned long long)(ch->off + (size_t)(d->value - ch->p)),
+                    from_primes ? "; rebuilt from p, q and e (the list's n is missing or "
+                                  "overwritten)"
+                                : "");
     dg_report(sink, &f);
 }
 

@@ -7,7 +7,7 @@
 set -eu
 
 PKGS="gcc pkg-config meson ninja-build libelf-dev libssl-dev libjansson-dev libpcre2-dev libyaml-dev make
-      elfutils gdb openssl openssh-client python3 python3-pytest python3-cryptography time
+      elfutils gdb openssl openssh-client gnupg python3 python3-pytest python3-cryptography time
       libzstd-dev liblz4-dev liblzma-dev zlib1g-dev libbz2-dev
       zstd lz4 xz-utils gzip bzip2 python3-jsonschema pre-commit git
       clang libclang-rt-14-dev nodejs default-jdk-headless putty-tools

@@ -147,3 +147,30 @@ def mersenne_rsa_pem():
     divides p - 1): one Miller-Rabin round of its 19937-bit prime takes
     seconds, so its primality tests pass dumpgate's 10 s proof budget."""
     return _pkcs1_pem(2**19937 - 1, 2**11213 - 1, 65539)
+
+
+def gpg_key_spki_sha256(keyfile):
+    """SPKI SHA-256 of the public half of an unprotected gpg-agent key file
+    (private-keys-v1.d/GRIP.key, "Key: (private-key (rsa (n #..#)(e #..#)..."
+    or "(ecc (curve ...)(q #..#)..."): RSA, NIST P-256/P-384 or Ed25519."""
+    import hashlib
+    import re
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    text = open(keyfile).read()
+
+    def number(name):
+        m = re.search(r"\(%s\s*#([0-9A-Fa-f\s]+)#" % name, text)
+        return bytes.fromhex(re.sub(r"\s", "", m.group(1)))
+
+    if "(rsa" in text:
+        pub = rsa.RSAPublicNumbers(int.from_bytes(number("e"), "big"),
+                                   int.from_bytes(number("n"), "big")).public_key()
+    elif "Ed25519" in text:
+        pub = ed25519.Ed25519PublicKey.from_public_bytes(number("q")[1:])  # after the 0x40
+    else:
+        curve = ec.SECP384R1() if "P-384" in text else ec.SECP256R1()
+        pub = ec.EllipticCurvePublicKey.from_encoded_point(curve, number("q"))
+    der = pub.public_bytes(serialization.Encoding.DER,
+                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()

@@ -5,7 +5,9 @@
 # (gcry_sexp_t) planted in raw bytes at odd offsets: RSA, EC on three curves,
 # Ed25519, Ed448 (its point without libgcrypt's 0x40, or with it) and DSA
 # (x, not d) are proven; a copy whose list head and `(n` element an
-# allocator overwrote still proves (n from p*q); a damaged d is a candidate,
+# allocator overwrote still proves (n from p*q), and so does one whose n
+# value was overwritten inside (gpg-agent's freed copies; folded into the
+# intact copy's finding); a damaged d is a candidate,
 # a public key alone, an Ed448 seed beside another key's point and random
 # bytes are not confirmed. The real process test is
 # tests/test_library_keys.py (fixtures/hold_gcrypt).
@@ -35,9 +37,12 @@ def spki(k):
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
 
 
-def rsa_sexp(k, keep_n=True, bad_d=False):
+def rsa_sexp(k, keep_n=True, bad_d=False, bad_n=False):
     n = k.private_numbers()
-    els = [elem("n", mpi(n.public_numbers.n))] if keep_n else []
+    nb = bytearray(mpi(n.public_numbers.n))
+    if bad_n:  # the middle reused by the allocator, the element's framing intact
+        nb[26:250] = bytes(224)
+    els = [elem("n", bytes(nb))] if keep_n else []
     d = n.d ^ (1 << 5) if bad_d else n.d
     els += [elem("e", mpi(n.public_numbers.e)), elem("d", mpi(d)), elem("p", mpi(n.q)),
             elem("q", mpi(n.p)), elem("u", mpi(pow(n.q, -1, n.p)))]
@@ -100,6 +105,24 @@ def test_keys_are_proven(tmp_path):
     assert got[spki(r)]["offset"] == offs[0]
     assert got[spki(r2)]["offset"] == offs[1] + 16  # the clobbered head is not part of it
     assert rc == 1
+
+
+def test_overwritten_n_is_rebuilt_from_the_primes(tmp_path):
+    """A freed copy of gpg-agent's list whose n the allocator reused (seen in
+    a core of gpg-agent 2.2 after an RSA-4096 signature): p and q still
+    prove the key, so it is the intact copy's key, not a second one."""
+    r = rsa.generate_private_key(65537, 2048)
+    path, offs = dgtest.plant(tmp_path, [rsa_sexp(r), rsa_sexp(r, bad_n=True)])
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+    assert len(findings) == 1, (findings, err)
+    f = findings[0]
+    assert f["status"] == "confirmed" and f["key"]["spki_sha256"] == spki(r), f
+    assert sorted(loc["offset"] for loc in f["locations"]) == offs, f
+    path, offs = dgtest.plant(tmp_path, [rsa_sexp(r, bad_n=True)], name="alone.bin")
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+    assert [f["status"] for f in findings] == ["confirmed"], (findings, err)
+    assert "rebuilt from p, q and e" in findings[0]["note"], findings[0]
+    assert findings[0]["key"]["spki_sha256"] == spki(r)
 
 
 def test_damaged_public_and_random_are_not_confirmed(tmp_path):

@@ -11,7 +11,7 @@
 #    OpenSSL-based ones show their CTR-DRBG keys as rng-state, and an X25519
 #    key share of a TLS client is ephemeral or key-agreement, never high.
 # B. Processes that hold a server's or a user's key (nginx master and worker,
-#    s_server, holdkey, ssh-agent, a JVM, Python, node): exit 1, every key
+#    s_server, holdkey, ssh-agent, gpg-agent, a JVM, Python, node): exit 1, every key
 #    confirmed high, long-term, named by the spki_sha256 openssl gives.
 # C. A synthetic dump with PEM keys (and an encrypted one): a long-term key
 #    is never below high, and the SARIF output carries the role.
@@ -25,6 +25,7 @@ import pathlib
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -60,7 +61,8 @@ RANDBYTES = _plain_subject("randbytes")
 PACKAGES = {"gcore": "gdb", "openssl": "openssl", "curl": "curl", "gnutls-cli": "gnutls-bin",
             "nginx": "nginx", "node": "nodejs", "java": "default-jdk-headless",
             "javac": "default-jdk-headless", "ssh-agent": "openssh-client",
-            "ssh-add": "openssh-client", "ssh-keygen": "openssh-client"}
+            "ssh-add": "openssh-client", "ssh-keygen": "openssh-client", "gpg": "gnupg",
+            "gpg-agent": "gnupg"}
 
 
 def need(*tools):
@@ -464,6 +466,49 @@ def test_ssh_agent_default_options(tmp_path, procs):
             shutil.rmtree(sdir, ignore_errors=True)
     check_blocking("ssh-agent", core, [keys.ssh_pub_spki_sha256(tmp_path / f"{n}.pub")
                                        for n in names])
+
+
+@pytest.mark.parametrize("algo", ["rsa4096", "ed25519", "nistp384"])
+def test_gpg_agent_default_options(tmp_path, procs, algo):
+    """GnuPG's agent after one signature with a fresh key that has no
+    passphrase: it read the key from private-keys-v1.d, signed and dropped
+    it, and freed copies of the key's S-expression stay in its heap, one of
+    them (RSA-4096) with its n overwritten: one key, one finding. The
+    agent runs in supervised mode (no fork: the PID started is the agent's),
+    on a socket made here and handed over as fd 3, as systemd would."""
+    need("gcore", "gpg", "gpg-agent")
+    sdir = short_dir(tmp_path)
+    home = sdir / "gnupg"
+    home.mkdir(mode=0o700)
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(home / "S.gpg-agent"))
+        sock.listen(8)
+
+        def as_systemd():  # in the child, before exec
+            os.dup2(sock.fileno(), 3)
+            os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1", LISTEN_FDNAMES="std")
+
+        agent = start(procs, ["gpg-agent", "--homedir", home, "--supervised", "-v"],
+                      ready="listening on", preexec_fn=as_systemd, pass_fds=(3,))  # kept past exec
+        gpg = ["gpg", "--homedir", home, "--batch", "--no-autostart", "--pinentry-mode",
+               "loopback", "--passphrase", ""]
+        for argv in (["--quick-gen-key", f"dumpgate-{algo} <t@example.org>", algo, "sign",
+                      "never"],
+                     ["-u", "t@example.org", "--detach-sign", home / "pubring.kbx"]):
+            r = subprocess.run(gpg + argv, capture_output=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+        key_files = list((home / "private-keys-v1.d").glob("*.key"))
+        assert len(key_files) == 1, key_files
+        spki = keys.gpg_key_spki_sha256(key_files[0])
+        core = take_core(procs, agent, tmp_path)
+    finally:
+        sock.close()
+        if sdir != tmp_path:
+            shutil.rmtree(sdir, ignore_errors=True)
+    findings = check_blocking(f"gpg-agent {algo}", core, [spki])
+    assert [(f["detector"], f["key"]["spki_sha256"]) for f in findings] == [("sexp", spki)], \
+        findings
 
 
 def jvm_p12_core(procs, tmp_path):
