@@ -9,14 +9,19 @@
  * share it generated sits beside them. Reported with dg_report_evidence
  * (DG_EVIDENCE_KEY_SHARE), named by the public key's spki_sha256.
  *
- * Forms (RFC 8446 4.2.8), big-endian, anchored on the extension type's
- * 00 33 00 (pattern.h, 32 positions at a time):
+ * Forms, big-endian. TLS 1.3 (RFC 8446 4.2.8), anchored on the extension
+ * type's 00 33 00 (pattern.h, 32 positions at a time):
  *   ClientHello key_share:  00 33 | ext len | shares len | { group | len | key }...
  *   ServerHello key_share:  00 33 | ext len | group | len | key
- * TLS 1.2's ECDHE key exchange messages are not read yet: a TLS 1.2 key
- * share stays key-agreement (X25519) or long-term (EC), as in doubt.
- * Groups: x25519 (0x001d), x448 (0x001e), secp256r1/384r1/521r1 (0x0017-
- * 0x0019). An EC point must lie on its curve before a key is built.
+ * TLS 1.2 ECDHE (RFC 8422 5.4, 5.7), anchored on the byte before an
+ * uncompressed point's length and its 04 (trigger "?? PL 04"):
+ *   ServerKeyExchange:  03 (named_curve) | group | PL | point | signature
+ *   ClientKeyExchange:  10 00 00 PL+1 | PL | point   (the handshake header)
+ * A TLS 1.2 client's point names no group: its length does. TLS 1.2's
+ * X25519/X448 exchanges are not read (their keys stay key-agreement, below
+ * the gate, as in doubt). Groups: x25519 (0x001d), x448 (0x001e),
+ * secp256r1/384r1/521r1 (0x0017-0x0019). An EC point must lie on its curve
+ * before a key is built.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +40,7 @@
 
 #define SHARE_MAX_SPAN 1024u /* a ClientHello's key_share extension, as far as it is read */
 
-static const char *const forms[] = {"tls13-key-share", NULL};
+static const char *const forms[] = {"tls13-key-share", "tls12-ecdhe", NULL};
 
 static const struct group {
     uint16_t id;
@@ -162,6 +167,42 @@ try_tls13(struct ecgroups *eg, const struct dg_chunk *ch, size_t i, struct dg_si
     }
 }
 
+static bool
+is_point_len(unsigned pl)
+{
+    return pl == 65 || pl == 97 || pl == 133;
+}
+
+/* The EC group whose uncompressed points are len bytes long, or NULL. */
+static const struct group *
+ec_group_by_len(size_t len)
+{
+    for (size_t i = 0; i < N_GROUPS; i++)
+        if (groups[i].ossl != NULL && groups[i].len == len)
+            return &groups[i];
+    return NULL;
+}
+
+/* TLS 1.2 ECDHE at chunk index k: p[k] is the byte before the point's
+ * length PL = p[k + 1], and p[k + 2] = 04 starts the point. Only messages
+ * that start before ch->owned are read. */
+static void
+try_tls12(struct ecgroups *eg, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
+{
+    const uint8_t *p = ch->p;
+    size_t pl = p[k + 1];
+    const struct group *g;
+
+    if (k + 2 + pl > ch->len || p[k + 2] != 0x04)
+        return;
+    if (k >= 3 && k - 3 < ch->owned && p[k] == pl + 1 && p[k - 3] == 0x10 && p[k - 2] == 0 &&
+        p[k - 1] == 0 && (g = ec_group_by_len(pl)) != NULL)
+        share(eg, ch, k + 2, g, "a TLS 1.2 ClientKeyExchange", sink);
+    else if (k >= 2 && k - 2 < ch->owned && p[k - 2] == 0x03 && p[k - 1] == 0 &&
+             (g = group_by_id(p[k], pl)) != NULL && g->ossl != NULL)
+        share(eg, ch, k + 2, g, "a TLS 1.2 ServerKeyExchange", sink);
+}
+
 /* 00 33 00 LL: a key_share extension's type and the high byte of its length */
 static const uint8_t anchor[3] = {0x00, 0x33, 0x00};
 
@@ -194,9 +235,13 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if (ch->hits != NULL) { /* the engine found the anchors */
         struct dg_hit_iter it = {0};
 
-        for (size_t k; (k = dg_hits_next(ch, &it)) < stop;)
-            if (k + 8 <= ch->len && memcmp(ch->p + k, anchor, sizeof anchor) == 0)
+        /* a TLS 1.2 anchor lies 2 or 3 bytes into a message owned here */
+        for (size_t k; (k = dg_hits_next(ch, &it)) < stop + 3;) {
+            if (k < stop && k + 8 <= ch->len && memcmp(ch->p + k, anchor, sizeof anchor) == 0)
                 try_tls13(eg, ch, k, sink);
+            if (k + 2 < ch->len && is_point_len(ch->p[k + 1]) && ch->p[k + 2] == 0x04)
+                try_tls12(eg, ch, k, sink);
+        }
         return DG_OK;
     }
 #if DG_HAVE_AVX2
@@ -206,10 +251,19 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     for (; i < stop && i + 8 <= ch->len; i++)
         if (memcmp(ch->p + i, anchor, sizeof anchor) == 0)
             try_tls13(eg, ch, i, sink);
+    /* TLS 1.2 points are rare enough to look for byte by byte without hits */
+    for (size_t k = 0; k < stop + 3 && k + 2 < ch->len; k++)
+        if (is_point_len(ch->p[k + 1]) && ch->p[k + 2] == 0x04)
+            try_tls12(eg, ch, k, sink);
     return DG_OK;
 }
 
-static const struct dg_trigger triggers[] = {{3, {0x00, 0x33, 0x00}, 0}, {0, {0}, 0}};
+/* 00 33 00, and ?? PL 04 for PL = 65, 97, 133 (P-256, P-384, P-521) */
+static const struct dg_trigger triggers[] = {{3, {0x00, 0x33, 0x00}, 0},
+                                             {3, {0x00, 0x41, 0x04}, 1},
+                                             {3, {0x00, 0x61, 0x04}, 1},
+                                             {3, {0x00, 0x85, 0x04}, 1},
+                                             {0, {0}, 0}};
 
 const struct dg_detector dg_detector_keyshare = {
     .abi = DG_DETECTOR_ABI,

@@ -186,7 +186,8 @@ mkdir -p "$out/sshkey"
 head -c 4096 /dev/urandom > "$tmp/r" && add sshkey "$tmp/r"
 # drbg: an OpenSSL 3 CTR-DRBG state (PROV_DRBG_CTR) and the PROV_DRBG that
 # points at it; keyshare: TLS 1.3 key_share extensions (ClientHello with
-# X25519 and P-256 shares, ServerHello with one); eddsa_raw: an Ed25519
+# X25519 and P-256 shares, ServerHello with one) and TLS 1.2 P-256
+# ClientKeyExchange and ServerKeyExchange messages; eddsa_raw: an Ed25519
 # seed || public key in each context eddsa-raw keys on, and a Go slice header
 # pointing into the input (mapped at 0x10000); sexp: libgcrypt S-expressions
 # of an RSA, an EC, an Ed25519, an Ed448 and a DSA key (made by
@@ -211,7 +212,11 @@ ppub = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
 shares = struct.pack(">HH", 0x1d, 32) + xpub + struct.pack(">HH", 0x17, 65) + ppub
 ch = struct.pack(">HHH", 0x33, len(shares) + 2, len(shares)) + shares
 sh = struct.pack(">HHHH", 0x33, 36, 0x1d, 32) + xpub
-open(tmp + "/keyshare", "wb").write(os.urandom(40) + ch + os.urandom(40) + sh)
+cke = b"\x10" + (1 + len(ppub)).to_bytes(3, "big") + bytes([len(ppub)]) + ppub
+ske_body = b"\x03" + struct.pack(">HB", 0x17, len(ppub)) + ppub + os.urandom(72)
+ske = b"\x0c" + len(ske_body).to_bytes(3, "big") + ske_body
+open(tmp + "/keyshare", "wb").write(os.urandom(40) + ch + os.urandom(40) + sh + os.urandom(17) + cke +
+                                    os.urandom(9) + ske)
 from cryptography.hazmat.primitives.asymmetric import ed25519
 k = ed25519.Ed25519PrivateKey.generate()
 seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,

@@ -2,8 +2,10 @@
 # Copyright (C) the dumpgate authors
 #
 # conftest.py - pytest fixtures: a scratch directory per test, real processes
-# that are always stopped by their PID, and gcore.
+# that are always stopped by their PID, gcore, and Go test subjects built
+# offline.
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,3 +102,18 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def go_build(tmp_path_factory, name):
+    """tests/holders/NAME.go built offline (no modules, no network, no cgo)
+    with caches in a scratch directory; skips without a Go toolchain
+    (golang-go). Returns the program's path."""
+    if shutil.which("go") is None:
+        pytest.skip("no Go toolchain (golang-go)")
+    d = tmp_path_factory.mktemp("go")
+    env = dict(os.environ, GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"), GOFLAGS="",
+               GO111MODULE="off", GOPROXY="off", CGO_ENABLED="0", HOME=str(d))
+    exe = d / name
+    subprocess.run(["go", "build", "-o", str(exe), str(dgtest.ROOT / "tests" / "holders" / f"{name}.go")],
+                   check=True, capture_output=True, env=env, cwd=d, timeout=600)
+    return exe

@@ -28,7 +28,7 @@ import pytest
 
 import dgtest
 import keys
-from conftest import gcore
+from conftest import gcore, go_build
 
 HERE = pathlib.Path(__file__).resolve().parent
 # The holders are never sanitizer builds (a sanitizer run points
@@ -138,15 +138,7 @@ def _fixture(name):
 @pytest.fixture(scope="session")
 def go_hold(tmp_path_factory):
     """tests/holders/hold.go built once per session, offline, caches in tmp."""
-    if shutil.which("go") is None:
-        pytest.skip("no Go toolchain (golang-go)")
-    d = tmp_path_factory.mktemp("go")
-    env = dict(os.environ, GOCACHE=str(d / "cache"), GOPATH=str(d / "gopath"), GOFLAGS="",
-               GO111MODULE="off", GOPROXY="off", CGO_ENABLED="0", HOME=str(d))
-    exe = d / "hold"
-    subprocess.run(["go", "build", "-o", str(exe), str(HERE / "holders" / "hold.go")],
-                   check=True, capture_output=True, env=env, cwd=d, timeout=600)
-    return exe
+    return go_build(tmp_path_factory, "hold")
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ import pytest
 
 import dgtest
 import keys
-from conftest import gcore
+from conftest import gcore, go_build
 from test_sshagent import short_dir
 
 ROLES = {"long-term", "key-agreement", "ephemeral", "session", "rng-state", "symmetric"}
@@ -308,6 +308,27 @@ def test_gnutls_cli(tmp_path, procs, free_port):
     time.sleep(0.5)
     core = take_core(procs, c, tmp_path)
     check_clean("gnutls-cli", core, drbg=False)
+
+
+@pytest.fixture(scope="module")
+def go_tls_client(tmp_path_factory):
+    return go_build(tmp_path_factory, "tls_client")
+
+
+@pytest.mark.parametrize("group,version", [("p256", "tls12"), ("p384", "tls12"),
+                                           ("p256", "tls13")])
+def test_go_tls_client(tmp_path, procs, free_port, go_tls_client, group, version):
+    """A Go crypto/tls client kept connected: its ECDHE scalar is a live
+    big.Int that ec-raw proves against its public point; the point in the
+    ClientKeyExchange (TLS 1.2) or the ClientHello key_share (TLS 1.3) makes
+    it ephemeral. Before TLS 1.2 was read, every such core was blocked."""
+    need("gcore", "openssl")
+    tls_server(procs, tmp_path, free_port, "-www")
+    c = start(procs, [go_tls_client, f"127.0.0.1:{free_port}", group, version], ready="ready")
+    core = take_core(procs, c, tmp_path)
+    findings = check_clean(f"Go TLS client ({group}, {version})", core, drbg=False)
+    shares = [f for f in findings if f["detector"] == "ec-raw" and f["status"] == "confirmed"]
+    assert len(shares) == 1 and shares[0]["role"] == "ephemeral", verdicts(findings)
 
 
 def jvm(procs, tmp_path, main, *args):
