@@ -251,10 +251,19 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     for (; i < stop && i + 8 <= ch->len; i++)
         if (memcmp(ch->p + i, anchor, sizeof anchor) == 0)
             try_tls13(eg, ch, i, sink);
-    /* TLS 1.2 points are rare enough to look for byte by byte without hits */
-    for (size_t k = 0; k < stop + 3 && k + 2 < ch->len; k++)
-        if (is_point_len(ch->p[k + 1]) && ch->p[k + 2] == 0x04)
-            try_tls12(eg, ch, k, sink);
+    /* TLS 1.2: each 04 (memchr) that follows a point's length */
+    {
+        size_t end = stop + 5 < ch->len ? stop + 5 : ch->len; /* the 04 of k < stop + 3 */
+        const uint8_t *q = ch->p + 2;
+
+        while (q < ch->p + end && (q = memchr(q, 0x04, (size_t)(ch->p + end - q))) != NULL) {
+            size_t k = (size_t)(q - ch->p) - 2;
+
+            if (is_point_len(ch->p[k + 1]))
+                try_tls12(eg, ch, k, sink);
+            q++;
+        }
+    }
     return DG_OK;
 }
 
