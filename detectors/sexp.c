@@ -212,24 +212,28 @@ rebuild_dsa(const struct elem *g, size_t n, EVP_PKEY **out)
     return ok;
 }
 
-/* True when n, p and q are all given and p * q is not n. */
+/* True when p * q is not n but p and q are both probable primes: n, not
+ * a prime, is what the allocator overwrote. (When a prime is damaged, the
+ * stored n still names the key, and the list stays a candidate under it.) */
 static bool
-modulus_differs(const BIGNUM *n, const BIGNUM *p, const BIGNUM *q)
+modulus_damaged(const BIGNUM *n, const BIGNUM *p, const BIGNUM *q)
 {
     BN_CTX *ctx = BN_CTX_new();
     BIGNUM *pq = BN_new();
-    bool differs = ctx != NULL && pq != NULL && BN_mul(pq, p, q, ctx) == 1 && BN_cmp(pq, n) != 0;
+    bool damaged = ctx != NULL && pq != NULL && BN_mul(pq, p, q, ctx) == 1 &&
+                   BN_cmp(pq, n) != 0 && BN_check_prime(p, ctx, NULL) == 1 &&
+                   BN_check_prime(q, ctx, NULL) == 1;
 
     BN_free(pq);
     BN_CTX_free(ctx);
-    return differs;
+    return damaged;
 }
 
 /* Rebuilds the key of group g (n elements) into *out; *flags gets
  * KEYPROOF_PUB_STORED when a stored public key is to be checked. *from_primes
- * is set when an RSA key's stored n is not p * q and the key was rebuilt
- * from p, q and e: a freed copy whose n the allocator overwrote (p and q
- * prove themselves: keyproof tests both for primality). */
+ * is set when an RSA key's stored n is missing, or is not p * q while p and
+ * q are primes, and the key was rebuilt from p, q and e: a freed copy whose
+ * n the allocator overwrote. */
 static bool
 rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags, bool *from_primes)
 {
@@ -252,7 +256,7 @@ rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags, bool *f
             if (bn[i] == NULL || number(find(g, n, names[i]), bn[i]) == NULL)
                 goto rsa_out;
         *from_primes = bn[0] == NULL || number(find(g, n, "n"), bn[0]) == NULL ||
-                       modulus_differs(bn[0], bn[3], bn[4]);
+                       modulus_damaged(bn[0], bn[3], bn[4]);
         if (!*from_primes)
             ok = keyproof_rsa_from_components(bn[0], bn[1], bn[2], bn[3], bn[4], out) == DG_OK;
         else /* n lost to the allocator: the primes give it */

@@ -37,14 +37,16 @@ def spki(k):
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
 
 
-def rsa_sexp(k, keep_n=True, bad_d=False, bad_n=False):
+def rsa_sexp(k, keep_n=True, bad_d=False, bad_n=False, bad_p=False):
     n = k.private_numbers()
-    nb = bytearray(mpi(n.public_numbers.n))
+    nb, pb = bytearray(mpi(n.public_numbers.n)), bytearray(mpi(n.q))
     if bad_n:  # the middle reused by the allocator, the element's framing intact
         nb[26:250] = bytes(224)
+    if bad_p:
+        pb[20:100] = bytes(80)
     els = [elem("n", bytes(nb))] if keep_n else []
     d = n.d ^ (1 << 5) if bad_d else n.d
-    els += [elem("e", mpi(n.public_numbers.e)), elem("d", mpi(d)), elem("p", mpi(n.q)),
+    els += [elem("e", mpi(n.public_numbers.e)), elem("d", mpi(d)), elem("p", bytes(pb)),
             elem("q", mpi(n.p)), elem("u", mpi(pow(n.q, -1, n.p)))]
     head = b"\x03" + datum(b"private-key") + b"\x03" + datum(b"rsa") if keep_n else b"\xaa" * 16
     return head + b"".join(els) + b"\x04\x04\x00"
@@ -123,6 +125,12 @@ def test_overwritten_n_is_rebuilt_from_the_primes(tmp_path):
     assert [f["status"] for f in findings] == ["confirmed"], (findings, err)
     assert "rebuilt from p, q and e" in findings[0]["note"], findings[0]
     assert findings[0]["key"]["spki_sha256"] == spki(r)
+    # a damaged prime: the stored n still names the key, so the copy is one
+    # more place of it, not a second key
+    path, offs = dgtest.plant(tmp_path, [rsa_sexp(r), rsa_sexp(r, bad_p=True)], name="p.bin")
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+    assert len(findings) == 1 and findings[0]["status"] == "confirmed", (findings, err)
+    assert sorted(loc["offset"] for loc in findings[0]["locations"]) == offs, findings[0]
 
 
 def test_damaged_public_and_random_are_not_confirmed(tmp_path):
