@@ -811,11 +811,13 @@ cmp_cand(const void *a, const void *b)
 
 /* Reports the key with scalar d on curve cv whose public point is pt (where
  * says where the dump holds it): confirmed, or a candidate when it is named
- * without a proof. */
+ * without a proof. When inverse (the number d^-1 mod n in the dump) is
+ * given, d is an ECDSA signature nonce (inverse_of()). */
 static bool
 report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand *cd,
-       const BIGNUM *d, int cv, const struct point *pt, const char *where, struct dg_sink *sink,
-       char seen[][65], size_t *n_seen, size_t max_seen)
+       const BIGNUM *d, int cv, const struct point *pt, const char *where,
+       const struct cand *inverse, struct dg_sink *sink, char seen[][65], size_t *n_seen,
+       size_t max_seen)
 {
     const struct dg_region *r = dg_dump_region_at_va(dump, cd->va);
     struct dg_finding f;
@@ -846,9 +848,17 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
             dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-le64");
             dg_strlcpyf(f.preview, sizeof f.preview, "LE limbs, %u x 64-bit (redacted)", cd->top);
         }
-        if (rc == DG_OK)
+        if (rc == DG_OK && inverse != NULL) {
+            dg_strlcpyf(f.type, sizeof f.type, "ecdsa-nonce");
+            dg_strlcpyf(f.note, sizeof f.note,
+                        "its inverse mod n is the %s at file offset 0x%llx; %s header at file "
+                        "offset 0x%llx; %s",
+                        kind_name[inverse->kind], (unsigned long long)inverse->off,
+                        kind_name[cd->kind], (unsigned long long)cd->off, where);
+        } else if (rc == DG_OK) {
             dg_strlcpyf(f.note, sizeof f.note, "%s header at file offset 0x%llx; %s",
                         kind_name[cd->kind], (unsigned long long)cd->off, where);
+        }
         dg_report(sink, &f);
         ok = true;
     }
@@ -982,6 +992,24 @@ curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn
     return DG_OK;
 }
 
+/* The candidate whose value is d^-1 mod n of curve cr, or NULL. An ECDSA
+ * signer computes k^-1 for each signature's nonce k, and Go leaves k, k^-1
+ * and R = k*G behind as big.Int garbage; no signer computes the inverse of
+ * its private key. limbs is scratch of 8 * 9 bytes. */
+static const struct cand *
+inverse_of(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
+           size_t n_v, const struct curve_run *cr, const BIGNUM *d, BN_CTX *bn, uint8_t *limbs)
+{
+    BIGNUM *inv = BN_secure_new(), *tmp = BN_secure_new();
+    const struct cand *c = NULL;
+
+    if (inv != NULL && tmp != NULL && BN_mod_inverse(inv, d, cr->order, bn) != NULL)
+        c = find_value(sh, dump, v, n_v, inv, tmp, limbs);
+    BN_clear_free(inv);
+    BN_clear_free(tmp);
+    return c;
+}
+
 /* Proves the candidates of the whole dump. Each scalar d is tried on every
  * curve of its size: d*G is looked up among the public points harvested from
  * encodings and, for a scalar OpenSSL marks private (BN_FLG_CONSTTIME or
@@ -1063,11 +1091,15 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                     continue;
                 dg_strlcpyf(where, sizeof where, "public point at file offset 0x%llx",
                             (unsigned long long)p->off);
-                found = report(sh, dump, cd, d, cv, p, where, sink, seen, &n_seen, max_seen);
+                found = report(sh, dump, cd, d, cv, p, where,
+                               inverse_of(sh, dump, v, n_v, cr, d, bn, limbs), sink, seen,
+                               &n_seen, max_seen);
             }
             if (!found && (cd->prio || cd->kind != K_OPENSSL) &&
                 find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where))
-                found = report(sh, dump, cd, d, cv, &q, where, sink, seen, &n_seen, max_seen);
+                found = report(sh, dump, cd, d, cv, &q, where,
+                               inverse_of(sh, dump, v, n_v, cr, d, bn, limbs), sink, seen,
+                               &n_seen, max_seen);
             if (found)
                 break;
         }

@@ -141,6 +141,29 @@ def go_hold(tmp_path_factory):
     return go_build(tmp_path_factory, "hold")
 
 
+@pytest.mark.parametrize("alg", ["p256", "p384"])
+def test_go_ecdsa_nonces_are_named(tmp_path, procs, go_hold, alg):
+    """A Go program that signed 20 times with one ECDSA key keeps each
+    signature's nonce k, k^-1 and R = k*G as big.Int garbage: ec-raw proves
+    k against R like a key. The key is named once (ec-private-key, its
+    spki_sha256); every other proven scalar is an ecdsa-nonce (k^-1 mod n is
+    in the dump), high and long-term all the same: with its signature it
+    gives the key."""
+    key = keys.genpkey(tmp_path / "key.pem", alg)
+    spki = dgtest.spki_sha256(key)
+    rc, findings, err, _ = _scan_core_of(procs, [go_hold, key, 20], 20, tmp_path)
+    ec = [f for f in findings if f["detector"] == "ec-raw" and f["status"] == "confirmed"]
+    keys_found = [f for f in ec if f["type"] == "ec-private-key"]
+    nonces = [f for f in ec if f["type"] == "ecdsa-nonce"]
+    assert [f["key"]["spki_sha256"] for f in keys_found] == [spki], (keys_found, err)
+    assert nonces and len(nonces) + len(keys_found) == len(ec), ec
+    for f in nonces:
+        assert f["key"]["spki_sha256"] != spki, f
+        assert (f["severity"], f["role"]) == ("high", "long-term"), f
+        assert f["note"].startswith("its inverse mod n is the Go big.Int"), f
+    assert rc == 1
+
+
 @pytest.fixture(scope="session")
 def java_classes(tmp_path_factory):
     if shutil.which("javac") is None or shutil.which("java") is None:

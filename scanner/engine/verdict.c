@@ -58,6 +58,9 @@ static const struct type_role {
     {"ed448-private-key", DG_ROLE_LONG_TERM, "an Ed448 private key: it signs"},
     {"dsa-private-key", DG_ROLE_LONG_TERM, "a DSA private key: it signs"},
     {"rsa-prime", DG_ROLE_LONG_TERM, "an RSA prime: its private key can be rebuilt"},
+    {"ecdsa-nonce", DG_ROLE_LONG_TERM,
+     "an ECDSA signature nonce: with its signature and the signed message it gives the signing "
+     "key"},
     {"encrypted-private-key", DG_ROLE_LONG_TERM,
      "an encrypted private key: a stored identity, open to offline guessing"},
     {"openssh-private-key", DG_ROLE_LONG_TERM, "an OpenSSH private key: a login identity"},

@@ -8,7 +8,7 @@
 // starts it, takes its core with gdb's gcore and stops it by PID
 // (docs/LIBRARY_KEYS.md).
 //
-//	hold KEYFILE
+//	hold KEYFILE [SIGNATURES]
 //
 // KEYFILE is a PKCS#8 PEM private key (RSA, EC or Ed25519). It is read,
 // decoded with pem.Decode and x509.ParsePKCS8PrivateKey, and the file bytes
@@ -19,7 +19,11 @@
 // copies the library made and dropped (encoding/asn1's copy of the inner
 // key, Bytes() temporaries) are gone and only the live key remains, the same
 // in every run. Without the churn, whether such a copy survives depends on
-// the scheduler. Then it prints "ready PID" and waits for SIGTERM/SIGINT.
+// the scheduler. With SIGNATURES, an ECDSA key then signs that many more
+// distinct messages, as a token service does, and the signatures are kept:
+// each leaves its nonce k, k^-1 and R = k*G behind as big.Int garbage
+// (test_go_ecdsa_nonces_are_named). Then it prints "ready PID" and waits for
+// SIGTERM/SIGINT.
 package main
 
 import (
@@ -35,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 )
 
@@ -70,8 +75,8 @@ func churn() {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: hold KEYFILE")
+	if len(os.Args) != 2 && len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: hold KEYFILE [SIGNATURES]")
 		os.Exit(2)
 	}
 	data, err := os.ReadFile(os.Args[1])
@@ -111,10 +116,37 @@ func main() {
 	runtime.GC()
 	churn()
 	runtime.GC()
+	signed := signMany(key)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Printf("ready %d\n", os.Getpid())
 	<-sigs
 	runtime.KeepAlive(key)
+	runtime.KeepAlive(signed)
+}
+
+// signMany makes the SIGNATURES more ECDSA signatures the command line asks
+// for (none without it) and returns them.
+func signMany(key any) [][]byte {
+	if len(os.Args) != 3 {
+		return nil
+	}
+	k, ok := key.(*ecdsa.PrivateKey)
+	n, err := strconv.Atoi(os.Args[2])
+	if !ok || err != nil || n < 1 {
+		fmt.Fprintln(os.Stderr, "hold: SIGNATURES needs an EC key and a count")
+		os.Exit(2)
+	}
+	out := make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		digest := sha256.Sum256([]byte(fmt.Sprintf("token %d", i)))
+		sig, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hold:", err)
+			os.Exit(2)
+		}
+		out = append(out, sig)
+	}
+	return out
 }

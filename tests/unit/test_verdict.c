@@ -16,7 +16,7 @@
 
 static const char *const all_types[] = {
     "rsa-private-key", "ec-private-key", "ed25519-private-key", "ed448-private-key",
-    "x25519-private-key", "x448-private-key", "dsa-private-key", "rsa-prime",
+    "x25519-private-key", "x448-private-key", "dsa-private-key", "rsa-prime", "ecdsa-nonce",
     "encrypted-private-key", "openssh-private-key", "pgp-private-key", "symmetric-key",
     "aes-key", "private-key", "aws-access-key",
 };
@@ -65,6 +65,8 @@ main(void)
     /* types */
     tap_check(&t, role_of("rsa-private-key") == DG_ROLE_LONG_TERM, "RSA is long-term");
     tap_check(&t, role_of("ec-private-key") == DG_ROLE_LONG_TERM, "EC is long-term in doubt");
+    tap_check(&t, role_of("ecdsa-nonce") == DG_ROLE_LONG_TERM,
+              "an ECDSA nonce gives its signing key: long-term");
     tap_check(&t, role_of("encrypted-private-key") == DG_ROLE_LONG_TERM,
               "an encrypted private key is long-term");
     tap_check(&t, role_of("x25519-private-key") == DG_ROLE_KEY_AGREEMENT,
