@@ -1064,6 +1064,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             continue;
         for (int cv = 0; cv < N_CURVES; cv++) {
             struct curve_run *cr = &run[cv];
+            const struct cand *inverse; /* d^-1 mod n among the dump's numbers: a nonce */
             struct point q;
             char where[200];
             bool found = false;
@@ -1084,6 +1085,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                 EC_POINT_get_affine_coordinates(cr->g, cr->pt, x, NULL, bn) != 1 ||
                 BN_bn2binpad(x, xb, (int)curves[cv].coord) != (int)curves[cv].coord)
                 continue;
+            inverse = inverse_of(sh, dump, v, n_v, cr, d, bn, limbs);
             for (size_t j = 0; j < cr->n_idx && !found; j++) {
                 const struct point *p = &sh->pts[cr->idx[j]];
 
@@ -1091,15 +1093,13 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                     continue;
                 dg_strlcpyf(where, sizeof where, "public point at file offset 0x%llx",
                             (unsigned long long)p->off);
-                found = report(sh, dump, cd, d, cv, p, where,
-                               inverse_of(sh, dump, v, n_v, cr, d, bn, limbs), sink, seen,
-                               &n_seen, max_seen);
+                found = report(sh, dump, cd, d, cv, p, where, inverse, sink, seen, &n_seen,
+                               max_seen);
             }
             if (!found && (cd->prio || cd->kind != K_OPENSSL) &&
                 find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where))
-                found = report(sh, dump, cd, d, cv, &q, where,
-                               inverse_of(sh, dump, v, n_v, cr, d, bn, limbs), sink, seen,
-                               &n_seen, max_seen);
+                found = report(sh, dump, cd, d, cv, &q, where, inverse, sink, seen, &n_seen,
+                               max_seen);
             if (found)
                 break;
         }

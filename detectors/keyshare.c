@@ -167,12 +167,6 @@ try_tls13(struct ecgroups *eg, const struct dg_chunk *ch, size_t i, struct dg_si
     }
 }
 
-static bool
-is_point_len(unsigned pl)
-{
-    return pl == 65 || pl == 97 || pl == 133;
-}
-
 /* The EC group whose uncompressed points are len bytes long, or NULL. */
 static const struct group *
 ec_group_by_len(size_t len)
@@ -183,23 +177,22 @@ ec_group_by_len(size_t len)
     return NULL;
 }
 
-/* TLS 1.2 ECDHE at chunk index k: p[k] is the byte before the point's
- * length PL = p[k + 1], and p[k + 2] = 04 starts the point. Only messages
- * that start before ch->owned are read. */
+/* TLS 1.2 ECDHE at chunk index k, if any: p[k] is the byte before an EC
+ * point's length PL = p[k + 1] (which names the group), and p[k + 2] = 04
+ * starts the point. Only messages that start before ch->owned are read. */
 static void
 try_tls12(struct ecgroups *eg, const struct dg_chunk *ch, size_t k, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p;
-    size_t pl = p[k + 1];
     const struct group *g;
 
-    if (k + 2 + pl > ch->len || p[k + 2] != 0x04)
+    if (k + 2 >= ch->len || p[k + 2] != 0x04 || (g = ec_group_by_len(p[k + 1])) == NULL ||
+        k + 2 + g->len > ch->len)
         return;
-    if (k >= 3 && k - 3 < ch->owned && p[k] == pl + 1 && p[k - 3] == 0x10 && p[k - 2] == 0 &&
-        p[k - 1] == 0 && (g = ec_group_by_len(pl)) != NULL)
+    if (k >= 3 && k - 3 < ch->owned && p[k] == g->len + 1 && p[k - 3] == 0x10 && p[k - 2] == 0 &&
+        p[k - 1] == 0)
         share(eg, ch, k + 2, g, "a TLS 1.2 ClientKeyExchange", sink);
-    else if (k >= 2 && k - 2 < ch->owned && p[k - 2] == 0x03 && p[k - 1] == 0 &&
-             (g = group_by_id(p[k], pl)) != NULL && g->ossl != NULL)
+    else if (k >= 2 && k - 2 < ch->owned && p[k - 2] == 0x03 && p[k - 1] == 0 && p[k] == g->id)
         share(eg, ch, k + 2, g, "a TLS 1.2 ServerKeyExchange", sink);
 }
 
@@ -239,8 +232,7 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         for (size_t k; (k = dg_hits_next(ch, &it)) < stop + 3;) {
             if (k < stop && k + 8 <= ch->len && memcmp(ch->p + k, anchor, sizeof anchor) == 0)
                 try_tls13(eg, ch, k, sink);
-            if (k + 2 < ch->len && is_point_len(ch->p[k + 1]) && ch->p[k + 2] == 0x04)
-                try_tls12(eg, ch, k, sink);
+            try_tls12(eg, ch, k, sink);
         }
         return DG_OK;
     }
@@ -257,10 +249,7 @@ keyshare_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         const uint8_t *q = ch->p + 2;
 
         while (q < ch->p + end && (q = memchr(q, 0x04, (size_t)(ch->p + end - q))) != NULL) {
-            size_t k = (size_t)(q - ch->p) - 2;
-
-            if (is_point_len(ch->p[k + 1]))
-                try_tls12(eg, ch, k, sink);
+            try_tls12(eg, ch, (size_t)(q - ch->p) - 2, sink);
             q++;
         }
     }
