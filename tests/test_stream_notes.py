@@ -6,10 +6,11 @@
 # reader sees: gcore writes PT_NOTE last. The input keeps the notes as the
 # engine reads them by, and they are decoded after the scan, so the stream
 # gives what the file gives: the process, its threads, the file mappings
-# that name regions, and the same findings. A finding of a detector that
-# does not search a file's read-only image (rsa-raw here), which the stream
-# scanned before it knew what lay there, is dropped as the file scan never
-# makes it.
+# that name regions, and the same findings. The detectors that do not
+# search a file's read-only image (rsa-raw here) search a chunk holding
+# read-only memory only after the notes said what lay there, reading it
+# again from the spill file; without one they search it as it goes by, and
+# what they find in an image is dropped, as the file scan never makes it.
 #
 # What the detectors' finish() and attribution read again after the scan (a
 # prime's modulus outside its chunk, the numbers Go's headers point at) comes
@@ -19,7 +20,9 @@
 # The cores are real: a Python process whose `cryptography` package holds an
 # RSA key in OpenSSL's limbs (key B), 80 MiB of random bytes, and a read-only
 # mapping of another Python process's core holding key A (coredump_filter
-# 0x7f, so file mappings are dumped). Both processes are stopped by PID.
+# 0x7f, so file mappings are dumped); and one that holds core A's bytes in
+# anonymous memory made read-only with mprotect. Every process is stopped by
+# PID.
 import os
 import subprocess
 
@@ -38,7 +41,20 @@ key = serialization.load_pem_private_key(data, None)
 key.sign(b"hello", padding.PKCS1v15(), hashes.SHA256())
 del data
 ballast = os.urandom(80 << 20) if len(sys.argv) > 2 else b""
-if len(sys.argv) > 2:
+if len(sys.argv) > 3:
+    # the other core's bytes in anonymous memory the process made read-only
+    import ctypes
+    blob = open(sys.argv[2], "rb").read()
+    size = (len(blob) + 4095) & ~4095
+    share = mmap.MAP_SHARED if sys.argv[3] == "shared" else mmap.MAP_PRIVATE
+    image = mmap.mmap(-1, size, flags=share | mmap.MAP_ANONYMOUS)
+    image[0:len(blob)] = blob
+    del blob
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(image))
+    assert libc.mprotect(ctypes.c_void_p(addr), size, mmap.PROT_READ) == 0
+elif len(sys.argv) > 2:
     f = open(sys.argv[2], "rb")
     image = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
     image[0:4096]  # touch it
@@ -70,13 +86,20 @@ def take_core(script, args, prefix, filter_all=False):
 def cores(tmp_path_factory):
     """(core B, spki A, spki B): core B is > 64 MiB with its notes at the end,
     and maps core A read-only."""
-    d = tmp_path_factory.mktemp("streamnotes")
+    return two_cores(tmp_path_factory.mktemp("streamnotes"), [], filter_all=True)
+
+
+def two_cores(d, how, filter_all=False):
+    """Takes core A of a process holding key A, then the core of a process
+    holding key B, 80 MiB of random bytes and core A's bytes (how: HOLD_PY's
+    third argument, none to map core A's file); returns (core B, spki A,
+    spki B)."""
     script = d / "hold.py"
     script.write_text(HOLD_PY)
     key_a = keys.genpkey(d / "a.pem", "rsa2048")
     key_b = keys.genpkey(d / "b.pem", "rsa2048")
     core_a = take_core(script, [key_a], d / "corea")
-    core_b = take_core(script, [key_b, core_a], d / "coreb", filter_all=True)
+    core_b = take_core(script, [key_b, core_a] + how, d / "coreb", filter_all=filter_all)
     return core_b, dgtest.spki_sha256(key_a), dgtest.spki_sha256(key_b)
 
 
@@ -135,16 +158,20 @@ def test_the_core_has_its_notes_past_the_head(cores, as_file):
     assert any(r["kind"] == "file" and r["name"] == core_a_name(spans) for r in spans)
 
 
-@pytest.mark.parametrize("how", ["zst", "stdin"])
-def test_stream_gives_what_the_file_gives(cores, as_file, how, tmp_path):
-    core, spki_a, spki_b = cores
+def scan_stream(core, how, tmp_path):
+    """Scans core as a stream: its .zst ("zst") or on standard input."""
     if how == "zst":
         path = tmp_path / "core.zst"
         subprocess.run(["zstd", "-q", "-1", "-o", str(path), core], check=True)
-        rc, findings, summ, err = dgtest.scan(path, "-v")
-    else:
-        with open(core, "rb") as f:
-            rc, findings, summ, err = dgtest.scan("-", "-v", input=f.read())
+        return dgtest.scan(path, "-v")
+    with open(core, "rb") as f:
+        return dgtest.scan("-", "-v", input=f.read())
+
+
+@pytest.mark.parametrize("how", ["zst", "stdin"])
+def test_stream_gives_what_the_file_gives(cores, as_file, how, tmp_path):
+    core, spki_a, spki_b = cores
+    rc, findings, summ, err = scan_stream(core, how, tmp_path)
     assert rc == 1, err
     s = summ[0]
     file_findings, fs = as_file
@@ -168,7 +195,12 @@ def test_stream_gives_what_the_file_gives(cores, as_file, how, tmp_path):
     assert not [p for p in placed(findings, "rsa-raw", None)
                 if p["region"]["kind"] == "file"], view(findings)
     assert placed(findings, "rsa-raw")
-    assert any("read-only image dropped" in m for m in infos), infos
+    # The chunks holding read-only memory were searched by rsa-raw (and the
+    # other detectors of computed keys) only after the notes named core A's
+    # mapping, read again from the spill file: nothing was found there to
+    # drop.
+    assert any("searched for computed keys after the stream's end" in m for m in infos), infos
+    assert not any("read-only image dropped" in m for m in infos), infos
 
 
 def test_stream_that_ends_before_its_notes(cores, tmp_path):
@@ -217,3 +249,39 @@ def test_without_a_spill_file_reads_after_the_scan_see_the_head(cores, as_file, 
     assert confirmed(as_file[0], spki_b, "rsa-raw")
     assert not confirmed(findings, spki_b, "rsa-raw")
     assert [p for p in placed(findings, "rsa-raw") if p["type"] == "rsa-prime"]
+    # Nothing can be read again, so the read-only memory was searched as it
+    # went by, and what rsa-raw found in core A's mapping was dropped once
+    # the notes named it a file's image.
+    infos = [m["message"] for m in s["info"]]
+    assert any("read-only image dropped" in m for m in infos), infos
+    assert not any("after the stream's end" in m for m in infos), infos
+    assert not [p for p in placed(findings, "rsa-raw", None)
+                if p["region"]["kind"] == "file"], view(findings)
+
+
+@pytest.fixture(scope="module", params=["private", "shared"])
+def anon_core(tmp_path_factory, request):
+    """(core C, spki A): core C, > 64 MiB with its notes at the end, holds
+    core A's bytes in anonymous memory the process made read-only: private,
+    or shared (NT_FILE names it "/dev/zero (deleted)", no file's image)."""
+    return two_cores(tmp_path_factory.mktemp("streamanon"), [request.param])[:2]
+
+
+@pytest.mark.parametrize("how", ["zst", "stdin"])
+def test_stream_searches_read_only_memory_that_is_no_image(anon_core, how, tmp_path):
+    """Read-only memory that no file mapping names (a process's mprotect)
+    may hold a key's limbs: the stream sets it aside while it cannot tell,
+    and searches it once the notes have said it is no file's image."""
+    core, spki_a = anon_core
+    assert notes_offset(core) > HEAD
+    rc, file_findings, fs, err = dgtest.scan(core)
+    assert rc == 1, err
+    in_anon = [p for p in confirmed(file_findings, spki_a, "rsa-raw")
+               if p["region"]["kind"] == "anon"]
+    assert in_anon, view(file_findings)
+    rc, findings, summ, err = scan_stream(core, how, tmp_path)
+    assert rc == 1, err
+    infos = [m["message"] for m in summ[0]["info"]]
+    assert any("searched for computed keys after the stream's end" in m for m in infos), infos
+    assert view(findings) == view(file_findings)
+    assert [p for p in confirmed(findings, spki_a, "rsa-raw") if p["region"]["kind"] == "anon"]

@@ -433,7 +433,9 @@ defer_notes(struct core *c, uint64_t off, uint64_t len)
 {
     dg_err rc = input_keep_range(c->in, off, (size_t)notes_len(c, off, len));
 
-    if (rc != DG_OK)
+    if (rc == DG_OK)
+        regions_info(c->map)->names_late = true;
+    else
         dg_diag_at(c->d, DG_DIAG_WARNING, rc, off,
                    "%s: the notes at offset 0x%llx lie past the stream's first %llu bytes "
                    "and cannot be kept (%s): regions are not named from them",

@@ -47,6 +47,10 @@ struct regions_info {
     bool big_endian;
     unsigned n_threads;
     bool stream_partial;      /* a stream's container was read from its head only */
+    /* A stream's file mappings are named only after its bytes (a gcore
+     * core's notes come last): until then, read-only memory may or may not
+     * be a file's image (dg_region_is_image()). */
+    bool names_late;
     struct regions_process process;
 };
 

@@ -16,11 +16,21 @@
  * threads + 3 buffers that the workers drain (the spare ones let a reader
  * that decompresses run ahead of the scan); when the ring is full the reader
  * scans a ready chunk itself rather than wait. A chunk that is all zeros
- * (margin included) and a hole of a sparse file reach no detector. The
- * engine does not
- * know what a detector looks for; it only hands out bytes, collects findings
- * and runs the create/init/scan/release/finish/destroy lifecycle of
- * detector.h.
+ * (margin included) and a hole of a sparse file reach no detector.
+ *
+ * A stream whose container names its file mappings only after the bytes (a
+ * gcore core: its notes come last) cannot tell yet whether read-only memory
+ * is a file's image, which the DG_DET_NO_IMAGES detectors do not search. A
+ * chunk holding such memory is scanned at once by the other detectors and
+ * set aside for those: when the stream has ended, the container has named
+ * the mappings (engine_stream_end) and the chunk is read again from the
+ * stream's spill file, they search it with the final map, as they would a
+ * file. Without a spill, they search it at once, and what they find in an
+ * image is dropped afterwards (scan.c).
+ *
+ * The engine does not know what a detector looks for; it only hands out
+ * bytes, collects findings and runs the create/init/scan/release/finish/
+ * destroy lifecycle of detector.h.
  *
  * A file that shrinks while it is read (a dump still being written, or cut by
  * another process) gives a short read: the scan stops there with one warning
@@ -45,6 +55,15 @@ struct stream_buf {
     uint8_t *p;
     struct dg_chunk chunk;
 };
+
+/* A stream's chunk set aside for the DG_DET_NO_IMAGES detectors. */
+struct later {
+    uint64_t off;
+    size_t len, owned;
+    bool last;
+};
+
+#define LATER_MAX (1u << 20) /* chunks set aside: 4 TiB of a stream, 24 MiB */
 
 struct job {
     const struct dg_input *in;
@@ -73,6 +92,12 @@ struct job {
     size_t n_ready, n_free;
     size_t ready_head;
     bool done;
+
+    /* read-only memory of a stream whose mappings are named late */
+    bool defer;                    /* set chunks holding it aside */
+    struct later *later;           /* them (under lock while the stream is read) */
+    size_t n_later, cap_later;
+    bool later_phase;              /* the workers search j->later */
 };
 
 struct worker {
@@ -99,18 +124,75 @@ report_progress(struct job *j, uint64_t before, uint64_t added)
     pthread_mutex_unlock(&j->progress_lock);
 }
 
+/* Which detectors scan_chunk() calls. */
+enum pick {
+    PICK_ALL,
+    PICK_NOT_NO_IMAGES, /* all but the DG_DET_NO_IMAGES ones */
+    PICK_NO_IMAGES,     /* only those */
+};
+
+static bool
+picked(const struct dg_detector *d, enum pick pick)
+{
+    bool no_images = (d->flags & DG_DET_NO_IMAGES) != 0;
+
+    return pick == PICK_ALL || (pick == PICK_NO_IMAGES) == no_images;
+}
+
+/* True when the chunk holds memory that the map cannot yet call a file's
+ * image or not: read-only, not named by a file mapping (yet). */
+static bool
+holds_undecided(const struct job *j, const struct dg_chunk *ch)
+{
+    uint64_t at = ch->off, end = ch->off + ch->owned;
+
+    while (at < end) {
+        const struct dg_region *r = dg_dump_region_at(&j->dump, at);
+
+        if (r == NULL || r->off + r->len <= at)
+            return false;
+        if (r->has_va && r->perms != 0 && (r->perms & DG_PERM_W) == 0 &&
+            !dg_region_is_image(r))
+            return true;
+        at = r->off + r->len;
+    }
+    return false;
+}
+
+/* Sets stream chunk ch aside for the DG_DET_NO_IMAGES detectors when it
+ * holds undecided memory and its bytes can be read again from the spill.
+ * False when it must be scanned by all of them now. */
+static bool
+set_aside(struct job *j, const struct dg_chunk *ch)
+{
+    bool ok = false;
+
+    if (!j->defer || !holds_undecided(j, ch) || input_spilled(j->in, NULL) < ch->off + ch->len)
+        return false;
+    pthread_mutex_lock(&j->lock);
+    if (j->n_later == j->cap_later && j->cap_later < LATER_MAX) {
+        size_t cap = j->cap_later ? 2 * j->cap_later : 64;
+        struct later *v = realloc(j->later, cap * sizeof *v);
+
+        if (v != NULL) {
+            j->later = v;
+            j->cap_later = cap;
+        }
+    }
+    if (j->n_later < j->cap_later) {
+        j->later[j->n_later++] = (struct later){.off = ch->off, .len = ch->len,
+                                                .owned = ch->owned, .last = ch->last};
+        ok = true;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return ok;
+}
+
 static void
-scan_chunk(struct worker *w, const struct dg_chunk *ch)
+scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
 {
     struct job *j = w->job;
 
-    /* A chunk of zeros, margin included (untouched heap, allocator reserves,
-     * a sparse file's hole that reads as data): no detector can find
-     * anything in it, so none is called. */
-    if (all_zero(ch->p, ch->len)) {
-        report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
-        return;
-    }
     /* One pass for every detector's triggers; without it (no AVX2, no
      * memory for the hits, or too many of them) each detector searches the
      * chunk itself. */
@@ -120,6 +202,8 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
         struct dg_chunk c = *ch;
         dg_err rc;
 
+        if (!picked(j->det[i], pick))
+            continue;
         if (hits && j->buckets[i] != 0)
             c.hits = &w->view[i];
         w->sink.detector = j->det[i]->name;
@@ -129,6 +213,18 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
                        "%s: detector %s failed on the chunk at offset 0x%llx: %s", j->in->name,
                        j->det[i]->name, (unsigned long long)ch->off, dg_strerror(rc));
     }
+}
+
+static void
+scan_chunk(struct worker *w, const struct dg_chunk *ch)
+{
+    struct job *j = w->job;
+
+    /* A chunk of zeros, margin included (untouched heap, allocator reserves,
+     * a sparse file's hole that reads as data): no detector can find
+     * anything in it, so none is called. */
+    if (!all_zero(ch->p, ch->len))
+        scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
     report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
 }
 
@@ -247,12 +343,47 @@ stream_loop(struct worker *w)
     }
 }
 
+/* The set-aside chunks (set_aside()), from j->next on, read again from the
+ * spill file and searched by the DG_DET_NO_IMAGES detectors, with the map the
+ * stream's end completed. */
+static void
+later_loop(struct worker *w)
+{
+    struct job *j = w->job;
+    uint64_t k;
+
+    /* past the deadline no chunk starts (scan.c says the budget ran out) */
+    while ((k = atomic_fetch_add(&j->next, 1)) < j->n_later &&
+           !deadline_passed(j->opts->deadline)) {
+        const struct later *l = &j->later[k];
+        struct dg_chunk ch = {.off = l->off, .len = l->len, .owned = l->owned, .last = l->last,
+                              .dump = &j->dump};
+        size_t got = 0;
+        dg_err rc = DG_E_NOMEM;
+
+        if (w->buf != NULL || (w->buf = malloc(j->chunk + j->margin)) != NULL)
+            rc = input_read_at(j->in, l->off, w->buf, l->len, &got);
+        if (rc != DG_OK || got != l->len) {
+            dg_diag_at(j->diag, DG_DIAG_WARNING, rc != DG_OK ? rc : DG_E_IO, l->off,
+                       "%s: cannot read the %zu bytes at offset 0x%llx again from the spill "
+                       "file: %s; the detectors of computed keys did not search them",
+                       j->in->name, l->len, (unsigned long long)l->off,
+                       rc != DG_OK ? dg_strerror(rc) : "short read");
+            continue;
+        }
+        ch.p = w->buf;
+        scan_chunk_picked(w, &ch, PICK_NO_IMAGES);
+    }
+}
+
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
 
-    if (w->job->ring != NULL)
+    if (w->job->later_phase)
+        later_loop(w);
+    else if (w->job->ring != NULL)
         stream_loop(w);
     else
         indexed_loop(w);
@@ -411,6 +542,35 @@ stream_ring_free(struct job *j)
     free(j->ring);
     free(j->ready);
     free(j->free_bufs);
+    j->ring = NULL;
+    j->ready = j->free_bufs = NULL;
+    j->n_ring = j->n_ready = j->n_free = 0;
+}
+
+/* Searches the chunks set aside with the DG_DET_NO_IMAGES detectors, on
+ * the n workers of w (the calling thread is the last). The stream's ring is
+ * given back first: the chunks are read into the workers' own buffers. */
+static void
+scan_later(struct job *j, struct worker *w, size_t n)
+{
+    size_t started = 0;
+    uint64_t bytes = 0;
+
+    stream_ring_free(j);
+    atomic_store(&j->next, 0);
+    j->later_phase = true; /* before the threads start */
+    for (; started + 1 < n; started++)
+        if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
+            break;
+    later_loop(&w[n - 1]);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(w[i].tid, NULL);
+    for (size_t i = 0; i < j->n_later; i++)
+        bytes += j->later[i].owned;
+    dg_diag_at(j->diag, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
+               "%s: stream: %zu chunk%s (%llu bytes) holding read-only memory were searched "
+               "for computed keys after the stream's end named its file mappings",
+               j->in->name, j->n_later, j->n_later == 1 ? "" : "s", (unsigned long long)bytes);
 }
 
 /* --- lifecycle ------------------------------------------------------------- */
@@ -466,7 +626,8 @@ worker_release(struct job *j, struct worker *w)
 
 dg_err
 engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_opts *opts,
-           struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned)
+           const struct engine_stream_end *end, struct dg_diag *diag, struct dg_sink *out,
+           uint64_t *scanned)
 {
     struct job *j = calloc(1, sizeof *j);
     struct worker *w = NULL;
@@ -533,6 +694,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     if (in->stream) {
         uint64_t total = 0;
 
+        /* A gcore core's mappings are named by notes that come last. */
+        j->defer = regions_info_const(map)->names_late && input_reads_back(in);
         if ((rc = stream_ring_init(j, nthreads + 3)) != DG_OK) {
             dg_diag(diag, rc, DG_NO_OFFSET, "%s: out of memory", in->name);
             goto out;
@@ -550,6 +713,10 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         n_started = 0;
         if (rc == DG_OK && total == 0)
             rc = dg_diag(diag, DG_E_EMPTY, 0, "%s: empty input", in->name);
+        if (end != NULL)
+            end->fn(end->arg, total);
+        if (j->n_later > 0)
+            scan_later(j, w, n_workers);
     } else {
         if (threaded) {
             for (; n_started < nthreads; n_started++)
@@ -586,6 +753,7 @@ out:
         if (j->det[i]->destroy != NULL)
             j->det[i]->destroy(j->shared[i]);
     stream_ring_free(j);
+    free(j->later);
     *scanned = atomic_load(&j->scanned);
     pthread_mutex_destroy(&j->lock);
     pthread_mutex_destroy(&j->progress_lock);

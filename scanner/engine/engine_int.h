@@ -45,10 +45,22 @@ void sink_free(struct dg_sink *s);
 /* Moves every finding of src to the end of dst; src is left empty. */
 bool sink_take(struct dg_sink *dst, struct dg_sink *src);
 
+/* What the caller does once a stream has ended, before the detectors'
+ * finish(): fn(arg, length) reads what the container left for later (a
+ * gcore core's notes) and completes map with the stream's length, so that
+ * what is searched after the stream (engine.c) and finish() see the final
+ * map. */
+struct engine_stream_end {
+    void (*fn)(void *arg, uint64_t length);
+    void *arg;
+};
+
 /* Runs the detectors over every byte of in as described by map. Fills
- * *scanned with the bytes handed to detectors and appends findings to out. */
+ * *scanned with the bytes handed to detectors and appends findings to out.
+ * For a stream, calls end (unless NULL) when the stream has ended, even
+ * when it ended on an error. */
 dg_err engine_run(const struct dg_input *in, struct dg_regions *map,
-                  const struct scan_opts *opts, struct dg_diag *diag, struct dg_sink *out,
-                  uint64_t *scanned);
+                  const struct scan_opts *opts, const struct engine_stream_end *end,
+                  struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned);
 
 #endif

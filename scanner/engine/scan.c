@@ -229,12 +229,37 @@ spill_end(struct dg_input *in, uint64_t scanned, struct dg_diag *d)
                    why == EFBIG ? "half the free space" : strerror(why));
 }
 
+/* The end of a stream (engine_stream_end): the notes that went by after the
+ * head (a gcore core's are last) name its regions, and the map gets its
+ * length. */
+struct stream_end {
+    struct dg_input *in;
+    struct scan_result *out;
+    bool done;
+};
+
+static void
+stream_ended(void *arg, uint64_t length)
+{
+    struct stream_end *e = arg;
+
+    if (e->done)
+        return;
+    e->done = true;
+    e->in->size = length;
+    (void)elfcore_read_late(e->in, e->out->map, e->out->diag);
+    regions_finish(e->out->map, length);
+    finish_info(e->out);
+}
+
 static dg_err
 scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result *out)
 {
     struct dg_sink sink;
     uint64_t scanned = 0;
     double t0 = deadline_now();
+    struct stream_end end = {.in = in, .out = out};
+    const struct engine_stream_end hook = {.fn = stream_ended, .arg = &end};
     dg_err rc;
 
     sink_init(&sink, out->diag);
@@ -244,7 +269,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     if (rc == DG_OK && in->stream && opts->spill)
         spill_begin(in, opts->spill_fd, out->diag);
     if (rc == DG_OK)
-        rc = engine_run(in, out->map, opts, out->diag, &sink, &scanned);
+        rc = engine_run(in, out->map, opts, &hook, out->diag, &sink, &scanned);
     if (in->stream && opts->spill)
         spill_end(in, scanned, out->diag);
     if (in->decoder != NULL) {
@@ -258,13 +283,8 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
         snprintf(out->compression, sizeof out->compression, "%s", in->compression);
         out->compressed_bytes = in->compressed_bytes;
     }
-    if (in->stream) {
-        in->size = scanned;
-        /* notes that went by after the head (a gcore core's are last) */
-        (void)elfcore_read_late(in, out->map, out->diag);
-        regions_finish(out->map, scanned);
-        finish_info(out);
-    }
+    if (in->stream)
+        stream_ended(&end, scanned); /* when the engine did not run */
     if (input_timed_out(in)) {
         out->over_budget = true;
         dg_diag_at(out->diag, DG_DIAG_WARNING, DG_E_LIMIT, scanned,

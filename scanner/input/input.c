@@ -463,10 +463,12 @@ input_spilled(const struct dg_input *in, int *why)
     const struct input_head *h = in->head;
 
     if (h == NULL || h->spill_fd < 0) {
-        *why = 0;
+        if (why != NULL)
+            *why = 0;
         return 0;
     }
-    *why = h->spill_errno;
+    if (why != NULL)
+        *why = h->spill_errno; /* the reader's: only once it has stopped */
     return atomic_load_explicit(&h->spilled, memory_order_acquire);
 }
 

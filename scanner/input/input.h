@@ -132,8 +132,10 @@ bool input_kept(const struct dg_input *in, size_t i, uint64_t *off, const uint8_
  * DG_E_IO when fd cannot be emptied or written. */
 dg_err input_spill(const struct dg_input *in, int fd, uint64_t max);
 
-/* The stream bytes [0, return) that input_read_at() can read from the spill;
- * *why is the errno that stopped spilling (EFBIG at max), 0 if none. */
+/* The stream bytes [0, return) that input_read_at() can read from the spill
+ * (any thread may ask); *why, unless why is NULL, is the errno that stopped
+ * spilling (EFBIG at max), 0 if none: ask for it only when the stream's
+ * reader is done. */
 uint64_t input_spilled(const struct dg_input *in, int *why);
 
 /* True when input_read_at() can read every byte of the input that went by:
