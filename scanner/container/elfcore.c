@@ -123,18 +123,6 @@ claim(struct core *c, uint64_t off, uint64_t len, enum dg_span_kind kind, const 
     return DG_OK;
 }
 
-/* True when an NT_FILE name is memory a process shares rather than a file's
- * bytes: shared anonymous memory ("/dev/zero (deleted)"), a memfd
- * ("/memfd:NAME (deleted)"), System V shared memory ("/SYSV0000002a
- * (deleted)") or a POSIX one (/dev/shm). What lies there was computed at run
- * time, so it is named but is no file's image (dg_region_is_image()). */
-static bool
-shared_memory_name(const char *name)
-{
-    return strcmp(name, "/dev/zero (deleted)") == 0 || strncmp(name, "/memfd:", 7) == 0 ||
-           strncmp(name, "/SYSV", 5) == 0 || strncmp(name, "/dev/shm/", 9) == 0;
-}
-
 /* NT_FILE: count, page size, {start, end, file_ofs}[count], then count names. */
 static void
 note_file(struct core *c, const unsigned char *desc, size_t n, uint64_t desc_off)
@@ -170,7 +158,7 @@ note_file(struct core *c, const unsigned char *desc, size_t n, uint64_t desc_off
                        (unsigned long long)i, (unsigned long long)count);
             return;
         }
-        if (start < stop && shared_memory_name(name)) {
+        if (start < stop && regions_shared_memory(name)) {
             regions_name_va(c->map, start, stop - start, DG_SPAN_ANON, name, -1);
         } else if (start < stop) {
             regions_name_va(c->map, start, stop - start, DG_SPAN_FILE, name, -1);

@@ -581,7 +581,7 @@ parse_maps_line(char *line, struct md_map *m, unsigned *perms)
     else if (strcmp(name, "[vdso]") == 0 || strcmp(name, "[vvar]") == 0 ||
              strcmp(name, "[vsyscall]") == 0)
         m->kind = DG_SPAN_VDSO;
-    else if (name[0] == '/')
+    else if (name[0] == '/' && !regions_shared_memory(name))
         m->kind = DG_SPAN_FILE;
     else
         m->kind = DG_SPAN_ANON;

@@ -54,6 +54,13 @@ struct thread_name {
     const char *name; /* interned */
 };
 
+bool
+regions_shared_memory(const char *name)
+{
+    return strcmp(name, "/dev/zero (deleted)") == 0 || strncmp(name, "/memfd:", 7) == 0 ||
+           strncmp(name, "/SYSV", 5) == 0 || strncmp(name, "/dev/shm/", 9) == 0;
+}
+
 struct dg_regions *
 regions_new(void)
 {

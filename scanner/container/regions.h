@@ -56,6 +56,14 @@ struct regions_info {
 
 struct dg_regions;
 
+/* True when name, the path a process maps (Linux NT_FILE, /proc/PID/maps),
+ * is memory processes share rather than a file's bytes: shared anonymous
+ * memory ("/dev/zero (deleted)"), a memfd ("/memfd:NAME (deleted)"), System
+ * V shared memory ("/SYSV0000002a (deleted)") or POSIX shared memory
+ * (/dev/shm/). What lies there was computed at run time: the span is named
+ * but anonymous (DG_SPAN_ANON), no file's image (dg_region_is_image()). */
+bool regions_shared_memory(const char *name);
+
 struct dg_regions *regions_new(void);
 void regions_free(struct dg_regions *m);
 

@@ -307,6 +307,36 @@ test_reference(void)
     release(&r);
 }
 
+/* The heap range mapped as shared memory: named after its maps line, but
+ * anonymous, no file's image (regions_shared_memory()). */
+static void
+test_shared_memory(void)
+{
+    static const char *const names[] = {"/dev/zero (deleted)", "/memfd:keys (deleted)",
+                                        "/SYSV0000002a (deleted)", "/dev/shm/keys"};
+
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        struct buf b;
+        struct result r;
+        const struct dg_region *s;
+        char text[ENV_OFF - MAPS_OFF];
+        int n = snprintf(text, sizeof text, "5555abcd0000-5555abcf0000 r--s 00000000 00:01 7 %s\n",
+                         names[i]);
+
+        build_reference(&b); /* its maps text replaced by the heap's line */
+        put(&b, MAPS_OFF, text, (size_t)n);
+        dirent(&b, 4, 0x47670009, (uint32_t)n, MAPS_OFF);
+        r = run(b.p, b.n);
+        s = span_at(&r, HEAP_OFF);
+        CHECK(r.rc == DG_OK && s && s->kind == DG_SPAN_ANON && s->name &&
+                  strcmp(s->name, names[i]) == 0 && s->perms == DG_PERM_R &&
+                  !dg_region_is_image(s),
+              "%s: kind %d name '%s'", names[i], s ? (int)s->kind : -1,
+              s && s->name ? s->name : "-");
+        release(&r);
+    }
+}
+
 /* A module range holding a memory range: named after the module. */
 static void
 test_module_name(void)
@@ -597,6 +627,7 @@ main(int argc, char **argv)
         void (*fn)(void);
     } tests[] = {
         {"reference dump: spans, names, perms, info", test_reference},
+        {"shared memory in LinuxMaps is anonymous, no image", test_shared_memory},
         {"module name from ModuleList (UTF-16 to UTF-8)", test_module_name},
         {"Memory64List with MemoryInfoList", test_memory64_ok},
         {"Memory64List BaseRva past the end", test_memory64_base_past_end},
