@@ -180,7 +180,9 @@ enum dg_evidence {
  * spki_sha256 (public keys) or key_sha256 (secret keys), lowercase hex; what
  * says what was seen ("TLS 1.3 key share (X25519) in a ClientHello"), copied
  * and truncated to 120 bytes. Never a finding; the engine gives a finding
- * with the same fingerprint the role the evidence implies.
+ * with the same fingerprint the role the evidence implies. Of the same
+ * evidence (kind and hash) seen several times, the sighting at the lowest
+ * offset is kept, whatever the order of the scan's threads.
  * dg_report_public(s, h, w, off) is dg_report_evidence(s, DG_EVIDENCE_PUBLIC, h, w, off). */
 void dg_report_evidence(struct dg_sink *sink, enum dg_evidence kind, const char *hash,
                         const char *what, uint64_t off);

@@ -44,9 +44,18 @@ dg_report_evidence(struct dg_sink *s, enum dg_evidence kind, const char *hash,
 {
     struct scan_public *p;
 
-    for (size_t i = 0; i < s->n_pub; i++)
-        if (s->pub[i].kind == kind && strcmp(s->pub[i].spki_sha256, hash) == 0)
-            return; /* the first sighting names it */
+    for (size_t i = 0; i < s->n_pub; i++) {
+        if (s->pub[i].kind != kind || strcmp(s->pub[i].spki_sha256, hash) != 0)
+            continue;
+        /* The lowest offset names it, in whatever order the workers found
+         * the copies and their sinks are merged: a report says the same
+         * at -j1 and -j2. */
+        if (off < s->pub[i].off) {
+            dg_strlcpyf(s->pub[i].what, sizeof s->pub[i].what, "%s", what);
+            s->pub[i].off = off;
+        }
+        return;
+    }
     if (s->n_pub >= SINK_PUBLIC_MAX)
         return;
     if (s->n_pub == s->cap_pub) {
