@@ -17,9 +17,9 @@
  * (each every n-th window; a stream is searched only when its spill holds
  * all of it, input_reads_back()). Nothing is indexed, but while the first
  * level reads a window it notes which 64 KiB blocks of address space the
- * window's pointer-like words point into (512 bytes a window, hashed); a
- * later level reads only the windows whose blocks meet its targets' (on a
- * 1.39 GB JVM core, 526 of 2708 window reads after the first level).
+ * window's pointer-like words point into (512 bytes a window, hashed;
+ * words that point where the dump has no memory left out); a later level
+ * reads only the windows whose blocks meet its targets'.
  * Memory use is the nodes, those summaries (at most MAX_SUMS windows) and a
  * window per reader.
  */
@@ -38,6 +38,8 @@
 #define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
 #define SUM_WORDS 64u  /* a window's summary: 4096 bits, one per hashed 64 KiB of address */
 #define MAX_SUMS 16384u /* windows summarised (16 GiB of writable memory, 8 MiB) */
+#define MAPPED_BITS 20u /* the dump's 64 KiB blocks of address space, hashed: 128 KiB */
+#define MAPPED_MAX_BLOCKS (1ull << 24) /* more (1 TiB of mappings): no such filter */
 #define NO_PARENT SIZE_MAX
 
 struct node {
@@ -97,6 +99,12 @@ struct search {
     bool sums_ready;        /* the first level read every window and filled its summary */
     atomic_bool sums_broken; /* a window of the first level was not read whole */
     uint64_t tsum[SUM_WORDS]; /* scan_level(): the targets' blocks */
+    /* The 64 KiB blocks that hold a byte of the dump's memory, or lie less
+     * than max_offset below one, hashed (MAPPED_BITS): a word pointing
+     * anywhere else points near no target at any level, so it stays out of
+     * the summaries (a library's offsets and sizes look like addresses and
+     * would fill them). NULL: every pointer-like word goes in. */
+    uint64_t *mapped;
 };
 
 /* The summary bit of the 64 KiB block holding address v. */
@@ -104,6 +112,39 @@ static inline unsigned
 sum_bit(uint64_t v)
 {
     return (unsigned)(((v >> 16) * 0x9E3779B97F4A7C15ull) >> 52); /* 12 bits */
+}
+
+/* The bit of 64 KiB block number blk in struct search's mapped filter. */
+static inline uint64_t
+mapped_bit(uint64_t blk)
+{
+    return (blk * 0xff51afd7ed558ccdull) >> (64 - MAPPED_BITS);
+}
+
+/* struct search's mapped filter for the dump's memory regions, or NULL when
+ * they span more than MAPPED_MAX_BLOCKS blocks (or on no memory). */
+static uint64_t *
+mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
+{
+    uint64_t *m = calloc((1u << MAPPED_BITS) / 64, sizeof *m), blocks = 0;
+
+    for (size_t r = 0; m != NULL && r < regions_va_count(map); r++) {
+        const struct dg_region *reg = regions_va_get(map, r);
+        uint64_t lo = reg->va > max_offset ? reg->va - max_offset : 0;
+        uint64_t hi = reg->len > 0 && reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1
+                                                                        : UINT64_MAX;
+
+        if ((blocks += (hi >> 16) - (lo >> 16) + 1) > MAPPED_MAX_BLOCKS) {
+            free(m);
+            return NULL;
+        }
+        for (uint64_t blk = lo >> 16; blk <= hi >> 16; blk++) {
+            uint64_t b = mapped_bit(blk);
+
+            m[b >> 6] |= 1ull << (b & 63);
+        }
+    }
+    return m;
 }
 
 static int
@@ -197,6 +238,20 @@ struct reader {
     dg_err rc;
 };
 
+/* Notes in the window's summary the block of pointer-like word v, unless
+ * it points where the dump has no memory. */
+static inline void
+sum_add(struct reader *rd, uint64_t v)
+{
+    const uint64_t *m = rd->s->mapped;
+    unsigned b;
+
+    if (m != NULL && !(m[mapped_bit(v >> 16) >> 6] >> (mapped_bit(v >> 16) & 63) & 1))
+        return;
+    b = sum_bit(v);
+    rd->sum[b >> 6] |= 1ull << (b & 63);
+}
+
 /* True if the page of v may hold a target (most pointer-like words point
  * elsewhere and stop here). */
 static inline bool
@@ -250,11 +305,9 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
 
             for (; uin != 0; uin &= uin - 1) {
                 uint64_t w;
-                unsigned b;
 
                 memcpy(&w, buf + k + 8 * (unsigned)__builtin_ctz(uin), 8);
-                b = sum_bit(w);
-                rd->sum[b >> 6] |= 1ull << (b & 63);
+                sum_add(rd, w);
             }
         }
 
@@ -286,11 +339,8 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
         uint64_t v;
 
         memcpy(&v, buf + k, 8);
-        if (rd->sum != NULL && v - USER_VA_START < USER_VA_END - USER_VA_START) {
-            unsigned b = sum_bit(v);
-
-            rd->sum[b >> 6] |= 1ull << (b & 63);
-        }
+        if (rd->sum != NULL && v - USER_VA_START < USER_VA_END - USER_VA_START)
+            sum_add(rd, v);
         if (v - rd->gmin <= rd->gmax - rd->gmin && page_may_hold(rd->s, v))
             consider(rd, va + k, v);
     }
@@ -632,6 +682,7 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
             n_win += (size_t)((regions_va_get(s.d->map, r)->len + WINDOW - 1) / WINDOW) + 1;
         s.n_sums = n_win < MAX_SUMS ? n_win : MAX_SUMS;
         s.sums = calloc(s.n_sums ? s.n_sums * SUM_WORDS : 1, sizeof *s.sums);
+        s.mapped = mapped_blocks(s.d->map, lim->max_offset);
     }
     s.t_end = deadline_now() + lim->max_seconds;
     for (size_t i = 0; i < n && rc == DG_OK; i++) {
@@ -676,5 +727,6 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
     free(s.seen);
     free(s.nodes);
     free(s.sums);
+    free(s.mapped);
     return rc;
 }
