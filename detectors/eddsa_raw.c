@@ -74,14 +74,17 @@
 #define HALF448 57u
 #define MIN_DISTINCT448 40u     /* distinct bytes in a random-looking Ed448 half */
 #define LOOK448 122u            /* an Ed448 test reads a word 114 bytes on */
+#define REACH448 178u           /* and a copy up to 7 bytes past the word (57 bytes) is
+                                 * compared with the bytes 114 on (repeat448) */
 #define COST448 2u              /* an Ed448 try, in Ed25519 tries (measured 1.75) */
 #define MAX_CHUNK_TRIES 2048u   /* derivations per chunk (in Ed25519 units) */
 #define MAX_TRIES 50000u        /* derivations per dump (at most about 10 s: 0.2 ms a try) */
 #define MAX_SLICES 65536u       /* Go slice headers and GnuTLS datum pairs per dump */
 /* The words scanned run to owned + 64 (an Ed448 public key copy whose seed
- * starts before owned); each Ed448 test of such a word reads LOOK448 bytes */
+ * starts before owned); each Ed448 test of such a word reads up to REACH448
+ * bytes */
 #define WORDS_PAST 64u
-#define SPAN (WORDS_PAST + LOOK448 + 6u)
+#define SPAN (WORDS_PAST + REACH448 + 6u)
 
 static const char *const forms[] = {"seed-pk", "seed-datum", "ed448-seed-pk", "ed448-seed-datum",
                                     NULL};
@@ -332,16 +335,20 @@ look(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct dg_s
  * apart: `pk | seed, pk` (d = 114: wolfSSL's ed448_key {p[57], k[114]}, at
  * struct offsets 0, 57 and 114) or `seed, pk | pk` (d = 57). The copies may
  * sit at any byte alignment: the copy starts at most 7 bytes before j, found
- * by the bytes that still match d bytes on. Only the first word of a run of
- * matching words looks (the nonzero word before it, which was looked at,
- * does not match), so a fill with a period of d costs one look per fill.
- * j + LOOK448 <= ch->len. A pattern belongs to the chunk holding its first
- * byte, which sees all of it (SPAN). */
+ * by the bytes that still match d bytes on, or up to 7 bytes after it when
+ * the bytes before the copies happen to match too, so that the run's first
+ * word lies before the copy (1 time in 256 for `seed, pk | pk`: when the
+ * seed's last byte is the public key's, 0x00 or 0x80). The run is read as
+ * far as the chunk holds it (REACH448 in a chunk with its margin). Only
+ * the first word of a run of matching words looks (the nonzero word before
+ * it, which was looked at, does not match), so a fill with a period of d
+ * costs one look per fill. j + LOOK448 <= ch->len. A pattern belongs to the
+ * chunk holding its first byte, which sees all of it (SPAN). */
 static void
 repeat448(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t d, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p;
-    size_t s = j, e = j + 8, lim = j + HALF448;
+    size_t s = j, e = j + 8, lim = j + 7 + HALF448;
     uint64_t before = j >= 8 ? load_le64(p + j - 8) : 0;
 
     if (before != 0 && before == load_le64(p + j - 8 + d))
@@ -352,8 +359,9 @@ repeat448(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t d, struct d
         lim = ch->len - d;
     while (e < lim && p[e] == p[e + d])
         e++;
-    /* each start x of a 57-byte copy in the matching run [s, e) that holds j */
-    for (size_t x = s; x <= j && x + HALF448 <= e; x++) {
+    /* each start x, up to 7 bytes past j, of a 57-byte copy in the matching
+     * run [s, e) */
+    for (size_t x = s; x < j + 8 && x + HALF448 <= e; x++) {
         if (d == KEY448) { /* pk at x | seed, pk: no key repeating after it (a fill) */
             if (x >= ch->owned)
                 break;

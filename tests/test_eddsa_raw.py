@@ -210,6 +210,40 @@ def test_ed448_each_context_is_found_and_proven(tmp_path):
     assert rc == 1
 
 
+def test_ed448_copies_whose_run_reaches_back(tmp_path):
+    """The two copies of a public key are found by the bytes that match d
+    bytes on (57 or 114). When the byte before the copies matches too (an
+    Ed448 seed ending in its public key's last byte, 0x00 or 0x80: 1 key in
+    256; or what precedes `pk | seed, pk` ending in the seed's last byte),
+    the run starts a byte early, and at one alignment in 8 its first word
+    lies before the copy: the key must still be tried at the copy's start."""
+    want = {}
+    blobs = []
+    for site in ("pk-after", "pk-before"):
+        for shift in range(8):
+            while True:
+                seed, pk, spki = ed448_key()
+                if site == "pk-before" or seed[-1] == pk[-1]:
+                    break
+            blob = contexts448(seed, pk)[site]
+            lead = bytearray(os.urandom(8 + shift))
+            if site == "pk-before":
+                lead[-1] = seed[-1]
+            else:
+                lead[-1] = seed[-1] ^ 0xff  # the run reaches back one byte only
+            want[spki] = (site, blob.index(seed) + len(lead))
+            blobs.append(bytes(lead) + blob)
+    path, offs = layout(tmp_path, blobs)
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "eddsa-raw")
+    got = {f["key"]["spki_sha256"]: f for f in findings}
+    assert set(got) == set(want), ([want[k] for k in set(want) - set(got)], err)
+    for (spki, (site, at)), off in zip(want.items(), offs):
+        f = got[spki]
+        assert f["status"] == "confirmed" and NOTES448[site] in f["note"], (site, f)
+        assert f["offset"] == off + at and f["length"] == 114, (site, f, off + at)
+    assert rc == 1
+
+
 def test_ed448_seed_is_not_printed(tmp_path):
     seed, pk, _ = ed448_key()
     path, _ = layout(tmp_path, [contexts448(seed, pk)["wolfssl"]])
