@@ -158,15 +158,17 @@ note_file(struct core *c, const unsigned char *desc, size_t n, uint64_t desc_off
                        (unsigned long long)i, (unsigned long long)count);
             return;
         }
-        if (start < stop && regions_shared_memory(name)) {
-            regions_name_va(c->map, start, stop - start, DG_SPAN_ANON, name, -1);
-        } else if (start < stop) {
-            regions_name_va(c->map, start, stop - start, DG_SPAN_FILE, name, -1);
+        if (start < stop) {
+            bool shared = regions_shared_memory(name); /* named, but no file's bytes */
+
+            regions_name_va(c->map, start, stop - start, shared ? DG_SPAN_ANON : DG_SPAN_FILE,
+                            name, -1);
             /* for attribution (scanner/where); past the cap only names */
-            (void)regions_add_module(c->map, start, stop - start,
-                                     page != 0 && pgoff <= UINT64_MAX / page ? pgoff * page
-                                                                             : UINT64_MAX,
-                                     name, NULL, NULL);
+            if (!shared)
+                (void)regions_add_module(c->map, start, stop - start,
+                                         page != 0 && pgoff <= UINT64_MAX / page ? pgoff * page
+                                                                                 : UINT64_MAX,
+                                         name, NULL, NULL);
         }
         name = nul + 1;
     }

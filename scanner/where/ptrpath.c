@@ -107,6 +107,19 @@ struct search {
     uint64_t *mapped;
 };
 
+/* Bit b of a bit set of 64-bit words: set it, test it. */
+static inline void
+bit_set(uint64_t *set, uint64_t b)
+{
+    set[b >> 6] |= 1ull << (b & 63);
+}
+
+static inline bool
+bit_test(const uint64_t *set, uint64_t b)
+{
+    return set[b >> 6] >> (b & 63) & 1;
+}
+
 /* The summary bit of the 64 KiB block holding address v. */
 static inline unsigned
 sum_bit(uint64_t v)
@@ -131,18 +144,16 @@ mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
     for (size_t r = 0; m != NULL && r < regions_va_count(map); r++) {
         const struct dg_region *reg = regions_va_get(map, r);
         uint64_t lo = reg->va > max_offset ? reg->va - max_offset : 0;
-        uint64_t hi = reg->len > 0 && reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1
-                                                                        : UINT64_MAX;
+        uint64_t hi = reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1 : UINT64_MAX;
 
+        if (reg->len == 0)
+            continue;
         if ((blocks += (hi >> 16) - (lo >> 16) + 1) > MAPPED_MAX_BLOCKS) {
             free(m);
             return NULL;
         }
-        for (uint64_t blk = lo >> 16; blk <= hi >> 16; blk++) {
-            uint64_t b = mapped_bit(blk);
-
-            m[b >> 6] |= 1ull << (b & 63);
-        }
+        for (uint64_t blk = lo >> 16; blk <= hi >> 16; blk++)
+            bit_set(m, mapped_bit(blk));
     }
     return m;
 }
@@ -244,12 +255,9 @@ static inline void
 sum_add(struct reader *rd, uint64_t v)
 {
     const uint64_t *m = rd->s->mapped;
-    unsigned b;
 
-    if (m != NULL && !(m[mapped_bit(v >> 16) >> 6] >> (mapped_bit(v >> 16) & 63) & 1))
-        return;
-    b = sum_bit(v);
-    rd->sum[b >> 6] |= 1ull << (b & 63);
+    if (m == NULL || bit_test(m, mapped_bit(v >> 16)))
+        bit_set(rd->sum, sum_bit(v));
 }
 
 /* True if the page of v may hold a target (most pointer-like words point
@@ -257,9 +265,7 @@ sum_add(struct reader *rd, uint64_t v)
 static inline bool
 page_may_hold(const struct search *s, uint64_t v)
 {
-    uint64_t b = page_bit(v >> 12);
-
-    return s->pages[b >> 6] >> (b & 63) & 1;
+    return bit_test(s->pages, page_bit(v >> 12));
 }
 
 /* The word v at address at, inside [gmin, gmax] and on a page that may hold
@@ -440,15 +446,11 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     memset(s->tsum, 0, sizeof s->tsum);
     for (size_t i = 0; i < n_t; i++) {
         for (uint64_t blk = t[i].lo >> 16; blk <= t[i].hi >> 16; blk++) {
-            unsigned b = sum_bit(blk << 16);
-
-            s->tsum[b >> 6] |= 1ull << (b & 63);
+            bit_set(s->tsum, sum_bit(blk << 16));
         }
         gmax = t[i].hi > gmax ? t[i].hi : gmax;
         for (uint64_t pg = t[i].lo >> 12; pg <= t[i].hi >> 12; pg++) {
-            uint64_t b = page_bit(pg);
-
-            s->pages[b >> 6] |= 1ull << (b & 63);
+            bit_set(s->pages, page_bit(pg));
         }
     }
     for (unsigned i = 0; i < n_rd; i++) {
