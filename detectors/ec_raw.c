@@ -64,6 +64,7 @@
 #include "../scanner/proof/keyproof.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
+#include "../scanner/util/vawin.h"
 #include "../scanner/util/words.h"
 
 #define MAX_POINTS 4096u        /* harvested public points per dump */
@@ -730,20 +731,22 @@ scalar_plausible(const BIGNUM *d, uint8_t *buf)
     return weak <= 1;
 }
 
-/* Reads candidate cd's number into out (buf: scratch of 8 * 9 bytes). */
+/* Reads candidate cd's number into out through w (buf: scratch of 8 * 9
+ * bytes). */
 static bool
-cand_value(const struct dg_dump *dump, const struct cand *cd, uint8_t *buf, BIGNUM *out)
+cand_value(struct vawin *w, const struct cand *cd, uint8_t *buf, BIGNUM *out)
 {
     if (cd->be_len != 0)
-        return dg_dump_read_va(dump, cd->va, buf, cd->be_len) == DG_OK &&
+        return vawin_read(w, cd->va, buf, cd->be_len) == DG_OK &&
                BN_bin2bn(buf, cd->be_len, out) != NULL;
-    return dg_dump_read_va(dump, cd->va, buf, 8u * cd->top) == DG_OK &&
+    return vawin_read(w, cd->va, buf, 8u * cd->top) == DG_OK &&
            BN_lebin2bn(buf, 8 * cd->top, out) != NULL;
 }
 
-/* Indexes the lowest limb of every candidate number (sh->cands sorted). */
+/* Indexes the lowest limb of every candidate number (sh->cands sorted),
+ * read through w. */
 static struct value *
-index_values(const struct ec_shared *sh, const struct dg_dump *dump, size_t *n)
+index_values(const struct ec_shared *sh, struct vawin *w, size_t *n)
 {
     struct value *v = malloc((sh->n_cands ? sh->n_cands : 1) * sizeof *v);
     BIGNUM *t = BN_new();
@@ -758,8 +761,8 @@ index_values(const struct ec_shared *sh, const struct dg_dump *dump, size_t *n)
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
 
-        if (cd->be_len == 0 ? dg_dump_read_va(dump, cd->va, buf, 8) == DG_OK
-                            : cand_value(dump, cd, buf, t) && BN_bn2lebinpad(t, buf, 72) > 0)
+        if (cd->be_len == 0 ? vawin_read(w, cd->va, buf, 8) == DG_OK
+                            : cand_value(w, cd, buf, t) && BN_bn2lebinpad(t, buf, 72) > 0)
             v[(*n)++] = (struct value){load_le64(buf), (uint32_t)i};
     }
     OPENSSL_cleanse(buf, sizeof buf);
@@ -774,6 +777,7 @@ static const struct cand *
 find_value(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
            size_t n, const BIGNUM *x, BIGNUM *tmp, uint8_t *limbs)
 {
+    struct vawin direct = {.dump = dump}; /* no window: these reads jump about */
     size_t lo = 0, hi = n;
     uint64_t want;
 
@@ -791,7 +795,7 @@ find_value(const struct ec_shared *sh, const struct dg_dump *dump, const struct 
     for (; lo < n && v[lo].lo == want; lo++) {
         const struct cand *cd = &sh->cands[v[lo].cand];
 
-        if (cand_value(dump, cd, limbs, tmp) && BN_cmp(tmp, x) == 0)
+        if (cand_value(&direct, cd, limbs, tmp) && BN_cmp(tmp, x) == 0)
             return cd;
     }
     return NULL;
@@ -1021,6 +1025,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     char (*seen)[65] = NULL;
     size_t n_seen = 0, n_muls = 0, max_seen = sh->n_pts + 256, n_v = 0;
     struct value *v = NULL;
+    struct vawin win = {0}; /* the candidates, read in address order */
     BN_CTX *bn = NULL;
     BIGNUM *d = NULL, *x = NULL;
     uint8_t limbs[8 * 9], xb[MAX_COORD];
@@ -1045,7 +1050,8 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     seen = calloc(max_seen, sizeof *seen);
     /* Candidates: likely private scalars first, then by address. */
     qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
-    v = index_values(sh, dump, &n_v);
+    vawin_init(&win, dump);
+    v = index_values(sh, &win, &n_v);
     if (bn == NULL || d == NULL || x == NULL || seen == NULL || v == NULL) {
         rc = DG_E_NOMEM;
         goto out;
@@ -1060,7 +1066,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 
         if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
             continue;
-        if (!cand_value(dump, cd, limbs, d) || !scalar_plausible(d, limbs))
+        if (!cand_value(&win, cd, limbs, d) || !scalar_plausible(d, limbs))
             continue;
         for (int cv = 0; cv < N_CURVES; cv++) {
             struct curve_run *cr = &run[cv];
@@ -1115,6 +1121,7 @@ out:
         BN_free(run[cv].rr);
     }
     OPENSSL_cleanse(limbs, sizeof limbs);
+    vawin_done(&win);
     free(v);
     free(seen);
     BN_clear_free(d);
