@@ -244,6 +244,7 @@ struct reader {
     unsigned idx, step;
     bool avx2;        /* dg_cpu_avx2() */
     uint64_t *sum;    /* the summary to fill for the window being read, or NULL */
+    uint64_t last_blk; /* sum_add(): the block of the word it looked at last */
     struct hit *h;
     size_t n;
     dg_err rc;
@@ -256,6 +257,9 @@ sum_add(struct reader *rd, uint64_t v)
 {
     const uint64_t *m = rd->s->mapped;
 
+    if (v >> 16 == rd->last_blk)
+        return; /* pointers into one object come in runs */
+    rd->last_blk = v >> 16;
     if (m == NULL || bit_test(m, mapped_bit(v >> 16)))
         bit_set(rd->sum, sum_bit(v));
 }
@@ -378,6 +382,7 @@ read_windows(void *arg)
             if (w_no % rd->step != rd->idx)
                 continue;
             rd->sum = NULL;
+            rd->last_blk = UINT64_MAX;
             if (s->sums != NULL && w_no < s->n_sums) {
                 uint64_t *sum = s->sums + (size_t)w_no * SUM_WORDS, any = 0;
 
