@@ -29,6 +29,17 @@ def test_usage_errors_exit_2(tmp_path):
         assert r.stderr.startswith(b"dumpgate: "), (args, r.stderr)
 
 
+def test_chunk_size_takes_units():
+    """--chunk-size reads K, M and G as the other sizes do: 1G is the
+    largest chunk, 1025M is past it, 4K the smallest."""
+    f = dgtest.BUILD / "dumpgate"  # any file: it scans as raw bytes
+    for size, rc in (("1G", 0), ("4K", 0), ("64KiB", 0), ("1025M", 2), ("3K", 2), ("8X", 2)):
+        r = dgtest.run("scan", "-q", "-d", "pem", "--chunk-size", size, f)
+        assert r.returncode == rc, (size, r.stderr)
+        if rc == 2:
+            assert b"--chunk-size takes 4096 bytes to 1G" in r.stderr, r.stderr
+
+
 def test_detectors_lists_pem():
     r = dgtest.run("detectors")
     assert r.returncode == 0

@@ -65,7 +65,7 @@ options_usage(FILE *out)
             "                            not followed; in byte order of the names)\n"
             "  -v, --verbose             also print informational messages\n"
             "  -q, --quiet               print no warnings on stderr\n"
-            "      --chunk-size BYTES    bytes per chunk (default 8 MiB; 4 MiB for a stream)\n"
+            "      --chunk-size BYTES    bytes per chunk (K, M, G; default 8M, 4M for a stream)\n"
             "      --known-keys FILE     name findings after your public keys: a JWK/JWKS,\n"
             "                            PEM certificates or public keys, or OpenSSH .pub\n"
             "                            lines (\"private half of kid=... from FILE\")\n"
@@ -848,8 +848,9 @@ options_parse(int argc, char **argv, struct cli_opts *o)
             o->dumps_only = true;
             break;
         case 'C':
-            if (!parse_unsigned(optarg, 1ull << 30, &v) || v < 4096)
-                return usage_error("--chunk-size takes 4096 to 1 GiB bytes, not '%s'", optarg);
+            if (!config_parse_bytes(optarg, &v) || v < 4096 || v > 1ull << 30)
+                return usage_error("--chunk-size takes 4096 bytes to 1G (K, M, G), not '%s'",
+                                   optarg);
             o->chunk_size = (size_t)v;
             break;
         case 'a':
