@@ -295,8 +295,8 @@ def test_100000_allowed_fingerprints_load_fast(x25519, tmp_path, form):
     assert p.returncode == 0, p.stderr
     assert [x["allowed"] for x in findings(p)] == [True]
     # a load that grew with the square of the list (5e9 comparisons) would
-    # take far longer; under
-    # the sanitizers a linear one takes 2-3 s on a loaded 2-core machine
+    # take far longer; under the sanitizers a linear one takes 2-3 s on a
+    # loaded 2-core machine
     assert elapsed < (8 if os.environ.get("DUMPGATE_SANITIZED") else 2), elapsed
 
 

@@ -16,9 +16,10 @@ vawin_init(struct vawin *w, const struct dg_dump *dump)
     *w = (struct vawin){.dump = dump, .buf = malloc(VAWIN_SIZE)};
 }
 
-/* Loads the window around va for a read of len bytes: the VAWIN_SIZE bytes
- * of va's region from 4 KiB below va (clipped to the region). False when
- * [va, va + len) does not fit in one window of one region. */
+/* Loads the window around va for a read of len bytes: up to VAWIN_SIZE
+ * bytes of va's region, from the page before va's page (from the region's
+ * start when va is in its first two pages). False when [va, va + len) does
+ * not fit in one window of one region. */
 static bool
 load(struct vawin *w, uint64_t va, size_t len)
 {
