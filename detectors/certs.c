@@ -9,9 +9,9 @@
  * Anchors on the explicit version of a v3 TBSCertificate (a0 03 02 01 02,
  * found 32 positions at a time by pattern.h),
  * right after the TBSCertificate's SEQUENCE header, itself after the
- * Certificate's; a whole certificate is decoded with d2i_X509, a bare
- * TBSCertificate (what OpenSSL keeps of a loaded certificate) is walked to its
- * subject and SubjectPublicKeyInfo. The public key is named by
+ * Certificate's or bare (what OpenSSL keeps of a loaded certificate); the
+ * TBSCertificate is walked to its subject and SubjectPublicKeyInfo, whose key
+ * alone is decoded (d2i_PUBKEY). The public key is named by
  * keyproof_identity. Reports through dg_report_public() only.
  */
 #include <string.h>
@@ -51,45 +51,13 @@ seq_header(const uint8_t *p, size_t avail, size_t *content)
     return 0;
 }
 
-/* Tries a certificate starting at chunk index s; reports its public key. */
+/* Tries a TBSCertificate at chunk index s, a whole certificate's or a bare
+ * one (OpenSSL caches the certificate's to-be-signed part, not the whole
+ * certificate): walks version, serial, signature algorithm, issuer,
+ * validity, subject and the SubjectPublicKeyInfo with ASN1_get_object and
+ * names the public key, at chunk index at (the certificate's start). */
 static void
-try_cert(const struct dg_chunk *ch, size_t s, struct dg_sink *sink)
-{
-    size_t outer, inner, hl, hl2;
-    const unsigned char *p = ch->p + s;
-    X509 *x;
-    struct dg_key key;
-    char subject[96] = "", what[120];
-
-    hl = seq_header(ch->p + s, ch->len - s, &outer);
-    if (hl == 0 || hl + outer > ch->len - s || hl + outer > CERT_MAX_SPAN)
-        return;
-    hl2 = seq_header(ch->p + s + hl, ch->len - s - hl, &inner);
-    if (hl2 == 0 || hl2 + inner > outer)
-        return;
-    ERR_set_mark();
-    x = d2i_X509(NULL, &p, (long)(hl + outer));
-    if (x != NULL && X509_get0_pubkey(x) != NULL) {
-        memset(&key, 0, sizeof key);
-        if (keyproof_identity(X509_get0_pubkey(x), &key) == DG_OK && key.spki_sha256[0]) {
-            X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof subject);
-            for (char *c = subject; *c; c++)
-                if (*c < 0x20 || *c > 0x7e)
-                    *c = '?';
-            dg_strlcpyf(what, sizeof what, "certificate %s", subject);
-            dg_report_public(sink, key.spki_sha256, what, ch->off + s);
-        }
-    }
-    X509_free(x);
-    ERR_pop_to_mark();
-}
-
-/* Tries a bare TBSCertificate at chunk index s (OpenSSL caches the
- * certificate's to-be-signed part, not the whole certificate): walks version,
- * serial, signature algorithm, issuer, validity, subject and the
- * SubjectPublicKeyInfo with ASN1_get_object and names the public key. */
-static void
-try_tbs(const struct dg_chunk *ch, size_t s, struct dg_sink *sink)
+try_tbs(const struct dg_chunk *ch, size_t s, size_t at, struct dg_sink *sink)
 {
     const unsigned char *p = ch->p + s, *end, *subj = NULL, *spki = NULL;
     long len, subj_len = 0, spki_len = 0;
@@ -132,7 +100,7 @@ try_tbs(const struct dg_chunk *ch, size_t s, struct dg_sink *sink)
             if (*c < 0x20 || *c > 0x7e)
                 *c = '?';
         dg_strlcpyf(what, sizeof what, "certificate %s", subject);
-        dg_report_public(sink, key.spki_sha256, what, ch->off + s);
+        dg_report_public(sink, key.spki_sha256, what, ch->off + at);
     }
     EVP_PKEY_free(pkey);
 out:
@@ -144,21 +112,38 @@ static const uint8_t v3[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
 
 /* The certificate whose TBSCertificate's version is at i: a Certificate
  * header (2-4 bytes) + TBSCertificate header (2-4 bytes), or a bare
- * TBSCertificate (2-4 bytes). */
+ * TBSCertificate (2-4 bytes). A whole certificate is named by its
+ * TBSCertificate as a bare one is (its key decoded once, not again as d2i_X509
+ * and as the TBSCertificate inside), at the certificate's offset. */
 static void
 at_version(const struct dg_chunk *ch, size_t i, struct dg_sink *sink)
 {
     const uint8_t *p = ch->p;
+    size_t hl, hl2, outer, inner;
 
     if (ch->len - i < sizeof v3 || memcmp(p + i, v3, sizeof v3) != 0)
         return;
-    for (size_t back = 8; back >= 2; back--) { /* the whole certificate first */
-        if (i < back || i - back >= ch->owned || p[i - back] != 0x30)
+    for (size_t back = 8; back >= 4; back--) { /* the whole certificate first */
+        size_t s = i - back;
+
+        if (i < back || s >= ch->owned || p[s] != 0x30)
             continue;
-        if (back >= 4)
-            try_cert(ch, i - back, sink);
-        if (back <= 4)
-            try_tbs(ch, i - back, sink);
+        hl = seq_header(p + s, ch->len - s, &outer);
+        if (hl == 0 || hl >= back || hl + outer > ch->len - s || hl + outer > CERT_MAX_SPAN)
+            continue;
+        hl2 = seq_header(p + s + hl, ch->len - s - hl, &inner);
+        if (hl2 == 0 || hl + hl2 != back || hl2 + inner > outer)
+            continue;
+        try_tbs(ch, s + hl, s, sink);
+        return;
+    }
+    for (size_t back = 4; back >= 2; back--) { /* a bare TBSCertificate */
+        size_t s = i - back;
+
+        if (i < back || s >= ch->owned || seq_header(p + s, ch->len - s, &inner) != back)
+            continue;
+        try_tbs(ch, s, s, sink);
+        return;
     }
 }
 
