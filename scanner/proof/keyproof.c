@@ -538,9 +538,14 @@ keyproof_test_key(size_t i, char *what, size_t what_len)
 
 struct memo_slot {
     bool used;
-    uint8_t digest[32];   /* SHA-256 of flags, private and public encoding */
+    uint8_t digest[32];   /* memo_digest(): flags, type and every parameter */
     dg_err rc;
     char proof[MEMO_PROOF];
+    /* keyproof_identity()'s answer (public) */
+    char algorithm[sizeof ((struct dg_key *)0)->algorithm];
+    unsigned bits;
+    char curve[sizeof ((struct dg_key *)0)->curve];
+    char spki_sha256[sizeof ((struct dg_key *)0)->spki_sha256];
 };
 
 struct keyproof_memo {
@@ -582,26 +587,47 @@ keyproof_memo_count(struct keyproof_memo *memo)
     return n;
 }
 
-/* The memo's name for pkey under flags: SHA-256 over the flags, the private
- * key's DER and its public key's DER. False when either does not encode. */
+/* memo_digest()'s hash of the parameters EVP_PKEY_export() hands over:
+ * each one's name, type, size and bytes. */
+static int
+digest_params(const OSSL_PARAM params[], void *arg)
+{
+    EVP_MD_CTX *md = arg;
+
+    for (const OSSL_PARAM *p = params; p->key != NULL; p++) {
+        uint64_t type = p->data_type, size = p->data_size;
+
+        if (EVP_DigestUpdate(md, p->key, strlen(p->key) + 1) != 1 ||
+            EVP_DigestUpdate(md, &type, sizeof type) != 1 ||
+            EVP_DigestUpdate(md, &size, sizeof size) != 1 ||
+            (p->data != NULL && EVP_DigestUpdate(md, p->data, p->data_size) != 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* The memo's name for pkey under flags: SHA-256 over the flags, the key's
+ * type and every parameter of the key pair as its provider exports it
+ * (domain parameters, public and private key). No encoder is looked up, so
+ * a copy costs microseconds, not the ~100 us of i2d_PrivateKey and
+ * i2d_PUBKEY. False when the key does not export. */
 static bool
 memo_digest(const EVP_PKEY *pkey, unsigned flags, uint8_t digest[32])
 {
-    unsigned char *priv = NULL, *pub = NULL;
-    int n_priv = i2d_PrivateKey(pkey, &priv);
-    int n_pub = n_priv > 0 ? i2d_PUBKEY(pkey, &pub) : -1;
-    EVP_MD_CTX *md = n_pub > 0 ? EVP_MD_CTX_new() : NULL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    const char *type = EVP_PKEY_get0_type_name(pkey);
+    int32_t base = EVP_PKEY_get_base_id(pkey);
     uint8_t f = (uint8_t)flags;
-    bool ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-              EVP_DigestUpdate(md, &f, 1) == 1 &&
-              EVP_DigestUpdate(md, priv, (size_t)n_priv) == 1 &&
-              EVP_DigestUpdate(md, pub, (size_t)n_pub) == 1 &&
-              EVP_DigestFinal_ex(md, digest, NULL) == 1;
+    bool ok;
 
-    EVP_MD_CTX_free(md);
-    if (priv != NULL)
-        OPENSSL_clear_free(priv, (size_t)n_priv);
-    OPENSSL_free(pub);
+    ERR_set_mark();
+    ok = md != NULL && type != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(md, &f, 1) == 1 && EVP_DigestUpdate(md, &base, sizeof base) == 1 &&
+         EVP_DigestUpdate(md, type, strlen(type) + 1) == 1 &&
+         EVP_PKEY_export(pkey, EVP_PKEY_KEYPAIR, digest_params, md) == 1 &&
+         EVP_DigestFinal_ex(md, digest, NULL) == 1;
+    ERR_pop_to_mark();
+    EVP_MD_CTX_free(md); /* cleanses the hash state */
     return ok;
 }
 
@@ -616,9 +642,11 @@ memo_slot(struct keyproof_memo *m, const uint8_t digest[32])
     return &m->slots[i];
 }
 
+/* The memo's answer for digest: the proof's result and text, and the key's
+ * identity into key. */
 static bool
 memo_get(struct keyproof_memo *m, const uint8_t digest[32], dg_err *rc, char *proof,
-         size_t proof_len)
+         size_t proof_len, struct dg_key *key)
 {
     struct memo_slot *s;
     bool hit;
@@ -629,13 +657,18 @@ memo_get(struct keyproof_memo *m, const uint8_t digest[32], dg_err *rc, char *pr
     if (hit) {
         *rc = s->rc;
         dg_strlcpyf(proof, proof_len, "%s", s->proof);
+        dg_strlcpyf(key->algorithm, sizeof key->algorithm, "%s", s->algorithm);
+        key->bits = s->bits;
+        dg_strlcpyf(key->curve, sizeof key->curve, "%s", s->curve);
+        dg_strlcpyf(key->spki_sha256, sizeof key->spki_sha256, "%s", s->spki_sha256);
     }
     pthread_mutex_unlock(&m->lock);
     return hit;
 }
 
 static void
-memo_put(struct keyproof_memo *m, const uint8_t digest[32], dg_err rc, const char *proof)
+memo_put(struct keyproof_memo *m, const uint8_t digest[32], dg_err rc, const char *proof,
+         const struct dg_key *key)
 {
     struct memo_slot *s;
 
@@ -646,9 +679,39 @@ memo_put(struct keyproof_memo *m, const uint8_t digest[32], dg_err rc, const cha
         memcpy(s->digest, digest, 32);
         s->rc = rc;
         dg_strlcpyf(s->proof, sizeof s->proof, "%s", proof);
+        dg_strlcpyf(s->algorithm, sizeof s->algorithm, "%s", key->algorithm);
+        s->bits = key->bits;
+        dg_strlcpyf(s->curve, sizeof s->curve, "%s", key->curve);
+        dg_strlcpyf(s->spki_sha256, sizeof s->spki_sha256, "%s", key->spki_sha256);
         m->n++;
     }
     pthread_mutex_unlock(&m->lock);
+}
+
+/* True if the key named by key->spki_sha256 is not to be proven: a published
+ * test key or one on the scan's allow list; proof says which. */
+static bool
+named_only(const struct dg_proof_policy *pol, const struct dg_key *key, char *proof,
+           size_t proof_len)
+{
+    char note[96];
+
+    if (key->spki_sha256[0] == '\0')
+        return false;
+    for (size_t i = 0; i < keyproof_test_key_count(); i++) {
+        if (strcmp(key->spki_sha256, test_keys[i].spki_sha256) == 0) {
+            dg_strlcpyf(proof, proof_len, "%s, named by its public half", test_keys[i].what);
+            return true;
+        }
+    }
+    note[0] = '\0';
+    if (pol != NULL && pol->allowed != NULL &&
+        pol->allowed(pol->allowed_arg, key->spki_sha256, note, sizeof note)) {
+        dg_strlcpyf(proof, proof_len, "allowed%s%s%s, named by its public half, not proven",
+                    note[0] ? " (" : "", note, note[0] ? ")" : "");
+        return true;
+    }
+    return false;
 }
 
 dg_err
@@ -657,42 +720,29 @@ keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned
 {
     dg_err rc, id;
     uint8_t digest[32];
-    bool memo = false;
+    bool memo;
 
     ERR_set_mark();
+    /* The same key again (a dump holds many copies): the first copy's
+     * identity and proof. */
+    memo = pol != NULL && pol->memo != NULL && memo_digest(pkey, flags, digest);
+    if (memo && memo_get(pol->memo, digest, &rc, proof, proof_len, key)) {
+        if (named_only(pol, key, proof, proof_len)) {
+            ERR_pop_to_mark();
+            return DG_E_UNSUPPORTED;
+        }
+        if (rc == DG_OK && pol->proven != NULL)
+            pol->proven(pol->proven_arg, pkey, key);
+        ERR_pop_to_mark();
+        return rc;
+    }
     /* The identity first (the proofs below leave key alone): a published
      * test key, or one on the scan's allow list, is named by its public
      * half, never proven. */
     id = keyproof_identity(pkey, key);
-    if (id == DG_OK && key->spki_sha256[0] != '\0') {
-        char note[96];
-
-        for (size_t i = 0; i < keyproof_test_key_count(); i++) {
-            if (strcmp(key->spki_sha256, test_keys[i].spki_sha256) == 0) {
-                dg_strlcpyf(proof, proof_len, "%s, named by its public half",
-                            test_keys[i].what);
-                ERR_pop_to_mark();
-                return DG_E_UNSUPPORTED;
-            }
-        }
-        note[0] = '\0';
-        if (pol != NULL && pol->allowed != NULL &&
-            pol->allowed(pol->allowed_arg, key->spki_sha256, note, sizeof note)) {
-            dg_strlcpyf(proof, proof_len, "allowed%s%s%s, named by its public half, not proven",
-                        note[0] ? " (" : "", note, note[0] ? ")" : "");
-            ERR_pop_to_mark();
-            return DG_E_UNSUPPORTED;
-        }
-    }
-    /* The same key again (a dump holds many copies): the first proof's answer. */
-    if (pol != NULL && pol->memo != NULL && id == DG_OK) {
-        memo = memo_digest(pkey, flags, digest);
-        if (memo && memo_get(pol->memo, digest, &rc, proof, proof_len)) {
-            if (rc == DG_OK && pol->proven != NULL)
-                pol->proven(pol->proven_arg, pkey, key);
-            ERR_pop_to_mark();
-            return rc;
-        }
+    if (id == DG_OK && named_only(pol, key, proof, proof_len)) {
+        ERR_pop_to_mark();
+        return DG_E_UNSUPPORTED;
     }
     switch (EVP_PKEY_get_base_id(pkey)) {
     case EVP_PKEY_RSA:
@@ -719,8 +769,8 @@ keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned
     }
     if (id != DG_OK && rc == DG_OK)
         rc = DG_E_CRYPTO;
-    if (memo)
-        memo_put(pol->memo, digest, rc, proof);
+    if (memo && id == DG_OK)
+        memo_put(pol->memo, digest, rc, proof, key);
     if (rc == DG_OK && pol != NULL && pol->proven != NULL)
         pol->proven(pol->proven_arg, pkey, key);
     ERR_pop_to_mark();

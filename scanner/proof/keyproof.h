@@ -54,10 +54,11 @@ struct dg_proof_policy {
 
 /* A memo of proofs, safe to share between threads: keyproof_prove() proves
  * a private key once and answers every later copy of the same key (the same
- * private and public encoding and flags: a dump holds the same key many
- * times) from the memo, with the same result and proof text. It keeps the
- * SHA-256 of each key's encoding, never the key; it holds at most
- * KEYPROOF_MEMO_KEYS keys and proves further keys without remembering them. */
+ * type, parameters and flags: a dump holds the same key many times) from the
+ * memo, with the same identity, result and proof text. It keeps a SHA-256 of
+ * each key's parameters and the key's public identity, never the key; it
+ * holds at most KEYPROOF_MEMO_KEYS keys and proves further keys without
+ * remembering them. */
 #define KEYPROOF_MEMO_KEYS 3072u
 struct keyproof_memo *keyproof_memo_new(void);
 void keyproof_memo_free(struct keyproof_memo *memo);

@@ -8,9 +8,12 @@
  * from its scalar with its own public point proves, and the same scalar
  * with another key's public point (the stored point is part of what the memo
  * names) fails, before and after the good one is remembered; the same EC key
- * without KEYPROOF_PUB_STORED is a separate entry. Without a memo every
- * copy is proven, with the same results.
+ * without KEYPROOF_PUB_STORED is a separate entry; an Ed25519 and an X25519
+ * key made of the same 32 bytes are two entries with their own identities;
+ * a remembered key on the allow list is named, not answered from the memo.
+ * Without a memo every copy is proven, with the same results.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -40,6 +43,22 @@ point_of(const EVP_PKEY *k, uint8_t *buf, size_t len)
     return n;
 }
 
+static bool
+allow_all(const void *arg, const char *spki_sha256, char *note, size_t note_len)
+{
+    (void)arg;
+    (void)spki_sha256;
+    snprintf(note, note_len, "test");
+    return true;
+}
+
+static bool
+same_identity(const struct dg_key *a, const struct dg_key *b)
+{
+    return strcmp(a->algorithm, b->algorithm) == 0 && a->bits == b->bits &&
+           strcmp(a->curve, b->curve) == 0 && strcmp(a->spki_sha256, b->spki_sha256) == 0;
+}
+
 /* An EC P-256 key made of a's scalar and b's public point. */
 static EVP_PKEY *
 mixed(const EVP_PKEY *a, const EVP_PKEY *b)
@@ -65,23 +84,39 @@ main(void)
     EVP_PKEY *ec1 = EVP_EC_gen("P-256"), *ec2 = EVP_EC_gen("P-256");
     EVP_PKEY *good = ec1 != NULL ? mixed(ec1, ec1) : NULL;
     EVP_PKEY *bad = ec1 != NULL && ec2 != NULL ? mixed(ec1, ec2) : NULL;
-    struct dg_key key;
+    static const uint8_t raw[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+    EVP_PKEY *ed = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, sizeof raw);
+    EVP_PKEY *x = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, raw, sizeof raw);
+    struct dg_key key, first_key, ed_key, x_key;
     char proof[112], first[112];
     dg_err rc;
 
-    if (!tap_check(&t, memo != NULL && rsa != NULL && good != NULL && bad != NULL,
+    if (!tap_check(&t, memo != NULL && rsa != NULL && good != NULL && bad != NULL &&
+                           ed != NULL && x != NULL,
                    "memo and keys made"))
         return tap_done(&t);
 
-    rc = keyproof_prove(&pol, rsa, 0, &key, first, sizeof first);
+    memset(&first_key, 0, sizeof first_key);
+    rc = keyproof_prove(&pol, rsa, 0, &first_key, first, sizeof first);
     tap_check(&t, rc == DG_OK && keyproof_memo_count(memo) == 1, "RSA-2048 proven: %s", first);
     for (int i = 0; i < 2; i++) {
         memset(&key, 0, sizeof key);
         rc = keyproof_prove(&pol, rsa, 0, &key, proof, sizeof proof);
         tap_check(&t,
                   rc == DG_OK && strcmp(proof, first) == 0 && key.bits == 2048 &&
-                      key.spki_sha256[0] != '\0' && keyproof_memo_count(memo) == 1,
+                      key.spki_sha256[0] != '\0' && same_identity(&key, &first_key) &&
+                      keyproof_memo_count(memo) == 1,
                   "the same key again: the memo's answer, with its identity, still one entry");
+    }
+    {
+        struct dg_proof_policy allow = {.memo = memo, .allowed = allow_all};
+
+        rc = keyproof_prove(&allow, rsa, 0, &key, proof, sizeof proof);
+        tap_check(&t,
+                  rc == DG_E_UNSUPPORTED && strstr(proof, "allowed (test)") != NULL &&
+                      same_identity(&key, &first_key),
+                  "the remembered key on the allow list: named, not proven (%s)", proof);
     }
 
     rc = keyproof_prove(&pol, bad, KEYPROOF_PUB_STORED, &key, proof, sizeof proof);
@@ -96,6 +131,22 @@ main(void)
               "the good one without PUB_STORED: proven, a separate entry (%zu entries)",
               keyproof_memo_count(memo));
 
+    memset(&ed_key, 0, sizeof ed_key);
+    memset(&x_key, 0, sizeof x_key);
+    rc = keyproof_prove(&pol, ed, 0, &ed_key, proof, sizeof proof);
+    tap_check(&t, rc == DG_OK && strcmp(ed_key.algorithm, "Ed25519") == 0,
+              "Ed25519 proven: %s", proof);
+    rc = keyproof_prove(&pol, x, 0, &x_key, proof, sizeof proof);
+    tap_check(&t,
+              rc == DG_OK && strcmp(x_key.algorithm, "X25519") == 0 &&
+                  strcmp(x_key.spki_sha256, ed_key.spki_sha256) != 0 &&
+                  keyproof_memo_count(memo) == 6,
+              "X25519 of the same 32 bytes: its own entry and identity (%zu entries)",
+              keyproof_memo_count(memo));
+    rc = keyproof_prove(&pol, ed, 0, &key, proof, sizeof proof);
+    tap_check(&t, rc == DG_OK && same_identity(&key, &ed_key) && keyproof_memo_count(memo) == 6,
+              "Ed25519 again: the memo's Ed25519 identity");
+
     pol.memo = NULL;
     rc = keyproof_prove(&pol, rsa, 0, &key, proof, sizeof proof);
     tap_check(&t, rc == DG_OK && strcmp(proof, first) == 0, "no memo: proven again, same text");
@@ -107,6 +158,8 @@ main(void)
     EVP_PKEY_free(ec2);
     EVP_PKEY_free(good);
     EVP_PKEY_free(bad);
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(x);
     keyproof_memo_free(memo);
     return tap_done(&t);
 }
