@@ -95,6 +95,13 @@ def test_variable_global_and_thread(tmp_path, procs):
     # SARIF: the variable and the module as logical locations
     sarif = dgtest.run("scan", "--format", "sarif", core).stdout.decode()
     assert '"logicalLocations"' in sarif and '"kind":"member"' in sarif.replace(" ", "")
+    # With two threads the pointer-path search's first read of memory starts
+    # while the detectors finish (where_prepare()): the same attribution.
+    for jobs in ("2", "3"):
+        rc2, findings2, _, err2 = dgtest.scan(core, "-j", jobs)
+        assert rc2 == 1, err2
+        assert [(f["offset"], f["where"]) for f in findings2] == \
+            [(f["offset"], f["where"]) for f in findings], jobs
 
 
 def test_process_args_secrets_redacted(tmp_path, procs):

@@ -23,7 +23,7 @@
  * is a file's image, which the DG_DET_NO_IMAGES detectors do not search. A
  * chunk holding such memory is scanned at once by the other detectors and
  * set aside for those: when the stream has ended, the container has named
- * the mappings (engine_stream_end) and the chunk is read again from the
+ * the mappings (engine_hooks.stream_end) and the chunk is read again from the
  * stream's spill file, they search it with the final map, as they would a
  * file. Without a spill, they search it at once, and what they find in an
  * image is dropped afterwards (scan.c).
@@ -626,7 +626,7 @@ worker_release(struct job *j, struct worker *w)
 
 dg_err
 engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_opts *opts,
-           const struct engine_stream_end *end, struct dg_diag *diag, struct dg_sink *out,
+           const struct engine_hooks *hooks, struct dg_diag *diag, struct dg_sink *out,
            uint64_t *scanned)
 {
     struct job *j = calloc(1, sizeof *j);
@@ -713,8 +713,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         n_started = 0;
         if (rc == DG_OK && total == 0)
             rc = dg_diag(diag, DG_E_EMPTY, 0, "%s: empty input", in->name);
-        if (end != NULL)
-            end->fn(end->arg, total);
+        if (hooks != NULL && hooks->stream_end != NULL)
+            hooks->stream_end(hooks->arg, total);
         if (j->n_later > 0)
             scan_later(j, w, n_workers);
     } else {
@@ -732,6 +732,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
 
     for (size_t i = 0; i < n_workers; i++)
         sink_take(out, &w[i].sink);
+    if (hooks != NULL && hooks->scanned != NULL)
+        hooks->scanned(hooks->arg, out);
     for (size_t i = 0; i < j->n_det; i++) {
         if (j->det[i]->finish != NULL) {
             dg_err frc;

@@ -45,22 +45,26 @@ void sink_free(struct dg_sink *s);
 /* Moves every finding of src to the end of dst; src is left empty. */
 bool sink_take(struct dg_sink *dst, struct dg_sink *src);
 
-/* What the caller does once a stream has ended, before the detectors'
- * finish(): fn(arg, length) reads what the container left for later (a
- * gcore core's notes) and completes map with the stream's length, so that
- * what is searched after the stream (engine.c) and finish() see the final
- * map. */
-struct engine_stream_end {
-    void (*fn)(void *arg, uint64_t length);
+/* What the caller does at two points of engine_run() (either NULL: nothing):
+ * stream_end(arg, length) once a stream has ended, before the detectors'
+ * finish(): it reads what the container left for later (a gcore core's
+ * notes) and completes map with the stream's length, so that what is
+ * searched after the stream (engine.c) and finish() see the final map;
+ * scanned(arg, found) once every chunk has been scanned, before the
+ * detectors' finish(), with the findings so far: work that does not wait for
+ * finish() starts there, on threads of its own. */
+struct engine_hooks {
+    void (*stream_end)(void *arg, uint64_t length);
+    void (*scanned)(void *arg, const struct dg_sink *found);
     void *arg;
 };
 
 /* Runs the detectors over every byte of in as described by map. Fills
  * *scanned with the bytes handed to detectors and appends findings to out.
- * For a stream, calls end (unless NULL) when the stream has ended, even
- * when it ended on an error. */
+ * Calls the hooks (unless NULL): stream_end when a stream has ended, even
+ * when it ended on an error; scanned before the detectors' finish(). */
 dg_err engine_run(const struct dg_input *in, struct dg_regions *map,
-                  const struct scan_opts *opts, const struct engine_stream_end *end,
+                  const struct scan_opts *opts, const struct engine_hooks *hooks,
                   struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned);
 
 #endif

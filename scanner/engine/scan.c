@@ -229,19 +229,21 @@ spill_end(struct dg_input *in, uint64_t scanned, struct dg_diag *d)
                    why == EFBIG ? "half the free space" : strerror(why));
 }
 
-/* The end of a stream (engine_stream_end): the notes that went by after the
- * head (a gcore core's are last) name its regions, and the map gets its
- * length. */
-struct stream_end {
+/* What scan_input() does at the engine's hooks (engine_hooks). */
+struct hooks_state {
     struct dg_input *in;
     struct scan_result *out;
-    bool done;
+    const struct scan_opts *opts;
+    bool done;                     /* stream_ended() ran */
+    struct ptrpath_sums *prepared; /* chunks_scanned()'s, for where_attribute() */
 };
 
+/* The end of a stream: the notes that went by after the head (a gcore
+ * core's are last) name its regions, and the map gets its length. */
 static void
 stream_ended(void *arg, uint64_t length)
 {
-    struct stream_end *e = arg;
+    struct hooks_state *e = arg;
 
     if (e->done)
         return;
@@ -252,14 +254,29 @@ stream_ended(void *arg, uint64_t length)
     finish_info(e->out);
 }
 
+/* Every chunk scanned: when something was found, attribution's first read
+ * of memory starts beside the detectors' finish() (where_prepare()). */
+static void
+chunks_scanned(void *arg, const struct dg_sink *found)
+{
+    struct hooks_state *e = arg;
+    struct where_opts wo = e->opts->where != NULL ? *e->opts->where : (struct where_opts){0};
+
+    if (found->n == 0 || e->opts->threads < 2)
+        return;
+    wo.threads = e->opts->threads;
+    e->prepared = where_prepare(e->in, e->out, &wo);
+}
+
 static dg_err
 scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result *out)
 {
     struct dg_sink sink;
     uint64_t scanned = 0;
     double t0 = deadline_now();
-    struct stream_end end = {.in = in, .out = out};
-    const struct engine_stream_end hook = {.fn = stream_ended, .arg = &end};
+    struct hooks_state end = {.in = in, .out = out, .opts = opts};
+    const struct engine_hooks hooks = {.stream_end = stream_ended, .scanned = chunks_scanned,
+                                       .arg = &end};
     dg_err rc;
 
     sink_init(&sink, out->diag);
@@ -269,7 +286,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     if (rc == DG_OK && in->stream && opts->spill)
         spill_begin(in, opts->spill_fd, out->diag);
     if (rc == DG_OK)
-        rc = engine_run(in, out->map, opts, &hook, out->diag, &sink, &scanned);
+        rc = engine_run(in, out->map, opts, &hooks, out->diag, &sink, &scanned);
     if (in->stream && opts->spill)
         spill_end(in, scanned, out->diag);
     if (in->decoder != NULL) {
@@ -324,8 +341,10 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
         struct where_opts wo = opts->where != NULL ? *opts->where : (struct where_opts){0};
 
         wo.threads = opts->threads;
+        wo.prepared = end.prepared;
         (void)where_attribute(in, out, &wo);
     }
+    where_prepared_free(end.prepared);
     out->seconds = deadline_now() - t0;
     if (rc != DG_OK && scanned > 0)
         rc = DG_OK; /* partial is not failure */

@@ -19,7 +19,10 @@
  * level reads a window it notes which 64 KiB blocks of address space the
  * window's pointer-like words point into (512 bytes a window, hashed;
  * words that point where the dump has no memory left out); a later level
- * reads only the windows whose blocks meet its targets'.
+ * reads only the windows whose blocks meet its targets'. The summaries need
+ * no key, so a caller with idle threads can have them made beforehand
+ * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
+ * then the first level too reads only the windows that may point near a key.
  * Memory use is the nodes, those summaries (at most MAX_SUMS windows) and a
  * window per reader.
  */
@@ -87,6 +90,7 @@ struct search {
     size_t seen_mask;
     double t_end;
     atomic_bool timed_out;
+    atomic_size_t next_win; /* next_window(): the next window no reader of summaries took */
     uint64_t pages[(1u << PAGE_BITS) / 64]; /* scan_level(): target pages, hashed */
     /* Per window (by number, in reading order, the same at every level):
      * the 64 KiB blocks of address space its pointer-like words point into,
@@ -232,13 +236,11 @@ seen_add(struct search *s, uint64_t at, size_t q)
     return true;
 }
 
-/* Reads every memory region once and collects the words pointing into the
- * targets (at most cap hits, the smallest offsets kept). */
-/* One reader of a level: the windows of writable memory whose number is
- * idx, idx + step, ... (the windows of all regions counted in order). */
+/* One reader of a level: the windows of writable memory (the windows of all
+ * regions counted in order) that next_window() gives it. */
 struct reader {
     struct search *s;
-    const struct target *t;
+    const struct target *t;   /* NULL, n_t 0: summaries only (ptrpath_sums_start()) */
     size_t n_t, cap;
     uint64_t gmin, gmax;
     unsigned idx, step;
@@ -321,6 +323,8 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
             }
         }
 
+        if (rd->n_t == 0)
+            continue;
         for (unsigned in = ~out & 15u; in != 0; in &= in - 1) {
             unsigned j = (unsigned)__builtin_ctz(in);
             uint64_t w;
@@ -351,11 +355,27 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
         memcpy(&v, buf + k, 8);
         if (rd->sum != NULL && v - USER_VA_START < USER_VA_END - USER_VA_START)
             sum_add(rd, v);
-        if (v - rd->gmin <= rd->gmax - rd->gmin && page_may_hold(rd->s, v))
+        if (rd->n_t > 0 && v - rd->gmin <= rd->gmax - rd->gmin && page_may_hold(rd->s, v))
             consider(rd, va + k, v);
     }
 }
 
+/* The number of the window reader rd reads after window last (SIZE_MAX:
+ * its first). A level's reader takes every step-th window from idx, the
+ * same split at every run (a reader's hits are capped: which hits are kept
+ * may depend on the split). A reader of summaries only takes the next
+ * window no reader has taken (s->next_win), as the caller's thread joins
+ * the others late. Either way the numbers grow. */
+static size_t
+next_window(struct reader *rd, size_t last)
+{
+    if (rd->n_t == 0)
+        return atomic_fetch_add(&rd->s->next_win, 1);
+    return last == SIZE_MAX ? rd->idx : last + rd->step;
+}
+
+/* Reads the windows next_window() gives it (walking the regions once),
+ * filling their summaries on the first level and collecting hits. */
 static void *
 read_windows(void *arg)
 {
@@ -363,9 +383,9 @@ read_windows(void *arg)
     struct search *s = rd->s;
     const struct dg_regions *map = s->d->map;
     uint8_t *buf = malloc(WINDOW);
-    unsigned w_no = 0;
+    size_t w_no = 0, claim = next_window(rd, SIZE_MAX);
 
-    rd->h = malloc(rd->cap * sizeof *rd->h);
+    rd->h = malloc((rd->cap > 0 ? rd->cap : 1) * sizeof *rd->h);
     rd->n = 0;
     rd->rc = rd->h != NULL && buf != NULL ? DG_OK : DG_E_NOMEM;
     for (size_t r = 0; rd->rc == DG_OK && r < regions_va_count(map) && !atomic_load(&s->timed_out);
@@ -379,12 +399,13 @@ read_windows(void *arg)
              pos += WINDOW, w_no++) {
             size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW, got = 0;
 
-            if (w_no % rd->step != rd->idx)
+            if (w_no != claim)
                 continue;
+            claim = next_window(rd, claim);
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
             if (s->sums != NULL && w_no < s->n_sums) {
-                uint64_t *sum = s->sums + (size_t)w_no * SUM_WORDS, any = 0;
+                uint64_t *sum = s->sums + w_no * SUM_WORDS, any = 0;
 
                 if (s->sums_ready) {
                     for (unsigned i = 0; i < SUM_WORDS; i++)
@@ -395,6 +416,8 @@ read_windows(void *arg)
                     rd->sum = sum;
                 }
             }
+            if (rd->n_t == 0 && rd->sum == NULL)
+                goto done; /* summaries only: the windows past n_sums have none */
             {
                 dg_err rrc = input_read_at(s->d->in, reg->off + pos, buf, want, &got);
 
@@ -418,6 +441,7 @@ read_windows(void *arg)
                 atomic_store(&s->timed_out, true);
         }
     }
+done:
     free(buf);
     return NULL;
 }
@@ -648,12 +672,135 @@ judge(struct search *s, struct ptrpath_query *q, struct qstate *st, size_t n, st
     return rc;
 }
 
+/* The word size and byte order of s's dump and, for 64-bit little-endian
+ * words, room for the first level's summaries and the mapped filter (else
+ * every level reads every window). */
+static void
+sums_setup(struct search *s)
+{
+    const struct regions_info *info = regions_info_const(s->d->map);
+    size_t n_win = 0;
+
+    s->word = info->word_size == 4 ? 4 : 8;
+    s->big = info->big_endian;
+    if (s->word != 8 || s->big)
+        return;
+    for (size_t r = 0; r < regions_va_count(s->d->map); r++)
+        n_win += (size_t)((regions_va_get(s->d->map, r)->len + WINDOW - 1) / WINDOW) + 1;
+    s->n_sums = n_win < MAX_SUMS ? n_win : MAX_SUMS;
+    s->sums = calloc(s->n_sums ? s->n_sums * SUM_WORDS : 1, sizeof *s->sums);
+    s->mapped = mapped_blocks(s->d->map, s->lim->max_offset);
+}
+
+/* ---- the first level's summaries, made before the keys are known ---- */
+
+enum { MAX_PRE_THREADS = 15 };
+
+struct ptrpath_sums {
+    struct dg_dump dump;
+    struct ptrpath_limits lim;
+    struct search s;          /* d, lim: the two above; sums, mapped, t_end */
+    struct reader rd[MAX_PRE_THREADS + 1]; /* the last: the caller's, in sums_wait() */
+    pthread_t tid[MAX_PRE_THREADS];
+    unsigned n_threads;       /* started */
+    bool joined;
+};
+
+/* Joins the started readers (once). */
+static void
+sums_join(struct ptrpath_sums *p)
+{
+    if (p->joined)
+        return;
+    for (unsigned i = 0; i < p->n_threads; i++)
+        pthread_join(p->tid[i], NULL);
+    for (unsigned i = 0; i <= MAX_PRE_THREADS; i++) {
+        free(p->rd[i].h);
+        p->rd[i].h = NULL;
+    }
+    p->joined = true;
+}
+
+/* Reads, on the calling thread too, the windows no reader has taken yet,
+ * waits for the readers, and says whether every window's summary is whole
+ * (no read failed, the time limit did not pass). */
+static bool
+sums_wait(struct ptrpath_sums *p)
+{
+    struct reader *me = &p->rd[MAX_PRE_THREADS];
+
+    if (!p->joined) {
+        *me = (struct reader){.s = &p->s, .idx = MAX_PRE_THREADS, .avx2 = dg_cpu_avx2()};
+        read_windows(me);
+    }
+    sums_join(p);
+    if (me->rc != DG_OK)
+        return false;
+    for (unsigned i = 0; i < p->n_threads; i++)
+        if (p->rd[i].rc != DG_OK)
+            return false;
+    return p->s.sums != NULL && p->s.mapped != NULL && !atomic_load(&p->s.sums_broken) &&
+           !atomic_load(&p->s.timed_out);
+}
+
+dg_err
+ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
+                   struct ptrpath_sums **out)
+{
+    struct ptrpath_sums *p;
+    unsigned n = lim->threads > 1 ? lim->threads - 1 : 0;
+
+    *out = NULL;
+    if (n == 0 || !input_reads_back(dump->in))
+        return DG_E_UNSUPPORTED; /* nothing to do beside the caller */
+    if ((p = calloc(1, sizeof *p)) == NULL)
+        return DG_E_NOMEM;
+    p->dump = *dump;
+    p->lim = *lim;
+    p->s.d = &p->dump;
+    p->s.lim = &p->lim;
+    p->s.t_end = deadline_now() + lim->max_seconds;
+    sums_setup(&p->s);
+    if (p->s.word != 8 || p->s.big || p->s.sums == NULL || p->s.mapped == NULL) {
+        dg_err rc = p->s.word != 8 || p->s.big ? DG_E_UNSUPPORTED : DG_E_NOMEM;
+
+        ptrpath_sums_free(p);
+        return rc;
+    }
+    if (n > MAX_PRE_THREADS)
+        n = MAX_PRE_THREADS;
+    for (unsigned i = 0; i < n; i++) {
+        p->rd[i] = (struct reader){.s = &p->s, .idx = i, .avx2 = dg_cpu_avx2()};
+        if (pthread_create(&p->tid[i], NULL, read_windows, &p->rd[i]) != 0)
+            break;
+        p->n_threads++;
+    }
+    if (p->n_threads == 0) {
+        ptrpath_sums_free(p);
+        return DG_E_NOMEM;
+    }
+    *out = p;
+    return DG_OK;
+}
+
+void
+ptrpath_sums_free(struct ptrpath_sums *p)
+{
+    if (p == NULL)
+        return;
+    atomic_store(&p->s.timed_out, true); /* the readers stop after their window */
+    sums_join(p);
+    free(p->s.sums);
+    free(p->s.mapped);
+    free(p);
+}
+
 dg_err
 ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
-             const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg)
+             const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg,
+             struct ptrpath_sums *pre)
 {
     struct search s = {.d = dump, .lim = lim};
-    const struct regions_info *info = regions_info_const(dump->map);
     struct qstate *st;
     size_t first = 0, slots = 64;
     dg_err rc = DG_OK;
@@ -680,18 +827,21 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         free(s.seen);
         return DG_E_NOMEM;
     }
-    s.word = info->word_size == 4 ? 4 : 8;
-    s.big = info->big_endian;
-    if (s.word == 8 && !s.big) { /* else every level reads every window */
-        size_t n_win = 0;
-
-        for (size_t r = 0; r < regions_va_count(s.d->map); r++)
-            n_win += (size_t)((regions_va_get(s.d->map, r)->len + WINDOW - 1) / WINDOW) + 1;
-        s.n_sums = n_win < MAX_SUMS ? n_win : MAX_SUMS;
-        s.sums = calloc(s.n_sums ? s.n_sums * SUM_WORDS : 1, sizeof *s.sums);
-        s.mapped = mapped_blocks(s.d->map, lim->max_offset);
+    /* with pre, the time limit counts from when it started */
+    s.t_end = pre != NULL ? pre->s.t_end : deadline_now() + lim->max_seconds;
+    if (pre != NULL && pre->lim.max_offset == lim->max_offset && sums_wait(pre)) {
+        /* the first level's summaries, made while the detectors finished */
+        s.word = pre->s.word;
+        s.big = pre->s.big;
+        s.sums = pre->s.sums;
+        s.n_sums = pre->s.n_sums;
+        s.mapped = pre->s.mapped;
+        s.sums_ready = true;
+        pre->s.sums = NULL;
+        pre->s.mapped = NULL;
+    } else {
+        sums_setup(&s);
     }
-    s.t_end = deadline_now() + lim->max_seconds;
     for (size_t i = 0; i < n && rc == DG_OK; i++) {
         st[i].stop = lim->max_depth;
         rc = add_node(&s, q[i].va, 0, NO_PARENT, 0, i);

@@ -51,10 +51,32 @@ struct ptrpath_query {
  * (the C library's own state) and is not followed either. */
 typedef bool (*ptrpath_root_fn)(void *arg, uint64_t at, char *name, size_t len, int *rank);
 
-/* Looks for a path from a root to each of the n keys of q. Returns DG_OK
- * (each query's rc says how it went), DG_E_UNAVAILABLE (a stream: the
- * memory is gone; every why says so) or DG_E_NOMEM. */
+/* The summaries of memory that the first level of every search makes as it
+ * reads (which 64 KiB blocks each window's words point into), made before
+ * the keys are known: ptrpath_sums_start() starts lim->threads - 1 threads
+ * reading the dump's writable memory and returns at once; ptrpath_find()
+ * given them reads what is left on its own thread, waits for the rest and
+ * then reads, at every level, only the windows that may point near a
+ * target. So a caller with idle threads (the detectors' finish() running on
+ * one) moves most of the search's cost there. The dump and its map must
+ * stay as they are until ptrpath_sums_free(), which stops the threads
+ * (after the window each is reading) and frees what ptrpath_find() did not
+ * take. Returns DG_OK (*out set), DG_E_UNSUPPORTED (one thread, an input
+ * that cannot be read again, a word size or byte order other than 64-bit
+ * little-endian: nothing to start) or DG_E_NOMEM; *out is NULL then. */
+struct ptrpath_sums;
+dg_err ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
+                          struct ptrpath_sums **out);
+void ptrpath_sums_free(struct ptrpath_sums *sums);
+
+/* Looks for a path from a root to each of the n keys of q, with the
+ * summaries pre (NULL: the first level makes them; a pre whose reading
+ * failed or ran out of time is not used, and lim->max_seconds counts from
+ * its start). Returns DG_OK (each query's rc says how it went),
+ * DG_E_UNAVAILABLE (a stream: the memory is gone; every why says so) or
+ * DG_E_NOMEM. */
 dg_err ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
-                    const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg);
+                    const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg,
+                    struct ptrpath_sums *pre);
 
 #endif

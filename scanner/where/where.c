@@ -603,7 +603,8 @@ run_paths(struct ctx *c, struct where_loc *locs)
 
     if (c->n_queries == 0)
         return;
-    rc = ptrpath_find(&c->dump, c->queries, c->n_queries, &lim, is_root, c);
+    rc = ptrpath_find(&c->dump, c->queries, c->n_queries, &lim, is_root, c,
+                      c->o != NULL ? c->o->prepared : NULL);
     for (size_t k = 0; k < c->n_queries; k++) {
         struct where_loc *w = &locs[c->query_of[k]];
         const struct ptrpath_query *q = &c->queries[k];
@@ -722,6 +723,27 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
     free(c);
     r->where = w;
     return DG_OK;
+}
+
+struct ptrpath_sums *
+where_prepare(const struct dg_input *in, const struct scan_result *r, const struct where_opts *o)
+{
+    struct ptrpath_limits lim = path_limits;
+    struct dg_dump dump = {.in = in, .map = r->map};
+    struct ptrpath_sums *sums = NULL;
+
+    lim.threads = o != NULL ? o->threads : 1;
+    /* pointer paths are searched in ELF cores only (attribute_one()) */
+    if (r->map == NULL || r->format == NULL || strcmp(r->format, "elf-core") != 0)
+        return NULL;
+    (void)ptrpath_sums_start(&dump, &lim, &sums);
+    return sums;
+}
+
+void
+where_prepared_free(struct ptrpath_sums *prepared)
+{
+    ptrpath_sums_free(prepared);
 }
 
 const struct where_loc *

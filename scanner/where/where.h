@@ -30,6 +30,8 @@
 #include "../engine/scan.h"
 #include "../input/input.h"
 
+struct ptrpath_sums;
+
 #define WHERE_MAX_FINDINGS 4096u  /* findings attributed per dump; the rest get none */
 #define WHERE_MAX_DEBUG_DIRS 16u
 
@@ -41,6 +43,7 @@ struct where_opts {
      * searched. The module itself is read at the path the dump names. */
     const char *const *debug_dirs;
     unsigned threads;            /* threads the pointer-path search may read with (the scan's) */
+    struct ptrpath_sums *prepared; /* where_prepare()'s, or NULL */
 };
 
 /* Where one finding sits; each string is "" when unknown. */
@@ -63,6 +66,18 @@ struct where_result {
     size_t n_modules;         /* module files used (build id matched) */
     double seconds;           /* time spent attributing */
 };
+
+/* Starts the part of attribution that needs no finding, the pointer-path
+ * search's first read of memory (ptrpath_sums_start()), on o->threads - 1
+ * threads beside the caller's, for a scan whose main pass found something:
+ * it runs while the detectors' finish() does. The caller puts the result in
+ * the where_opts it gives where_attribute() and frees it after with
+ * where_prepared_free(). NULL when nothing was started: not an ELF core,
+ * one thread, an input that cannot be read again, no memory. r->map and in
+ * must stay as they are until it is freed. */
+struct ptrpath_sums *where_prepare(const struct dg_input *in, const struct scan_result *r,
+                                   const struct where_opts *o);
+void where_prepared_free(struct ptrpath_sums *prepared);
 
 /* Attributes the findings of r (scanned from in, still open) under o (NULL:
  * no --debug-dir). Sets r->where (NULL when there is nothing to attribute).

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * test_ptrpath.c - the pointer-path search finds the same paths whether the
+ * first level makes its summaries of memory itself or takes them from
+ * ptrpath_sums_start() (made before the keys were known, by one or more
+ * threads), with one reader or several; summaries started and freed unused
+ * are stopped cleanly; a summary whose time ran out is not used.
+ *
+ * The dump is in memory: a "globals" region of roots and 40 MiB of
+ * writable heap (several 1 MiB windows, region ends not on a window) whose
+ * words are random data and pointer-like noise into the heap. Into it go
+ * chains root -> object -> object -> key, each hop pointing a little before
+ * the next object, and keys no root reaches.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../scanner/container/regions.h"
+#include "../../scanner/input/input.h"
+#include "../../scanner/where/ptrpath.h"
+#include "tap.h"
+
+#define GLOBALS_VA 0x400000ull
+#define GLOBALS_LEN (64u << 10)
+#define HEAP_VA 0x7f0000000000ull
+#define HEAP_LEN ((40u << 20) + 4096u * 3)
+#define N_CHAINS 6
+#define N_LOST 2
+
+static uint64_t
+next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void
+put(uint8_t *file, uint64_t off, uint64_t v)
+{
+    memcpy(file + off, &v, 8);
+}
+
+/* A word at a globals address is a root ("g+0x..."). */
+static bool
+is_root(void *arg, uint64_t at, char *name, size_t len, int *rank)
+{
+    (void)arg;
+    *rank = 0;
+    if (at < GLOBALS_VA || at >= GLOBALS_VA + GLOBALS_LEN)
+        return false;
+    snprintf(name, len, "g+0x%llx", (unsigned long long)(at - GLOBALS_VA));
+    *rank = 3;
+    return true;
+}
+
+static const struct ptrpath_limits base_lim = {
+    .max_depth = 6, .max_level_nodes = 64, .max_nodes = 1024, .max_seconds = 60.0,
+    .max_offset = 512, .good_rank = 3, .extra_depth = 2, .threads = 1,
+};
+
+static void
+run(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads, unsigned pre_threads,
+    double pre_seconds, struct ptrpath_query *q, dg_err *rc)
+{
+    struct ptrpath_limits lim = base_lim;
+    struct ptrpath_sums *pre = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        q[i] = (struct ptrpath_query){.va = keys[i]};
+    if (pre_threads > 0) {
+        struct ptrpath_limits plim = base_lim;
+
+        plim.threads = pre_threads;
+        plim.max_seconds = pre_seconds;
+        if (ptrpath_sums_start(d, &plim, &pre) != DG_OK)
+            pre = NULL;
+    }
+    lim.threads = threads;
+    *rc = ptrpath_find(d, q, n, &lim, is_root, NULL, pre);
+    ptrpath_sums_free(pre);
+}
+
+int
+main(void)
+{
+    struct tap t = {0};
+    size_t file_len = GLOBALS_LEN + HEAP_LEN;
+    uint8_t *file = malloc(file_len);
+    struct dg_regions *map = regions_new();
+    struct dg_input in;
+    struct dg_dump d;
+    uint64_t seed = 0x2545F4914F6CDD1Dull, keys[N_CHAINS + N_LOST];
+    struct ptrpath_query ref[N_CHAINS + N_LOST], got[N_CHAINS + N_LOST];
+    dg_err rc_ref, rc;
+    size_t n = N_CHAINS + N_LOST;
+    bool found_all = true;
+
+    if (!tap_check(&t, file != NULL && map != NULL, "dump made"))
+        return tap_done(&t);
+    /* globals zero but for the roots; the heap random words, one in 64 of
+     * them pointer-like noise into the heap */
+    memset(file, 0, GLOBALS_LEN);
+    for (uint64_t off = GLOBALS_LEN; off + 8 <= file_len; off += 8) {
+        uint64_t r = next(&seed);
+
+        put(file, off, (r & 63) == 0 ? HEAP_VA + (next(&seed) % HEAP_LEN & ~7ull) : r);
+    }
+    /* chains: a global -> 3 objects -> the key, each pointer 0x10 before its
+     * target (a path says "+0x38": from the value to the next pointer) */
+    for (size_t c = 0; c < N_CHAINS + N_LOST; c++) {
+        uint64_t obj[4], root = GLOBALS_VA + 0x100 * (c + 1);
+
+        for (int k = 0; k < 4; k++)
+            obj[k] = HEAP_VA + 0x1000 + (next(&seed) % (HEAP_LEN - 0x2000) & ~7ull);
+        keys[c] = obj[3];
+        for (int k = 0; k < 3; k++) /* obj[k]'s word at +0x28 points 0x10 before obj[k + 1] */
+            put(file, GLOBALS_LEN + (obj[k] - HEAP_VA) + 0x28, obj[k + 1] - 0x10);
+        if (c < N_CHAINS)
+            put(file, root - GLOBALS_VA, obj[0] - 0x10);
+    }
+    {
+        struct dg_region g = {.off = 0, .len = GLOBALS_LEN, .va = GLOBALS_VA, .has_va = true,
+                              .perms = DG_PERM_R | DG_PERM_W, .kind = DG_SPAN_MODULE,
+                              .thread = -1};
+        struct dg_region h = {.off = GLOBALS_LEN, .len = HEAP_LEN, .va = HEAP_VA,
+                              .has_va = true, .perms = DG_PERM_R | DG_PERM_W,
+                              .kind = DG_SPAN_HEAP, .thread = -1};
+
+        regions_claim(map, &g, REGIONS_PRIO_MEMORY);
+        regions_claim(map, &h, REGIONS_PRIO_MEMORY);
+        regions_info(map)->word_size = 8;
+        regions_info(map)->format = "elf-core";
+        if (!tap_check(&t, regions_finish(map, file_len) == DG_OK, "regions finished"))
+            return tap_done(&t);
+    }
+    input_open_memory("mem", file, file_len, &in);
+    d = (struct dg_dump){.in = &in, .map = map};
+
+    run(&d, keys, n, 1, 0, 0, ref, &rc_ref);
+    for (size_t i = 0; i < N_CHAINS; i++)
+        found_all &= ref[i].rc == DG_OK && strncmp(ref[i].path, "g+0x", 4) == 0 &&
+                     strstr(ref[i].path, " -> +0x38 -> +0x38 -> +0x38 -> key at +0x10") != NULL;
+    tap_check(&t, rc_ref == DG_OK && found_all, "one reader: every chain found (%s)",
+              ref[0].path);
+    tap_check(&t, ref[N_CHAINS].rc != DG_OK && ref[N_CHAINS + 1].rc != DG_OK,
+              "the keys no root reaches: no path (%s)", ref[N_CHAINS].why);
+
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        for (unsigned pre = 0; pre <= 3; pre += 1) {
+            bool same = true;
+
+            run(&d, keys, n, threads, pre, 60.0, got, &rc);
+            for (size_t i = 0; i < n; i++)
+                same &= got[i].rc == ref[i].rc && strcmp(got[i].path, ref[i].path) == 0 &&
+                        strcmp(got[i].why, ref[i].why) == 0;
+            if (pre >= 2)
+                tap_check(&t, rc == DG_OK && same,
+                          "%u reader(s), summaries made before by %u threads: the same paths",
+                          threads, pre);
+            else
+                tap_check(&t, rc == DG_OK && same,
+                          "%u reader(s), summaries made by the first level (pre %u): the same "
+                          "paths", threads, pre);
+        }
+    }
+    /* started and freed unused: the threads stop (ASan/TSan see the rest) */
+    for (int i = 0; i < 20; i++) {
+        struct ptrpath_limits plim = base_lim;
+        struct ptrpath_sums *pre = NULL;
+
+        plim.threads = 3;
+        if (ptrpath_sums_start(&d, &plim, &pre) != DG_OK || pre == NULL) {
+            tap_check(&t, false, "summaries start");
+            break;
+        }
+        ptrpath_sums_free(pre);
+    }
+    tap_check(&t, true, "summaries started and freed unused, 20 times");
+    /* no time at all for the summaries: they are not used, and the search
+     * ends in its (shared) time limit instead of answering wrongly */
+    run(&d, keys, n, 2, 2, 0.0, got, &rc);
+    {
+        bool none_wrong = true;
+
+        for (size_t i = 0; i < n; i++)
+            none_wrong &= got[i].rc != DG_OK || strcmp(got[i].path, ref[i].path) == 0;
+        tap_check(&t, rc == DG_OK && none_wrong, "summaries out of time: no wrong path");
+    }
+    {
+        struct ptrpath_limits one = base_lim;
+        struct ptrpath_sums *pre = (struct ptrpath_sums *)1;
+
+        tap_check(&t, ptrpath_sums_start(&d, &one, &pre) == DG_E_UNSUPPORTED && pre == NULL,
+                  "one thread: nothing to start");
+    }
+    input_close(&in);
+    regions_free(map);
+    free(file);
+    return tap_done(&t);
+}
