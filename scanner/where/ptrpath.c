@@ -90,7 +90,7 @@ struct search {
     size_t seen_mask;
     double t_end;
     atomic_bool timed_out;
-    atomic_size_t next_win; /* next_window(): the next window no reader of summaries took */
+    atomic_size_t next_win; /* read_windows(): the next window no reader has taken */
     uint64_t pages[(1u << PAGE_BITS) / 64]; /* scan_level(): target pages, hashed */
     /* Per window (by number, in reading order, the same at every level):
      * the 64 KiB blocks of address space its pointer-like words point into,
@@ -236,14 +236,13 @@ seen_add(struct search *s, uint64_t at, size_t q)
     return true;
 }
 
-/* One reader of a level: the windows of writable memory (the windows of all
- * regions counted in order) that next_window() gives it. */
+/* One reader of a level, or of summaries only: windows of writable memory
+ * (the windows of all regions counted in order; read_windows()). */
 struct reader {
     struct search *s;
     const struct target *t;   /* NULL, n_t 0: summaries only (ptrpath_sums_start()) */
     size_t n_t, cap;
     uint64_t gmin, gmax;
-    unsigned idx, step;
     bool avx2;        /* dg_cpu_avx2() */
     uint64_t *sum;    /* the summary to fill for the window being read, or NULL */
     uint64_t last_blk; /* sum_add(): the block of the word it looked at last */
@@ -284,9 +283,11 @@ consider(struct reader *rd, uint64_t at, uint64_t v)
 
     if ((tg = find_target(rd->t, rd->n_t, s->lim->max_offset, v)) == NULL)
         return;
-    if (rd->n == rd->cap) { /* keep the best half */
+    if (rd->n == 2 * rd->cap) {
+        /* keep the best cap: they hold every hit of this reader that can be
+         * among the level's best cap, whichever windows it read */
         qsort(rd->h, rd->n, sizeof *rd->h, cmp_hit);
-        rd->n = rd->cap / 2;
+        rd->n = rd->cap;
     }
     rd->h[rd->n++] = (struct hit){.at = at, .val = v, .off = tg->hi - v + tg->cost,
                                   .parent = tg->node};
@@ -360,22 +361,11 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
     }
 }
 
-/* The number of the window reader rd reads after window last (SIZE_MAX:
- * its first). A level's reader takes every step-th window from idx, the
- * same split at every run (a reader's hits are capped: which hits are kept
- * may depend on the split). A reader of summaries only takes the next
- * window no reader has taken (s->next_win), as the caller's thread joins
- * the others late. Either way the numbers grow. */
-static size_t
-next_window(struct reader *rd, size_t last)
-{
-    if (rd->n_t == 0)
-        return atomic_fetch_add(&rd->s->next_win, 1);
-    return last == SIZE_MAX ? rd->idx : last + rd->step;
-}
-
-/* Reads the windows next_window() gives it (walking the regions once),
- * filling their summaries on the first level and collecting hits. */
+/* Reads the windows it takes in turn with the other readers (s->next_win:
+ * the next window no reader has taken; the numbers a reader takes grow, so
+ * it walks the regions once), filling their summaries on the first level
+ * and collecting hits. Which reader reads which window changes from run to
+ * run; what a level finds does not (consider()). */
 static void *
 read_windows(void *arg)
 {
@@ -383,9 +373,9 @@ read_windows(void *arg)
     struct search *s = rd->s;
     const struct dg_regions *map = s->d->map;
     uint8_t *buf = malloc(WINDOW);
-    size_t w_no = 0, claim = next_window(rd, SIZE_MAX);
+    size_t w_no = 0, claim = atomic_fetch_add(&s->next_win, 1);
 
-    rd->h = malloc((rd->cap > 0 ? rd->cap : 1) * sizeof *rd->h);
+    rd->h = malloc((rd->cap > 0 ? 2 * rd->cap : 1) * sizeof *rd->h);
     rd->n = 0;
     rd->rc = rd->h != NULL && buf != NULL ? DG_OK : DG_E_NOMEM;
     for (size_t r = 0; rd->rc == DG_OK && r < regions_va_count(map) && !atomic_load(&s->timed_out);
@@ -401,7 +391,7 @@ read_windows(void *arg)
 
             if (w_no != claim)
                 continue;
-            claim = next_window(rd, claim);
+            claim = atomic_fetch_add(&s->next_win, 1);
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
             if (s->sums != NULL && w_no < s->n_sums) {
@@ -482,9 +472,10 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
             bit_set(s->pages, page_bit(pg));
         }
     }
+    atomic_store(&s->next_win, 0);
     for (unsigned i = 0; i < n_rd; i++) {
         rd[i] = (struct reader){.s = s, .t = t, .n_t = n_t, .cap = cap, .gmin = gmin,
-                                .gmax = gmax, .idx = i, .step = n_rd, .avx2 = avx2, .rc = DG_OK};
+                                .gmax = gmax, .avx2 = avx2, .rc = DG_OK};
         /* a share whose thread does not start is read here below */
         started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
     }
@@ -730,7 +721,7 @@ sums_wait(struct ptrpath_sums *p)
     struct reader *me = &p->rd[MAX_PRE_THREADS];
 
     if (!p->joined) {
-        *me = (struct reader){.s = &p->s, .idx = MAX_PRE_THREADS, .avx2 = dg_cpu_avx2()};
+        *me = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
         read_windows(me);
     }
     sums_join(p);
@@ -770,7 +761,7 @@ ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
     if (n > MAX_PRE_THREADS)
         n = MAX_PRE_THREADS;
     for (unsigned i = 0; i < n; i++) {
-        p->rd[i] = (struct reader){.s = &p->s, .idx = i, .avx2 = dg_cpu_avx2()};
+        p->rd[i] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
         if (pthread_create(&p->tid[i], NULL, read_windows, &p->rd[i]) != 0)
             break;
         p->n_threads++;
