@@ -730,8 +730,8 @@ sums_wait(struct ptrpath_sums *p)
     for (unsigned i = 0; i < p->n_threads; i++)
         if (p->rd[i].rc != DG_OK)
             return false;
-    return p->s.sums != NULL && p->s.mapped != NULL && !atomic_load(&p->s.sums_broken) &&
-           !atomic_load(&p->s.timed_out);
+    return p->s.sums != NULL && !atomic_load(&p->s.sums_broken) &&
+           !atomic_load(&p->s.timed_out); /* mapped may be NULL: no filter */
 }
 
 dg_err
@@ -752,7 +752,7 @@ ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
     p->s.lim = &p->lim;
     p->s.t_end = deadline_now() + lim->max_seconds;
     sums_setup(&p->s);
-    if (p->s.word != 8 || p->s.big || p->s.sums == NULL || p->s.mapped == NULL) {
+    if (p->s.word != 8 || p->s.big || p->s.sums == NULL) {
         dg_err rc = p->s.word != 8 || p->s.big ? DG_E_UNSUPPORTED : DG_E_NOMEM;
 
         ptrpath_sums_free(p);
