@@ -254,17 +254,26 @@ stream_ended(void *arg, uint64_t length)
     finish_info(e->out);
 }
 
+/* Attribution's options for a scan under opts. */
+static struct where_opts
+where_opts_of(const struct scan_opts *opts)
+{
+    struct where_opts wo = opts->where != NULL ? *opts->where : (struct where_opts){0};
+
+    wo.threads = opts->threads;
+    return wo;
+}
+
 /* Every chunk scanned: when something was found, attribution's first read
  * of memory starts beside the detectors' finish() (where_prepare()). */
 static void
 chunks_scanned(void *arg, const struct dg_sink *found)
 {
     struct hooks_state *e = arg;
-    struct where_opts wo = e->opts->where != NULL ? *e->opts->where : (struct where_opts){0};
+    struct where_opts wo = where_opts_of(e->opts);
 
     if (found->n == 0 || e->opts->threads < 2)
         return;
-    wo.threads = e->opts->threads;
     e->prepared = where_prepare(e->in, e->out, &wo);
 }
 
@@ -338,9 +347,8 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     identity_group(out);
     identity_name_from_dump(out);
     if (out->n_findings > 0) { /* while the input is open; costs nothing without findings */
-        struct where_opts wo = opts->where != NULL ? *opts->where : (struct where_opts){0};
+        struct where_opts wo = where_opts_of(opts);
 
-        wo.threads = opts->threads;
         wo.prepared = end.prepared;
         (void)where_attribute(in, out, &wo);
     }

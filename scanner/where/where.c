@@ -589,17 +589,26 @@ queue_paths(struct ctx *c, size_t i, const struct scan_finding *f, struct where_
     }
 }
 
+/* The pointer-path search's limits under o (NULL: one thread): the same for
+ * where_prepare()'s summaries and the search that takes them. */
+static struct ptrpath_limits
+limits_for(const struct where_opts *o)
+{
+    struct ptrpath_limits lim = path_limits;
+
+    lim.threads = o != NULL ? o->threads : 1;
+    return lim;
+}
+
 /* Runs the queued searches together (one pass over memory per level) and
  * gives each finding the path to its own place, else to the first copy
  * that has one, else why there is none. */
 static void
 run_paths(struct ctx *c, struct where_loc *locs)
 {
-    struct ptrpath_limits lim = path_limits;
+    struct ptrpath_limits lim = limits_for(c->o);
     double t0 = deadline_now();
     dg_err rc;
-
-    lim.threads = c->o != NULL ? c->o->threads : 1;
 
     if (c->n_queries == 0)
         return;
@@ -728,11 +737,10 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
 struct ptrpath_sums *
 where_prepare(const struct dg_input *in, const struct scan_result *r, const struct where_opts *o)
 {
-    struct ptrpath_limits lim = path_limits;
+    struct ptrpath_limits lim = limits_for(o);
     struct dg_dump dump = {.in = in, .map = r->map};
     struct ptrpath_sums *sums = NULL;
 
-    lim.threads = o != NULL ? o->threads : 1;
     /* pointer paths are searched in ELF cores only (attribute_one()) */
     if (r->map == NULL || r->format == NULL || strcmp(r->format, "elf-core") != 0)
         return NULL;
