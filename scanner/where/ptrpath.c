@@ -18,7 +18,9 @@
  * all of it, input_reads_back()). Nothing is indexed, but while the first
  * level reads a window it notes which 64 KiB blocks of address space the
  * window's pointer-like words point into (512 bytes a window, hashed;
- * words that point where the dump has no memory left out); a later level
+ * words that point where the dump has no memory left out: a vector test
+ * against a few intervals covering the dump's memory drops most of them,
+ * a hashed map of its 64 KiB blocks the rest); a later level
  * reads only the windows whose blocks meet its targets'. The summaries need
  * no key, so a caller with idle threads can have them made beforehand
  * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
@@ -43,6 +45,7 @@
 #define MAX_SUMS 16384u /* windows summarised (16 GiB of writable memory, 8 MiB) */
 #define MAPPED_BITS 20u /* the dump's 64 KiB blocks of address space, hashed: 128 KiB */
 #define MAPPED_MAX_BLOCKS (1ull << 24) /* more (1 TiB of mappings): no such filter */
+#define N_COVER 4u      /* intervals of address space the vector test keeps */
 #define NO_PARENT SIZE_MAX
 
 struct node {
@@ -109,6 +112,15 @@ struct search {
      * the summaries (a library's offsets and sizes look like addresses and
      * would fill them). NULL: every pointer-like word goes in. */
     uint64_t *mapped;
+    /* At most N_COVER intervals of user address space ([lo, lo + span])
+     * that hold every block of the mapped filter exactly, the wide gaps
+     * between the dump's memory left out (a JVM's heap below 4 GiB, the
+     * executable's at 0x55..., libraries and stacks at 0x7f...). Most
+     * words that look like user addresses lie in those gaps; the vector
+     * test drops them before any lookup. n_cover 0: the dump has no user
+     * memory, and every user address counts. */
+    uint64_t cover_lo[N_COVER], cover_span[N_COVER];
+    unsigned n_cover;
 };
 
 /* Bit b of a bit set of 64-bit words: set it, test it. */
@@ -160,6 +172,105 @@ mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
             bit_set(m, mapped_bit(blk));
     }
     return m;
+}
+
+/* Swaps gaps k - 1 and k. */
+static void
+gap_swap(uint64_t *lo, uint64_t *hi, unsigned k)
+{
+    uint64_t a = lo[k], b = hi[k];
+
+    lo[k] = lo[k - 1];
+    hi[k] = hi[k - 1];
+    lo[k - 1] = a;
+    hi[k - 1] = b;
+}
+
+/* Keeps the gap [lo, hi] among the N_COVER - 1 widest (widest first). */
+static void
+gap_keep(uint64_t *g_lo, uint64_t *g_hi, unsigned *n, uint64_t lo, uint64_t hi)
+{
+    unsigned k;
+
+    if (*n < N_COVER - 1)
+        k = (*n)++;
+    else if (hi - lo > g_hi[N_COVER - 2] - g_lo[N_COVER - 2])
+        k = N_COVER - 2;
+    else
+        return;
+    g_lo[k] = lo;
+    g_hi[k] = hi;
+    for (; k > 0 && g_hi[k] - g_lo[k] > g_hi[k - 1] - g_lo[k - 1]; k--)
+        gap_swap(g_lo, g_hi, k);
+}
+
+/* struct search's cover: the dump's user memory, each region from
+ * max_offset below it, by 64 KiB blocks (what mapped_blocks() sets), as
+ * N_COVER intervals or fewer, the N_COVER - 1 widest gaps between them cut
+ * out. One pass over the regions in address order. */
+static void
+cover_build(struct search *s)
+{
+    const struct dg_regions *map = s->d->map;
+    uint64_t first = 0, last = 0, gap_lo[N_COVER - 1] = {0}, gap_hi[N_COVER - 1] = {0};
+    unsigned n_gaps = 0;
+    bool any = false;
+
+    s->n_cover = 0;
+    for (size_t r = 0; r < regions_va_count(map); r++) {
+        const struct dg_region *reg = regions_va_get(map, r);
+        uint64_t lo = reg->va > s->lim->max_offset ? reg->va - s->lim->max_offset : 0;
+        uint64_t hi = reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1 : UINT64_MAX;
+
+        if (reg->len == 0 || hi < USER_VA_START || lo >= USER_VA_END)
+            continue;
+        lo = (lo < USER_VA_START ? USER_VA_START : lo) >> 16 << 16;
+        hi = (hi >= USER_VA_END ? USER_VA_END - 1 : hi) | 0xffffu;
+        if (!any) {
+            first = lo;
+            last = hi;
+            any = true;
+            continue;
+        }
+        if (lo > last + 1)
+            gap_keep(gap_lo, gap_hi, &n_gaps, last + 1, lo - 1);
+        if (hi > last)
+            last = hi;
+    }
+    if (!any)
+        return;
+    /* the kept gaps in address order cut [first, last] into intervals */
+    for (unsigned i = 1; i < n_gaps; i++)
+        for (unsigned k = i; k > 0 && gap_lo[k] < gap_lo[k - 1]; k--)
+            gap_swap(gap_lo, gap_hi, k);
+    for (unsigned i = 0; i <= n_gaps; i++) {
+        uint64_t lo = i == 0 ? first : gap_hi[i - 1] + 1, hi = i == n_gaps ? last : gap_lo[i] - 1;
+
+        s->cover_lo[s->n_cover] = lo;
+        s->cover_span[s->n_cover++] = hi - lo;
+    }
+}
+
+/* True if v lies in s's cover (in user address space when it has none). */
+static inline bool
+covered(const struct search *s, uint64_t v)
+{
+    if (s->n_cover == 0)
+        return v - USER_VA_START < USER_VA_END - USER_VA_START;
+    for (unsigned i = 0; i < s->n_cover; i++)
+        if (v - s->cover_lo[i] <= s->cover_span[i])
+            return true;
+    return false;
+}
+
+/* True if [lo, hi] lies in one interval of s's cover. */
+static bool
+in_cover(const struct search *s, uint64_t lo, uint64_t hi)
+{
+    for (unsigned i = 0; i < s->n_cover; i++)
+        if (lo - s->cover_lo[i] <= s->cover_span[i] && hi - s->cover_lo[i] <= s->cover_span[i])
+            return true;
+    return false;
 }
 
 static int
@@ -244,6 +355,7 @@ struct reader {
     size_t n_t, cap;
     uint64_t gmin, gmax;
     bool avx2;        /* dg_cpu_avx2() */
+    bool tcov;        /* every target lies in s's cover: a word outside it is no hit */
     uint64_t *sum;    /* the summary to fill for the window being read, or NULL */
     uint64_t last_blk; /* sum_add(): the block of the word it looked at last */
     struct hit *h;
@@ -299,39 +411,54 @@ consider(struct reader *rd, uint64_t at, uint64_t v)
 DG_TARGET_AVX2 static size_t
 scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
 {
+    const struct search *s = rd->s;
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
     const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
     const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
-    const __m256i ulo = _mm256_set1_epi64x((long long)USER_VA_START);
-    const __m256i uspan = _mm256_set1_epi64x((long long)((USER_VA_END - 1 - USER_VA_START) ^ 0x8000000000000000ull));
+    const bool want_cov = s->n_cover > 0 && (rd->sum != NULL || rd->tcov);
+    __m256i clo[N_COVER], cspan[N_COVER];
     size_t k = 0;
 
+    /* the cover's intervals, the first repeated where there are fewer
+     * (USER_VA_START to USER_VA_END when there is none) */
+    for (unsigned i = 0; i < N_COVER; i++) {
+        unsigned c = i < s->n_cover ? i : 0;
+        uint64_t l = s->n_cover > 0 ? s->cover_lo[c] : USER_VA_START;
+        uint64_t w = s->n_cover > 0 ? s->cover_span[c] : USER_VA_END - 1 - USER_VA_START;
+
+        clo[i] = _mm256_set1_epi64x((long long)l);
+        cspan[i] = _mm256_set1_epi64x((long long)(w ^ 0x8000000000000000ull));
+    }
     for (; k + 32 <= got; k += 32) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k));
-        __m256i d = _mm256_xor_si256(_mm256_sub_epi64(v, lo), sign);
-        unsigned out = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(d, span)));
+        unsigned in = 0, cov = 15u, uin;
 
-        if (rd->sum != NULL) {
-            __m256i du = _mm256_xor_si256(_mm256_sub_epi64(v, ulo), sign);
-            unsigned uin = ~(unsigned)_mm256_movemask_pd(
-                               _mm256_castsi256_pd(_mm256_cmpgt_epi64(du, uspan))) & 15u;
+        if (want_cov || (rd->sum != NULL && s->n_cover == 0)) {
+            __m256i out = _mm256_set1_epi64x(-1);
 
-            for (; uin != 0; uin &= uin - 1) {
-                uint64_t w;
-
-                memcpy(&w, buf + k + 8 * (unsigned)__builtin_ctz(uin), 8);
-                sum_add(rd, w);
-            }
+            for (unsigned i = 0; i < N_COVER; i++)
+                out = _mm256_and_si256(out, _mm256_cmpgt_epi64(
+                                                _mm256_xor_si256(_mm256_sub_epi64(v, clo[i]), sign),
+                                                cspan[i]));
+            cov = ~(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(out)) & 15u;
         }
+        uin = rd->sum != NULL ? cov : 0;
+        if (rd->n_t > 0) {
+            __m256i d = _mm256_xor_si256(_mm256_sub_epi64(v, lo), sign);
 
-        if (rd->n_t == 0)
-            continue;
-        for (unsigned in = ~out & 15u; in != 0; in &= in - 1) {
-            unsigned j = (unsigned)__builtin_ctz(in);
+            in = ~(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(d, span))) &
+                 (rd->tcov ? cov : 15u);
+        }
+        /* each word that may matter is taken out of the vector once, for
+         * the summary and for the targets both */
+        for (unsigned m = in | uin; m != 0; m &= m - 1) {
+            unsigned j = (unsigned)__builtin_ctz(m);
             uint64_t w;
 
             memcpy(&w, buf + k + 8 * j, 8);
-            if (page_may_hold(rd->s, w))
+            if (uin >> j & 1)
+                sum_add(rd, w);
+            if (in >> j & 1 && page_may_hold(s, w))
                 consider(rd, va + k + 8 * j, w);
         }
     }
@@ -340,7 +467,8 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
 #endif
 
 /* The little-endian 64-bit words of buf[0..got), the first at address va:
- * those inside [gmin, gmax] go to consider(). */
+ * those in s's cover go to the window's summary, those inside [gmin, gmax]
+ * to consider(). */
 static void
 scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
 {
@@ -354,7 +482,7 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
         uint64_t v;
 
         memcpy(&v, buf + k, 8);
-        if (rd->sum != NULL && v - USER_VA_START < USER_VA_END - USER_VA_START)
+        if (rd->sum != NULL && covered(rd->s, v))
             sum_add(rd, v);
         if (rd->n_t > 0 && v - rd->gmin <= rd->gmax - rd->gmin && page_may_hold(rd->s, v))
             consider(rd, va + k, v);
@@ -451,7 +579,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     bool started[MAX_READERS] = {false};
     unsigned n_rd = s->lim->threads > 1 && input_reads_back(s->d->in) ? s->lim->threads : 1;
     uint64_t gmin = t[0].lo, gmax = 0;
-    bool avx2 = dg_cpu_avx2();
+    bool avx2 = dg_cpu_avx2(), tcov = s->n_cover > 0;
     size_t n = 0;
     struct hit *h;
     dg_err rc = DG_OK;
@@ -468,6 +596,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
             bit_set(s->tsum, sum_bit(blk << 16));
         }
         gmax = t[i].hi > gmax ? t[i].hi : gmax;
+        tcov = tcov && in_cover(s, t[i].lo, t[i].hi);
         for (uint64_t pg = t[i].lo >> 12; pg <= t[i].hi >> 12; pg++) {
             bit_set(s->pages, page_bit(pg));
         }
@@ -475,7 +604,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     atomic_store(&s->next_win, 0);
     for (unsigned i = 0; i < n_rd; i++) {
         rd[i] = (struct reader){.s = s, .t = t, .n_t = n_t, .cap = cap, .gmin = gmin,
-                                .gmax = gmax, .avx2 = avx2, .rc = DG_OK};
+                                .gmax = gmax, .avx2 = avx2, .tcov = tcov, .rc = DG_OK};
         /* a share whose thread does not start is read here below */
         started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
     }
@@ -681,6 +810,7 @@ sums_setup(struct search *s)
     s->n_sums = n_win < MAX_SUMS ? n_win : MAX_SUMS;
     s->sums = calloc(s->n_sums ? s->n_sums * SUM_WORDS : 1, sizeof *s->sums);
     s->mapped = mapped_blocks(s->d->map, s->lim->max_offset);
+    cover_build(s);
 }
 
 /* ---- the first level's summaries, made before the keys are known ---- */
@@ -827,6 +957,9 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.sums = pre->s.sums;
         s.n_sums = pre->s.n_sums;
         s.mapped = pre->s.mapped;
+        memcpy(s.cover_lo, pre->s.cover_lo, sizeof s.cover_lo);
+        memcpy(s.cover_span, pre->s.cover_span, sizeof s.cover_span);
+        s.n_cover = pre->s.n_cover;
         s.sums_ready = true;
         pre->s.sums = NULL;
         pre->s.mapped = NULL;

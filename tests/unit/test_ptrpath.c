@@ -14,6 +14,11 @@
  * the next object, and keys no root reaches. With dense noise (a quarter of
  * the words) a level finds more hits than a reader keeps: the answers must
  * still not depend on how the windows were shared among readers.
+ *
+ * A second dump spreads its memory over seven places of the address space
+ * (more than the search's cover has intervals, so some gaps are merged)
+ * and chains hop between them, the last pointer of each lying below its
+ * key's region (in the max_offset below it that the cover must keep).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +147,89 @@ same_everywhere(struct tap *t, struct dg_dump *d, const uint64_t *keys, size_t n
     }
 }
 
+/* The spread dump: globals and six regions far apart, by VA. */
+#define SPREAD_LEN (256u << 10)
+static const uint64_t spread_va[] = {GLOBALS_VA,           0x10000000ull,        0x200000000000ull,
+                                     0x550000000000ull,    0x7f0000000000ull,    0x7f8000000000ull,
+                                     0x7ffc00000000ull};
+#define N_SPREAD (sizeof spread_va / sizeof spread_va[0])
+
+/* Chains from a global through regions 1..6 in a rotating order to a key 8
+ * bytes into a region, whose pointer (0x10 before it) lies below that
+ * region. Returns false when the regions cannot be made. */
+static bool
+spread_dump(struct tap *t, uint8_t *file, struct dg_regions *map, uint64_t *keys)
+{
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+
+    memset(file, 0, SPREAD_LEN);
+    for (uint64_t off = SPREAD_LEN; off + 8 <= N_SPREAD * SPREAD_LEN; off += 8)
+        put(file, off, next(&seed));
+    for (size_t c = 0; c < N_CHAINS; c++) {
+        uint64_t obj[4];
+
+        for (int k = 0; k < 3; k++) /* three objects in three other regions */
+            obj[k] = spread_va[1 + (c + 2 * (unsigned)k) % (N_SPREAD - 1)] + 0x1000 +
+                     (next(&seed) % (SPREAD_LEN - 0x2000) & ~7ull);
+        obj[3] = spread_va[1 + (c + 1) % (N_SPREAD - 1)] + 8; /* the key */
+        keys[c] = obj[3];
+        for (int k = 0; k < 3; k++) {
+            size_t r = 1 + (c + 2 * (unsigned)k) % (N_SPREAD - 1);
+
+            put(file, r * SPREAD_LEN + (obj[k] - spread_va[r]) + 0x28, obj[k + 1] - 0x10);
+        }
+        put(file, 0x100 * (c + 1), obj[0] - 0x10);
+    }
+    for (size_t r = 0; r < N_SPREAD; r++) {
+        struct dg_region g = {.off = r * SPREAD_LEN, .len = SPREAD_LEN, .va = spread_va[r],
+                              .has_va = true, .perms = DG_PERM_R | DG_PERM_W,
+                              .kind = r == 0 ? DG_SPAN_MODULE : DG_SPAN_HEAP, .thread = -1};
+
+        regions_claim(map, &g, REGIONS_PRIO_MEMORY);
+    }
+    regions_info(map)->word_size = 8;
+    regions_info(map)->format = "elf-core";
+    return tap_check(t, regions_finish(map, N_SPREAD * SPREAD_LEN) == DG_OK,
+                     "spread dump: regions finished");
+}
+
+/* The spread dump: every chain is found, however the windows are read. */
+static void
+spread_paths(struct tap *t)
+{
+    uint8_t *file = malloc(N_SPREAD * SPREAD_LEN);
+    struct dg_regions *map = regions_new();
+    uint64_t keys[N_CHAINS];
+    struct ptrpath_query got[N_CHAINS];
+    struct dg_input in;
+    struct dg_dump d;
+
+    if (!tap_check(t, file != NULL && map != NULL, "spread dump made") ||
+        !spread_dump(t, file, map, keys)) {
+        free(file);
+        regions_free(map);
+        return;
+    }
+    input_open_memory("spread", file, N_SPREAD * SPREAD_LEN, &in);
+    d = (struct dg_dump){.in = &in, .map = map};
+    for (unsigned threads = 1; threads <= 2; threads++)
+        for (unsigned pre = 0; pre <= 2; pre += 2) {
+            bool all = true;
+            dg_err rc;
+
+            run(&d, keys, N_CHAINS, threads, pre, 60.0, got, &rc);
+            for (size_t i = 0; i < N_CHAINS; i++)
+                all &= got[i].rc == DG_OK && strncmp(got[i].path, "g+0x", 4) == 0 &&
+                       strstr(got[i].path, " -> +0x38 -> +0x38 -> +0x38 -> key at +0x10") != NULL;
+            tap_check(t, rc == DG_OK && all,
+                      "spread over 7 places, %u reader(s), summaries before by %u threads: "
+                      "every chain found (%s)", threads, pre, got[0].rc == DG_OK ? got[0].path : got[0].why);
+        }
+    input_close(&in);
+    regions_free(map);
+    free(file);
+}
+
 int
 main(void)
 {
@@ -227,6 +315,7 @@ main(void)
     tap_check(&t, rc_ref == DG_OK && ref[0].rc == DG_OK, "dense pointers, one reader: %s",
               ref[0].path);
     same_everywhere(&t, &d, keys, n, ref, "dense pointers");
+    spread_paths(&t);
 
     input_close(&in);
     regions_free(map);
