@@ -457,7 +457,11 @@ describe(struct module *m, uint64_t va, struct where_loc *w)
         const char *path = dbg != NULL ? m->debug.path : m->main.path;
 
         m->dv_tried = true;
-        if (dwarfvars_open(path, &m->dv, err, sizeof err) != DG_OK)
+        /* a file without DWARF is not handed to libdwarf, which reads its
+         * whole symbol table before it says so */
+        if ((section_named(dbg != NULL ? dbg : m->main.elf, ".debug_info") == NULL &&
+             section_named(dbg != NULL ? dbg : m->main.elf, ".zdebug_info") == NULL) ||
+            dwarfvars_open(path, &m->dv, err, sizeof err) != DG_OK)
             dg_strlcpyf(m->note, sizeof m->note,
                         "no debug information for %s (looked for its build id under "
                         "/usr/lib/debug and --debug-dir, and for its .gnu_debuglink)",
