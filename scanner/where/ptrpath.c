@@ -117,10 +117,12 @@ struct search {
      * between the dump's memory left out (a JVM's heap below 4 GiB, the
      * executable's at 0x55..., libraries and stacks at 0x7f...). Most
      * words that look like user addresses lie in those gaps; the vector
-     * test drops them before any lookup. n_cover 0: the dump has no user
+     * test drops them before any lookup. n 0: the dump has no user
      * memory, and every user address counts. */
-    uint64_t cover_lo[N_COVER], cover_span[N_COVER];
-    unsigned n_cover;
+    struct cover {
+        uint64_t lo[N_COVER], span[N_COVER];
+        unsigned n;
+    } cover;
 };
 
 /* Bit b of a bit set of 64-bit words: set it, test it. */
@@ -150,6 +152,16 @@ mapped_bit(uint64_t blk)
     return (blk * 0xff51afd7ed558ccdull) >> (64 - MAPPED_BITS);
 }
 
+/* The addresses [*lo, *hi] a pointer near region reg may hold: the region
+ * and the max_offset bytes below it. False for an empty region. */
+static bool
+region_reach(const struct dg_region *reg, uint64_t max_offset, uint64_t *lo, uint64_t *hi)
+{
+    *lo = reg->va > max_offset ? reg->va - max_offset : 0;
+    *hi = reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1 : UINT64_MAX;
+    return reg->len != 0;
+}
+
 /* struct search's mapped filter for the dump's memory regions, or NULL when
  * they span more than MAPPED_MAX_BLOCKS blocks (or on no memory). */
 static uint64_t *
@@ -158,11 +170,9 @@ mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
     uint64_t *m = calloc((1u << MAPPED_BITS) / 64, sizeof *m), blocks = 0;
 
     for (size_t r = 0; m != NULL && r < regions_va_count(map); r++) {
-        const struct dg_region *reg = regions_va_get(map, r);
-        uint64_t lo = reg->va > max_offset ? reg->va - max_offset : 0;
-        uint64_t hi = reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1 : UINT64_MAX;
+        uint64_t lo, hi;
 
-        if (reg->len == 0)
+        if (!region_reach(regions_va_get(map, r), max_offset, &lo, &hi))
             continue;
         if ((blocks += (hi >> 16) - (lo >> 16) + 1) > MAPPED_MAX_BLOCKS) {
             free(m);
@@ -216,13 +226,12 @@ cover_build(struct search *s)
     unsigned n_gaps = 0;
     bool any = false;
 
-    s->n_cover = 0;
+    s->cover.n = 0;
     for (size_t r = 0; r < regions_va_count(map); r++) {
-        const struct dg_region *reg = regions_va_get(map, r);
-        uint64_t lo = reg->va > s->lim->max_offset ? reg->va - s->lim->max_offset : 0;
-        uint64_t hi = reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1 : UINT64_MAX;
+        uint64_t lo, hi;
 
-        if (reg->len == 0 || hi < USER_VA_START || lo >= USER_VA_END)
+        if (!region_reach(regions_va_get(map, r), s->lim->max_offset, &lo, &hi) ||
+            hi < USER_VA_START || lo >= USER_VA_END)
             continue;
         lo = (lo < USER_VA_START ? USER_VA_START : lo) >> 16 << 16;
         hi = (hi >= USER_VA_END ? USER_VA_END - 1 : hi) | 0xffffu;
@@ -246,8 +255,8 @@ cover_build(struct search *s)
     for (unsigned i = 0; i <= n_gaps; i++) {
         uint64_t lo = i == 0 ? first : gap_hi[i - 1] + 1, hi = i == n_gaps ? last : gap_lo[i] - 1;
 
-        s->cover_lo[s->n_cover] = lo;
-        s->cover_span[s->n_cover++] = hi - lo;
+        s->cover.lo[s->cover.n] = lo;
+        s->cover.span[s->cover.n++] = hi - lo;
     }
 }
 
@@ -255,10 +264,10 @@ cover_build(struct search *s)
 static inline bool
 covered(const struct search *s, uint64_t v)
 {
-    if (s->n_cover == 0)
+    if (s->cover.n == 0)
         return v - USER_VA_START < USER_VA_END - USER_VA_START;
-    for (unsigned i = 0; i < s->n_cover; i++)
-        if (v - s->cover_lo[i] <= s->cover_span[i])
+    for (unsigned i = 0; i < s->cover.n; i++)
+        if (v - s->cover.lo[i] <= s->cover.span[i])
             return true;
     return false;
 }
@@ -267,8 +276,8 @@ covered(const struct search *s, uint64_t v)
 static bool
 in_cover(const struct search *s, uint64_t lo, uint64_t hi)
 {
-    for (unsigned i = 0; i < s->n_cover; i++)
-        if (lo - s->cover_lo[i] <= s->cover_span[i] && hi - s->cover_lo[i] <= s->cover_span[i])
+    for (unsigned i = 0; i < s->cover.n; i++)
+        if (lo - s->cover.lo[i] <= s->cover.span[i] && hi - s->cover.lo[i] <= s->cover.span[i])
             return true;
     return false;
 }
@@ -415,16 +424,16 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
     const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
     const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
-    const bool want_cov = s->n_cover > 0 && (rd->sum != NULL || rd->tcov);
+    const bool need_cov = rd->sum != NULL || rd->tcov; /* tcov: the cover has intervals */
     __m256i clo[N_COVER], cspan[N_COVER];
     size_t k = 0;
 
     /* the cover's intervals, the first repeated where there are fewer
      * (USER_VA_START to USER_VA_END when there is none) */
     for (unsigned i = 0; i < N_COVER; i++) {
-        unsigned c = i < s->n_cover ? i : 0;
-        uint64_t l = s->n_cover > 0 ? s->cover_lo[c] : USER_VA_START;
-        uint64_t w = s->n_cover > 0 ? s->cover_span[c] : USER_VA_END - 1 - USER_VA_START;
+        unsigned c = i < s->cover.n ? i : 0;
+        uint64_t l = s->cover.n > 0 ? s->cover.lo[c] : USER_VA_START;
+        uint64_t w = s->cover.n > 0 ? s->cover.span[c] : USER_VA_END - 1 - USER_VA_START;
 
         clo[i] = _mm256_set1_epi64x((long long)l);
         cspan[i] = _mm256_set1_epi64x((long long)(w ^ 0x8000000000000000ull));
@@ -433,7 +442,7 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
         __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k));
         unsigned in = 0, cov = 15u, uin;
 
-        if (want_cov || (rd->sum != NULL && s->n_cover == 0)) {
+        if (need_cov) {
             __m256i out = _mm256_set1_epi64x(-1);
 
             for (unsigned i = 0; i < N_COVER; i++)
@@ -579,7 +588,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     bool started[MAX_READERS] = {false};
     unsigned n_rd = s->lim->threads > 1 && input_reads_back(s->d->in) ? s->lim->threads : 1;
     uint64_t gmin = t[0].lo, gmax = 0;
-    bool avx2 = dg_cpu_avx2(), tcov = s->n_cover > 0;
+    bool avx2 = dg_cpu_avx2(), tcov = s->cover.n > 0;
     size_t n = 0;
     struct hit *h;
     dg_err rc = DG_OK;
@@ -957,9 +966,7 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.sums = pre->s.sums;
         s.n_sums = pre->s.n_sums;
         s.mapped = pre->s.mapped;
-        memcpy(s.cover_lo, pre->s.cover_lo, sizeof s.cover_lo);
-        memcpy(s.cover_span, pre->s.cover_span, sizeof s.cover_span);
-        s.n_cover = pre->s.n_cover;
+        s.cover = pre->s.cover;
         s.sums_ready = true;
         pre->s.sums = NULL;
         pre->s.mapped = NULL;

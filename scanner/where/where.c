@@ -455,12 +455,13 @@ describe(struct module *m, uint64_t va, struct where_loc *w)
         symbol_of(m->main.elf, SHT_DYNSYM, a, w->symbol, sizeof w->symbol);
     if (!m->dv_tried) {
         const char *path = dbg != NULL ? m->debug.path : m->main.path;
+        Elf *src = dbg != NULL ? dbg : m->main.elf;
 
         m->dv_tried = true;
         /* a file without DWARF is not handed to libdwarf, which reads its
          * whole symbol table before it says so */
-        if ((section_named(dbg != NULL ? dbg : m->main.elf, ".debug_info") == NULL &&
-             section_named(dbg != NULL ? dbg : m->main.elf, ".zdebug_info") == NULL) ||
+        if ((section_named(src, ".debug_info") == NULL &&
+             section_named(src, ".zdebug_info") == NULL) ||
             dwarfvars_open(path, &m->dv, err, sizeof err) != DG_OK)
             dg_strlcpyf(m->note, sizeof m->note,
                         "no debug information for %s (looked for its build id under "
