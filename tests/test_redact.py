@@ -56,7 +56,9 @@ def private_numbers(keyfile):
         return [("d", be(n.d)), ("p", be(n.p)), ("q", be(n.q)), ("dp", be(n.dmp1)),
                 ("dq", be(n.dmq1)), ("qinv", be(n.iqmp))]
     assert isinstance(k, ec.EllipticCurvePrivateKey)
-    return [("d", be(k.private_numbers().private_value))]
+    # fixed width, as a JWK's "d" (RFC 7518 6.2.2.1) and SEC 1 hold it: one
+    # key in 256 has a leading zero byte
+    return [("d", k.private_numbers().private_value.to_bytes((k.curve.key_size + 7) // 8, "big"))]
 
 
 def forms(number):

@@ -219,68 +219,110 @@ def prime_with_bad_words(bits, low, lowbits, start, count, want):
             return x
 
 
+def only_planted(case):
+    """True when each number of the case holds low-entropy words exactly
+    where the case plants them, among its words wholly inside it at the
+    alignment the test gives it: a further one by chance (one word in 200)
+    could take the number past the detector's stated tolerance, which is a
+    documented miss and not what the case is about."""
+    name, blob, lead, phase, spki, numbers = case
+    at = (phase - lead) % 8  # the blob's own alignment
+    for off, b, want in numbers:
+        start = (8 - (at + off) % 8) % 8
+        if bad_words(b, start, (len(b) - start) // 8) != want:
+            return False
+    return True
+
+
 def unlucky_keys(bits):
     """(name, blob, offset in the blob of the number that must sit at the
     phase, phase, spki) of five keys whose numbers hold, by construction,
     the low-entropy words a number holds by chance once in a few hundred or
-    thousand keys, each where it once made the detector miss the key."""
-    L, out = bits // 8, []
-    # (a) a big-endian modulus whose first word holds two 0xff bytes: n's top
-    # 64 bits chosen (q = T / p, then the next prime: n differs from T, the
-    # chosen top over random bits, only in its low bits)
-    top = bytearray(os.urandom(8))
-    top[0], top[2], top[6] = 0xc1, 0xff, 0xff
-    for i in (1, 3, 4, 5, 7):
-        top[i] = top[i] % 0xfd + 1
-    p = prime_with(bits // 2, top=1)
-    q = int.from_bytes(bytes(top) + os.urandom(L - 8), "big") // p | 1
-    while (q - 1) % 65537 == 0 or not probable_prime(q):
-        q += 2
-    n, p, q, s = key_of(p, q)
-    assert be(n, L)[:8] == bytes(top)
-    out.append(("be-packed, two 0xff in the modulus's first word",
-                b"\0\0\1\0" + be(n, L) + be(p, L // 2) + be(q, L // 2), 4, 0, s))
-    # (b) a little-endian modulus one byte into a word after a zero byte,
-    # the rest of that word 7-bit clean: n's low 64 bits chosen through q
-    t = int.from_bytes(seven_bit(7) + os.urandom(1), "little") | 1
-    p = prime_with(bits // 2)
-    q = prime_with(bits // 2, t * pow(p, -1, 1 << 64) % (1 << 64), 64)
-    n, p, q, s = key_of(p, q)
-    assert all(b < 0x80 for b in le(n, L)[:7])
-    out.append(("le-primes-then-far-modulus, the modulus's first word 7-bit clean",
+    thousand keys, each where it once made the detector miss the key, and
+    no others (only_planted())."""
+    L = bits // 8
+
+    def a():
+        # a big-endian modulus whose first word holds two 0xff bytes: n's top
+        # 64 bits chosen (q = T / p, then the next prime: n differs from T,
+        # the chosen top over random bits, only in its low bits)
+        top = bytearray(os.urandom(8))
+        top[0], top[2], top[6] = 0xc1, 0xff, 0xff
+        for i in (1, 3, 4, 5, 7):
+            top[i] = top[i] % 0xfd + 1
+        p = prime_with(bits // 2, top=1)
+        q = int.from_bytes(bytes(top) + os.urandom(L - 8), "big") // p | 1
+        while (q - 1) % 65537 == 0 or not probable_prime(q):
+            q += 2
+        n, p, q, s = key_of(p, q)
+        assert be(n, L)[:8] == bytes(top)
+        return ("be-packed, two 0xff in the modulus's first word",
+                b"\0\0\1\0" + be(n, L) + be(p, L // 2) + be(q, L // 2), 4, 0, s,
+                [(4, be(n, L), [0]), (4 + L, be(p, L // 2), []),
+                 (4 + L + L // 2, be(q, L // 2), [])])
+
+    def b():
+        # a little-endian modulus one byte into a word after a zero byte, the
+        # rest of that word 7-bit clean: n's low 64 bits chosen through q
+        t = int.from_bytes(seven_bit(7) + os.urandom(1), "little") | 1
+        p = prime_with(bits // 2)
+        q = prime_with(bits // 2, t * pow(p, -1, 1 << 64) % (1 << 64), 64)
+        n, p, q, s = key_of(p, q)
+        assert all(x < 0x80 for x in le(n, L)[:7])
+        far = 8 + L + 8 + 3001 + 5
+        return ("le-primes-then-far-modulus, the modulus's first word 7-bit clean",
                 b"\0" * 8 + le(q, L // 2) + struct.pack("<Q", L // 2) + le(p, L // 2)
-                + heap(3001) + b"\0" * 5 + le(n, L), 8 + L + 8 + 3001 + 5, 1, s))
-    # (c) a little-endian prime, 8-byte aligned after a count, whose second
-    # and fourth words are 7-bit clean: two low-entropy words in its first seven
-    q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
-        os.urandom(8) + seven_bit(8) + os.urandom(8) + seven_bit(8), "little") | 1, 256,
-        0, L // 16, [1, 3])
-    p = prime_with(bits // 2)
-    n, p, q, s = key_of(p, q)
-    out.append(("le-limb-counts-one-prime, two 7-bit words in the prime",
+                + heap(3001) + b"\0" * 5 + le(n, L), far, 1, s,
+                [(8, le(q, L // 2), []), (16 + L // 2, le(p, L // 2), []), (far, le(n, L), [])])
+
+    def c():
+        # a little-endian prime, 8-byte aligned after a count, whose second
+        # and fourth words are 7-bit clean: two low-entropy words in its
+        # first seven
+        q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+            os.urandom(8) + seven_bit(8) + os.urandom(8) + seven_bit(8), "little") | 1, 256,
+            0, L // 16, [1, 3])
+        p = prime_with(bits // 2)
+        n, p, q, s = key_of(p, q)
+        return ("le-limb-counts-one-prime, two 7-bit words in the prime",
                 struct.pack("<I", L // 4) + le(n, L) + heap(200) + struct.pack("<I", L // 16)
-                + le(q, L // 2), 4 + L + 200 + 4, 0, s))
-    # (d) two little-endian primes with an unaligned 64-bit length between
-    # them (two low-entropy words), each with one 7-bit clean word
-    q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
-        os.urandom(13) + seven_bit(8), "little") | 1, 168, 5, L // 16 - 1, [1])
-    p = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
-        os.urandom(21) + seven_bit(8), "little") | 1, 232, 5, L // 16 - 1, [2])
-    n, p, q, s = key_of(p, q)
-    out.append(("le-primes-then-far-modulus, a 7-bit word in each prime",
+                + le(q, L // 2), 4 + L + 200 + 4, 0, s,
+                [(4, le(n, L), []), (4 + L + 200 + 4, le(q, L // 2), [1, 3])])
+
+    def d():
+        # two little-endian primes with an unaligned 64-bit length between
+        # them (two low-entropy words), each with one 7-bit clean word
+        q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+            os.urandom(13) + seven_bit(8), "little") | 1, 168, 5, L // 16 - 1, [1])
+        p = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+            os.urandom(21) + seven_bit(8), "little") | 1, 232, 5, L // 16 - 1, [2])
+        n, p, q, s = key_of(p, q)
+        return ("le-primes-then-far-modulus, a 7-bit word in each prime",
                 b"\0" * 8 + le(q, L // 2) + struct.pack("<Q", L // 2) + le(p, L // 2)
-                + heap(3001) + b"\0" * 5 + le(n, L), 8, 3, s))
-    # (e) an SSH mpint modulus half a word in, whose next two words are 7-bit
-    # clean: n's top 20 bytes chosen as in (a)
-    top = bytes([0x80 | os.urandom(1)[0]]) + os.urandom(3) + seven_bit(16)
-    p = prime_with(bits // 2, top=1)
-    q = int.from_bytes(top + os.urandom(L - 20), "big") // p | 1
-    while (q - 1) % 65537 == 0 or not probable_prime(q):
-        q += 2
-    n, p, q, s = key_of(p, q)
-    assert be(n, L)[:20] == top
-    out.append(("be-mpints-one-prime, two 7-bit words after the modulus's first",
-                mpint(65537) + mpint(n) + b"\x11" * 40 + mpint(p), 7 + 5, 4, s))
+                + heap(3001) + b"\0" * 5 + le(n, L), 8, 3, s,
+                [(8, le(q, L // 2), [1]), (16 + L // 2, le(p, L // 2), [2]),
+                 (8 + L + 8 + 3001 + 5, le(n, L), [])])
+
+    def e():
+        # an SSH mpint modulus half a word in, whose next two words are 7-bit
+        # clean: n's top 20 bytes chosen as in (a)
+        top = bytes([0x80 | os.urandom(1)[0]]) + os.urandom(3) + seven_bit(16)
+        p = prime_with(bits // 2, top=1)
+        q = int.from_bytes(top + os.urandom(L - 20), "big") // p | 1
+        while (q - 1) % 65537 == 0 or not probable_prime(q):
+            q += 2
+        n, p, q, s = key_of(p, q)
+        assert be(n, L)[:20] == top
+        return ("be-mpints-one-prime, two 7-bit words after the modulus's first",
+                mpint(65537) + mpint(n) + b"\x11" * 40 + mpint(p), 7 + 5, 4, s,
+                [(12, be(n, L), [0, 1]), (7 + 5 + L + 40 + 5, be(p, L // 2), [])])
+
+    out = []
+    for make in (a, b, c, d, e):
+        case = make()
+        while not only_planted(case):
+            case = make()
+        out.append(case[:5])
     return out
 
 
