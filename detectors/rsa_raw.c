@@ -9,9 +9,10 @@
  * entropy gate and looks like an odd, full-length number yields, from the
  * window's sum modulo 2^64-1 and its low word, the exact low 64-bit word its
  * CRT exponent dP must have (reference/keyforms.md section 7). The predicted
- * words are joined against the words stored within RSA_RADIUS bytes (per-block
- * fingerprint tables); a 64-bit coincidence is then verified exactly
- * (dP == e^-1 mod (p-1)). scan() only collects verified (p, dP) pairs and the
+ * words are joined against the words stored within RSA_RADIUS bytes: a batch
+ * of predictions goes into a bitmap and a small hash table, and one pass over
+ * the words within the radius of the batch's windows looks each word up; a
+ * 64-bit coincidence is then verified exactly (dP == e^-1 mod (p-1)). scan() only collects verified (p, dP) pairs and the
  * moduli it finds next to them into the shared state; finish() de-duplicates
  * primes by value, tests primality, pairs primes through a modulus found in
  * memory (p*q = n, or n mod p = 0), proves the key with keyproof and reports
@@ -50,14 +51,14 @@
 
 #define RSA_E 65537u
 #define RSA_RADIUS_WORDS 16384u                  /* join radius: 128 KiB */
-#define BLOCK_WORDS (RSA_RADIUS_WORDS + 64u)     /* >= radius + largest window */
 #define SUB_WORDS 514u                           /* window starts per inner pass */
 #define N_SIZES 4                                /* k = 8, 16, 24, 32 words */
 #define MAX_K 32u
-#define TAB_BUCKETS 4096u                        /* 8 fingerprints each */
-#define TAB_SLOTS 8u
-#define MAP_BITS 19                              /* per-block bitmap: 2^19 bits */
-#define MAP_WORDS ((1u << MAP_BITS) / 64u)
+#define SUB_PREDS (SUB_WORDS * N_SIZES * N_REPS) /* predictions of one sub-block, at most */
+#define BATCH_PREDS 16384u                       /* predictions joined in one pass */
+#define BATCH_RANGES 256u                        /* word ranges of one batch */
+#define PMAP_BITS 18                             /* batch bitmap: 2^18 bits, 32 KiB */
+#define PHEAD_BITS 14                            /* batch hash heads: 2^14 */
 #define ANCHOR_WORDS 64u                         /* anchor gate radius: 512 bytes */
 #define STRICT_TOP 0xB504F333F9DE6484ull         /* floor(sqrt(2) * 2^63) */
 #define MAX_VERIFY_PER_CHUNK 256u                /* exact checks per chunk */
@@ -119,31 +120,26 @@ struct rsa_shared {
     const struct dg_proof_policy *proof; /* the scan's, for keyproof_prove() */
 };
 
-/* Per-block fingerprint table of the words stored in one block. */
-struct word_table {
-    int64_t block;        /* block number held, -1 if none */
-    uint32_t *fp;         /* TAB_BUCKETS * TAB_SLOTS, 0 = empty */
-    uint8_t fill[TAB_BUCKETS]; /* slots used per bucket */
-    uint64_t *map;        /* MAP_WORDS: bit (hash >> (64 - MAP_BITS)) per word */
-};
-
 struct rsa_ctx {
     const struct rsa_shared *sh;
     struct rsa_shared *shw;      /* same object, for the locked appends */
-    struct word_table tab[3];
-    uint64_t *umap;              /* union of the maps of blocks b-1, b, b+1 */
-    int64_t umap_block;          /* b, or -1 */
     uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
     uint16_t *bad;               /* prefix count of low-entropy words */
     uint16_t *anc;               /* prefix count of anchor words */
     uint8_t *wf;                 /* word_flags() of words [wf_lo, wf_hi) of the chunk */
-    uint8_t *tflags;             /* word_flags() of the block a table is built from */
     size_t wf_lo, wf_hi;
     bool avx2;                   /* dg_cpu_avx2() */
     uint8_t *sf, *ef;            /* start / end flags per word */
     uint32_t *cand;              /* candidate window starts, one list per layout */
+    /* the batch of predictions not yet joined (join_batch()) */
     uint64_t *pred;              /* predicted dP low word in memory form */
-    uint32_t *pcand;             /* its window: (i - s) | kidx << 16 | rep << 18 */
+    uint64_t *pcand;             /* its window: start word | kidx << 32 | rep << 34 */
+    size_t n_pred;
+    uint32_t *pnext;             /* hash chain: index + 1 of the next, 0 ends */
+    uint32_t *phead;             /* 2^PHEAD_BITS chain heads, index + 1 */
+    uint64_t *pmap;              /* 2^PMAP_BITS bits: some prediction folds here */
+    size_t rlo[BATCH_RANGES], rhi[BATCH_RANGES]; /* words to look up, ascending */
+    size_t n_ranges;
     BN_CTX *bn;
     unsigned n_verify;           /* exact checks in this chunk */
     bool verify_capped;          /* n_verify reached its cap in this chunk */
@@ -187,93 +183,13 @@ subm(uint64_t a, uint64_t b)
     return a - b - (a < b);
 }
 
-static inline uint64_t
-word_hash(uint64_t w)
+/* The batch bitmap's index of a word (any bits serve: predictions are
+ * uniformly distributed, so a word sets off a look-up with the bitmap's fill
+ * probability whatever it holds). */
+static inline size_t
+pfold(uint64_t w)
 {
-    return (w ^ (w >> 29)) * 0x9E3779B97F4A7C15ull;
-}
-
-/* ---- fingerprint tables ---- */
-
-/* True if fingerprint fp is in the TAB_SLOTS slots at b (vectorizable). */
-static inline bool
-bucket_has(const uint32_t *b, uint32_t fp)
-{
-    unsigned hit = 0;
-
-    for (unsigned s = 0; s < TAB_SLOTS; s++)
-        hit |= b[s] == fp;
-    return hit != 0;
-}
-
-/* Inserts the words of base[0..n_words) into t; flags holds their
- * word_flags(). Words in 64-word groups that, with their neighbours, hold
- * fewer than 4 high-entropy words are left out: a stored dP (>= 8 random
- * words) cannot lie there; so are structured words (WF_ANCHOR: dP's low
- * limb is one with probability < 2^-26). */
-static void
-table_build(struct word_table *t, int64_t block, const uint8_t *base, const uint8_t *flags,
-            size_t n_words)
-{
-    uint8_t good[BLOCK_WORDS / 64 + 2];
-    size_t n_groups = (n_words + 63) / 64;
-
-    memset(t->fp, 0, TAB_BUCKETS * TAB_SLOTS * sizeof *t->fp);
-    memset(t->fill, 0, sizeof t->fill);
-    memset(t->map, 0, MAP_WORDS * sizeof *t->map);
-    t->block = block;
-    for (size_t g = 0; g < n_groups; g++) {
-        size_t e = 64 * g + 64 < n_words ? 64 * g + 64 : n_words;
-        unsigned n = 0;
-
-        for (size_t j = 64 * g; j < e; j++)
-            n += !(flags[j] & WF_BAD);
-        good[g] = (uint8_t)(n > 4 ? 4 : n);
-    }
-    for (size_t g = 0; g < n_groups; g++) {
-        size_t e = 64 * g + 64 < n_words ? 64 * g + 64 : n_words;
-        unsigned n = good[g] + (g > 0 ? good[g - 1] : 4) + (g + 1 < n_groups ? good[g + 1] : 4);
-
-        if (n < 4)
-            continue;
-        for (size_t j = 64 * g; j < e; j++) {
-            uint64_t w = load_le64(base + 8 * j);
-            uint64_t h;
-            uint32_t fp;
-            size_t bk;
-
-            if (flags[j] & WF_ANCHOR)
-                continue;
-            h = word_hash(w);
-            fp = (uint32_t)(h >> 16) | 1u;
-            t->map[h >> (64 - MAP_BITS) >> 6] |= 1ull << ((h >> (64 - MAP_BITS)) & 63);
-            for (bk = h >> (64 - 12);; bk = (bk + 1) & (TAB_BUCKETS - 1)) {
-                uint32_t *b = t->fp + bk * TAB_SLOTS;
-
-                if (bucket_has(b, fp))
-                    break;
-                if (t->fill[bk] < TAB_SLOTS) {
-                    b[t->fill[bk]++] = fp;
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/* True if a word with w's fingerprint may be in table t. */
-static inline bool
-table_maybe(const struct word_table *t, uint64_t w)
-{
-    uint64_t h = word_hash(w);
-    uint32_t fp = (uint32_t)(h >> 16) | 1u;
-
-    for (size_t bk = h >> (64 - 12);; bk = (bk + 1) & (TAB_BUCKETS - 1)) {
-        if (bucket_has(t->fp + bk * TAB_SLOTS, fp))
-            return true;
-        if (t->fill[bk] < TAB_SLOTS)
-            return false;
-    }
+    return (size_t)((w ^ w >> 25 ^ w >> 47) & ((1u << PMAP_BITS) - 1));
 }
 
 /* ---- numbers in the three layouts ---- */
@@ -387,77 +303,95 @@ local_add(struct rsa_ctx *c, BIGNUM *p, uint64_t off, uint64_t dp_off, unsigned 
     c->local[c->n_local++] = (struct prime_hit){p, off, dp_off, k, rep};
 }
 
-/* A fingerprint hit for the prediction from window x (size k, layout rep):
- * finds the predicted word in block table t's words and verifies each match. */
+/* Stored word y equals the prediction from window x (size k, layout rep):
+ * verifies the pair when y is where dP's low word would lie, within the
+ * radius and owned by this chunk. */
 static void
-verify_hit(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, size_t x,
-           unsigned k, enum rep rep, uint64_t memform, int64_t block)
+verify_pair(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, size_t x,
+            unsigned k, enum rep rep, size_t y)
 {
-    size_t b0 = (size_t)block * BLOCK_WORDS;
-    size_t b1 = b0 + BLOCK_WORDS < n_words ? b0 + BLOCK_WORDS : n_words;
     const uint8_t *w = ch->p + a;
+    size_t dp;
+    BIGNUM *p, *d;
+    bool ok;
 
-    for (size_t y = b0; y < b1; y++) {
-        size_t dp;
-        BIGNUM *p, *d;
-        bool ok;
-
-        if (load_le64(w + 8 * y) != memform)
-            continue;
-        if (rep == REP_LE) {
-            dp = y;
-        } else {
-            if (y + 1 < k)
-                continue;
-            dp = y + 1 - k;
-        }
-        if (dp == x || dp + k > n_words || (dp > x ? dp - x : x - dp) > RSA_RADIUS_WORDS)
-            continue;
-        if (a + 8 * (dp < x ? dp : x) >= ch->owned)
-            continue; /* the pair belongs to the next chunk */
-        if (c->n_verify >= MAX_VERIFY_PER_CHUNK) {
-            c->verify_capped = true;
+    if (rep == REP_LE) {
+        dp = y;
+    } else {
+        if (y + 1 < k)
             return;
-        }
-        c->n_verify++;
-        p = BN_secure_new();
-        d = BN_secure_new();
-        ok = p != NULL && d != NULL && decode(w + 8 * x, k, rep, p) &&
-             decode(w + 8 * dp, k, rep, d) && crt_exponent_matches(p, d, c->bn);
-        BN_clear_free(d);
-        if (ok)
-            local_add(c, p, ch->off + a + 8 * x, ch->off + a + 8 * dp, k, rep);
-        else
-            BN_clear_free(p);
+        dp = y + 1 - k;
     }
+    if (dp == x || dp + k > n_words || (dp > x ? dp - x : x - dp) > RSA_RADIUS_WORDS)
+        return;
+    if (a + 8 * (dp < x ? dp : x) >= ch->owned)
+        return; /* the pair belongs to the next chunk */
+    if (c->n_verify >= MAX_VERIFY_PER_CHUNK) {
+        c->verify_capped = true;
+        return;
+    }
+    c->n_verify++;
+    p = BN_secure_new();
+    d = BN_secure_new();
+    ok = p != NULL && d != NULL && decode(w + 8 * x, k, rep, p) &&
+         decode(w + 8 * dp, k, rep, d) && crt_exponent_matches(p, d, c->bn);
+    BN_clear_free(d);
+    if (ok)
+        local_add(c, p, ch->off + a + 8 * x, ch->off + a + 8 * dp, k, rep);
+    else
+        BN_clear_free(p);
 }
 
-
-/* The table of block b, building it when needed (blocks are visited in order). */
-static const struct word_table *
-table_for(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words, int64_t b)
+/* Joins the batch of predictions against the words of its ranges: each
+ * prediction is hashed into pmap and a chain, then every word of the ranges
+ * whose fold is set in pmap is compared with the predictions of its chain.
+ * Empties the batch. */
+static void
+join_batch(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words)
 {
-    struct word_table *t;
-    size_t b0, nb;
+    const uint8_t *w = ch->p + a;
+    const size_t hmask = ((size_t)1 << PHEAD_BITS) - 1;
 
-    if (b < 0 || (size_t)b * BLOCK_WORDS >= n_words)
-        return NULL;
-    t = &c->tab[b % 3];
-    if (t->block == b)
-        return t;
-    b0 = (size_t)b * BLOCK_WORDS;
-    nb = n_words - b0 < BLOCK_WORDS ? n_words - b0 : BLOCK_WORDS;
-    word_flags(ch->p + a + 8 * b0, nb, c->tflags, c->avx2);
-    table_build(t, b, ch->p + a + 8 * b0, c->tflags, nb);
-    return t;
+    for (size_t i = 0; i < c->n_pred; i++) {
+        size_t f = pfold(c->pred[i]);
+
+        c->pmap[f >> 6] |= 1ull << (f & 63);
+        c->pnext[i] = c->phead[f & hmask];
+        c->phead[f & hmask] = (uint32_t)(i + 1);
+    }
+    for (size_t r = 0; r < c->n_ranges && !c->verify_capped; r++) {
+        for (size_t y = c->rlo[r]; y < c->rhi[r]; y++) {
+            uint64_t v = load_le64(w + 8 * y);
+            size_t f = pfold(v);
+
+            if (!(c->pmap[f >> 6] >> (f & 63) & 1))
+                continue;
+            for (uint32_t j = c->phead[f & hmask]; j != 0; j = c->pnext[j - 1]) {
+                uint64_t t = c->pcand[j - 1];
+
+                if (c->pred[j - 1] == v)
+                    verify_pair(c, ch, a, n_words, (size_t)(t & 0xffffffffu),
+                                sizes[(t >> 32) & 3], (enum rep)(t >> 34), y);
+            }
+        }
+    }
+    for (size_t i = 0; i < c->n_pred; i++) {
+        size_t f = pfold(c->pred[i]);
+
+        c->pmap[f >> 6] = 0;
+        c->phead[f & hmask] = 0;
+    }
+    c->n_pred = 0;
+    c->n_ranges = 0;
 }
 
 /* Sieves the candidate windows list[0..n) of size k in layout rep (start i
- * relative to w) and appends the predicted low word of dP, in the layout's
- * memory form, to c->pred from index n_pred. Returns the new count. Kept
+ * relative to w, the chunk's word s) and appends the predicted low word of
+ * dP, in the layout's memory form, to c->pred from index n_pred, and the
+ * window's chunk word to c->pcand. Returns the new count. Kept
  * inline so that rep is a constant in each copy. */
 static inline __attribute__((always_inline)) size_t
-predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep rep,
+predict(struct rsa_ctx *c, const uint8_t *w, size_t s, unsigned k, unsigned ki, enum rep rep,
         const uint32_t *list, size_t n, size_t n_pred)
 {
     const struct rsa_shared *sh = c->sh;
@@ -465,7 +399,7 @@ predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep r
     const uint16_t *inv1 = sh->inv1;
     const uint8_t *coprime = sh->coprime;
     const uint64_t einv = sh->einv64;
-    const uint32_t tag = ki << 16 | (uint32_t)rep << 18;
+    const uint64_t tag = (uint64_t)ki << 32 | (uint64_t)rep << 34;
 
     for (size_t ci = 0; ci < n; ci++) {
         size_t i = list[ci];
@@ -479,7 +413,7 @@ predict(struct rsa_ctx *c, const uint8_t *w, unsigned k, unsigned ki, enum rep r
         uint64_t pred = (1 + kp * (p0 - 1)) * einv;
 
         c->pred[n_pred] = rep == REP_LE ? pred : rep == REP_BE ? bswap64(pred) : rotl32(pred);
-        c->pcand[n_pred] = (uint32_t)i | tag;
+        c->pcand[n_pred] = (uint64_t)(s + i) | tag;
         n_pred += ok;
     }
     return n_pred;
@@ -608,12 +542,10 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     size_t span = e - s + MAX_K - 1;
     uint64_t acc[N_REPS] = {0, 0, 0};
     unsigned bad = 0, n_anc = 0, any = 0;
-    size_t n_pred = 0, n_cand = 0, alo, ahi;
+    size_t n_pred, n_cand = 0, alo, ahi;
     const uint16_t *bw;
     uint32_t *cl[N_SIZES][N_REPS];
     size_t nl[N_SIZES][N_REPS] = {{0}};
-    int64_t block = (int64_t)(s / BLOCK_WORDS);
-    const struct word_table *tabs[3];
 
     if (span > n_words - s)
         span = n_words - s;
@@ -701,43 +633,31 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
         c->pre[1][j + 1] = acc[1];
         c->pre[2][j + 1] = acc[2];
     }
+    n_pred = c->n_pred;
     for (unsigned ki = 0; ki < N_SIZES; ki++) {
-        n_pred = predict(c, w + 8 * s, sizes[ki], ki, REP_LE, cl[ki][0], nl[ki][0], n_pred);
-        n_pred = predict(c, w + 8 * s, sizes[ki], ki, REP_BE, cl[ki][1], nl[ki][1], n_pred);
-        n_pred = predict(c, w + 8 * s, sizes[ki], ki, REP_JAVA, cl[ki][2], nl[ki][2], n_pred);
+        n_pred = predict(c, w + 8 * s, s, sizes[ki], ki, REP_LE, cl[ki][0], nl[ki][0], n_pred);
+        n_pred = predict(c, w + 8 * s, s, sizes[ki], ki, REP_BE, cl[ki][1], nl[ki][1], n_pred);
+        n_pred = predict(c, w + 8 * s, s, sizes[ki], ki, REP_JAVA, cl[ki][2], nl[ki][2], n_pred);
     }
-    if (n_pred == 0)
+    if (n_pred == c->n_pred)
         return;
-    /* Pass 4: join against the words of this block and its neighbours. */
-    tabs[0] = table_for(c, ch, a, n_words, block - 1);
-    tabs[1] = table_for(c, ch, a, n_words, block + 1);
-    tabs[2] = table_for(c, ch, a, n_words, block); /* last: the ring keeps b-1..b+1 */
-    if (c->umap_block != block) {
-        for (size_t j = 0; j < MAP_WORDS; j++) {
-            uint64_t u = tabs[2]->map[j];
+    c->n_pred = n_pred;
+    /* Pass 4 is the batch's (join_batch()): the words dP's low word may be
+     * in, within the radius of these windows, join its ranges. */
+    {
+        size_t lo = s > RSA_RADIUS_WORDS ? s - RSA_RADIUS_WORDS : 0;
+        size_t hi = e + RSA_RADIUS_WORDS + MAX_K - 1 < n_words ? e + RSA_RADIUS_WORDS + MAX_K - 1
+                                                               : n_words;
 
-            if (tabs[0] != NULL)
-                u |= tabs[0]->map[j];
-            if (tabs[1] != NULL)
-                u |= tabs[1]->map[j];
-            c->umap[j] = u;
-        }
-        c->umap_block = block;
-    }
-    for (size_t pi = 0; pi < n_pred; pi++) {
-        uint64_t mf = c->pred[pi];
-        uint64_t hb = word_hash(mf) >> (64 - MAP_BITS);
-
-        if (!(c->umap[hb >> 6] >> (hb & 63) & 1))
-            continue;
-        for (int t = 0; t < 3; t++) {
-            if (tabs[t] == NULL || !table_maybe(tabs[t], mf))
-                continue;
-            verify_hit(c, ch, a, n_words, s + (c->pcand[pi] & 0xffff),
-                       sizes[(c->pcand[pi] >> 16) & 3], (enum rep)(c->pcand[pi] >> 18), mf,
-                       tabs[t]->block);
+        if (c->n_ranges > 0 && lo <= c->rhi[c->n_ranges - 1]) {
+            c->rhi[c->n_ranges - 1] = hi;
+        } else {
+            c->rlo[c->n_ranges] = lo;
+            c->rhi[c->n_ranges++] = hi;
         }
     }
+    if (c->n_pred >= BATCH_PREDS || c->n_ranges == BATCH_RANGES)
+        join_batch(c, ch, a, n_words); /* the next sub-block's SUB_PREDS still fit */
 }
 
 /* Moves the chunk's verified pairs, and any modulus found near them in the
@@ -938,9 +858,8 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if (ch->len < a + 8 * sizes[0])
         return DG_OK;
     n_words = (ch->len - a) / 8;
-    for (int t = 0; t < 3; t++)
-        c->tab[t].block = -1;
-    c->umap_block = -1;
+    c->n_pred = 0;
+    c->n_ranges = 0;
     c->wf_lo = c->wf_hi = 0;
     c->n_verify = 0;
     c->verify_capped = false;
@@ -958,6 +877,8 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             continue;
         scan_sub(c, ch, a, n_words, s, e);
     }
+    if (c->n_pred > 0)
+        join_batch(c, ch, a, n_words);
     if (c->n_local > 0 || c->verify_capped)
         publish(c, ch, a);
     collect_numbers(c, ch, a, n_words);
@@ -1042,22 +963,19 @@ rsa_release(void *vctx)
 
     if (c == NULL)
         return;
-    for (int t = 0; t < 3; t++) {
-        free(c->tab[t].fp);
-        free(c->tab[t].map);
-    }
-    free(c->umap);
     for (int r = 0; r < N_REPS; r++)
         free(c->pre[r]);
     free(c->bad);
     free(c->anc);
     free(c->wf);
-    free(c->tflags);
     free(c->sf);
     free(c->ef);
     free(c->cand);
     free(c->pred);
     free(c->pcand);
+    free(c->pnext);
+    free(c->phead);
+    free(c->pmap);
     free(c->nums);
     for (size_t i = 0; i < c->n_local; i++)
         BN_clear_free(c->local[i].p);
@@ -1071,7 +989,7 @@ rsa_init(void *shared, void **out)
     struct rsa_ctx *c = calloc(1, sizeof *c);
     size_t span = SUB_WORDS + MAX_K + 1;
     size_t n_cand = (size_t)N_SIZES * N_REPS * (SUB_WORDS + 1);
-    size_t n_pred = (size_t)SUB_WORDS * N_SIZES * N_REPS + 1;
+    size_t n_pred = BATCH_PREDS + SUB_PREDS + 1;
     bool ok;
 
     *out = NULL;
@@ -1080,29 +998,25 @@ rsa_init(void *shared, void **out)
     c->sh = c->shw = shared;
     c->avx2 = dg_cpu_avx2();
     ok = true;
-    for (int t = 0; t < 3; t++) {
-        c->tab[t].fp = malloc((size_t)TAB_BUCKETS * TAB_SLOTS * sizeof *c->tab[t].fp);
-        c->tab[t].map = malloc(MAP_WORDS * sizeof *c->tab[t].map);
-        c->tab[t].block = -1;
-        ok = ok && c->tab[t].fp != NULL && c->tab[t].map != NULL;
-    }
     for (int r = 0; r < N_REPS; r++)
         ok = ok && (c->pre[r] = malloc(span * sizeof *c->pre[r])) != NULL;
     c->bad = calloc(span + 2 * ANCHOR_WORDS + 16, sizeof *c->bad);
     c->anc = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->anc);
     c->wf = malloc(span + 2 * ANCHOR_WORDS);
-    c->tflags = malloc(BLOCK_WORDS);
     c->sf = calloc(span + 16, 1);
     c->ef = calloc(span + 16, 1);
     c->cand = malloc(n_cand * sizeof *c->cand);
     c->pred = malloc(n_pred * sizeof *c->pred);
     c->pcand = malloc(n_pred * sizeof *c->pcand);
+    c->pnext = malloc(n_pred * sizeof *c->pnext);
+    c->phead = calloc((size_t)1 << PHEAD_BITS, sizeof *c->phead);
+    c->pmap = calloc(((size_t)1 << PMAP_BITS) / 64, sizeof *c->pmap);
     c->bn = BN_CTX_secure_new();
-    c->umap = malloc(MAP_WORDS * sizeof *c->umap);
-    c->umap_block = -1;
     c->nums = malloc(MAX_CHUNK_NUMS * sizeof *c->nums);
-    if (!ok || c->nums == NULL || c->umap == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL || c->tflags == NULL || c->sf == NULL || c->ef == NULL || c->cand == NULL ||
-        c->pred == NULL || c->pcand == NULL || c->bn == NULL) {
+    if (!ok || c->nums == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL ||
+        c->sf == NULL || c->ef == NULL || c->cand == NULL || c->pred == NULL ||
+        c->pcand == NULL || c->pnext == NULL || c->phead == NULL || c->pmap == NULL ||
+        c->bn == NULL) {
         rsa_release(c);
         return DG_E_NOMEM;
     }
