@@ -743,10 +743,18 @@ cand_value(struct vawin *w, const struct cand *cd, uint8_t *buf, BIGNUM *out)
            BN_lebin2bn(buf, 8 * cd->top, out) != NULL;
 }
 
-/* Indexes the lowest limb of every candidate number (sh->cands sorted),
- * read through w. */
+/* A candidate's number as read from the dump: its 8 * top bytes of limbs or
+ * its be_len big-endian bytes; len 0 when they could not be read. It may be
+ * a private scalar: whoever holds these wipes them. */
+struct cand_bytes {
+    uint8_t b[8 * 9];
+    uint8_t len;
+};
+
+/* Reads every candidate's number (sh->cands sorted) through w into cb[i],
+ * once for index_values() and join() both, and indexes the lowest limbs. */
 static struct value *
-index_values(const struct ec_shared *sh, struct vawin *w, size_t *n)
+index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb, size_t *n)
 {
     struct value *v = malloc((sh->n_cands ? sh->n_cands : 1) * sizeof *v);
     BIGNUM *t = BN_new();
@@ -760,13 +768,18 @@ index_values(const struct ec_shared *sh, struct vawin *w, size_t *n)
     }
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
+        unsigned len = cd->be_len != 0 ? cd->be_len : 8u * cd->top;
+        bool got = vawin_read(w, cd->va, cb[i].b, len) == DG_OK;
 
-        if (cd->be_len == 0 ? vawin_read(w, cd->va, buf, 8) == DG_OK
-                            : cand_value(w, cd, buf, t) && BN_bn2lebinpad(t, buf, 72) > 0)
-            v[(*n)++] = (struct value){load_le64(buf), (uint32_t)i};
+        cb[i].len = got ? (uint8_t)len : 0;
+        if (cd->be_len == 0 ? got || vawin_read(w, cd->va, buf, 8) == DG_OK
+                            : got && BN_bin2bn(cb[i].b, (int)len, t) != NULL &&
+                                  BN_bn2lebinpad(t, buf, 72) > 0)
+            v[(*n)++] = (struct value){load_le64(got && cd->be_len == 0 ? cb[i].b : buf),
+                                       (uint32_t)i};
     }
     OPENSSL_cleanse(buf, sizeof buf);
-    BN_free(t);
+    BN_clear_free(t);
     qsort(v, *n, sizeof *v, cmp_value);
     return v;
 }
@@ -1026,6 +1039,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     size_t n_seen = 0, n_muls = 0, max_seen = sh->n_pts + 256, n_v = 0;
     struct value *v = NULL;
     struct vawin win = {0}; /* the candidates, read in address order */
+    struct cand_bytes *cb = NULL; /* their numbers (index_values()) */
     BN_CTX *bn = NULL;
     BIGNUM *d = NULL, *x = NULL;
     uint8_t limbs[8 * 9], xb[MAX_COORD];
@@ -1051,7 +1065,8 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     /* Candidates: likely private scalars first, then by address. */
     qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
     vawin_init(&win, dump);
-    v = index_values(sh, &win, &n_v);
+    cb = malloc(sh->n_cands * sizeof *cb);
+    v = cb != NULL ? index_values(sh, &win, cb, &n_v) : NULL;
     if (bn == NULL || d == NULL || x == NULL || seen == NULL || v == NULL) {
         rc = DG_E_NOMEM;
         goto out;
@@ -1066,7 +1081,10 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 
         if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
             continue;
-        if (!cand_value(&win, cd, limbs, d) || !scalar_plausible(d, limbs))
+        if (cb[i].len == 0 ||
+            (cd->be_len != 0 ? BN_bin2bn(cb[i].b, cb[i].len, d)
+                             : BN_lebin2bn(cb[i].b, cb[i].len, d)) == NULL ||
+            !scalar_plausible(d, limbs))
             continue;
         for (int cv = 0; cv < N_CURVES; cv++) {
             struct curve_run *cr = &run[cv];
@@ -1122,6 +1140,10 @@ out:
     }
     OPENSSL_cleanse(limbs, sizeof limbs);
     vawin_done(&win);
+    if (cb != NULL) {
+        OPENSSL_cleanse(cb, sh->n_cands * sizeof *cb);
+        free(cb);
+    }
     free(v);
     free(seen);
     BN_clear_free(d);
