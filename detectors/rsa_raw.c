@@ -783,6 +783,33 @@ number_header(struct rsa_ctx *c, const struct dg_chunk *ch, const uint8_t *w, si
         keep_num(c, next, ch->off + a + 8 * (j - 1), top);
 }
 
+#if DG_HAVE_AVX2
+/* collect_numbers()'s filter over words [j, e), eight at a time: returns
+ * the first word not looked at. */
+DG_TARGET_AVX2 static size_t
+headers_avx2(struct rsa_ctx *c, const struct dg_chunk *ch, const uint8_t *w, size_t a, size_t j,
+             size_t e)
+{
+    const __m256i m = _mm256_set1_epi64x(0xffffff87ll), lo = _mm256_set1_epi64x(0xffffffffll);
+    const __m256i zero = _mm256_setzero_si256();
+
+    for (; j + 8 <= e; j += 8) {
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(w + 8 * j));
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(w + 8 * j + 32));
+        __m256i ok0 = _mm256_andnot_si256(_mm256_cmpeq_epi64(_mm256_and_si256(v0, lo), zero),
+                                          _mm256_cmpeq_epi64(_mm256_and_si256(v0, m), zero));
+        __m256i ok1 = _mm256_andnot_si256(_mm256_cmpeq_epi64(_mm256_and_si256(v1, lo), zero),
+                                          _mm256_cmpeq_epi64(_mm256_and_si256(v1, m), zero));
+        unsigned mk = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ok0)) |
+                      (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ok1)) << 4;
+
+        for (; mk != 0; mk &= mk - 1)
+            number_header(c, ch, w, a, j + (size_t)__builtin_ctz(mk));
+    }
+    return j;
+}
+#endif
+
 /* Collects the number headers of the chunk's words [2, n_words - 1) whose
  * header starts in the owned part, skipping a file's read-only image. */
 static void
@@ -807,8 +834,12 @@ collect_numbers(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n
             j = e;
             continue;
         }
-#ifdef __SSE2__
         /* the low 32 bits of the word are a multiple of 8 in [8, 120] */
+#if DG_HAVE_AVX2
+        if (c->avx2)
+            j = headers_avx2(c, ch, w, a, j, e);
+#endif
+#ifdef __SSE2__
         {
             const __m128i m = _mm_set_epi32(0, (int)0xffffff87u, 0, (int)0xffffff87u);
             const __m128i lo = _mm_set_epi32(0, -1, 0, -1), zero = _mm_setzero_si128();
