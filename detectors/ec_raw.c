@@ -731,16 +731,28 @@ scalar_plausible(const BIGNUM *d, uint8_t *buf)
     return weak <= 1;
 }
 
+/* The bytes of candidate cd's number: be_len big-endian ones, or 8 * top of
+ * little-endian limbs. */
+static inline unsigned
+cand_len(const struct cand *cd)
+{
+    return cd->be_len != 0 ? cd->be_len : 8u * cd->top;
+}
+
+/* Candidate cd's number from its cand_len(cd) bytes at b into out. */
+static bool
+cand_number(const struct cand *cd, const uint8_t *b, BIGNUM *out)
+{
+    return (cd->be_len != 0 ? BN_bin2bn(b, (int)cand_len(cd), out)
+                            : BN_lebin2bn(b, (int)cand_len(cd), out)) != NULL;
+}
+
 /* Reads candidate cd's number into out through w (buf: scratch of 8 * 9
  * bytes). */
 static bool
 cand_value(struct vawin *w, const struct cand *cd, uint8_t *buf, BIGNUM *out)
 {
-    if (cd->be_len != 0)
-        return vawin_read(w, cd->va, buf, cd->be_len) == DG_OK &&
-               BN_bin2bn(buf, cd->be_len, out) != NULL;
-    return vawin_read(w, cd->va, buf, 8u * cd->top) == DG_OK &&
-           BN_lebin2bn(buf, 8 * cd->top, out) != NULL;
+    return vawin_read(w, cd->va, buf, cand_len(cd)) == DG_OK && cand_number(cd, buf, out);
 }
 
 /* A candidate's number as read from the dump: its 8 * top bytes of limbs or
@@ -768,12 +780,11 @@ index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb,
     }
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
-        unsigned len = cd->be_len != 0 ? cd->be_len : 8u * cd->top;
-        bool got = vawin_read(w, cd->va, cb[i].b, len) == DG_OK;
+        bool got = vawin_read(w, cd->va, cb[i].b, cand_len(cd)) == DG_OK;
 
-        cb[i].len = got ? (uint8_t)len : 0;
+        cb[i].len = got ? (uint8_t)cand_len(cd) : 0;
         if (cd->be_len == 0 ? got || vawin_read(w, cd->va, buf, 8) == DG_OK
-                            : got && BN_bin2bn(cb[i].b, (int)len, t) != NULL &&
+                            : got && cand_number(cd, cb[i].b, t) &&
                                   BN_bn2lebinpad(t, buf, 72) > 0)
             v[(*n)++] = (struct value){load_le64(got && cd->be_len == 0 ? cb[i].b : buf),
                                        (uint32_t)i};
@@ -1081,10 +1092,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 
         if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
             continue;
-        if (cb[i].len == 0 ||
-            (cd->be_len != 0 ? BN_bin2bn(cb[i].b, cb[i].len, d)
-                             : BN_lebin2bn(cb[i].b, cb[i].len, d)) == NULL ||
-            !scalar_plausible(d, limbs))
+        if (cb[i].len == 0 || !cand_number(cd, cb[i].b, d) || !scalar_plausible(d, limbs))
             continue;
         for (int cv = 0; cv < N_CURVES; cv++) {
             struct curve_run *cr = &run[cv];

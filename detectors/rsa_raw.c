@@ -12,11 +12,11 @@
  * words are joined against the words stored within RSA_RADIUS bytes: a batch
  * of predictions goes into a bitmap and a small hash table, and one pass over
  * the words within the radius of the batch's windows looks each word up; a
- * 64-bit coincidence is then verified exactly (dP == e^-1 mod (p-1)). scan() only collects verified (p, dP) pairs and the
- * moduli it finds next to them into the shared state; finish() de-duplicates
- * primes by value, tests primality, pairs primes through a modulus found in
- * memory (p*q = n, or n mod p = 0), proves the key with keyproof and reports
- * it once. A prime with its CRT exponent but no modulus is reported as a
+ * 64-bit coincidence is then verified exactly (dP == e^-1 mod (p-1)).
+ * scan() only collects verified (p, dP) pairs and the moduli it finds next to
+ * them into the shared state; finish() de-duplicates primes by value, tests
+ * primality, pairs primes through a modulus found in memory (p*q = n, or
+ * n mod p = 0), proves the key with keyproof and reports it once. A prime with its CRT exponent but no modulus is reported as a
  * confirmed "rsa-prime". Numbers further apart than RSA_RADIUS are joined
  * through the library headers that point at them (OpenSSL BIGNUM, Go big.Int,
  * mbedtls_mpi: collect_numbers() in scan(), join_numbers() in finish(), by
@@ -642,8 +642,9 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     if (n_pred == c->n_pred)
         return;
     c->n_pred = n_pred;
-    /* Pass 4 is the batch's (join_batch()): the words dP's low word may be
-     * in, within the radius of these windows, join its ranges. */
+    /* Pass 4, the join, is the batch's (join_batch()): the words within the
+     * radius of these windows, where dP's low word may lie, are added to the
+     * batch's ranges (merged with the last one when they meet). */
     {
         size_t lo = s > RSA_RADIUS_WORDS ? s - RSA_RADIUS_WORDS : 0;
         size_t hi = e + RSA_RADIUS_WORDS + MAX_K - 1 < n_words ? e + RSA_RADIUS_WORDS + MAX_K - 1

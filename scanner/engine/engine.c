@@ -113,8 +113,6 @@ struct worker {
     dg_err rc;
 };
 
-/* Calls the progress callback when the bytes scanned pass a step. */
-
 /* A chunk buffer of n bytes, 2 MiB aligned, its whole 2 MiB pages marked
  * for transparent huge pages: its first use takes a few faults instead of
  * one per 4 KiB page (each costs microseconds in a virtual machine), and
@@ -135,6 +133,7 @@ chunk_buf_alloc(size_t n)
     return p;
 }
 
+/* Calls the progress callback when the bytes scanned pass a step. */
 static void
 report_progress(struct job *j, uint64_t before, uint64_t added)
 {
