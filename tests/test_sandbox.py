@@ -199,15 +199,23 @@ def test_a_running_scan_is_unprivileged_and_filtered(tmp_path, probe_so, jobs):
         assert st["Gid"].split()[0] != "0" and st["Groups"].strip() == ""
         assert st["NoNewPrivs"].strip() == "1"
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0
+        # The filter is in place before the engine starts its workers, so
+        # the threads are listed until the scan is under way: then the main
+        # thread and the worker asleep in the probe (6 s) are alive. Every
+        # thread listed on the way must be confined too.
         checked = 0
-        for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
-            try:
-                ts = status_of(f"{pid}/task/{task.name}")
-            except FileNotFoundError:
-                continue  # a worker that ended its share between the listing and the read
-            assert ts["Seccomp"].strip() == "2" and ts["Uid"].split()[0] == "65534"
-            checked += 1
-        # the main thread and the worker asleep in the probe are alive
+        for _ in range(80):
+            checked = 0
+            for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+                try:
+                    ts = status_of(f"{pid}/task/{task.name}")
+                except FileNotFoundError:
+                    continue  # a worker that ended its share between the listing and the read
+                assert ts["Seccomp"].strip() == "2" and ts["Uid"].split()[0] == "65534"
+                checked += 1
+            if checked >= int(jobs):
+                break
+            time.sleep(0.05)
         assert checked >= int(jobs), checked
         _, err = h.communicate(timeout=60)
     finally:
