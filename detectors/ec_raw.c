@@ -86,15 +86,18 @@ static const struct curve_info {
     unsigned min_top, max_top; /* BIGNUM top limbs of a scalar */
     const uint8_t *oid;    /* named-curve OID TLV */
     size_t oid_len;
+    bool ladder;           /* OpenSSL 3 computes d*G with its generic constant-time
+                              ladder (no fixed-base table): about 30 times the cost
+                              of P-256's, so join() builds a comb (comb_build()) */
 } curves[N_CURVES] = {
     [C_P256] = {"prime256v1", NID_X9_62_prime256v1, 32, 3, 4,
-                (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10},
+                (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10, false},
     [C_K256] = {"secp256k1", NID_secp256k1, 32, 3, 4,
-                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x0a", 7},
+                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x0a", 7, true},
     [C_P384] = {"secp384r1", NID_secp384r1, 48, 5, 6,
-                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x22", 7},
+                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x22", 7, true},
     [C_P521] = {"secp521r1", NID_secp521r1, 66, 8, 9,
-                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x23", 7},
+                (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x23", 7, false},
 };
 
 /* A harvested public point 04 || X || Y. */
@@ -687,6 +690,9 @@ struct curve_run {
     size_t *idx;        /* indices of on-curve points of this curve */
     size_t n_idx;
     BIGNUM *p, *rr;     /* the field prime, and R mod p for R = 2^(64 * limbs of p) */
+    size_t n_muls;      /* scalar multiplications done on this curve */
+    EC_POINT **comb;    /* comb_build(): 15 points per 4-bit window, or NULL */
+    size_t n_win;
 };
 
 /* The values of the dump's BIGNUM candidates, by their lowest limb: where a
@@ -1020,6 +1026,71 @@ curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn
     return DG_OK;
 }
 
+#define COMB_AFTER 8u /* ladder multiplications on a curve before its comb is built */
+#define COMB_WIN 4u   /* bits per comb window */
+#define COMB_ROW ((1u << COMB_WIN) - 1)
+
+/* Builds the fixed-base comb of curve cr: comb[COMB_ROW * i + j - 1] is
+ * j * 2^(COMB_WIN * i) * G for each window i of a scalar below the group
+ * order and j = 1..COMB_ROW, so d*G is one point addition per nonzero
+ * window of d (comb_mul()). With OpenSSL's own point arithmetic this costs
+ * about 15 additions per window once (2 ms for secp256k1) and then a quarter
+ * of the ladder's time per scalar. Returns false when out of memory. */
+static bool
+comb_build(struct curve_run *cr, BN_CTX *bn)
+{
+    size_t n_win = ((size_t)BN_num_bits(cr->order) + COMB_WIN - 1) / COMB_WIN;
+    EC_POINT **t = calloc(n_win * COMB_ROW, sizeof *t);
+    EC_POINT *base = EC_POINT_dup(EC_GROUP_get0_generator(cr->g), cr->g);
+    bool ok = t != NULL && base != NULL;
+
+    for (size_t i = 0; ok && i < n_win; i++) {
+        EC_POINT **row = t + COMB_ROW * i;
+
+        for (size_t j = 0; ok && j < COMB_ROW; j++)
+            ok = (row[j] = EC_POINT_new(cr->g)) != NULL &&
+                 (j == 0 ? EC_POINT_copy(row[j], base)
+                         : EC_POINT_add(cr->g, row[j], row[j - 1], base, bn)) == 1;
+        ok = ok && EC_POINT_add(cr->g, base, row[COMB_ROW - 1], base, bn) == 1;
+    }
+    EC_POINT_free(base);
+    if (!ok) {
+        for (size_t i = 0; t != NULL && i < n_win * COMB_ROW; i++)
+            EC_POINT_free(t[i]);
+        free(t);
+        return false;
+    }
+    cr->comb = t;
+    cr->n_win = n_win;
+    return true;
+}
+
+/* cr->pt = d*G for 0 < d < order: with the comb once COMB_AFTER scalars were
+ * multiplied on a ladder curve, else with EC_POINT_mul(). The comb's time
+ * depends on which windows of d are zero; these are numbers read from a
+ * dump, not a signer's key in use. */
+static bool
+point_mul(struct curve_run *cr, int cv, const BIGNUM *d, BN_CTX *bn)
+{
+    uint8_t le[MAX_COORD];
+    bool ok = true;
+
+    if (!curves[cv].ladder || cr->n_muls++ < COMB_AFTER ||
+        (cr->comb == NULL && !comb_build(cr, bn)))
+        return EC_POINT_mul(cr->g, cr->pt, d, NULL, NULL, bn) == 1;
+    if (BN_bn2lebinpad(d, le, (int)((cr->n_win * COMB_WIN + 7) / 8)) < 0)
+        return false;
+    ok = EC_POINT_set_to_infinity(cr->g, cr->pt) == 1;
+    for (size_t i = 0; ok && i < cr->n_win; i++) {
+        unsigned w = (le[i * COMB_WIN / 8] >> (i * COMB_WIN % 8)) & COMB_ROW;
+
+        if (w != 0)
+            ok = EC_POINT_add(cr->g, cr->pt, cr->pt, cr->comb[COMB_ROW * i + w - 1], bn) == 1;
+    }
+    OPENSSL_cleanse(le, sizeof le);
+    return ok;
+}
+
 /* The candidate whose value is d^-1 mod n of curve cr, or NULL. An ECDSA
  * signer computes k^-1 for each signature's nonce k, and Go leaves k, k^-1
  * and R = k*G behind as big.Int garbage; no signer computes the inverse of
@@ -1113,7 +1184,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                 goto out_mark;
             }
             n_muls++;
-            if (EC_POINT_mul(cr->g, cr->pt, d, NULL, NULL, bn) != 1 ||
+            if (!point_mul(cr, cv, d, bn) ||
                 EC_POINT_get_affine_coordinates(cr->g, cr->pt, x, NULL, bn) != 1 ||
                 BN_bn2binpad(x, xb, (int)curves[cv].coord) != (int)curves[cv].coord)
                 continue;
@@ -1140,6 +1211,9 @@ out_mark:
     ERR_pop_to_mark();
 out:
     for (int cv = 0; cv < N_CURVES; cv++) {
+        for (size_t i = 0; run[cv].comb != NULL && i < run[cv].n_win * COMB_ROW; i++)
+            EC_POINT_free(run[cv].comb[i]);
+        free(run[cv].comb);
         EC_POINT_free(run[cv].pt);
         EC_GROUP_free(run[cv].g);
         free(run[cv].idx);

@@ -20,6 +20,8 @@
  * (x * 2^(64 * limbs of p) mod p: nistz256, GFp_mont) or plain (P-521's
  * nistp521); each is proven through d*G. The same x beside a scalar without
  * those flags, or a flagged scalar beside another key's x, stays silent.
+ * Keys of secp256k1 and P-384 behind a dozen other flagged scalars each are
+ * still proven: their d*G comes from ec-raw's comb, not OpenSSL's ladder.
  * Only fingerprints are compared and printed.
  */
 #include <pthread.h>
@@ -433,6 +435,55 @@ main(void)
     ok(rc == DG_OK && sink.n == 0, "flagged scalars with no public x in the dump: %zu findings",
        sink.n);
     free(img);
+
+    /* More flagged scalars than COMB_AFTER on secp256k1 and P-384 before the
+     * keys (candidates are tried by address): the keys' d*G comes from the
+     * fixed-base comb, not from EC_POINT_mul(). */
+    {
+        static const struct {
+            const char *curve;
+            unsigned top;
+        } lad[] = {{"secp256k1", 4}, {"P-384", 6}};
+        enum { N_LAD = 3, N_DECOY = 12 };
+        struct eckey lk[2][N_LAD];
+        size_t at[2][N_LAD];
+
+        img = random_image(len);
+        for (size_t c = 0; c < 2; c++) {
+            for (size_t j = 0; j < N_DECOY; j++) { /* random limbs: plausible, no x */
+                size_t hdr = 0x10000 + 0x8000 * c + 0x100 * j;
+
+                st64(img + hdr, BASE_VA + hdr + 0x40);
+                st32(img + hdr + 8, lad[c].top);
+                st32(img + hdr + 12, lad[c].top);
+                st32(img + hdr + 16, 0);
+                st32(img + hdr + 20, 0x0d);
+            }
+            for (size_t j = 0; j < N_LAD; j++) {
+                size_t hdr = 0x200000 + 0x40000 * c + 0x10000 * j;
+
+                lk[c][j] = make_key(lad[c].curve, lad[c].top);
+                at[c][j] = hdr + 0x40;
+                put_bignum(img, hdr, at[c][j], lk[c][j].d, lad[c].top, 0x0d);
+                put_public_x(img, hdr + 0x8000, &lk[c][j], lad[c].curve, true);
+            }
+        }
+        rc = run(img, len, 1u << 20, true, &sink);
+        ok(rc == DG_OK && sink.n == 2 * N_LAD,
+           "%d decoy scalars, then %d keys each of secp256k1 and P-384: %zu findings",
+           2 * N_DECOY, N_LAD, sink.n);
+        for (size_t c = 0; c < 2; c++)
+            for (size_t j = 0; j < N_LAD; j++) {
+                const struct dg_finding *f = find_spki(&sink, lk[c][j].spki);
+
+                ok(f != NULL && f->status == DG_STATUS_CONFIRMED && f->off == at[c][j],
+                   "%s key %zu, after %d scalars on its curve: confirmed at its limbs",
+                   lad[c].curve, j, N_DECOY);
+                free_key(&lk[c][j]);
+            }
+        free(img);
+    }
+
     img = random_image(16u << 20);
     rc = run(img, 16u << 20, 1u << 20, true, &sink);
     ok(rc == DG_OK && sink.n == 0, "16 MiB of random bytes: no finding");
