@@ -18,6 +18,37 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith(b"dumpgate ")
 
 
+NET_LIBS = ("libcurl.so", "libmicrohttpd.so", "libgnutls.so")
+
+
+def loaded_libraries(*args, env_extra=None):
+    """The shared objects the dynamic loader loaded for `dumpgate ARGS`
+    (LD_DEBUG=libs), and the run's exit status."""
+    env = dict(os.environ, LD_DEBUG="libs", **(env_extra or {}))
+    p = dgtest.run(*args, env=env, timeout=120)
+    err = p.stderr.decode(errors="replace")
+    return {line.split("calling init:")[1].strip().rsplit("/", 1)[-1]
+            for line in err.splitlines() if "calling init:" in line}, p.returncode
+
+
+def test_only_network_commands_load_the_network_libraries(tmp_path):
+    """A scan (the core handler's work, run as root on every crash) never
+    maps libcurl, libmicrohttpd or GnuTLS; ls-s3 loads the first two (and
+    GnuTLS with them) when it runs."""
+    f = tmp_path / "clean.bin"
+    f.write_bytes(os.urandom(100_000))
+    for args in (("scan", "--no-config", f), ("--version",), ("regions", f)):
+        libs, rc = loaded_libraries(*args)
+        assert rc in (0, 2), (args, rc)
+        assert "libcrypto.so.3" in libs, (args, libs)  # LD_DEBUG shows what was loaded
+        assert not [n for n in libs if n.startswith(NET_LIBS)], (args, libs)
+    libs, rc = loaded_libraries("ls-s3", "s3://no-such-bucket/x", env_extra={
+        "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"})
+    assert rc == 2
+    assert {n.split(".so")[0] for n in libs} >= {"libcurl", "libmicrohttpd", "libgnutls"}, libs
+
+
 def test_usage_errors_exit_2(tmp_path):
     f = tmp_path / "x"
     f.write_bytes(b"x" * 100)

@@ -52,15 +52,12 @@
  * and sizes, never request data.
  */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <dirent.h>
-#include <gnutls/gnutls.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -84,6 +81,7 @@
 #include "../util/fdio.h"
 #include "durable.h"
 #include "gateway.h"
+#include "netlib.h"
 #include "recompress.h"
 #include "scanchild.h"
 
@@ -314,7 +312,7 @@ static bool
 feed(struct upload *up, struct MHD_PostProcessor *pp, const char *data, size_t len)
 {
     if (pp != NULL)
-        return MHD_post_process(pp, data, len) == MHD_YES && !up->failed;
+        return netlib()->post_process(pp, data, len) == MHD_YES && !up->failed;
     if (up->n_parts == 0 && !part_write(up, true, "", 0))
         return false;
     up->part_at[0] = 0; /* the whole body */
@@ -358,7 +356,7 @@ envelope_bytes(struct upload *up, const char *data, size_t len, char *why, size_
 static bool
 is_envelope(struct MHD_Connection *c, const char *url)
 {
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *ct = netlib()->lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     size_t ul = strlen(url);
 
     if (ct != NULL)
@@ -370,10 +368,10 @@ is_envelope(struct MHD_Connection *c, const char *url)
 static bool
 split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *why, size_t cap)
 {
-    const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    const char *enc = netlib()->lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     bool gz = enc != NULL && (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0);
     bool env = is_envelope(c, url);
-    struct MHD_PostProcessor *pp = env ? NULL : MHD_create_post_processor(c, 64 * 1024, on_part,
+    struct MHD_PostProcessor *pp = env ? NULL : netlib()->create_post_processor(c, 64 * 1024, on_part,
                                                                           up);
     static const size_t BUF = 1u << 16;
     char *in = malloc(BUF), *out = malloc(BUF);
@@ -461,7 +459,7 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
         inflateEnd(&z);
     if (ok && env)
         ok = envelope_end(&up->env, why, cap);
-    if (pp != NULL && MHD_destroy_post_processor(pp) != MHD_YES && ok) {
+    if (pp != NULL && netlib()->destroy_post_processor(pp) != MHD_YES && ok) {
         ok = false;
         snprintf(why, cap, "multipart body ends early");
     }
@@ -543,14 +541,14 @@ static enum MHD_Result
 answer(struct MHD_Connection *c, unsigned status, const char *type, const char *body, size_t len)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+        netlib()->create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
 
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", type);
-    ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    netlib()->add_response_header(r, "Content-Type", type);
+    ret = netlib()->queue_response(c, status, r);
+    netlib()->destroy_response(r);
     return ret;
 }
 
@@ -673,7 +671,7 @@ static bool
 forward(const struct cli_opts *o, int fd, const struct delivery *d, struct reply *r, char *why,
         size_t cap)
 {
-    CURL *h = curl_easy_init();
+    CURL *h = netlib()->easy_init();
     struct curl_slist *hl = NULL;
     struct stat st;
     CURLcode rc;
@@ -681,31 +679,31 @@ forward(const struct cli_opts *o, int fd, const struct delivery *d, struct reply
     memset(r, 0, sizeof *r);
     if (h == NULL || fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
         snprintf(why, cap, "cannot start the upload");
-        curl_easy_cleanup(h);
+        netlib()->easy_cleanup(h);
         return false;
     }
     for (unsigned i = 0; i < d->n_headers; i++)
-        hl = curl_slist_append(hl, d->headers[i]);
-    hl = curl_slist_append(hl, "Expect:");
-    curl_easy_setopt(h, CURLOPT_URL, d->url);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_READDATA, &fd);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)o->timeout);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    rc = curl_easy_perform(h);
+        hl = netlib()->slist_append(hl, d->headers[i]);
+    hl = netlib()->slist_append(hl, "Expect:");
+    netlib()->easy_setopt(h, CURLOPT_URL, d->url);
+    netlib()->easy_setopt(h, CURLOPT_POST, 1L);
+    netlib()->easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
+    netlib()->easy_setopt(h, CURLOPT_READFUNCTION, on_body);
+    netlib()->easy_setopt(h, CURLOPT_READDATA, &fd);
+    netlib()->easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    netlib()->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_reply);
+    netlib()->easy_setopt(h, CURLOPT_WRITEDATA, r);
+    netlib()->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    netlib()->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    netlib()->easy_setopt(h, CURLOPT_TIMEOUT, (long)o->timeout);
+    netlib()->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc = netlib()->easy_perform(h);
     if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+        netlib()->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     else
-        snprintf(why, cap, "upstream: %s", curl_easy_strerror(rc));
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(h);
+        snprintf(why, cap, "upstream: %s", netlib()->easy_strerror(rc));
+    netlib()->slist_free_all(hl);
+    netlib()->easy_cleanup(h);
     if (rc == CURLE_OK && r->status >= 500)
         snprintf(why, cap, "upstream answered %ld", r->status);
     return rc == CURLE_OK && r->status > 0 && r->status < 500;
@@ -724,15 +722,15 @@ static enum MHD_Result
 add_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     char **q = cls;
-    char *k = curl_easy_escape(NULL, key, 0), *v = value ? curl_easy_escape(NULL, value, 0) : NULL;
+    char *k = netlib()->easy_escape(NULL, key, 0), *v = value ? netlib()->easy_escape(NULL, value, 0) : NULL;
     char *nq = NULL;
 
     (void)kind;
     if (k != NULL && asprintf(&nq, "%s%s%s%s%s", *q ? *q : "", *q ? "&" : "?", k, v ? "=" : "",
                               v ? v : "") < 0)
         nq = NULL;
-    curl_free(k);
-    curl_free(v);
+    netlib()->free(k);
+    netlib()->free(v);
     if (nq == NULL)
         return MHD_NO;
     free(*q);
@@ -751,14 +749,14 @@ delivery_of(const struct cli_opts *o, struct MHD_Connection *c, const char *url,
     char *q = NULL;
 
     memset(d, 0, sizeof *d);
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, &q);
+    netlib()->get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_query, &q);
     while (bl > 0 && base[bl - 1] == '/')
         bl--;
     if (asprintf(&d->url, "%.*s%s%s", (int)bl, base, url, q ? q : "") < 0)
         d->url = NULL;
     free(q);
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, keep[i]);
+        const char *v = netlib()->lookup_connection_value(c, MHD_HEADER_KIND, keep[i]);
 
         if (v != NULL && strpbrk(v, "\r\n") == NULL &&
             asprintf(&d->headers[d->n_headers], "%s: %s", keep[i], v) >= 0)
@@ -1386,18 +1384,18 @@ client_certified(const struct gateway *gw, struct MHD_Connection *c)
 
     if (gw->o->tls_client_ca == NULL)
         return true;
-    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    ci = netlib()->get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     if (ci == NULL || (tls = (gnutls_session_t)ci->tls_session) == NULL)
         return false;
-    return gnutls_certificate_get_peers(tls, &list) != NULL && list > 0 &&
-           gnutls_certificate_verify_peers2(tls, &status) == GNUTLS_E_SUCCESS && status == 0;
+    return netlib()->certificate_get_peers(tls, &list) != NULL && list > 0 &&
+           netlib()->certificate_verify_peers2(tls, &status) == GNUTLS_E_SUCCESS && status == 0;
 }
 
 /* True when the request carries the bearer token (or none is required). */
 static bool
 authorized(const struct gateway *gw, struct MHD_Connection *c)
 {
-    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *a = netlib()->lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     unsigned char diff = 0;
 
     if (gw->token_len == 0)
@@ -1431,7 +1429,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         return answer_text(c, MHD_HTTP_BAD_REQUEST, "dumpgate: a path of printable ASCII, please\n");
     }
     if (up == NULL) {
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        const char *cl = netlib()->lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         char bname[128];
         uint64_t seq;
 
@@ -1737,7 +1735,7 @@ free_pem(char *p)
 int
 gateway_run(const struct cli_opts *o)
 {
-    char *cert = NULL, *key = NULL, *ca = NULL;
+    char *cert = NULL, *key = NULL, *ca = NULL, why[300];
     struct gateway gw;
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -1771,7 +1769,11 @@ gateway_run(const struct cli_opts *o)
     remove_stale_tmp(gw.quarantine);
     remove_stale_tmp(gw.outbox);
     recover(&gw);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    if (netlib_load(why, sizeof why) == NULL) {
+        glog("%s", why);
+        goto out;
+    }
+    if (netlib()->global_init(CURL_GLOBAL_DEFAULT) != 0) {
         glog("libcurl: cannot start");
         goto out;
     }
@@ -1794,20 +1796,17 @@ gateway_run(const struct cli_opts *o)
         if (ca != NULL)
             tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, ca};
         tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                 MHD_USE_ERROR_LOG | (cert != NULL ? MHD_USE_TLS : 0) |
-                                 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                             0, NULL, NULL, on_request, &gw, MHD_OPTION_SOCK_ADDR, &ss,
-                             MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned)(o->max_uploads ? o->max_uploads : 64),
-                             MHD_OPTION_CONNECTION_TIMEOUT,
-                             (unsigned)(o->receive_timeout ? o->receive_timeout : 60),
-                             MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_ARRAY, tls,
-                             MHD_OPTION_END);
+        d = netlib()->start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+                (cert != NULL ? MHD_USE_TLS : 0) | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+            0, NULL, NULL, on_request, &gw, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)(o->max_uploads ? o->max_uploads : 64), MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)(o->receive_timeout ? o->receive_timeout : 60), MHD_OPTION_NOTIFY_COMPLETED,
+            on_done, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     }
     if (d == NULL) {
         glog("cannot listen on %s: %s", o->listen, strerror(errno));
-        curl_global_cleanup();
+        netlib()->global_cleanup();
         goto out;
     }
     have_deliverer = pthread_create(&deliverer, NULL, delivery_thread, &gw) == 0;
@@ -1815,14 +1814,14 @@ gateway_run(const struct cli_opts *o)
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
         pthread_cond_signal(&gw.wake);
     glog("stopping on signal %d", sig);
-    MHD_stop_daemon(d);
+    netlib()->stop_daemon(d);
     pthread_mutex_lock(&gw.lock);
     gw.stopping = true;
     pthread_cond_signal(&gw.wake);
     pthread_mutex_unlock(&gw.lock);
     if (have_deliverer)
         pthread_join(deliverer, NULL);
-    curl_global_cleanup();
+    netlib()->global_cleanup();
     status = 0;
 out:
     free_pem(cert);

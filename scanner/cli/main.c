@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include <dumpgate/dumpgate.h>
@@ -26,6 +25,7 @@
 #include "../../detectors/rules.h"
 #include "gateway.h"
 #include "handler.h"
+#include "netlib.h"
 #include "../engine/identity.h"
 #include "../proof/keyproof.h"
 #include "../where/where.h"
@@ -362,6 +362,7 @@ cmd_ls_s3(int argc, char **argv)
     unsigned long page = 0;
     bool bad = false;
     struct dg_diag *d;
+    char why[300];
     dg_err rc;
 
     for (int i = 2; i < argc; i++) {
@@ -381,7 +382,11 @@ cmd_ls_s3(int argc, char **argv)
         fprintf(stderr, "usage: dumpgate ls-s3 [--page-size 1..1000] s3://BUCKET/PREFIX\n");
         return EXIT_ERROR;
     }
-    if ((d = dg_diag_new()) == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    if (netlib_load(why, sizeof why) == NULL) {
+        fprintf(stderr, "dumpgate: error: ls-s3: %s\n", why);
+        return EXIT_ERROR;
+    }
+    if ((d = dg_diag_new()) == NULL || netlib()->global_init(CURL_GLOBAL_DEFAULT) != 0) {
         fprintf(stderr, "dumpgate: error: cannot start: out of memory or libcurl failed\n");
         dg_diag_free(d);
         return EXIT_ERROR;
@@ -390,7 +395,7 @@ cmd_ls_s3(int argc, char **argv)
     for (size_t i = 0; i < dg_diag_count(d); i++)
         fprintf(stderr, "dumpgate: error: %s\n", dg_diag_get(d, i)->text);
     dg_diag_free(d);
-    curl_global_cleanup();
+    netlib()->global_cleanup();
     return rc == DG_OK ? EXIT_CLEAN : EXIT_ERROR;
 }
 
@@ -792,6 +797,7 @@ main(int argc, char **argv)
 {
     struct cli_opts o;
     struct rule_set *rules = NULL;
+    char why[300];
     int status;
 
     if (argc >= 2 && strcmp(argv[1], "ls-s3") == 0) /* issue 25: no scan options */
@@ -819,12 +825,15 @@ main(int argc, char **argv)
             fprintf(stderr, "dumpgate: error: --sandbox cannot read s3:// objects; "
                             "nothing scanned\n");
             status = EXIT_ERROR;
-        } else if (any_s3(&o) && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        } else if (any_s3(&o) && netlib_load(why, sizeof why) == NULL) {
+            fprintf(stderr, "dumpgate: error: s3:// objects: %s; nothing scanned\n", why);
+            status = EXIT_ERROR;
+        } else if (any_s3(&o) && netlib()->global_init(CURL_GLOBAL_DEFAULT) != 0) {
             fprintf(stderr, "dumpgate: error: libcurl cannot start; nothing scanned\n");
             status = EXIT_ERROR;
         } else if (any_s3(&o)) {
             status = cmd_scan(&o);
-            curl_global_cleanup();
+            netlib()->global_cleanup();
         } else {
             status = cmd_scan(&o);
         }

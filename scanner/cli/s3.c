@@ -28,9 +28,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include <dumpgate/error.h>
+
+#include "netlib.h"
 
 #define ERROR_BODY_MAX 2048         /* bytes of an error answer kept for its <Code> */
 #define LIST_BODY_MAX (16u << 20)   /* bytes of one ListObjectsV2 page */
@@ -202,42 +203,42 @@ static CURL *
 signed_handle(const struct s3_target *t, const char *path_query, char *errbuf,
               struct curl_slist **headers)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = netlib()->easy_init();
     char *full = NULL;
     struct curl_slist *h = NULL, *h2;
 
     *headers = NULL;
     if (c == NULL || asprintf(&full, "%s%s", t->base, path_query) < 0) {
-        curl_easy_cleanup(c);
+        netlib()->easy_cleanup(c);
         return NULL;
     }
     /* the SHA-256 of the empty payload of a GET: real S3 wants it signed */
-    h = curl_slist_append(NULL, "x-amz-content-sha256: "
+    h = netlib()->slist_append(NULL, "x-amz-content-sha256: "
                                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     if (h != NULL && t->token_header != NULL &&
-        (h2 = curl_slist_append(h, t->token_header)) != NULL)
+        (h2 = netlib()->slist_append(h, t->token_header)) != NULL)
         h = h2;
     else if (t->token_header != NULL) {
-        curl_slist_free_all(h);
+        netlib()->slist_free_all(h);
         h = NULL;
     }
-    if (h == NULL || curl_easy_setopt(c, CURLOPT_URL, full) != CURLE_OK) {
-        curl_slist_free_all(h);
+    if (h == NULL || netlib()->easy_setopt(c, CURLOPT_URL, full) != CURLE_OK) {
+        netlib()->slist_free_all(h);
         free(full);
-        curl_easy_cleanup(c);
+        netlib()->easy_cleanup(c);
         return NULL;
     }
     free(full);
     *headers = h;
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, t->sigv4);
-    curl_easy_setopt(c, CURLOPT_USERPWD, t->userpwd);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled server ends the */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);  /* transfer after two minutes */
+    netlib()->easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    netlib()->easy_setopt(c, CURLOPT_AWS_SIGV4, t->sigv4);
+    netlib()->easy_setopt(c, CURLOPT_USERPWD, t->userpwd);
+    netlib()->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    netlib()->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    netlib()->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    netlib()->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    netlib()->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled server ends the */
+    netlib()->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);  /* transfer after two minutes */
     errbuf[0] = '\0';
     return c;
 }
@@ -306,7 +307,7 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
     if (!s->answered) {
         long code = 0;
 
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+        netlib()->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
         if (code < 200 || code > 299) { /* keep the start of the error answer */
             size_t room = sizeof s->body - 1 - s->body_len;
             size_t k = len < room ? len : room;
@@ -341,12 +342,12 @@ static void *
 run_get(void *arg)
 {
     struct s3_stream *s = arg;
-    CURLcode res = curl_easy_perform(s->curl);
+    CURLcode res = netlib()->easy_perform(s->curl);
 
     pthread_mutex_lock(&s->lock);
     s->res = res;
     if (s->status == 0)
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+        netlib()->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
     s->done = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
@@ -361,8 +362,8 @@ stream_free(struct s3_stream *s)
         close(s->sv[0]);
     if (s->sv[1] >= 0)
         close(s->sv[1]);
-    curl_easy_cleanup(s->curl);
-    curl_slist_free_all(s->headers);
+    netlib()->easy_cleanup(s->curl);
+    netlib()->slist_free_all(s->headers);
     target_free(&s->t);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
@@ -379,7 +380,7 @@ get_failed(const struct s3_stream *s, const char *url, struct dg_diag *d)
     /* no answer, or a 2xx whose transfer failed before its first byte */
     if (s->res != CURLE_OK && (s->status == 0 || (s->status >= 200 && s->status <= 299)))
         return dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: cannot read: %s", url,
-                       s->errbuf[0] ? s->errbuf : curl_easy_strerror(s->res));
+                       s->errbuf[0] ? s->errbuf : netlib()->easy_strerror(s->res));
     if (xml_text(s->body + s->body_len, &from, "Code", code, sizeof code) == NULL)
         snprintf(code, sizeof code, "%s", "no S3 error code");
     return dg_diag(d, s->status == 404 ? DG_E_NOT_FILE : DG_E_IO, DG_NO_OFFSET,
@@ -416,8 +417,8 @@ s3_open(const char *url, struct dg_diag *d, struct s3_stream **out, int *fd)
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", url);
     }
     free(path);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
+    netlib()->easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_data);
+    netlib()->easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->sv) != 0) {
         int e = errno;
 
@@ -430,7 +431,7 @@ s3_open(const char *url, struct dg_diag *d, struct s3_stream **out, int *fd)
 
         (void)setsockopt(s->sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
         (void)setsockopt(s->sv[0], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-        curl_easy_setopt(s->curl, CURLOPT_BUFFERSIZE, 256L << 10);
+        netlib()->easy_setopt(s->curl, CURLOPT_BUFFERSIZE, 256L << 10);
     }
     if ((errno = pthread_create(&s->thread, NULL, run_get, s)) != 0) {
         int e = errno;
@@ -468,7 +469,7 @@ s3_close(struct s3_stream *s, struct dg_diag *d)
         rc = dg_diag(d, DG_E_IO, DG_NO_OFFSET,
                      "s3://%s/%s: the transfer broke off after %llu bytes: %s", s->t.bucket,
                      s->t.key, (unsigned long long)s->bytes,
-                     s->errbuf[0] ? s->errbuf : curl_easy_strerror(s->res));
+                     s->errbuf[0] ? s->errbuf : netlib()->easy_strerror(s->res));
     stream_free(s);
     return rc;
 }
@@ -587,16 +588,16 @@ s3_list(const char *url, unsigned page_size, FILE *out, struct dg_diag *d)
             break;
         }
         free(q);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_list_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-        res = curl_easy_perform(c);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(c);
-        curl_slist_free_all(h);
+        netlib()->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_list_data);
+        netlib()->easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        res = netlib()->easy_perform(c);
+        netlib()->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        netlib()->easy_cleanup(c);
+        netlib()->slist_free_all(h);
         if (res != CURLE_OK) {
             rc = dg_diag(d, DG_E_IO, DG_NO_OFFSET, "%s: cannot list: %s", url,
                          b.too_big ? "a page of the listing is over 16 MiB"
-                                   : errbuf[0] ? errbuf : curl_easy_strerror(res));
+                                   : errbuf[0] ? errbuf : netlib()->easy_strerror(res));
         } else if (status < 200 || status > 299) {
             char code[128];
             const char *from = b.p;
