@@ -292,9 +292,13 @@ dsa_finish(void *vsh, const struct dg_dump *dump, struct dg_sink *sink)
 {
     struct shared *sh = vsh;
     BIGNUM *bn[N_BN] = {NULL};
-    uint8_t *buf = OPENSSL_secure_malloc(8u * MAX_P_LIMBS);
-    dg_err rc = buf != NULL ? DG_OK : DG_E_NOMEM;
+    uint8_t *buf;
+    dg_err rc;
 
+    if (sh->n_cands == 0) /* most dumps: no OpenSSL set-up for nothing */
+        return DG_OK;
+    buf = OPENSSL_secure_malloc(8u * MAX_P_LIMBS);
+    rc = buf != NULL ? DG_OK : DG_E_NOMEM;
     for (int i = 0; i < N_BN; i++)
         if ((bn[i] = i == BN_X ? BN_secure_new() : BN_new()) == NULL)
             rc = DG_E_NOMEM;
