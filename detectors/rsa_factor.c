@@ -59,6 +59,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/grow.h"
 #include "../scanner/util/simd.h"
@@ -105,7 +106,7 @@ struct paircand {
 struct fac_ctx {
     const struct dg_proof_policy *proof;
     bool avx2;
-    uint8_t *wf;             /* word_flags() of the chunk's words */
+    uint8_t *wf;             /* word_flags() of the chunk's words, without a memo */
     size_t wf_cap;
     uint64_t *bad;           /* bit w: word w is WF_BAD (one more zero word at the end) */
     size_t bad_cap;
@@ -554,27 +555,6 @@ near_anchor(const uint64_t *anc, size_t w, size_t n_words)
     return false;
 }
 
-/* The flags of the chunk's words; a file's read-only image is all WF_BAD (no
- * number the process computed lies there, and none begins or runs into it). */
-static void
-chunk_flags(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words)
-{
-    for (size_t w = 0; w < n_words;) {
-        bool image;
-        size_t end = chunk_span_end(ch, a + 8 * w, &image), we = (end - a + 7) / 8;
-
-        if (we > n_words)
-            we = n_words;
-        if (we <= w)
-            we = w + 1;
-        if (image)
-            memset(c->wf + w, WF_BAD, we - w);
-        else
-            word_flags(ch->p + a + 8 * w, we - w, c->wf + w, c->avx2);
-        w = we;
-    }
-}
-
 /* Makes c->wf hold n_words flags and the bitmaps n_words bits (and one
  * more word each). */
 static bool
@@ -597,38 +577,87 @@ size_maps(struct fac_ctx *c, size_t n_words)
     return true;
 }
 
-/* Sets c->bad, c->st and c->anc from c->wf: bit w for each WF_BAD, each
- * WF_STRUCT, each WF_ANCHOR word; the bits past the last word clear. */
+/* Sets bits [lo, hi) of map. */
 static void
-bit_maps(struct fac_ctx *c, size_t n_words)
+set_bits(uint64_t *map, size_t lo, size_t hi)
 {
-    size_t n_maps = n_words / 64 + 2, w = 0;
+    for (size_t w = lo; w < hi;) {
+        size_t end = (w / 64 + 1) * 64 < hi ? (w / 64 + 1) * 64 : hi; /* within map[w / 64] */
+        uint64_t ones = end - w == 64 ? ~0ull : ((1ull << (end - w)) - 1);
 
-    memset(c->bad, 0, n_maps * sizeof *c->bad);
-    memset(c->st, 0, n_maps * sizeof *c->st);
-    memset(c->anc, 0, n_maps * sizeof *c->anc);
+        map[w / 64] |= ones << (w % 64);
+        w = end;
+    }
+}
+
+/* Sets the bits of words [lo, hi) in c->bad, c->st and c->anc from their
+ * flags f (f[w] for word w): each WF_BAD, each WF_STRUCT, each WF_ANCHOR. */
+static void
+span_maps(struct fac_ctx *c, const uint8_t *f, size_t lo, size_t hi)
+{
+    size_t w = lo;
+
+    for (; w < hi && (w % 16 != 0 || w + 16 > hi); w++) {
+        c->bad[w / 64] |= (uint64_t)(f[w] & WF_BAD) << (w % 64);
+        c->st[w / 64] |= (uint64_t)((f[w] & WF_STRUCT) != 0) << (w % 64);
+        c->anc[w / 64] |= (uint64_t)((f[w] & WF_ANCHOR) != 0) << (w % 64);
+    }
 #ifdef __SSE2__
     {
         const __m128i bad = _mm_set1_epi8(WF_BAD), st = _mm_set1_epi8(WF_STRUCT);
         const __m128i anc = _mm_set1_epi8(WF_ANCHOR);
 
-        for (; w + 16 <= n_words; w += 16) {
-            __m128i f = _mm_loadu_si128((const __m128i *)(const void *)(c->wf + w));
-            uint64_t mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, bad), bad));
-            uint64_t ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, st), st));
+        for (; w + 16 <= hi; w += 16) { /* w is a multiple of 16 here */
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(f + w));
+            uint64_t mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, bad), bad));
+            uint64_t ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, st), st));
+            uint64_t ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(v, anc), anc));
 
             c->bad[w / 64] |= mb << (w % 64);
-            uint64_t ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(f, anc), anc));
-
             c->st[w / 64] |= ms << (w % 64);
             c->anc[w / 64] |= ma << (w % 64);
         }
     }
 #endif
-    for (; w < n_words; w++) {
-        c->bad[w / 64] |= (uint64_t)(c->wf[w] & WF_BAD) << (w % 64);
-        c->st[w / 64] |= (uint64_t)((c->wf[w] & WF_STRUCT) != 0) << (w % 64);
-        c->anc[w / 64] |= (uint64_t)((c->wf[w] & WF_ANCHOR) != 0) << (w % 64);
+    for (; w < hi; w++) {
+        c->bad[w / 64] |= (uint64_t)(f[w] & WF_BAD) << (w % 64);
+        c->st[w / 64] |= (uint64_t)((f[w] & WF_STRUCT) != 0) << (w % 64);
+        c->anc[w / 64] |= (uint64_t)((f[w] & WF_ANCHOR) != 0) << (w % 64);
+    }
+}
+
+/* Sets c->bad, c->st and c->anc for the chunk's words from their flags (the
+ * chunk's shared ones, chunk_word_flags(), else computed into c->wf); a
+ * file's read-only image is all bad and neither structured nor an anchor:
+ * no number the process computed lies there, and none begins or runs into
+ * it. The bits past the last word are clear. */
+static void
+chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words)
+{
+    size_t n_maps = n_words / 64 + 2;
+
+    memset(c->bad, 0, n_maps * sizeof *c->bad);
+    memset(c->st, 0, n_maps * sizeof *c->st);
+    memset(c->anc, 0, n_maps * sizeof *c->anc);
+    for (size_t w = 0; w < n_words;) {
+        bool image;
+        size_t end = chunk_span_end(ch, a + 8 * w, &image), we = (end - a + 7) / 8;
+        const uint8_t *f;
+
+        if (we > n_words)
+            we = n_words;
+        if (we <= w)
+            we = w + 1;
+        if (image) {
+            set_bits(c->bad, w, we);
+        } else {
+            if ((f = chunk_word_flags(ch, w, we)) == NULL) {
+                word_flags(ch->p + a + 8 * w, we - w, c->wf + w, c->avx2);
+                f = c->wf;
+            }
+            span_maps(c, f, w, we);
+        }
+        w = we;
     }
 }
 
@@ -643,8 +672,7 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     n_words = (ch->len - a) / 8;
     if (!size_maps(c, n_words))
         return DG_E_NOMEM;
-    chunk_flags(c, ch, a, n_words);
-    bit_maps(c, n_words);
+    chunk_maps(c, ch, a, n_words);
     c->n_mods = c->n_pairs = c->n_done = c->n_amods = c->n_aprimes = 0;
     c->tries = 0;
     c->tries_capped = false;

@@ -44,6 +44,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/wordflags.h"
@@ -126,7 +127,8 @@ struct rsa_ctx {
     uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
     uint16_t *bad;               /* prefix count of low-entropy words */
     uint16_t *anc;               /* prefix count of anchor words */
-    uint8_t *wf;                 /* word_flags() of words [wf_lo, wf_hi) of the chunk */
+    const uint8_t *fl;           /* flags_for(): the flags of words [alo, ahi) */
+    uint8_t *wf;                 /* word_flags() of words [wf_lo, wf_hi), without a memo */
     size_t wf_lo, wf_hi;
     bool avx2;                   /* dg_cpu_avx2() */
     uint8_t *sf, *ef;            /* start / end flags per word */
@@ -419,14 +421,22 @@ predict(struct rsa_ctx *c, const uint8_t *w, size_t s, unsigned k, unsigned ki, 
     return n_pred;
 }
 
-/* Makes c->wf[0..ahi - alo) the flags of the chunk's words [alo, ahi),
- * computing only those the previous sub-block's range did not hold (ranges
- * only move forward within a chunk; rsa_scan() empties it per chunk). */
+/* Makes c->fl[0..ahi - alo) the flags of the chunk's words [alo, ahi): the
+ * chunk's shared ones (chunk_word_flags()), else computed into c->wf, only
+ * those the previous sub-block's range did not hold (ranges only move
+ * forward within a chunk; rsa_scan() empties it per chunk). */
 static void
-flags_for(struct rsa_ctx *c, const uint8_t *w, size_t alo, size_t ahi)
+flags_for(struct rsa_ctx *c, const struct dg_chunk *ch, const uint8_t *w, size_t alo,
+          size_t ahi)
 {
+    const uint8_t *shared = chunk_word_flags(ch, alo, ahi);
     size_t keep = 0;
 
+    if (shared != NULL) {
+        c->fl = shared + alo;
+        return;
+    }
+    c->fl = c->wf;
     if (c->wf_lo <= alo && alo < c->wf_hi) {
         keep = c->wf_hi - alo < ahi - alo ? c->wf_hi - alo : ahi - alo;
         memmove(c->wf, c->wf + (alo - c->wf_lo), keep);
@@ -560,15 +570,15 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
      * always pass: what precedes the chunk is not visible here. */
     alo = s >= ANCHOR_WORDS ? s - ANCHOR_WORDS : 0;
     ahi = s + span + ANCHOR_WORDS < n_words ? s + span + ANCHOR_WORDS : n_words;
-    flags_for(c, w, alo, ahi);
+    flags_for(c, ch, w, alo, ahi);
     {
-        const uint8_t *fw = c->wf + (s - alo);
+        const uint8_t *fw = c->fl + (s - alo);
         unsigned n_bad = 0;
 
         for (size_t j = 0; j < span; j++)
             n_bad += fw[j] & WF_BAD;
         for (size_t j = 0; j < ahi - alo; j++)
-            any |= c->wf[j];
+            any |= c->fl[j];
         if (span - n_bad < sizes[0] - 1 - sizes[0] / 8 ||
             (!(any & WF_ANCHOR) && s >= ANCHOR_WORDS))
             return;
@@ -581,8 +591,8 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     }
     c->anc[0] = c->bad[0] = 0;
     for (size_t j = 0; j < ahi - alo; j++) {
-        bad += c->wf[j] & WF_BAD;
-        n_anc += (c->wf[j] & WF_ANCHOR) >> 1;
+        bad += c->fl[j] & WF_BAD;
+        n_anc += (c->fl[j] & WF_ANCHOR) >> 1;
         c->anc[j + 1] = (uint16_t)n_anc;
         c->bad[j + 1] = (uint16_t)bad;
     }

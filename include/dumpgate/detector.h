@@ -133,6 +133,10 @@ struct dg_chunk {
      * too many hits to keep, or a harness calls scan() directly. The
      * detector then searches the chunk itself. */
     const struct dg_hits *hits;
+    /* What the built-in detectors compute from the chunk once and share
+     * (the engine's scanner/engine/chunkmemo.h), or NULL. Not for plug-ins:
+     * its layout is the engine's own and may change in any release. */
+    struct dg_chunk_memo *memo;
 };
 
 /* ABI 3: a byte string at which a detector's matches are anchored, 1 to 3

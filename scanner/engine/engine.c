@@ -47,6 +47,7 @@
 #include "../util/deadline.h"
 #include "../util/simd.h"
 #include "../util/words.h"
+#include "chunkmemo.h"
 #include "engine_int.h"
 #include "triggers.h"
 
@@ -110,6 +111,7 @@ struct worker {
     struct trig_hits hits;              /* the chunk's triggers */
     struct dg_hits view[REGISTRY_MAX];  /* detector i's part of them */
     bool have_hits;    /* hits is reserved for a whole chunk */
+    struct dg_chunk_memo memo; /* what the chunk's detectors share (chunkmemo.h) */
     dg_err rc;
 };
 
@@ -218,6 +220,7 @@ scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
      * memory for the hits, or too many of them) each detector searches the
      * chunk itself. */
     bool hits = w->have_hits && trig_find(&j->trig, ch->p, ch->len, &w->hits);
+    bool memo = chunk_memo_reset(&w->memo, ch) == DG_OK;
 
     for (size_t i = 0; i < j->n_det; i++) {
         struct dg_chunk c = *ch;
@@ -227,6 +230,7 @@ scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
             continue;
         if (hits && j->buckets[i] != 0)
             c.hits = &w->view[i];
+        c.memo = memo ? &w->memo : NULL;
         w->sink.detector = j->det[i]->name;
         rc = j->det[i]->scan(w->ctx[i], &c, &w->sink);
         if (rc != DG_OK)
@@ -643,6 +647,7 @@ worker_release(struct job *j, struct worker *w)
             j->det[i]->release(w->ctx[i]);
     free(w->buf);
     trig_hits_free(&w->hits);
+    chunk_memo_free(&w->memo);
 }
 
 dg_err

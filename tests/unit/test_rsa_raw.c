@@ -32,6 +32,7 @@
 
 #include <dumpgate/detector.h>
 
+#include "../../scanner/engine/chunkmemo.h"
 #include "../../scanner/proof/keyproof.h"
 
 extern const struct dg_detector dg_detector_rsa_raw;
@@ -152,6 +153,8 @@ worker(void *arg)
     struct job *j = arg;
     void *ctx = NULL;
 
+    struct dg_chunk_memo memo = {0};
+
     j->rc = j->d->init(j->shared, &ctx);
     if (j->rc != DG_OK)
         return NULL;
@@ -164,11 +167,17 @@ worker(void *arg)
                               .off = off,
                               .last = off + len == j->dump->len,
                               .dump = j->dump};
-        dg_err rc = j->d->scan(ctx, &ch, j->sink);
+        dg_err rc;
 
+        /* odd chunks carry the engine's shared word flags, even ones not:
+         * the detector must find the same either way */
+        if (k % 2 == 1 && chunk_memo_reset(&memo, &ch) == DG_OK)
+            ch.memo = &memo;
+        rc = j->d->scan(ctx, &ch, j->sink);
         if (rc != DG_OK)
             j->rc = rc;
     }
+    chunk_memo_free(&memo);
     j->d->release(ctx);
     return NULL;
 }
