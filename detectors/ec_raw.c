@@ -1033,9 +1033,17 @@ curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn
 /* Builds the fixed-base comb of curve cr: comb[COMB_ROW * i + j - 1] is
  * j * 2^(COMB_WIN * i) * G for each window i of a scalar below the group
  * order and j = 1..COMB_ROW, so d*G is one point addition per nonzero
- * window of d (comb_mul()). With OpenSSL's own point arithmetic this costs
+ * window of d (point_mul()). With OpenSSL's own point arithmetic this costs
  * about 15 additions per window once (2 ms for secp256k1) and then a quarter
  * of the ladder's time per scalar. Returns false when out of memory. */
+static void
+comb_free(EC_POINT **t, size_t n)
+{
+    for (size_t i = 0; t != NULL && i < n; i++)
+        EC_POINT_free(t[i]);
+    free(t);
+}
+
 static bool
 comb_build(struct curve_run *cr, BN_CTX *bn)
 {
@@ -1055,9 +1063,7 @@ comb_build(struct curve_run *cr, BN_CTX *bn)
     }
     EC_POINT_free(base);
     if (!ok) {
-        for (size_t i = 0; t != NULL && i < n_win * COMB_ROW; i++)
-            EC_POINT_free(t[i]);
-        free(t);
+        comb_free(t, n_win * COMB_ROW);
         return false;
     }
     cr->comb = t;
@@ -1211,9 +1217,7 @@ out_mark:
     ERR_pop_to_mark();
 out:
     for (int cv = 0; cv < N_CURVES; cv++) {
-        for (size_t i = 0; run[cv].comb != NULL && i < run[cv].n_win * COMB_ROW; i++)
-            EC_POINT_free(run[cv].comb[i]);
-        free(run[cv].comb);
+        comb_free(run[cv].comb, run[cv].n_win * COMB_ROW);
         EC_POINT_free(run[cv].pt);
         EC_GROUP_free(run[cv].g);
         free(run[cv].idx);
