@@ -371,8 +371,8 @@ split_parts(struct upload *up, struct MHD_Connection *c, const char *url, char *
     const char *enc = netlib()->lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
     bool gz = enc != NULL && (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0);
     bool env = is_envelope(c, url);
-    struct MHD_PostProcessor *pp = env ? NULL : netlib()->create_post_processor(c, 64 * 1024, on_part,
-                                                                          up);
+    struct MHD_PostProcessor *pp =
+        env ? NULL : netlib()->create_post_processor(c, 64 * 1024, on_part, up);
     static const size_t BUF = 1u << 16;
     char *in = malloc(BUF), *out = malloc(BUF);
     z_stream z;
@@ -722,7 +722,8 @@ static enum MHD_Result
 add_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     char **q = cls;
-    char *k = netlib()->easy_escape(NULL, key, 0), *v = value ? netlib()->easy_escape(NULL, value, 0) : NULL;
+    char *k = netlib()->easy_escape(NULL, key, 0);
+    char *v = value ? netlib()->easy_escape(NULL, value, 0) : NULL;
     char *nq = NULL;
 
     (void)kind;

@@ -203,6 +203,9 @@ static CURL *
 signed_handle(const struct s3_target *t, const char *path_query, char *errbuf,
               struct curl_slist **headers)
 {
+    /* the SHA-256 of the empty payload of a GET: real S3 wants it signed */
+    static const char empty_payload[] =
+        "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     CURL *c = netlib()->easy_init();
     char *full = NULL;
     struct curl_slist *h = NULL, *h2;
@@ -212,9 +215,7 @@ signed_handle(const struct s3_target *t, const char *path_query, char *errbuf,
         netlib()->easy_cleanup(c);
         return NULL;
     }
-    /* the SHA-256 of the empty payload of a GET: real S3 wants it signed */
-    h = netlib()->slist_append(NULL, "x-amz-content-sha256: "
-                                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    h = netlib()->slist_append(NULL, empty_payload);
     if (h != NULL && t->token_header != NULL &&
         (h2 = netlib()->slist_append(h, t->token_header)) != NULL)
         h = h2;

@@ -22,9 +22,8 @@ chunk_memo_reset(struct dg_chunk_memo *m, const struct dg_chunk *ch)
     if (n > m->cap_words) {
         size_t cap = n + n / 8;
         uint8_t *wf = realloc(m->wf, cap);
-        uint64_t *done = wf != NULL ? realloc(m->done, (cap / MEMO_BLOCK_WORDS / 64 + 1) *
-                                                           sizeof *done)
-                                    : NULL;
+        size_t blocks = (cap + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS;
+        uint64_t *done = wf != NULL ? realloc(m->done, (blocks / 64 + 1) * sizeof *done) : NULL;
 
         if (wf != NULL)
             m->wf = wf;
