@@ -527,10 +527,20 @@ header_masks8(const uint8_t *p)
     const __m256i two = _mm256_set1_epi32(2), ten = _mm256_set1_epi32(10), zero = _mm256_setzero_si256();
     const __m256i l32 = _mm256_set1_epi32(32), l56 = _mm256_set1_epi32(56), l57 = _mm256_set1_epi32(57);
     const __m256i cv = _mm256_set1_epi64x(CKA_VALUE), cp = _mm256_set1_epi64x(CKA_EC_POINT);
+    /* every word collect(), collect_nss() and collect_ecx() take has its low
+     * dword in 3..0x181 and its high dword at most 1024: one test drops the
+     * others (zeros, text, pointers, random bytes) four words at a time */
+    const __m256i pre_sub = _mm256_set1_epi64x(3), pre_max = _mm256_set1_epi64x(0x401ll << 32 | 0x17f);
+    const __m256i minus1 = _mm256_set1_epi32(-1);
     uint64_t m = 0, k = 0, n = 0;
 
     for (int h = 0; h < 2; h++) {
         __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 + 32 * h));
+        __m256i x = _mm256_sub_epi32(t, pre_sub);
+        __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(x, minus1), _mm256_cmpgt_epi32(pre_max, x));
+
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(ok, minus1))) == 0)
+            continue;
 
         n |= (uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(
                  _mm256_or_si256(_mm256_cmpeq_epi64(t, cv), _mm256_cmpeq_epi64(t, cp))))
