@@ -530,14 +530,16 @@ header_masks8(const uint8_t *p)
     /* every word collect(), collect_nss() and collect_ecx() take has its low
      * dword in 3..0x181 and its high dword at most 1024: one test drops the
      * others (zeros, text, pointers, random bytes) four words at a time */
-    const __m256i pre_sub = _mm256_set1_epi64x(3), pre_max = _mm256_set1_epi64x(0x401ll << 32 | 0x17f);
+    const __m256i pre_sub = _mm256_set1_epi64x(3);
+    const __m256i pre_max = _mm256_set1_epi64x(0x401ll << 32 | 0x17f);
     const __m256i minus1 = _mm256_set1_epi32(-1);
     uint64_t m = 0, k = 0, n = 0;
 
     for (int h = 0; h < 2; h++) {
         __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 + 32 * h));
         __m256i x = _mm256_sub_epi32(t, pre_sub);
-        __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(x, minus1), _mm256_cmpgt_epi32(pre_max, x));
+        __m256i ok =
+            _mm256_and_si256(_mm256_cmpgt_epi32(x, minus1), _mm256_cmpgt_epi32(pre_max, x));
 
         if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(ok, minus1))) == 0)
             continue;
@@ -1040,12 +1042,7 @@ curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn
 #define COMB_WIN 4u   /* bits per comb window */
 #define COMB_ROW ((1u << COMB_WIN) - 1)
 
-/* Builds the fixed-base comb of curve cr: comb[COMB_ROW * i + j - 1] is
- * j * 2^(COMB_WIN * i) * G for each window i of a scalar below the group
- * order and j = 1..COMB_ROW, so d*G is one point addition per nonzero
- * window of d (point_mul()). With OpenSSL's own point arithmetic this costs
- * about 15 additions per window once (2 ms for secp256k1) and then a quarter
- * of the ladder's time per scalar. Returns false when out of memory. */
+/* Frees the n points of comb t (NULL: none). */
 static void
 comb_free(EC_POINT **t, size_t n)
 {
@@ -1054,6 +1051,12 @@ comb_free(EC_POINT **t, size_t n)
     free(t);
 }
 
+/* Builds the fixed-base comb of curve cr: comb[COMB_ROW * i + j - 1] is
+ * j * 2^(COMB_WIN * i) * G for each window i of a scalar below the group
+ * order and j = 1..COMB_ROW, so d*G is one point addition per nonzero
+ * window of d (point_mul()). With OpenSSL's own point arithmetic this costs
+ * about 15 additions per window once (2 ms for secp256k1) and then a quarter
+ * of the ladder's time per scalar. Returns false when out of memory. */
 static bool
 comb_build(struct curve_run *cr, BN_CTX *bn)
 {
@@ -1089,7 +1092,7 @@ static bool
 point_mul(struct curve_run *cr, int cv, const BIGNUM *d, BN_CTX *bn)
 {
     uint8_t le[MAX_COORD];
-    bool ok = true;
+    bool ok;
 
     if (!curves[cv].ladder || cr->n_muls++ < COMB_AFTER ||
         (cr->comb == NULL && !comb_build(cr, bn)))

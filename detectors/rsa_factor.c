@@ -105,9 +105,7 @@ struct paircand {
 
 struct fac_ctx {
     const struct dg_proof_policy *proof;
-    bool avx2;
-    uint8_t *wf;             /* word_flags() of the chunk's words, without a memo */
-    size_t wf_cap;
+    struct dg_chunk_memo own; /* the word flags when the chunk carries no memo */
     uint64_t *bad;           /* bit w: word w is WF_BAD (one more zero word at the end) */
     size_t bad_cap;
     uint64_t *st;            /* bit w: word w is WF_STRUCT (likewise) */
@@ -555,18 +553,13 @@ near_anchor(const uint64_t *anc, size_t w, size_t n_words)
     return false;
 }
 
-/* Makes c->wf hold n_words flags and the bitmaps n_words bits (and one
- * more word each). */
+/* Makes the bitmaps hold n_words bits (and one more word each). */
 static bool
 size_maps(struct fac_ctx *c, size_t n_words)
 {
-    uint8_t *wf = grow_to(c->wf, n_words + 1, &c->wf_cap, 1, 1024);
     uint64_t **maps[3] = {&c->bad, &c->st, &c->anc};
     size_t *caps[3] = {&c->bad_cap, &c->st_cap, &c->anc_cap};
 
-    if (wf == NULL)
-        return false;
-    c->wf = wf;
     for (int i = 0; i < 3; i++) {
         uint64_t *m = grow_to(*maps[i], n_words / 64 + 2, caps[i], sizeof *m, 64);
 
@@ -626,13 +619,13 @@ span_maps(struct fac_ctx *c, const uint8_t *f, size_t lo, size_t hi)
     }
 }
 
-/* Sets c->bad, c->st and c->anc for the chunk's words from their flags (the
- * chunk's shared ones, chunk_word_flags(), else computed into c->wf); a
- * file's read-only image is all bad and neither structured nor an anchor:
+/* Sets c->bad, c->st and c->anc for the chunk's words from their flags in
+ * memo m (chunk_word_flags()); a file's read-only image is all bad and neither structured nor an anchor:
  * no number the process computed lies there, and none begins or runs into
  * it. The bits past the last word are clear. */
 static void
-chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words)
+chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_chunk_memo *m, size_t a,
+           size_t n_words)
 {
     size_t n_maps = n_words / 64 + 2;
 
@@ -642,21 +635,15 @@ chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_word
     for (size_t w = 0; w < n_words;) {
         bool image;
         size_t end = chunk_span_end(ch, a + 8 * w, &image), we = (end - a + 7) / 8;
-        const uint8_t *f;
 
         if (we > n_words)
             we = n_words;
         if (we <= w)
             we = w + 1;
-        if (image) {
+        if (image)
             set_bits(c->bad, w, we);
-        } else {
-            if ((f = chunk_word_flags(ch, w, we)) == NULL) {
-                word_flags(ch->p + a + 8 * w, we - w, c->wf + w, c->avx2);
-                f = c->wf;
-            }
-            span_maps(c, f, w, we);
-        }
+        else
+            span_maps(c, chunk_word_flags(m, w, we), w, we);
         w = we;
     }
 }
@@ -666,13 +653,14 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct fac_ctx *c = vctx;
     size_t a = chunk_phase(ch), n_words;
+    struct dg_chunk_memo *m;
 
     if (ch->len < a + 2 * prime_bytes[0] + 64)
         return DG_OK;
     n_words = (ch->len - a) / 8;
-    if (!size_maps(c, n_words))
+    if (!size_maps(c, n_words) || (m = chunk_memo_of(ch, &c->own)) == NULL)
         return DG_E_NOMEM;
-    chunk_maps(c, ch, a, n_words);
+    chunk_maps(c, ch, m, a, n_words);
     c->n_mods = c->n_pairs = c->n_done = c->n_amods = c->n_aprimes = 0;
     c->tries = 0;
     c->tries_capped = false;
@@ -729,7 +717,6 @@ fac_init(void *shared, void **out)
     if (c == NULL)
         return DG_E_NOMEM;
     c->proof = keyproof_policy_of(shared);
-    c->avx2 = dg_cpu_avx2();
     if ((c->bn = BN_CTX_secure_new()) == NULL) {
         free(c);
         return DG_E_NOMEM;
@@ -745,7 +732,7 @@ fac_release(void *vctx)
 
     if (c == NULL)
         return;
-    free(c->wf);
+    chunk_memo_free(&c->own);
     free(c->bad);
     free(c->st);
     free(c->anc);

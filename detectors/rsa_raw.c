@@ -127,9 +127,8 @@ struct rsa_ctx {
     uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
     uint16_t *bad;               /* prefix count of low-entropy words */
     uint16_t *anc;               /* prefix count of anchor words */
-    const uint8_t *fl;           /* flags_for(): the flags of words [alo, ahi) */
-    uint8_t *wf;                 /* word_flags() of words [wf_lo, wf_hi), without a memo */
-    size_t wf_lo, wf_hi;
+    struct dg_chunk_memo *memo;  /* the chunk's word flags (chunk_memo_of()) */
+    struct dg_chunk_memo own;    /* used when the chunk carries no memo */
     bool avx2;                   /* dg_cpu_avx2() */
     uint8_t *sf, *ef;            /* start / end flags per word */
     uint32_t *cand;              /* candidate window starts, one list per layout */
@@ -421,31 +420,6 @@ predict(struct rsa_ctx *c, const uint8_t *w, size_t s, unsigned k, unsigned ki, 
     return n_pred;
 }
 
-/* Makes c->fl[0..ahi - alo) the flags of the chunk's words [alo, ahi): the
- * chunk's shared ones (chunk_word_flags()), else computed into c->wf, only
- * those the previous sub-block's range did not hold (ranges only move
- * forward within a chunk; rsa_scan() empties it per chunk). */
-static void
-flags_for(struct rsa_ctx *c, const struct dg_chunk *ch, const uint8_t *w, size_t alo,
-          size_t ahi)
-{
-    const uint8_t *shared = chunk_word_flags(ch, alo, ahi);
-    size_t keep = 0;
-
-    if (shared != NULL) {
-        c->fl = shared + alo;
-        return;
-    }
-    c->fl = c->wf;
-    if (c->wf_lo <= alo && alo < c->wf_hi) {
-        keep = c->wf_hi - alo < ahi - alo ? c->wf_hi - alo : ahi - alo;
-        memmove(c->wf, c->wf + (alo - c->wf_lo), keep);
-    }
-    word_flags(w + 8 * (alo + keep), ahi - alo - keep, c->wf + keep, c->avx2);
-    c->wf_lo = alo;
-    c->wf_hi = ahi;
-}
-
 /* True if some 8-word window among the span words whose word_flags() are fw
  * holds at most two low-entropy words. */
 static bool
@@ -553,6 +527,7 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     uint64_t acc[N_REPS] = {0, 0, 0};
     unsigned bad = 0, n_anc = 0, any = 0;
     size_t n_pred, n_cand = 0, alo, ahi;
+    const uint8_t *fl;
     const uint16_t *bw;
     uint32_t *cl[N_SIZES][N_REPS];
     size_t nl[N_SIZES][N_REPS] = {{0}};
@@ -570,15 +545,15 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
      * always pass: what precedes the chunk is not visible here. */
     alo = s >= ANCHOR_WORDS ? s - ANCHOR_WORDS : 0;
     ahi = s + span + ANCHOR_WORDS < n_words ? s + span + ANCHOR_WORDS : n_words;
-    flags_for(c, ch, w, alo, ahi);
+    fl = chunk_word_flags(c->memo, alo, ahi) + alo; /* fl[j]: word alo + j */
     {
-        const uint8_t *fw = c->fl + (s - alo);
+        const uint8_t *fw = fl + (s - alo);
         unsigned n_bad = 0;
 
         for (size_t j = 0; j < span; j++)
             n_bad += fw[j] & WF_BAD;
         for (size_t j = 0; j < ahi - alo; j++)
-            any |= c->fl[j];
+            any |= fl[j];
         if (span - n_bad < sizes[0] - 1 - sizes[0] / 8 ||
             (!(any & WF_ANCHOR) && s >= ANCHOR_WORDS))
             return;
@@ -591,8 +566,8 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     }
     c->anc[0] = c->bad[0] = 0;
     for (size_t j = 0; j < ahi - alo; j++) {
-        bad += c->fl[j] & WF_BAD;
-        n_anc += (c->fl[j] & WF_ANCHOR) >> 1;
+        bad += fl[j] & WF_BAD;
+        n_anc += (fl[j] & WF_ANCHOR) >> 1;
         c->anc[j + 1] = (uint16_t)n_anc;
         c->bad[j + 1] = (uint16_t)bad;
     }
@@ -899,10 +874,11 @@ rsa_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     (void)sink;
     if (ch->len < a + 8 * sizes[0])
         return DG_OK;
+    if ((c->memo = chunk_memo_of(ch, &c->own)) == NULL)
+        return DG_E_NOMEM;
     n_words = (ch->len - a) / 8;
     c->n_pred = 0;
     c->n_ranges = 0;
-    c->wf_lo = c->wf_hi = 0;
     c->n_verify = 0;
     c->verify_capped = false;
     c->n_local = 0;
@@ -1000,7 +976,7 @@ rsa_release(void *vctx)
         free(c->pre[r]);
     free(c->bad);
     free(c->anc);
-    free(c->wf);
+    chunk_memo_free(&c->own);
     free(c->sf);
     free(c->ef);
     free(c->cand);
@@ -1035,7 +1011,6 @@ rsa_init(void *shared, void **out)
         ok = ok && (c->pre[r] = malloc(span * sizeof *c->pre[r])) != NULL;
     c->bad = calloc(span + 2 * ANCHOR_WORDS + 16, sizeof *c->bad);
     c->anc = malloc((span + 2 * ANCHOR_WORDS) * sizeof *c->anc);
-    c->wf = malloc(span + 2 * ANCHOR_WORDS);
     c->sf = calloc(span + 16, 1);
     c->ef = calloc(span + 16, 1);
     c->cand = malloc(n_cand * sizeof *c->cand);
@@ -1046,7 +1021,7 @@ rsa_init(void *shared, void **out)
     c->pmap = calloc(((size_t)1 << PMAP_BITS) / 64, sizeof *c->pmap);
     c->bn = BN_CTX_secure_new();
     c->nums = malloc(MAX_CHUNK_NUMS * sizeof *c->nums);
-    if (!ok || c->nums == NULL || c->bad == NULL || c->anc == NULL || c->wf == NULL ||
+    if (!ok || c->nums == NULL || c->bad == NULL || c->anc == NULL ||
         c->sf == NULL || c->ef == NULL || c->cand == NULL || c->pred == NULL ||
         c->pcand == NULL || c->pnext == NULL || c->phead == NULL || c->pmap == NULL ||
         c->bn == NULL) {

@@ -50,13 +50,17 @@ chunk_memo_free(struct dg_chunk_memo *m)
     memset(m, 0, sizeof *m);
 }
 
-const uint8_t *
-chunk_word_flags(const struct dg_chunk *ch, size_t lo, size_t hi)
+struct dg_chunk_memo *
+chunk_memo_of(const struct dg_chunk *ch, struct dg_chunk_memo *own)
 {
-    struct dg_chunk_memo *m = ch->memo;
+    if (ch->memo != NULL)
+        return ch->memo;
+    return chunk_memo_reset(own, ch) == DG_OK ? own : NULL;
+}
 
-    if (m == NULL)
-        return NULL;
+const uint8_t *
+chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi)
+{
     if (hi > m->n_words)
         hi = m->n_words;
     for (size_t b = lo / MEMO_BLOCK_WORDS; b * MEMO_BLOCK_WORDS < hi; b++) {

@@ -8,16 +8,17 @@
  *
  * Contract: the engine gives each worker a memo, chunk_memo_reset() ties it
  * to a chunk before the detectors see it, and the chunk carries it
- * (dg_chunk.memo). chunk_word_flags(ch, lo, hi) returns f with f[w] =
+ * (dg_chunk.memo). A detector asks chunk_memo_of(ch, own) once per chunk:
+ * the chunk's memo, or, when the chunk carries none (a test harness or a
+ * fuzzer calls scan() itself), its own memo own tied to ch; NULL only when
+ * that is out of memory. chunk_word_flags(m, lo, hi) returns f with f[w] =
  * word_flags() of the word at ch->p + chunk_phase(ch) + 8w for every w in
  * [lo, hi) below (ch->len - chunk_phase(ch)) / 8; the blocks of
  * MEMO_BLOCK_WORDS words holding them are computed on the first request in
  * this chunk, others are not (a detector that skips a file's read-only
- * image costs nothing there). It returns NULL when the chunk has no memo (a
- * test harness calls scan() itself): the detector then computes the flags
- * itself. The memo belongs to one worker thread, which runs a chunk's
- * detectors one after the other, so it needs no lock; the flags are valid
- * until the detector's scan() returns.
+ * image costs nothing there). A memo belongs to one worker thread, which
+ * runs a chunk's detectors one after the other, so it needs no lock; the
+ * flags are valid until the detector's scan() returns.
  */
 #ifndef DUMPGATE_CHUNKMEMO_H
 #define DUMPGATE_CHUNKMEMO_H
@@ -45,6 +46,7 @@ struct dg_chunk_memo {
 dg_err chunk_memo_reset(struct dg_chunk_memo *m, const struct dg_chunk *ch);
 void chunk_memo_free(struct dg_chunk_memo *m);
 
-const uint8_t *chunk_word_flags(const struct dg_chunk *ch, size_t lo, size_t hi);
+struct dg_chunk_memo *chunk_memo_of(const struct dg_chunk *ch, struct dg_chunk_memo *own);
+const uint8_t *chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi);
 
 #endif

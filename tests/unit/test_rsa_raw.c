@@ -169,8 +169,8 @@ worker(void *arg)
                               .dump = j->dump};
         dg_err rc;
 
-        /* odd chunks carry the engine's shared word flags, even ones not:
-         * the detector must find the same either way */
+        /* odd chunks carry a memo as the engine's do, even ones none (the
+         * detector's own memo then): it must find the same either way */
         if (k % 2 == 1 && chunk_memo_reset(&memo, &ch) == DG_OK)
             ch.memo = &memo;
         rc = j->d->scan(ctx, &ch, j->sink);
