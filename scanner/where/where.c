@@ -43,6 +43,7 @@
 #endif
 
 #define MAX_MODULES 256u      /* modules looked at per dump */
+#define NO_MODULE UINT16_MAX  /* struct ctx's mod_of_entry: an entry of no module */
 #define HEADER_READ 8192u     /* bytes of a module's first page read for its build id */
 #define BUILD_ID_MAX 64u      /* bytes of a build id kept */
 #define MAX_SYMBOLS (8u << 20) /* symbols looked at per lookup */
@@ -91,6 +92,10 @@ struct ctx {
     unsigned n_path_findings;     /* findings with queries */
     double path_seconds;          /* time the search took */
     signed char *no_module;       /* per span: 1 when no module image covers it (is_root) */
+    /* Per NT_FILE entry (regions_module_get()): 1 + the index in mods of
+     * the module it belongs to, NO_MODULE when it has none, 0 when not yet
+     * known (module_of_entry()). */
+    uint16_t *mod_of_entry;
 };
 
 static void
@@ -331,6 +336,49 @@ load_module(struct ctx *c, struct module *m)
         find_debug(c, m);
 }
 
+/* The module that NT_FILE entry e (number i) belongs to: the file mapped
+ * at the lowest address from its offset 0, loaded on first use. NULL when
+ * it has none, or MAX_MODULES are loaded. Remembered per entry: the roots
+ * of a pointer search ask thousands of times. */
+static struct module *
+module_of_entry(struct ctx *c, const struct regions_module *e, size_t i)
+{
+    const struct dg_regions *map = c->r->map;
+    uint64_t base = UINT64_MAX;
+    struct module *m = NULL;
+
+    if (c->mod_of_entry[i] == NO_MODULE)
+        return NULL;
+    if (c->mod_of_entry[i] != 0)
+        return &c->mods[c->mod_of_entry[i] - 1];
+    if (e->name == NULL)
+        return NULL;
+    for (size_t k = 0; k < regions_module_count(map); k++) {
+        const struct regions_module *o = regions_module_get(map, k);
+
+        if (o->name != NULL && o->file_off == 0 && o->va < base && strcmp(o->name, e->name) == 0)
+            base = o->va;
+    }
+    if (base == UINT64_MAX) {
+        c->mod_of_entry[i] = NO_MODULE;
+        return NULL;
+    }
+    for (size_t k = 0; k < c->n_mods && m == NULL; k++)
+        if (c->mods[k].base == base && strcmp(c->mods[k].name, e->name) == 0)
+            m = &c->mods[k];
+    if (m == NULL) {
+        if (c->n_mods == MAX_MODULES) {
+            c->mods_full = true;
+            return NULL;
+        }
+        m = &c->mods[c->n_mods++];
+        *m = (struct module){.name = e->name, .base = base};
+        load_module(c, m);
+    }
+    c->mod_of_entry[i] = (uint16_t)(m - c->mods + 1);
+    return m;
+}
+
 /* The module whose image holds va: the NT_FILE path mapped around va, or
  * (for .bss past the file's last page) the nearest module below va whose
  * ELF image covers it. NULL when there is none. */
@@ -339,9 +387,7 @@ module_at(struct ctx *c, uint64_t va)
 {
     const struct dg_regions *map = c->r->map;
     const struct regions_module *hit = regions_module_at(map, va), *best = hit;
-    const char *name;
-    uint64_t base = UINT64_MAX;
-    struct module *m = NULL;
+    struct module *m;
 
     if (best == NULL) { /* the closest mapping below va */
         for (size_t i = 0; i < regions_module_count(map); i++) {
@@ -351,29 +397,9 @@ module_at(struct ctx *c, uint64_t va)
                 best = e;
         }
     }
-    if (best == NULL || best->name == NULL)
+    if (best == NULL ||
+        (m = module_of_entry(c, best, (size_t)(best - regions_module_get(map, 0)))) == NULL)
         return NULL;
-    name = best->name;
-    for (size_t i = 0; i < regions_module_count(map); i++) {
-        const struct regions_module *e = regions_module_get(map, i);
-
-        if (e->name != NULL && strcmp(e->name, name) == 0 && e->file_off == 0 && e->va < base)
-            base = e->va;
-    }
-    if (base == UINT64_MAX)
-        return NULL;
-    for (size_t i = 0; i < c->n_mods && m == NULL; i++)
-        if (c->mods[i].base == base && strcmp(c->mods[i].name, name) == 0)
-            m = &c->mods[i];
-    if (m == NULL) {
-        if (c->n_mods == MAX_MODULES) {
-            c->mods_full = true;
-            return NULL;
-        }
-        m = &c->mods[c->n_mods++];
-        *m = (struct module){.name = name, .base = base};
-        load_module(c, m);
-    }
     if (hit != NULL)
         return m;
     return m->usable && va - m->bias >= m->lo && va - m->bias < m->hi ? m : NULL;
@@ -490,6 +516,7 @@ close_ctx(struct ctx *c)
         file_close(&c->mods[i].debug);
     }
     free(c->no_module);
+    free(c->mod_of_entry);
 }
 
 /* Is name (a variable or symbol) the C library's own bookkeeping: malloc's
@@ -712,7 +739,10 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
     if (elf_version(EV_CURRENT) == EV_NONE)
         rc = dg_diag(r->diag, DG_E_UNSUPPORTED, DG_NO_OFFSET, "%s: attribution: libelf: %s",
                      r->name, elf_errmsg(-1));
-    if (rc == DG_OK && (c->no_module = calloc(regions_count(r->map) + 1, 1)) == NULL)
+    if (rc == DG_OK &&
+        ((c->no_module = calloc(regions_count(r->map) + 1, 1)) == NULL ||
+         (c->mod_of_entry = calloc(regions_module_count(r->map) + 1, sizeof *c->mod_of_entry)) ==
+             NULL))
         rc = dg_diag(r->diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: attribution: out of memory",
                      r->name);
     for (size_t i = 0; i < n && rc == DG_OK; i++)
