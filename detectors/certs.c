@@ -10,9 +10,9 @@
  * found 32 positions at a time by pattern.h),
  * right after the TBSCertificate's SEQUENCE header, itself after the
  * Certificate's or bare (what OpenSSL keeps of a loaded certificate); the
- * TBSCertificate is walked to its subject and SubjectPublicKeyInfo, whose key
- * alone is decoded (d2i_PUBKEY). The public key is named by
- * keyproof_identity. Reports through dg_report_public() only.
+ * TBSCertificate is walked to its subject and SubjectPublicKeyInfo, whose
+ * spki_sha256 keyproof_spki_sha256() gives (most without decoding the key).
+ * Reports through dg_report_public() only.
  */
 #include <string.h>
 
@@ -63,9 +63,7 @@ try_tbs(const struct dg_chunk *ch, size_t s, size_t at, struct dg_sink *sink)
     long len, subj_len = 0, spki_len = 0;
     int tag, cls;
     size_t avail = ch->len - s < CERT_MAX_SPAN ? ch->len - s : CERT_MAX_SPAN;
-    char subject[96] = "", what[120];
-    struct dg_key key;
-    EVP_PKEY *pkey;
+    char subject[96] = "", what[120], hash[65];
     X509_NAME *nm;
 
     ERR_set_mark();
@@ -88,21 +86,17 @@ try_tbs(const struct dg_chunk *ch, size_t s, size_t at, struct dg_sink *sink)
         }
         p += l;
     }
-    if (spki == NULL || (pkey = d2i_PUBKEY(NULL, &spki, spki_len)) == NULL)
+    if (spki == NULL || keyproof_spki_sha256(spki, (size_t)spki_len, hash) != DG_OK)
         goto out;
     if ((nm = d2i_X509_NAME(NULL, &subj, subj_len)) != NULL) {
         X509_NAME_oneline(nm, subject, sizeof subject);
         X509_NAME_free(nm);
     }
-    memset(&key, 0, sizeof key);
-    if (keyproof_identity(pkey, &key) == DG_OK && key.spki_sha256[0]) {
-        for (char *c = subject; *c; c++)
-            if (*c < 0x20 || *c > 0x7e)
-                *c = '?';
-        dg_strlcpyf(what, sizeof what, "certificate %s", subject);
-        dg_report_public(sink, key.spki_sha256, what, ch->off + at);
-    }
-    EVP_PKEY_free(pkey);
+    for (char *c = subject; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
+    dg_strlcpyf(what, sizeof what, "certificate %s", subject);
+    dg_report_public(sink, hash, what, ch->off + at);
 out:
     ERR_pop_to_mark();
 }

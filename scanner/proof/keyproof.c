@@ -10,6 +10,7 @@
  * ERR_set_mark()/ERR_pop_to_mark() so that a failed proof leaves no errors on
  * the thread's queue.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,131 @@ keyproof_identity(const EVP_PKEY *pkey, struct dg_key *key)
     keyproof_sha256_hex(der, (size_t)len, key->spki_sha256);
     OPENSSL_free(der);
     return DG_OK;
+}
+
+/* True when the n bytes at der are the DER encoding of a SEQUENCE that
+ * OpenSSL's generic codec reads whole and writes back byte for byte
+ * (minimal lengths, nothing after it); *seq then holds its elements (the
+ * caller frees them with sk_ASN1_TYPE_pop_free(.., ASN1_TYPE_free)). */
+static bool
+der_sequence(const unsigned char *der, long n, ASN1_SEQUENCE_ANY **seq)
+{
+    const unsigned char *p = der;
+    unsigned char *re = NULL;
+    int rn;
+
+    if ((*seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, n)) == NULL)
+        return false;
+    if (p == der + n && (rn = i2d_ASN1_SEQUENCE_ANY(*seq, &re)) == n && memcmp(re, der, (size_t)n) == 0) {
+        OPENSSL_free(re);
+        return true;
+    }
+    OPENSSL_free(re);
+    sk_ASN1_TYPE_pop_free(*seq, ASN1_TYPE_free);
+    *seq = NULL;
+    return false;
+}
+
+/* True when the SEQUENCE seq is two positive INTEGERs (RSAPublicKey). */
+static bool
+two_positive_integers(const ASN1_SEQUENCE_ANY *seq)
+{
+    if (sk_ASN1_TYPE_num(seq) != 2)
+        return false;
+    for (int i = 0; i < 2; i++) {
+        const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
+
+        if (ASN1_TYPE_get(t) != V_ASN1_INTEGER || t->value.integer->length == 0 ||
+            (t->value.integer->length == 1 && t->value.integer->data[0] == 0))
+            return false;
+    }
+    return true;
+}
+
+/* True when the SubjectPublicKeyInfo der[0..len) is byte for byte what
+ * i2d_PUBKEY() writes for the key it holds, for the algorithms whose
+ * encoding has one form: rsaEncryption with NULL parameters and a DER
+ * RSAPublicKey; id-ecPublicKey on a named NIST curve with an uncompressed
+ * point of the curve's size; Ed25519 and Ed448 without parameters. Everything is read
+ * and re-encoded by OpenSSL's ASN.1 codecs, nothing by hand. */
+static bool
+spki_is_canonical(const unsigned char *der, size_t len)
+{
+    ASN1_SEQUENCE_ANY *spki = NULL, *rsa = NULL;
+    const ASN1_TYPE *alg_t, *key_t;
+    X509_ALGOR *alg = NULL;
+    const ASN1_OBJECT *oid;
+    const void *pval;
+    const ASN1_BIT_STRING *bits;
+    const unsigned char *p;
+    unsigned char *re = NULL;
+    int ptype, nid, rn;
+    long alen;
+    bool ok = false;
+
+    if (len > 1u << 16 || !der_sequence(der, (long)len, &spki) || sk_ASN1_TYPE_num(spki) != 2)
+        goto out;
+    alg_t = sk_ASN1_TYPE_value(spki, 0);
+    key_t = sk_ASN1_TYPE_value(spki, 1);
+    if (ASN1_TYPE_get(alg_t) != V_ASN1_SEQUENCE || ASN1_TYPE_get(key_t) != V_ASN1_BIT_STRING)
+        goto out;
+    /* the AlgorithmIdentifier, read and written back by its own codec */
+    p = alg_t->value.sequence->data;
+    alen = alg_t->value.sequence->length;
+    if ((alg = d2i_X509_ALGOR(NULL, &p, alen)) == NULL || p != alg_t->value.sequence->data + alen ||
+        (rn = i2d_X509_ALGOR(alg, &re)) != alen ||
+        memcmp(re, alg_t->value.sequence->data, (size_t)alen) != 0)
+        goto out;
+    X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+    bits = key_t->value.bit_string;
+    if ((bits->flags & 0x07) != 0) /* unused bits in the last byte */
+        goto out;
+    nid = OBJ_obj2nid(oid);
+    if (nid == NID_rsaEncryption) {
+        ok = ptype == V_ASN1_NULL && der_sequence(bits->data, bits->length, &rsa) &&
+             two_positive_integers(rsa);
+    } else if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
+        int curve = OBJ_obj2nid(pval);
+        int field = curve == NID_X9_62_prime256v1 ? 32 : curve == NID_secp384r1 ? 48
+                  : curve == NID_secp521r1       ? 66 : 0;
+
+        ok = field != 0 && bits->length == 1 + 2 * field && bits->data[0] == 4;
+    } else if (nid == NID_ED25519 || nid == NID_ED448) {
+        ok = ptype == V_ASN1_UNDEF && bits->length == (nid == NID_ED25519 ? 32 : 57);
+    }
+out:
+    OPENSSL_free(re);
+    X509_ALGOR_free(alg);
+    sk_ASN1_TYPE_pop_free(rsa, ASN1_TYPE_free);
+    sk_ASN1_TYPE_pop_free(spki, ASN1_TYPE_free);
+    return ok;
+}
+
+dg_err
+keyproof_spki_sha256(const unsigned char *der, size_t len, char out[65])
+{
+    const unsigned char *p = der;
+    struct dg_key key;
+    EVP_PKEY *pkey;
+    dg_err rc;
+
+    out[0] = '\0';
+    ERR_set_mark();
+    if (spki_is_canonical(der, len)) {
+        ERR_pop_to_mark();
+        keyproof_sha256_hex(der, len, out);
+        return DG_OK;
+    }
+    pkey = len <= LONG_MAX ? d2i_PUBKEY(NULL, &p, (long)len) : NULL;
+    ERR_pop_to_mark();
+    if (pkey == NULL)
+        return DG_E_FORMAT;
+    memset(&key, 0, sizeof key);
+    rc = keyproof_identity(pkey, &key);
+    EVP_PKEY_free(pkey);
+    if (rc == DG_OK)
+        memcpy(out, key.spki_sha256, 65);
+    return rc;
 }
 
 /* Fetches BIGNUM parameter name of pkey into *out (NULL when absent). */

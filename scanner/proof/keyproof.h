@@ -97,7 +97,6 @@ keyproof_named(dg_err rc, const struct dg_key *key)
 dg_err keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, unsigned flags,
                       struct dg_key *key, char *proof, size_t proof_len);
 
-/* Fills algorithm, bits, curve and spki_sha256 of a public or private key. */
 /* The published test keys compiled into `openssl` and `gnutls-cli`: the i-th
  * key's spki_sha256 (NULL past the last), and what it is in what. Such a
  * key is never proven: keyproof_prove() names it and returns
@@ -105,7 +104,17 @@ dg_err keyproof_prove(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, u
 size_t keyproof_test_key_count(void);
 const char *keyproof_test_key(size_t i, char *what, size_t what_len);
 
+/* Fills algorithm, bits, curve and spki_sha256 of a public or private key. */
 dg_err keyproof_identity(const EVP_PKEY *pkey, struct dg_key *key);
+
+/* The spki_sha256 of the public key in the DER SubjectPublicKeyInfo
+ * der[0..len) (a certificate's): the hash of what keyproof_identity() would
+ * encode, into out. When der is already that encoding (DER throughout; RSA,
+ * EC on P-256, P-384 or P-521, Ed25519 or Ed448), it is hashed as it is,
+ * without building the key (OpenSSL's decoder and encoder cost about 160 us
+ * a key, and a trust store holds hundreds); otherwise the key is decoded
+ * and keyproof_identity() names it. DG_E_FORMAT when it cannot be decoded. */
+dg_err keyproof_spki_sha256(const unsigned char *der, size_t len, char out[65]);
 
 /* Writes the lowercase hex SHA-256 of data into out (65 bytes with the NUL). */
 void keyproof_sha256_hex(const void *data, size_t len, char out[65]);
