@@ -242,7 +242,8 @@ trig_hits_free(struct trig_hits *h)
 }
 
 /* Appends block at with its masks for buckets 0..n_buckets-1 (some zero);
- * false when h is full. */
+ * false when h is full. Without a branch per bucket: which buckets hit
+ * changes from block to block and would be mispredicted. */
 static bool
 put_block(struct trig_hits *h, uint32_t at, const uint32_t *mask, unsigned n_buckets)
 {
@@ -251,11 +252,13 @@ put_block(struct trig_hits *h, uint32_t at, const uint32_t *mask, unsigned n_buc
 
     if (h->cap - h->n < 2 + n_buckets)
         return false;
-    for (unsigned k = 0; k < n_buckets; k++)
-        if (mask[k] != 0) {
-            set |= 1u << k;
-            h->w[n++] = mask[k];
-        }
+    for (unsigned k = 0; k < n_buckets; k++) {
+        uint32_t hit = mask[k] != 0;
+
+        h->w[n] = mask[k];
+        n += hit;
+        set |= hit << k;
+    }
     if (set == 0)
         return true;
     h->w[h->n] = at;
@@ -292,27 +295,51 @@ lookup(__m256i lo, __m256i hi, const uint8_t *p)
                             _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
 }
 
+/* The bucket masks of the 32 positions whose lookups are m. */
+DG_TARGET_AVX2 static inline void
+masks_of(__m256i m, unsigned n_buckets, uint32_t *mask)
+{
+    for (unsigned k = 0; k < n_buckets; k++)
+        mask[k] = (uint32_t)_mm256_movemask_epi8(_mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)));
+}
+
+/* Blocks of 32 positions are looked up GROUP at a time into a buffer, with
+ * a bit per block that has a hit; only then are those blocks' masks taken.
+ * One in thirteen blocks of a real core has a hit, at no pattern a branch
+ * predictor can follow: a branch per block was mispredicted at most hits. */
+#define GROUP 64u
+
 DG_TARGET_AVX2 bool
 trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_hits *h)
 {
     const __m256i lo0 = table(t->lo[0]), hi0 = table(t->hi[0]);
     const __m256i lo1 = table(t->lo[1]), hi1 = table(t->hi[1]);
     const __m256i lo2 = table(t->lo[2]), hi2 = table(t->hi[2]);
+    __m256i found[GROUP];
     size_t i = 0;
 
     h->n = 0;
-    for (; i + 34 <= len; i += 32) {
-        __m256i m = _mm256_and_si256(_mm256_and_si256(lookup(lo0, hi0, p + i), lookup(lo1, hi1, p + i + 1)),
-                                     lookup(lo2, hi2, p + i + 2));
-        uint32_t mask[TRIG_BUCKETS];
+    while (i + 34 <= len) {
+        const size_t first = i / 32;
+        uint64_t any = 0;
 
-        if (_mm256_testz_si256(m, m))
-            continue;
-        for (unsigned k = 0; k < t->n_buckets; k++)
-            mask[k] = (uint32_t)_mm256_movemask_epi8(_mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)));
-        if (!put_block(h, (uint32_t)(i / 32), mask, t->n_buckets)) {
-            h->n = 0;
-            return false;
+        for (unsigned b = 0; b < GROUP && i + 34 <= len; b++, i += 32) {
+            __m256i m = _mm256_and_si256(
+                _mm256_and_si256(lookup(lo0, hi0, p + i), lookup(lo1, hi1, p + i + 1)),
+                lookup(lo2, hi2, p + i + 2));
+
+            _mm256_store_si256(&found[b], m);
+            any |= (uint64_t)!_mm256_testz_si256(m, m) << b;
+        }
+        for (; any != 0; any &= any - 1) {
+            unsigned b = (unsigned)__builtin_ctzll(any);
+            uint32_t mask[TRIG_BUCKETS];
+
+            masks_of(found[b], t->n_buckets, mask);
+            if (!put_block(h, (uint32_t)(first + b), mask, t->n_buckets)) {
+                h->n = 0;
+                return false;
+            }
         }
     }
     /* the last positions, which cannot load 34 bytes */
