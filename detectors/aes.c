@@ -618,6 +618,31 @@ try_at(struct ctx *c, const struct dg_chunk *ch, const struct form *f, size_t s,
     return ok;
 }
 
+/* Half the bytes looked at around a trigger by random_near(). */
+#define NEAR_HALF 48u
+
+/* True when a byte of [y - NEAR_HALF, y + NEAR_HALF) has one of its two
+ * high bits set. A schedule holding y has there at least 48 bytes of its
+ * expanded words (the hits of a run lie in words the expansion computed,
+ * never in the key: a run needs w[k] ^ w[k-1] = w[k-Nk] with k >= Nk, and
+ * a schedule is at least 176 bytes long), and those look random: all of
+ * them below 0x40 has probability 4^-48, and the tolerated bit errors
+ * cannot clear the high bits of some 36 bytes. Arrays of small numbers (a
+ * JVM's card tables and bitmaps, counters) make long runs of hits, each of
+ * which would try some 1,400 starts and forms; this answers them at once. */
+static bool
+random_near(const uint8_t *p, size_t len, size_t y)
+{
+    size_t a = y > NEAR_HALF ? y - NEAR_HALF : 0, b = y + NEAR_HALF < len ? y + NEAR_HALF : len;
+    uint64_t acc = 0;
+
+    for (; a + 8 <= b; a += 8)
+        acc |= load_le64(p + a);
+    for (; a < b; a++)
+        acc |= p[a];
+    return (acc & 0xc0c0c0c0c0c0c0c0ull) != 0;
+}
+
 /* A run of prefilter hits starts at chunk index y: tries every form at every
  * start that would put y inside it, from y down. Starts at or below an
  * earlier trigger that tried them all are not tried again: every form that
@@ -626,7 +651,7 @@ try_at(struct ctx *c, const struct dg_chunk *ch, const struct form *f, size_t s,
 static void
 trigger(struct ctx *c, const struct dg_chunk *ch, size_t y, struct dg_sink *sink)
 {
-    if (y < c->covered)
+    if (y < c->covered || !random_near(ch->p, ch->len, y))
         return;
     for (size_t back = 0; back <= AES_MAX_BYTES && back <= y; back++) {
         size_t s = y - back;

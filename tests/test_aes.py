@@ -286,6 +286,30 @@ def test_schedules_among_dense_triggers(tmp_path):
     assert {f["key"]["key_sha256"]: f["offset"] for f in findings} == want, findings
 
 
+def test_schedules_among_small_numbers(tmp_path):
+    """Arrays of small numbers (a JVM's card tables and bitmaps: bytes 0 to
+    5) make runs of prefilter hits everywhere; the search skips a run with
+    no byte of 0x40 or more near it. Every form, clean and with 3 flipped
+    bits, of keys whose own bytes are all below 0x40, planted there, is
+    still found at its offset: the expanded words beside any run look
+    random."""
+    rng = random.Random(7)
+    data = bytearray(rng.choice(b"\0\0\0\1\1\2\3\4\5") for _ in range(1 << 20))
+    want, off = {}, 5001
+    for bits in (128, 192, 256):
+        for dec in (False, True):
+            for nflip, swapped in ((0, False), (3, True)):
+                key = bytes(rng.randrange(0x40) for _ in range(bits // 8))
+                blob = flip_bits(schedule_bytes(key, dec, swapped), nflip, rng)
+                data[off:off + len(blob)] = blob
+                want[sha(key)] = off
+                off += 30000 + 2 * len(blob) + 3
+    p = tmp_path / "small.bin"
+    p.write_bytes(bytes(data))
+    rc, findings, summ, err = aes_scan(p)
+    assert {f["key"]["key_sha256"]: f["offset"] for f in findings} == want, findings
+
+
 def test_schedules_at_the_file_edges(tmp_path):
     """A schedule at offset 0 and one that ends the file (the prefilter's
     bounds-checked path)."""
