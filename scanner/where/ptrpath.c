@@ -17,7 +17,8 @@
  * (each every n-th window; a stream is searched only when its spill holds
  * all of it, input_reads_back()). Nothing is indexed, but while the first
  * level reads a window it notes which 64 KiB blocks of address space the
- * window's pointer-like words point into (512 bytes a window, hashed;
+ * window's pointer-like words point into (2 KiB a window, hashed, or
+ * less when there are more than SUMS_BUDGET allows;
  * words that point where the dump has no memory left out: a vector test
  * against a few intervals covering the dump's memory drops most of them,
  * a hashed map of its 64 KiB blocks the rest); a later level
@@ -25,8 +26,8 @@
  * no key, so a caller with idle threads can have them made beforehand
  * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
  * then the first level too reads only the windows that may point near a key.
- * Memory use is the nodes, those summaries (at most MAX_SUMS windows) and a
- * window per reader.
+ * Memory use is the nodes, those summaries (at most SUMS_BUDGET bytes) and
+ * a window per reader.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,8 +42,16 @@
 
 #define WINDOW (1u << 20)
 #define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
-#define SUM_WORDS 64u  /* a window's summary: 4096 bits, one per hashed 64 KiB of address */
-#define MAX_SUMS 16384u /* windows summarised (16 GiB of writable memory, 8 MiB) */
+/* A window's summary: 2^sum_bits bits, one per hashed 64 KiB of address.
+ * Pointer-rich windows set a few hundred bits, and a level's targets tens:
+ * at 4,096 bits a third of the windows a level read were collisions; at
+ * 16,384 fewer than one in ten are. More windows than the budget holds at
+ * that size get smaller summaries, down to 4,096 bits. */
+#define SUM_BITS_MAX 14u
+#define SUM_BITS_MIN 12u
+#define SUM_WORDS_MAX ((1u << SUM_BITS_MAX) / 64)
+#define SUMS_BUDGET (8u << 20)  /* bytes of summaries, unless the limits say (16 GiB of
+                                 * writable memory at the smallest size) */
 #define MAPPED_BITS 20u /* the dump's 64 KiB blocks of address space, hashed: 128 KiB */
 #define MAPPED_MAX_BLOCKS (1ull << 24) /* more (1 TiB of mappings): no such filter */
 #define N_COVER 4u      /* intervals of address space the vector test keeps */
@@ -103,9 +112,11 @@ struct search {
      * word size or byte order other than 64-bit little-endian). */
     uint64_t *sums;
     size_t n_sums;
+    unsigned sum_bits;      /* each summary's size: 2^sum_bits bits */
+    unsigned sum_words;     /* and in 64-bit words */
     bool sums_ready;        /* the first level read every window and filled its summary */
     atomic_bool sums_broken; /* a window of the first level was not read whole */
-    uint64_t tsum[SUM_WORDS]; /* scan_level(): the targets' blocks */
+    uint64_t tsum[SUM_WORDS_MAX]; /* scan_level(): the targets' blocks */
     /* The 64 KiB blocks that hold a byte of the dump's memory, or lie less
      * than max_offset below one, hashed (MAPPED_BITS): a word pointing
      * anywhere else points near no target at any level, so it stays out of
@@ -138,11 +149,12 @@ bit_test(const uint64_t *set, uint64_t b)
     return set[b >> 6] >> (b & 63) & 1;
 }
 
-/* The summary bit of the 64 KiB block holding address v. */
+/* The summary bit of the 64 KiB block holding address v, in summaries of
+ * 2^bits bits. */
 static inline unsigned
-sum_bit(uint64_t v)
+sum_bit(uint64_t v, unsigned bits)
 {
-    return (unsigned)(((v >> 16) * 0x9E3779B97F4A7C15ull) >> 52); /* 12 bits */
+    return (unsigned)(((v >> 16) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
 /* The bit of 64 KiB block number blk in struct search's mapped filter. */
@@ -383,7 +395,7 @@ sum_add(struct reader *rd, uint64_t v)
         return; /* pointers into one object come in runs */
     rd->last_blk = v >> 16;
     if (m == NULL || bit_test(m, mapped_bit(v >> 16)))
-        bit_set(rd->sum, sum_bit(v));
+        bit_set(rd->sum, sum_bit(v, rd->s->sum_bits));
 }
 
 /* True if the page of v may hold a target (most pointer-like words point
@@ -532,10 +544,10 @@ read_windows(void *arg)
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
             if (s->sums != NULL && w_no < s->n_sums) {
-                uint64_t *sum = s->sums + w_no * SUM_WORDS, any = 0;
+                uint64_t *sum = s->sums + w_no * s->sum_words, any = 0;
 
                 if (s->sums_ready) {
-                    for (unsigned i = 0; i < SUM_WORDS; i++)
+                    for (unsigned i = 0; i < s->sum_words; i++)
                         any |= sum[i] & s->tsum[i];
                     if (any == 0)
                         continue; /* no word here points near a target */
@@ -602,7 +614,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     memset(s->tsum, 0, sizeof s->tsum);
     for (size_t i = 0; i < n_t; i++) {
         for (uint64_t blk = t[i].lo >> 16; blk <= t[i].hi >> 16; blk++) {
-            bit_set(s->tsum, sum_bit(blk << 16));
+            bit_set(s->tsum, sum_bit(blk << 16, s->sum_bits));
         }
         gmax = t[i].hi > gmax ? t[i].hi : gmax;
         tcov = tcov && in_cover(s, t[i].lo, t[i].hi);
@@ -808,16 +820,26 @@ static void
 sums_setup(struct search *s)
 {
     const struct regions_info *info = regions_info_const(s->d->map);
-    size_t n_win = 0;
+    size_t n_win = 0, budget, most;
 
     s->word = info->word_size == 4 ? 4 : 8;
     s->big = info->big_endian;
     if (s->word != 8 || s->big)
         return;
-    for (size_t r = 0; r < regions_va_count(s->d->map); r++)
-        n_win += (size_t)((regions_va_get(s->d->map, r)->len + WINDOW - 1) / WINDOW) + 1;
-    s->n_sums = n_win < MAX_SUMS ? n_win : MAX_SUMS;
-    s->sums = calloc(s->n_sums ? s->n_sums * SUM_WORDS : 1, sizeof *s->sums);
+    for (size_t r = 0; r < regions_va_count(s->d->map); r++) {
+        const struct dg_region *reg = regions_va_get(s->d->map, r);
+
+        if (reg->perms == 0 || (reg->perms & DG_PERM_W)) /* what read_windows() reads */
+            n_win += (size_t)((reg->len + WINDOW - 1) / WINDOW) + 1;
+    }
+    budget = s->lim->sums_budget != 0 ? s->lim->sums_budget : SUMS_BUDGET;
+    most = budget / ((1u << SUM_BITS_MIN) / 8); /* windows at the smallest size */
+    s->n_sums = n_win < most ? n_win : most;
+    s->sum_bits = SUM_BITS_MAX;
+    while (s->sum_bits > SUM_BITS_MIN && s->n_sums * ((size_t)1 << s->sum_bits) / 8 > budget)
+        s->sum_bits--;
+    s->sum_words = (1u << s->sum_bits) / 64;
+    s->sums = calloc(s->n_sums ? s->n_sums * s->sum_words : 1, sizeof *s->sums);
     s->mapped = mapped_blocks(s->d->map, s->lim->max_offset);
     cover_build(s);
 }
@@ -965,6 +987,8 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.big = pre->s.big;
         s.sums = pre->s.sums;
         s.n_sums = pre->s.n_sums;
+        s.sum_bits = pre->s.sum_bits;
+        s.sum_words = pre->s.sum_words;
         s.mapped = pre->s.mapped;
         s.cover = pre->s.cover;
         s.sums_ready = true;

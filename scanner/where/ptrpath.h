@@ -34,6 +34,8 @@ struct ptrpath_limits {
                                 lower one is kept while extra_depth more levels look on */
     unsigned extra_depth;
     unsigned threads;        /* threads reading memory per level (a seekable input); 0, 1: one */
+    size_t sums_budget;      /* bytes the first level's window summaries may take; 0: 8 MiB
+                                (smaller summaries, then fewer windows summarised, past it) */
 };
 
 /* One key to find a path to. */

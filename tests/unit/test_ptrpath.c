@@ -69,17 +69,21 @@ static const struct ptrpath_limits base_lim = {
     .max_offset = 512, .good_rank = 3, .extra_depth = 2, .threads = 1,
 };
 
+/* Searches keys with threads readers; with pre_threads, summaries made
+ * beforehand (for at most pre_seconds); budget: ptrpath_limits.sums_budget. */
 static void
-run(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads, unsigned pre_threads,
-    double pre_seconds, struct ptrpath_query *q, dg_err *rc)
+run_budget(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads,
+           unsigned pre_threads, double pre_seconds, size_t budget, struct ptrpath_query *q,
+           dg_err *rc)
 {
     struct ptrpath_limits lim = base_lim;
     struct ptrpath_sums *pre = NULL;
 
+    lim.sums_budget = budget;
     for (size_t i = 0; i < n; i++)
         q[i] = (struct ptrpath_query){.va = keys[i]};
     if (pre_threads > 0) {
-        struct ptrpath_limits plim = base_lim;
+        struct ptrpath_limits plim = lim;
 
         plim.threads = pre_threads;
         plim.max_seconds = pre_seconds;
@@ -89,6 +93,13 @@ run(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads, unsigne
     lim.threads = threads;
     *rc = ptrpath_find(d, q, n, &lim, is_root, NULL, pre);
     ptrpath_sums_free(pre);
+}
+
+static void
+run(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads, unsigned pre_threads,
+    double pre_seconds, struct ptrpath_query *q, dg_err *rc)
+{
+    run_budget(d, keys, n, threads, pre_threads, pre_seconds, 0, q, rc);
 }
 
 /* Fills file: globals zero but for the roots, the heap random words, one in
@@ -143,6 +154,24 @@ same_everywhere(struct tap *t, struct dg_dump *d, const uint64_t *keys, size_t n
                 tap_check(t, rc == DG_OK && same,
                           "%s: %u reader(s), summaries made by the first level (pre %u): the "
                           "same paths", what, threads, pre);
+        }
+    }
+    /* Smaller summary budgets: the dump's 44 windows get 1 KiB summaries,
+     * then 512 bytes, then only the first 8 of them one (the rest are read
+     * at every level). */
+    for (unsigned b = 0; b < 3; b++) {
+        static const size_t budget[3] = {44u << 10, 22u << 10, 4u << 10};
+
+        for (unsigned pre = 0; pre <= 2; pre += 2) {
+            bool same = true;
+
+            run_budget(d, keys, n, 2, pre, 60.0, budget[b], got, &rc);
+            for (size_t i = 0; i < n; i++)
+                same &= got[i].rc == ref[i].rc && strcmp(got[i].path, ref[i].path) == 0 &&
+                        strcmp(got[i].why, ref[i].why) == 0;
+            tap_check(t, rc == DG_OK && same,
+                      "%s: summaries of %zu bytes in all (pre %u): the same paths", what,
+                      budget[b], pre);
         }
     }
 }
