@@ -677,8 +677,10 @@ struct memo_slot {
 struct keyproof_memo {
     pthread_mutex_t lock;
     size_t n;
+    uint16_t taken[KEYPROOF_MEMO_KEYS]; /* the slots in use, in the order filled */
     struct memo_slot slots[MEMO_SLOTS];
 };
+_Static_assert(MEMO_SLOTS <= 65536, "keyproof_memo.taken holds slot numbers in 16 bits");
 
 struct keyproof_memo *
 keyproof_memo_new(void)
@@ -699,10 +701,10 @@ keyproof_memo_free(struct keyproof_memo *memo)
         return;
     pthread_mutex_destroy(&memo->lock);
     /* Only the slots in use hold anything: the rest of the 1.3 MB calloc()
-     * gave was never touched, and wiping it would fault in every page. */
-    for (size_t i = 0; memo->n > 0 && i < MEMO_SLOTS; i++)
-        if (memo->slots[i].used)
-            OPENSSL_cleanse(&memo->slots[i], sizeof memo->slots[i]);
+     * gave was never touched, and reading or wiping it would fault in every
+     * page (330 faults, 2 ms at the end of every scan with a finding). */
+    for (size_t i = 0; i < memo->n; i++)
+        OPENSSL_cleanse(&memo->slots[memo->taken[i]], sizeof memo->slots[0]);
     free(memo);
 }
 
@@ -806,6 +808,7 @@ memo_put(struct keyproof_memo *m, const uint8_t digest[32], dg_err rc, const cha
     s = memo_slot(m, digest);
     if (!s->used && m->n < KEYPROOF_MEMO_KEYS) {
         s->used = true;
+        m->taken[m->n] = (uint16_t)(s - m->slots);
         memcpy(s->digest, digest, 32);
         s->rc = rc;
         dg_strlcpyf(s->proof, sizeof s->proof, "%s", proof);
