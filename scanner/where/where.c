@@ -96,6 +96,14 @@ struct ctx {
      * the module it belongs to, NO_MODULE when it has none, 0 when not yet
      * known (module_of_entry()). */
     uint16_t *mod_of_entry;
+    /* The NT_FILE entries by address (module_at()): their numbers sorted by
+     * va (the first entry first among equal ones), and the highest end of
+     * an image among each one and those before it. */
+    struct by_va {
+        uint64_t va, max_end;
+        size_t entry;
+    } *by_va;
+    size_t n_by_va;
 };
 
 static void
@@ -379,23 +387,70 @@ module_of_entry(struct ctx *c, const struct regions_module *e, size_t i)
     return m;
 }
 
+static int
+cmp_by_va(const void *a, const void *b)
+{
+    const struct by_va *x = a, *y = b;
+
+    if (x->va != y->va)
+        return x->va < y->va ? -1 : 1;
+    return x->entry < y->entry ? 1 : x->entry > y->entry ? -1 : 0; /* the first last */
+}
+
+/* struct ctx's by_va, from the dump's NT_FILE entries. */
+static dg_err
+by_va_build(struct ctx *c)
+{
+    const struct dg_regions *map = c->r->map;
+    size_t n = regions_module_count(map);
+    uint64_t max_end = 0;
+
+    if ((c->by_va = calloc(n + 1, sizeof *c->by_va)) == NULL)
+        return DG_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        c->by_va[i] = (struct by_va){.va = regions_module_get(map, i)->va, .entry = i};
+    qsort(c->by_va, n, sizeof *c->by_va, cmp_by_va);
+    for (size_t k = 0; k < n; k++) {
+        const struct regions_module *e = regions_module_get(map, c->by_va[k].entry);
+        uint64_t end = e->va + e->size >= e->va ? e->va + e->size : UINT64_MAX;
+
+        max_end = end > max_end ? end : max_end;
+        c->by_va[k].max_end = max_end;
+    }
+    c->n_by_va = n;
+    return DG_OK;
+}
+
 /* The module whose image holds va: the NT_FILE path mapped around va, or
  * (for .bss past the file's last page) the nearest module below va whose
- * ELF image covers it. NULL when there is none. */
+ * ELF image covers it. NULL when there is none. The roots of a pointer
+ * search ask thousands of times: the entries are searched by address
+ * (by_va), and only where images overlap in turn. */
 static struct module *
 module_at(struct ctx *c, uint64_t va)
 {
     const struct dg_regions *map = c->r->map;
-    const struct regions_module *hit = regions_module_at(map, va), *best = hit;
+    const struct regions_module *hit = NULL, *best = NULL;
+    size_t lo = 0, hi = c->n_by_va;
     struct module *m;
 
-    if (best == NULL) { /* the closest mapping below va */
-        for (size_t i = 0; i < regions_module_count(map); i++) {
-            const struct regions_module *e = regions_module_get(map, i);
+    while (lo < hi) { /* the first entry above va */
+        size_t mid = lo + (hi - lo) / 2;
 
-            if (e->va <= va && (best == NULL || e->va > best->va))
-                best = e;
-        }
+        if (c->by_va[mid].va <= va)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0) {
+        /* the closest mapping below va: the first entry of the highest
+         * address (sorted last among its equals) */
+        best = regions_module_get(map, c->by_va[lo - 1].entry);
+        if (lo > 1 && c->by_va[lo - 2].max_end > va) /* images overlap: the first in order */
+            hit = regions_module_at(map, va);
+        else if (va - best->va < best->size)
+            hit = best;
+        best = hit != NULL ? hit : best;
     }
     if (best == NULL ||
         (m = module_of_entry(c, best, (size_t)(best - regions_module_get(map, 0)))) == NULL)
@@ -517,6 +572,7 @@ close_ctx(struct ctx *c)
     }
     free(c->no_module);
     free(c->mod_of_entry);
+    free(c->by_va);
 }
 
 /* Is name (a variable or symbol) the C library's own bookkeeping: malloc's
@@ -742,7 +798,8 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
     if (rc == DG_OK &&
         ((c->no_module = calloc(regions_count(r->map) + 1, 1)) == NULL ||
          (c->mod_of_entry = calloc(regions_module_count(r->map) + 1, sizeof *c->mod_of_entry)) ==
-             NULL))
+             NULL ||
+         by_va_build(c) != DG_OK))
         rc = dg_diag(r->diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: attribution: out of memory",
                      r->name);
     for (size_t i = 0; i < n && rc == DG_OK; i++)
