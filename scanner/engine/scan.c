@@ -353,6 +353,8 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
         (void)where_attribute(in, out, &wo);
     }
     where_prepared_free(end.prepared);
+    if (in->stream)
+        input_spill_done(in); /* read back for the last time */
     out->seconds = deadline_now() - t0;
     if (rc != DG_OK && scanned > 0)
         rc = DG_OK; /* partial is not failure */

@@ -132,6 +132,11 @@ bool input_kept(const struct dg_input *in, size_t i, uint64_t *off, const uint8_
  * DG_E_IO when fd cannot be emptied or written. */
 dg_err input_spill(const struct dg_input *in, int fd, uint64_t max);
 
+/* Stream only: the spill will not be read again; empties it (its disk
+ * space and page cache freed now, and the file empty when its owner closes
+ * it). input_read_at() then answers only from the head. */
+void input_spill_done(const struct dg_input *in);
+
 /* The stream bytes [0, return) that input_read_at() can read from the spill
  * (any thread may ask); *why, unless why is NULL, is the errno that stopped
  * spilling (EFBIG at max), 0 if none: ask for it only when the stream's
