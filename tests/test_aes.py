@@ -254,28 +254,6 @@ def test_schedules_across_chunk_edges_found_once(tmp_path, jobs):
     assert all(f.get("copies", 1) == 1 for f in findings)
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_schedules_across_the_last_pieces_found_once(tmp_path, jobs):
-    """With several workers the engine hands out a file's last chunks in
-    eighths (1 MiB chunks: 128 KiB pieces from 3 MiB on in this 5 MiB file):
-    schedules across those pieces' edges are found once, as with one."""
-    chunk, piece, tail_from = 1 << 20, 1 << 17, 3 << 20
-    data = bytearray(os.urandom(5 * chunk + 12345))
-    want = {}
-    for i, delta in enumerate([-239, -100, -1, 0, 1, 77]):
-        key = os.urandom((16, 24, 32)[i % 3])
-        blob = schedule_bytes(key, dec=i % 2 == 1, swapped=i == 4)
-        off = tail_from + piece * (2 * i + (i > 0)) + delta
-        data[off:off + len(blob)] = blob
-        want[sha(key)] = off
-    p = tmp_path / "pieces.bin"
-    p.write_bytes(bytes(data))
-    rc, findings, summ, err = aes_scan(p, "--chunk-size", str(chunk), "-j", jobs)
-    assert {f["key"]["key_sha256"]: f["offset"] for f in findings} == want, findings
-    assert all(f.get("copies", 1) == 1 for f in findings)
-    assert summ[0]["coverage"]["scanned_bytes"] == len(data)
-
-
 def dense_triggers(n, rng):
     """n bytes where almost every byte is a prefilter hit: the AES-128
     relation p[y] = p[y-4] ^ p[y-16] holds except at every eleventh byte, so

@@ -9,8 +9,7 @@
  * chunk alone. Regular files are read one chunk at a time with pread into a
  * buffer of each worker's own, so resident memory stays at about threads x
  * (chunk + margin) whatever the dump size; workers pull chunk numbers from an
- * atomic counter (the last few chunks cut in eighths, so that they end
- * together). (Reading into a buffer that stays in the cache costs less
+ * atomic counter. (Reading into a buffer that stays in the cache costs less
  * than mapping: a mapped window pays a page fault or a page-table entry per
  * 4 KiB and reaches the detectors cold; measured in docs/PERFORMANCE.md.)
  * Streams are read sequentially by the calling thread into a fixed ring of
@@ -78,10 +77,6 @@ struct job {
     uint8_t buckets[REGISTRY_MAX]; /* detector i's buckets, 0: it has no triggers */
     bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
     size_t chunk, margin;
-    /* A file's or memory's last bytes, from tail_from on, go out in pieces
-     * of `piece` bytes (chunk_place()), so that the workers end together. */
-    uint64_t tail_from;
-    size_t piece;
     struct dg_diag *diag;
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
     atomic_uint_fast64_t scanned;  /* owned bytes handed to detectors */
@@ -271,26 +266,6 @@ is_hole(int fd, uint64_t off, size_t len)
     return (uint64_t)d >= off + len;
 }
 
-/* Where chunk k of a file or memory of size bytes starts (*off) and how
- * many bytes it owns at most (*owned): chunk bytes each up to tail_from,
- * then pieces. False when k is past the end. */
-static bool
-chunk_place(const struct job *j, uint64_t size, uint64_t k, uint64_t *off, size_t *owned)
-{
-    const uint64_t n_full = j->tail_from / j->chunk;
-
-    if (k < n_full) {
-        *off = k * j->chunk;
-        *owned = j->chunk;
-    } else {
-        if (k - n_full > (size - j->tail_from) / j->piece)
-            return false;
-        *off = j->tail_from + (k - n_full) * j->piece;
-        *owned = j->piece;
-    }
-    return *off < size;
-}
-
 /* Reads chunk k of a file (or points into a memory input) and scans it.
  * Returns false when k is past the end or the file shrank. */
 static bool
@@ -298,15 +273,16 @@ do_indexed_chunk(struct worker *w, uint64_t k)
 {
     struct job *j = w->job;
     uint64_t size = j->in->size, off;
-    size_t own;
     struct dg_chunk ch = {.dump = &j->dump};
 
-    if (!chunk_place(j, size, k, &off, &own) || atomic_load(&j->shrunk) ||
-        deadline_passed(j->opts->deadline))
+    if (k > size / j->chunk || atomic_load(&j->shrunk) || deadline_passed(j->opts->deadline))
         return false; /* past the end, or the time budget (scan.c says so) */
+    off = k * j->chunk;
+    if (off >= size)
+        return false;
     ch.off = off;
-    ch.len = (size_t)((size - off) < own + j->margin ? size - off : own + j->margin);
-    ch.owned = ch.len < own ? ch.len : own;
+    ch.len = (size_t)((size - off) < j->chunk + j->margin ? size - off : j->chunk + j->margin);
+    ch.owned = ch.len < j->chunk ? ch.len : j->chunk;
     ch.last = off + ch.len >= size;
     if (j->in->mem != NULL) {
         ch.p = j->in->mem + off;
@@ -698,18 +674,6 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
                             : SCAN_DEFAULT_CHUNK;
     j->opts = opts;
     j->total = input_known_size(in);
-    /* With several workers, the last threads x chunk bytes (or a little
-     * more) go out in eighths of a chunk: a slow chunk at the end (some
-     * cost three times the average) would otherwise keep one worker busy
-     * while the others wait. */
-    j->piece = j->chunk;
-    j->tail_from = in->size / j->chunk * j->chunk; /* one piece: the last chunk's rest */
-    if (!in->stream && threaded && j->chunk >= (1u << 20)) {
-        uint64_t tail = (uint64_t)nthreads * j->chunk;
-
-        j->piece = j->chunk / 8;
-        j->tail_from = in->size > tail ? (in->size - tail) / j->chunk * j->chunk : 0;
-    }
     pthread_mutex_init(&j->lock, NULL);
     pthread_mutex_init(&j->progress_lock, NULL);
     pthread_cond_init(&j->cv, NULL);
