@@ -26,7 +26,10 @@
  *    at the same place), text and pointers essentially never make one.
  * 2. At a trigger y, every start s in [y - 240, y] and each of the six forms
  *    is tested on all linear relations of the schedule (XOR and popcount,
- *    early exit): at most 3 bits per tolerated bit error.
+ *    early exit): at most 3 bits per tolerated bit error. A trigger with no
+ *    byte of 0x40 or more within 48 bytes is not tried (random_near()):
+ *    arrays of small numbers make runs of hits, and a schedule's expanded
+ *    words beside a run look random.
  * 3. A survivor is read as 32-bit words in both byte orders, turned into an
  *    encryption schedule (decryption: reversed, MixColumns on the inner round
  *    keys) and the key is recovered from each window of Nk words by running
