@@ -613,7 +613,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     memset(s->pages, 0, sizeof s->pages);
     memset(s->tsum, 0, sizeof s->tsum);
     for (size_t i = 0; i < n_t; i++) {
-        for (uint64_t blk = t[i].lo >> 16; blk <= t[i].hi >> 16; blk++) {
+        for (uint64_t blk = t[i].lo >> 16; s->sums != NULL && blk <= t[i].hi >> 16; blk++) {
             bit_set(s->tsum, sum_bit(blk << 16, s->sum_bits));
         }
         gmax = t[i].hi > gmax ? t[i].hi : gmax;
