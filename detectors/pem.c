@@ -90,7 +90,7 @@ struct ctx {
 struct textinfo {
     enum text_enc enc;
     bool escaped;      /* JSON escapes were undone */
-    bool crlf;
+    bool crlf;         /* CR in the armor itself (try_armor()) */
     bool lines;        /* the body has line breaks */
 };
 
@@ -222,8 +222,6 @@ decode_text(struct ctx *c, const uint8_t *p, size_t len, size_t start, struct te
         } else if (ch == 0x7f) {
             break;
         }
-        if (ch == '\r')
-            ti->crlf = true;
         c->src[n] = (uint32_t)at;
         c->txt[n++] = (char)ch;
     }
@@ -557,6 +555,9 @@ try_armor(struct ctx *c, const struct dg_chunk *ch, size_t start, enum text_enc 
         e0 = ov[2 * g_end];
     for (size_t i = b0; i < b1; i++)
         ti.lines |= c->txt[i] == '\n';
+    /* CRLF line ends of the armor itself: the decoding may have gone on
+     * into whatever follows its END line */
+    ti.crlf = memchr(c->txt + ov[0], '\r', ov[1] - ov[0]) != NULL;
     nbytes = c->src[ov[1]] - start;
     memset(f, 0, sizeof *f);
     if (!judge(c, label, c->txt + h0, h1 - h0, c->txt + b0, b1 - b0, e0 != PCRE2_UNSET, ssh2,

@@ -84,6 +84,19 @@ def test_text_forms(tmp_path, rsa, form):
         assert word in f["text"], f["text"]
 
 
+def test_cr_after_the_end_line_is_not_the_armors(tmp_path, rsa):
+    """A CR right after a LF-terminated key (random bytes follow keys in
+    memory) is not the key's line ending: "crlf" describes the armor's own
+    lines, never what the decoding ran on into."""
+    other = open(keys.genpkey(tmp_path / "ec.pem", "p256"), "rb").read()
+    pem = open(rsa, "rb").read()
+    path, offs = plant(tmp_path, [pem + b"\rZZ\x00", other.replace(b"\n", b"\r\n") + b"\x00"])
+    rc, findings, _, err = dgtest.scan(path)
+    assert [(f["offset"], f["status"]) for f in findings] == [(o, "confirmed") for o in offs], err
+    assert "crlf" not in findings[0]["text"], findings[0]["text"]
+    assert "crlf" in findings[1]["text"], findings[1]["text"]
+
+
 def test_encrypted_forms_are_candidates(tmp_path, rsa):
     enc8 = tmp_path / "enc8.pem"
     subprocess.run(["openssl", "pkcs8", "-topk8", "-in", rsa, "-passout", "pass:pw", "-out", enc8],
