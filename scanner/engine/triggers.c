@@ -300,7 +300,8 @@ DG_TARGET_AVX2 static inline void
 masks_of(__m256i m, unsigned n_buckets, uint32_t *mask)
 {
     for (unsigned k = 0; k < n_buckets; k++)
-        mask[k] = (uint32_t)_mm256_movemask_epi8(_mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)));
+        mask[k] = (uint32_t)_mm256_movemask_epi8(
+            _mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)));
 }
 
 /* Blocks of 32 positions are looked up GROUP at a time into a buffer, with

@@ -142,18 +142,18 @@ der_sequence(const unsigned char *der, long n, ASN1_SEQUENCE_ANY **seq)
 {
     const unsigned char *p = der;
     unsigned char *re = NULL;
-    int rn;
+    bool same;
 
     if ((*seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, n)) == NULL)
         return false;
-    if (p == der + n && (rn = i2d_ASN1_SEQUENCE_ANY(*seq, &re)) == n && memcmp(re, der, (size_t)n) == 0) {
-        OPENSSL_free(re);
-        return true;
-    }
+    same = p == der + n && i2d_ASN1_SEQUENCE_ANY(*seq, &re) == n &&
+           memcmp(re, der, (size_t)n) == 0;
     OPENSSL_free(re);
-    sk_ASN1_TYPE_pop_free(*seq, ASN1_TYPE_free);
-    *seq = NULL;
-    return false;
+    if (!same) {
+        sk_ASN1_TYPE_pop_free(*seq, ASN1_TYPE_free);
+        *seq = NULL;
+    }
+    return same;
 }
 
 /* True when the SEQUENCE seq is two positive INTEGERs (RSAPublicKey). */
@@ -164,10 +164,11 @@ two_positive_integers(const ASN1_SEQUENCE_ANY *seq)
         return false;
     for (int i = 0; i < 2; i++) {
         const ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
+        const ASN1_INTEGER *v = t->value.integer;
 
-        if (ASN1_TYPE_get(t) != V_ASN1_INTEGER || t->value.integer->length == 0 ||
-            (t->value.integer->length == 1 && t->value.integer->data[0] == 0))
-            return false;
+        if (ASN1_TYPE_get(t) != V_ASN1_INTEGER || v->type != V_ASN1_INTEGER || v->length == 0 ||
+            (v->length == 1 && v->data[0] == 0))
+            return false; /* not an INTEGER, negative, or zero */
     }
     return true;
 }
@@ -176,8 +177,9 @@ two_positive_integers(const ASN1_SEQUENCE_ANY *seq)
  * i2d_PUBKEY() writes for the key it holds, for the algorithms whose
  * encoding has one form: rsaEncryption with NULL parameters and a DER
  * RSAPublicKey; id-ecPublicKey on a named NIST curve with an uncompressed
- * point of the curve's size; Ed25519 and Ed448 without parameters. Everything is read
- * and re-encoded by OpenSSL's ASN.1 codecs, nothing by hand. */
+ * point of the curve's size; Ed25519 and Ed448 without parameters.
+ * Everything is read and re-encoded by OpenSSL's ASN.1 codecs, nothing by
+ * hand. */
 static bool
 spki_is_canonical(const unsigned char *der, size_t len)
 {
@@ -189,7 +191,7 @@ spki_is_canonical(const unsigned char *der, size_t len)
     const ASN1_BIT_STRING *bits;
     const unsigned char *p;
     unsigned char *re = NULL;
-    int ptype, nid, rn;
+    int ptype, nid;
     long alen;
     bool ok = false;
 
@@ -203,7 +205,7 @@ spki_is_canonical(const unsigned char *der, size_t len)
     p = alg_t->value.sequence->data;
     alen = alg_t->value.sequence->length;
     if ((alg = d2i_X509_ALGOR(NULL, &p, alen)) == NULL || p != alg_t->value.sequence->data + alen ||
-        (rn = i2d_X509_ALGOR(alg, &re)) != alen ||
+        i2d_X509_ALGOR(alg, &re) != alen ||
         memcmp(re, alg_t->value.sequence->data, (size_t)alen) != 0)
         goto out;
     X509_ALGOR_get0(&oid, &ptype, &pval, alg);

@@ -97,8 +97,9 @@ struct ctx {
      * known (module_of_entry()). */
     uint16_t *mod_of_entry;
     /* The NT_FILE entries by address (module_at()): their numbers sorted by
-     * va (the first entry first among equal ones), and the highest end of
-     * an image among each one and those before it. */
+     * va (among equal ones the first entry last, where the search for the
+     * closest below lands), and the highest end of an image among each one
+     * and those before it. */
     struct by_va {
         uint64_t va, max_end;
         size_t entry;
