@@ -212,9 +212,12 @@ const char *dg_config_get(const struct dg_config *cfg, const char *name);
 #define DG_DET_BINARY 2u /* finds binary forms */
 /* Finds only what the process computed (a key's limbs, a key schedule, a
  * library's key struct), so it does not search a file's read-only image
- * (dg_region_is_image()). A finding such a detector reports there anyway
- * (it was scanned before the dump said what lay there: a stream whose notes
- * come last) is dropped, so that a stream and a file give the same findings. */
+ * (dg_region_is_image()) for keys. The engine still gives it every chunk,
+ * images included: it may take from an image what helps it beside (ec-raw
+ * takes public points from anywhere). A finding such a detector reports in
+ * an image anyway (it was scanned before the dump said what lay there: a
+ * stream whose notes come last) is dropped, so that a stream and a file give
+ * the same findings. */
 #define DG_DET_NO_IMAGES 4u
 
 struct dg_detector {
