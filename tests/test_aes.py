@@ -265,21 +265,30 @@ def dense_triggers(n, rng):
     return b
 
 
+def plant_every_form(data, rng, key_bytes, off, gap):
+    """Plants in data, from offset off on with gap bytes between, every form
+    (AES-128/192/256, encryption and decryption), once clean in byte order
+    and once byte-swapped with 3 flipped bits; key_bytes(n) makes a key.
+    Returns {key_sha256: offset}."""
+    want = {}
+    for bits in (128, 192, 256):
+        for dec in (False, True):
+            for nflip, swapped in ((0, False), (3, True)):
+                key = key_bytes(bits // 8)
+                blob = flip_bits(schedule_bytes(key, dec, swapped), nflip, rng)
+                data[off:off + len(blob)] = blob
+                want[sha(key)] = off
+                off += gap + 2 * len(blob) + 3
+    return want
+
+
 def test_schedules_among_dense_triggers(tmp_path):
     """Every form, clean and with 3 flipped bits, planted in data that
     triggers the search every few bytes (a start already tried for an earlier
     trigger is not tried again): each is found, at its offset."""
     rng = random.Random(5)
     data = dense_triggers(1 << 20, rng)
-    want, off = {}, 4099
-    for bits in (128, 192, 256):
-        for dec in (False, True):
-            for nflip in (0, 3):
-                key = rng.randbytes(bits // 8)
-                blob = flip_bits(schedule_bytes(key, dec, swapped=nflip == 3), nflip, rng)
-                data[off:off + len(blob)] = blob
-                want[sha(key)] = off
-                off += 40000 + 2 * len(blob) + 3
+    want = plant_every_form(data, rng, rng.randbytes, 4099, 40000)
     p = tmp_path / "dense.bin"
     p.write_bytes(bytes(data))
     rc, findings, summ, err = aes_scan(p)
@@ -295,15 +304,8 @@ def test_schedules_among_small_numbers(tmp_path):
     random."""
     rng = random.Random(7)
     data = bytearray(rng.choice(b"\0\0\0\1\1\2\3\4\5") for _ in range(1 << 20))
-    want, off = {}, 5001
-    for bits in (128, 192, 256):
-        for dec in (False, True):
-            for nflip, swapped in ((0, False), (3, True)):
-                key = bytes(rng.randrange(0x40) for _ in range(bits // 8))
-                blob = flip_bits(schedule_bytes(key, dec, swapped), nflip, rng)
-                data[off:off + len(blob)] = blob
-                want[sha(key)] = off
-                off += 30000 + 2 * len(blob) + 3
+    want = plant_every_form(data, rng, lambda n: bytes(rng.randrange(0x40) for _ in range(n)),
+                            5001, 30000)
     p = tmp_path / "small.bin"
     p.write_bytes(bytes(data))
     rc, findings, summ, err = aes_scan(p)

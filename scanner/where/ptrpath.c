@@ -113,8 +113,7 @@ struct search {
      * word size or byte order other than 64-bit little-endian). */
     uint64_t *sums;
     size_t n_sums;
-    unsigned sum_bits;      /* each summary's size: 2^sum_bits bits */
-    unsigned sum_words;     /* and in 64-bit words */
+    unsigned sum_bits;      /* each summary's size: 2^sum_bits bits (sum_words()) */
     bool sums_ready;        /* the first level read every window and filled its summary */
     atomic_bool sums_broken; /* a window of the first level was not read whole */
     uint64_t tsum[SUM_WORDS_MAX]; /* scan_level(): the targets' blocks */
@@ -148,6 +147,13 @@ static inline bool
 bit_test(const uint64_t *set, uint64_t b)
 {
     return set[b >> 6] >> (b & 63) & 1;
+}
+
+/* The 64-bit words of one of s's summaries. */
+static inline size_t
+sum_words(const struct search *s)
+{
+    return ((size_t)1 << s->sum_bits) / 64;
 }
 
 /* The summary bit of the 64 KiB block holding address v, in summaries of
@@ -545,10 +551,10 @@ read_windows(void *arg)
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
             if (s->sums != NULL && w_no < s->n_sums) {
-                uint64_t *sum = s->sums + w_no * s->sum_words, any = 0;
+                uint64_t *sum = s->sums + w_no * sum_words(s), any = 0;
 
                 if (s->sums_ready) {
-                    for (unsigned i = 0; i < s->sum_words; i++)
+                    for (size_t i = 0; i < sum_words(s); i++)
                         any |= sum[i] & s->tsum[i];
                     if (any == 0)
                         continue; /* no word here points near a target */
@@ -839,8 +845,7 @@ sums_setup(struct search *s)
     s->sum_bits = SUM_BITS_MAX;
     while (s->sum_bits > SUM_BITS_MIN && s->n_sums * ((size_t)1 << s->sum_bits) / 8 > budget)
         s->sum_bits--;
-    s->sum_words = (1u << s->sum_bits) / 64;
-    s->sums = calloc(s->n_sums ? s->n_sums * s->sum_words : 1, sizeof *s->sums);
+    s->sums = calloc(s->n_sums ? s->n_sums * sum_words(s) : 1, sizeof *s->sums);
     s->mapped = mapped_blocks(s->d->map, s->lim->max_offset);
     cover_build(s);
 }
@@ -989,7 +994,6 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.sums = pre->s.sums;
         s.n_sums = pre->s.n_sums;
         s.sum_bits = pre->s.sum_bits;
-        s.sum_words = pre->s.sum_words;
         s.mapped = pre->s.mapped;
         s.cover = pre->s.cover;
         s.sums_ready = true;

@@ -59,25 +59,12 @@ check_key(struct tap *t, const char *what, const EVP_PKEY *k)
               "%s: the same spki_sha256 as the decoded key's (%.16s...)", what, id.spki_sha256);
 }
 
-/* An RSA-PSS key of bits (no PSS restrictions). */
+/* A key of type ("RSA", or "RSA-PSS" without restrictions) of bits with
+ * public exponent e. */
 static EVP_PKEY *
-pss_gen(unsigned bits)
+rsa_gen(const char *type, unsigned bits, unsigned e)
 {
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
-    EVP_PKEY *k = NULL;
-
-    if (c == NULL || EVP_PKEY_keygen_init(c) != 1 ||
-        EVP_PKEY_CTX_set_rsa_keygen_bits(c, (int)bits) != 1 || EVP_PKEY_generate(c, &k) != 1)
-        k = NULL;
-    EVP_PKEY_CTX_free(c);
-    return k;
-}
-
-/* An RSA key of bits with public exponent e. */
-static EVP_PKEY *
-rsa_gen(unsigned bits, unsigned e)
-{
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
     EVP_PKEY *k = NULL;
     BIGNUM *bn = BN_new();
 
@@ -202,8 +189,8 @@ main(void)
         EVP_PKEY *k;
     } keys[] = {
         /* hashed as they are */
-        {"RSA-2048", rsa_gen(2048, 65537)},
-        {"RSA-1024, e = 3", rsa_gen(1024, 3)},
+        {"RSA-2048", rsa_gen("RSA", 2048, 65537)},
+        {"RSA-1024, e = 3", rsa_gen("RSA", 1024, 3)},
         {"EC P-256", EVP_EC_gen("P-256")},
         {"EC P-384", EVP_EC_gen("P-384")},
         {"EC P-521", EVP_EC_gen("P-521")},
@@ -213,7 +200,7 @@ main(void)
         {"EC P-256, compressed point", compressed_p256()},
         {"EC secp256k1", EVP_EC_gen("secp256k1")},
         {"X25519", EVP_PKEY_Q_keygen(NULL, NULL, "X25519")},
-        {"RSA-PSS", pss_gen(2048)},
+        {"RSA-PSS", rsa_gen("RSA-PSS", 2048, 65537)},
         {"DSA-2048", dsa_gen()},
     };
     static const unsigned char junk[] = {0x30, 0x06, 0x30, 0x00, 0x03, 0x02, 0x00, 0x00};
