@@ -28,8 +28,13 @@
  *   glibc's struct pthread keeps {seq, value} per key, 16 bytes apart: the
  *     two secondaries of one thread sit (private key - public key) slots
  *     apart, which says which is which.
+ *
+ * A state is made at run time in the heap, so a file's read-only image
+ * (chunk_span_end(): a library's code and constants, a file mapped for
+ * reading) is not searched (DG_DET_NO_IMAGES).
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +43,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
 
@@ -217,14 +223,19 @@ drbg_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
         return DG_OK;
     /* a struct starts before owned and ends within len */
     end = ch->owned < ch->len - STATE_LEN + 1 ? ch->owned : ch->len - STATE_LEN + 1;
+    while (s < end) {
+        /* a file's read-only image is skipped: no state the process made */
+        size_t stop = chunk_searched_span(ch, &s, end);
+
 #if DG_HAVE_AVX2
-    if (sh->avx2)
-        s = scan_avx2(sh, ch, s, end);
+        if (sh->avx2)
+            s = scan_avx2(sh, ch, s, stop);
 #endif
-    /* anchor: the keylen and use_df words, 40 bytes into the struct */
-    for (; s < end; s += 8)
-        if (keylen_use_df(ch->p + s + OFF_KEYLEN))
-            try_state(sh, ch, s);
+        /* anchor: the keylen and use_df words, 40 bytes into the struct */
+        for (; s < stop; s += 8)
+            if (keylen_use_df(ch->p + s + OFF_KEYLEN))
+                try_state(sh, ch, s);
+    }
     return DG_OK;
 }
 
@@ -486,7 +497,7 @@ const struct dg_detector dg_detector_drbg = {
     .forms = forms,
     .severity = DG_SEV_NONE,
     .max_span = STATE_LEN,
-    .flags = DG_DET_BINARY,
+    .flags = DG_DET_BINARY | DG_DET_NO_IMAGES,
     .default_on = true,
     .create = drbg_create,
     .init = drbg_init,

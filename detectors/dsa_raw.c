@@ -173,15 +173,10 @@ dsa_scan(void *vsh, const struct dg_chunk *ch, struct dg_sink *sink)
     if (ch->dump == NULL || dg_dump_va_count(ch->dump) == 0)
         return DG_OK; /* no address map: nothing can be followed */
     for (size_t j = chunk_phase(ch); j < ch->owned && j + STRUCT_LEN <= ch->len;) {
-        bool image;
-        size_t stop = chunk_span_end(ch, j, &image);
+        size_t stop = chunk_searched_span(ch, &j, ch->owned); /* images skipped */
 
-        if (stop > ch->owned)
-            stop = ch->owned;
-        if (image) {
-            j += (stop - j + 7) & ~(size_t)7;
-            continue;
-        }
+        if (j >= ch->owned)
+            break;
 #if DG_HAVE_AVX2
         if (avx2)
             j = scan_avx2(sh, ch, j, stop);

@@ -483,15 +483,11 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 
     c->tries = 0;
     while (j < end && j + KEY + HALF <= ch->len) {
-        bool image;
-        size_t stop = chunk_span_end(ch, j, &image);
+        /* a file's read-only image is skipped: no key the process made */
+        size_t stop = chunk_searched_span(ch, &j, end);
 
-        if (image) { /* a file's read-only image: no key the process made */
-            j += (stop - j + 7) & ~(size_t)7;
-            continue;
-        }
-        if (stop > end)
-            stop = end;
+        if (j >= end)
+            break;
 #if DG_HAVE_AVX2
         if (avx2)
             j = scan_avx2(c, ch, j, stop, sink);

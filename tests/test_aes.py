@@ -13,6 +13,7 @@ import hashlib
 import os
 import pathlib
 import random
+import subprocess
 
 import pytest
 
@@ -184,6 +185,55 @@ def test_openssl_drbg_keys(tmp_path, procs, free_port):
     for f in findings:
         assert (f["status"], f["key"]["bits"], f["encoding"]) == \
             ("confirmed", 256, "aes-enc-schedule"), f
+
+
+def drbg_state(key):
+    """OpenSSL 3's PROV_DRBG_CTR on LP64 (drbg.c): five pointers, keylen,
+    use_df 1, K, then V, bltmp and bltmp_pos 0."""
+    st = bytearray(176)
+    for i in range(5):
+        st[8 * i:8 * i + 8] = (0x7f3a12340000 + 0x140 * i).to_bytes(8, "little")
+    st[40:48] = len(key).to_bytes(8, "little")
+    st[48:52] = (1).to_bytes(4, "little")
+    st[52:52 + len(key)] = key
+    return bytes(st)
+
+
+def set_segment_flags(core, seg, flags):
+    """Sets p_flags of PT_LOAD number seg of a 64-bit little-endian core."""
+    data = bytearray(core.read_bytes())
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    phentsize = int.from_bytes(data[0x36:0x38], "little")
+    phnum = int.from_bytes(data[0x38:0x3a], "little")
+    loads = [phoff + i * phentsize for i in range(phnum)
+             if int.from_bytes(data[phoff + i * phentsize:phoff + i * phentsize + 4], "little") == 1]
+    data[loads[seg] + 4:loads[seg] + 8] = flags.to_bytes(4, "little")
+    core.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("writable", [True, False], ids=["writable", "read-only-image"])
+def test_drbg_state_in_a_file_image_is_not_searched(tmp_path, writable):
+    """A DRBG's state is made at run time: the one in a writable mapping
+    makes its key rng-state; the same bytes in a file's read-only image
+    are not searched, and the key stays a plain symmetric key."""
+    key = os.urandom(32)
+    (tmp_path / "state.bin").write_bytes(drbg_state(key))
+    (tmp_path / "sched.bin").write_bytes(schedule_bytes(key))
+    core = tmp_path / "c.core"
+    subprocess.run([str(dgtest.BUILD / "fixtures" / "mkcore"), "--segments", "2",
+                    "--segment-size", "65536", "--fill", "random", "--nt-file",
+                    "--plant", f"{tmp_path / 'sched.bin'}@0:4096",
+                    "--plant", f"{tmp_path / 'state.bin'}@1:8192", str(core)],
+                   check=True, capture_output=True)
+    if not writable:
+        set_segment_flags(core, 1, 4)  # PF_R
+        spans = dgtest.regions(core)[1]
+        assert any(r["perms"] == "r--" and r["kind"] == "file" for r in spans), spans
+    rc, findings, summ, err = dgtest.scan(core, "--detectors", "aes,drbg")
+    assert summ and summ[0]["format"] == "elf-core", err
+    f = {f["key"]["key_sha256"]: f for f in findings}.get(sha(key))
+    assert f is not None, findings
+    assert f["role"] == ("rng-state" if writable else "symmetric"), f
 
 
 # --- synthetic schedules ---------------------------------------------------------------

@@ -15,8 +15,8 @@
  * file mapped for reading). Such bytes are the file's own, so nothing the
  * process computed at run time (a key's limbs, a key schedule, a library's
  * key struct) lies there: the detectors that look for those skip them (and
- * say so with DG_DET_NO_IMAGES), the ones that look for encodings (PEM, DER)
- * do not.
+ * say so with DG_DET_NO_IMAGES; chunk_searched_span() walks the spans for
+ * them), the ones that look for encodings (PEM, DER) do not.
  */
 #ifndef DUMPGATE_CHUNKVA_H
 #define DUMPGATE_CHUNKVA_H
@@ -59,6 +59,25 @@ chunk_span_end(const struct dg_chunk *ch, size_t i, bool *image)
     *image = dg_region_is_image(r);
     end = r->off + r->len - ch->off;
     return end < ch->len ? (size_t)end : ch->len;
+}
+
+/* The next bytes from *i on that a detector skipping a file's read-only
+ * image searches: moves *i past the image spans it meets (by whole words,
+ * so *i keeps its place among the 8-byte words) and returns where the span
+ * it stops in ends, at most end. *i >= end: nothing is left before end. */
+static inline size_t
+chunk_searched_span(const struct dg_chunk *ch, size_t *i, size_t end)
+{
+    size_t stop = end;
+    bool image;
+
+    while (*i < end) {
+        stop = chunk_span_end(ch, *i, &image);
+        if (!image)
+            break;
+        *i += (stop - *i + 7) & ~(size_t)7;
+    }
+    return stop < end ? stop : end;
 }
 
 #endif
