@@ -159,20 +159,23 @@ def test_the_core_has_its_notes_past_the_head(cores, as_file):
     assert any(r["kind"] == "file" and r["name"] == core_a_name(spans) for r in spans)
 
 
-def scan_stream(core, how, tmp_path):
+def scan_stream(core, how, tmp_path, jobs="1"):
     """Scans core as a stream: its .zst ("zst") or on standard input."""
     if how == "zst":
         path = tmp_path / "core.zst"
         subprocess.run(["zstd", "-q", "-1", "-o", str(path), core], check=True)
-        return dgtest.scan(path, "-v")
+        return dgtest.scan(path, "-v", "-j", jobs)
     with open(core, "rb") as f:
-        return dgtest.scan("-", "-v", input=f.read())
+        return dgtest.scan("-", "-v", "-j", jobs, input=f.read())
 
 
+# -j2: a scanning thread beside the reader, and the spill written by a thread
+# of its own, behind the reader; a chunk set aside waits until it is written.
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("how", ["zst", "stdin"])
-def test_stream_gives_what_the_file_gives(cores, as_file, how, tmp_path):
+def test_stream_gives_what_the_file_gives(cores, as_file, how, jobs, tmp_path):
     core, spki_a, spki_b = cores
-    rc, findings, summ, err = scan_stream(core, how, tmp_path)
+    rc, findings, summ, err = scan_stream(core, how, tmp_path, jobs)
     assert rc == 1, err
     s = summ[0]
     file_findings, fs = as_file

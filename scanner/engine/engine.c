@@ -15,7 +15,9 @@
  * Streams are read sequentially by the calling thread into a fixed ring of
  * threads + 3 buffers that the workers drain (the spare ones let a reader
  * that decompresses run ahead of the scan); when the ring is full the reader
- * scans a ready chunk itself rather than wait. A chunk that is all zeros
+ * scans a ready chunk itself rather than wait. With workers, the stream's
+ * spill (what finish() and attribution read again) is written by a thread of
+ * its own, in the order the bytes were read, before a buffer is reused. A chunk that is all zeros
  * (margin included) and a hole of a sparse file reach no detector.
  *
  * A stream whose container names its file mappings only after the bytes (a
@@ -56,6 +58,10 @@
 struct stream_buf {
     uint8_t *p;
     struct dg_chunk chunk;
+    unsigned refs;        /* under job.lock: the scan, and the spill thread when it has bytes */
+    uint64_t spill_at;    /* the bytes of p[spill_from..+spill_len) pulled for it, at */
+    size_t spill_from;    /* stream offset spill_at, that spill_main() writes */
+    size_t spill_len;
 };
 
 /* A stream's chunk set aside for the DG_DET_NO_IMAGES detectors. */
@@ -94,6 +100,15 @@ struct job {
     size_t n_ready, n_free;
     size_t ready_head;
     bool done;
+    /* With scanning threads, a thread of its own writes the stream's spill
+     * (spill_main()) while the reader decodes on: the buffers it has yet to
+     * write, in the order they were read. */
+    bool async_spill;
+    struct stream_buf **to_spill;
+    size_t spill_head, n_to_spill;
+    size_t spill_pending;          /* queued or being written */
+    bool spill_end;                /* no buffer comes any more */
+    bool spill_stalled;            /* spilling stopped: input_spilled() grows no more */
 
     /* read-only memory of a stream whose mappings are named late */
     bool defer;                    /* set chunks holding it aside */
@@ -182,6 +197,24 @@ holds_undecided(const struct job *j, const struct dg_chunk *ch)
     return false;
 }
 
+/* How much of the stream the spill holds, once it holds [0, end) or
+ * spilling stopped: with a spill thread (spill_main()), the chunk being
+ * scanned may not be written yet. It is in the thread's queue (the reader
+ * queued it before handing it out), so the wait ends. */
+static uint64_t
+spilled_up_to(struct job *j, uint64_t end)
+{
+    uint64_t have = input_spilled(j->in, NULL);
+
+    if (!j->async_spill || have >= end)
+        return have;
+    pthread_mutex_lock(&j->lock);
+    while ((have = input_spilled(j->in, NULL)) < end && !j->spill_stalled && j->spill_pending > 0)
+        pthread_cond_wait(&j->cv, &j->lock);
+    pthread_mutex_unlock(&j->lock);
+    return have;
+}
+
 /* Sets stream chunk ch aside for the DG_DET_NO_IMAGES detectors when it
  * holds undecided memory and its bytes can be read again from the spill.
  * False when it must be scanned by all of them now. */
@@ -190,7 +223,7 @@ set_aside(struct job *j, const struct dg_chunk *ch)
 {
     bool ok = false;
 
-    if (!j->defer || !holds_undecided(j, ch) || input_spilled(j->in, NULL) < ch->off + ch->len)
+    if (!j->defer || !holds_undecided(j, ch) || spilled_up_to(j, ch->off + ch->len) < ch->off + ch->len)
         return false;
     pthread_mutex_lock(&j->lock);
     if (j->n_later == j->cap_later && j->cap_later < LATER_MAX) {
@@ -348,13 +381,52 @@ stream_take_ready(struct job *j)
     return b;
 }
 
+/* Under j->lock: the scan or the spill of b is done; b is free once both are. */
+static void
+stream_release(struct job *j, struct stream_buf *b)
+{
+    if (--b->refs == 0)
+        j->free_bufs[j->n_free++] = b;
+    pthread_cond_broadcast(&j->cv);
+}
+
 static void
 stream_give_back(struct job *j, struct stream_buf *b)
 {
     pthread_mutex_lock(&j->lock);
-    j->free_bufs[j->n_free++] = b;
-    pthread_cond_broadcast(&j->cv);
+    stream_release(j, b);
     pthread_mutex_unlock(&j->lock);
+}
+
+/* The spill thread: writes the bytes each buffer was read with, in the
+ * order the reader read them, so that the reader's thread only decodes. */
+static void *
+spill_main(void *arg)
+{
+    struct job *j = arg;
+
+    pthread_mutex_lock(&j->lock);
+    for (;;) {
+        struct stream_buf *b;
+        bool stalled;
+
+        while (j->n_to_spill == 0 && !j->spill_end)
+            pthread_cond_wait(&j->cv, &j->lock);
+        if (j->n_to_spill == 0)
+            break;
+        b = j->to_spill[j->spill_head];
+        j->spill_head = (j->spill_head + 1) % j->n_ring;
+        j->n_to_spill--;
+        pthread_mutex_unlock(&j->lock);
+        input_spill_add(j->in, b->spill_at, b->p + b->spill_from, b->spill_len);
+        stalled = input_spilled(j->in, NULL) < b->spill_at + b->spill_len;
+        pthread_mutex_lock(&j->lock);
+        j->spill_stalled = j->spill_stalled || stalled;
+        j->spill_pending--;
+        stream_release(j, b);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
 }
 
 static void
@@ -416,28 +488,32 @@ worker_main(void *arg)
 }
 
 /* Reads up to len bytes of the stream at position *pos: first from the head
- * the container reader kept, then pulled from the input (a decompressing
- * input decodes straight into buf). */
+ * the container reader kept (*from_head of them), then pulled from the input
+ * (a decompressing input decodes straight into buf), spilled there unless
+ * unspilled (the spill thread writes them then). */
 static dg_err
-stream_read(const struct dg_input *in, uint64_t *pos, uint8_t *buf, size_t len, size_t *got)
+stream_read(const struct dg_input *in, bool unspilled, uint64_t *pos, uint8_t *buf, size_t len,
+            size_t *got, size_t *from_head)
 {
     const uint8_t *head;
     size_t head_len;
     dg_err rc = DG_OK;
 
     *got = 0;
+    *from_head = 0;
     if (input_head(in, 0, &head, &head_len) != DG_OK)
         head_len = 0;
     if (*pos < head_len) {
         size_t n = head_len - (size_t)*pos < len ? head_len - (size_t)*pos : len;
 
         memcpy(buf, head + *pos, n);
-        *got = n;
+        *got = *from_head = n;
     }
     if (*got < len && *pos + *got >= head_len && !input_head_eof(in)) {
         size_t n;
 
-        rc = input_pull(in, buf + *got, len - *got, &n);
+        rc = unspilled ? input_pull_unspilled(in, buf + *got, len - *got, &n)
+                       : input_pull(in, buf + *got, len - *got, &n);
         *got += n;
     }
     *pos += *got;
@@ -448,6 +524,12 @@ static void
 stream_publish(struct job *j, struct stream_buf *b)
 {
     pthread_mutex_lock(&j->lock);
+    if (j->async_spill && b->spill_len > 0) {
+        j->to_spill[(j->spill_head + j->n_to_spill) % j->n_ring] = b;
+        j->n_to_spill++;
+        j->spill_pending++;
+        b->refs++;
+    }
     j->ready[(j->ready_head + j->n_ready) % j->n_ring] = b;
     j->n_ready++;
     pthread_cond_broadcast(&j->cv);
@@ -472,12 +554,14 @@ stream_get_free(struct job *j, struct worker *helper)
             pthread_mutex_unlock(&j->lock);
             scan_chunk(helper, &b->chunk);
             pthread_mutex_lock(&j->lock);
-            j->free_bufs[j->n_free++] = b;
+            stream_release(j, b);
             continue;
         }
         pthread_cond_wait(&j->cv, &j->lock);
     }
     b = j->free_bufs[--j->n_free];
+    b->refs = 1;
+    b->spill_len = 0;
     pthread_mutex_unlock(&j->lock);
     return b;
 }
@@ -495,11 +579,15 @@ stream_produce(struct job *j, struct worker *inline_w, struct worker *helper, ui
     dg_err rc = DG_OK;
 
     for (;;) {
-        size_t got = 0, want = j->chunk + j->margin - carried;
+        size_t got = 0, from_head = 0, want = j->chunk + j->margin - carried;
         struct stream_buf *next;
 
         if (!deadline_passed(j->opts->deadline)) /* else: ends here (scan.c says so) */
-            rc = stream_read(j->in, &pos, cur->p + carried, want, &got);
+            rc = stream_read(j->in, j->async_spill, &pos, cur->p + carried, want, &got,
+                             &from_head);
+        cur->spill_at = pos - got + from_head;
+        cur->spill_from = carried + from_head;
+        cur->spill_len = got - from_head;
         if (rc != DG_OK) {
             dg_diag(j->diag, rc, pos, "%s: read error at offset 0x%llx: %s", j->in->name,
                     (unsigned long long)pos, strerror(errno));
@@ -719,6 +807,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
 
     if (in->stream) {
         uint64_t total = 0;
+        pthread_t spill_tid;
 
         /* A gcore core's mappings are named by notes that come last. */
         j->defer = regions_info_const(map)->names_late && input_reads_back(in);
@@ -732,11 +821,25 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         for (; n_started < nthreads; n_started++)
             if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
                 break;
+        /* With scanning threads, the spill is written by a thread of its
+         * own: the reader's thread is the one a compressed stream waits on
+         * (decoding), and the scanning threads wait on it. Set before the
+         * first chunk is handed out. */
+        if (n_started > 0 && input_reads_back(in) &&
+            (j->to_spill = calloc(j->n_ring, sizeof *j->to_spill)) != NULL)
+            j->async_spill = pthread_create(&spill_tid, NULL, spill_main, j) == 0;
         rc = stream_produce(j, n_started > 0 ? NULL : &w[0], n_started > 0 ? &w[nthreads] : NULL,
                             &total);
         for (size_t i = 0; i < n_started; i++)
             pthread_join(w[i].tid, NULL);
         n_started = 0;
+        if (j->async_spill) { /* the spill is whole before anything reads it again */
+            pthread_mutex_lock(&j->lock);
+            j->spill_end = true;
+            pthread_cond_broadcast(&j->cv);
+            pthread_mutex_unlock(&j->lock);
+            pthread_join(spill_tid, NULL);
+        }
         if (rc == DG_OK && total == 0)
             rc = dg_diag(diag, DG_E_EMPTY, 0, "%s: empty input", in->name);
         if (hooks != NULL && hooks->stream_end != NULL)
@@ -781,6 +884,7 @@ out:
         if (j->det[i]->destroy != NULL)
             j->det[i]->destroy(j->shared[i]);
     stream_ring_free(j);
+    free(j->to_spill);
     free(j->later);
     *scanned = atomic_load(&j->scanned);
     pthread_mutex_destroy(&j->lock);

@@ -367,8 +367,9 @@ keep_from(struct input_head *h, uint64_t at, const uint8_t *p, size_t n)
     }
 }
 
-dg_err
-input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
+/* input_pull(), and input_pull_unspilled() when to_spill is false. */
+static dg_err
+pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got, bool to_spill)
 {
     ssize_t r = 0;
 
@@ -384,11 +385,30 @@ input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
     if (in->head != NULL) {
         if (in->head->n_kept > 0)
             keep_from(in->head, in->head->pos, buf, *got);
-        if (in->head->spill_fd >= 0)
+        if (to_spill && in->head->spill_fd >= 0)
             spill(in->head, in->head->pos, buf, *got);
         in->head->pos += *got;
     }
     return r < 0 ? DG_E_IO : DG_OK;
+}
+
+dg_err
+input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
+{
+    return pull(in, buf, len, got, true);
+}
+
+dg_err
+input_pull_unspilled(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got)
+{
+    return pull(in, buf, len, got, false);
+}
+
+void
+input_spill_add(const struct dg_input *in, uint64_t at, const uint8_t *p, size_t n)
+{
+    if (in->stream && in->head != NULL && in->head->spill_fd >= 0)
+        spill(in->head, at, p, n);
 }
 
 /* Appends p[0..n), the bytes at stream offset at, to h's spill file, or
@@ -558,7 +578,10 @@ input_head(const struct dg_input *in, size_t want, const uint8_t **p, size_t *le
         h->buf = nb;
         h->cap = cap;
     }
-    if (h->len < want && !h->eof) {
+    /* The head grows only while nothing was pulled past it: the stream's
+     * next bytes then follow it (later, input_read_at() answers from the
+     * spill, or not at all). */
+    if (h->len < want && !h->eof && h->pos == h->len) {
         size_t got;
         dg_err rc = input_pull(in, h->buf + h->len, want - h->len, &got);
 

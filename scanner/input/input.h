@@ -101,6 +101,19 @@ dg_err input_head(const struct dg_input *in, size_t want, const uint8_t **p, siz
  * first error, which input_finish() reports). DG_E_IO on a read error. */
 dg_err input_pull(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got);
 
+/* Stream only: as input_pull(), but the bytes are not written to the spill
+ * (input_spill()) here: the caller hands each piece to input_spill_add()
+ * afterwards, from one thread at a time and in the stream's order, so that
+ * a thread other than the reader can write them while the reader decodes
+ * on. Until then input_read_at() and input_reads_back() see them as not
+ * spilled. */
+dg_err input_pull_unspilled(const struct dg_input *in, uint8_t *buf, size_t len, size_t *got);
+
+/* Stream only: writes p[0..n), the bytes at stream offset at that
+ * input_pull_unspilled() gave, to the spill (nothing when there is none or
+ * spilling stopped; input_spilled() then stops growing). */
+void input_spill_add(const struct dg_input *in, uint64_t at, const uint8_t *p, size_t n);
+
 /* Stream only: true once the stream ended inside the head. */
 bool input_head_eof(const struct dg_input *in);
 
