@@ -169,8 +169,11 @@ def scan_stream(core, how, tmp_path, jobs="1"):
         return dgtest.scan("-", "-v", "-j", jobs, input=f.read())
 
 
-# -j2: a scanning thread beside the reader, and the spill written by a thread
-# of its own, behind the reader; a chunk set aside waits until it is written.
+# A stream has a scanning thread beside the reader at -j1 and -j2 alike (the
+# reader is one of -j's threads, and there is at least one more), and its
+# spill is written behind the reader by a thread of its own: a chunk set
+# aside waits until it is written. -j2 also reads attribution's windows on
+# two threads.
 @pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("how", ["zst", "stdin"])
 def test_stream_gives_what_the_file_gives(cores, as_file, how, jobs, tmp_path):

@@ -17,8 +17,9 @@
  * that decompresses run ahead of the scan); when the ring is full the reader
  * scans a ready chunk itself rather than wait. With workers, the stream's
  * spill (what finish() and attribution read again) is written by a thread of
- * its own, in the order the bytes were read, before a buffer is reused. A chunk that is all zeros
- * (margin included) and a hole of a sparse file reach no detector.
+ * its own, in the order the bytes were read, before a buffer is reused. A
+ * chunk that is all zeros (margin included) and a hole of a sparse file
+ * reach no detector.
  *
  * A stream whose container names its file mappings only after the bytes (a
  * gcore core: its notes come last) cannot tell yet whether read-only memory
@@ -58,10 +59,11 @@
 struct stream_buf {
     uint8_t *p;
     struct dg_chunk chunk;
-    unsigned refs;        /* under job.lock: the scan, and the spill thread when it has bytes */
-    uint64_t spill_at;    /* the bytes of p[spill_from..+spill_len) pulled for it, at */
-    size_t spill_from;    /* stream offset spill_at, that spill_main() writes */
-    size_t spill_len;
+    unsigned refs;        /* under job.lock: its scan, and its spill when it has bytes to spill */
+    /* the bytes pulled into it, p[spill_from, spill_from + spill_len), at
+     * stream offset spill_at: what spill_main() writes */
+    uint64_t spill_at;
+    size_t spill_from, spill_len;
 };
 
 /* A stream's chunk set aside for the DG_DET_NO_IMAGES detectors. */
@@ -223,7 +225,8 @@ set_aside(struct job *j, const struct dg_chunk *ch)
 {
     bool ok = false;
 
-    if (!j->defer || !holds_undecided(j, ch) || spilled_up_to(j, ch->off + ch->len) < ch->off + ch->len)
+    if (!j->defer || !holds_undecided(j, ch) ||
+        spilled_up_to(j, ch->off + ch->len) < ch->off + ch->len)
         return false;
     pthread_mutex_lock(&j->lock);
     if (j->n_later == j->cap_later && j->cap_later < LATER_MAX) {
