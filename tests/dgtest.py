@@ -4,10 +4,11 @@
 # dgtest.py - helpers shared by the test suite: where the built binary is, how
 # to run it, how to read its JSONL, where the public corpus is, and how to
 # compute a key's SPKI fingerprint with the openssl command line (the ground
-# truth every finding is compared with).
+# truth every finding is compared with), where a core's program headers are.
 import json
 import os
 import pathlib
+import struct
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -131,3 +132,9 @@ def on_a_terminal(args, env=None):
         os.waitpid(pid, 0)
         os.close(fd)
     return b"".join(out).decode(errors="replace")
+
+
+def phdr_table(d):
+    """(e_phoff, e_phnum) of the 64-bit little-endian ELF file d (bytes);
+    its program headers are 56 bytes each."""
+    return struct.unpack_from("<Q", d, 32)[0], struct.unpack_from("<H", d, 56)[0]

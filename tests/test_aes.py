@@ -13,6 +13,7 @@ import hashlib
 import os
 import pathlib
 import random
+import struct
 import subprocess
 
 import pytest
@@ -202,12 +203,10 @@ def drbg_state(key):
 def set_segment_flags(core, seg, flags):
     """Sets p_flags of PT_LOAD number seg of a 64-bit little-endian core."""
     data = bytearray(core.read_bytes())
-    phoff = int.from_bytes(data[0x20:0x28], "little")
-    phentsize = int.from_bytes(data[0x36:0x38], "little")
-    phnum = int.from_bytes(data[0x38:0x3a], "little")
-    loads = [phoff + i * phentsize for i in range(phnum)
-             if int.from_bytes(data[phoff + i * phentsize:phoff + i * phentsize + 4], "little") == 1]
-    data[loads[seg] + 4:loads[seg] + 8] = flags.to_bytes(4, "little")
+    phoff, phnum = dgtest.phdr_table(data)
+    loads = [phoff + 56 * i for i in range(phnum)
+             if struct.unpack_from("<I", data, phoff + 56 * i)[0] == 1]  # PT_LOAD
+    struct.pack_into("<I", data, loads[seg] + 4, flags)
     core.write_bytes(bytes(data))
 
 

@@ -25,14 +25,8 @@ def core_bytes():
     return bytearray(CORE.read_bytes())
 
 
-def phdr_table(d):
-    phoff = struct.unpack_from("<Q", d, 32)[0]
-    phnum = struct.unpack_from("<H", d, 56)[0]
-    return phoff, phnum
-
-
 def first_load(d):
-    phoff, phnum = phdr_table(d)
+    phoff, phnum = dgtest.phdr_table(d)
     for i in range(phnum):
         t, fl, off, va, pa, fs, ms, al = struct.unpack_from("<IIQQQQQQ", d, phoff + 56 * i)
         if t == 1 and fs > 0:
@@ -74,7 +68,7 @@ def phnum_xnum_without_section0():
 
 def note_size_huge():
     d = core_bytes()
-    phoff, phnum = phdr_table(d)
+    phoff, phnum = dgtest.phdr_table(d)
     note_off = struct.unpack_from("<Q", d, phoff + 8)[0]   # phdr 0 is PT_NOTE in kernel cores
     struct.pack_into("<I", d, note_off + 4, 0xFFFFFFF0)    # n_descsz of the first note
     return d
@@ -82,7 +76,7 @@ def note_size_huge():
 
 def overlapping_segments():
     d = core_bytes()
-    phoff, phnum = phdr_table(d)
+    phoff, phnum = dgtest.phdr_table(d)
     loads = []
     for i in range(phnum):
         t, fl, off, va, pa, fs, ms, al = struct.unpack_from("<IIQQQQQQ", d, phoff + 56 * i)
