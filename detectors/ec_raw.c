@@ -313,13 +313,21 @@ harvest_blocks32(const struct dg_chunk *ch, size_t i, size_t end, struct point *
 
 /* Finds the BIT STRING headers of uncompressed points ("03 42 00 04",
  * "03 62 00 04", "03 81 86 00 04") starting in the chunk's owned part and
- * appends the points to out (at most cap), in one pass: a 03 byte with a 04
- * three or four bytes on. */
+ * appends the points to out (at most cap): where the engine's shared pass
+ * found their first three bytes (the detector's triggers), or else in a
+ * pass of its own, at each 03 byte with a 04 three or four bytes on. */
 static size_t
 harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
 {
     size_t n = 0, i = 0, end = ch->owned < ch->len ? ch->owned : ch->len;
 
+    if (ch->hits != NULL) {
+        struct dg_hit_iter it = {0};
+
+        for (size_t k; n < cap && (k = dg_hits_next(ch, &it)) < end;)
+            harvest_at(ch, k, out, &n);
+        return n;
+    }
 #if DG_HAVE_AVX2
     if (avx2)
         i = harvest_blocks32(ch, i, end, out, &n, cap);
@@ -1327,6 +1335,11 @@ ec_destroy(void *shared)
 
 static const char *const ec_forms[] = {"bn-le64", "ecx-raw", NULL};
 
+/* the first three bytes of point_header()'s BIT STRINGs */
+static const struct dg_trigger triggers[] = {
+    {3, {0x03, 0x42, 0x00}, 0}, {3, {0x03, 0x62, 0x00}, 0}, {3, {0x03, 0x81, 0x86}, 0}, {0, {0}, 0},
+};
+
 const struct dg_detector dg_detector_ec_raw = {
     .abi = DG_DETECTOR_ABI,
     .name = "ec-raw",
@@ -1343,4 +1356,5 @@ const struct dg_detector dg_detector_ec_raw = {
     .release = ec_release,
     .finish = ec_finish,
     .destroy = ec_destroy,
+    .triggers = triggers,
 };
