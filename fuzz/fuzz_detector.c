@@ -36,7 +36,7 @@ static const struct dg_detector *det;
 static const struct dg_config cfg;
 static void *shared, *ctx;
 static struct trig_table trig;    /* det's triggers alone */
-static uint8_t buckets;
+static uint8_t view_of; /* 1 + the detector's view of the hits; 0: none */
 static bool use_trig;
 
 static int
@@ -67,9 +67,9 @@ dg_fuzz_init(void)
     det = registry_find(DG_FUZZ_DETECTOR);
     if (det == NULL || !registry_is_builtin(det))
         return -1;
-    if (trig_table_build(&trig, &det, 1, &buckets, why, sizeof why) != DG_OK)
+    if (trig_table_build(&trig, &det, 1, &view_of, why, sizeof why) != DG_OK)
         return -1;
-    use_trig = buckets != 0 && dg_cpu_avx2();
+    use_trig = view_of != 0 && dg_cpu_avx2();
     return start();
 }
 
@@ -102,11 +102,11 @@ dg_fuzz_one(const uint8_t *data, size_t len)
     if (use_trig) {
         /* again, told where the triggers are: the same findings */
         struct trig_hits hits = {0};
-        struct dg_hits view = {.h = &hits, .buckets = buckets};
+        struct dg_hits view = {.h = &hits, .view = view_of - 1u};
         struct dg_sink again;
 
         /* (too dense a chunk: the engine would not use them either) */
-        if (trig_hits_reserve(&hits, len) == DG_OK && trig_find(&trig, data, len, &hits)) {
+        if (trig_hits_reserve(&hits, &trig, len) == DG_OK && trig_find(&trig, data, len, &hits)) {
             ch.hits = &view;
             sink_init(&again, NULL);
             again.detector = det->name;

@@ -82,7 +82,7 @@ struct job {
     void *shared[REGISTRY_MAX];
     size_t n_det;
     struct trig_table trig;        /* the detectors' triggers, searched in one pass */
-    uint8_t buckets[REGISTRY_MAX]; /* detector i's buckets, 0: it has no triggers */
+    uint8_t view[REGISTRY_MAX];    /* 1 + detector i's view of the hits, 0: no triggers */
     bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
     size_t chunk, margin;
     struct dg_diag *diag;
@@ -252,11 +252,13 @@ scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
 {
     struct job *j = w->job;
 
-    /* One pass for every detector's triggers; without it (no AVX2, no
-     * memory for the hits, or too many of them) each detector searches the
-     * chunk itself. */
-    bool hits = w->have_hits && trig_find(&j->trig, ch->p, ch->len, &w->hits);
     bool memo = chunk_memo_reset(&w->memo, ch) == DG_OK;
+
+    /* One pass for every detector's triggers; without it (no AVX2, no
+     * memory for the hits) each detector searches the chunk itself, as do
+     * the detectors of a view with more hits than it keeps (hits.full). */
+    if (w->have_hits)
+        (void)trig_find(&j->trig, ch->p, ch->len, &w->hits);
 
     for (size_t i = 0; i < j->n_det; i++) {
         struct dg_chunk c = *ch;
@@ -264,7 +266,7 @@ scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
 
         if (!picked(j->det[i], pick))
             continue;
-        if (hits && j->buckets[i] != 0)
+        if (w->have_hits && j->view[i] != 0 && !(w->hits.full >> (j->view[i] - 1) & 1u))
             c.hits = &w->view[i];
         c.memo = memo ? &w->memo : NULL;
         w->sink.detector = j->det[i]->name;
@@ -717,9 +719,10 @@ worker_init(struct job *j, struct worker *w)
     w->job = j;
     sink_init(&w->sink, j->diag);
     w->sink.name = j->in->name;
-    w->have_hits = j->use_trig && trig_hits_reserve(&w->hits, j->chunk + j->margin) == DG_OK;
+    w->have_hits =
+        j->use_trig && trig_hits_reserve(&w->hits, &j->trig, j->chunk + j->margin) == DG_OK;
     for (size_t i = 0; i < j->n_det; i++)
-        w->view[i] = (struct dg_hits){.h = &w->hits, .buckets = j->buckets[i]};
+        w->view[i] = (struct dg_hits){.h = &w->hits, .view = j->view[i] > 0 ? j->view[i] - 1u : 0};
     for (size_t i = 0; i < j->n_det; i++) {
         dg_err rc = j->det[i]->init ? j->det[i]->init(j->shared[i], &w->ctx[i]) : DG_OK;
 
@@ -776,11 +779,11 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     {
         char why[160];
 
-        if (trig_table_build(&j->trig, j->det, j->n_det, j->buckets, why, sizeof why) != DG_OK) {
+        if (trig_table_build(&j->trig, j->det, j->n_det, j->view, why, sizeof why) != DG_OK) {
             rc = dg_diag(diag, DG_E_ARG, DG_NO_OFFSET, "%s", why);
             goto out;
         }
-        j->use_trig = j->trig.n_buckets > 0 && dg_cpu_avx2();
+        j->use_trig = j->trig.n_views > 0 && dg_cpu_avx2();
     }
     for (; n_created < j->n_det; n_created++) {
         const struct dg_detector *d = j->det[n_created];

@@ -162,18 +162,53 @@ plan(const struct dg_detector *const *det, size_t n, struct group *g)
     return n_g;
 }
 
+/* The views of the n detectors whose bucket sets are set[] (0: none): one
+ * per distinct set, in order of first use; past TRIG_VIEWS - 1 sets, a last
+ * view of every bucket takes the detectors left (a superset of their hits
+ * is allowed). view[i] is 1 + detector i's view, or 0. */
+static void
+plan_views(struct trig_table *t, const uint8_t *set, size_t n, uint8_t *view)
+{
+    unsigned distinct = 0;
+    bool more = false;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+
+        while (v < distinct && t->view[v] != set[i])
+            v++;
+        if (set[i] != 0 && v == distinct) {
+            if (distinct < TRIG_VIEWS - 1)
+                t->view[distinct++] = set[i];
+            else
+                more = true;
+        }
+    }
+    if (more)
+        t->view[distinct++] = (uint8_t)((1u << t->n_buckets) - 1);
+    t->n_views = distinct;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+
+        while (v + 1 < distinct && t->view[v] != set[i])
+            v++;
+        view[i] = set[i] == 0 ? 0 : (uint8_t)(v + 1);
+    }
+}
+
 dg_err
 trig_table_build(struct trig_table *t, const struct dg_detector *const *det, size_t n,
-                 uint8_t *buckets, char *why, size_t n_why)
+                 uint8_t *view, char *why, size_t n_why)
 {
     struct group g[MAX_GROUPS];
+    uint8_t buckets[32] = {0};
     size_t n_g;
 
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < n; i++) {
         dg_err rc = trig_check(det[i], why, n_why);
 
-        buckets[i] = 0;
+        view[i] = 0;
         if (rc != DG_OK)
             return rc;
     }
@@ -213,24 +248,27 @@ trig_table_build(struct trig_table *t, const struct dg_detector *const *det, siz
             }
         }
     t->n_buckets = (unsigned)n_g;
+    plan_views(t, buckets, n < 32 ? n : 32, view);
     return DG_OK;
 }
 
 dg_err
-trig_hits_reserve(struct trig_hits *h, size_t len)
+trig_hits_reserve(struct trig_hits *h, const struct trig_table *t, size_t len)
 {
-    size_t need = (len / 32 + 1) * (2 + TRIG_BUCKETS);
-    uint32_t *w;
+    size_t cap = 2 * (len / 32 + 1), need;
 
-    if (need > TRIG_MAX_WORDS)
-        need = TRIG_MAX_WORDS;
-    if (need <= h->cap)
-        return DG_OK;
-    w = realloc(h->w, need * sizeof *w); /* exactly: the cap bounds trig_find() */
-    if (w == NULL)
-        return DG_E_NOMEM;
-    h->w = w;
-    h->cap = need;
+    if (cap > TRIG_VIEW_WORDS)
+        cap = TRIG_VIEW_WORDS;
+    need = cap * (t->n_views > 0 ? t->n_views : 1);
+    if (need > h->size) {
+        uint32_t *w = realloc(h->w, need * sizeof *w); /* exactly: cap bounds trig_find() */
+
+        if (w == NULL)
+            return DG_E_NOMEM;
+        h->w = w;
+        h->size = need;
+    }
+    h->cap = cap;
     return DG_OK;
 }
 
@@ -241,30 +279,25 @@ trig_hits_free(struct trig_hits *h)
     *h = (struct trig_hits){0};
 }
 
-/* Appends block at with its masks for buckets 0..n_buckets-1 (some zero);
- * false when h is full. Without a branch per bucket: which buckets hit
- * changes from block to block and would be mispredicted. */
-static bool
-put_block(struct trig_hits *h, uint32_t at, const uint32_t *mask, unsigned n_buckets)
+/* Appends block at to each view's list whose mask in mask[] is not zero,
+ * views that are full excepted (marked in h->full). Without a branch per
+ * view: which views hit changes from block to block and would be
+ * mispredicted. */
+static void
+put_block(struct trig_hits *h, uint32_t at, const uint32_t *mask, unsigned n_views)
 {
-    uint32_t set = 0;
-    size_t n = h->n + 2;
+    for (unsigned v = 0; v < n_views; v++) {
+        uint32_t *list = h->w + v * h->cap;
+        size_t n = h->n[v];
 
-    if (h->cap - h->n < 2 + n_buckets)
-        return false;
-    for (unsigned k = 0; k < n_buckets; k++) {
-        uint32_t hit = mask[k] != 0;
-
-        h->w[n] = mask[k];
-        n += hit;
-        set |= hit << k;
+        if (n + 2 > h->cap) {
+            h->full |= (uint32_t)(mask[v] != 0) << v;
+            continue;
+        }
+        list[n] = at;
+        list[n + 1] = mask[v];
+        h->n[v] = n + 2 * (size_t)(mask[v] != 0);
     }
-    if (set == 0)
-        return true;
-    h->w[h->n] = at;
-    h->w[h->n + 1] = set;
-    h->n = n;
-    return true;
 }
 
 /* Buckets that may start at p[i] of p[0..len), from the exact tables. */
@@ -295,13 +328,18 @@ lookup(__m256i lo, __m256i hi, const uint8_t *p)
                             _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
 }
 
-/* The bucket masks of the 32 positions whose lookups are m. */
+/* The view masks of the 32 positions whose lookups are m: a position is
+ * set for view v where its lookup has a bucket of v. */
 DG_TARGET_AVX2 static inline void
-masks_of(__m256i m, unsigned n_buckets, uint32_t *mask)
+masks_of(__m256i m, const struct trig_table *t, uint32_t *mask)
 {
-    for (unsigned k = 0; k < n_buckets; k++)
-        mask[k] = (uint32_t)_mm256_movemask_epi8(
-            _mm256_sll_epi16(m, _mm_cvtsi32_si128(7 - (int)k)));
+    const __m256i zero = _mm256_setzero_si256();
+
+    for (unsigned v = 0; v < t->n_views; v++) {
+        __m256i in = _mm256_and_si256(m, _mm256_set1_epi8((char)t->view[v]));
+
+        mask[v] = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(in, zero));
+    }
 }
 
 /* Blocks of 32 positions are looked up GROUP at a time into a buffer, with
@@ -319,7 +357,8 @@ trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_
     __m256i found[GROUP];
     size_t i = 0;
 
-    h->n = 0;
+    memset(h->n, 0, sizeof h->n);
+    h->full = 0;
     while (i + 34 <= len) {
         const size_t first = i / 32;
         uint64_t any = 0;
@@ -334,41 +373,36 @@ trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_
         }
         for (; any != 0; any &= any - 1) {
             unsigned b = (unsigned)__builtin_ctzll(any);
-            uint32_t mask[TRIG_BUCKETS];
+            uint32_t mask[TRIG_VIEWS];
 
-            masks_of(found[b], t->n_buckets, mask);
-            if (!put_block(h, (uint32_t)(first + b), mask, t->n_buckets)) {
-                h->n = 0;
-                return false;
-            }
+            masks_of(found[b], t, mask);
+            put_block(h, (uint32_t)(first + b), mask, t->n_views);
         }
     }
     /* the last positions, which cannot load 34 bytes */
     for (; i < len; i += 32) {
-        uint32_t mask[TRIG_BUCKETS] = {0};
+        uint32_t mask[TRIG_VIEWS] = {0};
 
         for (size_t q = i; q < i + 32 && q < len; q++) {
             uint8_t m = buckets_at(t, p, len, q);
 
-            for (unsigned k = 0; m != 0 && k < t->n_buckets; k++)
-                if (m & (1u << k))
-                    mask[k] |= 1u << (q - i);
+            for (unsigned v = 0; m != 0 && v < t->n_views; v++)
+                if (m & t->view[v])
+                    mask[v] |= 1u << (q - i);
         }
-        if (!put_block(h, (uint32_t)(i / 32), mask, t->n_buckets)) {
-            h->n = 0;
-            return false;
-        }
+        put_block(h, (uint32_t)(i / 32), mask, t->n_views);
     }
-    return true;
+    return h->full == 0;
 }
 #else
 bool
 trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_hits *h)
 {
-    (void)t;
     (void)p;
     (void)len;
-    h->n = 0; /* never called: the engine runs it only where dg_cpu_avx2() */
+    memset(h->n, 0, sizeof h->n);
+    h->full = (uint32_t)((1ull << t->n_views) - 1); /* never called: the engine runs it only
+                                                     * where dg_cpu_avx2() */
     return false;
 }
 #endif
@@ -377,23 +411,15 @@ size_t
 dg_hits_next(const struct dg_chunk *ch, struct dg_hit_iter *it)
 {
     const struct trig_hits *h = ch->hits->h;
-    const uint32_t want = ch->hits->buckets;
+    const uint32_t *list = h->w + (size_t)ch->hits->view * h->cap;
+    const size_t n = h->n[ch->hits->view];
 
     while (it->bits == 0) {
-        size_t i = it->next;
-        uint32_t at, set, m = 0;
-
-        if (i + 2 > h->n)
+        if (it->next + 2 > n)
             return SIZE_MAX;
-        at = h->w[i];
-        set = h->w[i + 1];
-        i += 2;
-        for (; set != 0; set &= set - 1, i++)
-            if (want & set & -set)
-                m |= h->w[i];
-        it->next = i;
-        it->base = (size_t)at * 32;
-        it->bits = m;
+        it->base = (size_t)list[it->next] * 32;
+        it->bits = list[it->next + 1];
+        it->next += 2;
     }
     {
         size_t pos = it->base + (size_t)__builtin_ctz(it->bits);

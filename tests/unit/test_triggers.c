@@ -48,11 +48,11 @@ agrees(const struct trig_table *tab, const uint8_t *bucket, const struct dg_dete
        size_t n, struct trig_hits *h, const uint8_t *p, size_t len, char *why, size_t n_why)
 {
     if (!trig_find(tab, p, len, h)) {
-        snprintf(why, n_why, "trig_find refused %zu bytes", len);
+        snprintf(why, n_why, "trig_find kept no hits of some view in %zu bytes", len);
         return false;
     }
     for (size_t d = 0; d < n; d++) {
-        struct dg_hits view = {.h = h, .buckets = bucket[d]};
+        struct dg_hits view = {.h = h, .view = bucket[d] > 0 ? bucket[d] - 1u : 0};
         struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &view};
         struct dg_hit_iter it = {0};
         size_t want = 0, k, last = SIZE_MAX;
@@ -131,7 +131,7 @@ search_all(struct tap *tap, const char *what, const struct dg_detector *const *d
                     for (unsigned j = 0; j < d->triggers[0].len; j++)
                         buf[len - d->triggers[0].len + j] = d->triggers[0].b[j];
             }
-            ok = trig_hits_reserve(&h, len) == DG_OK &&
+            ok = trig_hits_reserve(&h, &tab, len) == DG_OK &&
                  agrees(&tab, bucket, det, n, &h, buf, len, why, sizeof why);
         }
     }
@@ -196,37 +196,86 @@ main(void)
                   "%u triggers are refused: %s", TRIG_MAX, why);
     }
     {
-        /* a chunk where every block has a hit (3 words each): refused past
-         * TRIG_MAX_WORDS */
-        size_t len = (size_t)(TRIG_MAX_WORDS / 3 + 1000) * 32;
+        /* a chunk where every block has a hit of t1 ("A"): its view is
+         * full past TRIG_VIEW_WORDS, and t3's ("CDE") keeps its one hit */
+        size_t len = (size_t)(TRIG_VIEW_WORDS / 2 + 1000) * 32;
         uint8_t *p = malloc(len);
         struct trig_table tab;
         struct trig_hits h = {0};
-        uint8_t bucket[10];
+        uint8_t view[3];
         char why[200] = "";
 
         if (p != NULL) {
             memset(p, 'A', len);
-            /* t1 and t2: "A", "AB", "\0B" */
-            tap_check(&tap, trig_table_build(&tab, det, 2, bucket, why, sizeof why) == DG_OK &&
-                                trig_hits_reserve(&h, len) == DG_OK &&
-                                h.cap == TRIG_MAX_WORDS && !trig_find(&tab, p, len, &h) &&
-                                h.n == 0,
-                      "hits in every one of %zu blocks are refused, with none kept", len / 32);
-            memset(p, 'x', len);
-            p[len - 1] = 'A';
-            {
-                struct dg_hits view = {.h = &h, .buckets = bucket[0]};
-                struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &view};
-                struct dg_hit_iter it = {0};
-                bool one = trig_find(&tab, p, len, &h);
+            memcpy(p + len / 2, "CDE", 3);
+            bool built = trig_table_build(&tab, det, 3, view, why, sizeof why) == DG_OK;
 
-                one = one && dg_hits_next(&ch, &it) == len - 1 && dg_hits_next(&ch, &it) == SIZE_MAX;
-                tap_check(&tap, one, "the same hits memory takes a chunk of that size with one hit");
+            if (tap_check(&tap, built && view[0] != view[2] && view[0] != 0 && view[2] != 0 &&
+                                    trig_hits_reserve(&h, &tab, len) == DG_OK,
+                          "the made-up detectors t1, t2, t3 have views %u %u %u %s", view[0],
+                          view[1], view[2], why)) {
+                struct dg_hits v3 = {.h = &h, .view = view[2] - 1u};
+                struct dg_chunk ch = {.p = p, .len = len, .owned = len, .hits = &v3};
+                struct dg_hit_iter it = {0};
+                bool full = !trig_find(&tab, p, len, &h) && (h.full >> (view[0] - 1) & 1u) &&
+                            !(h.full >> (view[2] - 1) & 1u) && h.cap == TRIG_VIEW_WORDS;
+                size_t k = dg_hits_next(&ch, &it);
+
+                tap_check(&tap, full && k <= len / 2 && dg_hits_next(&ch, &it) == SIZE_MAX,
+                          "hits in every one of %zu blocks fill t1's view; t3's keeps its one "
+                          "hit (%zu)", len / 32, k);
+                memset(p, 'x', len);
+                p[len - 1] = 'A';
+                {
+                    struct dg_hits v1 = {.h = &h, .view = view[0] - 1u};
+                    struct dg_chunk c1 = {.p = p, .len = len, .owned = len, .hits = &v1};
+                    struct dg_hit_iter i1 = {0};
+                    bool one = trig_find(&tab, p, len, &h) && h.full == 0;
+
+                    one = one && dg_hits_next(&c1, &i1) == len - 1 &&
+                          dg_hits_next(&c1, &i1) == SIZE_MAX;
+                    tap_check(&tap, one,
+                              "the same hits memory takes a chunk of that size with one hit");
+                }
             }
         }
         free(p);
         trig_hits_free(&h);
+    }
+    {
+        /* more distinct sets of buckets than TRIG_VIEWS: 32 detectors with
+         * two triggers each, "xz" and "yz" for a pair of eight first bytes
+         * (one bucket each), so that 28 pairs of buckets occur. The last
+         * view is every bucket, and each detector still gets all its hits
+         * (search_all). */
+        static struct dg_trigger pair[32][3];
+        static struct dg_detector many[32];
+        const struct dg_detector *mdet[32];
+        static const uint8_t bytes[] = {'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'z', 'y'};
+        struct trig_table tab;
+        uint8_t view[32];
+        char why[200] = "";
+        size_t i = 0;
+
+        for (unsigned x = 0; x < 8; x++)
+            for (unsigned y = x + 1; y < 8; y++, i++) {
+                pair[i][0] = (struct dg_trigger){2, {bytes[x], 'z', 0}, 0};
+                pair[i][1] = (struct dg_trigger){2, {bytes[y], 'z', 0}, 0};
+            }
+        for (; i < 32; i++) /* four more, alone */
+            pair[i][0] = (struct dg_trigger){2, {bytes[i % 8], 'z', 0}, 0};
+        for (i = 0; i < 32; i++) {
+            many[i] = (struct dg_detector){.abi = DG_DETECTOR_ABI, .name = "many",
+                                           .triggers = pair[i]};
+            mdet[i] = &many[i];
+        }
+        bool built = trig_table_build(&tab, mdet, 32, view, why, sizeof why) == DG_OK;
+
+        tap_check(&tap, built && tab.n_views == TRIG_VIEWS &&
+                            tab.view[TRIG_VIEWS - 1] == (1u << tab.n_buckets) - 1,
+                  "32 detectors with many sets of buckets: %u views, the last of every bucket %s",
+                  tab.n_views, why);
+        search_all(&tap, "32 made-up detectors", mdet, 32, bytes, sizeof bytes);
     }
     return tap_done(&tap);
 }
