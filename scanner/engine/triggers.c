@@ -187,6 +187,10 @@ plan_views(struct trig_table *t, const uint8_t *set, size_t n, uint8_t *view)
     if (more)
         t->view[distinct++] = (uint8_t)((1u << t->n_buckets) - 1);
     t->n_views = distinct;
+    for (unsigned set = 0; set < 256; set++)
+        for (unsigned v = 0; v < distinct; v++)
+            if (set & t->view[v])
+                t->views_of[set] |= (uint16_t)(1u << v);
     for (size_t i = 0; i < n; i++) {
         unsigned v = 0;
 
@@ -279,25 +283,21 @@ trig_hits_free(struct trig_hits *h)
     *h = (struct trig_hits){0};
 }
 
-/* Appends block at to each view's list whose mask in mask[] is not zero,
- * views that are full excepted (marked in h->full). Without a branch per
- * view: which views hit changes from block to block and would be
- * mispredicted. */
-static void
-put_block(struct trig_hits *h, uint32_t at, const uint32_t *mask, unsigned n_views)
+/* Appends block at with its mask (not zero) to view v's list, or marks
+ * the view full when the list has no room. */
+static inline void
+put_view(struct trig_hits *h, unsigned v, uint32_t at, uint32_t mask)
 {
-    for (unsigned v = 0; v < n_views; v++) {
-        uint32_t *list = h->w + v * h->cap;
-        size_t n = h->n[v];
+    uint32_t *list = h->w + v * h->cap;
+    size_t n = h->n[v];
 
-        if (n + 2 > h->cap) {
-            h->full |= (uint32_t)(mask[v] != 0) << v;
-            continue;
-        }
-        list[n] = at;
-        list[n + 1] = mask[v];
-        h->n[v] = n + 2 * (size_t)(mask[v] != 0);
+    if (n + 2 > h->cap) {
+        h->full |= 1u << v;
+        return;
     }
+    list[n] = at;
+    list[n + 1] = mask;
+    h->n[v] = n + 2;
 }
 
 /* Buckets that may start at p[i] of p[0..len), from the exact tables. */
@@ -328,18 +328,27 @@ lookup(__m256i lo, __m256i hi, const uint8_t *p)
                             _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
 }
 
-/* The view masks of the 32 positions whose lookups are m: a position is
- * set for view v where its lookup has a bucket of v. */
-DG_TARGET_AVX2 static inline void
-masks_of(__m256i m, const struct trig_table *t, uint32_t *mask)
+/* The buckets that hit anywhere among the 32 lookups m: the OR of its
+ * bytes. */
+DG_TARGET_AVX2 static inline unsigned
+bucket_set(__m256i m)
 {
-    const __m256i zero = _mm256_setzero_si256();
+    __m128i x = _mm_or_si128(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
 
-    for (unsigned v = 0; v < t->n_views; v++) {
-        __m256i in = _mm256_and_si256(m, _mm256_set1_epi8((char)t->view[v]));
+    x = _mm_or_si128(x, _mm_srli_si128(x, 8));
+    x = _mm_or_si128(x, _mm_srli_si128(x, 4));
+    x = _mm_or_si128(x, _mm_srli_si128(x, 2));
+    x = _mm_or_si128(x, _mm_srli_si128(x, 1));
+    return (unsigned)_mm_cvtsi128_si32(x) & 0xffu;
+}
 
-        mask[v] = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(in, zero));
-    }
+/* The positions among the 32 lookups m that have a bucket of set. */
+DG_TARGET_AVX2 static inline uint32_t
+set_mask(__m256i m, uint8_t set)
+{
+    __m256i in = _mm256_and_si256(m, _mm256_set1_epi8((char)set));
+
+    return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(in, _mm256_setzero_si256()));
 }
 
 /* Blocks of 32 positions are looked up GROUP at a time into a buffer, with
@@ -371,12 +380,16 @@ trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_
             _mm256_store_si256(&found[b], m);
             any |= (uint64_t)!_mm256_testz_si256(m, m) << b;
         }
+        /* a block's hits go to the views that have a bucket among them:
+         * one or two on a real core, out of eight */
         for (; any != 0; any &= any - 1) {
             unsigned b = (unsigned)__builtin_ctzll(any);
-            uint32_t mask[TRIG_VIEWS];
 
-            masks_of(found[b], t, mask);
-            put_block(h, (uint32_t)(first + b), mask, t->n_views);
+            for (unsigned vs = t->views_of[bucket_set(found[b])]; vs != 0; vs &= vs - 1) {
+                unsigned v = (unsigned)__builtin_ctz(vs);
+
+                put_view(h, v, (uint32_t)(first + b), set_mask(found[b], t->view[v]));
+            }
         }
     }
     /* the last positions, which cannot load 34 bytes */
@@ -390,7 +403,9 @@ trig_find(const struct trig_table *t, const uint8_t *p, size_t len, struct trig_
                 if (m & t->view[v])
                     mask[v] |= 1u << (q - i);
         }
-        put_block(h, (uint32_t)(i / 32), mask, t->n_views);
+        for (unsigned v = 0; v < t->n_views; v++)
+            if (mask[v] != 0)
+                put_view(h, v, (uint32_t)(i / 32), mask[v]);
     }
     return h->full == 0;
 }

@@ -43,6 +43,7 @@ struct trig_table {
     uint8_t fits[3];              /* buckets with a trigger of length <= k: k bytes suffice */
     unsigned n_buckets;
     uint8_t view[TRIG_VIEWS];     /* the buckets of each view */
+    uint16_t views_of[256];       /* by set of buckets: the views with one of them */
     unsigned n_views;
 };
 
