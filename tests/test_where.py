@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import shutil
+import struct
 import subprocess
 
 import jsonschema
@@ -102,6 +103,49 @@ def test_variable_global_and_thread(tmp_path, procs):
         assert rc2 == 1, err2
         assert [(f["offset"], f["where"]) for f in findings2] == \
             [(f["offset"], f["where"]) for f in findings], jobs
+
+
+def with_hole(core, out, size, vaddr=0x200000000000):
+    """A copy of the ELF core `core` with one more writable PT_LOAD of size
+    bytes at vaddr that is a hole of the file (read as zeros, taking no
+    disk), as the shadow memory of an AddressSanitizer process is: the
+    program headers copied past the end with the new one last."""
+    d = bytearray(pathlib.Path(core).read_bytes())
+    phoff, phnum = dgtest.phdr_table(d)
+    assert phnum < 0xffff
+    table = d[phoff:phoff + 56 * phnum]
+    new_phoff = (len(d) + 4095) // 4096 * 4096
+    seg_off = (new_phoff + 56 * (phnum + 1) + 4095) // 4096 * 4096
+    table += struct.pack("<IIQQQQQQ", 1, 6, seg_off, vaddr, 0, size, size, 1)
+    d += bytes(new_phoff - len(d)) + table
+    struct.pack_into("<Q", d, 32, new_phoff)
+    struct.pack_into("<H", d, 56, phnum + 1)
+    with open(out, "wb") as f:
+        f.write(d)
+        f.truncate(seg_off + size)
+    return out
+
+
+def test_pointer_path_past_a_sparse_hole(tmp_path, procs):
+    # A core with a 1 TiB writable hole (a sanitizer's shadow): the scan
+    # passes over the hole without reading it, and so does the pointer
+    # search after it, which reads again only what the scan did not find
+    # to be zeros. Read whole, the hole outlasts the search's 10 s.
+    exe = build(tmp_path / "holdwhere")
+    ks = three_keys(tmp_path)
+    core, _ = core_of(tmp_path, procs, exe, ks)
+    holed = with_hole(core, tmp_path / "holed.core", 1 << 40)
+    assert os.stat(holed).st_blocks * 512 < os.stat(core).st_size + (1 << 20)
+    rc, findings, summ, err = dgtest.scan(core)
+    assert rc == 1, err
+    want = by_key(findings, ks[1])["where"]["path"]
+    assert want.startswith("g_signing_key (EVP_PKEY *) -> "), want
+    for jobs in ("1", "2"):
+        rc, findings, summ, err = dgtest.scan(holed, "-j", jobs, timeout=300)
+        assert rc == 1, err
+        assert summ[0]["coverage"]["file_bytes"] == os.stat(holed).st_size
+        b = by_key(findings, ks[1])["where"]
+        assert b["path"] == want, (jobs, b)
 
 
 def test_process_args_secrets_redacted(tmp_path, procs):

@@ -81,6 +81,7 @@ struct job {
     const struct dg_detector *det[REGISTRY_MAX];
     void *shared[REGISTRY_MAX];
     size_t n_det;
+    struct zero_map *zeros;        /* chunks found to hold only zeros, or NULL */
     struct trig_table trig;        /* the detectors' triggers, searched in one pass */
     uint8_t view[REGISTRY_MAX];    /* 1 + detector i's view of the hits, 0: no triggers */
     bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
@@ -288,6 +289,8 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
      * anything in it, so none is called. */
     if (!all_zero(ch->p, ch->len))
         scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
+    else if (j->zeros != NULL && ch->off % j->chunk == 0)
+        zero_map_set(j->zeros, ch->off / j->chunk);
     report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
 }
 
@@ -326,6 +329,8 @@ do_indexed_chunk(struct worker *w, uint64_t k)
         ch.p = j->in->mem + off;
     } else if (is_hole(j->in->fd, off, ch.len)) {
         /* A hole of a sparse file reads as zeros: nothing to find there. */
+        if (j->zeros != NULL)
+            zero_map_set(j->zeros, k);
         report_progress(j, atomic_fetch_add(&j->scanned, ch.owned), ch.owned);
         return true;
     } else {
@@ -747,7 +752,7 @@ worker_release(struct job *j, struct worker *w)
 dg_err
 engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_opts *opts,
            const struct engine_hooks *hooks, struct dg_diag *diag, struct dg_sink *out,
-           uint64_t *scanned)
+           uint64_t *scanned, struct zero_map *zeros)
 {
     struct job *j = calloc(1, sizeof *j);
     struct worker *w = NULL;
@@ -768,6 +773,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
                             : SCAN_DEFAULT_CHUNK;
     j->opts = opts;
     j->total = input_known_size(in);
+    if (zeros != NULL && zero_map_init(zeros, j->chunk, in->stream ? 0 : in->size) == DG_OK)
+        j->zeros = zeros; /* else none is kept: attribution reads every chunk */
     pthread_mutex_init(&j->lock, NULL);
     pthread_mutex_init(&j->progress_lock, NULL);
     pthread_cond_init(&j->cv, NULL);

@@ -17,11 +17,14 @@
 
 #include "../container/regions.h"
 #include "../input/input.h"
+#include "../util/zeromap.h"
 #include "scan.h"
 
 struct dg_dump {
     const struct dg_input *in;
     const struct dg_regions *map;
+    const struct zero_map *zeros; /* chunks known to hold only zeros (after the
+                                   * scan, for attribution), or NULL */
 };
 
 /* A sink collects the findings of one worker (or of finish()). */
@@ -62,9 +65,13 @@ struct engine_hooks {
 /* Runs the detectors over every byte of in as described by map. Fills
  * *scanned with the bytes handed to detectors and appends findings to out.
  * Calls the hooks (unless NULL): stream_end when a stream has ended, even
- * when it ended on an error; scanned before the detectors' finish(). */
+ * when it ended on an error; scanned before the detectors' finish(). Unless
+ * zeros is NULL, it is made a map of the dump's chunks that marks those
+ * found to hold only zeros, whole when scanned is called (the caller frees
+ * it with zero_map_free()). */
 dg_err engine_run(const struct dg_input *in, struct dg_regions *map,
                   const struct scan_opts *opts, const struct engine_hooks *hooks,
-                  struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned);
+                  struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned,
+                  struct zero_map *zeros);
 
 #endif

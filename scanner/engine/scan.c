@@ -235,6 +235,7 @@ struct hooks_state {
     struct scan_result *out;
     const struct scan_opts *opts;
     bool done;                     /* stream_ended() ran */
+    struct zero_map zeros;         /* the engine's: chunks of zeros, not read again */
     struct ptrpath_sums *prepared; /* chunks_scanned()'s, for where_attribute() */
 };
 
@@ -274,6 +275,7 @@ chunks_scanned(void *arg, const struct dg_sink *found)
 
     if (found->n == 0 || e->opts->threads < 2)
         return;
+    wo.zeros = &e->zeros;
     e->prepared = where_prepare(e->in, e->out, &wo);
 }
 
@@ -295,7 +297,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     if (rc == DG_OK && in->stream && opts->spill)
         spill_begin(in, opts->spill_fd, out->diag);
     if (rc == DG_OK)
-        rc = engine_run(in, out->map, opts, &hooks, out->diag, &sink, &scanned);
+        rc = engine_run(in, out->map, opts, &hooks, out->diag, &sink, &scanned, &end.zeros);
     if (in->stream && opts->spill)
         spill_end(in, scanned, out->diag);
     if (in->decoder != NULL) {
@@ -350,9 +352,11 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
         struct where_opts wo = where_opts_of(opts);
 
         wo.prepared = end.prepared;
+        wo.zeros = &end.zeros;
         (void)where_attribute(in, out, &wo);
     }
     where_prepared_free(end.prepared);
+    zero_map_free(&end.zeros);
     if (in->stream)
         input_spill_done(in); /* read back for the last time */
     out->seconds = deadline_now() - t0;

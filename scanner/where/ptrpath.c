@@ -564,6 +564,8 @@ read_windows(void *arg)
             }
             if (rd->n_t == 0 && rd->sum == NULL)
                 goto done; /* summaries only: the windows past n_sums have none */
+            if (s->d->zeros != NULL && zero_map_covers(s->d->zeros, reg->off + pos, want))
+                continue; /* the scan found only zeros here: no pointer, an empty summary */
             {
                 dg_err rrc = input_read_at(s->d->in, reg->off + pos, buf, want, &got);
 

@@ -29,6 +29,7 @@
 
 #include "../engine/scan.h"
 #include "../input/input.h"
+#include "../util/zeromap.h"
 
 struct ptrpath_sums;
 
@@ -44,6 +45,8 @@ struct where_opts {
     const char *const *debug_dirs;
     unsigned threads;            /* threads the pointer-path search may read with (the scan's) */
     struct ptrpath_sums *prepared; /* where_prepare()'s, or NULL */
+    const struct zero_map *zeros; /* chunks the scan found to hold only zeros (none is
+                                   * read again), or NULL */
 };
 
 /* Where one finding sits; each string is "" when unknown. */
