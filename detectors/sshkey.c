@@ -146,13 +146,35 @@ skip_avx2(const struct dg_chunk *ch, size_t x)
 }
 #endif
 
+/* The candidate whose anchor (PREKEY_LEN) is at ch->p + x + 24, kept in
+ * c->local when its tail is plausible and it has an address. False when
+ * c->local is full. */
+static bool
+take(struct sk_ctx *c, const struct dg_chunk *ch, size_t x)
+{
+    struct cand cd;
+    const struct dg_region *rx;
+
+    if (load_le64(ch->p + x + 24) != PREKEY_LEN || !shield_tail(ch->p + x, &cd))
+        return true;
+    cd.off = ch->off + x;
+    rx = dg_dump_region_at(ch->dump, cd.off);
+    if (rx == NULL || !rx->has_va)
+        return true;
+    cd.va = rx->va + (cd.off - rx->off);
+    if (c->n_local >= MAX_CHUNK_CANDS)
+        return false;
+    c->local[c->n_local++] = cd;
+    return true;
+}
+
 static dg_err
 sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct sk_ctx *c = vctx;
     struct sk_shared *sh = c->sh;
     bool capped = false;
-    size_t x;
+    size_t x, a = chunk_phase(ch);
 #if DG_HAVE_AVX2
     bool avx2 = dg_cpu_avx2();
 #endif
@@ -164,12 +186,22 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         (dg_dump_word_size(ch->dump) != 0 && dg_dump_word_size(ch->dump) != 8))
         return DG_OK;
     c->n_local = 0;
-    /* Anchor: shield_prekey_len == 16384, 24 bytes after an 8-aligned start. */
-    x = chunk_phase(ch);
-    for (; x < ch->owned && x + TAIL <= ch->len; x += 8) {
-        struct cand cd;
-        const struct dg_region *rx;
+    /* Anchor: shield_prekey_len == 16384, 24 bytes after an 8-aligned start:
+     * where the engine found its first three bytes (the trigger), or else
+     * found here. */
+    if (ch->hits != NULL) {
+        struct dg_hit_iter it = {0};
 
+        for (size_t k; !capped && (k = dg_hits_next(ch, &it)) != SIZE_MAX;) {
+            if (k < a + 24 || (k - a) % 8 != 0)
+                continue;
+            x = k - 24;
+            if (x >= ch->owned || x + TAIL > ch->len)
+                break;
+            capped = !take(c, ch, x);
+        }
+    }
+    for (x = a; ch->hits == NULL && !capped && x < ch->owned && x + TAIL <= ch->len; x += 8) {
 #if DG_HAVE_AVX2
         /* Eight positions at a time until a group has the anchor. */
         if (avx2 && ((x = skip_avx2(ch, x)) >= ch->owned || x + TAIL > ch->len))
@@ -179,10 +211,10 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         /* Four positions at a time until one has the anchor. */
         if (x + 32 <= ch->owned && x + 24 + 64 <= ch->len) {
             const __m128i want = _mm_set_epi32(0, (int)PREKEY_LEN, 0, (int)PREKEY_LEN);
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 40));
-            unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(a, want));
-            unsigned mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(b, want));
+            __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 24));
+            __m128i vb = _mm_loadu_si128((const __m128i *)(const void *)(ch->p + x + 40));
+            unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(va, want));
+            unsigned mb = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi32(vb, want));
 
             if ((ma & 0xff) != 0xff && (ma >> 8) != 0xff && (mb & 0xff) != 0xff &&
                 (mb >> 8) != 0xff) {
@@ -191,18 +223,7 @@ sk_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             }
         }
 #endif
-        if (load_le64(ch->p + x + 24) != PREKEY_LEN || !shield_tail(ch->p + x, &cd))
-            continue;
-        cd.off = ch->off + x;
-        rx = dg_dump_region_at(ch->dump, cd.off);
-        if (rx == NULL || !rx->has_va)
-            continue;
-        cd.va = rx->va + (cd.off - rx->off);
-        if (c->n_local >= MAX_CHUNK_CANDS) {
-            capped = true;
-            break;
-        }
-        c->local[c->n_local++] = cd;
+        capped = !take(c, ch, x);
     }
     if (c->n_local == 0 && !capped)
         return DG_OK;
@@ -653,6 +674,10 @@ sk_destroy(void *shared)
 
 static const char *const sk_forms[] = {"ssh-shielded", NULL};
 
+/* the first three bytes of PREKEY_LEN, a little-endian 64-bit word */
+_Static_assert(PREKEY_LEN == 0x4000u, "the trigger below is PREKEY_LEN's first bytes");
+static const struct dg_trigger triggers[] = {{3, {0x00, 0x40, 0x00}, 0}, {0, {0}, 0}};
+
 const struct dg_detector dg_detector_sshkey = {
     .abi = DG_DETECTOR_ABI,
     .name = "sshkey",
@@ -669,4 +694,5 @@ const struct dg_detector dg_detector_sshkey = {
     .release = sk_release,
     .finish = sk_finish,
     .destroy = sk_destroy,
+    .triggers = triggers,
 };
