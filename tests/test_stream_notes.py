@@ -208,6 +208,13 @@ def test_stream_gives_what_the_file_gives(cores, as_file, how, jobs, tmp_path):
     # drop.
     assert any("searched for computed keys after the stream's end" in m for m in infos), infos
     assert not any("read-only image dropped" in m for m in infos), infos
+    # Those wholly inside core A's mapping and the libraries' (files'
+    # read-only images, once the notes named them) were not read again:
+    # the same findings as the file without them.
+    more = [int(m.group(1)) for m in map(re.compile(r"stream: (\d+) more \(\d+ bytes\) lay "
+                                                    r"wholly in files' read-only images").search,
+                                         infos) if m]
+    assert more and more[0] > 0, "\n".join(infos)
 
 
 def test_stream_that_ends_before_its_notes(cores, tmp_path):

@@ -28,7 +28,9 @@
  * set aside for those: when the stream has ended, the container has named
  * the mappings (engine_hooks.stream_end) and the chunk is read again from the
  * stream's spill file, they search it with the final map, as they would a
- * file. Without a spill, they search it at once, and what they find in an
+ * file; a chunk that turns out to lie wholly in files' images is not read
+ * again (they would search none of it). A chunk that is all zeros, or a
+ * hole, is marked in the caller's zero map (zeromap.h). Without a spill, they search it at once, and what they find in an
  * image is dropped afterwards (scan.c).
  *
  * The engine does not know what a detector looks for; it only hands out
@@ -670,15 +672,43 @@ stream_ring_free(struct job *j)
     j->n_ring = j->n_ready = j->n_free = 0;
 }
 
+/* True when the owned part of set-aside chunk l lies wholly in files'
+ * read-only images, as the map named them at the stream's end: the
+ * DG_DET_NO_IMAGES detectors search no byte of it (chunkva.h). */
+static bool
+wholly_image(const struct job *j, const struct later *l)
+{
+    uint64_t at = l->off, end = l->off + l->owned;
+
+    while (at < end) {
+        const struct dg_region *r = dg_dump_region_at(&j->dump, at);
+
+        if (r == NULL || r->off + r->len <= at || !dg_region_is_image(r))
+            return false;
+        at = r->off + r->len;
+    }
+    return true;
+}
+
 /* Searches the chunks set aside with the DG_DET_NO_IMAGES detectors, on
- * the n workers of w (the calling thread is the last). The stream's ring is
- * given back first: the chunks are read into the workers' own buffers. */
+ * the n workers of w (the calling thread is the last), but for those that
+ * turned out to lie wholly in images: they are not read again. The
+ * stream's ring is given back first: the chunks are read into the workers'
+ * own buffers. */
 static void
 scan_later(struct job *j, struct worker *w, size_t n)
 {
-    size_t started = 0;
-    uint64_t bytes = 0;
+    size_t started = 0, kept = 0, n_image;
+    uint64_t bytes = 0, image_bytes = 0;
 
+    for (size_t i = 0; i < j->n_later; i++) {
+        if (wholly_image(j, &j->later[i]))
+            image_bytes += j->later[i].owned;
+        else
+            j->later[kept++] = j->later[i];
+    }
+    n_image = j->n_later - kept;
+    j->n_later = kept; /* later_loop()'s */
     stream_ring_free(j);
     atomic_store(&j->next, 0);
     j->later_phase = true; /* before the threads start */
@@ -688,12 +718,16 @@ scan_later(struct job *j, struct worker *w, size_t n)
     later_loop(&w[n - 1]);
     for (size_t i = 0; i < started; i++)
         pthread_join(w[i].tid, NULL);
-    for (size_t i = 0; i < j->n_later; i++)
+    for (size_t i = 0; i < kept; i++)
         bytes += j->later[i].owned;
     dg_diag_at(j->diag, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
                "%s: stream: %zu chunk%s (%llu bytes) holding read-only memory were searched "
                "for computed keys after the stream's end named its file mappings",
-               j->in->name, j->n_later, j->n_later == 1 ? "" : "s", (unsigned long long)bytes);
+               j->in->name, kept, kept == 1 ? "" : "s", (unsigned long long)bytes);
+    if (n_image > 0)
+        dg_diag_at(j->diag, DG_DIAG_INFO, DG_OK, DG_NO_OFFSET,
+                   "%s: stream: %zu more (%llu bytes) lay wholly in files' read-only images: "
+                   "not read again", j->in->name, n_image, (unsigned long long)image_bytes);
 }
 
 /* --- lifecycle ------------------------------------------------------------- */
