@@ -19,7 +19,8 @@
  * spill (what finish() and attribution read again) is written by a thread of
  * its own, in the order the bytes were read, before a buffer is reused. A
  * chunk that is all zeros (margin included) and a hole of a sparse file
- * reach no detector.
+ * reach no detector; the caller's zero map (zeromap.h) marks them, so that
+ * attribution does not read them again.
  *
  * A stream whose container names its file mappings only after the bytes (a
  * gcore core: its notes come last) cannot tell yet whether read-only memory
@@ -29,9 +30,8 @@
  * the mappings (engine_hooks.stream_end) and the chunk is read again from the
  * stream's spill file, they search it with the final map, as they would a
  * file; a chunk that turns out to lie wholly in files' images is not read
- * again (they would search none of it). A chunk that is all zeros, or a
- * hole, is marked in the caller's zero map (zeromap.h). Without a spill, they search it at once, and what they find in an
- * image is dropped afterwards (scan.c).
+ * again (they would search none of it). Without a spill, they search it at
+ * once, and what they find in an image is dropped afterwards (scan.c).
  *
  * The engine does not know what a detector looks for; it only hands out
  * bytes, collects findings and runs the create/init/scan/release/finish/
