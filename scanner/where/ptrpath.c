@@ -444,7 +444,8 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
     const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
     const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
     const bool need_cov = rd->sum != NULL || rd->tcov; /* tcov: the cover has intervals */
-    __m256i clo[N_COVER], cspan[N_COVER];
+    __m256i clo[N_COVER], cspan[N_COVER], alo, aspan;
+    uint64_t all_lo = USER_VA_START, all_hi = USER_VA_END - 1;
     size_t k = 0;
 
     /* the cover's intervals, the first repeated where there are fewer
@@ -457,9 +458,26 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
         clo[i] = _mm256_set1_epi64x((long long)l);
         cspan[i] = _mm256_set1_epi64x((long long)(w ^ 0x8000000000000000ull));
     }
+    /* One range holding the cover (its intervals ascend) and the targets: a
+     * vector with no word in it needs no other test. Most words of a managed
+     * heap (small numbers, compressed references, text) are such. */
+    if (s->cover.n > 0) {
+        all_lo = s->cover.lo[0];
+        all_hi = s->cover.lo[s->cover.n - 1] + s->cover.span[s->cover.n - 1];
+    }
+    if (rd->n_t > 0) {
+        all_lo = rd->gmin < all_lo ? rd->gmin : all_lo;
+        all_hi = rd->gmax > all_hi ? rd->gmax : all_hi;
+    }
+    alo = _mm256_set1_epi64x((long long)all_lo);
+    aspan = _mm256_set1_epi64x((long long)((all_hi - all_lo) ^ 0x8000000000000000ull));
     for (; k + 32 <= got; k += 32) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k));
         unsigned in = 0, cov = 15u, uin;
+
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(
+                _mm256_xor_si256(_mm256_sub_epi64(v, alo), sign), aspan))) == 15)
+            continue;
 
         if (need_cov) {
             __m256i out = _mm256_set1_epi64x(-1);
