@@ -31,8 +31,10 @@
  * other libraries keep affine coordinates. Scalar multiplications are capped
  * per dump, and a number that does not look random (scalar_plausible()) costs
  * none. Needs an address map (ELF core, minidump): on a raw buffer only the
- * harvest runs. Library structs are not looked for in a file's read-only
- * image (chunk_span_end()); points are harvested everywhere.
+ * harvest runs. Nothing is looked for in a file's read-only image
+ * (chunk_span_end()), points included: a file's image holds no key the
+ * process made, and a process that holds a key has its certificate parsed
+ * in its heap.
  *
  * Ed25519, X25519, Ed448 and X448 keys are found through OpenSSL 3's
  * `struct ecx_key_st { libctx, propq, unsigned haspubkey:1,
@@ -312,32 +314,45 @@ harvest_blocks32(const struct dg_chunk *ch, size_t i, size_t end, struct point *
 #endif
 
 /* Finds the BIT STRING headers of uncompressed points ("03 42 00 04",
- * "03 62 00 04", "03 81 86 00 04") starting in the chunk's owned part and
- * appends the points to out (at most cap): where the engine's shared pass
- * found their first three bytes (the detector's triggers), or else in a
- * pass of its own, at each 03 byte with a 04 three or four bytes on. */
+ * "03 62 00 04", "03 81 86 00 04") starting in the chunk's owned part,
+ * outside files' read-only images, and appends the points to out (at most
+ * cap): where the engine's shared pass found their first three bytes (the
+ * detector's triggers), or else in a pass of its own, at each 03 byte with
+ * a 04 three or four bytes on. */
 static size_t
 harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
 {
-    size_t n = 0, i = 0, end = ch->owned < ch->len ? ch->owned : ch->len;
+    size_t n = 0, i = 0, end = ch->owned < ch->len ? ch->owned : ch->len, stop = 0;
+    bool image = false;
 
     if (ch->hits != NULL) {
         struct dg_hit_iter it = {0};
 
-        for (size_t k; n < cap && (k = dg_hits_next(ch, &it)) < end;)
-            harvest_at(ch, k, out, &n);
+        for (size_t k; n < cap && (k = dg_hits_next(ch, &it)) < end;) {
+            if (k >= stop)
+                stop = chunk_span_end(ch, k, &image);
+            if (!image)
+                harvest_at(ch, k, out, &n);
+        }
         return n;
     }
+    for (; n < cap && i < end; i = stop) {
+        stop = chunk_span_end(ch, i, &image);
+        if (stop > end)
+            stop = end;
+        if (image)
+            continue;
 #if DG_HAVE_AVX2
-    if (avx2)
-        i = harvest_blocks32(ch, i, end, out, &n, cap);
+        if (avx2)
+            i = harvest_blocks32(ch, i, stop, out, &n, cap);
 #else
-    (void)avx2;
+        (void)avx2;
 #endif
-    i = harvest_blocks16(ch, i, end, out, &n, cap);
-    for (; i < end && n < cap; i++)
-        if (ch->p[i] == 0x03)
-            harvest_at(ch, i, out, &n);
+        i = harvest_blocks16(ch, i, stop, out, &n, cap);
+        for (; i < stop && n < cap; i++)
+            if (ch->p[i] == 0x03)
+                harvest_at(ch, i, out, &n);
+    }
     return n;
 }
 
