@@ -212,18 +212,23 @@ rebuild_dsa(const struct elem *g, size_t n, EVP_PKEY **out)
     return ok;
 }
 
-/* True when p * q is not n but p and q are both probable primes: n, not
- * a prime, is what the allocator overwrote. (When a prime is damaged, the
- * stored n still names the key, and the list stays a candidate under it.) */
+/* True when p * q is not n, neither p nor q divides n, and both are
+ * probable primes: n, not a prime, is what the allocator overwrote. (When
+ * a prime is damaged, the stored n still names the key, and the list stays
+ * a candidate under it. The other prime still divides n then, which tells
+ * the two apart even when the damaged one is by chance a probable prime
+ * too, one time in a few hundred.) */
 static bool
 modulus_damaged(const BIGNUM *n, const BIGNUM *p, const BIGNUM *q)
 {
     BN_CTX *ctx = BN_CTX_new();
-    BIGNUM *pq = BN_new();
-    bool damaged = ctx != NULL && pq != NULL && BN_mul(pq, p, q, ctx) == 1 &&
-                   BN_cmp(pq, n) != 0 && BN_check_prime(p, ctx, NULL) == 1 &&
-                   BN_check_prime(q, ctx, NULL) == 1;
+    BIGNUM *pq = BN_new(), *r = BN_new();
+    bool damaged = ctx != NULL && pq != NULL && r != NULL && BN_mul(pq, p, q, ctx) == 1 &&
+                   BN_cmp(pq, n) != 0 && BN_mod(r, n, p, ctx) == 1 && !BN_is_zero(r) &&
+                   BN_mod(r, n, q, ctx) == 1 && !BN_is_zero(r) &&
+                   BN_check_prime(p, ctx, NULL) == 1 && BN_check_prime(q, ctx, NULL) == 1;
 
+    BN_free(r);
     BN_free(pq);
     BN_CTX_free(ctx);
     return damaged;

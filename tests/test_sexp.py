@@ -37,13 +37,22 @@ def spki(k):
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
 
 
+def probable_prime(v):
+    return all(pow(a, v - 1, v) == 1 for a in (2, 3, 5, 7, 11))
+
+
 def rsa_sexp(k, keep_n=True, bad_d=False, bad_n=False, bad_p=False):
+    """bad_p: the first prime's middle zeroed ("prime": and its last bytes
+    changed until it is a probable prime again, as one damaged prime in a
+    few hundred is by chance)."""
     n = k.private_numbers()
     nb, pb = bytearray(mpi(n.public_numbers.n)), bytearray(mpi(n.q))
     if bad_n:  # the middle reused by the allocator, the element's framing intact
         nb[26:250] = bytes(224)
     if bad_p:
         pb[20:100] = bytes(80)
+        while bad_p == "prime" and not probable_prime(int.from_bytes(pb, "big")):
+            pb[-2:] = ((int.from_bytes(pb[-2:], "big") + 2) % 65536).to_bytes(2, "big")
     els = [elem("n", bytes(nb))] if keep_n else []
     d = n.d ^ (1 << 5) if bad_d else n.d
     els += [elem("e", mpi(n.public_numbers.e)), elem("d", mpi(d)), elem("p", bytes(pb)),
@@ -126,11 +135,14 @@ def test_overwritten_n_is_rebuilt_from_the_primes(tmp_path):
     assert "rebuilt from p, q and e" in findings[0]["note"], findings[0]
     assert findings[0]["key"]["spki_sha256"] == spki(r)
     # a damaged prime: the stored n still names the key, so the copy is one
-    # more place of it, not a second key
-    path, offs = dgtest.plant(tmp_path, [rsa_sexp(r), rsa_sexp(r, bad_p=True)], name="p.bin")
-    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
-    assert len(findings) == 1 and findings[0]["status"] == "confirmed", (findings, err)
-    assert sorted(loc["offset"] for loc in findings[0]["locations"]) == offs, findings[0]
+    # more place of it, not a second key; so too when the damaged prime is
+    # by chance a probable prime (the other one still divides n)
+    for bad_p in (True, "prime"):
+        path, offs = dgtest.plant(tmp_path, [rsa_sexp(r), rsa_sexp(r, bad_p=bad_p)],
+                                  name="p.bin")
+        rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+        assert len(findings) == 1 and findings[0]["status"] == "confirmed", (bad_p, findings, err)
+        assert sorted(loc["offset"] for loc in findings[0]["locations"]) == offs, findings[0]
 
 
 def test_damaged_public_and_random_are_not_confirmed(tmp_path):
