@@ -234,11 +234,36 @@ modulus_damaged(const BIGNUM *n, const BIGNUM *p, const BIGNUM *q)
     return damaged;
 }
 
+/* True when e * d = 1 mod lcm(p - 1, q - 1): the stored d belongs to p, q
+ * and e. */
+static bool
+d_matches(const BIGNUM *e, const BIGNUM *d, const BIGNUM *p, const BIGNUM *q)
+{
+    BN_CTX *ctx = BN_CTX_secure_new();
+    BIGNUM *p1 = BN_new(), *q1 = BN_new(), *g = BN_new(), *lambda = BN_new();
+    BIGNUM *r = BN_secure_new();
+    bool ok = ctx != NULL && p1 != NULL && q1 != NULL && g != NULL && lambda != NULL &&
+              r != NULL && BN_sub(p1, p, BN_value_one()) == 1 &&
+              BN_sub(q1, q, BN_value_one()) == 1 && BN_gcd(g, p1, q1, ctx) == 1 &&
+              BN_mul(lambda, p1, q1, ctx) == 1 && BN_div(lambda, NULL, lambda, g, ctx) == 1 &&
+              BN_mod_mul(r, e, d, lambda, ctx) == 1 && BN_is_one(r);
+
+    BN_clear_free(r);
+    BN_free(lambda);
+    BN_free(g);
+    BN_free(q1);
+    BN_free(p1);
+    BN_CTX_free(ctx);
+    return ok;
+}
+
 /* Rebuilds the key of group g (n elements) into *out; *flags gets
  * KEYPROOF_PUB_STORED when a stored public key is to be checked. *from_primes
  * is set when an RSA key's stored n is missing, or is not p * q while p and
  * q are primes, and the key was rebuilt from p, q and e: a freed copy whose
- * n the allocator overwrote. */
+ * n the allocator overwrote. Then the stored d must belong to them: a prime
+ * the allocator damaged is still a probable prime one time in a few
+ * hundred, and would make up a key. */
 static bool
 rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags, bool *from_primes)
 {
@@ -264,7 +289,7 @@ rebuild(const struct elem *g, size_t n, EVP_PKEY **out, unsigned *flags, bool *f
                        modulus_damaged(bn[0], bn[3], bn[4]);
         if (!*from_primes)
             ok = keyproof_rsa_from_components(bn[0], bn[1], bn[2], bn[3], bn[4], out) == DG_OK;
-        else /* n lost to the allocator: the primes give it */
+        else if (d_matches(bn[1], bn[2], bn[3], bn[4])) /* n lost: the primes give it */
             ok = keyproof_rsa_from_primes(bn[3], bn[4], bn[1], out) == DG_OK;
     rsa_out:
         for (int i = 0; i < 5; i++)

@@ -143,6 +143,12 @@ def test_overwritten_n_is_rebuilt_from_the_primes(tmp_path):
         rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
         assert len(findings) == 1 and findings[0]["status"] == "confirmed", (bad_p, findings, err)
         assert sorted(loc["offset"] for loc in findings[0]["locations"]) == offs, findings[0]
+    # a copy without n whose damaged prime is a probable prime: p, q and e
+    # would make a key the process never had; its stored d says so
+    path, offs = dgtest.plant(tmp_path, [rsa_sexp(r, keep_n=False, bad_p="prime")],
+                              name="nop.bin")
+    rc, findings, _, err = dgtest.scan(path, "--detectors", "sexp")
+    assert not [f for f in findings if f["status"] == "confirmed"], (findings, err)
 
 
 def test_damaged_public_and_random_are_not_confirmed(tmp_path):
