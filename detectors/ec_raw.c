@@ -336,6 +336,9 @@ harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
         }
         return n;
     }
+#if !DG_HAVE_AVX2
+    (void)avx2;
+#endif
     for (; n < cap && i < end; i = stop) {
         stop = chunk_span_end(ch, i, &image);
         if (stop > end)
@@ -345,8 +348,6 @@ harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
 #if DG_HAVE_AVX2
         if (avx2)
             i = harvest_blocks32(ch, i, stop, out, &n, cap);
-#else
-        (void)avx2;
 #endif
         i = harvest_blocks16(ch, i, stop, out, &n, cap);
         for (; i < stop && n < cap; i++)

@@ -234,25 +234,20 @@ modulus_damaged(const BIGNUM *n, const BIGNUM *p, const BIGNUM *q)
     return damaged;
 }
 
-/* True when e * d = 1 mod lcm(p - 1, q - 1): the stored d belongs to p, q
- * and e. */
+/* True when e * d = 1 mod (p - 1) and mod (q - 1), as keyproof's RSA
+ * proof asks of a stored d: it belongs to p, q and e. */
 static bool
 d_matches(const BIGNUM *e, const BIGNUM *d, const BIGNUM *p, const BIGNUM *q)
 {
     BN_CTX *ctx = BN_CTX_secure_new();
-    BIGNUM *p1 = BN_new(), *q1 = BN_new(), *g = BN_new(), *lambda = BN_new();
-    BIGNUM *r = BN_secure_new();
-    bool ok = ctx != NULL && p1 != NULL && q1 != NULL && g != NULL && lambda != NULL &&
-              r != NULL && BN_sub(p1, p, BN_value_one()) == 1 &&
-              BN_sub(q1, q, BN_value_one()) == 1 && BN_gcd(g, p1, q1, ctx) == 1 &&
-              BN_mul(lambda, p1, q1, ctx) == 1 && BN_div(lambda, NULL, lambda, g, ctx) == 1 &&
-              BN_mod_mul(r, e, d, lambda, ctx) == 1 && BN_is_one(r);
+    BIGNUM *m = BN_new(), *r = BN_secure_new();
+    bool ok = ctx != NULL && m != NULL && r != NULL && BN_sub(m, p, BN_value_one()) == 1 &&
+              BN_mod_mul(r, e, d, m, ctx) == 1 && BN_is_one(r) &&
+              BN_sub(m, q, BN_value_one()) == 1 && BN_mod_mul(r, e, d, m, ctx) == 1 &&
+              BN_is_one(r);
 
     BN_clear_free(r);
-    BN_free(lambda);
-    BN_free(g);
-    BN_free(q1);
-    BN_free(p1);
+    BN_free(m);
     BN_CTX_free(ctx);
     return ok;
 }

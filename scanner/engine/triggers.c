@@ -187,10 +187,10 @@ plan_views(struct trig_table *t, const uint8_t *set, size_t n, uint8_t *view)
     if (more)
         t->view[distinct++] = (uint8_t)((1u << t->n_buckets) - 1);
     t->n_views = distinct;
-    for (unsigned set = 0; set < 256; set++)
+    for (unsigned b = 0; b < 256; b++) /* b: a set of buckets */
         for (unsigned v = 0; v < distinct; v++)
-            if (set & t->view[v])
-                t->views_of[set] |= (uint16_t)(1u << v);
+            if (b & t->view[v])
+                t->views_of[b] |= (uint16_t)(1u << v);
     for (size_t i = 0; i < n; i++) {
         unsigned v = 0;
 

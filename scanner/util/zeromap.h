@@ -33,7 +33,8 @@ struct zero_map {
     size_t n_units;
 };
 
-/* DG_E_NOMEM: z is left empty (it marks nothing). */
+/* DG_OK, or DG_E_NOMEM (or DG_E_ARG: unit 0, a size no map can hold) and
+ * z left empty: it marks nothing. */
 dg_err zero_map_init(struct zero_map *z, uint64_t unit, uint64_t size);
 void zero_map_free(struct zero_map *z);
 void zero_map_set(struct zero_map *z, uint64_t k);
