@@ -6,9 +6,11 @@
  * magnitudes) by predict-and-join on e*dP = 1 + k(p-1), e = 65537.
  *
  * Every 8-aligned window of k = 8, 16, 24 or 32 words that passes a cheap
- * entropy gate and looks like an odd, full-length number yields, from the
- * window's sum modulo 2^64-1 and its low word, the exact low 64-bit word its
- * CRT exponent dP must have (reference/keyforms.md section 7). The predicted
+ * entropy gate (at most 1 + k / 8 low-entropy words, and none with four or
+ * more zero or 0xff bytes) and looks like an odd, full-length number
+ * yields, from the window's sum modulo 2^64-1 and its low word, the exact
+ * low 64-bit word its CRT exponent dP must have (reference/keyforms.md
+ * section 7). The predicted
  * words are joined against the words stored within RSA_RADIUS bytes: a batch
  * of predictions goes into a bitmap and a small hash table, and one pass over
  * the words within the radius of the batch's windows looks each word up; a
@@ -61,6 +63,7 @@
 #define PMAP_BITS 18                             /* batch bitmap: 2^18 bits, 32 KiB */
 #define PHEAD_BITS 14                            /* batch hash heads: 2^14 */
 #define ANCHOR_WORDS 64u                         /* anchor gate radius: 512 bytes */
+#define ANCHOR_BAD 8u                            /* an anchor inside a window: > 1 + MAX_K / 8 */
 #define STRICT_TOP 0xB504F333F9DE6484ull         /* floor(sqrt(2) * 2^63) */
 #define MAX_VERIFY_PER_CHUNK 256u                /* exact checks per chunk */
 #define MAX_PRIMES 4096u                         /* (p, dP) pairs kept per dump */
@@ -74,6 +77,10 @@
 #define MAX_NUM_MODULI 4096u                     /* moduli tried per structural prime */
 
 enum rep { REP_LE = 0, REP_BE = 1, REP_JAVA = 2, N_REPS = 3 };
+
+_Static_assert(ANCHOR_BAD > 1 + MAX_K / 8, "a window holding a structured word never passes");
+_Static_assert((SUB_WORDS + MAX_K + 2 * ANCHOR_WORDS) * (1 + ANCHOR_BAD) <= UINT16_MAX,
+               "the prefix counts of low-entropy words fit in 16 bits");
 
 static const unsigned sizes[N_SIZES] = {8, 16, 24, 32};
 static const char *const rep_encoding[N_REPS] = {"bn-le64", "bn-be", "java-int"};
@@ -125,7 +132,8 @@ struct rsa_ctx {
     const struct rsa_shared *sh;
     struct rsa_shared *shw;      /* same object, for the locked appends */
     uint64_t *pre[N_REPS];       /* prefix sums mod 2^64-1, SUB_WORDS + MAX_K + 1 */
-    uint16_t *bad;               /* prefix count of low-entropy words */
+    uint16_t *bad;               /* prefix count of low-entropy words, a
+                                  * structured one counting ANCHOR_BAD */
     uint16_t *anc;               /* prefix count of anchor words */
     struct dg_chunk_memo *memo;  /* the chunk's word flags (chunk_memo_of()) */
     struct dg_chunk_memo own;    /* used when the chunk carries no memo */
@@ -421,14 +429,16 @@ predict(struct rsa_ctx *c, const uint8_t *w, size_t s, unsigned k, unsigned ki, 
 }
 
 /* True if some 8-word window among the span words whose word_flags() are fw
- * holds at most two low-entropy words. */
+ * holds at most two low-entropy words and no structured one. Each word
+ * counts fw & (WF_BAD | WF_ANCHOR): 1 when low entropy, 3 when structured
+ * (a structured word is low entropy too). */
 static bool
 any_dense8(const uint8_t *fw, size_t span)
 {
     size_t i = 0;
 
 #ifdef __SSE2__
-    const __m128i bad = _mm_set1_epi8(WF_BAD), three = _mm_set1_epi8(3);
+    const __m128i bad = _mm_set1_epi8(WF_BAD | WF_ANCHOR), three = _mm_set1_epi8(3);
 
     /* 16 windows at a time: window i + j counts fw[i + j .. i + j + 8) */
     for (; i + 16 + 7 <= span; i += 16) {
@@ -445,7 +455,7 @@ any_dense8(const uint8_t *fw, size_t span)
         unsigned n = 0;
 
         for (size_t k = 0; k < 8; k++)
-            n += fw[i + k] & WF_BAD;
+            n += fw[i + k] & (WF_BAD | WF_ANCHOR);
         if (n <= 2)
             return true;
     }
@@ -558,15 +568,22 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
             (!(any & WF_ANCHOR) && s >= ANCHOR_WORDS))
             return;
         /* Every window that passes the entropy gate below holds an 8-word
-         * window with at most two low-entropy words (split it in k / 8
-         * parts: one has at most one), so a sub-block without one has no
-         * candidate. */
+         * window with at most two low-entropy words and no structured one
+         * (split it in k / 8 parts: one has at most one), so a sub-block
+         * without one has no candidate. */
         if (!any_dense8(fw, span))
             return;
     }
+    /* A structured word (WF_ANCHOR) inside a window counts as ANCHOR_BAD
+     * low-entropy words, more than any window allows: a limb of a random
+     * number has four zero or four 0xff bytes with probability 3 * 10^-8,
+     * while the objects of a managed heap (a JVM's mark words among fields
+     * and references) put one every few words between runs of random-
+     * looking ones, and made nine in ten of the candidates of the real
+     * benchmark core. */
     c->anc[0] = c->bad[0] = 0;
     for (size_t j = 0; j < ahi - alo; j++) {
-        bad += fl[j] & WF_BAD;
+        bad += (fl[j] & WF_BAD) + (fl[j] & WF_ANCHOR ? ANCHOR_BAD : 0);
         n_anc += (fl[j] & WF_ANCHOR) >> 1;
         c->anc[j + 1] = (uint16_t)n_anc;
         c->bad[j + 1] = (uint16_t)bad;
