@@ -18,6 +18,8 @@
 # the counter-tests: a changed byte in a prime, a modulus with only one prime
 # beside it and no lengths, and primes beside another key's modulus give
 # nothing. A modulus and one prime are found when lengths announce both.
+# The same layouts among a JVM's objects (a mark word every 32 bytes) are
+# found too.
 # Keys whose numbers hold, by construction, the low-entropy words random
 # numbers hold by chance (two 0xff bytes in a modulus's first word, 7-bit
 # clean words in a prime or right after a modulus's first word: one key in a few hundred of the synthetic layouts
@@ -85,6 +87,17 @@ def heap(n):
     return bytes(out[:n])
 
 
+def jvm_heap(n):
+    """Bytes like a JVM's heap: 32-byte objects of a mark word (1), a
+    compressed class pointer beside a field, a random long and two compressed
+    references; the mark words are the only structured words."""
+    out = bytearray()
+    while len(out) < n:
+        ref = 0xe0000000 + (int.from_bytes(os.urandom(3), "little") << 3)
+        out += struct.pack("<QII8sII", 1, 0x01000a08, ref, os.urandom(8), ref + 32, ref + 64)
+    return bytes(out[:n])
+
+
 def be(x, n):
     return x.to_bytes(n, "big")
 
@@ -125,21 +138,25 @@ def mpint(x):
     return struct.pack(">I", len(b)) + b
 
 
-def plant(tmp_path, blobs):
-    data, offs = bytearray(os.urandom(4096) + heap(8192)), []
+def plant(tmp_path, blobs, filler=heap):
+    data, offs = bytearray(os.urandom(4096) + filler(8192)), []
     for i, b in enumerate(blobs):
-        data += heap(1003 + 2 * i) + b"\x01" * (1 + i % 7)
+        data += filler(1003 + 2 * i) + b"\x01" * (1 + i % 7)
         offs.append(len(data))
-        data += b + heap(1111)
+        data += b + filler(1111)
     path = tmp_path / "dump.bin"
     path.write_bytes(bytes(data + os.urandom(4096)))
     return path, offs
 
 
-@pytest.mark.parametrize("bits", [1024, 2048, 4096])
-def test_synthetic_layouts(tmp_path, bits):
+@pytest.mark.parametrize("bits,filler", [(1024, heap), (2048, heap), (4096, heap),
+                                         (2048, jvm_heap)])
+def test_synthetic_layouts(tmp_path, bits, filler):
+    """Each layout is found, in a heap of pointers and small integers, and
+    between a managed heap's objects, whose mark words rsa-factor does not
+    take for words of a number."""
     lay = layouts(bits)
-    path, offs = plant(tmp_path, [b for _, b, _ in lay])
+    path, offs = plant(tmp_path, [b for _, b, _ in lay], filler)
     rc, findings, _, err = dgtest.scan(path)
     for (name, blob, spki), off in zip(lay, offs):
         hits = from_factor(findings, spki)
