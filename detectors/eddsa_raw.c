@@ -26,7 +26,9 @@
  *     seed through the address map (the same for Ed448, below);
  *   - a copy of the public key next to the key: the same 32 bytes at distance
  *     32 or 64 (wolfSSL's ed25519_key {p[32], k[64]}; a `pk[32], sk[64]`
- *     pair of buffers or the reverse), so the public half is the repeat.
+ *     pair of buffers or the reverse), so the public half is the repeat
+ *     (8-byte aligned; its first word, random, has a nonzero high half,
+ *     unlike the mark word 1 that a JVM repeats every 32 bytes);
  * Ed448:
  *   - glibc malloc: the chunk size word 0x80 or 0x81 (128 bytes, the chunk of
  *     malloc(105..120)) right before the block;
@@ -399,12 +401,14 @@ look448(struct ctx *c, const struct dg_chunk *ch, size_t j, uint64_t w, struct d
 }
 
 /* True if the nonzero word w at p may announce an Ed25519 key: a context
- * word, or equal to the word 32 or 64 bytes later. */
+ * word, or equal to the word 32 or 64 bytes later with a nonzero high half
+ * (the first word of a public key: random bytes; a JVM's mark word, one per
+ * 32-byte object, is 1). */
 static inline bool
 notable(const uint8_t *p, uint64_t w)
 {
-    return (w | 1) == 0x51 || w == KEY || w == HALF || w == load_le64(p + HALF) ||
-           w == load_le64(p + KEY);
+    return (w | 1) == 0x51 || w == KEY || w == HALF ||
+           (w >> 32 != 0 && (w == load_le64(p + HALF) || w == load_le64(p + KEY)));
 }
 
 /* The same for an Ed448 key: a 128-byte malloc chunk's size word, a datum's
@@ -427,6 +431,7 @@ scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct
     const __m256i m81 = _mm256_set1_epi64x(0x81), half448 = _mm256_set1_epi64x(HALF448);
     const __m256i key = _mm256_set1_epi64x(KEY), half = _mm256_set1_epi64x(HALF);
     const __m256i zero = _mm256_setzero_si256();
+    const __m256i high = _mm256_set1_epi64x((long long)0xffffffff00000000ull);
 
     __m256i v, v32, v64;
 
@@ -443,18 +448,25 @@ scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct
         v57 = _mm256_loadu_si256((const __m256i *)(ch->p + j + HALF448));
         v114 = _mm256_loadu_si256((const __m256i *)(ch->p + j + KEY448));
         v1 = _mm256_or_si256(v, one);
+        /* the context words (never zero) */
         m = _mm256_or_si256(
             _mm256_or_si256(_mm256_cmpeq_epi64(v1, m51),
                             _mm256_or_si256(_mm256_cmpeq_epi64(v, key),
                                             _mm256_cmpeq_epi64(v, half))),
-            _mm256_or_si256(_mm256_cmpeq_epi64(v, v32), _mm256_cmpeq_epi64(v, v64)));
+            _mm256_or_si256(_mm256_cmpeq_epi64(v1, m81), _mm256_cmpeq_epi64(v, half448)));
+        /* an Ed25519 public key's first word, repeated 32 or 64 bytes on,
+         * has a nonzero high half (but once in 2^32): a JVM's mark words,
+         * one per 32-byte object, do not; an Ed448 copy may begin inside
+         * the word, so only a zero word is left out there */
         m = _mm256_or_si256(
-            m, _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi64(v1, m81),
-                                               _mm256_cmpeq_epi64(v, half448)),
-                               _mm256_or_si256(_mm256_cmpeq_epi64(v, v57),
-                                               _mm256_cmpeq_epi64(v, v114))));
-        bits = (unsigned)_mm256_movemask_pd(
-            _mm256_castsi256_pd(_mm256_andnot_si256(_mm256_cmpeq_epi64(v, zero), m)));
+            m, _mm256_andnot_si256(
+                   _mm256_cmpeq_epi64(_mm256_and_si256(v, high), zero),
+                   _mm256_or_si256(_mm256_cmpeq_epi64(v, v32), _mm256_cmpeq_epi64(v, v64))));
+        m = _mm256_or_si256(
+            m, _mm256_andnot_si256(_mm256_cmpeq_epi64(v, zero),
+                                   _mm256_or_si256(_mm256_cmpeq_epi64(v, v57),
+                                                   _mm256_cmpeq_epi64(v, v114))));
+        bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m));
 
         for (; bits != 0; bits &= bits - 1) {
             size_t at = j + 8 * (size_t)__builtin_ctz(bits);

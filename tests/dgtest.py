@@ -90,6 +90,19 @@ def placements(findings):
     return sorted(out, key=lambda x: x["offset"])
 
 
+def jvm_heap(n):
+    """n bytes like a JVM's heap: 32-byte objects of a mark word (1), a
+    compressed class pointer beside a field, a random long and two compressed
+    references. The mark words, one every 32 bytes, are the only structured
+    words; the raw-number and raw-key searches must not take them for part
+    of a key nor lose a key among them."""
+    out = bytearray()
+    while len(out) < n:
+        ref = 0xe0000000 + (int.from_bytes(os.urandom(3), "little") << 3)
+        out += struct.pack("<QII8sII", 1, 0x01000a08, ref, os.urandom(8), ref + 32, ref + 64)
+    return bytes(out[:n])
+
+
 PLANT_PREFIX = 65  # odd: the first blob starts at an odd offset
 
 

@@ -18,6 +18,7 @@
 import os
 import struct
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 
@@ -51,13 +52,13 @@ def contexts(seed, pk):
     }
 
 
-def layout(tmp_path, blobs, name="dump.bin"):
-    """Random filler with each blob at an 8-byte aligned offset."""
-    data = bytearray(os.urandom(4096))
+def layout(tmp_path, blobs, name="dump.bin", filler=os.urandom):
+    """Random filler (or filler's) with each blob at an 8-byte aligned offset."""
+    data = bytearray(filler(4096))
     offs = []
     for b in blobs:
         offs.append(len(data))
-        data += b + os.urandom((-len(b)) % 8 + 4096)
+        data += b + filler((-len(b)) % 8 + 4096)
     p = tmp_path / name
     p.write_bytes(bytes(data))
     return p, offs
@@ -68,14 +69,17 @@ NOTES = {"malloc": "glibc malloc", "pybytes": "CPython bytes",
          "pk-after": "right before a copy of its public key"}
 
 
-def test_each_context_is_found_and_proven(tmp_path):
+@pytest.mark.parametrize("filler", [os.urandom, dgtest.jvm_heap], ids=["random", "jvm-heap"])
+def test_each_context_is_found_and_proven(tmp_path, filler):
+    """Each context, between random bytes and between a JVM's objects (whose
+    mark words repeat every 32 bytes, as a public key's copy does)."""
     want = {}
     blobs = []
     for site in NOTES:
         seed, pk, spki = ed_key()
         want[spki] = site
         blobs.append(contexts(seed, pk)[site])
-    path, offs = layout(tmp_path, blobs)
+    path, offs = layout(tmp_path, blobs, filler=filler)
     rc, findings, _, err = dgtest.scan(path, "--detectors", "eddsa-raw")
     got = {f["key"]["spki_sha256"]: f for f in findings}
     assert set(got) == set(want), (findings, err)

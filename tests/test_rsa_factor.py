@@ -87,17 +87,6 @@ def heap(n):
     return bytes(out[:n])
 
 
-def jvm_heap(n):
-    """Bytes like a JVM's heap: 32-byte objects of a mark word (1), a
-    compressed class pointer beside a field, a random long and two compressed
-    references; the mark words are the only structured words."""
-    out = bytearray()
-    while len(out) < n:
-        ref = 0xe0000000 + (int.from_bytes(os.urandom(3), "little") << 3)
-        out += struct.pack("<QII8sII", 1, 0x01000a08, ref, os.urandom(8), ref + 32, ref + 64)
-    return bytes(out[:n])
-
-
 def be(x, n):
     return x.to_bytes(n, "big")
 
@@ -150,7 +139,7 @@ def plant(tmp_path, blobs, filler=heap):
 
 
 @pytest.mark.parametrize("bits,filler", [(1024, heap), (2048, heap), (4096, heap),
-                                         (2048, jvm_heap)])
+                                         (2048, dgtest.jvm_heap)])
 def test_synthetic_layouts(tmp_path, bits, filler):
     """Each layout is found, in a heap of pointers and small integers, and
     between a managed heap's objects, whose mark words rsa-factor does not
