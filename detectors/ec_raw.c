@@ -558,14 +558,24 @@ header_masks8(const uint8_t *p)
     const __m256i pre_max = _mm256_set1_epi64x(0x401ll << 32 | 0x17f);
     const __m256i minus1 = _mm256_set1_epi32(-1);
     uint64_t m = 0, k = 0, n = 0;
+    __m256i tv[2], okv[2];
 
+    /* the pre-test of both halves first, one branch for the eight words */
     for (int h = 0; h < 2; h++) {
-        __m256i t = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 + 32 * h));
-        __m256i x = _mm256_sub_epi32(t, pre_sub);
-        __m256i ok =
-            _mm256_and_si256(_mm256_cmpgt_epi32(x, minus1), _mm256_cmpgt_epi32(pre_max, x));
+        __m256i x;
 
-        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(ok, minus1))) == 0)
+        tv[h] = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 + 32 * h));
+        x = _mm256_sub_epi32(tv[h], pre_sub);
+        okv[h] = _mm256_cmpeq_epi64(
+            _mm256_and_si256(_mm256_cmpgt_epi32(x, minus1), _mm256_cmpgt_epi32(pre_max, x)),
+            minus1);
+    }
+    if (_mm256_testz_si256(_mm256_or_si256(okv[0], okv[1]), minus1))
+        return 0;
+    for (int h = 0; h < 2; h++) {
+        __m256i t = tv[h];
+
+        if (_mm256_testz_si256(okv[h], minus1))
             continue;
 
         n |= (uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(
