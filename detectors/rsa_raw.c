@@ -10,11 +10,11 @@
  * more zero or 0xff bytes) and looks like an odd, full-length number
  * yields, from the window's sum modulo 2^64-1 and its low word, the exact
  * low 64-bit word its CRT exponent dP must have (reference/keyforms.md
- * section 7). The predicted
- * words are joined against the words stored within RSA_RADIUS bytes: a batch
- * of predictions goes into a bitmap and a small hash table, and one pass over
- * the words within the radius of the batch's windows looks each word up; a
- * 64-bit coincidence is then verified exactly (dP == e^-1 mod (p-1)).
+ * section 7). The predicted words are joined against the words stored
+ * within RSA_RADIUS bytes: a batch of predictions goes into a bitmap and a
+ * small hash table, and one pass over the words within the radius of the
+ * batch's windows looks each word up; a 64-bit coincidence is then verified
+ * exactly (dP == e^-1 mod (p-1)).
  * scan() only collects verified (p, dP) pairs and the moduli it finds next to
  * them into the shared state; finish() de-duplicates primes by value, tests
  * primality, pairs primes through a modulus found in memory (p*q = n, or
