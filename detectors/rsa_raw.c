@@ -462,17 +462,42 @@ any_dense8(const uint8_t *fw, size_t span)
     return false;
 }
 
-/* Appends window start i (relative to s) to the lists of the layouts in m
- * (bit r: layout r) when a structured word lies within ANCHOR_WORDS of the
- * window (see scan_sub()). */
+/* True if the 2k 32-bit halves of the k words at w lie within 2^30 of one
+ * another: an array of 32-bit references into one heap (a JVM's compressed
+ * references, two to a word) does, the halves of a random number one time
+ * in 10^8 (k = 8: 16 * 4^-15). They were most of rsa-raw's candidates on
+ * the real benchmark core once its objects' mark words ruled out the rest. */
+static bool
+clustered(const uint8_t *w, unsigned k)
+{
+    uint32_t lo = UINT32_MAX, hi = 0;
+
+    for (unsigned q = 0; q < k; q++) {
+        uint64_t v = load_le64(w + 8 * q);
+        uint32_t a = (uint32_t)v, b = (uint32_t)(v >> 32);
+
+        lo = a < lo ? a : lo;
+        lo = b < lo ? b : lo;
+        hi = a > hi ? a : hi;
+        hi = b > hi ? b : hi;
+        if (hi - lo >= 1u << 30)
+            return false;
+    }
+    return true;
+}
+
+/* Appends window start i (relative to s; its words at w) to the lists of
+ * the layouts in m (bit r: layout r) when a structured word lies within
+ * ANCHOR_WORDS of the window (see scan_sub()) and its halves are not
+ * clustered(). */
 static inline void
-take(const struct rsa_ctx *c, size_t s, size_t alo, size_t ahi, unsigned k, size_t i, unsigned m,
-     uint32_t *cl[N_REPS], size_t nl[N_REPS])
+take(const struct rsa_ctx *c, const uint8_t *w, size_t s, size_t alo, size_t ahi, unsigned k,
+     size_t i, unsigned m, uint32_t *cl[N_REPS], size_t nl[N_REPS])
 {
     size_t a0 = s + i >= ANCHOR_WORDS ? s + i - ANCHOR_WORDS - alo : 0;
     size_t a1 = s + i + k + ANCHOR_WORDS < ahi ? s + i + k + ANCHOR_WORDS - alo : ahi - alo;
 
-    if (c->anc[a1] == c->anc[a0] && s + i >= ANCHOR_WORDS)
+    if ((c->anc[a1] == c->anc[a0] && s + i >= ANCHOR_WORDS) || clustered(w + 8 * i, k))
         return;
     for (unsigned r = 0; r < N_REPS; r++) {
         cl[r][nl[r]] = (uint32_t)i;
@@ -483,12 +508,13 @@ take(const struct rsa_ctx *c, size_t s, size_t alo, size_t ahi, unsigned k, size
 /* Pass 2 for windows of k words starting at [0, end) relative to s: a window
  * is a candidate in layout r when its first word's start flag and its last
  * word's end flag for r are set and at most 1 + k / 8 of its words are low
- * entropy (bw: prefix counts from s). Most windows of real memory fail the
- * entropy test, so the flags of 16 windows are combined at once and only
- * the survivors are looked at one by one. */
+ * entropy (bw: prefix counts from s; w: the words from s), and take()
+ * keeps it. Most windows of real memory fail the entropy test, so the flags
+ * of 16 windows are combined at once and only the survivors are looked at
+ * one by one. */
 static void
-gate(struct rsa_ctx *c, size_t s, size_t alo, size_t ahi, const uint16_t *bw, unsigned k,
-     size_t end, uint32_t *cl[N_REPS], size_t nl[N_REPS])
+gate(struct rsa_ctx *c, const uint8_t *w, size_t s, size_t alo, size_t ahi, const uint16_t *bw,
+     unsigned k, size_t end, uint32_t *cl[N_REPS], size_t nl[N_REPS])
 {
     const unsigned lim = 1 + k / 8;
     const uint8_t *sf = c->sf, *ef = c->ef + (k - 1);
@@ -517,13 +543,13 @@ gate(struct rsa_ctx *c, size_t s, size_t alo, size_t ahi, const uint16_t *bw, un
         for (; any != 0; any &= any - 1) {
             unsigned j = (unsigned)__builtin_ctz(any);
 
-            take(c, s, alo, ahi, k, i + j, mb[j], cl, nl);
+            take(c, w, s, alo, ahi, k, i + j, mb[j], cl, nl);
         }
     }
 #endif
     for (; i < end; i++)
         if ((unsigned)(bw[i + k] - bw[i]) <= lim && (sf[i] & ef[i]) != 0)
-            take(c, s, alo, ahi, k, i, sf[i] & ef[i], cl, nl);
+            take(c, w, s, alo, ahi, k, i, sf[i] & ef[i], cl, nl);
 }
 
 /* Processes window starts [s, e) of the chunk's words (all inside one block). */
@@ -617,7 +643,7 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
             cl[ki][r] = c->cand + (ki * N_REPS + (size_t)r) * (SUB_WORDS + 1);
         if (end > e - s)
             end = e - s;
-        gate(c, s, alo, ahi, bw, k, end, cl[ki], nl[ki]);
+        gate(c, w + 8 * s, s, alo, ahi, bw, k, end, cl[ki], nl[ki]);
         n_cand += nl[ki][0] + nl[ki][1] + nl[ki][2];
     }
     if (n_cand == 0)

@@ -766,8 +766,10 @@ test_far_numbers(void)
  * a compressed class pointer beside a field, a random long, two compressed
  * references), the shape that made nine in ten of rsa-raw's candidates on
  * the real benchmark core before a structured word inside a window ruled it
- * out. A key placed among them, its numbers with the headers put() gives
- * them right before and after, is still found in each layout. */
+ * out, and after each 4 KiB of them an array of 64 compressed references
+ * (most of the rest, before clustered() ruled them out). A key placed among
+ * them, its numbers with the headers put() gives them right before and
+ * after, is still found in each layout. */
 static void
 test_managed_heap(const struct key *kp)
 {
@@ -786,6 +788,12 @@ test_managed_heap(const struct key *kp)
             uint64_t w[4] = {1, (rnd() & 0xffffffff00000000ull) | 0x01000a08u, rnd(),
                              rnd() | 0x0101010101010101ull};
 
+            if (i % 4096 >= 3840) { /* 256 bytes of references into one heap */
+                uint32_t ref = 0xe7000000u + (uint32_t)(rnd() & 0xfffff0u);
+
+                for (unsigned q = 0; q < 4; q++, ref += 0x40)
+                    w[q] = (uint64_t)(ref + 0x20) << 32 | ref;
+            }
             memcpy(buf + i, w, sizeof w);
         }
         place_key(buf, n_off, p_off, kp, (enum rep)r);
