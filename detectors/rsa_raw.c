@@ -6,15 +6,16 @@
  * magnitudes) by predict-and-join on e*dP = 1 + k(p-1), e = 65537.
  *
  * Every 8-aligned window of k = 8, 16, 24 or 32 words that passes a cheap
- * entropy gate (at most 1 + k / 8 low-entropy words, and none with four or
- * more zero or 0xff bytes) and looks like an odd, full-length number
- * yields, from the window's sum modulo 2^64-1 and its low word, the exact
- * low 64-bit word its CRT exponent dP must have (reference/keyforms.md
- * section 7). The predicted words are joined against the words stored
- * within RSA_RADIUS bytes: a batch of predictions goes into a bitmap and a
- * small hash table, and one pass over the words within the radius of the
- * batch's windows looks each word up; a 64-bit coincidence is then verified
- * exactly (dP == e^-1 mod (p-1)).
+ * entropy gate (at most 1 + k / 8 low-entropy words, none with four or more
+ * zero or 0xff bytes, and not all of its 32-bit halves within 2^30 of one
+ * another: clustered()) and looks like an odd, full-length number yields,
+ * from the window's sum modulo 2^64-1 and its low word, the exact low
+ * 64-bit word its CRT exponent dP must have (reference/keyforms.md section
+ * 7). The predicted words are joined against the words stored within
+ * RSA_RADIUS bytes: a batch of predictions goes into a bitmap and a small
+ * hash table, and one pass over the words within the radius of the batch's
+ * windows looks each word up; a 64-bit coincidence is then verified exactly
+ * (dP == e^-1 mod (p-1)).
  * scan() only collects verified (p, dP) pairs and the moduli it finds next to
  * them into the shared state; finish() de-duplicates primes by value, tests
  * primality, pairs primes through a modulus found in memory (p*q = n, or
