@@ -673,10 +673,13 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
      * number in 60000, are not allowed: library code is full of them, and a
      * stream cannot tell it from the rest before its end; the word after a
      * 64-byte prime that begins inside a word holds what follows it, so it
-     * is not counted), and none of them an anchor (four or more zero or
-     * 0xff bytes: one word of a number in 3 * 10^7; a JVM's objects put a
-     * mark word every few words, and made most run starts of the real
-     * benchmark core). */
+     * is not counted), and none of the first six an anchor (four or more
+     * zero or 0xff bytes: one word of a number in 3 * 10^7; a JVM's
+     * objects put a mark word every fourth word, and made most run starts
+     * of the real benchmark core). The seventh may be one: when a 64-byte
+     * prime's first whole word is low entropy by chance, the run opens a
+     * word late and its seventh word holds the prime's last bytes and what
+     * follows, such as a length. */
     for (size_t i = 0; i * 64 < n_words; i++) {
         uint64_t b = c->bad[i], prev = i > 0 ? c->bad[i - 1] >> 63 : 0;
         uint64_t s1 = c->st[i] << 1 | (i > 0 ? c->st[i - 1] >> 63 : 0);
@@ -695,7 +698,7 @@ fac_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             unsigned nb = bad_words(c->bad, w, w + MIN_RUN);
 
             if ((nb <= 1 || (nb == 2 && bad_words(c->st, w, w + MIN_RUN) <= 1)) &&
-                (nb == 0 || bad_words(c->anc, w, w + MIN_RUN) == 0) &&
+                (nb == 0 || bad_words(c->anc, w, w + MIN_RUN - 1) == 0) &&
                 near_anchor(c->anc, w, n_words) && !run_start(c, ch, a, w, sink))
                 return DG_E_NOMEM;
         }

@@ -242,7 +242,7 @@ def only_planted(case):
 
 def unlucky_keys(bits):
     """(name, blob, offset in the blob of the number that must sit at the
-    phase, phase, spki) of five keys whose numbers hold, by construction,
+    phase, phase, spki) of six keys whose numbers hold, by construction,
     the low-entropy words a number holds by chance once in a few hundred or
     thousand keys, each where it once made the detector miss the key, and
     no others (only_planted())."""
@@ -309,6 +309,21 @@ def unlucky_keys(bits):
                 [(8, le(q, L // 2), [1]), (16 + L // 2, le(p, L // 2), [2]),
                  (8 + L + 8 + 3001 + 5, le(n, L), [])])
 
+    def f():
+        # a little-endian prime 3 bytes into a word whose first whole word is
+        # 7-bit clean, a 64-bit length right after it: the run opens a word
+        # late, and its seventh word holds the prime's last bytes and most
+        # of the length (four or more zero bytes)
+        q = prime_with_bad_words(bits // 2, lambda: int.from_bytes(
+            os.urandom(5) + seven_bit(8), "little") | 1, 104, 5, L // 16 - 1, [0])
+        p = prime_with(bits // 2)
+        n, p, q, s = key_of(p, q)
+        return ("le-primes-then-far-modulus, the first prime's first whole word 7-bit clean",
+                b"\0" * 8 + le(q, L // 2) + struct.pack("<Q", L // 2) + le(p, L // 2)
+                + heap(3001) + b"\0" * 5 + le(n, L), 8, 3, s,
+                [(8, le(q, L // 2), [0]), (16 + L // 2, le(p, L // 2), []),
+                 (8 + L + 8 + 3001 + 5, le(n, L), [])])
+
     def e():
         # an SSH mpint modulus half a word in, whose next two words are 7-bit
         # clean: n's top 20 bytes chosen as in (a)
@@ -324,7 +339,7 @@ def unlucky_keys(bits):
                 [(12, be(n, L), [0, 1]), (7 + 5 + L + 40 + 5, be(p, L // 2), [])])
 
     out = []
-    for make in (a, b, c, d, e):
+    for make in (a, b, c, d, e, f):
         case = make()
         while not only_planted(case):
             case = make()
