@@ -767,41 +767,50 @@ test_far_numbers(void)
  * references), the shape that made nine in ten of rsa-raw's candidates on
  * the real benchmark core before a structured word inside a window ruled it
  * out, and after each 4 KiB of them an array of 64 compressed references
- * (most of the rest, before clustered() ruled them out). A key placed among
- * them, its numbers with the headers put() gives them right before and
- * after, is still found in each layout. */
+ * (most of the rest, before clustered() ruled them out). */
+static uint8_t *
+managed_heap(size_t len)
+{
+    uint8_t *p = malloc(len);
+
+    if (p == NULL)
+        abort();
+    for (size_t i = 0; i + 32 <= len; i += 32) {
+        uint64_t w[4] = {1, (rnd() & 0xffffffff00000000ull) | 0x01000a08u, rnd(),
+                         rnd() | 0x0101010101010101ull};
+
+        if (i % 4096 >= 3840) { /* 256 bytes of references into one heap */
+            uint32_t ref = 0xe7000000u + (uint32_t)(rnd() & 0xfffff0u);
+
+            for (unsigned q = 0; q < 4; q++, ref += 0x40)
+                w[q] = (uint64_t)(ref + 0x20) << 32 | ref;
+        }
+        memcpy(p + i, w, sizeof w);
+    }
+    return p;
+}
+
+/* A key placed in a managed_heap(), its numbers with the headers put()
+ * gives them right before and after, is still found in each layout (each
+ * layout writes the same bytes over the last one's). */
 static void
 test_managed_heap(const struct key *kp)
 {
     static const char *const enc[] = {"bn-le64", "bn-be", "java-int"};
     const size_t len = 2u << 20;
     size_t n_off = 0x40008, p_off = n_off + 0xB000;
+    uint8_t *buf = managed_heap(len);
 
     for (int r = LE; r <= JAVA; r++) {
-        uint8_t *buf = malloc(len);
         struct dg_sink sink;
         dg_err rc;
 
-        if (buf == NULL)
-            abort();
-        for (size_t i = 0; i + 32 <= len; i += 32) {
-            uint64_t w[4] = {1, (rnd() & 0xffffffff00000000ull) | 0x01000a08u, rnd(),
-                             rnd() | 0x0101010101010101ull};
-
-            if (i % 4096 >= 3840) { /* 256 bytes of references into one heap */
-                uint32_t ref = 0xe7000000u + (uint32_t)(rnd() & 0xfffff0u);
-
-                for (unsigned q = 0; q < 4; q++, ref += 0x40)
-                    w[q] = (uint64_t)(ref + 0x20) << 32 | ref;
-            }
-            memcpy(buf + i, w, sizeof w);
-        }
         place_key(buf, n_off, p_off, kp, (enum rep)r);
         rc = run(buf, len, 8u << 20, 1, false, NULL, &sink);
         ok(rc == DG_OK && one_key(&sink, kp, p_off, enc[r]),
            "RSA-%u in %s among a managed heap's objects: one confirmed key", 128 * kp->k, enc[r]);
-        free(buf);
     }
+    free(buf);
 }
 
 static void
