@@ -73,6 +73,7 @@
 
 #include "../engine/identity.h"
 #include "../util/deadline.h"
+#include "../util/iobuf.h"
 #include "counter.h"
 #include "durable.h"
 #include "handler.h"
@@ -633,7 +634,7 @@ receive_one(struct spool *sp)
     struct meta m;
     struct received rv = {0};
     char stem[256], base[280], part[300], done[300], path[PATH_MAX], why[200];
-    uint8_t *buf = malloc(COPY_BUF);
+    uint8_t *buf = iobuf_alloc(COPY_BUF);
     unsigned limit_s = o->receive_timeout > 0 ? o->receive_timeout : o->timeout;
     double deadline = deadline_now() + limit_s;
     bool rd_eof = false, stop = false;

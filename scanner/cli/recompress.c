@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "../util/fdio.h"
+#include "../util/iobuf.h"
 #include "recompress.h"
 
 #define CHUNK (1u << 20)
@@ -212,7 +213,7 @@ dg_err
 recompress(enum dc_kind k, int src, uint64_t len, int dst, char *why, size_t cap)
 {
     size_t out_cap = LZ4F_compressBound(CHUNK, NULL) + LZ4F_HEADER_SIZE_MAX + 1024;
-    uint8_t *in = malloc(CHUNK), *out = malloc(out_cap);
+    uint8_t *in = iobuf_alloc(CHUNK), *out = malloc(out_cap);
     struct codec c;
     uint64_t at = 0;
     dg_err rc = DG_OK;
@@ -334,7 +335,7 @@ recompress_apport(int report, int core, uint64_t len, int dst, char *why, size_t
 {
     enum { LINE_START, COPY, SKIP_LINE } st = LINE_START;
     const size_t key_len = strlen(APPORT_KEY);
-    uint8_t *buf = malloc(CHUNK);
+    uint8_t *buf = iobuf_alloc(CHUNK);
     char pend[32];   /* the start of a line, while it may still be the key line */
     size_t np = 0;
     bool done = false, value = false; /* the CoreDump value was written; inside it */

@@ -58,6 +58,7 @@
 #include "../input/decompress.h"
 #include "../util/fdio.h"
 #include "../util/grow.h"
+#include "../util/iobuf.h"
 #include "recompress.h"
 #include "../proof/keyproof.h"
 #include "redact.h"
@@ -643,7 +644,7 @@ search_forms(int fd, uint64_t size, const struct forms *F, struct redaction *R,
         if (F->v[i].len > maxlen)
             maxlen = F->v[i].len;
     }
-    if (s.e == NULL || s.filter == NULL || (buf = malloc(REDACT_BLOCK + maxlen)) == NULL) {
+    if (s.e == NULL || s.filter == NULL || (buf = iobuf_alloc(REDACT_BLOCK + maxlen)) == NULL) {
         rc = dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", name);
         goto out;
     }
@@ -824,7 +825,7 @@ static dg_err
 write_copy(int in, uint64_t size, const struct spans *all, int out, uint64_t *changed,
            struct dg_diag *d, const char *in_name, const char *out_name)
 {
-    uint8_t *buf = malloc(REDACT_BLOCK);
+    uint8_t *buf = iobuf_alloc(REDACT_BLOCK);
     size_t si = 0;
     dg_err rc = DG_OK;
 
@@ -1178,7 +1179,7 @@ decompress_input(const struct cli_opts *o, const char *in, const char *out, enum
     struct dg_diag *d = dg_diag_new();
     struct dc_decoder *z = NULL;
     struct dc_status zs;
-    uint8_t *buf = malloc(1u << 20);
+    uint8_t *buf = iobuf_alloc(1u << 20);
     int pfd = -1;
     bool ok = false;
     uint64_t at = 0;

@@ -46,10 +46,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 
 #include "../../detectors/registry.h"
 #include "../util/deadline.h"
+#include "../util/iobuf.h"
 #include "../util/simd.h"
 #include "../util/words.h"
 #include "chunkmemo.h"
@@ -134,26 +134,6 @@ struct worker {
     struct dg_chunk_memo memo; /* what the chunk's detectors share (chunkmemo.h) */
     dg_err rc;
 };
-
-/* A chunk buffer of n bytes, 2 MiB aligned, its whole 2 MiB pages marked
- * for transparent huge pages: its first use takes a few faults instead of
- * one per 4 KiB page (each costs microseconds in a virtual machine), and
- * the detectors' passes over it miss the TLB less. The tail past the last
- * whole 2 MiB stays in small pages, so the resident size is n. */
-static void *
-chunk_buf_alloc(size_t n)
-{
-    const size_t huge = (size_t)2 << 20;
-    void *p = NULL;
-
-    if (posix_memalign(&p, huge, n) != 0)
-        return NULL;
-#ifdef MADV_HUGEPAGE
-    if (n >= huge)
-        (void)madvise(p, n / huge * huge, MADV_HUGEPAGE); /* advice: no error matters */
-#endif
-    return p;
-}
 
 /* Calls the progress callback when the bytes scanned pass a step. */
 static void
@@ -339,7 +319,7 @@ do_indexed_chunk(struct worker *w, uint64_t k)
         size_t got = 0;
         dg_err rc;
 
-        if (w->buf == NULL && (w->buf = chunk_buf_alloc(j->chunk + j->margin)) == NULL) {
+        if (w->buf == NULL && (w->buf = iobuf_alloc(j->chunk + j->margin)) == NULL) {
             dg_diag_at(j->diag, DG_DIAG_WARNING, DG_E_NOMEM, off,
                        "%s: no memory for the chunk at offset 0x%llx", j->in->name,
                        (unsigned long long)off);
@@ -470,7 +450,7 @@ later_loop(struct worker *w)
         size_t got = 0;
         dg_err rc = DG_E_NOMEM;
 
-        if (w->buf != NULL || (w->buf = chunk_buf_alloc(j->chunk + j->margin)) != NULL)
+        if (w->buf != NULL || (w->buf = iobuf_alloc(j->chunk + j->margin)) != NULL)
             rc = input_read_at(j->in, l->off, w->buf, l->len, &got);
         if (rc != DG_OK || got != l->len) {
             dg_diag_at(j->diag, DG_DIAG_WARNING, rc != DG_OK ? rc : DG_E_IO, l->off,
@@ -651,7 +631,7 @@ stream_ring_init(struct job *j, size_t n)
     if (j->ring == NULL || j->ready == NULL || j->free_bufs == NULL)
         return DG_E_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        j->ring[i].p = chunk_buf_alloc(j->chunk + j->margin);
+        j->ring[i].p = iobuf_alloc(j->chunk + j->margin);
         if (j->ring[i].p == NULL)
             return DG_E_NOMEM;
         j->free_bufs[j->n_free++] = &j->ring[i];

@@ -24,6 +24,7 @@
 #include <zstd.h>
 
 #include "../util/deadline.h"
+#include "../util/iobuf.h"
 #include "apport.h"
 #include "decompress.h"
 
@@ -644,7 +645,7 @@ decompress_open(enum dc_kind k, int src_fd, const uint8_t *prefix, size_t prefix
     if (k == DC_NONE || prefix_len > DC_SNIFF_LEN)
         return dg_diag(d, DG_E_ARG, DG_NO_OFFSET, "%s: nothing to decompress", name);
     z = calloc(1, sizeof *z);
-    if (z == NULL || (z->ibuf = malloc(IN_BUF)) == NULL) {
+    if (z == NULL || (z->ibuf = iobuf_alloc(IN_BUF)) == NULL) {
         free(z);
         return dg_diag(d, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", name);
     }

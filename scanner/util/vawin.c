@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iobuf.h"
 #include "vawin.h"
 
 void
 vawin_init(struct vawin *w, const struct dg_dump *dump)
 {
-    *w = (struct vawin){.dump = dump, .buf = malloc(VAWIN_SIZE)};
+    *w = (struct vawin){.dump = dump, .buf = iobuf_alloc(VAWIN_SIZE)};
 }
 
 /* Loads the window around va for a read of len bytes: up to VAWIN_SIZE

@@ -37,6 +37,7 @@
 
 #include "ptrpath.h"
 #include "../util/deadline.h"
+#include "../util/iobuf.h"
 #include "../util/simd.h"
 #include "../util/words.h"
 
@@ -547,7 +548,7 @@ read_windows(void *arg)
     struct reader *rd = arg;
     struct search *s = rd->s;
     const struct dg_regions *map = s->d->map;
-    uint8_t *buf = malloc(WINDOW);
+    uint8_t *buf = iobuf_alloc(WINDOW);
     size_t w_no = 0, claim = atomic_fetch_add(&s->next_win, 1);
 
     rd->h = malloc((rd->cap > 0 ? 2 * rd->cap : 1) * sizeof *rd->h);
