@@ -139,9 +139,9 @@ sandbox_enter(const char *user, char *err, size_t n)
      * no other mode: a hole punched or a range collapsed is refused */
     ok = ok &&
          seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fallocate), 1,
-                          SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FALLOC_FL_KEEP_SIZE)) == 0 &&
+                          SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FALLOC_FL_KEEP_SIZE, 0)) == 0 &&
          seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EOPNOTSUPP), SCMP_SYS(fallocate), 1,
-                          SCMP_A1(SCMP_CMP_NE, (scmp_datum_t)FALLOC_FL_KEEP_SIZE)) == 0;
+                          SCMP_A1(SCMP_CMP_NE, (scmp_datum_t)FALLOC_FL_KEEP_SIZE, 0)) == 0;
 #ifndef SANDBOX_SANITIZER
     /* memory that can never be executed: no code arrives with a dump (PCRE2's
      * JIT is refused with EPERM and the rules run in its interpreter) */
