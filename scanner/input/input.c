@@ -420,8 +420,9 @@ input_spill_add(const struct dg_input *in, uint64_t at, const uint8_t *p, size_t
 /* Allocates the spill's blocks for [off, off + len) before a write there
  * when the run is long enough to pay: ext4 then maps each page it writes
  * to an extent that exists instead of reserving a delayed block for it:
- * 1.4 GB took the kernel 0.23-0.29 s to write so, in SPILL_WRITE pieces,
- * against 0.39-0.50 s in 64 KiB writes unallocated (ext4, kernel 6.18).
+ * 1.4 GB took the kernel 0.23-0.43 s to write so, in SPILL_WRITE pieces,
+ * against 0.39-0.50 s in 64 KiB writes unallocated (ext4, kernel 6.18;
+ * docs/PERFORMANCE.md, twenty-eighth session).
  * Holes stay holes: only bytes about to be written are allocated.
  * A file system that cannot (EOPNOTSUPP) is not asked again; any other
  * failure is the write's to report. */
