@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the handler drops roo
 
 PROBE_C = r"""
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,18 @@ probe_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     } else if (strcmp(what, "exec") == 0) {
         execl("/bin/true", "true", (char *)NULL);  /* seccomp: SIGSYS */
         found(sink, ch, "probe-exec-refused");
+    } else if (strcmp(what, "fallocate") == 0) {
+        /* the filter looks at the mode only: on no descriptor, the kernel's
+         * EBADF says the call went through, EOPNOTSUPP that it was refused */
+        int keep = fallocate(-1, FALLOC_FL_KEEP_SIZE, 0, 4096) != 0 ? errno : 0;
+        int punch = fallocate(-1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) != 0
+                        ? errno : 0;
+        char type[64];
+
+        snprintf(type, sizeof type, "probe-fallocate-%s-%s",
+                 keep == EBADF ? "EBADF" : keep == EOPNOTSUPP ? "EOPNOTSUPP" : "other",
+                 punch == EBADF ? "EBADF" : punch == EOPNOTSUPP ? "EOPNOTSUPP" : "other");
+        found(sink, ch, type);
     } else if (strcmp(what, "sleep") == 0) {
         struct timespec t = {0, 100 * 1000 * 1000};
 
@@ -150,6 +163,21 @@ def test_the_scan_cannot_write_a_file(tmp_path, probe_so):
     v, _ = verdict_of(spool, "quarantine", "core.probewrite")
     assert [f["type"] for f in v["findings"]] == ["probe-file-refused"], v["reason"]
     assert not target.exists()
+
+
+def test_the_spill_may_be_allocated_but_no_hole_punched(tmp_path, probe_so):
+    """fallocate() passes the filter with FALLOC_FL_KEEP_SIZE alone (the
+    spill's blocks allocated before they are written) and fails with
+    EOPNOTSUPP in any other mode, where a scan taken over could punch holes;
+    unconfined, both reach the kernel."""
+    spool = tmp_path / "spool"
+    feed(spool, core_with("fallocate"), 715, "probefalloc", "--plugin", str(probe_so))
+    v, _ = verdict_of(spool, "quarantine", "core.probefalloc")
+    assert [f["type"] for f in v["findings"]] == ["probe-fallocate-EBADF-EOPNOTSUPP"], v["reason"]
+    feed(spool, core_with("fallocate"), 716, "freefalloc", "--plugin", str(probe_so),
+         "--scan-user", "none")
+    v, _ = verdict_of(spool, "quarantine", "core.freefalloc")
+    assert [f["type"] for f in v["findings"]] == ["probe-fallocate-EBADF-EBADF"], v["reason"]
 
 
 def children(pid):
