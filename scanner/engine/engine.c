@@ -52,6 +52,7 @@
 #include "../util/iobuf.h"
 #include "../util/simd.h"
 #include "../util/words.h"
+#include "../where/ptrfree.h"
 #include "chunkmemo.h"
 #include "engine_int.h"
 #include "triggers.h"
@@ -84,9 +85,11 @@ struct job {
     void *shared[REGISTRY_MAX];
     size_t n_det;
     struct zero_map *zeros;        /* chunks found to hold only zeros, or NULL */
+    struct ptr_free *ptrfree;      /* blocks found without a pointer into the dump, or NULL */
     struct trig_table trig;        /* the detectors' triggers, searched in one pass */
     uint8_t view[REGISTRY_MAX];    /* 1 + detector i's view of the hits, 0: no triggers */
     bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
+    bool avx2;                     /* the CPU runs AVX2 code (dg_cpu_avx2()) */
     size_t chunk, margin;
     struct dg_diag *diag;
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
@@ -269,9 +272,11 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
     /* A chunk of zeros, margin included (untouched heap, allocator reserves,
      * a sparse file's hole that reads as data): no detector can find
      * anything in it, so none is called. */
-    if (!all_zero(ch->p, ch->len))
+    if (!all_zero(ch->p, ch->len)) {
         scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
-    else if (j->zeros != NULL && ch->off % j->chunk == 0)
+        if (j->ptrfree != NULL) /* while the chunk is at hand, for attribution */
+            ptr_free_chunk(j->ptrfree, j->dump.map, ch, j->avx2);
+    } else if (j->zeros != NULL && ch->off % j->chunk == 0)
         zero_map_set(j->zeros, ch->off / j->chunk);
     report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
 }
@@ -766,7 +771,7 @@ worker_release(struct job *j, struct worker *w)
 dg_err
 engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_opts *opts,
            const struct engine_hooks *hooks, struct dg_diag *diag, struct dg_sink *out,
-           uint64_t *scanned, struct zero_map *zeros)
+           uint64_t *scanned, struct zero_map *zeros, struct ptr_free *ptrfree)
 {
     struct job *j = calloc(1, sizeof *j);
     struct worker *w = NULL;
@@ -789,6 +794,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     j->total = input_known_size(in);
     if (zeros != NULL && zero_map_init(zeros, j->chunk, in->stream ? 0 : in->size) == DG_OK)
         j->zeros = zeros; /* else none is kept: attribution reads every chunk */
+    j->ptrfree = ptrfree;
+    j->avx2 = dg_cpu_avx2();
     pthread_mutex_init(&j->lock, NULL);
     pthread_mutex_init(&j->progress_lock, NULL);
     pthread_cond_init(&j->cv, NULL);

@@ -20,11 +20,15 @@
 #include "../util/zeromap.h"
 #include "scan.h"
 
+struct ptr_free;
+
 struct dg_dump {
     const struct dg_input *in;
     const struct dg_regions *map;
     const struct zero_map *zeros; /* chunks known to hold only zeros (after the
                                    * scan, for attribution), or NULL */
+    const struct ptr_free *ptrfree; /* blocks known to hold no pointer into the
+                                     * dump (after the scan, for attribution), or NULL */
 };
 
 /* A sink collects the findings of one worker (or of finish()). */
@@ -68,10 +72,12 @@ struct engine_hooks {
  * when it ended on an error; scanned before the detectors' finish(). Unless
  * zeros is NULL, it is made a map of the dump's chunks that marks those
  * found to hold only zeros, whole when scanned is called (the caller frees
- * it with zero_map_free()). */
+ * it with zero_map_free()). Unless ptrfree is NULL (else readied by the
+ * caller, ptr_free_init()), it marks the blocks of each chunk scanned that
+ * hold no pointer into the dump (ptrfree.h), whole when scanned is called. */
 dg_err engine_run(const struct dg_input *in, struct dg_regions *map,
                   const struct scan_opts *opts, const struct engine_hooks *hooks,
                   struct dg_diag *diag, struct dg_sink *out, uint64_t *scanned,
-                  struct zero_map *zeros);
+                  struct zero_map *zeros, struct ptr_free *ptrfree);
 
 #endif

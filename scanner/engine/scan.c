@@ -23,6 +23,7 @@
 #include "../util/deadline.h"
 #include "engine_int.h"
 #include "identity.h"
+#include "../where/ptrfree.h"
 #include "../where/where.h"
 
 /* Reads the container of in into out->map. Never fails for a readable input:
@@ -236,6 +237,7 @@ struct hooks_state {
     const struct scan_opts *opts;
     bool done;                     /* stream_ended() ran */
     struct zero_map zeros;         /* the engine's: chunks of zeros, not read again */
+    struct ptr_free ptrfree;       /* the engine's: blocks without a pointer, not read again */
     struct ptrpath_sums *prepared; /* chunks_scanned()'s, for where_attribute() */
 };
 
@@ -276,6 +278,7 @@ chunks_scanned(void *arg, const struct dg_sink *found)
     if (found->n == 0 || e->opts->threads < 2)
         return;
     wo.zeros = &e->zeros;
+    wo.ptrfree = &e->ptrfree;
     e->prepared = where_prepare(e->in, e->out, &wo);
 }
 
@@ -296,8 +299,12 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     finish_info(out);
     if (rc == DG_OK && in->stream && opts->spill)
         spill_begin(in, opts->spill_fd, out->diag);
+    /* pointer paths are searched in ELF cores only (where.c) */
+    if (rc == DG_OK && strcmp(out->format, "elf-core") == 0)
+        ptr_free_init(&end.ptrfree, out->map, in->stream ? 0 : in->size);
     if (rc == DG_OK)
-        rc = engine_run(in, out->map, opts, &hooks, out->diag, &sink, &scanned, &end.zeros);
+        rc = engine_run(in, out->map, opts, &hooks, out->diag, &sink, &scanned, &end.zeros,
+                        end.ptrfree.on ? &end.ptrfree : NULL);
     if (in->stream && opts->spill)
         spill_end(in, scanned, out->diag);
     if (in->decoder != NULL) {
@@ -353,10 +360,12 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
 
         wo.prepared = end.prepared;
         wo.zeros = &end.zeros;
+        wo.ptrfree = &end.ptrfree;
         (void)where_attribute(in, out, &wo);
     }
     where_prepared_free(end.prepared);
     zero_map_free(&end.zeros);
+    ptr_free_free(&end.ptrfree);
     if (in->stream)
         input_spill_done(in); /* read back for the last time */
     out->seconds = deadline_now() - t0;

@@ -26,6 +26,9 @@
  * no key, so a caller with idle threads can have them made beforehand
  * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
  * then the first level too reads only the windows that may point near a key.
+ * No level reads a window the scan found all zeros (zeromap.h) or without a
+ * word that points into the dump (ptrfree.h: text, random bytes), when the
+ * scan's map of those answers for this search.
  * Memory use is the nodes, those summaries (at most SUMS_BUDGET bytes) and
  * a window per reader.
  */
@@ -36,6 +39,8 @@
 #include <string.h>
 
 #include "ptrpath.h"
+#include "ptrcover.h"
+#include "ptrfree.h"
 #include "../util/deadline.h"
 #include "../util/iobuf.h"
 #include "../util/simd.h"
@@ -56,7 +61,6 @@
                                  * writable memory at the smallest size) */
 #define MAPPED_BITS 20u /* the dump's 64 KiB blocks of address space, hashed: 128 KiB */
 #define MAPPED_MAX_BLOCKS (1ull << 24) /* more (1 TiB of mappings): no such filter */
-#define N_COVER 4u      /* intervals of address space the vector test keeps */
 #define NO_PARENT SIZE_MAX
 
 struct node {
@@ -124,17 +128,18 @@ struct search {
      * the summaries (a library's offsets and sizes look like addresses and
      * would fill them). NULL: every pointer-like word goes in. */
     uint64_t *mapped;
-    /* At most N_COVER intervals of user address space ([lo, lo + span])
+    /* At most PTR_COVER_N intervals of user address space ([lo, lo + span])
      * that hold every block of the mapped filter exactly, the wide gaps
      * between the dump's memory left out (a JVM's heap below 4 GiB, the
      * executable's at 0x55..., libraries and stacks at 0x7f...). Most
      * words that look like user addresses lie in those gaps; the vector
      * test drops them before any lookup. n 0: the dump has no user
      * memory, and every user address counts. */
-    struct cover {
-        uint64_t lo[N_COVER], span[N_COVER];
-        unsigned n;
-    } cover;
+    struct ptr_cover cover;
+    /* The blocks the scan found to hold no word that points into the dump
+     * (ptrfree.h), when they answer for this search; else NULL. A window
+     * of them has no word for a summary or a target at any level. */
+    const struct ptr_free *pfree;
 };
 
 /* Bit b of a bit set of 64-bit words: set it, test it. */
@@ -172,16 +177,6 @@ mapped_bit(uint64_t blk)
     return (blk * 0xff51afd7ed558ccdull) >> (64 - MAPPED_BITS);
 }
 
-/* The addresses [*lo, *hi] a pointer near region reg may hold: the region
- * and the max_offset bytes below it. False for an empty region. */
-static bool
-region_reach(const struct dg_region *reg, uint64_t max_offset, uint64_t *lo, uint64_t *hi)
-{
-    *lo = reg->va > max_offset ? reg->va - max_offset : 0;
-    *hi = reg->va + reg->len - 1 >= reg->va ? reg->va + reg->len - 1 : UINT64_MAX;
-    return reg->len != 0;
-}
-
 /* struct search's mapped filter for the dump's memory regions, or NULL when
  * they span more than MAPPED_MAX_BLOCKS blocks (or on no memory). */
 static uint64_t *
@@ -192,7 +187,7 @@ mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
     for (size_t r = 0; m != NULL && r < regions_va_count(map); r++) {
         uint64_t lo, hi;
 
-        if (!region_reach(regions_va_get(map, r), max_offset, &lo, &hi))
+        if (!ptr_cover_reach(regions_va_get(map, r), max_offset, &lo, &hi))
             continue;
         if ((blocks += (hi >> 16) - (lo >> 16) + 1) > MAPPED_MAX_BLOCKS) {
             free(m);
@@ -202,104 +197,6 @@ mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
             bit_set(m, mapped_bit(blk));
     }
     return m;
-}
-
-/* Swaps gaps k - 1 and k. */
-static void
-gap_swap(uint64_t *lo, uint64_t *hi, unsigned k)
-{
-    uint64_t a = lo[k], b = hi[k];
-
-    lo[k] = lo[k - 1];
-    hi[k] = hi[k - 1];
-    lo[k - 1] = a;
-    hi[k - 1] = b;
-}
-
-/* Keeps the gap [lo, hi] among the N_COVER - 1 widest (widest first). */
-static void
-gap_keep(uint64_t *g_lo, uint64_t *g_hi, unsigned *n, uint64_t lo, uint64_t hi)
-{
-    unsigned k;
-
-    if (*n < N_COVER - 1)
-        k = (*n)++;
-    else if (hi - lo > g_hi[N_COVER - 2] - g_lo[N_COVER - 2])
-        k = N_COVER - 2;
-    else
-        return;
-    g_lo[k] = lo;
-    g_hi[k] = hi;
-    for (; k > 0 && g_hi[k] - g_lo[k] > g_hi[k - 1] - g_lo[k - 1]; k--)
-        gap_swap(g_lo, g_hi, k);
-}
-
-/* struct search's cover: the dump's user memory, each region from
- * max_offset below it, by 64 KiB blocks (what mapped_blocks() sets), as
- * N_COVER intervals or fewer, the N_COVER - 1 widest gaps between them cut
- * out. One pass over the regions in address order. */
-static void
-cover_build(struct search *s)
-{
-    const struct dg_regions *map = s->d->map;
-    uint64_t first = 0, last = 0, gap_lo[N_COVER - 1] = {0}, gap_hi[N_COVER - 1] = {0};
-    unsigned n_gaps = 0;
-    bool any = false;
-
-    s->cover.n = 0;
-    for (size_t r = 0; r < regions_va_count(map); r++) {
-        uint64_t lo, hi;
-
-        if (!region_reach(regions_va_get(map, r), s->lim->max_offset, &lo, &hi) ||
-            hi < USER_VA_START || lo >= USER_VA_END)
-            continue;
-        lo = (lo < USER_VA_START ? USER_VA_START : lo) >> 16 << 16;
-        hi = (hi >= USER_VA_END ? USER_VA_END - 1 : hi) | 0xffffu;
-        if (!any) {
-            first = lo;
-            last = hi;
-            any = true;
-            continue;
-        }
-        if (lo > last + 1)
-            gap_keep(gap_lo, gap_hi, &n_gaps, last + 1, lo - 1);
-        if (hi > last)
-            last = hi;
-    }
-    if (!any)
-        return;
-    /* the kept gaps in address order cut [first, last] into intervals */
-    for (unsigned i = 1; i < n_gaps; i++)
-        for (unsigned k = i; k > 0 && gap_lo[k] < gap_lo[k - 1]; k--)
-            gap_swap(gap_lo, gap_hi, k);
-    for (unsigned i = 0; i <= n_gaps; i++) {
-        uint64_t lo = i == 0 ? first : gap_hi[i - 1] + 1, hi = i == n_gaps ? last : gap_lo[i] - 1;
-
-        s->cover.lo[s->cover.n] = lo;
-        s->cover.span[s->cover.n++] = hi - lo;
-    }
-}
-
-/* True if v lies in s's cover (in user address space when it has none). */
-static inline bool
-covered(const struct search *s, uint64_t v)
-{
-    if (s->cover.n == 0)
-        return v - USER_VA_START < USER_VA_END - USER_VA_START;
-    for (unsigned i = 0; i < s->cover.n; i++)
-        if (v - s->cover.lo[i] <= s->cover.span[i])
-            return true;
-    return false;
-}
-
-/* True if [lo, hi] lies in one interval of s's cover. */
-static bool
-in_cover(const struct search *s, uint64_t lo, uint64_t hi)
-{
-    for (unsigned i = 0; i < s->cover.n; i++)
-        if (lo - s->cover.lo[i] <= s->cover.span[i] && hi - s->cover.lo[i] <= s->cover.span[i])
-            return true;
-    return false;
 }
 
 static int
@@ -445,13 +342,13 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
     const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
     const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
     const bool need_cov = rd->sum != NULL || rd->tcov; /* tcov: the cover has intervals */
-    __m256i clo[N_COVER], cspan[N_COVER], alo, aspan;
+    __m256i clo[PTR_COVER_N], cspan[PTR_COVER_N], alo, aspan;
     uint64_t all_lo = USER_VA_START, all_hi = USER_VA_END - 1;
     size_t k = 0;
 
     /* the cover's intervals, the first repeated where there are fewer
      * (USER_VA_START to USER_VA_END when there is none) */
-    for (unsigned i = 0; i < N_COVER; i++) {
+    for (unsigned i = 0; i < PTR_COVER_N; i++) {
         unsigned c = i < s->cover.n ? i : 0;
         uint64_t l = s->cover.n > 0 ? s->cover.lo[c] : USER_VA_START;
         uint64_t w = s->cover.n > 0 ? s->cover.span[c] : USER_VA_END - 1 - USER_VA_START;
@@ -484,7 +381,7 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
         if (need_cov) {
             __m256i out = _mm256_set1_epi64x(-1);
 
-            for (unsigned i = 0; i < N_COVER; i++)
+            for (unsigned i = 0; i < PTR_COVER_N; i++)
                 out = _mm256_and_si256(out, _mm256_cmpgt_epi64(
                                                 _mm256_xor_si256(_mm256_sub_epi64(v, clo[i]), sign),
                                                 cspan[i]));
@@ -530,7 +427,7 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
         uint64_t v;
 
         memcpy(&v, buf + k, 8);
-        if (rd->sum != NULL && covered(rd->s, v))
+        if (rd->sum != NULL && ptr_cover_has(&rd->s->cover, v))
             sum_add(rd, v);
         if (rd->n_t > 0 && v - rd->gmin <= rd->gmax - rd->gmin && page_may_hold(rd->s, v))
             consider(rd, va + k, v);
@@ -586,6 +483,8 @@ read_windows(void *arg)
                 goto done; /* summaries only: the windows past n_sums have none */
             if (s->d->zeros != NULL && zero_map_covers(s->d->zeros, reg->off + pos, want))
                 continue; /* the scan found only zeros here: no pointer, an empty summary */
+            if (s->pfree != NULL && ptr_free_covers(s->pfree, reg->off + pos, want))
+                continue; /* nor any word that points into the dump */
             {
                 dg_err rrc = input_read_at(s->d->in, reg->off + pos, buf, want, &got);
 
@@ -646,7 +545,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
             bit_set(s->tsum, sum_bit(blk << 16, s->sum_bits));
         }
         gmax = t[i].hi > gmax ? t[i].hi : gmax;
-        tcov = tcov && in_cover(s, t[i].lo, t[i].hi);
+        tcov = tcov && ptr_cover_in(&s->cover, t[i].lo, t[i].hi);
         for (uint64_t pg = t[i].lo >> 12; pg <= t[i].hi >> 12; pg++) {
             bit_set(s->pages, page_bit(pg));
         }
@@ -853,8 +752,11 @@ sums_setup(struct search *s)
 
     s->word = info->word_size == 4 ? 4 : 8;
     s->big = info->big_endian;
+    s->pfree = NULL;
     if (s->word != 8 || s->big)
         return;
+    if (ptr_free_usable(s->d->ptrfree, s->d->map, s->lim->max_offset))
+        s->pfree = s->d->ptrfree;
     for (size_t r = 0; r < regions_va_count(s->d->map); r++) {
         const struct dg_region *reg = regions_va_get(s->d->map, r);
 
@@ -869,7 +771,7 @@ sums_setup(struct search *s)
         s->sum_bits--;
     s->sums = calloc(s->n_sums ? s->n_sums * sum_words(s) : 1, sizeof *s->sums);
     s->mapped = mapped_blocks(s->d->map, s->lim->max_offset);
-    cover_build(s);
+    ptr_cover_build(s->d->map, s->lim->max_offset, &s->cover);
 }
 
 /* ---- the first level's summaries, made before the keys are known ---- */
@@ -1018,6 +920,7 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.sum_bits = pre->s.sum_bits;
         s.mapped = pre->s.mapped;
         s.cover = pre->s.cover;
+        s.pfree = pre->s.pfree;
         s.sums_ready = true;
         pre->s.sums = NULL;
         pre->s.mapped = NULL;

@@ -790,7 +790,8 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
                        r->name);
     }
     w->n_locs = n;
-    c->dump = (struct dg_dump){.in = in, .map = r->map, .zeros = o != NULL ? o->zeros : NULL};
+    c->dump = (struct dg_dump){.in = in, .map = r->map, .zeros = o != NULL ? o->zeros : NULL,
+                                .ptrfree = o != NULL ? o->ptrfree : NULL};
     c->r = r;
     c->o = o;
     if (elf_version(EV_CURRENT) == EV_NONE)
@@ -831,7 +832,8 @@ struct ptrpath_sums *
 where_prepare(const struct dg_input *in, const struct scan_result *r, const struct where_opts *o)
 {
     struct ptrpath_limits lim = limits_for(o);
-    struct dg_dump dump = {.in = in, .map = r->map, .zeros = o != NULL ? o->zeros : NULL};
+    struct dg_dump dump = {.in = in, .map = r->map, .zeros = o != NULL ? o->zeros : NULL,
+                           .ptrfree = o != NULL ? o->ptrfree : NULL};
     struct ptrpath_sums *sums = NULL;
 
     /* pointer paths are searched in ELF cores only (attribute_one()) */

@@ -32,6 +32,7 @@
 #include "../util/zeromap.h"
 
 struct ptrpath_sums;
+struct ptr_free;
 
 #define WHERE_MAX_FINDINGS 4096u  /* findings attributed per dump; the rest get none */
 #define WHERE_MAX_DEBUG_DIRS 16u
@@ -47,6 +48,8 @@ struct where_opts {
     struct ptrpath_sums *prepared; /* where_prepare()'s, or NULL */
     const struct zero_map *zeros; /* chunks the scan found to hold only zeros (none is
                                    * read again), or NULL */
+    const struct ptr_free *ptrfree; /* blocks the scan found to hold no pointer into the
+                                     * dump (none is read again), or NULL */
 };
 
 /* Where one finding sits; each string is "" when unknown. */

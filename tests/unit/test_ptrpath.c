@@ -36,64 +36,7 @@
 #define N_CHAINS 6
 #define N_LOST 2
 
-static uint64_t
-next(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static void
-put(uint8_t *file, uint64_t off, uint64_t v)
-{
-    memcpy(file + off, &v, 8);
-}
-
-/* A word at a globals address is a root ("g+0x..."). */
-static bool
-is_root(void *arg, uint64_t at, char *name, size_t len, int *rank)
-{
-    (void)arg;
-    *rank = 0;
-    if (at < GLOBALS_VA || at >= GLOBALS_VA + GLOBALS_LEN)
-        return false;
-    snprintf(name, len, "g+0x%llx", (unsigned long long)(at - GLOBALS_VA));
-    *rank = 3;
-    return true;
-}
-
-static const struct ptrpath_limits base_lim = {
-    .max_depth = 6, .max_level_nodes = 64, .max_nodes = 1024, .max_seconds = 60.0,
-    .max_offset = 512, .good_rank = 3, .extra_depth = 2, .threads = 1,
-};
-
-/* Searches keys with threads readers; with pre_threads, summaries made
- * beforehand (for at most pre_seconds); budget: ptrpath_limits.sums_budget. */
-static void
-run_budget(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads,
-           unsigned pre_threads, double pre_seconds, size_t budget, struct ptrpath_query *q,
-           dg_err *rc)
-{
-    struct ptrpath_limits lim = base_lim;
-    struct ptrpath_sums *pre = NULL;
-
-    lim.sums_budget = budget;
-    for (size_t i = 0; i < n; i++)
-        q[i] = (struct ptrpath_query){.va = keys[i]};
-    if (pre_threads > 0) {
-        struct ptrpath_limits plim = lim;
-
-        plim.threads = pre_threads;
-        plim.max_seconds = pre_seconds;
-        if (ptrpath_sums_start(d, &plim, &pre) != DG_OK)
-            pre = NULL;
-    }
-    lim.threads = threads;
-    *rc = ptrpath_find(d, q, n, &lim, is_root, NULL, pre);
-    ptrpath_sums_free(pre);
-}
+#include "ptrdump.h"
 
 static void
 run(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads, unsigned pre_threads,

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * ptrcover.h - a few intervals of user address space that hold a dump's
+ * memory, and a fast test of words against them: what the pointer search
+ * (ptrpath.c) and the scan's map of pointer-free blocks (ptrfree.c) call a
+ * word that may point into the dump.
+ *
+ * Contract: ptr_cover_reach(reg, max_offset, &lo, &hi) gives the addresses
+ * [lo, hi] a pointer near region reg may hold: the region and the
+ * max_offset bytes below it (false for an empty region). ptr_cover_build()
+ * fills a cover of at most PTR_COVER_N intervals ([lo, lo + span],
+ * ascending) holding the 64 KiB blocks of every memory region's reach
+ * within user space [USER_VA_START, USER_VA_END): their hull with the
+ * PTR_COVER_N - 1 widest gaps cut out (a JVM's heap below 4 GiB, the
+ * executable's at 0x55..., libraries and stacks at 0x7f...); n is 0 when
+ * the dump has no user memory, and then every user address counts as
+ * covered. ptr_cover_has(c, v) says whether v lies in the cover,
+ * ptr_cover_in(c, lo, hi) whether [lo, hi] lies in one of its intervals,
+ * ptr_cover_holds(c, map, max_offset) whether every memory region's reach
+ * (as ptr_cover_build() takes it) lies in c: a cover made from an earlier
+ * or coarser map still answers for this one. ptr_cover_any(c, p, n, avx2)
+ * is true when one of the n little-endian 64-bit words at p (any
+ * alignment) lies in the cover, stopping at the first; avx2 may be true
+ * only when dg_cpu_avx2() is.
+ */
+#ifndef DUMPGATE_PTRCOVER_H
+#define DUMPGATE_PTRCOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dumpgate/detector.h>
+
+#include "../container/regions.h"
+#include "../util/words.h"
+
+#define PTR_COVER_N 4u /* intervals a vector test keeps */
+
+struct ptr_cover {
+    uint64_t lo[PTR_COVER_N], span[PTR_COVER_N];
+    unsigned n;
+};
+
+bool ptr_cover_reach(const struct dg_region *reg, uint64_t max_offset, uint64_t *lo,
+                     uint64_t *hi);
+void ptr_cover_build(const struct dg_regions *map, uint64_t max_offset, struct ptr_cover *c);
+bool ptr_cover_holds(const struct ptr_cover *c, const struct dg_regions *map,
+                     uint64_t max_offset);
+bool ptr_cover_any(const struct ptr_cover *c, const uint8_t *p, size_t n, bool avx2);
+
+static inline bool
+ptr_cover_has(const struct ptr_cover *c, uint64_t v)
+{
+    if (c->n == 0)
+        return v - USER_VA_START < USER_VA_END - USER_VA_START;
+    for (unsigned i = 0; i < c->n; i++)
+        if (v - c->lo[i] <= c->span[i])
+            return true;
+    return false;
+}
+
+static inline bool
+ptr_cover_in(const struct ptr_cover *c, uint64_t lo, uint64_t hi)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        if (lo - c->lo[i] <= c->span[i] && hi - c->lo[i] <= c->span[i])
+            return true;
+    return false;
+}
+
+#endif

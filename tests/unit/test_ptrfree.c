@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * test_ptrfree.c - the scan's map of blocks without a pointer (ptrfree.h)
+ * and the cover it tests words against (ptrcover.h):
+ *   - ptr_cover_any() answers as ptr_cover_has() word by word, on the AVX2
+ *     and the portable path, for words on both sides of every interval's
+ *     ends and at every count and alignment;
+ *   - in a dump of a globals region, a heap of pointers, a region of text,
+ *     one of random bytes and a read-only one of random bytes, exactly the
+ *     blocks of text and random bytes are marked, but the one block of text
+ *     that holds a pointer into the heap and blocks that reach into the
+ *     read-only region, into the heap or across a chunk's edge;
+ *   - the pointer search finds the same paths with the map as without it,
+ *     with one reader or two, with summaries made before or not, and one of
+ *     its chains passes through the pointer in the text; marking that block
+ *     by force loses that chain, so the search does consult the map;
+ *   - the map answers only for a search it can: not past PTR_FREE_REACH,
+ *     not for a map with memory its cover does not hold.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../scanner/container/regions.h"
+#include "../../scanner/input/input.h"
+#include "../../scanner/util/simd.h"
+#include "../../scanner/where/ptrfree.h"
+#include "../../scanner/where/ptrpath.h"
+#include "tap.h"
+
+#define GLOBALS_VA 0x400000ull
+#define GLOBALS_LEN (64u << 10)
+#define HEAP_VA 0x7f0000000000ull
+#define HEAP_LEN (4u << 20)
+#define TEXT_VA 0x7f1000000000ull
+#define TEXT_LEN ((2u << 20) + 4096u) /* not a whole number of blocks */
+#define RAND_VA 0x7f2000000000ull
+#define RAND_LEN (2u << 20)
+#define RO_VA 0x7f3000000000ull
+#define RO_LEN (1u << 20)
+#define CHUNK ((3u << 20) + 4096u) /* chunk edges inside the regions and their blocks */
+#define MARGIN 512u
+#define N_CHAINS 4
+
+#include "ptrdump.h"
+
+/* The file offsets of the regions, one after the other. */
+enum { R_GLOBALS, R_HEAP, R_TEXT, R_RAND, R_RO, N_REG };
+static const uint64_t reg_va[N_REG] = {GLOBALS_VA, HEAP_VA, TEXT_VA, RAND_VA, RO_VA};
+static const uint64_t reg_len[N_REG] = {GLOBALS_LEN, HEAP_LEN, TEXT_LEN, RAND_LEN, RO_LEN};
+
+static uint64_t
+reg_off(int r)
+{
+    uint64_t off = 0;
+
+    for (int i = 0; i < r; i++)
+        off += reg_len[i];
+    return off;
+}
+
+/* The text block that holds chain 0's second pointer. */
+#define TEXT_PTR_AT (TEXT_VA + (1u << 20) + 0x1230)
+
+/* Fills the file and returns the keys: chains global -> heap object ->
+ * heap object -> key; chain 0's middle hop is a pointer in the text. */
+static void
+fill(uint8_t *file, uint64_t *keys)
+{
+    uint64_t seed = 0x2545F4914F6CDD1Dull;
+    static const char words[] = "the quick brown fox jumps over the lazy dog; ";
+
+    memset(file, 0, GLOBALS_LEN);
+    for (uint64_t off = reg_off(R_HEAP); off < reg_off(R_TEXT); off += 8) {
+        uint64_t r = next(&seed);
+
+        put(file, off, r % 4 == 0 ? HEAP_VA + (next(&seed) % HEAP_LEN & ~7ull) : r);
+    }
+    for (uint64_t i = 0; i < TEXT_LEN; i++)
+        file[reg_off(R_TEXT) + i] = (uint8_t)words[i % (sizeof words - 1)];
+    for (uint64_t off = reg_off(R_RAND); off < reg_off(R_RO) + RO_LEN; off += 8)
+        put(file, off, next(&seed));
+    for (size_t c = 0; c < N_CHAINS; c++) {
+        uint64_t obj[3];
+
+        for (int k = 0; k < 3; k++)
+            obj[k] = HEAP_VA + 0x1000 + (next(&seed) % (HEAP_LEN - 0x2000) & ~7ull);
+        if (c == 0)
+            obj[1] = TEXT_PTR_AT - 0x28; /* its pointer at +0x28 lies in the text */
+        keys[c] = obj[2];
+        for (int k = 0; k < 2; k++) {
+            uint64_t at = obj[k] + 0x28;
+            int r = at >= TEXT_VA ? R_TEXT : R_HEAP;
+
+            put(file, reg_off(r) + (at - reg_va[r]), obj[k + 1] - 0x10);
+        }
+        put(file, 0x100 * (c + 1), obj[0] - 0x10);
+    }
+}
+
+/* The map; with split, the read-only region's last page is memory far from
+ * the rest (a map the first one's cover does not hold). */
+static bool
+make_map(struct dg_regions *map, uint64_t file_len, bool split)
+{
+    for (int r = 0; r < N_REG; r++) {
+        struct dg_region g = {.off = reg_off(r), .len = reg_len[r], .va = reg_va[r],
+                              .has_va = true,
+                              .perms = r == R_RO ? DG_PERM_R : DG_PERM_R | DG_PERM_W,
+                              .kind = r == R_GLOBALS ? DG_SPAN_MODULE
+                                      : r == R_RO    ? DG_SPAN_FILE
+                                                     : DG_SPAN_HEAP,
+                              .thread = -1};
+
+        if (split && r == R_RO) {
+            struct dg_region far = g;
+
+            g.len -= 4096;
+            far.off += g.len;
+            far.len = 4096;
+            far.va = 0x10000000ull;
+            regions_claim(map, &far, REGIONS_PRIO_MEMORY);
+        }
+        regions_claim(map, &g, REGIONS_PRIO_MEMORY);
+    }
+    regions_info(map)->word_size = 8;
+    regions_info(map)->format = "elf-core";
+    return regions_finish(map, file_len) == DG_OK;
+}
+
+/* Marks pf as the engine does, chunk by chunk. */
+static void
+mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uint64_t file_len,
+     bool avx2)
+{
+    for (uint64_t off = 0; off < file_len; off += CHUNK) {
+        struct dg_chunk ch = {.p = file + off, .off = off};
+
+        ch.len = (size_t)(file_len - off < CHUNK + MARGIN ? file_len - off : CHUNK + MARGIN);
+        ch.owned = ch.len < CHUNK ? ch.len : CHUNK;
+        ptr_free_chunk(pf, map, &ch, avx2);
+    }
+}
+
+static bool
+marked(const struct ptr_free *pf, uint64_t off)
+{
+    return ptr_free_covers(pf, off, 1);
+}
+
+/* ptr_cover_any() against ptr_cover_has(), word by word. */
+static void
+cover_words(struct tap *t, const struct ptr_cover *c)
+{
+    enum { N = 64 };
+    uint8_t buf[8 * N + 8];
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    bool avx2 = dg_cpu_avx2(), same = true;
+    unsigned rounds = 0;
+
+    for (int round = 0; round < 4000; round++) {
+        size_t shift = (size_t)(next(&seed) % 8), n = (size_t)(next(&seed) % (N + 1));
+        bool want = false;
+
+        for (size_t k = 0; k < n; k++) {
+            uint64_t v, r = next(&seed);
+            unsigned i = (unsigned)(r >> 8) % (c->n > 0 ? c->n : 1);
+
+            /* mostly words outside, some at an interval's ends */
+            switch (r % 16) {
+            case 0:
+                v = c->lo[i] - 1 + (r >> 40) % 3;
+                break;
+            case 1:
+                v = c->lo[i] + c->span[i] - 1 + (r >> 40) % 3;
+                break;
+            default:
+                v = r % 4 == 0 ? next(&seed) & 0x7f7f7f7f7f7f7f7full : next(&seed);
+            }
+            memcpy(buf + shift + 8 * k, &v, 8);
+            want |= ptr_cover_has(c, v);
+        }
+        same &= ptr_cover_any(c, buf + shift, n, false) == want;
+        same &= ptr_cover_any(c, buf + shift, n, avx2) == want;
+        rounds++;
+    }
+    tap_check(t, same, "ptr_cover_any() answers as ptr_cover_has(), %u runs of words (%s)",
+              rounds, avx2 ? "AVX2 and portable" : "portable");
+}
+
+int
+main(void)
+{
+    struct tap t = {0};
+    uint64_t file_len = reg_off(N_REG);
+    uint8_t *file = malloc(file_len);
+    struct dg_regions *map = regions_new(), *bigger = regions_new();
+    struct ptr_free pf;
+    struct dg_input in;
+    struct dg_dump d;
+    uint64_t keys[N_CHAINS];
+    struct ptrpath_query ref[N_CHAINS], got[N_CHAINS];
+    dg_err rc_ref, rc;
+    bool avx2 = dg_cpu_avx2();
+
+    if (!tap_check(&t, file != NULL && map != NULL && bigger != NULL, "dump made"))
+        return tap_done(&t);
+    fill(file, keys);
+    if (!tap_check(&t, make_map(map, file_len, false) && make_map(bigger, file_len, true),
+                   "regions finished"))
+        return tap_done(&t);
+    ptr_free_init(&pf, map, file_len);
+    tap_check(&t, pf.on && pf.cover.n > 0, "the map is on, its cover has %u intervals",
+              pf.cover.n);
+    cover_words(&t, &pf.cover);
+
+    for (int pass = 0; pass < 2; pass++) {
+        bool use_avx2 = pass == 1 && avx2, same = true;
+        uint64_t ptr_block = (reg_off(R_TEXT) + (TEXT_PTR_AT - TEXT_VA)) / PTR_FREE_BLOCK;
+        unsigned n_marked = 0, n_want = 0;
+
+        ptr_free_free(&pf);
+        ptr_free_init(&pf, map, file_len);
+        mark(&pf, map, file, file_len, use_avx2);
+        for (uint64_t b = 0; b < file_len / PTR_FREE_BLOCK; b++) {
+            uint64_t lo = b * PTR_FREE_BLOCK, hi = lo + PTR_FREE_BLOCK;
+            /* text and random bytes only, in one chunk, without the pointer */
+            bool want = lo >= reg_off(R_TEXT) && hi <= reg_off(R_RO) &&
+                        lo / CHUNK == (hi - 1) / CHUNK && b != ptr_block;
+
+            n_want += want;
+            n_marked += marked(&pf, lo);
+            same &= marked(&pf, lo) == want;
+        }
+        tap_check(&t, same && n_want > 60 && !marked(&pf, ptr_block * PTR_FREE_BLOCK),
+                  "%s: the blocks of text and random bytes are marked, but the one with a "
+                  "pointer and the one across a chunk's edge; none of the heap, the globals "
+                  "or read-only memory (%u marked, %u wanted)",
+                  use_avx2 ? "AVX2" : "portable", n_marked, n_want);
+    }
+
+    tap_check(&t, ptr_free_usable(&pf, map, 512) && ptr_free_usable(&pf, map, PTR_FREE_REACH),
+              "usable for searches up to PTR_FREE_REACH below a target");
+    tap_check(&t, !ptr_free_usable(&pf, map, PTR_FREE_REACH + 8),
+              "not for a search that reaches further");
+    tap_check(&t, !ptr_free_usable(&pf, bigger, 512),
+              "not for a map with memory the cover does not hold");
+    tap_check(&t, !ptr_free_usable(NULL, map, 512), "nor without a map");
+
+    input_open_memory("mem", file, file_len, &in);
+    d = (struct dg_dump){.in = &in, .map = map};
+    run_budget(&d, keys, N_CHAINS, 1, 0, 60.0, 0, ref, &rc_ref);
+    {
+        bool all = rc_ref == DG_OK;
+
+        for (size_t i = 0; i < N_CHAINS; i++)
+            all &= ref[i].rc == DG_OK && strncmp(ref[i].path, "g+0x", 4) == 0;
+        tap_check(&t, all, "without the map: every chain found (%s)", ref[0].path);
+    }
+    d.ptrfree = &pf;
+    for (unsigned threads = 1; threads <= 2; threads++)
+        for (unsigned pre = 0; pre <= 2; pre += 2) {
+            bool same = true;
+
+            run_budget(&d, keys, N_CHAINS, threads, pre, 60.0, 0, got, &rc);
+            for (size_t i = 0; i < N_CHAINS; i++)
+                same &= got[i].rc == ref[i].rc && strcmp(got[i].path, ref[i].path) == 0;
+            tap_check(&t, rc == DG_OK && same,
+                      "with the map, %u reader(s), summaries before by %u threads: the same "
+                      "paths", threads, pre);
+        }
+    /* the search's window (1 MiB of the text) with chain 0's pointer marked
+     * by force, its pointer's block and the one across the chunk's edge
+     * too: that chain is lost, the others are found */
+    for (uint64_t off = reg_off(R_TEXT) + (1u << 20); off < reg_off(R_TEXT) + (2u << 20);
+         off += PTR_FREE_BLOCK)
+        zero_map_set(&pf.blocks, off / PTR_FREE_BLOCK);
+    run_budget(&d, keys, N_CHAINS, 1, 0, 60.0, 0, got, &rc);
+    tap_check(&t, rc == DG_OK && got[0].rc != DG_OK && got[1].rc == DG_OK,
+              "the window with a pointer marked by force: its chain is not found (%s), the "
+              "next is", got[0].rc != DG_OK ? got[0].why : got[0].path);
+
+    input_close(&in);
+    ptr_free_free(&pf);
+    tap_check(&t, !ptr_free_covers(&pf, 0, 1), "freed: nothing is marked");
+    regions_free(map);
+    regions_free(bigger);
+    free(file);
+    return tap_done(&t);
+}
