@@ -13,8 +13,11 @@ ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size)
     const struct regions_info *info = regions_info_const(map);
 
     *pf = (struct ptr_free){0};
+    /* a bit a block of the first PTR_FREE_MAX_BYTES (a sparse core of
+     * terabytes: its holes are the zero map's); blocks past them are read */
     if ((info->word_size != 0 && info->word_size != 8) || info->big_endian ||
-        zero_map_init(&pf->blocks, PTR_FREE_BLOCK, size) != DG_OK)
+        zero_map_init(&pf->blocks, PTR_FREE_BLOCK,
+                      size > PTR_FREE_MAX_BYTES ? PTR_FREE_MAX_BYTES : size) != DG_OK)
         return;
     ptr_cover_build(map, PTR_FREE_REACH, &pf->cover);
     pf->on = true;

@@ -7,18 +7,19 @@
  * real-bytes benchmark core a quarter of the writable memory.
  *
  * Contract: ptr_free_init() readies pf for a dump of size bytes (0: a
- * stream) whose memory map is map; it makes a cover of that memory
- * (ptrcover.h) reaching PTR_FREE_REACH bytes below each region, and is off
- * (marks nothing) for dumps whose words are not 64-bit little-endian or
- * when out of memory. ptr_free_chunk(pf, map, ch, avx2) looks at the
- * blocks that lie whole in chunk ch's owned bytes and marks those where
- * every 8-byte aligned word (in the process) of a memory region that is
- * writable or of unknown permissions lies outside the cover; a block that
- * holds memory of another kind is never marked. It may run on several
- * threads at once, each with its own chunks; a block stops at its first
- * word in the cover, and most words of text and random bytes are answered
- * by one compare against the cover's hull. avx2 may be true only when
- * dg_cpu_avx2() is. ptr_free_usable(pf, map, max_offset) says
+ * stream, whose first 64 GiB can be marked; of a file, the first
+ * PTR_FREE_MAX_BYTES: a bit a block) whose memory map is map; it makes a
+ * cover of that memory (ptrcover.h) reaching PTR_FREE_REACH bytes below
+ * each region, and is off (marks nothing) for dumps whose words are not
+ * 64-bit little-endian or when out of memory. ptr_free_chunk(pf, map, ch,
+ * avx2) looks at the blocks that lie whole in chunk ch's owned bytes and
+ * marks those where every 8-byte aligned word (in the process) of a memory
+ * region that is writable or of unknown permissions lies outside the
+ * cover; a block that holds memory of another kind is never marked. It may
+ * run on several threads at once, each with its own chunks; a block stops
+ * at its first word in the cover, and most words of text and random bytes
+ * are answered by one compare against the cover's hull. avx2 may be true
+ * only when dg_cpu_avx2() is. ptr_free_usable(pf, map, max_offset) says
  * whether pf answers for a search over map (its memory regions and
  * permissions as they are at the end: a stream's map grows) with that
  * max_offset: pf is on, max_offset <= PTR_FREE_REACH, and every region's
@@ -42,6 +43,7 @@
 
 #define PTR_FREE_BLOCK (64u << 10)
 #define PTR_FREE_REACH (64u << 10) /* bytes below a region a word may point and count */
+#define PTR_FREE_MAX_BYTES (1ull << 40) /* the blocks a map can mark: 2 MiB of bits */
 
 struct ptr_free {
     struct zero_map blocks;  /* unit PTR_FREE_BLOCK: the blocks found without a pointer */

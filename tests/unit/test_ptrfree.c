@@ -16,7 +16,8 @@
  *     its chains passes through the pointer in the text; marking that block
  *     by force loses that chain, so the search does consult the map;
  *   - the map answers only for a search it can: not past PTR_FREE_REACH,
- *     not for a map with memory its cover does not hold.
+ *     not for a map with memory its cover does not hold; and it is bounded
+ *     however large the file says it is.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,14 @@ main(void)
     tap_check(&t, !ptr_free_usable(&pf, bigger, 512),
               "not for a map with memory the cover does not hold");
     tap_check(&t, !ptr_free_usable(NULL, map, 512), "nor without a map");
+    {
+        struct ptr_free huge;
+
+        ptr_free_init(&huge, map, 1ull << 50); /* a sparse core of a petabyte */
+        tap_check(&t, huge.on && huge.blocks.n_units == PTR_FREE_MAX_BYTES / PTR_FREE_BLOCK + 1,
+                  "a petabyte's map is bounded: %zu blocks", huge.blocks.n_units);
+        ptr_free_free(&huge);
+    }
 
     input_open_memory("mem", file, file_len, &in);
     d = (struct dg_dump){.in = &in, .map = map};
