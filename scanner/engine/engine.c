@@ -89,7 +89,6 @@ struct job {
     struct trig_table trig;        /* the detectors' triggers, searched in one pass */
     uint8_t view[REGISTRY_MAX];    /* 1 + detector i's view of the hits, 0: no triggers */
     bool use_trig;                 /* some detector has triggers and the CPU has AVX2 */
-    bool avx2;                     /* the CPU runs AVX2 code (dg_cpu_avx2()) */
     size_t chunk, margin;
     struct dg_diag *diag;
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
@@ -275,7 +274,7 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
     if (!all_zero(ch->p, ch->len)) {
         scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
         if (j->ptrfree != NULL) /* while the chunk is at hand, for attribution */
-            ptr_free_chunk(j->ptrfree, j->dump.map, ch, j->avx2);
+            ptr_free_chunk(j->ptrfree, j->dump.map, ch, dg_cpu_avx2());
     } else if (j->zeros != NULL && ch->off % j->chunk == 0)
         zero_map_set(j->zeros, ch->off / j->chunk);
     report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
@@ -795,7 +794,6 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     if (zeros != NULL && zero_map_init(zeros, j->chunk, in->stream ? 0 : in->size) == DG_OK)
         j->zeros = zeros; /* else none is kept: attribution reads every chunk */
     j->ptrfree = ptrfree;
-    j->avx2 = dg_cpu_avx2();
     pthread_mutex_init(&j->lock, NULL);
     pthread_mutex_init(&j->progress_lock, NULL);
     pthread_cond_init(&j->cv, NULL);

@@ -6,8 +6,6 @@
  */
 #include "ptrcover.h"
 
-#include "../util/simd.h"
-
 bool
 ptr_cover_reach(const struct dg_region *reg, uint64_t max_offset, uint64_t *lo, uint64_t *hi)
 {
@@ -117,46 +115,24 @@ ptr_cover_holds(const struct ptr_cover *c, const struct dg_regions *map, uint64_
 DG_TARGET_AVX2 static size_t
 any_avx2(const struct ptr_cover *c, const uint8_t *p, size_t n)
 {
-    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
-    __m256i lo[PTR_COVER_N], span[PTR_COVER_N], hlo, hspan;
-    uint64_t all_lo = USER_VA_START, all_hi = USER_VA_END - 1;
+    struct ptr_cover_lanes l;
+    struct ptr_lane_range hull;
+    uint64_t lo, hi;
     size_t k = 0;
 
-    /* the intervals, the first repeated where there are fewer (all of user
-     * space when there is none) */
-    for (unsigned i = 0; i < PTR_COVER_N; i++) {
-        unsigned at = i < c->n ? i : 0;
-        uint64_t l = c->n > 0 ? c->lo[at] : USER_VA_START;
-        uint64_t w = c->n > 0 ? c->span[at] : USER_VA_END - 1 - USER_VA_START;
-
-        lo[i] = _mm256_set1_epi64x((long long)l);
-        span[i] = _mm256_set1_epi64x((long long)(w ^ 0x8000000000000000ull));
-    }
-    if (c->n > 0) { /* the intervals ascend */
-        all_lo = c->lo[0];
-        all_hi = c->lo[c->n - 1] + c->span[c->n - 1];
-    }
-    hlo = _mm256_set1_epi64x((long long)all_lo);
-    hspan = _mm256_set1_epi64x((long long)((all_hi - all_lo) ^ 0x8000000000000000ull));
+    ptr_cover_lanes(c, &l);
+    ptr_cover_hull(c, &lo, &hi);
+    hull = ptr_lane_range(lo, hi);
     for (; k + 8 <= n; k += 8) {
-        __m256i v[2], out[2];
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 * k));
+        __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 * k + 32));
 
-        for (unsigned h = 0; h < 2; h++) {
-            v[h] = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 * k + 32 * h));
-            out[h] = _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(v[h], hlo), sign), hspan);
-        }
-        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_and_si256(out[0], out[1]))) == 15)
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_and_si256(
+                ptr_lane_outside(hull, v0), ptr_lane_outside(hull, v1)))) == 15)
             continue; /* all eight outside the hull */
-        for (unsigned h = 0; h < 2; h++) {
-            __m256i o = _mm256_set1_epi64x(-1);
-
-            for (unsigned i = 0; i < PTR_COVER_N; i++)
-                o = _mm256_and_si256(o, _mm256_cmpgt_epi64(
-                                            _mm256_xor_si256(_mm256_sub_epi64(v[h], lo[i]), sign),
-                                            span[i]));
-            if (_mm256_movemask_pd(_mm256_castsi256_pd(o)) != 15)
-                return n + 1;
-        }
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_and_si256(
+                ptr_cover_outside(&l, v0), ptr_cover_outside(&l, v1)))) != 15)
+            return n + 1;
     }
     return k;
 }

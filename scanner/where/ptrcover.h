@@ -22,7 +22,11 @@
  * or coarser map still answers for this one. ptr_cover_any(c, p, n, avx2)
  * is true when one of the n little-endian 64-bit words at p (any
  * alignment) lies in the cover, stopping at the first; avx2 may be true
- * only when dg_cpu_avx2() is.
+ * only when dg_cpu_avx2() is. ptr_cover_hull() gives the one range that
+ * holds the cover. For the vector searches (AVX2 code only):
+ * ptr_lane_range(lo, hi) is [lo, hi] in every lane and ptr_lane_outside()
+ * the lanes of four words outside it; ptr_cover_lanes() the cover's
+ * intervals so and ptr_cover_outside() the lanes outside all of them.
  */
 #ifndef DUMPGATE_PTRCOVER_H
 #define DUMPGATE_PTRCOVER_H
@@ -34,6 +38,7 @@
 #include <dumpgate/detector.h>
 
 #include "../container/regions.h"
+#include "../util/simd.h"
 #include "../util/words.h"
 
 #define PTR_COVER_N 4u /* intervals a vector test keeps */
@@ -69,5 +74,66 @@ ptr_cover_in(const struct ptr_cover *c, uint64_t lo, uint64_t hi)
             return true;
     return false;
 }
+
+/* [*lo, *hi]: the cover's intervals ascend (all of user space when it has
+ * none). */
+static inline void
+ptr_cover_hull(const struct ptr_cover *c, uint64_t *lo, uint64_t *hi)
+{
+    *lo = c->n > 0 ? c->lo[0] : USER_VA_START;
+    *hi = c->n > 0 ? c->lo[c->n - 1] + c->span[c->n - 1] : USER_VA_END - 1;
+}
+
+#if DG_HAVE_AVX2
+/* A range of 64-bit values, compared unsigned through the sign bit. */
+struct ptr_lane_range {
+    __m256i lo, span; /* lo, and (hi - lo) with its sign bit flipped */
+};
+
+struct ptr_cover_lanes {
+    struct ptr_lane_range r[PTR_COVER_N];
+};
+
+DG_TARGET_AVX2 static inline struct ptr_lane_range
+ptr_lane_range(uint64_t lo, uint64_t hi)
+{
+    return (struct ptr_lane_range){
+        _mm256_set1_epi64x((long long)lo),
+        _mm256_set1_epi64x((long long)((hi - lo) ^ 0x8000000000000000ull))};
+}
+
+/* All ones in each lane of v outside r. */
+DG_TARGET_AVX2 static inline __m256i
+ptr_lane_outside(struct ptr_lane_range r, __m256i v)
+{
+    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+
+    return _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_sub_epi64(v, r.lo), sign), r.span);
+}
+
+/* c's intervals, the first repeated where there are fewer (all of user
+ * space when there is none). */
+DG_TARGET_AVX2 static inline void
+ptr_cover_lanes(const struct ptr_cover *c, struct ptr_cover_lanes *l)
+{
+    for (unsigned i = 0; i < PTR_COVER_N; i++) {
+        unsigned at = i < c->n ? i : 0;
+
+        l->r[i] = c->n > 0 ? ptr_lane_range(c->lo[at], c->lo[at] + c->span[at])
+                           : ptr_lane_range(USER_VA_START, USER_VA_END - 1);
+    }
+}
+
+/* All ones in each lane of v outside every interval of l. */
+DG_TARGET_AVX2 static inline __m256i
+ptr_cover_outside(const struct ptr_cover_lanes *l, __m256i v)
+{
+    __m256i out = ptr_lane_outside(l->r[0], v);
+
+    for (unsigned i = 1; i < PTR_COVER_N; i++)
+        out = _mm256_and_si256(out, ptr_lane_outside(l->r[i], v));
+    return out;
+}
+#endif
 
 #endif

@@ -6,7 +6,6 @@
  */
 #include "ptrfree.h"
 
-
 void
 ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size)
 {

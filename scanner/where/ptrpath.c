@@ -338,62 +338,38 @@ DG_TARGET_AVX2 static size_t
 scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
 {
     const struct search *s = rd->s;
-    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
-    const __m256i lo = _mm256_set1_epi64x((long long)rd->gmin);
-    const __m256i span = _mm256_set1_epi64x((long long)((rd->gmax - rd->gmin) ^ 0x8000000000000000ull));
+    const struct ptr_lane_range targets = ptr_lane_range(rd->gmin, rd->gmax);
     const bool need_cov = rd->sum != NULL || rd->tcov; /* tcov: the cover has intervals */
-    __m256i clo[PTR_COVER_N], cspan[PTR_COVER_N], alo, aspan;
-    uint64_t all_lo = USER_VA_START, all_hi = USER_VA_END - 1;
+    struct ptr_cover_lanes cover;
+    struct ptr_lane_range all;
+    uint64_t all_lo, all_hi;
     size_t k = 0;
 
-    /* the cover's intervals, the first repeated where there are fewer
-     * (USER_VA_START to USER_VA_END when there is none) */
-    for (unsigned i = 0; i < PTR_COVER_N; i++) {
-        unsigned c = i < s->cover.n ? i : 0;
-        uint64_t l = s->cover.n > 0 ? s->cover.lo[c] : USER_VA_START;
-        uint64_t w = s->cover.n > 0 ? s->cover.span[c] : USER_VA_END - 1 - USER_VA_START;
-
-        clo[i] = _mm256_set1_epi64x((long long)l);
-        cspan[i] = _mm256_set1_epi64x((long long)(w ^ 0x8000000000000000ull));
-    }
-    /* One range holding the cover (its intervals ascend) and the targets: a
-     * vector with no word in it needs no other test. Small numbers, text,
-     * random bytes and the words that pack two 32-bit values are such: half
-     * of the vectors of the real benchmark core, most of the synthetic one. */
-    if (s->cover.n > 0) {
-        all_lo = s->cover.lo[0];
-        all_hi = s->cover.lo[s->cover.n - 1] + s->cover.span[s->cover.n - 1];
-    }
+    ptr_cover_lanes(&s->cover, &cover);
+    /* One range holding the cover and the targets: a vector with no word
+     * in it needs no other test. Small numbers, text, random bytes and the
+     * words that pack two 32-bit values are such: half of the vectors of
+     * the real benchmark core, most of the synthetic one. */
+    ptr_cover_hull(&s->cover, &all_lo, &all_hi);
     if (rd->n_t > 0) {
         all_lo = rd->gmin < all_lo ? rd->gmin : all_lo;
         all_hi = rd->gmax > all_hi ? rd->gmax : all_hi;
     }
-    alo = _mm256_set1_epi64x((long long)all_lo);
-    aspan = _mm256_set1_epi64x((long long)((all_hi - all_lo) ^ 0x8000000000000000ull));
+    all = ptr_lane_range(all_lo, all_hi);
     for (; k + 32 <= got; k += 32) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k));
         unsigned in = 0, cov = 15u, uin;
 
-        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(
-                _mm256_xor_si256(_mm256_sub_epi64(v, alo), sign), aspan))) == 15)
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(ptr_lane_outside(all, v))) == 15)
             continue;
-
-        if (need_cov) {
-            __m256i out = _mm256_set1_epi64x(-1);
-
-            for (unsigned i = 0; i < PTR_COVER_N; i++)
-                out = _mm256_and_si256(out, _mm256_cmpgt_epi64(
-                                                _mm256_xor_si256(_mm256_sub_epi64(v, clo[i]), sign),
-                                                cspan[i]));
-            cov = ~(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(out)) & 15u;
-        }
+        if (need_cov)
+            cov = ~(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(ptr_cover_outside(&cover, v))) &
+                  15u;
         uin = rd->sum != NULL ? cov : 0;
-        if (rd->n_t > 0) {
-            __m256i d = _mm256_xor_si256(_mm256_sub_epi64(v, lo), sign);
-
-            in = ~(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(d, span))) &
+        if (rd->n_t > 0)
+            in = ~(unsigned)_mm256_movemask_pd(
+                     _mm256_castsi256_pd(ptr_lane_outside(targets, v))) &
                  (rd->tcov ? cov : 15u);
-        }
         /* each word that may matter is taken out of the vector once, for
          * the summary and for the targets both */
         for (unsigned m = in | uin; m != 0; m &= m - 1) {

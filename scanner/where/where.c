@@ -791,7 +791,7 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
     }
     w->n_locs = n;
     c->dump = (struct dg_dump){.in = in, .map = r->map, .zeros = o != NULL ? o->zeros : NULL,
-                                .ptrfree = o != NULL ? o->ptrfree : NULL};
+                               .ptrfree = o != NULL ? o->ptrfree : NULL};
     c->r = r;
     c->o = o;
     if (elf_version(EV_CURRENT) == EV_NONE)
