@@ -37,14 +37,38 @@ zero_map_set(struct zero_map *z, uint64_t k)
         atomic_fetch_or_explicit(&z->bits[k / 64], 1ull << (k % 64), memory_order_relaxed);
 }
 
+/* Chunk k is marked. */
+static bool
+is_set(const struct zero_map *z, uint64_t k)
+{
+    return k < z->n_units &&
+           atomic_load_explicit(&z->bits[k / 64], memory_order_relaxed) >> (k % 64) & 1u;
+}
+
 bool
 zero_map_covers(const struct zero_map *z, uint64_t off, uint64_t len)
 {
     if (z->bits == NULL || len == 0 || off + len < off)
         return false;
     for (uint64_t k = off / z->unit; k <= (off + len - 1) / z->unit; k++)
-        if (k >= z->n_units ||
-            !(atomic_load_explicit(&z->bits[k / 64], memory_order_relaxed) >> (k % 64) & 1u))
+        if (!is_set(z, k))
             return false;
     return true;
+}
+
+uint64_t
+zero_map_run(const struct zero_map *z, uint64_t off, uint64_t end, bool *marked)
+{
+    uint64_t k;
+
+    if (z->bits == NULL || end <= off) {
+        *marked = false;
+        return end;
+    }
+    k = off / z->unit;
+    *marked = is_set(z, k);
+    /* the chunks after k while they are alike, up to the one end lies in */
+    while (k < (end - 1) / z->unit && is_set(z, k + 1) == *marked)
+        k++;
+    return end - k * z->unit > z->unit ? k * z->unit + z->unit : end; /* no overflow */
 }

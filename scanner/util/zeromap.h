@@ -12,8 +12,11 @@
  * the dump ends in it; it may be called from several threads at once, and a
  * chunk the map cannot hold is not marked. zero_map_covers(z, off, len) is
  * true only when every chunk that [off, off + len) meets is marked (len 0:
- * false); a map never initialized (all zero) or freed marks nothing. The
- * map is bounded: a bit per chunk.
+ * false); a map never initialized (all zero) or freed marks nothing.
+ * zero_map_run(z, off, end, &marked) walks [off, end) (off < end) by runs:
+ * it says whether the chunk at off is marked and returns where the run of
+ * chunks alike that starts there ends, at most end. The map is bounded: a
+ * bit per chunk.
  */
 #ifndef DUMPGATE_ZEROMAP_H
 #define DUMPGATE_ZEROMAP_H
@@ -39,5 +42,6 @@ dg_err zero_map_init(struct zero_map *z, uint64_t unit, uint64_t size);
 void zero_map_free(struct zero_map *z);
 void zero_map_set(struct zero_map *z, uint64_t k);
 bool zero_map_covers(const struct zero_map *z, uint64_t off, uint64_t len);
+uint64_t zero_map_run(const struct zero_map *z, uint64_t off, uint64_t end, bool *marked);
 
 #endif

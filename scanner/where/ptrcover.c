@@ -108,8 +108,8 @@ ptr_cover_holds(const struct ptr_cover *c, const struct dg_regions *map, uint64_
 }
 
 #if DG_HAVE_AVX2
-/* ptr_cover_any() eight words at a test; returns the words done, n + 1 when
- * one lies in the cover. One compare against the intervals' hull answers
+/* ptr_cover_any() sixteen words at a test, then eight; returns the words
+ * done, n + 1 when one lies in the cover. One compare against the intervals' hull answers
  * most words (text, random bytes, small numbers lie outside it); the
  * intervals are tested only where a word lies inside. */
 DG_TARGET_AVX2 static size_t
@@ -123,6 +123,20 @@ any_avx2(const struct ptr_cover *c, const uint8_t *p, size_t n)
     ptr_cover_lanes(c, &l);
     ptr_cover_hull(c, &lo, &hi);
     hull = ptr_lane_range(lo, hi);
+    for (; k + 16 <= n; k += 16) {
+        const __m256i *q = (const __m256i *)(const void *)(p + 8 * k);
+        __m256i v0 = _mm256_loadu_si256(q), v1 = _mm256_loadu_si256(q + 1);
+        __m256i v2 = _mm256_loadu_si256(q + 2), v3 = _mm256_loadu_si256(q + 3);
+
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_and_si256(
+                _mm256_and_si256(ptr_lane_outside(hull, v0), ptr_lane_outside(hull, v1)),
+                _mm256_and_si256(ptr_lane_outside(hull, v2), ptr_lane_outside(hull, v3))))) == 15)
+            continue; /* all sixteen outside the hull */
+        if (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_and_si256(
+                _mm256_and_si256(ptr_cover_outside(&l, v0), ptr_cover_outside(&l, v1)),
+                _mm256_and_si256(ptr_cover_outside(&l, v2), ptr_cover_outside(&l, v3))))) != 15)
+            return n + 1;
+    }
     for (; k + 8 <= n; k += 8) {
         __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 * k));
         __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 8 * k + 32));

@@ -10,31 +10,40 @@ void
 ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size)
 {
     const struct regions_info *info = regions_info_const(map);
+    uint64_t unit = PTR_FREE_UNIT_MIN;
 
     *pf = (struct ptr_free){0};
-    /* a bit a block of the first PTR_FREE_MAX_BYTES (a sparse core of
-     * terabytes: its holes are the zero map's); blocks past them are read */
+    /* small blocks, unless the file is so large that a bit each for the
+     * first PTR_FREE_MAX_UNITS of them would leave much of it out (a
+     * stream: its first 64 GiB); a sparse core of terabytes marks its
+     * first blocks only (its holes are the zero map's), the rest is read */
+    while (unit < PTR_FREE_UNIT_MAX && size / unit > PTR_FREE_MAX_UNITS)
+        unit *= 2;
+    if (size == 0 || size / unit > PTR_FREE_MAX_UNITS)
+        size = PTR_FREE_MAX_UNITS * unit - 1;
     if ((info->word_size != 0 && info->word_size != 8) || info->big_endian ||
-        zero_map_init(&pf->blocks, PTR_FREE_BLOCK,
-                      size > PTR_FREE_MAX_BYTES ? PTR_FREE_MAX_BYTES : size) != DG_OK)
+        zero_map_init(&pf->blocks, unit, size) != DG_OK)
         return;
     ptr_cover_build(map, PTR_FREE_REACH, &pf->cover);
     pf->on = true;
 }
 
-/* True when block [lo, lo + PTR_FREE_BLOCK), whole in ch's owned bytes, is
- * all writable memory (or of unknown permissions) without a word in the
- * cover. */
+/* True when block [lo, lo + unit), whole in ch's owned bytes, is all
+ * writable memory (or of unknown permissions) without a word in the cover.
+ * *last is the region the block before ended in (blocks of one region do
+ * not look it up again), or NULL. */
 static bool
 block_free(const struct ptr_free *pf, const struct dg_regions *map, const struct dg_chunk *ch,
-           uint64_t lo, bool avx2)
+           uint64_t lo, bool avx2, const struct dg_region **last)
 {
-    const uint64_t hi = lo + PTR_FREE_BLOCK, chunk_end = ch->off + ch->len;
+    const uint64_t hi = lo + pf->blocks.unit, chunk_end = ch->off + ch->len;
 
     for (uint64_t at = lo; at < hi;) {
-        const struct dg_region *r = regions_at(map, at);
+        const struct dg_region *r = *last;
         uint64_t stop, w0;
 
+        if (r == NULL || at < r->off || at - r->off >= r->len)
+            *last = r = regions_at(map, at);
         if (r == NULL || !r->has_va || r->off + r->len <= at ||
             (r->perms != 0 && !(r->perms & DG_PERM_W)))
             return false; /* not memory a search reads, or not only such memory */
@@ -58,13 +67,14 @@ void
 ptr_free_chunk(struct ptr_free *pf, const struct dg_regions *map, const struct dg_chunk *ch,
                bool avx2)
 {
-    uint64_t b, end;
+    const struct dg_region *last = NULL;
+    uint64_t b, end, unit = pf->blocks.unit;
 
     if (!pf->on)
         return;
-    end = (ch->off + ch->owned) / PTR_FREE_BLOCK;
-    for (b = (ch->off + PTR_FREE_BLOCK - 1) / PTR_FREE_BLOCK; b < end; b++)
-        if (block_free(pf, map, ch, b * PTR_FREE_BLOCK, avx2))
+    end = (ch->off + ch->owned) / unit;
+    for (b = (ch->off + unit - 1) / unit; b < end; b++)
+        if (block_free(pf, map, ch, b * unit, avx2, &last))
             zero_map_set(&pf->blocks, b);
 }
 
@@ -79,6 +89,16 @@ bool
 ptr_free_covers(const struct ptr_free *pf, uint64_t off, uint64_t len)
 {
     return pf->on && zero_map_covers(&pf->blocks, off, len);
+}
+
+uint64_t
+ptr_free_run(const struct ptr_free *pf, uint64_t off, uint64_t end, bool *is_free)
+{
+    if (!pf->on) {
+        *is_free = false;
+        return end;
+    }
+    return zero_map_run(&pf->blocks, off, end, is_free);
 }
 
 void

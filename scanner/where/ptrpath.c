@@ -26,9 +26,10 @@
  * no key, so a caller with idle threads can have them made beforehand
  * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
  * then the first level too reads only the windows that may point near a key.
- * No level reads a window the scan found all zeros (zeromap.h) or without a
- * word that points into the dump (ptrfree.h: text, random bytes), when the
- * scan's map of those answers for this search.
+ * No level reads a window the scan found all zeros (zeromap.h), nor the
+ * blocks of a window where it found no word that points into the dump
+ * (ptrfree.h: text, random bytes; the rest of the window is read in
+ * pieces), when the scan's map of those answers for this search.
  * Memory use is the nodes, those summaries (at most SUMS_BUDGET bytes) and
  * a window per reader.
  */
@@ -47,6 +48,8 @@
 #include "../util/words.h"
 
 #define WINDOW (1u << 20)
+#define PIECE_GAP (4u << 10) /* blocks without a pointer read through rather than skipped:
+                              * fewer than this many bytes between two pieces */
 #define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
 /* A window's summary: 2^sum_bits bits, one per hashed 64 KiB of address.
  * Pointer-rich windows set a few hundred bits, and a level's targets tens,
@@ -410,6 +413,51 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
     }
 }
 
+/* The end of the run of blocks alike (ptrfree.h) that starts at byte at of
+ * the window at file offset base, want bytes long, at most want; whether
+ * they hold no pointer in *is_free. One run, not free, without a map. */
+static uint64_t
+free_run(const struct search *s, uint64_t base, uint64_t at, uint64_t want, bool *is_free)
+{
+    *is_free = false;
+    return s->pfree == NULL ? want : ptr_free_run(s->pfree, base + at, base + want, is_free) - base;
+}
+
+/* Reads bytes [a, b) of the window at pos of region reg (want bytes long)
+ * into the same place of buf, its ends moved out to whole words (the
+ * window starts on one), and searches their words. */
+static void
+read_piece(struct reader *rd, uint8_t *buf, const struct dg_region *reg, uint64_t pos, size_t a,
+           size_t b, size_t want)
+{
+    struct search *s = rd->s;
+    const uint64_t va = reg->va + pos;
+    size_t got = 0;
+    dg_err rc;
+
+    a -= a % s->word;
+    b += (s->word - b % s->word) % s->word;
+    if (b > want)
+        b = want;
+    rc = input_read_at(s->d->in, reg->off + pos + a, buf + a, b - a, &got);
+    if ((rc != DG_OK || got < b - a) && rd->sum != NULL)
+        atomic_store(&s->sums_broken, true); /* the window's summary is not whole */
+    if (rc != DG_OK)
+        return; /* that piece only */
+    if (s->word == 8 && !s->big) {
+        scan_words64(rd, buf + a, got, va + a);
+        return;
+    }
+    for (size_t k = 0; k + s->word <= got; k += s->word) {
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < s->word; i++)
+            v |= (uint64_t)buf[a + k + (s->big ? s->word - 1 - i : i)] << (8 * i);
+        if (v >= rd->gmin && v <= rd->gmax && page_may_hold(s, v))
+            consider(rd, va + a + k, v);
+    }
+}
+
 /* Reads the windows it takes in turn with the other readers (s->next_win:
  * the next window no reader has taken; the numbers a reader takes grow, so
  * it walks the regions once), filling their summaries on the first level
@@ -436,7 +484,7 @@ read_windows(void *arg)
             continue; /* what keeps a heap object alive is written at run time */
         for (uint64_t pos = skip; pos < reg->len && !atomic_load(&s->timed_out);
              pos += WINDOW, w_no++) {
-            size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW, got = 0;
+            size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW;
 
             if (w_no != claim)
                 continue;
@@ -459,27 +507,24 @@ read_windows(void *arg)
                 goto done; /* summaries only: the windows past n_sums have none */
             if (s->d->zeros != NULL && zero_map_covers(s->d->zeros, reg->off + pos, want))
                 continue; /* the scan found only zeros here: no pointer, an empty summary */
-            if (s->pfree != NULL && ptr_free_covers(s->pfree, reg->off + pos, want))
-                continue; /* nor any word that points into the dump */
-            {
-                dg_err rrc = input_read_at(s->d->in, reg->off + pos, buf, want, &got);
+            /* the window but its blocks without a pointer (ptrfree.h), in
+             * pieces: the runs of other blocks, and between them the runs of
+             * free blocks too short to be worth a read of their own */
+            for (uint64_t at = 0, stop; at < want; at = stop) {
+                bool is_free;
 
-                if ((rrc != DG_OK || got < want) && rd->sum != NULL)
-                    atomic_store(&s->sums_broken, true); /* its summary is not whole */
-                if (rrc != DG_OK)
-                    continue; /* that window only */
-            }
-            if (s->word == 8 && !s->big)
-                scan_words64(rd, buf, got, reg->va + pos);
-            else
-                for (size_t k = 0; k + s->word <= got; k += s->word) {
-                    uint64_t v = 0;
+                stop = free_run(s, reg->off + pos, at, want, &is_free);
+                while (!is_free && stop < want) {
+                    bool gap_free;
+                    uint64_t gap_end = free_run(s, reg->off + pos, stop, want, &gap_free);
 
-                    for (unsigned i = 0; i < s->word; i++)
-                        v |= (uint64_t)buf[k + (s->big ? s->word - 1 - i : i)] << (8 * i);
-                    if (v >= rd->gmin && v <= rd->gmax && page_may_hold(s, v))
-                        consider(rd, reg->va + pos + k, v);
+                    if (gap_end == want || gap_end - stop >= PIECE_GAP)
+                        break;
+                    stop = free_run(s, reg->off + pos, gap_end, want, &gap_free);
                 }
+                if (!is_free)
+                    read_piece(rd, buf, reg, pos, (size_t)at, (size_t)stop, want);
+            }
             if (deadline_now() > s->t_end)
                 atomic_store(&s->timed_out, true);
         }

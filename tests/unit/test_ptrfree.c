@@ -8,16 +8,19 @@
  *     ends and at every count and alignment;
  *   - in a dump of a globals region, a heap of pointers, a region of text,
  *     one of random bytes and a read-only one of random bytes, exactly the
- *     blocks of text and random bytes are marked, but the one block of text
- *     that holds a pointer into the heap and blocks that reach into the
- *     read-only region, into the heap or across a chunk's edge;
+ *     4 KiB blocks of text, random bytes and zeros are marked, but the one
+ *     block of text that holds a pointer into the heap and blocks that
+ *     reach into the read-only region, into the heap or across a chunk's
+ *     edge;
+ *   - ptr_free_run() walks the map by maximal runs of blocks alike;
  *   - the pointer search finds the same paths with the map as without it,
  *     with one reader or two, with summaries made before or not, and one of
- *     its chains passes through the pointer in the text; marking that block
- *     by force loses that chain, so the search does consult the map;
+ *     its chains passes through the pointer in the text; marking that one
+ *     block by force loses that chain, so the search reads no marked block
+ *     of a window it reads;
  *   - the map answers only for a search it can: not past PTR_FREE_REACH,
- *     not for a map with memory its cover does not hold; and it is bounded
- *     however large the file says it is.
+ *     not for a map with memory its cover does not hold; its blocks grow
+ *     past 64 GiB, and it is bounded however large the file says it is.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +43,7 @@
 #define RAND_LEN (2u << 20)
 #define RO_VA 0x7f3000000000ull
 #define RO_LEN (1u << 20)
-#define CHUNK ((3u << 20) + 4096u) /* chunk edges inside the regions and their blocks */
+#define CHUNK ((3u << 20) + 5120u) /* chunk edges inside the regions and their blocks */
 #define MARGIN 512u
 #define N_CHAINS 4
 
@@ -150,6 +153,37 @@ marked(const struct ptr_free *pf, uint64_t off)
     return ptr_free_covers(pf, off, 1);
 }
 
+/* ptr_free_run() against ptr_free_covers() block by block: the runs from
+ * any offset to any end hold blocks alike, the next run starts with a
+ * block unlike the run before, and they end where asked. */
+static void
+runs(struct tap *t, const struct ptr_free *pf, uint64_t file_len)
+{
+    uint64_t seed = 0xD1B54A32D192ED03ull, unit = pf->blocks.unit;
+    unsigned n_runs = 0;
+    bool same = true;
+
+    for (int round = 0; round < 200; round++) {
+        uint64_t off = round == 0 ? 0 : next(&seed) % file_len;
+        uint64_t end = round == 0 ? file_len : off + 1 + next(&seed) % (file_len - off);
+        bool before = false;
+
+        for (uint64_t at = off, stop; at < end; at = stop) {
+            bool is_free;
+
+            stop = ptr_free_run(pf, at, end, &is_free);
+            same &= stop > at && stop <= end && (stop == end || stop % unit == 0);
+            same &= at == off || is_free != before; /* maximal runs */
+            for (uint64_t b = at; b < stop && b < at + 64 * unit; b += unit)
+                same &= marked(pf, b) == is_free;
+            same &= marked(pf, stop - 1) == is_free;
+            before = is_free;
+            n_runs++;
+        }
+    }
+    tap_check(t, same, "ptr_free_run() walks the map by runs of blocks alike (%u runs)", n_runs);
+}
+
 /* ptr_cover_any() against ptr_cover_has(), word by word. */
 static void
 cover_words(struct tap *t, const struct ptr_cover *c)
@@ -218,26 +252,30 @@ main(void)
 
     for (int pass = 0; pass < 2; pass++) {
         bool use_avx2 = pass == 1 && avx2, same = true;
-        uint64_t ptr_block = (reg_off(R_TEXT) + (TEXT_PTR_AT - TEXT_VA)) / PTR_FREE_BLOCK;
+        uint64_t ptr_block = (reg_off(R_TEXT) + (TEXT_PTR_AT - TEXT_VA)) / PTR_FREE_UNIT_MIN;
         unsigned n_marked = 0, n_want = 0;
 
         ptr_free_free(&pf);
         ptr_free_init(&pf, map, file_len);
         mark(&pf, map, file, file_len, use_avx2);
-        for (uint64_t b = 0; b < file_len / PTR_FREE_BLOCK; b++) {
-            uint64_t lo = b * PTR_FREE_BLOCK, hi = lo + PTR_FREE_BLOCK;
-            /* text and random bytes only, in one chunk, without the pointer */
-            bool want = lo >= reg_off(R_TEXT) && hi <= reg_off(R_RO) &&
-                        lo / CHUNK == (hi - 1) / CHUNK && b != ptr_block;
+        for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++) {
+            uint64_t lo = b * PTR_FREE_UNIT_MIN, hi = lo + PTR_FREE_UNIT_MIN;
+            /* text and random bytes only, in one chunk, without the
+             * pointer; and the globals but their first block, zeros */
+            bool want = (lo >= reg_off(R_TEXT) && hi <= reg_off(R_RO) &&
+                         lo / CHUNK == (hi - 1) / CHUNK && b != ptr_block) ||
+                        (lo > 0 && hi <= GLOBALS_LEN);
 
             n_want += want;
             n_marked += marked(&pf, lo);
             same &= marked(&pf, lo) == want;
         }
-        tap_check(&t, same && n_want > 60 && !marked(&pf, ptr_block * PTR_FREE_BLOCK),
+        tap_check(&t, same && pf.blocks.unit == PTR_FREE_UNIT_MIN && n_want > 900 &&
+                      !marked(&pf, ptr_block * PTR_FREE_UNIT_MIN),
                   "%s: the blocks of text and random bytes are marked, but the one with a "
-                  "pointer and the one across a chunk's edge; none of the heap, the globals "
-                  "or read-only memory (%u marked, %u wanted)",
+                  "pointer and those across a chunk's edge; the globals' blocks of zeros, not "
+                  "the one with pointers; none of the heap or read-only memory (%u marked, %u "
+                  "wanted)",
                   use_avx2 ? "AVX2" : "portable", n_marked, n_want);
     }
 
@@ -248,13 +286,31 @@ main(void)
     tap_check(&t, !ptr_free_usable(&pf, bigger, 512),
               "not for a map with memory the cover does not hold");
     tap_check(&t, !ptr_free_usable(NULL, map, 512), "nor without a map");
+    runs(&t, &pf, file_len);
     {
-        struct ptr_free huge;
+        /* file sizes, and the block size and count their maps should have */
+        static const struct {
+            uint64_t size, unit, units;
+        } sized[] = {
+            {0, PTR_FREE_UNIT_MIN, PTR_FREE_MAX_UNITS}, /* a stream: its first 64 GiB */
+            {64ull << 30, PTR_FREE_UNIT_MIN, PTR_FREE_MAX_UNITS + 1},
+            {100ull << 30, 2 * PTR_FREE_UNIT_MIN, (100ull << 30) / (8u << 10) + 1},
+            {1ull << 50, PTR_FREE_UNIT_MAX, PTR_FREE_MAX_UNITS}, /* a sparse petabyte */
+        };
+        bool ok = true;
 
-        ptr_free_init(&huge, map, 1ull << 50); /* a sparse core of a petabyte */
-        tap_check(&t, huge.on && huge.blocks.n_units == PTR_FREE_MAX_BYTES / PTR_FREE_BLOCK + 1,
-                  "a petabyte's map is bounded: %zu blocks", huge.blocks.n_units);
-        ptr_free_free(&huge);
+        for (size_t i = 0; i < sizeof sized / sizeof sized[0]; i++) {
+            struct ptr_free sz;
+
+            ptr_free_init(&sz, map, sized[i].size);
+            ok &= sz.on && sz.blocks.unit == sized[i].unit &&
+                  sz.blocks.n_units == sized[i].units;
+            ptr_free_free(&sz);
+        }
+        tap_check(&t, ok,
+                  "blocks of 4 KiB up to 64 GiB (and for a stream), larger past it, and a "
+                  "map of at most %llu bits however large a file says it is",
+                  (unsigned long long)PTR_FREE_MAX_UNITS + 1);
     }
 
     input_open_memory("mem", file, file_len, &in);
@@ -279,15 +335,13 @@ main(void)
                       "with the map, %u reader(s), summaries before by %u threads: the same "
                       "paths", threads, pre);
         }
-    /* the search's window (1 MiB of the text) with chain 0's pointer marked
-     * by force, its pointer's block and the one across the chunk's edge
-     * too: that chain is lost, the others are found */
-    for (uint64_t off = reg_off(R_TEXT) + (1u << 20); off < reg_off(R_TEXT) + (2u << 20);
-         off += PTR_FREE_BLOCK)
-        zero_map_set(&pf.blocks, off / PTR_FREE_BLOCK);
+    /* chain 0's pointer in the text, in a window the search reads but for
+     * its marked blocks: with that pointer's block marked by force too, the
+     * search reads no byte of it, and that chain alone is lost */
+    zero_map_set(&pf.blocks, (reg_off(R_TEXT) + (TEXT_PTR_AT - TEXT_VA)) / pf.blocks.unit);
     run_budget(&d, keys, N_CHAINS, 1, 0, 60.0, 0, got, &rc);
     tap_check(&t, rc == DG_OK && got[0].rc != DG_OK && got[1].rc == DG_OK,
-              "the window with a pointer marked by force: its chain is not found (%s), the "
+              "the block with a pointer marked by force: its chain is not found (%s), the "
               "next is", got[0].rc != DG_OK ? got[0].why : got[0].path);
 
     input_close(&in);
