@@ -11,8 +11,10 @@
  * right after the TBSCertificate's SEQUENCE header, itself after the
  * Certificate's or bare (what OpenSSL keeps of a loaded certificate); the
  * TBSCertificate is walked to its subject and SubjectPublicKeyInfo, whose
- * spki_sha256 keyproof_spki_sha256() gives (most without decoding the key).
- * Reports through dg_report_public() only.
+ * spki_sha256 keyproof_spki_sha256() gives (most without decoding the key);
+ * an RSA-PSS key's certificate is reported under the key's rsaEncryption
+ * name too (keyproof_rsa_alias()), which its private half found as raw
+ * numbers carries. Reports through dg_report_public() only.
  */
 #include <string.h>
 
@@ -26,6 +28,27 @@
 #include "../scanner/util/pattern.h"
 
 #define CERT_MAX_SPAN (16u << 10) /* the largest certificate decoded */
+
+/* The DER of id-RSASSA-PSS (1.2.840.113549.1.1.10), an SPKI's algorithm. */
+static const uint8_t pss_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a};
+
+/* The rsaEncryption name of the RSA-PSS key in the SubjectPublicKeyInfo
+ * spki[0..len), into alias; false for any other key. */
+static bool
+pss_alias(const unsigned char *spki, long len, char alias[65])
+{
+    const unsigned char *p = spki;
+    EVP_PKEY *pkey;
+    bool ok;
+
+    if (memmem(spki, (size_t)len < 32 ? (size_t)len : 32, pss_oid, sizeof pss_oid) == NULL)
+        return false; /* the algorithm comes first: within the first 32 bytes */
+    if ((pkey = d2i_PUBKEY(NULL, &p, len)) == NULL)
+        return false;
+    ok = keyproof_rsa_alias(pkey, alias) == DG_OK;
+    EVP_PKEY_free(pkey);
+    return ok;
+}
 
 static const char *const forms[] = {"x509-der", NULL};
 
@@ -97,6 +120,8 @@ try_tbs(const struct dg_chunk *ch, size_t s, size_t at, struct dg_sink *sink)
             *c = '?';
     dg_strlcpyf(what, sizeof what, "certificate %s", subject);
     dg_report_public(sink, hash, what, ch->off + at);
+    if (pss_alias(spki, spki_len, hash))
+        dg_report_public(sink, hash, what, ch->off + at);
 out:
     ERR_pop_to_mark();
 }

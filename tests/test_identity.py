@@ -7,6 +7,7 @@
 # known test keys as allowed without changing the exit code; OpenSSL's
 # compiled-in test keys are allowed out of the box.
 import base64
+import hashlib
 import os
 import subprocess
 
@@ -152,3 +153,52 @@ def test_certificate_in_the_dump_names_the_key(tmp_path):
     jwks.write_text(json.dumps({"keys": [public_jwk(k, "ours")]}))
     rc, findings, _, err = dgtest.scan(p, "--known-keys", jwks)
     assert {f["offset"]: f for f in findings}[offs[1]]["key"]["label"] == "private half of kid=ours from k.jwks"
+
+
+def _pss_key(tmp_path):
+    """An RSA-PSS key (id-RSASSA-PSS): its PEM, its own spki_sha256 and the
+    spki_sha256 of its numbers as an rsaEncryption key."""
+    k = tmp_path / "pss.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", k], check=True, capture_output=True)
+    numbers = serialization.load_pem_private_key(open(k, "rb").read(), None)
+    plain = numbers.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    own = dgtest.spki_sha256(k)
+    assert own != hashlib.sha256(plain).hexdigest()
+    return k, numbers, own, hashlib.sha256(plain).hexdigest()
+
+
+def test_rsa_pss_key_found_as_numbers_is_named(tmp_path, procs):
+    # A process that loaded an RSA-PSS key keeps only its numbers: the
+    # finding is an RSA key, named by its rsaEncryption fingerprint, and the
+    # user's PSS public key (its own fingerprint) still names it.
+    k, _, own, plain = _pss_key(tmp_path)
+    pub = tmp_path / "pss.pub.pem"
+    subprocess.run(["openssl", "pkey", "-in", k, "-pubout", "-out", pub], check=True, capture_output=True)
+    p = procs.start([dgtest.HOLDKEY, "--wipe", k], ready="ready")
+    core = gcore(p.pid, tmp_path / "core")
+    procs.stop(p)
+    rc, findings, _, err = dgtest.scan(core, "--known-keys", pub)
+    found = [f for f in findings if f["key"]["spki_sha256"] in (own, plain)]
+    assert found and all(f["status"] == "confirmed" for f in found), f"{findings} {err}"
+    assert {f["key"]["spki_sha256"] for f in found} == {plain}, found
+    assert all(f["key"]["label"] == "private half of public key #1 from pss.pub.pem" for f in found), found
+
+
+def test_rsa_pss_certificate_in_the_dump_names_the_key(tmp_path):
+    # The dump's certificate carries the PSS key; the key beside it is in
+    # PKCS#1, which knows no PSS: the certificate still names it.
+    k, numbers, own, plain = _pss_key(tmp_path)
+    cert = keys.self_signed(k, tmp_path / "pss.crt")
+    cert_der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
+                              capture_output=True).stdout
+    pkcs1 = numbers.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption())
+    assert pkcs1.startswith(b"-----BEGIN RSA PRIVATE KEY-----")
+    p, offs = dump_with(tmp_path, cert_der, pkcs1)
+    rc, findings, _, err = dgtest.scan(p)
+    assert [f["offset"] for f in findings] == [offs[1]], findings
+    f = findings[0]
+    assert f["status"] == "confirmed" and f["key"]["spki_sha256"] == plain, f
+    assert f["key"]["label"] == f"private half of the certificate /CN=dumpgate-test at offset {offs[0]:#x} of this dump", f

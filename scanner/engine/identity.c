@@ -370,12 +370,15 @@ identity_load_allow(struct identity_db *db, const char *path, struct dg_diag *d)
 }
 
 /* Records the public key pkey under label (not yet searchable: the caller
- * settles); frees nothing. */
+ * settles), and an RSA-PSS key under its rsaEncryption name too
+ * (keyproof_rsa_alias(): what its private half found as raw numbers is
+ * called); frees nothing. */
 static dg_err
 known(struct identity_db *db, const EVP_PKEY *pkey, const char *label)
 {
     struct dg_key k;
     unsigned char h[32];
+    char alias[65];
     uint32_t off;
     dg_err rc;
 
@@ -383,9 +386,11 @@ known(struct identity_db *db, const EVP_PKEY *pkey, const char *label)
     if (keyproof_identity(pkey, &k) != DG_OK || k.spki_sha256[0] == '\0' ||
         !unhex64(k.spki_sha256, h))
         return DG_E_FORMAT;
-    if ((rc = intern(db, label, LABEL_MAX, &off)) != DG_OK)
+    if ((rc = intern(db, label, LABEL_MAX, &off)) != DG_OK || (rc = add(db, h, false, off, 0)) != DG_OK)
         return rc;
-    return add(db, h, false, off, 0);
+    if (keyproof_rsa_alias(pkey, alias) == DG_OK && unhex64(alias, h))
+        rc = add(db, h, false, off, 0);
+    return rc;
 }
 
 static size_t

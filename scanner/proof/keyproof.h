@@ -107,6 +107,12 @@ const char *keyproof_test_key(size_t i, char *what, size_t what_len);
 /* Fills algorithm, bits, curve and spki_sha256 of a public or private key. */
 dg_err keyproof_identity(const EVP_PKEY *pkey, struct dg_key *key);
 
+/* The other name of an RSA-PSS key (id-RSASSA-PSS): the spki_sha256 its
+ * modulus and exponent have as an rsaEncryption key, into out. A key found
+ * as raw numbers is named so (its limbs do not say PSS), so a list of known
+ * keys names a PSS key by both. DG_E_UNSUPPORTED for any other key. */
+dg_err keyproof_rsa_alias(const EVP_PKEY *pkey, char out[65]);
+
 /* The spki_sha256 of the public key in the DER SubjectPublicKeyInfo
  * der[0..len) (a certificate's): the hash of what keyproof_identity() would
  * encode, into out. When der is already that encoding (DER throughout; RSA,
