@@ -7,7 +7,11 @@
  * points stored in the same dump: encoded ones, or the coordinates the
  * library keeps in its own big numbers. NSS softoken's PKCS#11 attribute
  * records give both: d as big-endian bytes (CKA_VALUE) and the raw point
- * 04 || X || Y it points at (CKA_EC_POINT; collect_nss()).
+ * 04 || X || Y it points at (CKA_EC_POINT; collect_nss()). The JDK keeps
+ * every EC private key as the SEC1 {1, d} it encodes itself, without curve
+ * or point (collect_sec1()): d is a candidate like the others, and one that
+ * no point proves is still reported, as a candidate (a key the JVM made
+ * whose public key was never encoded).
  *
  * scan() does two cheap things per chunk: it harvests uncompressed public
  * points from DER (SubjectPublicKeyInfo in certificates and public keys, the
@@ -111,7 +115,7 @@ struct point {
 };
 
 /* The big-number headers read, one per library (docs/LIBRARY_KEYS.md). */
-enum bn_kind { K_OPENSSL, K_MBEDTLS, K_GO, K_GMP, K_WOLFSSL, K_NSS, N_KINDS };
+enum bn_kind { K_OPENSSL, K_MBEDTLS, K_GO, K_GMP, K_WOLFSSL, K_NSS, K_SEC1, N_KINDS };
 
 static const char *const kind_name[N_KINDS] = {
     [K_OPENSSL] = "OpenSSL BIGNUM",
@@ -120,6 +124,7 @@ static const char *const kind_name[N_KINDS] = {
     [K_GMP] = "GMP mpz",
     [K_WOLFSSL] = "wolfSSL sp_int",
     [K_NSS] = "NSS softoken CKA_VALUE attribute",
+    [K_SEC1] = "SEC1 ECPrivateKey {1, d} without curve or point (the JDK's encoding)",
 };
 
 /* A big number: top 64-bit LE limbs at va (or be_len big-endian bytes),
@@ -313,6 +318,50 @@ harvest_blocks32(const struct dg_chunk *ch, size_t i, size_t end, struct point *
 }
 #endif
 
+static void keep(struct ec_ctx *c, struct cand cd);
+
+/* The SEC1 ECPrivateKey {version 1, privateKey d} with neither curve nor
+ * public key whose SEQUENCE starts at ch->p[k]: "30 25 02 01 01 04 20" and
+ * 32 bytes of d (P-256 or secp256k1), "30 35 .. 04 30" and 48 (P-384),
+ * "30 47 .. 04 42" and 66 (P-521). The JDK's ECPrivateKeyImpl keeps its key
+ * so (PKCS8Key.key), beside d as little-endian bytes, for as long as the key
+ * lives; a key the JVM generated has no other encoding. d becomes a
+ * candidate like a library's big number (the curve is tried by its
+ * length), and one that no public point proves is still reported. */
+static void
+collect_sec1(struct ec_ctx *c, const struct dg_chunk *ch, size_t k)
+{
+    static const uint8_t form[][2] = {{0x25, 32}, {0x35, 48}, {0x47, 66}};
+    const uint8_t *p = ch->p + k;
+
+    if (k >= ch->owned || k + 7 > ch->len || p[0] != 0x30 || p[2] != 0x02 || p[3] != 0x01 ||
+        p[4] != 0x01 || p[5] != 0x04)
+        return;
+    for (size_t i = 0; i < sizeof form / sizeof form[0]; i++) {
+        uint64_t va = chunk_va(ch, k + 7);
+
+        if (p[1] == form[i][0] && p[6] == form[i][1] && va != 0 && !c->local_capped)
+            keep(c, (struct cand){va, ch->off + k, (uint8_t)((form[i][1] + 7) / 8), 1, K_SEC1,
+                                  form[i][1]});
+    }
+}
+
+/* The bare SEC1 encodings (collect_sec1()) in ch->p[i..end), by their
+ * "02 01 01 04" (a pass of its own, where the engine's gives no hits). */
+static void
+sec1_pass(struct ec_ctx *c, const struct dg_chunk *ch, size_t i, size_t end)
+{
+    static const uint8_t mid[] = {0x02, 0x01, 0x01, 0x04};
+    const uint8_t *p = ch->p, *q;
+
+    for (i = i < 2 ? 2 : i; i < end && (q = memmem(p + i, ch->len - i, mid, sizeof mid)) != NULL;
+         i = (size_t)(q - p) + 1) {
+        if ((size_t)(q - p) - 2 >= end)
+            break;
+        collect_sec1(c, ch, (size_t)(q - p) - 2);
+    }
+}
+
 /* Finds the BIT STRING headers of uncompressed points ("03 42 00 04",
  * "03 62 00 04", "03 81 86 00 04") starting in the chunk's owned part,
  * outside files' read-only images, and appends the points to out (at most
@@ -320,9 +369,10 @@ harvest_blocks32(const struct dg_chunk *ch, size_t i, size_t end, struct point *
  * detector's triggers), or else in a pass of its own, at each 03 byte with
  * a 04 three or four bytes on. */
 static size_t
-harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
+harvest(struct ec_ctx *c, const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
 {
     size_t n = 0, i = 0, end = ch->owned < ch->len ? ch->owned : ch->len, stop = 0;
+    const bool sec1 = dg_dump_va_count(ch->dump) > 0; /* d is read back by its address */
     bool image = false;
 
     if (ch->hits != NULL) {
@@ -331,8 +381,14 @@ harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
         for (size_t k; n < cap && (k = dg_hits_next(ch, &it)) < end;) {
             if (k >= stop)
                 stop = chunk_span_end(ch, k, &image);
-            if (!image)
+            if (image)
+                continue;
+            if (ch->p[k] == 0x30) {
+                if (sec1)
+                    collect_sec1(c, ch, k);
+            } else {
                 harvest_at(ch, k, out, &n);
+            }
         }
         return n;
     }
@@ -345,6 +401,8 @@ harvest(const struct dg_chunk *ch, struct point *out, size_t cap, bool avx2)
             stop = end;
         if (image)
             continue;
+        if (sec1)
+            sec1_pass(c, ch, i, stop);
 #if DG_HAVE_AVX2
         if (avx2)
             i = harvest_blocks32(ch, i, stop, out, &n, cap);
@@ -653,10 +711,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct ec_ctx *c = vctx;
     struct ec_shared *sh = c->sh;
     struct point pts[64];
-    bool avx2 = dg_cpu_avx2();
-    size_t n_pts = harvest(ch, pts, sizeof pts / sizeof pts[0], avx2);
-    bool pts_capped = n_pts == sizeof pts / sizeof pts[0];
-    size_t a = chunk_phase(ch);
+    bool avx2 = dg_cpu_avx2(), pts_capped;
+    size_t n_pts, a = chunk_phase(ch);
 
     (void)sink;
     c->n_local = 0;
@@ -664,6 +720,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->n_ecx = 0;
     c->ecx_capped = false;
     c->n_refs = 0;
+    n_pts = harvest(c, ch, pts, sizeof pts / sizeof pts[0], avx2);
+    pts_capped = n_pts == sizeof pts / sizeof pts[0];
     /* A raw buffer has no address map to follow pointers through; the header
      * layout is that of 64-bit little-endian processes. */
     if (dg_dump_va_count(ch->dump) > 0 &&
@@ -919,7 +977,13 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
         if (*n_seen < max_seen)
             memcpy(seen[(*n_seen)++], f.key.spki_sha256, 65);
         f.off = r->off + (cd->va - r->va);
-        if (cd->be_len != 0) {
+        if (cd->kind == K_SEC1 && cd->va - r->va >= 7) {
+            f.off -= 7; /* the SEQUENCE */
+            f.len = 7u + cd->be_len;
+            dg_strlcpyf(f.encoding, sizeof f.encoding, "sec1-bare");
+            dg_strlcpyf(f.preview, sizeof f.preview, "SEC1 {1, d}, %u bytes of d (redacted)",
+                        cd->be_len);
+        } else if (cd->be_len != 0) {
             f.len = cd->be_len;
             dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-be");
             dg_strlcpyf(f.preview, sizeof f.preview, "%u big-endian bytes (redacted)", cd->be_len);
@@ -944,6 +1008,41 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
     }
     EVP_PKEY_free(pk);
     return ok;
+}
+
+/* Reports the bare SEC1 encoding of candidate cd (collect_sec1()), whose d
+ * no public point of the dump proves (d*G was never encoded, or lies only
+ * in a form not read here): an EC private key all the same, a candidate
+ * named by the SHA-256 of d, on the curve its length gives. */
+static void
+report_sec1(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d,
+            struct dg_sink *sink)
+{
+    const struct dg_region *r = dg_dump_region_at_va(dump, cd->va);
+    const char *curve = cd->be_len == 48 ? "P-384" : cd->be_len == 66 ? "P-521" : "";
+    uint8_t b[MAX_COORD];
+    struct dg_finding f;
+
+    if (r == NULL || cd->va - r->va < 7 || BN_bn2binpad(d, b, cd->be_len) != cd->be_len)
+        return;
+    memset(&f, 0, sizeof f);
+    f.status = DG_STATUS_CANDIDATE;
+    f.severity = DG_SEV_HIGH;
+    dg_strlcpyf(f.type, sizeof f.type, "ec-private-key");
+    dg_strlcpyf(f.encoding, sizeof f.encoding, "sec1-bare");
+    f.off = r->off + (cd->va - r->va) - 7; /* the SEQUENCE */
+    f.len = 7u + cd->be_len;
+    dg_strlcpyf(f.key.algorithm, sizeof f.key.algorithm, "EC");
+    f.key.bits = cd->be_len == 66 ? 521u : 8u * cd->be_len;
+    dg_strlcpyf(f.key.curve, sizeof f.key.curve, "%s", curve);
+    keyproof_sha256_hex(b, cd->be_len, f.key.key_sha256);
+    OPENSSL_cleanse(b, sizeof b);
+    dg_strlcpyf(f.preview, sizeof f.preview, "SEC1 {1, d}, %u bytes of d (redacted)", cd->be_len);
+    dg_strlcpyf(f.note, sizeof f.note,
+                "an EC private key (SEC1 {1, d}, as the JDK keeps one), %s; no public point in "
+                "the dump is d*G, so it is not proven",
+                curve[0] ? curve : "P-256 or secp256k1 by its length");
+    dg_report(sink, &f);
 }
 
 /* Reads each ECX_KEY candidate's private key through the address map and
@@ -1216,19 +1315,21 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 
         if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
             continue;
+        bool found = false, in_range = false;
+
         if (cb[i].len == 0 || !cand_number(cd, cb[i].b, d) || !scalar_plausible(d, limbs))
             continue;
-        for (int cv = 0; cv < N_CURVES; cv++) {
+        for (int cv = 0; cv < N_CURVES && !found; cv++) {
             struct curve_run *cr = &run[cv];
             const struct cand *inverse; /* d^-1 mod n among the dump's numbers: a nonce */
             struct point q;
             char where[200];
-            bool found = false;
 
             if ((cr->n_idx == 0 && !cd->prio && cd->kind == K_OPENSSL) ||
                 cd->top < curves[cv].min_top ||
                 cd->top > curves[cv].max_top || BN_cmp(d, cr->order) >= 0)
                 continue;
+            in_range = true;
             if (n_muls >= MAX_MULS) {
                 dg_sink_warn(sink, cd->off,
                              "ec-raw: %u scalar multiplications done; remaining candidates "
@@ -1256,9 +1357,9 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                 find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where))
                 found = report(sh, dump, cd, d, cv, &q, where, inverse, sink, seen, &n_seen,
                                max_seen);
-            if (found)
-                break;
         }
+        if (!found && in_range && cd->kind == K_SEC1)
+            report_sec1(dump, cd, d, sink);
     }
 out_mark:
     ERR_pop_to_mark();
@@ -1359,11 +1460,14 @@ ec_destroy(void *shared)
     free(sh);
 }
 
-static const char *const ec_forms[] = {"bn-le64", "ecx-raw", NULL};
+static const char *const ec_forms[] = {"bn-le64", "bn-be", "sec1-bare", "ecx-raw", NULL};
 
-/* the first three bytes of point_header()'s BIT STRINGs */
+/* the first three bytes of point_header()'s BIT STRINGs and of
+ * collect_sec1()'s encodings */
 static const struct dg_trigger triggers[] = {
-    {3, {0x03, 0x42, 0x00}, 0}, {3, {0x03, 0x62, 0x00}, 0}, {3, {0x03, 0x81, 0x86}, 0}, {0, {0}, 0},
+    {3, {0x03, 0x42, 0x00}, 0}, {3, {0x03, 0x62, 0x00}, 0}, {3, {0x03, 0x81, 0x86}, 0},
+    {3, {0x30, 0x25, 0x02}, 0}, {3, {0x30, 0x35, 0x02}, 0}, {3, {0x30, 0x47, 0x02}, 0},
+    {0, {0}, 0},
 };
 
 const struct dg_detector dg_detector_ec_raw = {

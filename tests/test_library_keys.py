@@ -169,9 +169,19 @@ def java_classes(tmp_path_factory):
     if shutil.which("javac") is None or shutil.which("java") is None:
         pytest.skip("no JDK (default-jdk-headless)")
     d = tmp_path_factory.mktemp("java")
-    subprocess.run(["javac", "-d", str(d), str(HERE / "java" / "HoldKey.java")], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(["javac", "-d", str(d), str(HERE / "java" / "HoldKey.java"),
+                    str(HERE / "java" / "HoldGenerated.java")], check=True, capture_output=True,
+                   timeout=300)
     return d
+
+
+# A small JVM: its core is about 0.3 GiB.
+JVM = ["java", "-Xmx48m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-XX:ReservedCodeCacheSize=16m",
+       "-XX:CompressedClassSpaceSize=16m", "-XX:MaxMetaspaceSize=64m", "-XX:TieredStopAtLevel=1",
+       "-XX:CICompilerCount=1"]
+# One malloc arena: gcore writes out the 64 MiB reserve of every per-thread
+# arena (2.4 GiB cores instead of 0.3 GiB).
+JVM_ENV = dict(os.environ, MALLOC_ARENA_MAX="1")
 
 
 def _holder(holder, alg, tmp_path, keyfile, request):
@@ -203,13 +213,8 @@ def _holder(holder, alg, tmp_path, keyfile, request):
         classes = request.getfixturevalue("java_classes")
         kind = ("RSA" if alg.startswith("rsa") else "EC" if alg.startswith("p") else
                 {"ed25519": "Ed25519", "ed448": "Ed448"}[alg])
-        argv = ["java", "-Xmx48m", "-XX:+UseSerialGC", "-XX:-UsePerfData",
-                "-XX:ReservedCodeCacheSize=16m", "-XX:CompressedClassSpaceSize=16m",
-                "-XX:MaxMetaspaceSize=64m", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
-                "-cp", classes, "HoldKey", kind, _pkcs8_der_file(tmp_path, keyfile)]
-        # One malloc arena: gcore writes out the 64 MiB reserve of every
-        # per-thread arena (2.4 GiB cores instead of 0.3 GiB).
-        return argv, 90, dict(os.environ, MALLOC_ARENA_MAX="1")
+        argv = [*JVM, "-cp", classes, "HoldKey", kind, _pkcs8_der_file(tmp_path, keyfile)]
+        return argv, 90, JVM_ENV
     raise ValueError(holder)
 
 
@@ -279,6 +284,31 @@ def test_library_key(tmp_path, procs, request, holder, alg):
     assert hits, (f"{holder} {alg}: key {spki} not confirmed; findings: "
                   f"{[(f['detector'], f['type'], f['status'], f['key'].get('spki_sha256')) for f in findings]} {err}")
     assert all(h["severity"] == "high" for h in hits)
+    assert rc == 1
+
+
+@pytest.mark.parametrize("curve,encode", [("secp256r1", "encode"), ("secp384r1", "encode"),
+                                          ("secp521r1", "encode"), ("secp256r1", "noencode")])
+def test_java_generated_ec_key(tmp_path, procs, request, curve, encode):
+    """A key the JVM generated has no PKCS#8: the JDK keeps d as bytes and as
+    the SEC1 {1, d} it encodes itself (ec-raw's `sec1-bare`). With the
+    public key encoded somewhere in the heap the key is confirmed; without
+    any encoded public point it is still reported, a candidate named by the
+    SHA-256 of d, and the dump blocks. Before, neither was found."""
+    classes = request.getfixturevalue("java_classes")
+    out = tmp_path / "hold.out"
+    argv = [*JVM, "-cp", classes, "HoldGenerated", curve, encode, out]
+    rc, findings, err, _ = _scan_core_of(procs, argv, 90, tmp_path, env=JVM_ENV)
+    said = dict(line.split() for line in out.read_text().splitlines())
+    if encode == "encode":
+        hits = confirmed_with(findings, said["spki"])
+        assert hits and all(h["detector"] == "ec-raw" and h["encoding"] == "sec1-bare"
+                            for h in hits), (findings, err)
+    else:
+        hits = [f for f in findings if f["key"].get("key_sha256") == said["d"]]
+        assert [(h["type"], h["status"], h["encoding"]) for h in hits] == \
+            [("ec-private-key", "candidate", "sec1-bare")], (findings, err)
+    assert all((h["severity"], h["role"]) == ("high", "long-term") for h in hits), hits
     assert rc == 1
 
 

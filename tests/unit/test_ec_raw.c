@@ -22,6 +22,8 @@
  * those flags, or a flagged scalar beside another key's x, stays silent.
  * Keys of secp256k1 and P-384 behind a dozen other flagged scalars each are
  * still proven: their d*G comes from ec-raw's comb, not OpenSSL's ladder.
+ * The JDK's bare SEC1 {1, d}: confirmed against a point in the dump, or a
+ * candidate named by SHA-256(d) without one; decoys stay silent.
  * Only fingerprints are compared and printed.
  */
 #include <pthread.h>
@@ -481,6 +483,66 @@ main(void)
                    lad[c].curve, j, N_DECOY);
                 free_key(&lk[c][j]);
             }
+        free(img);
+    }
+
+    /* The JDK's bare SEC1 {1, d} (no curve, no point): P-256 with its SPKI
+     * elsewhere is confirmed at the encoding, P-384 and P-521 without any
+     * point are candidates named by SHA-256(d); a P-256 encoding whose d is
+     * not below the order, and one with the wrong length byte, stay
+     * silent. The test's run() gives no trigger hits: this is the
+     * detector's own pass. */
+    {
+        static const uint8_t head[3][7] = {{0x30, 0x25, 0x02, 0x01, 0x01, 0x04, 0x20},
+                                           {0x30, 0x35, 0x02, 0x01, 0x01, 0x04, 0x30},
+                                           {0x30, 0x47, 0x02, 0x01, 0x01, 0x04, 0x42}};
+        static const size_t at[3] = {0x10003, 0x50105, 0x90207}; /* any alignment */
+        const size_t idx[3] = {0, 2, 3};                          /* P-256, P-384, P-521 */
+        uint8_t dbe[66];
+        char want[3][65];
+        const struct dg_finding *f[3] = {NULL, NULL, NULL};
+        size_t n_cand = 0;
+
+        img = random_image(len);
+        for (size_t j = 0; j < 3; j++) {
+            size_t n = head[j][6];
+
+            memcpy(img + at[j], head[j], 7);
+            BN_bn2binpad(keys[idx[j]].d, dbe, (int)n);
+            memcpy(img + at[j] + 7, dbe, n);
+            keyproof_sha256_hex(dbe, n, want[j]);
+        }
+        memcpy(img + 0x200005, keys[0].spki_der, (size_t)keys[0].spki_len);
+        memcpy(img + 0x300000, head[0], 7); /* d = 2^256 - 1: no scalar of P-256 */
+        memset(img + 0x300007, 0xff, 32);
+        memcpy(img + 0x310000, head[1], 7); /* P-384's length byte, 32 bytes of d */
+        img[0x310006] = 0x20;
+        rc = run(img, len, 1u << 20, true, &sink);
+        for (size_t i = 0; i < sink.n; i++) {
+            if (strcmp(sink.f[i].encoding, "sec1-bare") != 0)
+                continue;
+            for (size_t j = 0; j < 3; j++)
+                if (sink.f[i].off == at[j])
+                    f[j] = &sink.f[i];
+            n_cand += sink.f[i].status == DG_STATUS_CANDIDATE;
+        }
+        ok(rc == DG_OK && sink.n == 3, "three bare SEC1 keys and two decoys: %zu findings",
+           sink.n);
+        ok(f[0] != NULL && f[0]->status == DG_STATUS_CONFIRMED &&
+               strcmp(f[0]->key.spki_sha256, keys[0].spki) == 0 && f[0]->len == 7 + 32,
+           "P-256 bare SEC1 with its SPKI in the dump: confirmed at the encoding");
+        for (size_t j = 1; j < 3; j++)
+            ok(f[j] != NULL && f[j]->status == DG_STATUS_CANDIDATE &&
+                   f[j]->severity == DG_SEV_HIGH && strcmp(f[j]->type, "ec-private-key") == 0 &&
+                   strcmp(f[j]->key.key_sha256, want[j]) == 0 && f[j]->key.spki_sha256[0] == 0 &&
+                   strcmp(f[j]->key.curve, spec[idx[j]].jwk) == 0 &&
+                   strstr(f[j]->preview, "redacted") != NULL,
+               "%s bare SEC1 with no point in the dump: a candidate named by SHA-256(d)",
+               spec[idx[j]].curve);
+        ok(n_cand == 2, "no candidate for the decoys");
+        rc = run(img, len, 1u << 20, false, &sink);
+        ok(rc == DG_OK && sink.n == 0, "the same without an address map: no finding");
+        OPENSSL_cleanse(dbe, sizeof dbe);
         free(img);
     }
 
