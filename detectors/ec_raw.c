@@ -10,8 +10,11 @@
  * 04 || X || Y it points at (CKA_EC_POINT; collect_nss()). The JDK keeps
  * every EC private key as the SEC1 {1, d} it encodes itself, without curve
  * or point (collect_sec1()): d is a candidate like the others, and one that
- * no point proves is still reported, as a candidate (a key the JVM made
- * whose public key was never encoded).
+ * no point proves is still reported, as a weak candidate (a key the JVM
+ * made whose public key was never encoded: a TLS handshake's, mostly). The
+ * JDK keeps EdDSA and XDH keys as the OCTET STRING of RFC 8410; those are
+ * searched for only when the dump holds a public key of their kind, and
+ * proven against it (jedx_search(), edx_finish()).
  *
  * scan() does two cheap things per chunk: it harvests uncompressed public
  * points from DER (SubjectPublicKeyInfo in certificates and public keys, the
@@ -156,8 +159,31 @@ struct ecx_cand {
     uint8_t pub[57];
 };
 
+/* The JDK's encoding of an EdDSA or XDH private key (jedx_search()):
+ * where its seed is, and its length. */
+struct jedx {
+    uint64_t va;           /* the seed */
+    uint64_t off;          /* file offset of the 04 */
+    uint8_t len;
+};
+#define MAX_JEDX 256u      /* per dump */
+
+/* The public key of an Ed25519, X25519, Ed448 or X448 SubjectPublicKeyInfo
+ * in the dump (ecx_types order). */
+struct edx_pub {
+    uint8_t type, len;
+    uint8_t pub[57];
+    uint64_t off;          /* file offset of the SPKI */
+};
+#define MAX_EDX_PUBS 1024u /* per dump */
+#define MAX_CHUNK_EDX_PUBS 16u
+
 struct ec_shared {
     pthread_mutex_t lock;
+    struct jedx *jedx;
+    size_t n_jedx;
+    struct edx_pub *edx_pubs;
+    size_t n_edx_pubs;
     struct point *pts;
     size_t n_pts;
     struct cand *cands;
@@ -180,6 +206,8 @@ struct ec_ctx {
     bool ecx_capped;
     struct point_ref refs[MAX_CHUNK_REFS];
     size_t n_refs;
+    struct edx_pub edx_pubs[MAX_CHUNK_EDX_PUBS];
+    size_t n_edx_pubs;
 };
 
 static const struct ecx_type {
@@ -346,20 +374,51 @@ collect_sec1(struct ec_ctx *c, const struct dg_chunk *ch, size_t k)
     }
 }
 
-/* The bare SEC1 encodings (collect_sec1()) in ch->p[i..end), by their
- * "02 01 01 04" (a pass of its own, where the engine's gives no hits). */
+/* The Ed25519, X25519 or Ed448 SubjectPublicKeyInfo starting at ch->p[k]:
+ * 30 L 30 05 06 03 2b 65 {70,6e,71} 03 (len + 1) 00 key (the engine's
+ * pass finds its BIT STRING header, nine bytes on). */
 static void
-sec1_pass(struct ec_ctx *c, const struct dg_chunk *ch, size_t i, size_t end)
+collect_edx_pub(struct ec_ctx *c, const struct dg_chunk *ch, size_t k)
 {
-    static const uint8_t mid[] = {0x02, 0x01, 0x01, 0x04};
+    static const uint8_t alg[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65};
+    static const uint8_t oid_last[4] = {0x6e, 0x6f, 0x70, 0x71}; /* ecx_types order */
+    const uint8_t *p = ch->p + k;
+
+    if (k >= ch->owned || k + 12 > ch->len || p[0] != 0x30 || memcmp(p + 2, alg, sizeof alg) != 0 ||
+        p[9] != 0x03 || p[11] != 0x00 || c->n_edx_pubs >= MAX_CHUNK_EDX_PUBS)
+        return;
+    for (uint8_t t = 0; t < 4; t++) {
+        unsigned len = ecx_types[t].keylen;
+
+        if (t == 1)
+            continue; /* X448: its 03 39 00 is no trigger (a key agreement key, and rare) */
+        if (p[8] == oid_last[t] && p[1] == 10 + len && p[10] == len + 1 &&
+            k + 12 + len <= ch->len) {
+            struct edx_pub *e = &c->edx_pubs[c->n_edx_pubs++];
+
+            e->type = t;
+            e->len = (uint8_t)len;
+            memcpy(e->pub, p + 12, len);
+            e->off = ch->off + k;
+            return;
+        }
+    }
+}
+
+/* Calls at(c, ch, pos - back) at each needle in ch->p[i..end) (the
+ * detector's own pass, where the engine's gives no hits). */
+static void
+needle_pass(struct ec_ctx *c, const struct dg_chunk *ch, size_t i, size_t end,
+            const uint8_t *needle, size_t n, size_t back,
+            void (*at)(struct ec_ctx *, const struct dg_chunk *, size_t))
+{
     const uint8_t *p = ch->p, *q;
 
-    for (i = i < 2 ? 2 : i; i < end && (q = memmem(p + i, ch->len - i, mid, sizeof mid)) != NULL;
-         i = (size_t)(q - p) + 1) {
-        if ((size_t)(q - p) - 2 >= end)
-            break;
-        collect_sec1(c, ch, (size_t)(q - p) - 2);
-    }
+    for (i = i < back ? back : i;
+         i < end && (q = memmem(p + i, ch->len - i, needle, n)) != NULL &&
+         (size_t)(q - p) - back < end;
+         i = (size_t)(q - p) + 1)
+        at(c, ch, (size_t)(q - p) - back);
 }
 
 /* Finds the BIT STRING headers of uncompressed points ("03 42 00 04",
@@ -383,12 +442,13 @@ harvest(struct ec_ctx *c, const struct dg_chunk *ch, struct point *out, size_t c
                 stop = chunk_span_end(ch, k, &image);
             if (image)
                 continue;
-            if (ch->p[k] == 0x30) {
-                if (sec1)
-                    collect_sec1(c, ch, k);
-            } else {
+            if (ch->p[k] == 0x03 && k + 2 < ch->len && ch->p[k + 2] == 0x00 &&
+                (ch->p[k + 1] == 0x21 || ch->p[k + 1] == 0x3a))
+                collect_edx_pub(c, ch, k >= 9 ? k - 9 : ch->len); /* 03 21|3a 00 */
+            else if (ch->p[k] == 0x03)
                 harvest_at(ch, k, out, &n);
-            }
+            else if (ch->p[k] == 0x30 && sec1)
+                collect_sec1(c, ch, k);
         }
         return n;
     }
@@ -401,8 +461,11 @@ harvest(struct ec_ctx *c, const struct dg_chunk *ch, struct point *out, size_t c
             stop = end;
         if (image)
             continue;
+        needle_pass(c, ch, i, stop, (const uint8_t *)"\x30\x05\x06\x03\x2b\x65", 6, 2,
+                    collect_edx_pub);
         if (sec1)
-            sec1_pass(c, ch, i, stop);
+            needle_pass(c, ch, i, stop, (const uint8_t *)"\x02\x01\x01\x04", 4, 2,
+                        collect_sec1);
 #if DG_HAVE_AVX2
         if (avx2)
             i = harvest_blocks32(ch, i, stop, out, &n, cap);
@@ -720,6 +783,7 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     c->n_ecx = 0;
     c->ecx_capped = false;
     c->n_refs = 0;
+    c->n_edx_pubs = 0;
     n_pts = harvest(c, ch, pts, sizeof pts / sizeof pts[0], avx2);
     pts_capped = n_pts == sizeof pts / sizeof pts[0];
     /* A raw buffer has no address map to follow pointers through; the header
@@ -745,7 +809,7 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         }
     }
     if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped &&
-        c->n_refs == 0)
+        c->n_refs == 0 && c->n_edx_pubs == 0)
         return DG_OK;
     pthread_mutex_lock(&sh->lock);
     for (size_t i = 0; i < n_pts; i++) {
@@ -778,6 +842,8 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     }
     for (size_t i = 0; i < c->n_refs && sh->n_refs < MAX_REFS; i++)
         sh->refs[sh->n_refs++] = c->refs[i];
+    for (size_t i = 0; i < c->n_edx_pubs && sh->n_edx_pubs < MAX_EDX_PUBS; i++)
+        sh->edx_pubs[sh->n_edx_pubs++] = c->edx_pubs[i];
     sh->pts_capped |= pts_capped;
     sh->cands_capped |= c->local_capped;
     sh->ecx_capped |= c->ecx_capped;
@@ -1012,8 +1078,11 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
 
 /* Reports the bare SEC1 encoding of candidate cd (collect_sec1()), whose d
  * no public point of the dump proves (d*G was never encoded, or lies only
- * in a form not read here): an EC private key all the same, a candidate
- * named by the SHA-256 of d, on the curve its length gives. */
+ * in a form not read here): a candidate named by the SHA-256 of d, on the
+ * curve its length gives, and a weak signal (low). A JVM makes such a key
+ * for every ECDHE handshake of its TLS clients and servers (their key
+ * shares hold only the raw point), and a key the JVM made for itself
+ * whose public half was never encoded was never given to anyone either. */
 static void
 report_sec1(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d,
             struct dg_sink *sink)
@@ -1027,7 +1096,7 @@ report_sec1(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d,
         return;
     memset(&f, 0, sizeof f);
     f.status = DG_STATUS_CANDIDATE;
-    f.severity = DG_SEV_HIGH;
+    f.severity = DG_SEV_LOW; /* a weak signal: see below */
     dg_strlcpyf(f.type, sizeof f.type, "ec-private-key");
     dg_strlcpyf(f.encoding, sizeof f.encoding, "sec1-bare");
     f.off = r->off + (cd->va - r->va) - 7; /* the SEQUENCE */
@@ -1039,9 +1108,9 @@ report_sec1(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d,
     OPENSSL_cleanse(b, sizeof b);
     dg_strlcpyf(f.preview, sizeof f.preview, "SEC1 {1, d}, %u bytes of d (redacted)", cd->be_len);
     dg_strlcpyf(f.note, sizeof f.note,
-                "an EC private key (SEC1 {1, d}, as the JDK keeps one), %s; no public point in "
-                "the dump is d*G, so it is not proven",
-                curve[0] ? curve : "P-256 or secp256k1 by its length");
+                "SEC1 {1, d} (%s) whose d*G is nowhere in the dump: a key the JVM made, such as "
+                "each TLS handshake's; not proven",
+                curve[0] ? curve : "P-256 or secp256k1");
     dg_report(sink, &f);
 }
 
@@ -1085,6 +1154,123 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
         EVP_PKEY_free(pk);
     }
     OPENSSL_cleanse(priv, sizeof priv);
+}
+
+/* The JDK keeps an EdDSA or XDH private key as the RFC 8410
+ * CurvePrivateKey it encodes itself (PKCS8Key.key), an OCTET STRING "04 len
+ * seed" (32: Ed25519 or X25519, 57: Ed448, 56: X448) in a byte[], whose
+ * length word (2 + len) is the high half of the 64-bit word before it (the
+ * array's first element is 8-byte aligned). A byte[34] of 04 20 and 32
+ * random bytes is also what a SHA-256 key identifier is, so such a seed is
+ * only proven against a public key the dump holds: this search runs only
+ * when the dump holds an EdDSA or XDH SubjectPublicKeyInfo, and reads the
+ * memory a process writes (not a file's image) once, a window at a time;
+ * the seeds go to sh->jedx (where they are, never their bytes). */
+static void
+jedx_search(struct ec_shared *sh, const struct dg_dump *dump)
+{
+    uint8_t *w = malloc(DG_DUMP_READ_MAX + 16);
+
+    for (size_t r = 0; w != NULL && r < dg_dump_va_count(dump) && sh->n_jedx < MAX_JEDX; r++) {
+        const struct dg_region *reg = dg_dump_va_region(dump, r);
+
+        if (reg == NULL || dg_region_is_image(reg))
+            continue;
+        /* window at: the 04s at w + 8 .. w + 8 + STEP, the seed after the
+         * last of them still inside the window */
+        enum { STEP = DG_DUMP_READ_MAX - 72 };
+        for (uint64_t at = (8 - reg->va % 8) % 8; at + 16 <= reg->len && sh->n_jedx < MAX_JEDX;
+             at += STEP) {
+            size_t n = reg->len - at < DG_DUMP_READ_MAX ? (size_t)(reg->len - at) : DG_DUMP_READ_MAX;
+
+            if (dg_dump_read_va(dump, reg->va + at, w, n) != DG_OK)
+                continue;
+            for (size_t k = 8; k < 8 + STEP && k + 2 <= n && sh->n_jedx < MAX_JEDX; k += 8) {
+                uint32_t len_word = load_le32(w + k - 4);
+                unsigned len = w[k + 1];
+                uint8_t seen[256] = {0};
+                unsigned distinct = 0;
+
+                if (w[k] != 0x04 || len_word != 2 + len || (len != 32 && len != 56 && len != 57) ||
+                    k + 2 + len > n)
+                    continue;
+                for (unsigned i = 0; i < len; i++)
+                    distinct += seen[w[k + 2 + i]]++ == 0;
+                if (distinct >= (len == 32 ? 20u : 36u))
+                    sh->jedx[sh->n_jedx++] = (struct jedx){reg->va + at + k + 2,
+                                                           reg->off + at + k, (uint8_t)len};
+            }
+        }
+    }
+    if (w != NULL) {
+        OPENSSL_cleanse(w, DG_DUMP_READ_MAX + 16);
+        free(w);
+    }
+}
+
+/* Proves each of the JDK's EdDSA and XDH private keys (jedx_search())
+ * whose public key, derived from the seed on every type of its length, is
+ * one of the dump's SubjectPublicKeyInfos (collect_edx_pub()); a seed no
+ * public key names is not reported. */
+static void
+edx_finish(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
+{
+    uint8_t seed[57], pub[57];
+
+    if (sh->n_edx_pubs > 0)
+        jedx_search(sh, dump);
+
+    for (size_t i = 0; i < sh->n_jedx && sh->n_edx_pubs > 0; i++) {
+        const struct jedx *j = &sh->jedx[i];
+        const struct dg_region *r = dg_dump_region_at_va(dump, j->va);
+
+        if (r == NULL || dg_dump_read_va(dump, j->va, seed, j->len) != DG_OK)
+            continue;
+        for (uint8_t t = 0; t < 4; t++) {
+            const struct edx_pub *hit = NULL;
+            EVP_PKEY *pk;
+            size_t pub_len = sizeof pub;
+
+            if (ecx_types[t].keylen != j->len)
+                continue;
+            ERR_set_mark();
+            pk = EVP_PKEY_new_raw_private_key_ex(NULL, ecx_types[t].name, NULL, seed, j->len);
+            if (pk != NULL && EVP_PKEY_get_raw_public_key(pk, pub, &pub_len) == 1 &&
+                pub_len == j->len)
+                for (size_t k = 0; k < sh->n_edx_pubs && hit == NULL; k++)
+                    if (sh->edx_pubs[k].type == t && memcmp(sh->edx_pubs[k].pub, pub, pub_len) == 0)
+                        hit = &sh->edx_pubs[k];
+            EVP_PKEY_free(pk);
+            ERR_pop_to_mark();
+            if (hit != NULL) {
+                struct dg_finding f;
+                dg_err rc = DG_E_CRYPTO;
+
+                memset(&f, 0, sizeof f);
+                pk = NULL;
+                if (keyproof_ecx_from_raw(ecx_types[t].name, seed, j->len, hit->pub, hit->len,
+                                          &pk) == DG_OK)
+                    rc = keyproof_prove_finding(sh->proof, pk, KEYPROOF_PUB_STORED, &f);
+                EVP_PKEY_free(pk);
+                if (rc == DG_OK || keyproof_named(rc, &f.key)) {
+                    f.off = j->off;
+                    f.len = 2u + j->len;
+                    dg_strlcpyf(f.encoding, sizeof f.encoding, "rfc8410-octet");
+                    dg_strlcpyf(f.preview, sizeof f.preview, "04 %02x, %u bytes of key (redacted)",
+                                j->len, j->len);
+                    if (rc == DG_OK)
+                        dg_strlcpyf(f.note, sizeof f.note,
+                                    "the JDK's encoding of the private key (RFC 8410 "
+                                    "CurvePrivateKey); its public key is the "
+                                    "SubjectPublicKeyInfo at file offset 0x%llx",
+                                    (unsigned long long)hit->off);
+                    dg_report(sink, &f);
+                }
+                break;
+            }
+        }
+    }
+    OPENSSL_cleanse(seed, sizeof seed);
 }
 
 /* Looks for the x coordinate of Q = d*G (the point in cr->pt, its affine x
@@ -1288,8 +1474,10 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                      "were skipped",
                      MAX_CANDS, MAX_CHUNK_CANDS);
     memset(run, 0, sizeof run);
-    if (dg_dump_va_count(dump) > 0)
+    if (dg_dump_va_count(dump) > 0) {
         ecx_finish(sh, dump, sink);
+        edx_finish(sh, dump, sink);
+    }
     if (sh->n_cands == 0 || dg_dump_va_count(dump) == 0)
         return DG_OK;
     bn = BN_CTX_new();
@@ -1393,7 +1581,7 @@ ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
     dg_err rc = join(sh, dump, sink);
 
     /* The dump's evidence is dropped: sh is as ec_create() made it. */
-    sh->n_pts = sh->n_cands = sh->n_ecx = sh->n_refs = 0;
+    sh->n_pts = sh->n_cands = sh->n_ecx = sh->n_refs = sh->n_jedx = sh->n_edx_pubs = 0;
     sh->pts_capped = sh->cands_capped = sh->ecx_capped = false;
     return rc;
 }
@@ -1413,12 +1601,16 @@ ec_create(const struct dg_config *cfg, void **out)
     sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
     sh->ecx = calloc(MAX_ECX, sizeof *sh->ecx);
     sh->refs = calloc(MAX_REFS, sizeof *sh->refs);
+    sh->jedx = calloc(MAX_JEDX, sizeof *sh->jedx);
+    sh->edx_pubs = calloc(MAX_EDX_PUBS, sizeof *sh->edx_pubs);
     if (sh->pts == NULL || sh->cands == NULL || sh->ecx == NULL || sh->refs == NULL ||
-        pthread_mutex_init(&sh->lock, NULL) != 0) {
+        sh->jedx == NULL || sh->edx_pubs == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->pts);
         free(sh->cands);
         free(sh->ecx);
         free(sh->refs);
+        free(sh->jedx);
+        free(sh->edx_pubs);
         free(sh);
         return DG_E_NOMEM;
     }
@@ -1456,25 +1648,29 @@ ec_destroy(void *shared)
     free(sh->cands);
     free(sh->ecx);
     free(sh->refs);
+    free(sh->jedx);
+    free(sh->edx_pubs);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
 
-static const char *const ec_forms[] = {"bn-le64", "bn-be", "sec1-bare", "ecx-raw", NULL};
+static const char *const ec_forms[] = {"bn-le64", "bn-be", "sec1-bare", "ecx-raw", "rfc8410-octet",
+                                       NULL};
 
-/* the first three bytes of point_header()'s BIT STRINGs and of
- * collect_sec1()'s encodings */
+/* the first three bytes of point_header()'s BIT STRINGs, of
+ * collect_sec1()'s encodings and of collect_edx_pub()'s BIT STRINGs */
 static const struct dg_trigger triggers[] = {
     {3, {0x03, 0x42, 0x00}, 0}, {3, {0x03, 0x62, 0x00}, 0}, {3, {0x03, 0x81, 0x86}, 0},
     {3, {0x30, 0x25, 0x02}, 0}, {3, {0x30, 0x35, 0x02}, 0}, {3, {0x30, 0x47, 0x02}, 0},
-    {0, {0}, 0},
+    {3, {0x03, 0x21, 0x00}, 0}, {3, {0x03, 0x3a, 0x00}, 0}, {0, {0}, 0},
 };
 
 const struct dg_detector dg_detector_ec_raw = {
     .abi = DG_DETECTOR_ABI,
     .name = "ec-raw",
-    .summary = "EC private scalars in OpenSSL BIGNUMs, matched to public points in the dump; "
-               "Ed25519/X25519/Ed448/X448 keys in OpenSSL ECX_KEY structs",
+    .summary = "EC private scalars in library big numbers and the JDK's SEC1 {1, d}, matched to "
+               "public points in the dump; Ed25519/X25519/Ed448/X448 keys in OpenSSL ECX_KEY "
+               "structs and the JDK's RFC 8410 encodings",
     .forms = ec_forms,
     .severity = DG_SEV_HIGH,
     .max_span = 1 + 24 + 2 * MAX_COORD + 8, /* a header, or a point with its OID */

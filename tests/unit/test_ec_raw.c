@@ -23,7 +23,9 @@
  * Keys of secp256k1 and P-384 behind a dozen other flagged scalars each are
  * still proven: their d*G comes from ec-raw's comb, not OpenSSL's ladder.
  * The JDK's bare SEC1 {1, d}: confirmed against a point in the dump, or a
- * candidate named by SHA-256(d) without one; decoys stay silent.
+ * candidate named by SHA-256(d) without one; decoys stay silent. The JDK's
+ * EdDSA/XDH OCTET STRING in a byte[]: confirmed against an SPKI in the
+ * dump, silent without one.
  * Only fingerprints are compared and printed.
  */
 #include <pthread.h>
@@ -533,16 +535,74 @@ main(void)
            "P-256 bare SEC1 with its SPKI in the dump: confirmed at the encoding");
         for (size_t j = 1; j < 3; j++)
             ok(f[j] != NULL && f[j]->status == DG_STATUS_CANDIDATE &&
-                   f[j]->severity == DG_SEV_HIGH && strcmp(f[j]->type, "ec-private-key") == 0 &&
+                   f[j]->severity == DG_SEV_LOW && strcmp(f[j]->type, "ec-private-key") == 0 &&
                    strcmp(f[j]->key.key_sha256, want[j]) == 0 && f[j]->key.spki_sha256[0] == 0 &&
                    strcmp(f[j]->key.curve, spec[idx[j]].jwk) == 0 &&
                    strstr(f[j]->preview, "redacted") != NULL,
-               "%s bare SEC1 with no point in the dump: a candidate named by SHA-256(d)",
+               "%s bare SEC1 with no point in the dump: a weak candidate named by SHA-256(d)",
                spec[idx[j]].curve);
         ok(n_cand == 2, "no candidate for the decoys");
         rc = run(img, len, 1u << 20, false, &sink);
         ok(rc == DG_OK && sink.n == 0, "the same without an address map: no finding");
         OPENSSL_cleanse(dbe, sizeof dbe);
+        free(img);
+    }
+
+    /* The JDK's RFC 8410 CurvePrivateKey "04 len seed" in a byte[] (length
+     * word 2 + len right before it, the 04 8-byte aligned): Ed25519 and
+     * Ed448 with their SPKIs elsewhere are confirmed at the 04; an X25519
+     * one without an SPKI, and a misaligned Ed25519 one, stay silent. */
+    {
+        static const char *const types[3] = {"ED25519", "ED448", "X25519"};
+        static const size_t at[3] = {0x20004, 0x60004, 0xa0004}; /* the 04: at + 4 */
+        static const size_t spki_at[2] = {0x280001, 0x2c0003};
+        EVP_PKEY *pk[3];
+        char spki[3][65];
+        bool all = true;
+
+        img = random_image(len);
+        for (size_t j = 0; j < 3; j++) {
+            uint8_t priv[57], *der = NULL;
+            size_t n = sizeof priv;
+            struct dg_key k;
+            int dl;
+
+            memset(&k, 0, sizeof k);
+            pk[j] = EVP_PKEY_Q_keygen(NULL, NULL, types[j]);
+            if (pk[j] == NULL || EVP_PKEY_get_raw_private_key(pk[j], priv, &n) != 1 ||
+                keyproof_identity(pk[j], &k) != DG_OK)
+                abort();
+            memcpy(spki[j], k.spki_sha256, 65);
+            st32(img + at[j], (uint32_t)(2 + n));
+            img[at[j] + 4] = 0x04;
+            img[at[j] + 5] = (uint8_t)n;
+            memcpy(img + at[j] + 6, priv, n);
+            if (j == 0) { /* a misaligned copy of the same: not a byte[]'s element */
+                st32(img + 0xe0002, (uint32_t)(2 + n));
+                img[0xe0006] = 0x04;
+                img[0xe0007] = (uint8_t)n;
+                memcpy(img + 0xe0008, priv, n);
+            }
+            OPENSSL_cleanse(priv, sizeof priv);
+            if (j < 2 && (dl = i2d_PUBKEY(pk[j], &der)) > 0) {
+                memcpy(img + spki_at[j], der, (size_t)dl);
+                OPENSSL_free(der);
+            }
+        }
+        rc = run(img, len, 1u << 20, true, &sink);
+        for (size_t j = 0; j < 2; j++) {
+            const struct dg_finding *f = find_spki(&sink, spki[j]);
+
+            all &= f != NULL && f->status == DG_STATUS_CONFIRMED && f->off == at[j] + 4 &&
+                   strcmp(f->encoding, "rfc8410-octet") == 0 &&
+                   strstr(f->preview, "redacted") != NULL;
+        }
+        ok(rc == DG_OK && all && sink.n == 2,
+           "the JDK's Ed25519 and Ed448 OCTET STRINGs with their SPKIs: confirmed at the 04; "
+           "X25519 without one and a misaligned copy: silent (%zu findings)",
+           sink.n);
+        for (size_t j = 0; j < 3; j++)
+            EVP_PKEY_free(pk[j]);
         free(img);
     }
 
