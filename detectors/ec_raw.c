@@ -168,8 +168,8 @@ struct jedx {
 };
 #define MAX_JEDX 256u      /* per dump */
 
-/* The public key of an Ed25519, X25519, Ed448 or X448 SubjectPublicKeyInfo
- * in the dump (ecx_types order). */
+/* The public key of an Ed25519, X25519 or Ed448 SubjectPublicKeyInfo in the
+ * dump (its type in ecx_types order). */
 struct edx_pub {
     uint8_t type, len;
     uint8_t pub[57];
@@ -1158,7 +1158,8 @@ ecx_finish(const struct ec_shared *sh, const struct dg_dump *dump, struct dg_sin
 
 /* The JDK keeps an EdDSA or XDH private key as the RFC 8410
  * CurvePrivateKey it encodes itself (PKCS8Key.key), an OCTET STRING "04 len
- * seed" (32: Ed25519 or X25519, 57: Ed448, 56: X448) in a byte[], whose
+ * seed" (32: Ed25519 or X25519, 57: Ed448; X448's 56 are not looked for, as
+ * its public keys are not harvested) in a byte[], whose
  * length word (2 + len) is the high half of the 64-bit word before it (the
  * array's first element is 8-byte aligned). A byte[34] of 04 20 and 32
  * random bytes is also what a SHA-256 key identifier is, so such a seed is
@@ -1181,7 +1182,8 @@ jedx_search(struct ec_shared *sh, const struct dg_dump *dump)
         enum { STEP = DG_DUMP_READ_MAX - 72 };
         for (uint64_t at = (8 - reg->va % 8) % 8; at + 16 <= reg->len && sh->n_jedx < MAX_JEDX;
              at += STEP) {
-            size_t n = reg->len - at < DG_DUMP_READ_MAX ? (size_t)(reg->len - at) : DG_DUMP_READ_MAX;
+            size_t n =
+                reg->len - at < DG_DUMP_READ_MAX ? (size_t)(reg->len - at) : DG_DUMP_READ_MAX;
 
             if (dg_dump_read_va(dump, reg->va + at, w, n) != DG_OK)
                 continue;
@@ -1191,12 +1193,12 @@ jedx_search(struct ec_shared *sh, const struct dg_dump *dump)
                 uint8_t seen[256] = {0};
                 unsigned distinct = 0;
 
-                if (w[k] != 0x04 || len_word != 2 + len || (len != 32 && len != 56 && len != 57) ||
+                if (w[k] != 0x04 || len_word != 2 + len || (len != 32 && len != 57) ||
                     k + 2 + len > n)
                     continue;
                 for (unsigned i = 0; i < len; i++)
                     distinct += seen[w[k + 2 + i]]++ == 0;
-                if (distinct >= (len == 32 ? 20u : 36u))
+                if (distinct >= (len == 32 ? 20u : 36u)) /* random-looking, as a seed is */
                     sh->jedx[sh->n_jedx++] = (struct jedx){reg->va + at + k + 2,
                                                            reg->off + at + k, (uint8_t)len};
             }

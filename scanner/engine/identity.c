@@ -386,7 +386,8 @@ known(struct identity_db *db, const EVP_PKEY *pkey, const char *label)
     if (keyproof_identity(pkey, &k) != DG_OK || k.spki_sha256[0] == '\0' ||
         !unhex64(k.spki_sha256, h))
         return DG_E_FORMAT;
-    if ((rc = intern(db, label, LABEL_MAX, &off)) != DG_OK || (rc = add(db, h, false, off, 0)) != DG_OK)
+    if ((rc = intern(db, label, LABEL_MAX, &off)) != DG_OK ||
+        (rc = add(db, h, false, off, 0)) != DG_OK)
         return rc;
     if (keyproof_rsa_alias(pkey, alias) == DG_OK && unhex64(alias, h))
         rc = add(db, h, false, off, 0);

@@ -48,7 +48,7 @@
 #include "../util/words.h"
 
 #define WINDOW (1u << 20)
-#define PIECE_GAP (4u << 10) /* blocks without a pointer read through rather than skipped:
+#define PIECE_GAP (8u << 10) /* blocks without a pointer read through rather than skipped:
                               * fewer than this many bytes between two pieces */
 #define PAGE_BITS 16u  /* the per-level filter of target pages: 8 KiB */
 /* A window's summary: 2^sum_bits bits, one per hashed 64 KiB of address.
