@@ -366,9 +366,9 @@ collect_sec1(struct ec_ctx *c, const struct dg_chunk *ch, size_t k)
         p[4] != 0x01 || p[5] != 0x04)
         return;
     for (size_t i = 0; i < sizeof form / sizeof form[0]; i++) {
-        uint64_t va = chunk_va(ch, k + 7);
+        uint64_t va;
 
-        if (p[1] == form[i][0] && p[6] == form[i][1] && va != 0 && !c->local_capped)
+        if (p[1] == form[i][0] && p[6] == form[i][1] && (va = chunk_va(ch, k + 7)) != 0)
             keep(c, (struct cand){va, ch->off + k, (uint8_t)((form[i][1] + 7) / 8), 1, K_SEC1,
                                   form[i][1]});
     }
@@ -1013,6 +1013,18 @@ cmp_cand(const void *a, const void *b)
     return x->top < y->top ? -1 : x->top > y->top;
 }
 
+/* Places finding f at the bare SEC1 encoding of candidate cd (cd->off is
+ * its SEQUENCE's file offset, 7 bytes before d) and names the form. */
+static void
+sec1_place(struct dg_finding *f, const struct cand *cd)
+{
+    f->off = cd->off;
+    f->len = 7u + cd->be_len;
+    dg_strlcpyf(f->encoding, sizeof f->encoding, "sec1-bare");
+    dg_strlcpyf(f->preview, sizeof f->preview, "SEC1 {1, d}, %u bytes of d (redacted)",
+                cd->be_len);
+}
+
 /* Reports the key with scalar d on curve cv whose public point is pt (where
  * says where the dump holds it): confirmed, or a candidate when it is named
  * without a proof. When inverse (the number d^-1 mod n in the dump) is
@@ -1043,12 +1055,8 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
         if (*n_seen < max_seen)
             memcpy(seen[(*n_seen)++], f.key.spki_sha256, 65);
         f.off = r->off + (cd->va - r->va);
-        if (cd->kind == K_SEC1 && cd->va - r->va >= 7) {
-            f.off -= 7; /* the SEQUENCE */
-            f.len = 7u + cd->be_len;
-            dg_strlcpyf(f.encoding, sizeof f.encoding, "sec1-bare");
-            dg_strlcpyf(f.preview, sizeof f.preview, "SEC1 {1, d}, %u bytes of d (redacted)",
-                        cd->be_len);
+        if (cd->kind == K_SEC1) {
+            sec1_place(&f, cd);
         } else if (cd->be_len != 0) {
             f.len = cd->be_len;
             dg_strlcpyf(f.encoding, sizeof f.encoding, "bn-be");
@@ -1084,29 +1092,24 @@ report(const struct ec_shared *sh, const struct dg_dump *dump, const struct cand
  * shares hold only the raw point), and a key the JVM made for itself
  * whose public half was never encoded was never given to anyone either. */
 static void
-report_sec1(const struct dg_dump *dump, const struct cand *cd, const BIGNUM *d,
-            struct dg_sink *sink)
+report_sec1(const struct cand *cd, const BIGNUM *d, struct dg_sink *sink)
 {
-    const struct dg_region *r = dg_dump_region_at_va(dump, cd->va);
     const char *curve = cd->be_len == 48 ? "P-384" : cd->be_len == 66 ? "P-521" : "";
     uint8_t b[MAX_COORD];
     struct dg_finding f;
 
-    if (r == NULL || cd->va - r->va < 7 || BN_bn2binpad(d, b, cd->be_len) != cd->be_len)
+    if (BN_bn2binpad(d, b, cd->be_len) != cd->be_len)
         return;
     memset(&f, 0, sizeof f);
     f.status = DG_STATUS_CANDIDATE;
     f.severity = DG_SEV_LOW; /* a weak signal: see below */
     dg_strlcpyf(f.type, sizeof f.type, "ec-private-key");
-    dg_strlcpyf(f.encoding, sizeof f.encoding, "sec1-bare");
-    f.off = r->off + (cd->va - r->va) - 7; /* the SEQUENCE */
-    f.len = 7u + cd->be_len;
+    sec1_place(&f, cd);
     dg_strlcpyf(f.key.algorithm, sizeof f.key.algorithm, "EC");
     f.key.bits = cd->be_len == 66 ? 521u : 8u * cd->be_len;
     dg_strlcpyf(f.key.curve, sizeof f.key.curve, "%s", curve);
     keyproof_sha256_hex(b, cd->be_len, f.key.key_sha256);
     OPENSSL_cleanse(b, sizeof b);
-    dg_strlcpyf(f.preview, sizeof f.preview, "SEC1 {1, d}, %u bytes of d (redacted)", cd->be_len);
     dg_strlcpyf(f.note, sizeof f.note,
                 "SEC1 {1, d} (%s) whose d*G is nowhere in the dump: a key the JVM made, such as "
                 "each TLS handshake's; not proven",
@@ -1190,15 +1193,11 @@ jedx_search(struct ec_shared *sh, const struct dg_dump *dump)
             for (size_t k = 8; k < 8 + STEP && k + 2 <= n && sh->n_jedx < MAX_JEDX; k += 8) {
                 uint32_t len_word = load_le32(w + k - 4);
                 unsigned len = w[k + 1];
-                uint8_t seen[256] = {0};
-                unsigned distinct = 0;
 
                 if (w[k] != 0x04 || len_word != 2 + len || (len != 32 && len != 57) ||
                     k + 2 + len > n)
                     continue;
-                for (unsigned i = 0; i < len; i++)
-                    distinct += seen[w[k + 2 + i]]++ == 0;
-                if (distinct >= (len == 32 ? 20u : 36u)) /* random-looking, as a seed is */
+                if (distinct_at_least(w + k + 2, len, len == 32 ? 20u : 36u)) /* as a seed */
                     sh->jedx[sh->n_jedx++] = (struct jedx){reg->va + at + k + 2,
                                                            reg->off + at + k, (uint8_t)len};
             }
@@ -1224,9 +1223,8 @@ edx_finish(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sin
 
     for (size_t i = 0; i < sh->n_jedx && sh->n_edx_pubs > 0; i++) {
         const struct jedx *j = &sh->jedx[i];
-        const struct dg_region *r = dg_dump_region_at_va(dump, j->va);
 
-        if (r == NULL || dg_dump_read_va(dump, j->va, seed, j->len) != DG_OK)
+        if (dg_dump_read_va(dump, j->va, seed, j->len) != DG_OK)
             continue;
         for (uint8_t t = 0; t < 4; t++) {
             const struct edx_pub *hit = NULL;
@@ -1549,7 +1547,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                                max_seen);
         }
         if (!found && in_range && cd->kind == K_SEC1)
-            report_sec1(dump, cd, d, sink);
+            report_sec1(cd, d, sink);
     }
 out_mark:
     ERR_pop_to_mark();

@@ -150,20 +150,6 @@ struct ctx {
 
 /* --- the test of one block ------------------------------------------------ */
 
-/* True if the n bytes at p hold at least min distinct values. */
-static inline bool
-distinct_at_least(const uint8_t *p, unsigned n, unsigned min)
-{
-    uint8_t seen[256 / 8] = {0};
-    unsigned d = 0;
-
-    for (unsigned i = 0; i < n; i++) {
-        d += !(seen[p[i] >> 3] & (1u << (p[i] & 7)));
-        seen[p[i] >> 3] |= (uint8_t)(1u << (p[i] & 7));
-    }
-    return d >= min;
-}
-
 /* An Ed25519 half (32 bytes) that looks random. */
 static bool
 looks_random(const uint8_t *p)

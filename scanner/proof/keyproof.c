@@ -271,43 +271,6 @@ get_bn(const EVP_PKEY *pkey, const char *name)
     return bn;
 }
 
-dg_err
-keyproof_rsa_alias(const EVP_PKEY *pkey, char out[65])
-{
-    BIGNUM *n = NULL, *e = NULL;
-    OSSL_PARAM_BLD *bld = NULL;
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pctx = NULL;
-    EVP_PKEY *rsa = NULL;
-    struct dg_key key;
-    dg_err rc = DG_E_CRYPTO;
-
-    out[0] = '\0';
-    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA_PSS)
-        return DG_E_UNSUPPORTED;
-    ERR_set_mark();
-    if ((n = get_bn(pkey, OSSL_PKEY_PARAM_RSA_N)) != NULL &&
-        (e = get_bn(pkey, OSSL_PKEY_PARAM_RSA_E)) != NULL &&
-        (bld = OSSL_PARAM_BLD_new()) != NULL &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) == 1 &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) == 1 &&
-        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
-        (pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
-        EVP_PKEY_fromdata_init(pctx) == 1 &&
-        EVP_PKEY_fromdata(pctx, &rsa, EVP_PKEY_PUBLIC_KEY, params) == 1) {
-        memset(&key, 0, sizeof key);
-        if ((rc = keyproof_identity(rsa, &key)) == DG_OK)
-            memcpy(out, key.spki_sha256, 65);
-    }
-    ERR_pop_to_mark();
-    EVP_PKEY_free(rsa);
-    EVP_PKEY_CTX_free(pctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(n);
-    BN_free(e);
-    return rc;
-}
 
 /* RSA: n = p*q, e*d = 1 mod (p-1) and (q-1), dP, dQ, qInv, primality; for a key
  * without factors, m^(e*d) = m mod n for a random m. */
@@ -964,7 +927,8 @@ builtin_curve(int nid)
     return false;
 }
 
-/* Builds an RSA EVP_PKEY from the given numbers with OSSL_PARAM_BLD. */
+/* Builds an RSA EVP_PKEY from the given numbers with OSSL_PARAM_BLD: a key
+ * pair, or with d NULL (and no factors) the public key (n, e). */
 static dg_err
 rsa_fromdata(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
              const BIGNUM *q, const BIGNUM *dp, const BIGNUM *dq, const BIGNUM *qi,
@@ -981,7 +945,7 @@ rsa_fromdata(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
         return DG_E_NOMEM;
     ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
          OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) &&
-         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d);
+         (d == NULL || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d));
     if (ok && p != NULL && q != NULL)
         ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) &&
              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q);
@@ -994,11 +958,38 @@ rsa_fromdata(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d, const BIGNUM *p,
     if (params != NULL)
         pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
     if (pctx != NULL && EVP_PKEY_fromdata_init(pctx) == 1 &&
-        EVP_PKEY_fromdata(pctx, out, EVP_PKEY_KEYPAIR, params) == 1)
+        EVP_PKEY_fromdata(pctx, out, d != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+                          params) == 1)
         rc = DG_OK;
     EVP_PKEY_CTX_free(pctx);
     params_clear_free(params);
     OSSL_PARAM_BLD_free(bld);
+    return rc;
+}
+
+dg_err
+keyproof_rsa_alias(const EVP_PKEY *pkey, char out[65])
+{
+    BIGNUM *n = NULL, *e = NULL;
+    EVP_PKEY *rsa = NULL;
+    struct dg_key key;
+    dg_err rc = DG_E_CRYPTO;
+
+    out[0] = '\0';
+    if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA_PSS)
+        return DG_E_UNSUPPORTED;
+    ERR_set_mark();
+    if ((n = get_bn(pkey, OSSL_PKEY_PARAM_RSA_N)) != NULL &&
+        (e = get_bn(pkey, OSSL_PKEY_PARAM_RSA_E)) != NULL &&
+        (rc = rsa_fromdata(n, e, NULL, NULL, NULL, NULL, NULL, NULL, &rsa)) == DG_OK) {
+        memset(&key, 0, sizeof key);
+        if ((rc = keyproof_identity(rsa, &key)) == DG_OK)
+            memcpy(out, key.spki_sha256, 65);
+    }
+    ERR_pop_to_mark();
+    EVP_PKEY_free(rsa);
+    BN_free(n);
+    BN_free(e);
     return rc;
 }
 

@@ -13,6 +13,9 @@
  * (48-bit addresses, above the first 64 KiB that no process maps:
  * [USER_VA_START, USER_VA_END)). popcount32()/popcount64() count set bits.
  * all_zero(p, len) is true when every byte of p[0..len) is zero.
+ * distinct_at_least(p, n, min) is true when the n bytes at p hold at least
+ * min distinct values (a key or seed looks random; text, counters and
+ * padding do not).
  */
 #ifndef DUMPGATE_WORDS_H
 #define DUMPGATE_WORDS_H
@@ -55,6 +58,19 @@ count_flagged(uint64_t m)
 
 /* True if the len bytes at p are all zero: 64 at a time, returning at the
  * first block that is not (for most memory, the first). */
+static inline bool
+distinct_at_least(const uint8_t *p, size_t n, unsigned min)
+{
+    uint8_t seen[256 / 8] = {0};
+    unsigned d = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        d += !(seen[p[i] >> 3] & (1u << (p[i] & 7)));
+        seen[p[i] >> 3] |= (uint8_t)(1u << (p[i] & 7));
+    }
+    return d >= min;
+}
+
 static inline bool
 all_zero(const uint8_t *p, size_t len)
 {

@@ -85,12 +85,6 @@ ptr_free_usable(const struct ptr_free *pf, const struct dg_regions *map, uint64_
            ptr_cover_holds(&pf->cover, map, max_offset);
 }
 
-bool
-ptr_free_covers(const struct ptr_free *pf, uint64_t off, uint64_t len)
-{
-    return pf->on && zero_map_covers(&pf->blocks, off, len);
-}
-
 uint64_t
 ptr_free_run(const struct ptr_free *pf, uint64_t off, uint64_t end, bool *is_free)
 {

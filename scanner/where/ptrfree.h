@@ -28,10 +28,9 @@
  * they are at the end: a stream's map grows) with that max_offset: pf is
  * on, max_offset <= PTR_FREE_REACH, and every region's reach lies in pf's
  * cover. Then no word a search reads in a marked block can point near a
- * target, at any level: ptr_free_covers(pf, off, len) is true only when
- * every block [off, off + len) meets is marked, and ptr_free_run(pf, off,
- * end, &is_free) walks [off, end) by runs of blocks alike (is_free: the
- * run's blocks are marked; it returns the run's end, at most end).
+ * target, at any level: ptr_free_run(pf, off, end, &is_free) walks [off,
+ * end) by runs of blocks alike (is_free: the run's blocks are marked; it
+ * returns the run's end, at most end).
  * ptr_free_free() releases pf; a pf never readied (all zero) marks nothing.
  */
 #ifndef DUMPGATE_PTRFREE_H
@@ -63,7 +62,6 @@ void ptr_free_chunk(struct ptr_free *pf, const struct dg_regions *map, const str
                     bool avx2);
 bool ptr_free_usable(const struct ptr_free *pf, const struct dg_regions *map,
                      uint64_t max_offset);
-bool ptr_free_covers(const struct ptr_free *pf, uint64_t off, uint64_t len);
 uint64_t ptr_free_run(const struct ptr_free *pf, uint64_t off, uint64_t end, bool *is_free);
 void ptr_free_free(struct ptr_free *pf);
 
