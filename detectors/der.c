@@ -38,8 +38,9 @@
  * One key, one finding: the inner PKCS#1 or SEC1 key inside a PKCS#8
  * OCTET STRING, and the anchors inside an already decoded key, are skipped
  * within a chunk; across chunks every finding is collected in the shared
- * state and finish() drops a finding whose bytes lie inside another's, so a
- * PKCS#8 key cut by a chunk edge is reported once, as the outer structure.
+ * state and finish() drops a finding whose bytes lie inside another's, or
+ * that starts inside another of the same key, so a PKCS#8 key cut by a
+ * chunk edge is reported once, as the outer structure.
  *
  * Verdicts: proven keys are confirmed/high; a decoded key whose math fails is
  * a medium candidate; encrypted PKCS#8 is a medium candidate naming the KDF
@@ -216,26 +217,38 @@ cmp_pending(const void *a, const void *b)
     return rank(y) - rank(x);
 }
 
-/* Reports every collected finding that does not lie inside an earlier one. */
+/* True when f and g name the same key (by its public or secret hash). */
+static bool
+same_key(const struct dg_finding *f, const struct dg_finding *g)
+{
+    return (f->key.spki_sha256[0] != '\0' &&
+            strcmp(f->key.spki_sha256, g->key.spki_sha256) == 0) ||
+           (f->key.key_sha256[0] != '\0' && strcmp(f->key.key_sha256, g->key.key_sha256) == 0);
+}
+
+/* Reports every collected finding that does not lie inside an earlier one,
+ * nor start inside an earlier one of the same key: two copies of one key
+ * cannot share bytes. (A key re-synchronised from its version at a chunk's
+ * start may take a random "[1] LL ..." after the key for an optional
+ * child, and so end past the PKCS#8 that holds it.) */
 static dg_err
 der_finish(void *p, const struct dg_dump *dump, struct dg_sink *sink)
 {
     struct shared *sh = p;
-    uint64_t end = 0;
-    bool any = false;
+    const struct dg_finding *last = NULL; /* the reported finding that reaches furthest */
 
     (void)dump;
     if (sh->n > 1)
         qsort(sh->v, sh->n, sizeof *sh->v, cmp_pending);
     for (size_t i = 0; i < sh->n; i++) {
         const struct dg_finding *f = &sh->v[i];
+        uint64_t end = last != NULL ? last->off + last->len : 0;
 
-        if (any && f->off + f->len <= end)
+        if (last != NULL && (f->off + f->len <= end || (f->off < end && same_key(f, last))))
             continue; /* an inner key, or the same key found again */
         dg_report(sink, f);
-        if (f->off + f->len > end)
-            end = f->off + f->len;
-        any = true;
+        if (last == NULL || f->off + f->len > end)
+            last = f;
     }
     if (sh->dropped > 0)
         dg_sink_warn(sink, DG_NO_OFFSET, "der: %zu findings beyond %u were dropped", sh->dropped,

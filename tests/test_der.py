@@ -263,6 +263,26 @@ def test_key_across_chunk_edges_found_once(tmp_path, keyset, jobs):
     assert all(f["note"] is None for f in findings), findings
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_key_cut_by_a_chunk_edge_before_a_context_tag(tmp_path, keyset, jobs):
+    """An EC PKCS#8 cut by a chunk edge 30 bytes in, right before its inner
+    SEC1's version: the next chunk re-synchronises from that version, and
+    when the bytes after the key happen to read "a1 54 ..." it takes them
+    for an optional [1] and ends past the PKCS#8 (about one P-384 key in 400
+    of test_key_across_chunk_edges_found_once's random bytes did). Still one
+    place: two copies of one key cannot share bytes."""
+    ec = pkcs8_der(keyset["p384"])
+    chunk = 65536
+    data = bytearray(os.urandom(chunk * 2))
+    s = chunk - 30
+    data[s:s + len(ec)] = ec
+    data[s + len(ec):s + len(ec) + 2] = b"\xa1\x54"
+    p = tmp_path / "edge.bin"
+    p.write_bytes(bytes(data))
+    rc, findings, _, err = der_scan(p, "--chunk-size", str(chunk), "-j", jobs)
+    assert [(f["offset"], f["encoding"]) for f in findings] == [(s, "der-pkcs8")], (findings, err)
+
+
 def test_prefix_shifts_offsets_exactly(tmp_path, keyset):
     blob = pkcs8_der(keyset["p256"]) + os.urandom(333) + traditional_der(keyset["rsa2048"], "rsa")
     filler = os.urandom(1000)

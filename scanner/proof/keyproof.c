@@ -997,12 +997,14 @@ dg_err
 keyproof_rsa_from_components(const BIGNUM *n, const BIGNUM *e, const BIGNUM *d,
                              const BIGNUM *p, const BIGNUM *q, EVP_PKEY **out)
 {
-    BN_CTX *ctx = BN_CTX_secure_new();
+    BN_CTX *ctx;
     BIGNUM *dp, *dq, *qi, *pm1, *qm1;
     dg_err rc = DG_E_NOMEM;
 
     *out = NULL;
-    if (ctx == NULL)
+    if (d == NULL)
+        return DG_E_CRYPTO; /* no private key (rsa_fromdata() would make n, e's public one) */
+    if ((ctx = BN_CTX_secure_new()) == NULL)
         return DG_E_NOMEM;
     ERR_set_mark();
     BN_CTX_start(ctx);
