@@ -24,6 +24,11 @@
  *    bytes; a run of 8 is the trigger. Zero pages and periodic data give
  *    q = 0 or no runs (a run of 8 needs 4 zero bytes next to 4 non-zero ones
  *    at the same place), text and pointers essentially never make one.
+ *    Only the 4 KiB blocks near a run of four random-looking words are
+ *    read (chunk_random_near(): a schedule's 22 to 60 expanded words hold
+ *    such a run unless four of them are low entropy by chance, about one
+ *    schedule in a million): pointer tables, code, text and
+ *    small numbers, most of a real process's memory, cost no prefilter.
  * 2. At a trigger y, every start s in [y - 240, y] and each of the six forms
  *    is tested on all linear relations of the schedule (XOR and popcount,
  *    early exit): at most 3 bits per tolerated bit error. A trigger with no
@@ -63,6 +68,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
@@ -73,6 +79,8 @@
 #define AES_DEFAULT_ERRORS 8    /* tolerated flipped bits over the schedule */
 #define AES_MAX_ERRORS 32
 #define AES_RUN 8               /* consecutive prefilter hits that trigger */
+#define AES_RANDOM_RUN 4        /* a schedule's 22 to 60 words hold a run of this many
+                                 * that are not low entropy (chunk_random_near()) */
 #define N_FORMS 6
 
 #define GCM_NEAR 1024u /* bytes searched on each side of a schedule for GCM's H */
@@ -102,6 +110,7 @@ struct ctx {
     const struct shared *sh;
     size_t covered;             /* chunk index up to which a found schedule reaches */
     size_t tried;               /* every form was tried at every start below this */
+    struct dg_chunk_memo own;   /* the word flags when the chunk carries no memo */
 };
 
 /* --- GF(2^8) and the AES functions ---------------------------------------- */
@@ -377,7 +386,12 @@ aes_init(void *shared, void **out)
 static void
 aes_release(void *p)
 {
-    free(p);
+    struct ctx *c = p;
+
+    if (c == NULL)
+        return;
+    chunk_memo_free(&c->own);
+    free(c);
 }
 
 /* --- checks ---------------------------------------------------------------- */
@@ -791,12 +805,16 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ctx *c = ctx;
     const uint8_t *p = ch->p;
-    size_t len = ch->len, end, y = 0, span_end = 0;
+    const size_t a = chunk_phase(ch), blk = 8 * MEMO_BLOCK_WORDS;
+    size_t len = ch->len, end, y = 0, span_end = 0, blk_end = 0;
     uint32_t prev = 0;
     const bool avx2 = c->sh->avx2;
     bool image = false;
+    struct dg_chunk_memo *memo = chunk_memo_of(ch, &c->own);
 
     (void)avx2;
+    if (memo == NULL)
+        return DG_E_NOMEM;
     c->covered = c->tried = 0;
     /* A schedule that starts in the owned part has its hits below owned + 240. */
     end = ch->owned + AES_MAX_BYTES + 16 < len ? ch->owned + AES_MAX_BYTES + 16 : len;
@@ -812,10 +830,23 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
                 continue;
             }
         }
+        if (y >= blk_end) {
+            /* A schedule looks random: a block with no run of such words
+             * near it (pointers, code, text, small numbers) holds none. */
+            size_t b = y < a ? 0 : (y - a) / blk;
+
+            blk_end = a + (b + 1) * blk;
+            if (!chunk_random_near(memo, b, AES_RANDOM_RUN)) {
+                y = blk_end;
+                prev = 0;
+                continue;
+            }
+        }
 
 #if DG_HAVE_AVX2
         if (avx2 && y >= 32) {
-            size_t y2 = blocks_avx2(c, ch, sink, y, span_end < end ? span_end : end, &prev);
+            size_t lim = span_end < end ? span_end : end;
+            size_t y2 = blocks_avx2(c, ch, sink, y, blk_end < lim ? blk_end : lim, &prev);
 
             if (y2 != y) {
                 y = y2;

@@ -47,7 +47,10 @@
  * the seed not equal to it) before any public key is derived, and
  * derivations are capped per chunk and per dump, an Ed448 one counting as
  * two (a warning says so), so random data, zero pages and library code cost
- * one pass of word compares; a file's read-only image (chunk_span_end())
+ * one pass of word compares (in the 4 KiB blocks with no run of three
+ * random-looking words near them, chunk_random_near(), only the compares
+ * for the headers that point elsewhere: a seed || public key holds such a
+ * run but once in 40,000); a file's read-only image (chunk_span_end())
  * costs none: no key the process made lies there. The seed never leaves
  * this file: findings carry the key's identity, offsets and a redacted
  * preview.
@@ -65,6 +68,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
@@ -86,6 +90,9 @@
  * starts before owned); each Ed448 test of such a word reads up to REACH448
  * bytes */
 #define WORDS_PAST 64u
+#define ED_RANDOM_RUN 3u        /* the 8 words of seed || public key hold a run of this
+                                 * many that are not low entropy (but once in 40,000):
+                                 * chunk_random_near() */
 #define SPAN (WORDS_PAST + REACH448 + 6u)
 
 static const char *const forms[] = {"seed-pk", "seed-datum", "ed448-seed-pk", "ed448-seed-datum",
@@ -145,7 +152,8 @@ struct shared {
 
 struct ctx {
     struct shared *sh;
-    unsigned tries; /* in this chunk */
+    unsigned tries;             /* in this chunk */
+    struct dg_chunk_memo own;   /* the word flags when the chunk carries no memo */
 };
 
 /* --- the test of one block ------------------------------------------------ */
@@ -464,43 +472,105 @@ scan_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct
     }
     return j;
 }
+
+/* scan_far() four words at a time. */
+DG_TARGET_AVX2 static size_t
+far_avx2(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct dg_sink *sink)
+{
+    const __m256i key = _mm256_set1_epi64x(KEY), half = _mm256_set1_epi64x(HALF);
+    const __m256i half448 = _mm256_set1_epi64x(HALF448);
+
+    for (; j + 32 <= end && j + 32 + KEY448 <= ch->len; j += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(ch->p + j));
+        __m256i m = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi64(v, key),
+                                                     _mm256_cmpeq_epi64(v, half)),
+                                    _mm256_cmpeq_epi64(v, half448));
+
+        for (unsigned bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m)); bits != 0;
+             bits &= bits - 1) {
+            size_t at = j + 8 * (size_t)__builtin_ctz(bits);
+            uint64_t w = load_le64(ch->p + at);
+
+            look(c, ch, at, w, sink);
+            look448(c, ch, at, w, sink);
+        }
+    }
+    return j;
+}
 #endif
+
+/* The words of [j, end) of a block with no random-looking run near it
+ * (chunk_random_near()): no seed or public key lies there, so only the
+ * headers that point at one elsewhere are looked for (a Go slice's length
+ * 64, a GnuTLS datum's size 32 or 57). Returns where it stopped. */
+static size_t
+scan_far(struct ctx *c, const struct dg_chunk *ch, size_t j, size_t end, struct dg_sink *sink)
+{
+#if DG_HAVE_AVX2
+    if (dg_cpu_avx2())
+        j = far_avx2(c, ch, j, end, sink);
+#endif
+    for (; j < end && j + KEY + HALF <= ch->len; j += 8) {
+        uint64_t w = load_le64(ch->p + j);
+
+        if (w == KEY || w == HALF)
+            look(c, ch, j, w, sink);
+        if (w == HALF448 && j + LOOK448 <= ch->len)
+            look448(c, ch, j, w, sink);
+    }
+    return j;
+}
 
 static dg_err
 ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
 {
     struct ctx *c = vctx;
     const uint8_t *p = ch->p;
-    size_t j = chunk_phase(ch);
+    const size_t a = chunk_phase(ch), blk = 8 * MEMO_BLOCK_WORDS;
+    size_t j = a;
     /* j indexes a word; a block it announces starts before owned (checked
      * at each site) and ends by j + 96 (an Ed25519 public key 64 bytes after
      * it); an Ed448 pattern it announces starts at most 64 bytes before it
      * (seed, pk | pk) and ends by j + 171 */
     size_t end = ch->owned + WORDS_PAST;
     bool avx2 = dg_cpu_avx2();
+    struct dg_chunk_memo *memo = chunk_memo_of(ch, &c->own);
 
+    if (memo == NULL)
+        return DG_E_NOMEM;
     c->tries = 0;
     while (j < end && j + KEY + HALF <= ch->len) {
         /* a file's read-only image is skipped: no key the process made */
-        size_t stop = chunk_searched_span(ch, &j, end);
+        size_t span_stop = chunk_searched_span(ch, &j, end);
 
         if (j >= end)
             break;
-#if DG_HAVE_AVX2
-        if (avx2)
-            j = scan_avx2(c, ch, j, stop, sink);
-#else
-        (void)avx2;
-#endif
-        for (; j < stop && j + KEY + HALF <= ch->len; j += 8) {
-            uint64_t w = load_le64(p + j);
+        /* block by block (MEMO_BLOCK_WORDS words): where no run of
+         * random-looking words is near, no seed or public key is either */
+        while (j < span_stop && j + KEY + HALF <= ch->len) {
+            size_t b = (j - a) / blk;
+            size_t stop = a + (b + 1) * blk < span_stop ? a + (b + 1) * blk : span_stop;
 
-            if (w == 0)
+            if (!chunk_random_near(memo, b, ED_RANDOM_RUN)) {
+                j = scan_far(c, ch, j, stop, sink);
                 continue;
-            if (notable(p + j, w))
-                look(c, ch, j, w, sink);
-            if (j + LOOK448 <= ch->len && notable448(p + j, w))
-                look448(c, ch, j, w, sink);
+            }
+#if DG_HAVE_AVX2
+            if (avx2)
+                j = scan_avx2(c, ch, j, stop, sink);
+#else
+            (void)avx2;
+#endif
+            for (; j < stop && j + KEY + HALF <= ch->len; j += 8) {
+                uint64_t w = load_le64(p + j);
+
+                if (w == 0)
+                    continue;
+                if (notable(p + j, w))
+                    look(c, ch, j, w, sink);
+                if (j + LOOK448 <= ch->len && notable448(p + j, w))
+                    look448(c, ch, j, w, sink);
+            }
         }
     }
     return DG_OK;
@@ -621,7 +691,12 @@ ed_init(void *shared, void **out)
 static void
 ed_release(void *ctx)
 {
-    free(ctx);
+    struct ctx *c = ctx;
+
+    if (c == NULL)
+        return;
+    chunk_memo_free(&c->own);
+    free(c);
 }
 
 const struct dg_detector dg_detector_eddsa_raw = {

@@ -29,7 +29,9 @@
  *     of bytes or limbs, an OpenPGP 16-bit bit count) within 4 KiB: such a
  *     pair is rare enough to divide.
  * Only a run start with a word of four or more zero or 0xff bytes within 512
- * bytes (a size, a length, a pointer: rsa-raw's anchor gate) is looked at,
+ * bytes (a size, a length, a pointer: rsa-raw's anchor gate), in a 4 KiB
+ * block near a run of three random-looking words (chunk_random_near(): a
+ * number of eight words or more holds one but once in 40,000), is looked at,
  * so random bytes cost one pass of word classes. A candidate number is odd,
  * has its top bit set (every library this was tried with makes primes of
  * exactly half the bits and a modulus of exactly the key's: OpenSSL, Go,
@@ -71,6 +73,9 @@
 #define N_GAPS 5u
 #define N_ENCS 2u
 #define ANCHOR_WORDS 64u            /* anchor gate radius: 512 bytes, as rsa-raw's */
+#define FAC_RANDOM_RUN 3u           /* a number of 8 words or more holds a run of this many
+                                     * words that are not low entropy (but once in 40,000
+                                     * for 8 words): chunk_random_near() */
 #define MIN_RUN 7u                  /* good words of 8 that open a run (a 64-byte prime covers 7) */
 #define MAX_PRIME 256u              /* RSA-4096 */
 #define MAX_SPAN (2u * MAX_PRIME + 8u + MAX_PRIME + 8u + MAX_PRIME + 16u)
@@ -640,11 +645,22 @@ chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_chunk_memo *m
             we = n_words;
         if (we <= w)
             we = w + 1;
-        if (image)
+        if (image) {
             set_bits(c->bad, w, we);
-        else
-            span_maps(c, chunk_word_flags(m, w, we), w, we);
-        w = we;
+            w = we;
+            continue;
+        }
+        /* block by block: one with no run of random-looking words near it
+         * (pointers, code, text, small numbers) begins no number either */
+        for (size_t be; w < we; w = be) {
+            size_t b = w / MEMO_BLOCK_WORDS;
+
+            be = (b + 1) * MEMO_BLOCK_WORDS < we ? (b + 1) * MEMO_BLOCK_WORDS : we;
+            if (chunk_random_near(m, b, FAC_RANDOM_RUN))
+                span_maps(c, chunk_word_flags(m, w, be), w, be);
+            else
+                set_bits(c->bad, w, be);
+        }
     }
 }
 

@@ -5,7 +5,9 @@
  * little-endian 64-bit limbs, CNG/.NET big-endian bytes, Java BigInteger int[]
  * magnitudes) by predict-and-join on e*dP = 1 + k(p-1), e = 65537.
  *
- * Every 8-aligned window of k = 8, 16, 24 or 32 words that passes a cheap
+ * Every 8-aligned window of k = 8, 16, 24 or 32 words in a 4 KiB block near a
+ * run of three random-looking words (chunk_random_near(): a number of eight
+ * words or more holds one but once in 40,000) that passes a cheap
  * entropy gate (at most 1 + k / 8 low-entropy words, none with four or more
  * zero or 0xff bytes, and not all of its 32-bit halves within 2^30 of one
  * another: clustered()) and looks like an odd, full-length number yields,
@@ -55,6 +57,9 @@
 
 #define RSA_E 65537u
 #define RSA_RADIUS_WORDS 16384u                  /* join radius: 128 KiB */
+#define RSA_RANDOM_RUN 3u                        /* a number of 8 words or more holds a run
+                                                  * of this many that are not low entropy
+                                                  * (but once in 40,000 for 8 words) */
 #define SUB_WORDS 514u                           /* window starts per inner pass */
 #define N_SIZES 4                                /* k = 8, 16, 24, 32 words */
 #define MAX_K 32u
@@ -571,6 +576,11 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
 
     if (span > n_words - s)
         span = n_words - s;
+    /* A number's words look random: where no run of such words is near,
+     * no window begins (chunk_random_near()). */
+    if (!chunk_random_near(c->memo, s / MEMO_BLOCK_WORDS, RSA_RANDOM_RUN) &&
+        !chunk_random_near(c->memo, (s + span - 1) / MEMO_BLOCK_WORDS, RSA_RANDOM_RUN))
+        return;
     /* Pass 0, over the windows' words and ANCHOR_WORDS on either side:
      * prefix counts of low-entropy words (no window passes the entropy gate
      * with fewer than 6 good words) and of anchor words. The anchor gate: a

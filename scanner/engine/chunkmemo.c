@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * chunkmemo.c - a chunk's word flags, computed once for every detector that
+ * chunkmemo.c - a chunk's word flags, and the runs of words that are not
+ * low entropy in each of its blocks, computed once for every detector that
  * reads them (see chunkmemo.h).
  */
 #include "chunkmemo.h"
@@ -24,14 +25,17 @@ chunk_memo_reset(struct dg_chunk_memo *m, const struct dg_chunk *ch)
         uint8_t *wf = realloc(m->wf, cap);
         size_t blocks = (cap + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS;
         uint64_t *done = wf != NULL ? realloc(m->done, (blocks / 64 + 1) * sizeof *done) : NULL;
+        uint8_t *runs = done != NULL ? realloc(m->runs, MEMO_RUN_BYTES * blocks) : NULL;
 
         if (wf != NULL)
             m->wf = wf;
-        if (done == NULL) {
+        if (done != NULL)
+            m->done = done;
+        if (runs == NULL) {
             chunk_memo_free(m);
             return DG_E_NOMEM;
         }
-        m->done = done;
+        m->runs = runs;
         m->cap_words = cap;
     }
     m->w = ch->p + a;
@@ -39,6 +43,8 @@ chunk_memo_reset(struct dg_chunk_memo *m, const struct dg_chunk *ch)
     m->avx2 = dg_cpu_avx2();
     if (m->done != NULL)
         memset(m->done, 0, (n_blocks / 64 + 1) * sizeof *m->done);
+    if (m->runs != NULL)
+        memset(m->runs, MEMO_NEAR_UNKNOWN, MEMO_RUN_BYTES * n_blocks);
     return DG_OK;
 }
 
@@ -47,6 +53,7 @@ chunk_memo_free(struct dg_chunk_memo *m)
 {
     free(m->wf);
     free(m->done);
+    free(m->runs);
     memset(m, 0, sizeof *m);
 }
 
@@ -58,6 +65,79 @@ chunk_memo_of(const struct dg_chunk *ch, struct dg_chunk_memo *own)
     return chunk_memo_reset(own, ch) == DG_OK ? own : NULL;
 }
 
+#define RUN_MASKS (MEMO_BLOCK_WORDS / 64)
+
+#if DG_HAVE_AVX2
+/* good_masks() 32 flags at a time; returns the flags done. */
+DG_TARGET_AVX2 static size_t
+good_masks_avx2(const uint8_t *f, size_t n, uint64_t g[RUN_MASKS])
+{
+    const __m256i bad = _mm256_set1_epi8(WF_BAD), zero = _mm256_setzero_si256();
+    size_t j = 0;
+
+    for (; j + 32 <= n; j += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(f + j));
+        uint32_t m = (uint32_t)_mm256_movemask_epi8(
+            _mm256_cmpeq_epi8(_mm256_and_si256(v, bad), zero));
+
+        g[j / 64] |= (uint64_t)m << (j % 64);
+    }
+    return j;
+}
+#endif
+
+/* g[i] bit j: word 64i + j of the n flags f is not WF_BAD (bits past n clear). */
+static void
+good_masks(const uint8_t *f, size_t n, uint64_t g[RUN_MASKS], bool avx2)
+{
+    size_t j = 0;
+
+    memset(g, 0, RUN_MASKS * sizeof *g);
+#if DG_HAVE_AVX2
+    if (avx2) {
+        j = good_masks_avx2(f, n, g);
+    }
+#else
+    (void)avx2;
+#endif
+    for (; j < n; j++)
+        g[j / 64] |= (uint64_t)!(f[j] & WF_BAD) << (j % 64);
+}
+
+/* The longest run of set bits of the RUN_MASKS words g (bit 0 of g[0]
+ * first), and the set bits that begin and end them (of n bits), each at
+ * most MEMO_RUN_MAX. */
+static void
+run_stats(const uint64_t g[RUN_MASKS], size_t n, uint8_t out[3])
+{
+    uint64_t t[RUN_MASKS];
+    unsigned longest = 0, lead = 0, trail = 0;
+
+    memcpy(t, g, sizeof t);
+    for (unsigned i = 0; i < RUN_MASKS; i++)
+        if (g[i] == ~0ull) /* random bytes, mostly: 64 in a row */
+            longest = MEMO_RUN_MAX;
+    /* after k rounds, bit j of t: bits j .. j + k all set */
+    while (longest < MEMO_RUN_MAX) {
+        uint64_t acc = 0;
+
+        for (unsigned i = 0; i < RUN_MASKS; i++)
+            acc |= t[i];
+        if (acc == 0)
+            break;
+        longest++;
+        for (unsigned i = 0; i < RUN_MASKS; i++)
+            t[i] &= t[i] >> 1 | (i + 1 < RUN_MASKS ? t[i + 1] << 63 : 0);
+    }
+    while (lead < MEMO_RUN_MAX && lead < n && (g[lead / 64] >> (lead % 64) & 1u))
+        lead++;
+    while (trail < MEMO_RUN_MAX && trail < n && (g[(n - 1 - trail) / 64] >> ((n - 1 - trail) % 64) & 1u))
+        trail++;
+    out[0] = (uint8_t)longest;
+    out[1] = (uint8_t)lead;
+    out[2] = (uint8_t)trail;
+}
+
 const uint8_t *
 chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi)
 {
@@ -67,10 +147,48 @@ chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi)
         size_t at = b * MEMO_BLOCK_WORDS;
         size_t n = m->n_words - at < MEMO_BLOCK_WORDS ? m->n_words - at : MEMO_BLOCK_WORDS;
 
+        uint64_t g[RUN_MASKS];
+
         if (m->done[b / 64] >> (b % 64) & 1u)
             continue;
         word_flags(m->w + 8 * at, n, m->wf + at, m->avx2);
+        good_masks(m->wf + at, n, g, m->avx2);
+        run_stats(g, n, m->runs + MEMO_RUN_BYTES * b);
         m->done[b / 64] |= 1ull << (b % 64);
     }
     return m->wf;
+}
+
+/* The longest run of words that are not WF_BAD with a word in block x, at
+ * most MEMO_RUN_MAX (the runs of x and its neighbours are computed). */
+static unsigned
+run_in(const struct dg_chunk_memo *m, size_t x, size_t n_blocks)
+{
+    const uint8_t *s = m->runs + MEMO_RUN_BYTES * x;
+    unsigned r = s[0];
+
+    /* a run across the edge: the one before's trail and this one's lead,
+     * this one's trail and the next one's lead */
+    if (x > 0 && (unsigned)(s - MEMO_RUN_BYTES)[2] + s[1] > r)
+        r = (unsigned)(s - MEMO_RUN_BYTES)[2] + s[1];
+    if (x + 1 < n_blocks && (unsigned)s[2] + (s + MEMO_RUN_BYTES)[1] > r)
+        r = (unsigned)s[2] + (s + MEMO_RUN_BYTES)[1];
+    return r < MEMO_RUN_MAX ? r : MEMO_RUN_MAX;
+}
+
+unsigned
+chunk_random_near_run(struct dg_chunk_memo *m, size_t b)
+{
+    size_t n_blocks = (m->n_words + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS;
+    size_t lo = b >= 2 ? b - 2 : 0, first = b >= 1 ? b - 1 : 0;
+    unsigned best = 0;
+
+    chunk_word_flags(m, lo * MEMO_BLOCK_WORDS, (b + 3) * MEMO_BLOCK_WORDS);
+    for (size_t x = first; x <= b + 1 && x < n_blocks; x++) {
+        unsigned l = run_in(m, x, n_blocks);
+
+        best = l > best ? l : best;
+    }
+    m->runs[MEMO_RUN_BYTES * b + 3] = (uint8_t)best;
+    return best;
 }

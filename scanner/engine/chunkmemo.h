@@ -2,9 +2,11 @@
  * Copyright (C) the dumpgate authors
  *
  * chunkmemo.h - what several built-in detectors compute from the same chunk,
- * computed once per chunk and shared: today the word_flags() of its 64-bit
- * words, which rsa-raw and rsa-factor both read (each computed them for
- * itself before: 2.5 % of a scan each).
+ * computed once per chunk and shared: the word_flags() of its 64-bit words,
+ * which rsa-raw and rsa-factor both read (each computed them for itself
+ * before: 2.5 % of a scan each), and where runs of random-looking words lie,
+ * which aes, eddsa-raw, rsa-raw and rsa-factor read to skip the blocks no
+ * key can be in.
  *
  * Contract: the engine gives each worker a memo, chunk_memo_reset() ties it
  * to a chunk before the detectors see it, and the chunk carries it
@@ -31,12 +33,20 @@
 #include <dumpgate/error.h>
 
 #define MEMO_BLOCK_WORDS 512u /* words per block computed on demand: 4 KiB of memory */
+#define MEMO_RUN_MAX 8u       /* runs of words that are not WF_BAD are measured up to this */
+#define MEMO_RUN_BYTES 4u     /* per block: longest run, lead, trail, longest run near */
+#define MEMO_NEAR_UNKNOWN 0xffu
 
 struct dg_chunk_memo {
     const uint8_t *w;     /* the chunk's first aligned word: p + chunk_phase() */
     size_t n_words;       /* its words */
     uint8_t *wf;          /* their flags, block by block as asked for */
     uint64_t *done;       /* bit b: block b of wf is computed */
+    uint8_t *runs;        /* per block, four bytes: its longest run of words that are
+                           * not WF_BAD, how many such words begin and end it (each at
+                           * most MEMO_RUN_MAX; valid once its flags are computed),
+                           * and the longest run with a word in it or a neighbour
+                           * (0xff until chunk_random_near() asks) */
     size_t cap_words;
     bool avx2;
 };
@@ -48,5 +58,21 @@ void chunk_memo_free(struct dg_chunk_memo *m);
 
 struct dg_chunk_memo *chunk_memo_of(const struct dg_chunk *ch, struct dg_chunk_memo *own);
 const uint8_t *chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi);
+/* The longest run near block b (b < the chunk's blocks), computed now and
+ * kept: chunk_random_near() calls it the first time. */
+unsigned chunk_random_near_run(struct dg_chunk_memo *m, size_t b);
+
+static inline bool
+chunk_random_near(struct dg_chunk_memo *m, size_t b, unsigned r)
+{
+    unsigned near;
+
+    if (b >= (m->n_words + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS)
+        return false;
+    near = m->runs[MEMO_RUN_BYTES * b + 3]; /* the answer once asked */
+    if (near == MEMO_NEAR_UNKNOWN)
+        near = chunk_random_near_run(m, b);
+    return near >= (r < MEMO_RUN_MAX ? r : MEMO_RUN_MAX);
+}
 
 #endif
