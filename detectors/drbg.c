@@ -31,7 +31,9 @@
  *
  * A state is made at run time in the heap, so a file's read-only image
  * (chunk_span_end(): a library's code and constants, a file mapped for
- * reading) is not searched (DG_DET_NO_IMAGES).
+ * reading) is not searched (DG_DET_NO_IMAGES), nor a 4 KiB block with no
+ * word near it that may point into the dump (chunk_kept_span(): a state
+ * begins with five pointers to the heap).
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -43,6 +45,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
@@ -227,6 +230,9 @@ drbg_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
         /* a file's read-only image is skipped: no state the process made */
         size_t stop = chunk_searched_span(ch, &s, end);
 
+        /* the state's five pointers lie in its block or the next */
+        if ((s = chunk_kept_span(ch, s, stop, 0, &stop)) >= stop)
+            continue;
 #if DG_HAVE_AVX2
         if (sh->avx2)
             s = scan_avx2(sh, ch, s, stop);

@@ -23,7 +23,9 @@
  * at +32 and +40 zero or user pointers, seedlen at +48 at most 1024 (0
  * without a seed), and the ints at +72, +96 and +120 (flags, keylength,
  * flags) with zero padding after them: a pattern random memory, code and
- * pointer-dense heaps do not make.
+ * pointer-dense heaps do not make. Text, random bytes and numbers, the 4 KiB
+ * blocks with no word near them that may point into the dump, are not read
+ * (chunk_kept_span()).
  * finish() reads the five BIGNUM headers and their limbs through the dump's
  * address map; it tries a candidate only when the sizes are a DSA key's (p,
  * g and y of 1024 to 8192 bits and at most p's, q of 160 to 512 bits, x
@@ -45,6 +47,7 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/words.h"
@@ -177,6 +180,9 @@ dsa_scan(void *vsh, const struct dg_chunk *ch, struct dg_sink *sink)
 
         if (j >= ch->owned)
             break;
+        /* the struct's pointers lie in its block or the next */
+        if ((j = chunk_kept_span(ch, j, stop, 0, &stop)) >= stop)
+            continue;
 #if DG_HAVE_AVX2
         if (avx2)
             j = scan_avx2(sh, ch, j, stop);

@@ -23,7 +23,10 @@
  * before it when there is one), and it collects x86-64 big-number headers
  * whose fields are plausible for a 256..521-bit number (collect(): OpenSSL
  * `struct bignum_st { BN_ULONG *d; int top, dmax, neg, flags; }` and the
- * other libraries' forms, read from their cores). finish() reads each
+ * other libraries' forms, read from their cores), in the 4 KiB blocks near
+ * a word that may point into the dump or a run of two random-looking words
+ * (chunk_kept_span(): every header but wolfSSL's points at its limbs, and
+ * wolfSSL's limbs follow its header). finish() reads each
  * candidate's limbs through the dump's address map, computes d*G on every
  * curve of that size for which points were harvested, and looks the affine X
  * up among them; a match is rebuilt with keyproof_ec_from_scalar() against
@@ -71,11 +74,14 @@
 #include <dumpgate/detector.h>
 
 #include "../scanner/proof/keyproof.h"
+#include "../scanner/engine/chunkmemo.h"
 #include "../scanner/util/chunkva.h"
 #include "../scanner/util/simd.h"
 #include "../scanner/util/vawin.h"
 #include "../scanner/util/words.h"
 
+#define EC_RANDOM_RUN 2u        /* a wolfSSL sp_int's limbs (4 to 9 words) hold a run of
+                                 * this many words that are not low entropy */
 #define MAX_POINTS 4096u        /* harvested public points per dump */
 #define MAX_CANDS 65536u        /* BIGNUM candidates per dump */
 #define MAX_CHUNK_CANDS 8192u   /* per chunk */
@@ -726,18 +732,30 @@ static inline __attribute__((always_inline)) size_t
 header_blocks(struct ec_ctx *c, const struct dg_chunk *ch, size_t x,
               uint64_t (*masks_at)(const uint8_t *), size_t step)
 {
-    size_t span_end = 0;
+    size_t span_end = 0, kept_end = 0;
     bool image = false;
 
-    for (; x + 8 * step <= ch->owned + ECX_KEYLEN_AT && x + 8 * step + 24 <= ch->len;
-         x += 8 * step) {
+    while (x + 8 * step <= ch->owned + ECX_KEYLEN_AT && x + 8 * step + 24 <= ch->len) {
         uint64_t mk;
 
         /* no library struct lies in a file's read-only image */
         if (x >= span_end)
             span_end = chunk_span_end(ch, x, &image);
-        if (image && x + 8 * step + 24 <= span_end)
+        if (image && x + 8 * step + 24 <= span_end) {
+            x += 8 * step;
             continue;
+        }
+        /* nor in a block with no pointer near (every header but wolfSSL's
+         * points at its limbs) and no random-looking run (wolfSSL's limbs
+         * follow its header) */
+        if (x >= kept_end) {
+            size_t nx = chunk_kept_span(ch, x, span_end, EC_RANDOM_RUN, &kept_end);
+
+            if (nx != x) {
+                x = nx;
+                continue;
+            }
+        }
         mk = masks_at(ch->p + x);
 
         for (uint32_t m = (uint32_t)mk & 0xffu; m != 0; m &= m - 1) {
@@ -750,6 +768,7 @@ header_blocks(struct ec_ctx *c, const struct dg_chunk *ch, size_t x,
             collect_nss(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(n));
         for (uint32_t k = (uint32_t)(mk >> 32); k != 0; k &= k - 1)
             collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
+        x += 8 * step;
     }
     return x;
 }

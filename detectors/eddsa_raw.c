@@ -49,8 +49,9 @@
  * two (a warning says so), so random data, zero pages and library code cost
  * one pass of word compares (in the 4 KiB blocks with no run of three
  * random-looking words near them, chunk_random_near(), only the compares
- * for the headers that point elsewhere: a seed || public key holds such a
- * run but once in 40,000); a file's read-only image (chunk_span_end())
+ * for the headers that point elsewhere, and those only near a word that
+ * may point into the dump, chunk_pointer_near(): a seed || public key
+ * holds such a run but once in 40,000); a file's read-only image (chunk_span_end())
  * costs none: no key the process made lies there. The seed never leaves
  * this file: findings carry the key's identity, offsets and a redacted
  * preview.
@@ -552,7 +553,11 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             size_t stop = a + (b + 1) * blk < span_stop ? a + (b + 1) * blk : span_stop;
 
             if (!chunk_random_near(memo, b, ED_RANDOM_RUN)) {
-                j = scan_far(c, ch, j, stop, sink);
+                /* and where no pointer is near either, no header */
+                if (chunk_pointer_near(memo, b))
+                    j = scan_far(c, ch, j, stop, sink);
+                else
+                    j += (stop - j + 7) & ~(size_t)7;
                 continue;
             }
 #if DG_HAVE_AVX2

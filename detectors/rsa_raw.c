@@ -24,8 +24,9 @@
  * n mod p = 0), proves the key with keyproof and reports it once. A prime with its CRT exponent but no modulus is reported as a
  * confirmed "rsa-prime". Numbers further apart than RSA_RADIUS are joined
  * through the library headers that point at them (OpenSSL BIGNUM, Go big.Int,
- * mbedtls_mpi: collect_numbers() in scan(), join_numbers() in finish(), by
- * address; see "numbers behind library headers" below). Cross-representation
+ * mbedtls_mpi: collect_numbers() in scan(), in the 4 KiB blocks near a word
+ * that may point into the dump, chunk_kept_span(); join_numbers() in
+ * finish(), by address; see "numbers behind library headers" below). Cross-representation
  * pairs (Go 1.24 FIPS: p LE, dP
  * BE), 4-aligned Java arrays and exponents other than 65537 are not handled.
  * A file's read-only image (chunk_span_end(): code, read-only data, a file
@@ -873,6 +874,17 @@ collect_numbers(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n
         if (image && a + 8 * (e + 1) <= span_end) {
             j = e;
             continue;
+        }
+        /* a header's pointer lies in its block or a neighbour */
+        {
+            size_t kept_end, x = chunk_kept_span(ch, a + 8 * j, a + 8 * e, 0, &kept_end);
+
+            if (x >= a + 8 * e) {
+                j = e;
+                continue;
+            }
+            j = (x - a) / 8;
+            e = (kept_end - a) / 8;
         }
         /* the low 32 bits of the word are a multiple of 8 in [8, 120] */
 #if DG_HAVE_AVX2

@@ -188,12 +188,18 @@ def test_openssl_drbg_keys(tmp_path, procs, free_port):
             ("confirmed", 256, "aes-enc-schedule"), f
 
 
+# mkcore's first segment: where the state's pointers go, as a real state's
+# point at the cipher contexts in the heap (the scan only looks for library
+# structs near a word that may point into the dump).
+MKCORE_VA = 0x555555554000
+
+
 def drbg_state(key):
     """OpenSSL 3's PROV_DRBG_CTR on LP64 (drbg.c): five pointers, keylen,
     use_df 1, K, then V, bltmp and bltmp_pos 0."""
     st = bytearray(176)
     for i in range(5):
-        st[8 * i:8 * i + 8] = (0x7f3a12340000 + 0x140 * i).to_bytes(8, "little")
+        st[8 * i:8 * i + 8] = (MKCORE_VA + 0x2000 + 0x140 * i).to_bytes(8, "little")
     st[40:48] = len(key).to_bytes(8, "little")
     st[48:52] = (1).to_bytes(4, "little")
     st[52:52 + len(key)] = key

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * chunkmemo.c - a chunk's word flags, and the runs of words that are not
- * low entropy in each of its blocks, computed once for every detector that
- * reads them (see chunkmemo.h).
+ * chunkmemo.c - a chunk's word flags, the runs of words that are not low
+ * entropy in each of its blocks, and which of them hold a word that may
+ * point into the dump, computed once for every detector that reads them
+ * (see chunkmemo.h).
  */
 #include "chunkmemo.h"
 
@@ -25,26 +26,31 @@ chunk_memo_reset(struct dg_chunk_memo *m, const struct dg_chunk *ch)
         uint8_t *wf = realloc(m->wf, cap);
         size_t blocks = (cap + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS;
         uint64_t *done = wf != NULL ? realloc(m->done, (blocks / 64 + 1) * sizeof *done) : NULL;
-        uint8_t *runs = done != NULL ? realloc(m->runs, MEMO_RUN_BYTES * blocks) : NULL;
+        struct memo_block *bl = done != NULL ? realloc(m->blocks, blocks * sizeof *bl) : NULL;
 
         if (wf != NULL)
             m->wf = wf;
         if (done != NULL)
             m->done = done;
-        if (runs == NULL) {
+        if (bl == NULL) {
+            const struct ptr_cover *cover = m->cover;
+
             chunk_memo_free(m);
+            m->cover = cover;
             return DG_E_NOMEM;
         }
-        m->runs = runs;
+        m->blocks = bl;
         m->cap_words = cap;
     }
     m->w = ch->p + a;
     m->n_words = n;
+    m->n_blocks = n_blocks;
     m->avx2 = dg_cpu_avx2();
     if (m->done != NULL)
         memset(m->done, 0, (n_blocks / 64 + 1) * sizeof *m->done);
-    if (m->runs != NULL)
-        memset(m->runs, MEMO_NEAR_UNKNOWN, MEMO_RUN_BYTES * n_blocks);
+    for (size_t b = 0; b < n_blocks; b++)
+        m->blocks[b] = (struct memo_block){.random_near = MEMO_UNKNOWN, .ptr = MEMO_UNKNOWN,
+                                           .ptr_near = MEMO_UNKNOWN};
     return DG_OK;
 }
 
@@ -53,7 +59,7 @@ chunk_memo_free(struct dg_chunk_memo *m)
 {
     free(m->wf);
     free(m->done);
-    free(m->runs);
+    free(m->blocks);
     memset(m, 0, sizeof *m);
 }
 
@@ -106,9 +112,9 @@ good_masks(const uint8_t *f, size_t n, uint64_t g[RUN_MASKS], bool avx2)
 
 /* The longest run of set bits of the RUN_MASKS words g (bit 0 of g[0]
  * first), and the set bits that begin and end them (of n bits), each at
- * most MEMO_RUN_MAX. */
+ * most MEMO_RUN_MAX, into bl. */
 static void
-run_stats(const uint64_t g[RUN_MASKS], size_t n, uint8_t out[3])
+run_stats(const uint64_t g[RUN_MASKS], size_t n, struct memo_block *bl)
 {
     uint64_t t[RUN_MASKS];
     unsigned longest = 0, lead = 0, trail = 0;
@@ -133,9 +139,9 @@ run_stats(const uint64_t g[RUN_MASKS], size_t n, uint8_t out[3])
         lead++;
     while (trail < MEMO_RUN_MAX && trail < n && (g[(n - 1 - trail) / 64] >> ((n - 1 - trail) % 64) & 1u))
         trail++;
-    out[0] = (uint8_t)longest;
-    out[1] = (uint8_t)lead;
-    out[2] = (uint8_t)trail;
+    bl->longest = (uint8_t)longest;
+    bl->lead = (uint8_t)lead;
+    bl->trail = (uint8_t)trail;
 }
 
 const uint8_t *
@@ -153,7 +159,7 @@ chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi)
             continue;
         word_flags(m->w + 8 * at, n, m->wf + at, m->avx2);
         good_masks(m->wf + at, n, g, m->avx2);
-        run_stats(g, n, m->runs + MEMO_RUN_BYTES * b);
+        run_stats(g, n, &m->blocks[b]);
         m->done[b / 64] |= 1ull << (b % 64);
     }
     return m->wf;
@@ -162,33 +168,57 @@ chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi)
 /* The longest run of words that are not WF_BAD with a word in block x, at
  * most MEMO_RUN_MAX (the runs of x and its neighbours are computed). */
 static unsigned
-run_in(const struct dg_chunk_memo *m, size_t x, size_t n_blocks)
+run_in(const struct dg_chunk_memo *m, size_t x)
 {
-    const uint8_t *s = m->runs + MEMO_RUN_BYTES * x;
-    unsigned r = s[0];
+    const struct memo_block *bl = m->blocks;
+    unsigned r = bl[x].longest;
 
-    /* a run across the edge: the one before's trail and this one's lead,
+    /* a run across an edge: the block before's trail and this one's lead,
      * this one's trail and the next one's lead */
-    if (x > 0 && (unsigned)(s - MEMO_RUN_BYTES)[2] + s[1] > r)
-        r = (unsigned)(s - MEMO_RUN_BYTES)[2] + s[1];
-    if (x + 1 < n_blocks && (unsigned)s[2] + (s + MEMO_RUN_BYTES)[1] > r)
-        r = (unsigned)s[2] + (s + MEMO_RUN_BYTES)[1];
+    if (x > 0 && (unsigned)bl[x - 1].trail + bl[x].lead > r)
+        r = (unsigned)bl[x - 1].trail + bl[x].lead;
+    if (x + 1 < m->n_blocks && (unsigned)bl[x].trail + bl[x + 1].lead > r)
+        r = (unsigned)bl[x].trail + bl[x + 1].lead;
     return r < MEMO_RUN_MAX ? r : MEMO_RUN_MAX;
 }
 
 unsigned
 chunk_random_near_run(struct dg_chunk_memo *m, size_t b)
 {
-    size_t n_blocks = (m->n_words + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS;
     size_t lo = b >= 2 ? b - 2 : 0, first = b >= 1 ? b - 1 : 0;
     unsigned best = 0;
 
     chunk_word_flags(m, lo * MEMO_BLOCK_WORDS, (b + 3) * MEMO_BLOCK_WORDS);
-    for (size_t x = first; x <= b + 1 && x < n_blocks; x++) {
-        unsigned l = run_in(m, x, n_blocks);
+    for (size_t x = first; x <= b + 1 && x < m->n_blocks; x++) {
+        unsigned l = run_in(m, x);
 
         best = l > best ? l : best;
     }
-    m->runs[MEMO_RUN_BYTES * b + 3] = (uint8_t)best;
+    m->blocks[b].random_near = (uint8_t)best;
     return best;
+}
+
+/* Whether a word of block x lies in the cover. */
+static bool
+block_has_pointer(struct dg_chunk_memo *m, size_t x)
+{
+    struct memo_block *bl = &m->blocks[x];
+
+    if (bl->ptr == MEMO_UNKNOWN) {
+        size_t at = x * MEMO_BLOCK_WORDS;
+        size_t n = m->n_words - at < MEMO_BLOCK_WORDS ? m->n_words - at : MEMO_BLOCK_WORDS;
+
+        bl->ptr = ptr_cover_any(m->cover, m->w + 8 * at, n, m->avx2) ? 1 : 0;
+    }
+    return bl->ptr != 0;
+}
+
+bool
+chunk_pointer_near_now(struct dg_chunk_memo *m, size_t b)
+{
+    bool near = block_has_pointer(m, b) || (b > 0 && block_has_pointer(m, b - 1)) ||
+                (b + 1 < m->n_blocks && block_has_pointer(m, b + 1));
+
+    m->blocks[b].ptr_near = near ? 1 : 0;
+    return near;
 }

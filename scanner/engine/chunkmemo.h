@@ -4,9 +4,11 @@
  * chunkmemo.h - what several built-in detectors compute from the same chunk,
  * computed once per chunk and shared: the word_flags() of its 64-bit words,
  * which rsa-raw and rsa-factor both read (each computed them for itself
- * before: 2.5 % of a scan each), and where runs of random-looking words lie,
+ * before: 2.5 % of a scan each); where runs of random-looking words lie,
  * which aes, eddsa-raw, rsa-raw and rsa-factor read to skip the blocks no
- * key can be in.
+ * key can be in; and where words that may point into the dump lie, which
+ * the searches for library structs read to skip the blocks no struct with
+ * a pointer can be in.
  *
  * Contract: the engine gives each worker a memo, chunk_memo_reset() ties it
  * to a chunk before the detectors see it, and the chunk carries it
@@ -32,47 +34,104 @@
 #include <dumpgate/detector.h>
 #include <dumpgate/error.h>
 
+#include "../where/ptrcover.h"
+
 #define MEMO_BLOCK_WORDS 512u /* words per block computed on demand: 4 KiB of memory */
 #define MEMO_RUN_MAX 8u       /* runs of words that are not WF_BAD are measured up to this */
-#define MEMO_RUN_BYTES 4u     /* per block: longest run, lead, trail, longest run near */
-#define MEMO_NEAR_UNKNOWN 0xffu
+#define MEMO_UNKNOWN 0xffu    /* a memo_block answer not computed yet */
+
+/* What is known of one block. */
+struct memo_block {
+    uint8_t longest;     /* its longest run of words that are not WF_BAD, */
+    uint8_t lead, trail; /* and such words at its start and end (each at most
+                          * MEMO_RUN_MAX; valid once its flags are computed) */
+    uint8_t random_near; /* the longest run with a word here or next door, or MEMO_UNKNOWN */
+    uint8_t ptr;         /* 1: a word of it lies in the cover; 0, or MEMO_UNKNOWN */
+    uint8_t ptr_near;    /* ptr of it or of a neighbour, or MEMO_UNKNOWN */
+};
 
 struct dg_chunk_memo {
     const uint8_t *w;     /* the chunk's first aligned word: p + chunk_phase() */
     size_t n_words;       /* its words */
+    size_t n_blocks;      /* their blocks */
     uint8_t *wf;          /* their flags, block by block as asked for */
     uint64_t *done;       /* bit b: block b of wf is computed */
-    uint8_t *runs;        /* per block, four bytes: its longest run of words that are
-                           * not WF_BAD, how many such words begin and end it (each at
-                           * most MEMO_RUN_MAX; valid once its flags are computed),
-                           * and the longest run with a word in it or a neighbour
-                           * (0xff until chunk_random_near() asks) */
+    struct memo_block *blocks;
     size_t cap_words;
+    const struct ptr_cover *cover; /* see chunk_pointer_near(), or NULL */
     bool avx2;
 };
 
-/* Ties m to ch (no flag computed yet). DG_E_NOMEM: m is left empty and the
- * chunk must not carry it. */
+/* Ties m to ch (no flag computed yet; m->cover kept). DG_E_NOMEM: m is left
+ * empty and the chunk must not carry it. */
 dg_err chunk_memo_reset(struct dg_chunk_memo *m, const struct dg_chunk *ch);
 void chunk_memo_free(struct dg_chunk_memo *m);
 
 struct dg_chunk_memo *chunk_memo_of(const struct dg_chunk *ch, struct dg_chunk_memo *own);
 const uint8_t *chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi);
-/* The longest run near block b (b < the chunk's blocks), computed now and
- * kept: chunk_random_near() calls it the first time. */
+
+/* The answers below the first time they are asked for a block (b <
+ * m->n_blocks), computed then and kept. */
 unsigned chunk_random_near_run(struct dg_chunk_memo *m, size_t b);
+bool chunk_pointer_near_now(struct dg_chunk_memo *m, size_t b);
 
 static inline bool
 chunk_random_near(struct dg_chunk_memo *m, size_t b, unsigned r)
 {
     unsigned near;
 
-    if (b >= (m->n_words + MEMO_BLOCK_WORDS - 1) / MEMO_BLOCK_WORDS)
+    if (b >= m->n_blocks)
         return false;
-    near = m->runs[MEMO_RUN_BYTES * b + 3]; /* the answer once asked */
-    if (near == MEMO_NEAR_UNKNOWN)
+    near = m->blocks[b].random_near;
+    if (near == MEMO_UNKNOWN)
         near = chunk_random_near_run(m, b);
     return near >= (r < MEMO_RUN_MAX ? r : MEMO_RUN_MAX);
+}
+
+static inline bool
+chunk_pointer_near(struct dg_chunk_memo *m, size_t b)
+{
+    if (m->cover == NULL)
+        return true;
+    if (b >= m->n_blocks)
+        return false;
+    if (m->blocks[b].ptr_near != MEMO_UNKNOWN)
+        return m->blocks[b].ptr_near != 0;
+    return chunk_pointer_near_now(m, b);
+}
+
+/* For a detector searching chunk indices [x, stop) of ch in steps of 8
+ * bytes for structs that chunk_pointer_near() keeps (and, when r is not 0,
+ * for ones that chunk_random_near(.., r) keeps too): the first index at or
+ * after x, on x's lattice of 8 bytes, in a block kept, or stop when none
+ * is; *end is where that block's run of kept blocks ends (at most stop).
+ * Without the engine's memo (ch->memo NULL) or a cover: x, and stop. */
+static inline size_t
+chunk_kept_span(const struct dg_chunk *ch, size_t x, size_t stop, unsigned r, size_t *end)
+{
+    struct dg_chunk_memo *m = ch->memo;
+    const size_t blk = 8u * MEMO_BLOCK_WORDS;
+    size_t a, b, e;
+
+    *end = stop;
+    if (m == NULL || m->cover == NULL || x >= stop)
+        return x;
+    a = (size_t)(m->w - ch->p);
+    b = x < a ? 0 : (x - a) / blk;
+    while (!chunk_pointer_near(m, b) && !(r != 0 && chunk_random_near(m, b, r))) {
+        size_t next = a + (b + 1) * blk;
+
+        if (next >= stop)
+            return stop;
+        x = next + ((x - next) & 7u); /* x's place among the words */
+        b++;
+    }
+    for (e = b + 1; a + e * blk < stop && (chunk_pointer_near(m, e) ||
+                                           (r != 0 && chunk_random_near(m, e, r)));
+         e++)
+        ;
+    *end = a + e * blk < stop ? a + e * blk : stop;
+    return x;
 }
 
 #endif

@@ -232,12 +232,18 @@ set_aside(struct job *j, const struct dg_chunk *ch)
     return ok;
 }
 
-static void
+/* Runs the picked detectors over chunk ch; true when the worker's memo
+ * was tied to it (and holds what they computed). */
+static bool
 scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
 {
     struct job *j = w->job;
+    bool memo;
 
-    bool memo = chunk_memo_reset(&w->memo, ch) == DG_OK;
+    /* an ELF core's memory map is whole from its program headers on, so the
+     * scan's cover of it says which words may point into the dump */
+    w->memo.cover = j->ptrfree != NULL ? &j->ptrfree->cover : NULL;
+    memo = chunk_memo_reset(&w->memo, ch) == DG_OK;
 
     /* One pass for every detector's triggers; without it (no AVX2, no
      * memory for the hits) each detector searches the chunk itself, as do
@@ -261,6 +267,7 @@ scan_chunk_picked(struct worker *w, const struct dg_chunk *ch, enum pick pick)
                        "%s: detector %s failed on the chunk at offset 0x%llx: %s", j->in->name,
                        j->det[i]->name, (unsigned long long)ch->off, dg_strerror(rc));
     }
+    return memo;
 }
 
 static void
@@ -272,9 +279,14 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
      * a sparse file's hole that reads as data): no detector can find
      * anything in it, so none is called. */
     if (!all_zero(ch->p, ch->len)) {
-        scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
-        if (j->ptrfree != NULL) /* while the chunk is at hand, for attribution */
-            ptr_free_chunk(j->ptrfree, j->dump.map, ch, dg_cpu_avx2());
+        bool memo = scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
+
+        if (j->ptrfree != NULL) { /* while the chunk is at hand, for attribution */
+            struct dg_chunk c = *ch;
+
+            c.memo = memo ? &w->memo : NULL; /* what the detectors' blocks found */
+            ptr_free_chunk(j->ptrfree, j->dump.map, &c, dg_cpu_avx2());
+        }
     } else if (j->zeros != NULL && ch->off % j->chunk == 0)
         zero_map_set(j->zeros, ch->off / j->chunk);
     report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);

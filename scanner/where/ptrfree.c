@@ -6,6 +6,8 @@
  */
 #include "ptrfree.h"
 
+#include "../engine/chunkmemo.h"
+
 void
 ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size)
 {
@@ -28,6 +30,25 @@ ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size)
     pf->on = true;
 }
 
+/* Whether the n words from file offset w0 of chunk ch are a block whose
+ * answer the chunk's memo already has (chunkmemo.h: the detectors asked,
+ * with this cover), and if so that answer in *has. */
+static bool
+memo_says(const struct ptr_free *pf, const struct dg_chunk *ch, uint64_t w0, size_t n, bool *has)
+{
+    const struct dg_chunk_memo *m = ch->memo;
+    size_t a, rel, b;
+
+    if (m == NULL || m->cover != &pf->cover || n != MEMO_BLOCK_WORDS)
+        return false;
+    a = (size_t)(m->w - ch->p);
+    if (w0 - ch->off < a || (rel = (size_t)(w0 - ch->off) - a) % (8 * MEMO_BLOCK_WORDS) != 0 ||
+        (b = rel / (8 * MEMO_BLOCK_WORDS)) >= m->n_blocks || m->blocks[b].ptr == MEMO_UNKNOWN)
+        return false;
+    *has = m->blocks[b].ptr != 0;
+    return true;
+}
+
 /* True when block [lo, lo + unit), whole in ch's owned bytes, is all
  * writable memory (or of unknown permissions) without a word in the cover.
  * *last is the region the block before ended in (blocks of one region do
@@ -41,6 +62,7 @@ block_free(const struct ptr_free *pf, const struct dg_regions *map, const struct
     for (uint64_t at = lo; at < hi;) {
         const struct dg_region *r = *last;
         uint64_t stop, w0;
+        bool has;
 
         if (r == NULL || at < r->off || at - r->off >= r->len)
             *last = r = regions_at(map, at);
@@ -55,7 +77,9 @@ block_free(const struct ptr_free *pf, const struct dg_regions *map, const struct
 
             if (n > (chunk_end - w0) / 8)
                 n = (size_t)((chunk_end - w0) / 8); /* the file ends: no word past it */
-            if (ptr_cover_any(&pf->cover, ch->p + (w0 - ch->off), n, avx2))
+            if (memo_says(pf, ch, w0, n, &has) ? has
+                                               : ptr_cover_any(&pf->cover, ch->p + (w0 - ch->off),
+                                                               n, avx2))
                 return false;
         }
         at = stop;

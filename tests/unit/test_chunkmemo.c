@@ -10,6 +10,8 @@
  * and the portable path; the flags it computes on the way are word_flags()'s
  * own; and a random number of eight words in a block of pointers is
  * near whatever pointers surround it, while the blocks two away are not.
+ * chunk_pointer_near() keeps the blocks next to a word in the cover, and
+ * chunk_kept_span() walks the kept blocks on the caller's word lattice.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -171,6 +173,55 @@ main(void)
                           chunk_random_near(&m, 4, 8) && chunk_random_near(&m, 5, 3) &&
                           !chunk_random_near(&m, 6, 1),
                   "a number of 8 words is near blocks 3 to 5 only");
+    }
+    /* Words that may point into the dump: text everywhere, one pointer in
+     * block 5 and a random run in block 1. chunk_pointer_near() keeps
+     * blocks 4 to 6; chunk_kept_span() walks them (with r, blocks 0 to 2
+     * too), keeping each index's place among the words. */
+    {
+        struct ptr_cover cover = {.lo = {0x7f0000000000ull}, .span = {0x100000000ull}, .n = 1};
+        struct dg_chunk ch = {.p = mem, .len = 8 * N_WORDS, .owned = 8 * N_WORDS, .off = 0};
+        const size_t blk = 8 * MEMO_BLOCK_WORDS;
+        uint64_t ptr = 0x7f0000001230ull;
+        size_t x, end, x2, end2, x3, end3, x4, end4;
+        bool ok, near_ok = true;
+
+        for (size_t j = 0; j < N_WORDS; j++) {
+            uint64_t v = 0x6f6c6c6568207369ull; /* text: no pointer, WF_BAD */
+
+            memcpy(mem + 8 * j, &v, 8);
+        }
+        memcpy(mem + 5 * blk + 8 * 77, &ptr, 8);
+        for (size_t j = MEMO_BLOCK_WORDS + 10; j < MEMO_BLOCK_WORDS + 14; j++) {
+            uint64_t v = good_word(&seed);
+
+            memcpy(mem + 8 * j, &v, 8);
+        }
+        ok = chunk_memo_reset(&m, &ch) == DG_OK;
+        m.cover = NULL;
+        tap_check(&t, ok && chunk_pointer_near(&m, 0) && chunk_pointer_near(&m, 8),
+                  "without a cover, every block may hold a pointer");
+        m.cover = &cover;
+        ok = ok && chunk_memo_reset(&m, &ch) == DG_OK && m.cover == &cover;
+        for (size_t b = 0; b < N_BLOCKS; b++)
+            near_ok = near_ok && chunk_pointer_near(&m, b) == (b >= 4 && b <= 6);
+        tap_check(&t, ok && near_ok, "a pointer in block 5: blocks 4 to 6 are near one, the "
+                  "others not (reset keeps the cover)");
+        ch.memo = &m;
+        x = chunk_kept_span(&ch, 3, ch.len, 0, &end);
+        x2 = chunk_kept_span(&ch, 4 * blk + 40, ch.len, 0, &end2);
+        x3 = chunk_kept_span(&ch, 3, ch.len, 4, &end3);
+        x4 = chunk_kept_span(&ch, 7 * blk, ch.len, 4, &end4);
+        tap_check(&t, x == 4 * blk + 3 && end == 7 * blk && x2 == 4 * blk + 40 && end2 == 7 * blk,
+                  "chunk_kept_span() from block 0 starts at block 4 (index %zu, on the same "
+                  "word lattice) and ends at block 7 (%zu); from inside block 4 it starts there",
+                  x, end);
+        tap_check(&t, x3 == 3 && end3 == 3 * blk && x4 == ch.len,
+                  "with r 4 the random run keeps blocks 0 to 2 too (%zu .. %zu); past block 6 "
+                  "nothing is kept (%zu)", x3, end3, x4);
+        ch.memo = NULL;
+        x = chunk_kept_span(&ch, 3, ch.len, 0, &end);
+        tap_check(&t, x == 3 && end == ch.len, "without the engine's memo everything is kept");
     }
     chunk_memo_free(&m);
     return tap_done(&t);

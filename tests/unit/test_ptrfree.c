@@ -12,6 +12,9 @@
  *     block of text that holds a pointer into the heap and blocks that
  *     reach into the read-only region, into the heap or across a chunk's
  *     edge;
+ *   - the same blocks are marked when each chunk carries the detectors'
+ *     memo (chunkmemo.h) with its answers, and the memo's answers are the
+ *     ones taken;
  *   - ptr_free_run() walks the map by maximal runs of blocks alike;
  *   - the pointer search finds the same paths with the map as without it,
  *     with one reader or two, with summaries made before or not, and one of
@@ -27,6 +30,7 @@
 #include <string.h>
 
 #include "../../scanner/container/regions.h"
+#include "../../scanner/engine/chunkmemo.h"
 #include "../../scanner/input/input.h"
 #include "../../scanner/util/simd.h"
 #include "../../scanner/where/ptrfree.h"
@@ -44,6 +48,7 @@
 #define RO_VA 0x7f3000000000ull
 #define RO_LEN (1u << 20)
 #define CHUNK ((3u << 20) + 5120u) /* chunk edges inside the regions and their blocks */
+#define CHUNK_ALIGNED (3u << 20)   /* the engine's chunks start on a block, as a memo's do */
 #define MARGIN 512u
 #define N_CHAINS 4
 
@@ -133,18 +138,34 @@ make_map(struct dg_regions *map, uint64_t file_len, bool split)
     return regions_finish(map, file_len) == DG_OK;
 }
 
-/* Marks pf as the engine does, chunk by chunk. */
+enum memo_use { NO_MEMO, MEMO, LYING_MEMO };
+
+/* Marks pf as the engine does, chunk by chunk: with the chunk's memo
+ * (chunkmemo.h) when asked, after the detectors asked it about every block
+ * (and, for LYING_MEMO, with its answers made "a pointer" everywhere). */
 static void
 mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uint64_t file_len,
-     bool avx2)
+     bool avx2, enum memo_use use, uint64_t chunk)
 {
-    for (uint64_t off = 0; off < file_len; off += CHUNK) {
+    struct dg_chunk_memo m = {.cover = &pf->cover};
+
+    for (uint64_t off = 0; off < file_len; off += chunk) {
         struct dg_chunk ch = {.p = file + off, .off = off};
 
-        ch.len = (size_t)(file_len - off < CHUNK + MARGIN ? file_len - off : CHUNK + MARGIN);
-        ch.owned = ch.len < CHUNK ? ch.len : CHUNK;
+        ch.len = (size_t)(file_len - off < chunk + MARGIN ? file_len - off : chunk + MARGIN);
+        ch.owned = ch.len < chunk ? ch.len : chunk;
+        if (use != NO_MEMO && chunk_memo_reset(&m, &ch) == DG_OK) {
+            m.avx2 = avx2;
+            for (size_t b = 0; b < m.n_blocks; b++) {
+                (void)chunk_pointer_near(&m, b);
+                if (use == LYING_MEMO)
+                    m.blocks[b].ptr = 1;
+            }
+            ch.memo = &m;
+        }
         ptr_free_chunk(pf, map, &ch, avx2);
     }
+    chunk_memo_free(&m);
 }
 
 static bool
@@ -250,20 +271,22 @@ main(void)
               pf.cover.n);
     cover_words(&t, &pf.cover);
 
-    for (int pass = 0; pass < 2; pass++) {
-        bool use_avx2 = pass == 1 && avx2, same = true;
+    for (int pass = 0; pass < 4; pass++) {
+        bool use_avx2 = pass % 2 == 1 && avx2, same = true;
+        enum memo_use use = pass < 2 ? NO_MEMO : MEMO;
+        uint64_t chunk = pass < 2 ? CHUNK : CHUNK_ALIGNED;
         uint64_t ptr_block = (reg_off(R_TEXT) + (TEXT_PTR_AT - TEXT_VA)) / PTR_FREE_UNIT_MIN;
         unsigned n_marked = 0, n_want = 0;
 
         ptr_free_free(&pf);
         ptr_free_init(&pf, map, file_len);
-        mark(&pf, map, file, file_len, use_avx2);
+        mark(&pf, map, file, file_len, use_avx2, use, chunk);
         for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++) {
             uint64_t lo = b * PTR_FREE_UNIT_MIN, hi = lo + PTR_FREE_UNIT_MIN;
             /* text and random bytes only, in one chunk, without the
              * pointer; and the globals but their first block, zeros */
             bool want = (lo >= reg_off(R_TEXT) && hi <= reg_off(R_RO) &&
-                         lo / CHUNK == (hi - 1) / CHUNK && b != ptr_block) ||
+                         lo / chunk == (hi - 1) / chunk && b != ptr_block) ||
                         (lo > 0 && hi <= GLOBALS_LEN);
 
             n_want += want;
@@ -275,8 +298,25 @@ main(void)
                   "%s: the blocks of text and random bytes are marked, but the one with a "
                   "pointer and those across a chunk's edge; the globals' blocks of zeros, not "
                   "the one with pointers; none of the heap or read-only memory (%u marked, %u "
-                  "wanted)",
-                  use_avx2 ? "AVX2" : "portable", n_marked, n_want);
+                  "wanted)%s",
+                  use_avx2 ? "AVX2" : "portable", n_marked, n_want,
+                  use == MEMO ? ", from the answers of the detectors' memo" : "");
+    }
+    /* the memo's answers are taken: told of a pointer in every block, the
+     * map marks none (but blocks the memo does not hold whole) */
+    {
+        unsigned n_marked = 0;
+
+        ptr_free_free(&pf);
+        ptr_free_init(&pf, map, file_len);
+        mark(&pf, map, file, file_len, avx2, LYING_MEMO, CHUNK_ALIGNED);
+        for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++)
+            n_marked += marked(&pf, b * PTR_FREE_UNIT_MIN);
+        tap_check(&t, n_marked == 0, "a memo's answers are the map's (%u blocks marked where "
+                  "the memo says a pointer)", n_marked);
+        ptr_free_free(&pf); /* the map the checks below read */
+        ptr_free_init(&pf, map, file_len);
+        mark(&pf, map, file, file_len, avx2, NO_MEMO, CHUNK);
     }
 
     tap_check(&t, ptr_free_usable(&pf, map, 512) && ptr_free_usable(&pf, map, PTR_FREE_REACH),
