@@ -57,6 +57,7 @@
  * A file's read-only image (chunk_span_end()) is skipped: no schedule was
  * expanded there.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,7 +111,6 @@ struct ctx {
     const struct shared *sh;
     size_t covered;             /* chunk index up to which a found schedule reaches */
     size_t tried;               /* every form was tried at every start below this */
-    struct dg_chunk_memo own;   /* the word flags when the chunk carries no memo */
 };
 
 /* --- GF(2^8) and the AES functions ---------------------------------------- */
@@ -386,12 +386,7 @@ aes_init(void *shared, void **out)
 static void
 aes_release(void *p)
 {
-    struct ctx *c = p;
-
-    if (c == NULL)
-        return;
-    chunk_memo_free(&c->own);
-    free(c);
+    free(p);
 }
 
 /* --- checks ---------------------------------------------------------------- */
@@ -806,15 +801,17 @@ aes_scan(void *ctx, const struct dg_chunk *ch, struct dg_sink *sink)
     struct ctx *c = ctx;
     const uint8_t *p = ch->p;
     const size_t a = chunk_phase(ch), blk = 8 * MEMO_BLOCK_WORDS;
-    size_t len = ch->len, end, y = 0, span_end = 0, blk_end = 0;
+    size_t len = ch->len, end, y = 0, span_end = 0;
     uint32_t prev = 0;
     const bool avx2 = c->sh->avx2;
     bool image = false;
-    struct dg_chunk_memo *memo = chunk_memo_of(ch, &c->own);
+    /* the engine's memo: its word flags are shared with rsa-raw and
+     * rsa-factor, so the blocks' runs cost little; a harness that calls
+     * scan() alone has none, and every block is read */
+    struct dg_chunk_memo *memo = ch->memo;
+    size_t blk_end = memo != NULL ? 0 : SIZE_MAX; /* where the block tested last ends */
 
     (void)avx2;
-    if (memo == NULL)
-        return DG_E_NOMEM;
     c->covered = c->tried = 0;
     /* A schedule that starts in the owned part has its hits below owned + 240. */
     end = ch->owned + AES_MAX_BYTES + 16 < len ? ch->owned + AES_MAX_BYTES + 16 : len;

@@ -153,8 +153,7 @@ struct shared {
 
 struct ctx {
     struct shared *sh;
-    unsigned tries;             /* in this chunk */
-    struct dg_chunk_memo own;   /* the word flags when the chunk carries no memo */
+    unsigned tries; /* in this chunk */
 };
 
 /* --- the test of one block ------------------------------------------------ */
@@ -535,10 +534,9 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
      * (seed, pk | pk) and ends by j + 171 */
     size_t end = ch->owned + WORDS_PAST;
     bool avx2 = dg_cpu_avx2();
-    struct dg_chunk_memo *memo = chunk_memo_of(ch, &c->own);
+    /* the engine's memo (see aes.c): without one every block is read whole */
+    struct dg_chunk_memo *memo = ch->memo;
 
-    if (memo == NULL)
-        return DG_E_NOMEM;
     c->tries = 0;
     while (j < end && j + KEY + HALF <= ch->len) {
         /* a file's read-only image is skipped: no key the process made */
@@ -549,15 +547,29 @@ ed_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
         /* block by block (MEMO_BLOCK_WORDS words): where no run of
          * random-looking words is near, no seed or public key is either */
         while (j < span_stop && j + KEY + HALF <= ch->len) {
-            size_t b = (j - a) / blk;
-            size_t stop = a + (b + 1) * blk < span_stop ? a + (b + 1) * blk : span_stop;
+            size_t b = (j - a) / blk, e = b + 1, stop = span_stop;
+            bool near = memo == NULL || chunk_random_near(memo, b, ED_RANDOM_RUN);
 
-            if (!chunk_random_near(memo, b, ED_RANDOM_RUN)) {
-                /* and where no pointer is near either, no header */
-                if (chunk_pointer_near(memo, b))
-                    j = scan_far(c, ch, j, stop, sink);
-                else
-                    j += (stop - j + 7) & ~(size_t)7;
+            /* the run of blocks alike */
+            for (; memo != NULL && a + e * blk < span_stop &&
+                   chunk_random_near(memo, e, ED_RANDOM_RUN) == near;
+                 e++)
+                ;
+            if (memo != NULL && a + e * blk < span_stop)
+                stop = a + e * blk;
+            if (!near) {
+                /* there, headers only, and only near a word that may point
+                 * into the dump (chunk_kept_span()) */
+                size_t j0 = j;
+
+                while (j < stop) {
+                    size_t kept_end;
+
+                    if ((j = chunk_kept_span(ch, j, stop, 0, &kept_end)) >= stop ||
+                        (j = scan_far(c, ch, j, kept_end, sink)) < kept_end)
+                        break; /* the chunk's end */
+                }
+                j = j0 + ((j - j0 + 7) & ~(size_t)7); /* on j0's lattice */
                 continue;
             }
 #if DG_HAVE_AVX2
@@ -696,12 +708,7 @@ ed_init(void *shared, void **out)
 static void
 ed_release(void *ctx)
 {
-    struct ctx *c = ctx;
-
-    if (c == NULL)
-        return;
-    chunk_memo_free(&c->own);
-    free(c);
+    free(ctx);
 }
 
 const struct dg_detector dg_detector_eddsa_raw = {

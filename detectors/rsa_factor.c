@@ -656,8 +656,10 @@ chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_chunk_memo *m
             size_t b = w / MEMO_BLOCK_WORDS;
 
             be = (b + 1) * MEMO_BLOCK_WORDS < we ? (b + 1) * MEMO_BLOCK_WORDS : we;
+            const uint8_t *f = chunk_word_flags(m, w, be); /* before the test: it reads them */
+
             if (chunk_random_near(m, b, FAC_RANDOM_RUN))
-                span_maps(c, chunk_word_flags(m, w, be), w, be);
+                span_maps(c, f, w, be);
             else
                 set_bits(c->bad, w, be);
         }

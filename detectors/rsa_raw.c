@@ -577,11 +577,6 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
 
     if (span > n_words - s)
         span = n_words - s;
-    /* A number's words look random: where no run of such words is near,
-     * no window begins (chunk_random_near()). */
-    if (!chunk_random_near(c->memo, s / MEMO_BLOCK_WORDS, RSA_RANDOM_RUN) &&
-        !chunk_random_near(c->memo, (s + span - 1) / MEMO_BLOCK_WORDS, RSA_RANDOM_RUN))
-        return;
     /* Pass 0, over the windows' words and ANCHOR_WORDS on either side:
      * prefix counts of low-entropy words (no window passes the entropy gate
      * with fewer than 6 good words) and of anchor words. The anchor gate: a
@@ -594,6 +589,11 @@ scan_sub(struct rsa_ctx *c, const struct dg_chunk *ch, size_t a, size_t n_words,
     alo = s >= ANCHOR_WORDS ? s - ANCHOR_WORDS : 0;
     ahi = s + span + ANCHOR_WORDS < n_words ? s + span + ANCHOR_WORDS : n_words;
     fl = chunk_word_flags(c->memo, alo, ahi) + alo; /* fl[j]: word alo + j */
+    /* A number's words look random: where no run of such words is near,
+     * no window begins (chunk_random_near(), from the flags just made). */
+    if (!chunk_random_near(c->memo, s / MEMO_BLOCK_WORDS, RSA_RANDOM_RUN) &&
+        !chunk_random_near(c->memo, (s + span - 1) / MEMO_BLOCK_WORDS, RSA_RANDOM_RUN))
+        return;
     {
         const uint8_t *fw = fl + (s - alo);
         unsigned n_bad = 0;

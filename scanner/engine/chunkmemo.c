@@ -153,13 +153,9 @@ chunk_word_flags(struct dg_chunk_memo *m, size_t lo, size_t hi)
         size_t at = b * MEMO_BLOCK_WORDS;
         size_t n = m->n_words - at < MEMO_BLOCK_WORDS ? m->n_words - at : MEMO_BLOCK_WORDS;
 
-        uint64_t g[RUN_MASKS];
-
         if (m->done[b / 64] >> (b % 64) & 1u)
             continue;
         word_flags(m->w + 8 * at, n, m->wf + at, m->avx2);
-        good_masks(m->wf + at, n, g, m->avx2);
-        run_stats(g, n, &m->blocks[b]);
         m->done[b / 64] |= 1ull << (b % 64);
     }
     return m->wf;
@@ -186,9 +182,44 @@ unsigned
 chunk_random_near_run(struct dg_chunk_memo *m, size_t b)
 {
     size_t lo = b >= 2 ? b - 2 : 0, first = b >= 1 ? b - 1 : 0;
+    size_t at = b * MEMO_BLOCK_WORDS;
     unsigned best = 0;
 
+    /* random bytes, mostly: MEMO_RUN_MAX words that are not WF_BAD in the
+     * block are the longest run counted, and no flag is needed; four places
+     * are tried (eight random words hold a WF_BAD one 4 % of the time) */
+    for (size_t p = at; p + MEMO_RUN_MAX <= m->n_words && p < at + MEMO_BLOCK_WORDS;
+         p += MEMO_BLOCK_WORDS / 4) {
+        uint8_t fl[MEMO_RUN_MAX];
+        uint64_t f;
+        bool run;
+
+        if (m->done[b / 64] >> (b % 64) & 1u) { /* the flags are there */
+            memcpy(&f, m->wf + p, 8);
+        } else {
+            word_flags(m->w + 8 * p, MEMO_RUN_MAX, fl, m->avx2);
+            memcpy(&f, fl, 8);
+        }
+        run = (f & 0x0101010101010101ull * WF_BAD) == 0; /* eight at once */
+        if (run) {
+            m->blocks[b].random_near = MEMO_RUN_MAX;
+            return MEMO_RUN_MAX;
+        }
+    }
     chunk_word_flags(m, lo * MEMO_BLOCK_WORDS, (b + 3) * MEMO_BLOCK_WORDS);
+    for (size_t x = lo; x <= b + 2 && x < m->n_blocks; x++) {
+        struct memo_block *bl = &m->blocks[x];
+
+        if (!bl->runs_known) { /* only for a detector that asks */
+            size_t at = x * MEMO_BLOCK_WORDS;
+            size_t n = m->n_words - at < MEMO_BLOCK_WORDS ? m->n_words - at : MEMO_BLOCK_WORDS;
+            uint64_t g[RUN_MASKS];
+
+            good_masks(m->wf + at, n, g, m->avx2);
+            run_stats(g, n, bl);
+            bl->runs_known = 1;
+        }
+    }
     for (size_t x = first; x <= b + 1 && x < m->n_blocks; x++) {
         unsigned l = run_in(m, x);
 

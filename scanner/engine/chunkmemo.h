@@ -37,14 +37,16 @@
 #include "../where/ptrcover.h"
 
 #define MEMO_BLOCK_WORDS 512u /* words per block computed on demand: 4 KiB of memory */
-#define MEMO_RUN_MAX 8u       /* runs of words that are not WF_BAD are measured up to this */
+#define MEMO_RUN_MAX 8u       /* runs of words that are not WF_BAD are measured up to this
+                               * (eight: chunkmemo.c tests eight flags as one word) */
 #define MEMO_UNKNOWN 0xffu    /* a memo_block answer not computed yet */
 
 /* What is known of one block. */
 struct memo_block {
+    uint8_t runs_known;  /* 1 once the three below are computed (from its flags) */
     uint8_t longest;     /* its longest run of words that are not WF_BAD, */
     uint8_t lead, trail; /* and such words at its start and end (each at most
-                          * MEMO_RUN_MAX; valid once its flags are computed) */
+                          * MEMO_RUN_MAX) */
     uint8_t random_near; /* the longest run with a word here or next door, or MEMO_UNKNOWN */
     uint8_t ptr;         /* 1: a word of it lies in the cover; 0, or MEMO_UNKNOWN */
     uint8_t ptr_near;    /* ptr of it or of a neighbour, or MEMO_UNKNOWN */
