@@ -72,6 +72,7 @@ chunk_memo_of(const struct dg_chunk *ch, struct dg_chunk_memo *own)
 }
 
 #define RUN_MASKS (MEMO_BLOCK_WORDS / 64)
+_Static_assert(MEMO_RUN_MAX == 8, "chunk_random_near_run() reads eight flags as one word");
 
 #if DG_HAVE_AVX2
 /* good_masks() 32 flags at a time; returns the flags done. */
@@ -137,7 +138,7 @@ run_stats(const uint64_t g[RUN_MASKS], size_t n, struct memo_block *bl)
     }
     while (lead < MEMO_RUN_MAX && lead < n && (g[lead / 64] >> (lead % 64) & 1u))
         lead++;
-    while (trail < MEMO_RUN_MAX && trail < n && (g[(n - 1 - trail) / 64] >> ((n - 1 - trail) % 64) & 1u))
+    for (size_t j = n - 1; trail < MEMO_RUN_MAX && trail < n && (g[j / 64] >> (j % 64) & 1u); j--)
         trail++;
     bl->longest = (uint8_t)longest;
     bl->lead = (uint8_t)lead;
