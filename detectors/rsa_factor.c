@@ -654,10 +654,10 @@ chunk_maps(struct fac_ctx *c, const struct dg_chunk *ch, struct dg_chunk_memo *m
          * (pointers, code, text, small numbers) begins no number either */
         for (size_t be; w < we; w = be) {
             size_t b = w / MEMO_BLOCK_WORDS;
+            const uint8_t *f;
 
             be = (b + 1) * MEMO_BLOCK_WORDS < we ? (b + 1) * MEMO_BLOCK_WORDS : we;
-            const uint8_t *f = chunk_word_flags(m, w, be); /* before the test: it reads them */
-
+            f = chunk_word_flags(m, w, be); /* before the test, which reads them */
             if (chunk_random_near(m, b, FAC_RANDOM_RUN))
                 span_maps(c, f, w, be);
             else

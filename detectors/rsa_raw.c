@@ -26,9 +26,9 @@
  * through the library headers that point at them (OpenSSL BIGNUM, Go big.Int,
  * mbedtls_mpi: collect_numbers() in scan(), in the 4 KiB blocks near a word
  * that may point into the dump, chunk_kept_span(); join_numbers() in
- * finish(), by address; see "numbers behind library headers" below). Cross-representation
- * pairs (Go 1.24 FIPS: p LE, dP
- * BE), 4-aligned Java arrays and exponents other than 65537 are not handled.
+ * finish(), by address; see "numbers behind library headers" below).
+ * Cross-representation pairs (Go 1.24 FIPS: p LE, dP BE), 4-aligned Java
+ * arrays and exponents other than 65537 are not handled.
  * A file's read-only image (chunk_span_end(): code, read-only data, a file
  * mapped for reading) holds no number the process computed and is skipped.
  * Findings never carry key bytes; the key_sha256 of a lone prime is a hash.

@@ -22,7 +22,9 @@
  * holds memory of another kind is never marked. It may run on several
  * threads at once, each with its own chunks; a block stops at its first
  * word in the cover, and most words of text and random bytes are answered
- * by one compare against the cover's hull. avx2 may be true only when
+ * by one compare against the cover's hull; a block the chunk's memo
+ * (ch->memo, chunkmemo.h, with pf's cover) has already answered for, the
+ * detectors having asked, is not tested again. avx2 may be true only when
  * dg_cpu_avx2() is. ptr_free_usable(pf, map, max_offset) says whether pf
  * answers for a search over map (its memory regions and permissions as
  * they are at the end: a stream's map grows) with that max_offset: pf is
