@@ -56,8 +56,7 @@ count_flagged(uint64_t m)
     return (unsigned)(((m >> 7) * 0x0101010101010101ull) >> 56); /* no popcnt needed */
 }
 
-/* True if the len bytes at p are all zero: 64 at a time, returning at the
- * first block that is not (for most memory, the first). */
+/* True if the n bytes at p hold at least min distinct values. */
 static inline bool
 distinct_at_least(const uint8_t *p, size_t n, unsigned min)
 {
@@ -71,6 +70,8 @@ distinct_at_least(const uint8_t *p, size_t n, unsigned min)
     return d >= min;
 }
 
+/* True if the len bytes at p are all zero: 64 at a time, returning at the
+ * first block that is not (for most memory, the first). */
 static inline bool
 all_zero(const uint8_t *p, size_t len)
 {
