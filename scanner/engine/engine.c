@@ -287,8 +287,12 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
             c.memo = memo ? &w->memo : NULL; /* what the detectors' blocks found */
             ptr_free_chunk(j->ptrfree, j->dump.map, &c, dg_cpu_avx2());
         }
-    } else if (j->zeros != NULL && ch->off % j->chunk == 0)
-        zero_map_set(j->zeros, ch->off / j->chunk);
+    } else {
+        if (j->zeros != NULL && ch->off % j->chunk == 0)
+            zero_map_set(j->zeros, ch->off / j->chunk);
+        if (j->ptrfree != NULL) /* no word points anywhere */
+            ptr_free_empty(j->ptrfree, ch->off, ch->owned, ch->last && ch->owned == ch->len);
+    }
     report_progress(j, atomic_fetch_add(&j->scanned, ch->owned), ch->owned);
 }
 
@@ -329,6 +333,8 @@ do_indexed_chunk(struct worker *w, uint64_t k)
         /* A hole of a sparse file reads as zeros: nothing to find there. */
         if (j->zeros != NULL)
             zero_map_set(j->zeros, k);
+        if (j->ptrfree != NULL)
+            ptr_free_empty(j->ptrfree, ch.off, ch.owned, ch.last && ch.owned == ch.len);
         report_progress(j, atomic_fetch_add(&j->scanned, ch.owned), ch.owned);
         return true;
     } else {

@@ -116,13 +116,9 @@ DG_TARGET_AVX2 static size_t
 any_avx2(const struct ptr_cover *c, const uint8_t *p, size_t n)
 {
     struct ptr_cover_lanes l;
-    struct ptr_lane_range hull;
-    uint64_t lo, hi;
+    const struct ptr_lane_range hull = ptr_cover_lanes_hull(c, &l);
     size_t k = 0;
 
-    ptr_cover_lanes(c, &l);
-    ptr_cover_hull(c, &lo, &hi);
-    hull = ptr_lane_range(lo, hi);
     for (; k + 16 <= n; k += 16) {
         const __m256i *q = (const __m256i *)(const void *)(p + 8 * k);
         __m256i v0 = _mm256_loadu_si256(q), v1 = _mm256_loadu_si256(q + 1);

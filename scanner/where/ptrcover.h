@@ -26,7 +26,8 @@
  * holds the cover. For the vector searches (AVX2 code only):
  * ptr_lane_range(lo, hi) is [lo, hi] in every lane and ptr_lane_outside()
  * the lanes of four words outside it; ptr_cover_lanes() the cover's
- * intervals so and ptr_cover_outside() the lanes outside all of them.
+ * intervals so (ptr_cover_lanes_hull() with their hull) and
+ * ptr_cover_outside() the lanes outside all of them.
  */
 #ifndef DUMPGATE_PTRCOVER_H
 #define DUMPGATE_PTRCOVER_H
@@ -122,6 +123,18 @@ ptr_cover_lanes(const struct ptr_cover *c, struct ptr_cover_lanes *l)
         l->r[i] = c->n > 0 ? ptr_lane_range(c->lo[at], c->lo[at] + c->span[at])
                            : ptr_lane_range(USER_VA_START, USER_VA_END - 1);
     }
+}
+
+/* c's intervals so (ptr_cover_lanes()), and the range that holds them all
+ * (ptr_cover_hull()): a vector with no word in it needs no other test. */
+DG_TARGET_AVX2 static inline struct ptr_lane_range
+ptr_cover_lanes_hull(const struct ptr_cover *c, struct ptr_cover_lanes *l)
+{
+    uint64_t lo, hi;
+
+    ptr_cover_lanes(c, l);
+    ptr_cover_hull(c, &lo, &hi);
+    return ptr_lane_range(lo, hi);
 }
 
 /* All ones in each lane of v outside every interval of l. */

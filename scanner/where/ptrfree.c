@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * ptrfree.c - the blocks of a core that hold no pointer into it (see
- * ptrfree.h).
+ * ptrfree.c - the blocks of a core that hold no pointer into it, and the
+ * summaries of where the others point (see ptrfree.h).
  */
 #include "ptrfree.h"
 
@@ -27,6 +27,7 @@ ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size)
         zero_map_init(&pf->blocks, unit, size) != DG_OK)
         return;
     ptr_cover_build(map, PTR_FREE_REACH, &pf->cover);
+    (void)ptr_sums_init(&pf->sums, map, PTR_FREE_REACH, 0); /* or none: the search makes them */
     pf->on = true;
 }
 
@@ -49,15 +50,19 @@ memo_says(const struct ptr_free *pf, const struct dg_chunk *ch, uint64_t w0, siz
     return true;
 }
 
-/* True when block [lo, lo + unit), whole in ch's owned bytes, is all
- * writable memory (or of unknown permissions) without a word in the cover.
- * *last is the region the block before ended in (blocks of one region do
- * not look it up again), or NULL. */
+/* Looks at block [lo, hi) of chunk ch (whole in its owned bytes, or its
+ * last bytes when it ends the file): true when all of it is writable memory
+ * (or of unknown permissions) without a word in the cover. With sum, every
+ * word of such memory in the block is noted there (ptrsums.h); without, the
+ * walk stops at the first answer. *last is the span the block before ended
+ * in (blocks of one span do not look it up again), or NULL. */
 static bool
-block_free(const struct ptr_free *pf, const struct dg_regions *map, const struct dg_chunk *ch,
-           uint64_t lo, bool avx2, const struct dg_region **last)
+block_walk(const struct ptr_free *pf, const struct dg_regions *map, const struct dg_chunk *ch,
+           uint64_t lo, uint64_t hi, bool avx2, const struct dg_region **last, uint64_t *sum,
+           size_t *set)
 {
-    const uint64_t hi = lo + pf->blocks.unit, chunk_end = ch->off + ch->len;
+    const uint64_t chunk_end = ch->off + ch->len;
+    bool is_free = true;
 
     for (uint64_t at = lo; at < hi;) {
         const struct dg_region *r = *last;
@@ -66,25 +71,37 @@ block_free(const struct ptr_free *pf, const struct dg_regions *map, const struct
 
         if (r == NULL || at < r->off || at - r->off >= r->len)
             *last = r = regions_at(map, at);
-        if (r == NULL || !r->has_va || r->off + r->len <= at ||
-            (r->perms != 0 && !(r->perms & DG_PERM_W)))
-            return false; /* not memory a search reads, or not only such memory */
+        if (r == NULL || r->off + r->len <= at)
+            return false; /* past the map: nothing a search reads */
         stop = r->off + r->len < hi ? r->off + r->len : hi;
+        if (!r->has_va || (r->perms != 0 && !(r->perms & DG_PERM_W))) {
+            /* not memory a search reads: the block is not only such memory */
+            if (sum == NULL)
+                return false;
+            is_free = false;
+            at = stop;
+            continue;
+        }
         /* the first word aligned in the process at or after at */
         w0 = at + (8 - (r->va + (at - r->off)) % 8) % 8;
         if (w0 < stop && w0 + 8 <= chunk_end) {
             size_t n = (size_t)((stop - w0 + 7) / 8);
+            const uint8_t *p = ch->p + (w0 - ch->off);
 
             if (n > (chunk_end - w0) / 8)
                 n = (size_t)((chunk_end - w0) / 8); /* the file ends: no word past it */
-            if (memo_says(pf, ch, w0, n, &has) ? has
-                                               : ptr_cover_any(&pf->cover, ch->p + (w0 - ch->off),
-                                                               n, avx2))
-                return false;
+            if (memo_says(pf, ch, w0, n, &has) && !has)
+                ; /* the detectors asked: no word here lies in the cover */
+            else if (sum != NULL ? ptr_sums_note(&pf->sums, sum, set, &pf->cover, p, n, avx2)
+                                 : ptr_cover_any(&pf->cover, p, n, avx2)) {
+                if (sum == NULL)
+                    return false;
+                is_free = false;
+            }
         }
         at = stop;
     }
-    return true;
+    return is_free;
 }
 
 void
@@ -92,14 +109,55 @@ ptr_free_chunk(struct ptr_free *pf, const struct dg_regions *map, const struct d
                bool avx2)
 {
     const struct dg_region *last = NULL;
-    uint64_t b, end, unit = pf->blocks.unit;
+    const uint64_t unit = pf->blocks.unit, own_end = ch->off + ch->owned;
+    const uint64_t sb = pf->sums.block != 0 ? pf->sums.block : PTR_SUMS_BLOCK_MIN;
+    /* the file ends with this chunk's owned bytes: its last block, however
+     * short, is whole */
+    const bool to_end = ch->last && ch->owned == ch->len;
+    uint64_t b, end, s_lo, s_hi, open_k = UINT64_MAX;
+    bool full = false; /* open_k's summary is all ones */
+    size_t set = 0;    /* bits of open_k's summary set */
 
     if (!pf->on)
         return;
-    end = (ch->off + ch->owned) / unit;
-    for (b = (ch->off + unit - 1) / unit; b < end; b++)
-        if (block_free(pf, map, ch, b * unit, avx2, &last))
+    /* the summaries (ptrsums.h) of the blocks of the file that lie whole in
+     * the owned bytes, one chunk filling each */
+    s_lo = (ch->off + sb - 1) / sb;
+    s_hi = to_end ? (own_end + sb - 1) / sb : own_end / sb;
+    end = to_end ? (own_end + unit - 1) / unit : own_end / unit;
+    for (b = (ch->off + unit - 1) / unit; b < end; b++) {
+        const uint64_t lo = b * unit, hi = lo + unit < own_end ? lo + unit : own_end;
+        const uint64_t k = lo / sb;
+        uint64_t *sum = k >= s_lo && k < s_hi ? ptr_sums_open(&pf->sums, k) : NULL;
+
+        if (sum != NULL && k != open_k) {
+            open_k = k;
+            full = false;
+            set = 0;
+        } else if (sum != NULL && !full) {
+            full = ptr_sums_saturate(&pf->sums, sum, set);
+        }
+        if (full)
+            sum = NULL; /* it meets every target already: nothing more to note */
+        if (block_walk(pf, map, ch, lo, hi, avx2, &last, sum, &set) && hi - lo == unit)
             zero_map_set(&pf->blocks, b);
+    }
+    for (uint64_t k = s_lo; k < s_hi; k++)
+        ptr_sums_close(&pf->sums, k);
+}
+
+void
+ptr_free_empty(struct ptr_free *pf, uint64_t off, uint64_t owned, bool to_end)
+{
+    const uint64_t own_end = off + owned;
+    const uint64_t sb = pf->sums.block != 0 ? pf->sums.block : PTR_SUMS_BLOCK_MIN;
+    uint64_t k = (off + sb - 1) / sb;
+    const uint64_t k_end = to_end ? (own_end + sb - 1) / sb : own_end / sb;
+
+    if (!pf->on)
+        return;
+    for (; k < k_end; k++)
+        ptr_sums_close(&pf->sums, k); /* nothing to note: no word there points anywhere */
 }
 
 bool
@@ -123,5 +181,6 @@ void
 ptr_free_free(struct ptr_free *pf)
 {
     zero_map_free(&pf->blocks);
+    ptr_sums_free(&pf->sums);
     *pf = (struct ptr_free){0};
 }

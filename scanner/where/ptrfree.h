@@ -33,6 +33,15 @@
  * target, at any level: ptr_free_run(pf, off, end, &is_free) walks [off,
  * end) by runs of blocks alike (is_free: the run's blocks are marked; it
  * returns the run's end, at most end).
+ * While it looks at a chunk's blocks, ptr_free_chunk() also makes the
+ * summaries (ptrsums.h, pf->sums: where the words of each piece of the file
+ * point) of the pieces that lie whole in the chunk's owned bytes, or end
+ * the file there (ch->last, no margin), and closes them; a
+ * chunk found to hold only zeros, or a hole, is given to ptr_free_empty(pf,
+ * off, owned, to_end) instead, which closes its blocks' summaries empty. So
+ * a summary is closed once every chunk that holds its block was scanned,
+ * and attribution reads again only the memory whose summary is not, or
+ * meets its targets.
  * ptr_free_free() releases pf; a pf never readied (all zero) marks nothing.
  */
 #ifndef DUMPGATE_PTRFREE_H
@@ -47,6 +56,7 @@
 #include "../container/regions.h"
 #include "../util/zeromap.h"
 #include "ptrcover.h"
+#include "ptrsums.h"
 
 #define PTR_FREE_UNIT_MIN (4u << 10)   /* a block, unless the file is larger than ... */
 #define PTR_FREE_UNIT_MAX (64u << 10)  /* ... this many blocks of 4 KiB would cover */
@@ -56,12 +66,14 @@
 struct ptr_free {
     struct zero_map blocks;  /* the blocks found without a pointer (blocks.unit bytes each) */
     struct ptr_cover cover;  /* of the map as it was at ptr_free_init() */
+    struct ptr_sums sums;    /* reaching PTR_FREE_REACH; none when out of memory */
     bool on;
 };
 
 void ptr_free_init(struct ptr_free *pf, const struct dg_regions *map, uint64_t size);
 void ptr_free_chunk(struct ptr_free *pf, const struct dg_regions *map, const struct dg_chunk *ch,
                     bool avx2);
+void ptr_free_empty(struct ptr_free *pf, uint64_t off, uint64_t owned, bool to_end);
 bool ptr_free_usable(const struct ptr_free *pf, const struct dg_regions *map,
                      uint64_t max_offset);
 uint64_t ptr_free_run(const struct ptr_free *pf, uint64_t off, uint64_t end, bool *is_free);

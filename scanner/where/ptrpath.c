@@ -26,6 +26,10 @@
  * no key, so a caller with idle threads can have them made beforehand
  * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
  * then the first level too reads only the windows that may point near a key.
+ * Better still, an ELF core's scan makes them of each piece of the file as
+ * it reads the chunk (ptrsums.h, through ptrfree.h): a window whose pieces'
+ * summaries it closed needs no summary of its own, and no level, the first
+ * included, reads a piece whose summary misses its targets.
  * No level reads a window the scan found all zeros (zeromap.h), nor the
  * blocks of a window where it found no word that points into the dump
  * (ptrfree.h: text, random bytes; the rest of the window is read in
@@ -42,6 +46,7 @@
 #include "ptrpath.h"
 #include "ptrcover.h"
 #include "ptrfree.h"
+#include "ptrsums.h"
 #include "../util/deadline.h"
 #include "../util/iobuf.h"
 #include "../util/simd.h"
@@ -60,10 +65,8 @@
 #define SUM_BITS_MAX 14u
 #define SUM_BITS_MIN 12u
 #define SUM_WORDS_MAX ((1u << SUM_BITS_MAX) / 64)
-#define SUMS_BUDGET (8u << 20)  /* bytes of summaries, unless the limits say (16 GiB of
-                                 * writable memory at the smallest size) */
-#define MAPPED_BITS 20u /* the dump's 64 KiB blocks of address space, hashed: 128 KiB */
-#define MAPPED_MAX_BLOCKS (1ull << 24) /* more (1 TiB of mappings): no such filter */
+#define SUMS_BUDGET PTR_SUMS_BUDGET /* bytes of summaries, unless the limits say (16 GiB
+                                     * of writable memory at the smallest size) */
 #define NO_PARENT SIZE_MAX
 
 struct node {
@@ -121,6 +124,11 @@ struct search {
      * word size or byte order other than 64-bit little-endian). */
     uint64_t *sums;
     size_t n_sums;
+    /* The scan's summaries of the file's pieces (ptrsums.h), when they
+     * answer for this search (same bits as sums): a window whose pieces'
+     * summaries are closed needs none of its own, and no level reads a
+     * piece whose closed summary misses its targets. Else NULL. */
+    const struct ptr_sums *fsums;
     unsigned sum_bits;      /* each summary's size: 2^sum_bits bits (sum_words()) */
     bool sums_ready;        /* the first level read every window and filled its summary */
     atomic_bool sums_broken; /* a window of the first level was not read whole */
@@ -162,44 +170,7 @@ bit_test(const uint64_t *set, uint64_t b)
 static inline size_t
 sum_words(const struct search *s)
 {
-    return ((size_t)1 << s->sum_bits) / 64;
-}
-
-/* The summary bit of the 64 KiB block holding address v, in summaries of
- * 2^bits bits. */
-static inline unsigned
-sum_bit(uint64_t v, unsigned bits)
-{
-    return (unsigned)(((v >> 16) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-}
-
-/* The bit of 64 KiB block number blk in struct search's mapped filter. */
-static inline uint64_t
-mapped_bit(uint64_t blk)
-{
-    return (blk * 0xff51afd7ed558ccdull) >> (64 - MAPPED_BITS);
-}
-
-/* struct search's mapped filter for the dump's memory regions, or NULL when
- * they span more than MAPPED_MAX_BLOCKS blocks (or on no memory). */
-static uint64_t *
-mapped_blocks(const struct dg_regions *map, uint64_t max_offset)
-{
-    uint64_t *m = calloc((1u << MAPPED_BITS) / 64, sizeof *m), blocks = 0;
-
-    for (size_t r = 0; m != NULL && r < regions_va_count(map); r++) {
-        uint64_t lo, hi;
-
-        if (!ptr_cover_reach(regions_va_get(map, r), max_offset, &lo, &hi))
-            continue;
-        if ((blocks += (hi >> 16) - (lo >> 16) + 1) > MAPPED_MAX_BLOCKS) {
-            free(m);
-            return NULL;
-        }
-        for (uint64_t blk = lo >> 16; blk <= hi >> 16; blk++)
-            bit_set(m, mapped_bit(blk));
-    }
-    return m;
+    return ptr_sum_words(s->sum_bits);
 }
 
 static int
@@ -297,13 +268,11 @@ struct reader {
 static inline void
 sum_add(struct reader *rd, uint64_t v)
 {
-    const uint64_t *m = rd->s->mapped;
-
-    if (v >> 16 == rd->last_blk)
+    if (v >> PTR_SUMS_GRAIN == rd->last_blk)
         return; /* pointers into one object come in runs */
-    rd->last_blk = v >> 16;
-    if (m == NULL || bit_test(m, mapped_bit(v >> 16)))
-        bit_set(rd->sum, sum_bit(v, rd->s->sum_bits));
+    rd->last_blk = v >> PTR_SUMS_GRAIN;
+    if (ptr_mapped_has(rd->s->mapped, PTR_MAPPED_BITS, v))
+        bit_set(rd->sum, ptr_sum_bit(v, rd->s->sum_bits));
 }
 
 /* True if the page of v may hold a target (most pointer-like words point
@@ -413,16 +382,6 @@ scan_words64(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
     }
 }
 
-/* The end of the run of blocks alike (ptrfree.h) that starts at byte at of
- * the window at file offset base, want bytes long, at most want; whether
- * they hold no pointer in *is_free. One run, not free, without a map. */
-static uint64_t
-free_run(const struct search *s, uint64_t base, uint64_t at, uint64_t want, bool *is_free)
-{
-    *is_free = false;
-    return s->pfree == NULL ? want : ptr_free_run(s->pfree, base + at, base + want, is_free) - base;
-}
-
 /* Reads bytes [a, b) of the window at pos of region reg (want bytes long)
  * into the same place of buf, its ends moved out to whole words (the
  * window starts on one), and searches their words. */
@@ -458,6 +417,74 @@ read_piece(struct reader *rd, uint8_t *buf, const struct dg_region *reg, uint64_
     }
 }
 
+/* What the scan's summaries say of the window at file offsets [off, off +
+ * len): -1 nothing (a block's summary is not closed, or there are none),
+ * 1 that a word of it may point near a target of the level (s->tsum: none
+ * while summaries are made before the targets are known), 0 that none
+ * does. */
+static int
+scan_says(const struct search *s, uint64_t off, uint64_t len)
+{
+    int meets = 0;
+
+    if (s->fsums == NULL || len == 0)
+        return -1;
+    for (uint64_t k = off / s->fsums->block; k <= (off + len - 1) / s->fsums->block; k++) {
+        const uint64_t *sum = ptr_sums_get(s->fsums, k);
+
+        if (sum == NULL)
+            return -1;
+        for (size_t i = 0; i < sum_words(s) && !meets; i++)
+            meets = (sum[i] & s->tsum[i]) != 0;
+    }
+    return meets;
+}
+
+/* Whether the scan's summary of the block holding file offset off says
+ * that no word there points near a target of the level (a closed summary
+ * that misses every block of s->tsum); *end is the block's end. */
+static bool
+scan_says_none(const struct search *s, uint64_t off, uint64_t *end)
+{
+    const uint64_t k = off / s->fsums->block;
+    const uint64_t *sum = ptr_sums_get(s->fsums, k);
+
+    *end = (k + 1) * s->fsums->block;
+    if (sum == NULL)
+        return false;
+    for (size_t i = 0; i < sum_words(s); i++)
+        if (sum[i] & s->tsum[i])
+            return false;
+    return true;
+}
+
+/* The end of the run of bytes alike that starts at byte at of the window
+ * at file offset base, want bytes long (at most want); in *is_free whether
+ * the run need not be read: its blocks hold no pointer (ptrfree.h) or, with
+ * sums, the scan's summaries say no word there points near a target. A
+ * run's end may come before the next change. */
+static uint64_t
+free_run(const struct search *s, uint64_t base, uint64_t at, uint64_t want, bool sums,
+         bool *is_free)
+{
+    bool no_ptr = false, none;
+    uint64_t e_ptr = s->pfree == NULL ? want
+                                      : ptr_free_run(s->pfree, base + at, base + want, &no_ptr) - base;
+    uint64_t e_sum;
+
+    *is_free = no_ptr;
+    if (!sums || s->fsums == NULL)
+        return e_ptr;
+    none = scan_says_none(s, base + at, &e_sum);
+    e_sum = e_sum - base < want ? e_sum - base : want;
+    *is_free = no_ptr || none;
+    if (no_ptr && none)
+        return e_ptr > e_sum ? e_ptr : e_sum;
+    if (no_ptr == none)
+        return e_ptr < e_sum ? e_ptr : e_sum;
+    return no_ptr ? e_ptr : e_sum;
+}
+
 /* Reads the windows it takes in turn with the other readers (s->next_win:
  * the next window no reader has taken; the numbers a reader takes grow, so
  * it walks the regions once), filling their summaries on the first level
@@ -471,6 +498,7 @@ read_windows(void *arg)
     const struct dg_regions *map = s->d->map;
     uint8_t *buf = iobuf_alloc(WINDOW);
     size_t w_no = 0, claim = atomic_fetch_add(&s->next_win, 1);
+    int said;
 
     rd->h = malloc((rd->cap > 0 ? 2 * rd->cap : 1) * sizeof *rd->h);
     rd->n = 0;
@@ -491,7 +519,10 @@ read_windows(void *arg)
             claim = atomic_fetch_add(&s->next_win, 1);
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
-            if (s->sums != NULL && w_no < s->n_sums) {
+            said = scan_says(s, reg->off + pos, want);
+            if (said == 0)
+                continue; /* no word here points near a target (none yet: nothing to do) */
+            if (said < 0 && s->sums != NULL && w_no < s->n_sums) {
                 uint64_t *sum = s->sums + w_no * sum_words(s), any = 0;
 
                 if (s->sums_ready) {
@@ -511,16 +542,17 @@ read_windows(void *arg)
              * pieces: the runs of other blocks, and between them the runs of
              * free blocks too short to be worth a read of their own */
             for (uint64_t at = 0, stop; at < want; at = stop) {
+                const bool sums = rd->sum == NULL; /* else this window's own is being made */
                 bool is_free;
 
-                stop = free_run(s, reg->off + pos, at, want, &is_free);
+                stop = free_run(s, reg->off + pos, at, want, sums, &is_free);
                 while (!is_free && stop < want) {
-                    bool gap_free;
-                    uint64_t gap_end = free_run(s, reg->off + pos, stop, want, &gap_free);
+                    bool next_free;
+                    uint64_t next = free_run(s, reg->off + pos, stop, want, sums, &next_free);
 
-                    if (gap_end == want || gap_end - stop >= PIECE_GAP)
-                        break;
-                    stop = free_run(s, reg->off + pos, gap_end, want, &gap_free);
+                    if (next_free && (next == want || next - stop >= PIECE_GAP))
+                        break; /* a gap worth not reading */
+                    stop = next; /* more to read, or a short gap read through */
                 }
                 if (!is_free)
                     read_piece(rd, buf, reg, pos, (size_t)at, (size_t)stop, want);
@@ -562,8 +594,9 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     memset(s->pages, 0, sizeof s->pages);
     memset(s->tsum, 0, sizeof s->tsum);
     for (size_t i = 0; i < n_t; i++) {
-        for (uint64_t blk = t[i].lo >> 16; s->sums != NULL && blk <= t[i].hi >> 16; blk++) {
-            bit_set(s->tsum, sum_bit(blk << 16, s->sum_bits));
+        for (uint64_t blk = t[i].lo >> PTR_SUMS_GRAIN;
+             (s->sums != NULL || s->fsums != NULL) && blk <= t[i].hi >> PTR_SUMS_GRAIN; blk++) {
+            bit_set(s->tsum, ptr_sum_bit(blk << PTR_SUMS_GRAIN, s->sum_bits));
         }
         gmax = t[i].hi > gmax ? t[i].hi : gmax;
         tcov = tcov && ptr_cover_in(&s->cover, t[i].lo, t[i].hi);
@@ -776,8 +809,12 @@ sums_setup(struct search *s)
     s->pfree = NULL;
     if (s->word != 8 || s->big)
         return;
-    if (ptr_free_usable(s->d->ptrfree, s->d->map, s->lim->max_offset))
+    s->fsums = NULL;
+    if (ptr_free_usable(s->d->ptrfree, s->d->map, s->lim->max_offset)) {
         s->pfree = s->d->ptrfree;
+        if (ptr_sums_holds(&s->pfree->sums, s->d->map, s->lim->max_offset))
+            s->fsums = &s->pfree->sums;
+    }
     for (size_t r = 0; r < regions_va_count(s->d->map); r++) {
         const struct dg_region *reg = regions_va_get(s->d->map, r);
 
@@ -790,8 +827,13 @@ sums_setup(struct search *s)
     s->sum_bits = SUM_BITS_MAX;
     while (s->sum_bits > SUM_BITS_MIN && s->n_sums * ((size_t)1 << s->sum_bits) / 8 > budget)
         s->sum_bits--;
+    if (s->fsums != NULL) { /* one size, so that a level's targets test both */
+        s->sum_bits = s->fsums->sum_bits;
+        most = budget / (((size_t)1 << s->sum_bits) / 8);
+        s->n_sums = n_win < most ? n_win : most;
+    }
     s->sums = calloc(s->n_sums ? s->n_sums * sum_words(s) : 1, sizeof *s->sums);
-    s->mapped = mapped_blocks(s->d->map, s->lim->max_offset);
+    s->mapped = ptr_mapped_build(s->d->map, s->lim->max_offset, PTR_MAPPED_BITS);
     ptr_cover_build(s->d->map, s->lim->max_offset, &s->cover);
 }
 
@@ -942,6 +984,7 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.mapped = pre->s.mapped;
         s.cover = pre->s.cover;
         s.pfree = pre->s.pfree;
+        s.fsums = pre->s.fsums;
         s.sums_ready = true;
         pre->s.sums = NULL;
         pre->s.mapped = NULL;

@@ -15,12 +15,19 @@
  *   - the same blocks are marked when each chunk carries the detectors'
  *     memo (chunkmemo.h) with its answers, and the memo's answers are the
  *     ones taken;
+ *   - the summaries of where each piece's words point (ptrsums.h) are
+ *     closed for exactly the pieces that lie whole in a chunk's owned bytes
+ *     (or end the file), and each closed one holds the bit of every word of
+ *     writable memory in its piece that lies in the cover and the filter,
+ *     and no other (or is all ones, saturated), on both paths;
  *   - ptr_free_run() walks the map by maximal runs of blocks alike;
  *   - the pointer search finds the same paths with the map as without it,
  *     with one reader or two, with summaries made before or not, and one of
  *     its chains passes through the pointer in the text; marking that one
  *     block by force loses that chain, so the search reads no marked block
- *     of a window it reads;
+ *     of a window it reads; emptying the summary of the globals by force
+ *     loses every chain, so the search reads no piece whose summary misses
+ *     its targets;
  *   - the map answers only for a search it can: not past PTR_FREE_REACH,
  *     not for a map with memory its cover does not hold; its blocks grow
  *     past 64 GiB, and it is bounded however large the file says it is.
@@ -35,6 +42,7 @@
 #include "../../scanner/util/simd.h"
 #include "../../scanner/where/ptrfree.h"
 #include "../../scanner/where/ptrpath.h"
+#include "../../scanner/where/ptrsums.h"
 #include "tap.h"
 
 #define GLOBALS_VA 0x400000ull
@@ -142,7 +150,7 @@ enum memo_use { NO_MEMO, MEMO, LYING_MEMO };
 
 /* Marks pf as the engine does, chunk by chunk: with the chunk's memo
  * (chunkmemo.h) when asked, after the detectors asked it about every block
- * (and, for LYING_MEMO, with its answers made "a pointer" everywhere). */
+ * (and, for LYING_MEMO, with its answers made "no pointer" everywhere). */
 static void
 mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uint64_t file_len,
      bool avx2, enum memo_use use, uint64_t chunk)
@@ -154,12 +162,13 @@ mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uin
 
         ch.len = (size_t)(file_len - off < chunk + MARGIN ? file_len - off : chunk + MARGIN);
         ch.owned = ch.len < chunk ? ch.len : chunk;
+        ch.last = off + ch.len >= file_len;
         if (use != NO_MEMO && chunk_memo_reset(&m, &ch) == DG_OK) {
             m.avx2 = avx2;
             for (size_t b = 0; b < m.n_blocks; b++) {
                 (void)chunk_pointer_near(&m, b);
                 if (use == LYING_MEMO)
-                    m.blocks[b].ptr = 1;
+                    m.blocks[b].ptr = 0;
             }
             ch.memo = &m;
         }
@@ -172,6 +181,66 @@ static bool
 marked(const struct ptr_free *pf, uint64_t off)
 {
     return zero_map_covers(&pf->blocks, off, 1);
+}
+
+/* pf's summaries against a brute-force count: a piece's summary is closed
+ * when the piece lies whole in the owned bytes of one chunk of that size
+ * (or the chunk that ends the file); a closed one holds the bit of each
+ * word of writable memory that starts in the piece and lies in the cover
+ * and the filter, and no other, unless it is all ones. */
+static bool
+sums_right(const struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file,
+           uint64_t file_len, uint64_t chunk, unsigned *n_closed, unsigned *n_full)
+{
+    const struct ptr_sums *ps = &pf->sums;
+    const size_t words = ptr_sum_words(ps->sum_bits);
+    uint64_t *want = calloc(words, sizeof *want);
+    bool ok = want != NULL && ps->n > 0;
+
+    *n_closed = *n_full = 0;
+    for (uint64_t k = 0; ok && k < ps->n; k++) {
+        const uint64_t lo = k * ps->block, hi = lo + ps->block < file_len ? lo + ps->block
+                                                                           : file_len;
+        const uint64_t *sum = ptr_sums_get(ps, k);
+        size_t set = 0;
+
+        if (lo >= file_len)
+            break;
+        ok &= (sum != NULL) == (lo / chunk == (hi - 1) / chunk); /* the piece ends the file */
+        if (sum == NULL)
+            continue;
+        (*n_closed)++;
+        memset(want, 0, words * sizeof *want);
+        for (size_t r = 0; r < regions_va_count(map); r++) {
+            const struct dg_region *g = regions_va_get(map, r);
+
+            if (g->perms != 0 && !(g->perms & DG_PERM_W))
+                continue;
+            for (uint64_t at = g->off + (8 - g->va % 8) % 8; at + 8 <= g->off + g->len; at += 8) {
+                uint64_t v;
+
+                if (at < lo || at >= hi)
+                    continue;
+                memcpy(&v, file + at, 8);
+                if (ptr_cover_has(&pf->cover, v) &&
+                    ptr_mapped_has(ps->mapped, PTR_SUMS_MAPPED_BITS, v)) {
+                    unsigned b = ptr_sum_bit(v, ps->sum_bits);
+
+                    want[b >> 6] |= 1ull << (b & 63);
+                }
+            }
+        }
+        for (size_t i = 0; i < words; i++)
+            set += (size_t)popcount64(sum[i]);
+        if (set == words * 64) {
+            (*n_full)++;
+            continue;
+        }
+        for (size_t i = 0; i < words; i++)
+            ok &= sum[i] == want[i];
+    }
+    free(want);
+    return ok;
 }
 
 /* ptr_free_run() against the map's bits block by block: the runs from
@@ -293,6 +362,16 @@ main(void)
             n_marked += marked(&pf, lo);
             same &= marked(&pf, lo) == want;
         }
+        {
+            unsigned n_closed, n_full;
+            bool right = sums_right(&pf, map, file, file_len, chunk, &n_closed, &n_full);
+
+            tap_check(&t, right && n_closed > 0 && n_full < n_closed,
+                      "%s%s: the summaries of the pieces whole in a chunk are closed and hold "
+                      "where their words point (%u closed, %u saturated)",
+                      use_avx2 ? "AVX2" : "portable", use == MEMO ? ", with the memo" : "",
+                      n_closed, n_full);
+        }
         tap_check(&t, same && pf.blocks.unit == PTR_FREE_UNIT_MIN && n_want > 900 &&
                       !marked(&pf, ptr_block * PTR_FREE_UNIT_MIN),
                   "%s: the blocks of text and random bytes are marked, but the one with a "
@@ -302,23 +381,48 @@ main(void)
                   use_avx2 ? "AVX2" : "portable", n_marked, n_want,
                   use == MEMO ? ", from the answers of the detectors' memo" : "");
     }
-    /* the memo's answers are taken: told of a pointer in every block, the
-     * map marks none (but blocks the memo does not hold whole) */
+    /* the memo's answers are taken: told that no block holds a pointer,
+     * the map marks the heap's blocks too, and its summaries stay empty */
     {
-        unsigned n_marked = 0;
+        unsigned n_marked = 0, n_heap = (unsigned)(HEAP_LEN / PTR_FREE_UNIT_MIN);
+        bool empty = true;
 
         ptr_free_free(&pf);
         ptr_free_init(&pf, map, file_len);
         mark(&pf, map, file, file_len, avx2, LYING_MEMO, CHUNK_ALIGNED);
-        for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++)
-            n_marked += marked(&pf, b * PTR_FREE_UNIT_MIN);
-        tap_check(&t, n_marked == 0, "a memo's answers are the map's (%u blocks marked where "
-                  "the memo says a pointer)", n_marked);
+        for (uint64_t b = 0; b < n_heap; b++)
+            n_marked += marked(&pf, reg_off(R_HEAP) + b * PTR_FREE_UNIT_MIN);
+        for (uint64_t k = reg_off(R_HEAP) / pf.sums.block;
+             k < reg_off(R_TEXT) / pf.sums.block; k++) {
+            const uint64_t *sum = ptr_sums_get(&pf.sums, k);
+
+            for (size_t i = 0; sum != NULL && i < ptr_sum_words(pf.sums.sum_bits); i++)
+                empty &= sum[i] == 0;
+            empty &= sum != NULL;
+        }
+        tap_check(&t, n_marked == n_heap && empty,
+                  "a memo's answers are the map's: told of no pointer, %u of the heap's %u "
+                  "blocks are marked, %s", n_marked, n_heap,
+                  empty ? "its summaries empty" : "but its summaries are not empty");
         ptr_free_free(&pf); /* the map the checks below read */
         ptr_free_init(&pf, map, file_len);
         mark(&pf, map, file, file_len, avx2, NO_MEMO, CHUNK);
     }
 
+    {
+        /* a summary with one bit in PTR_SUMS_FULL set is made all ones */
+        const size_t words = ptr_sum_words(pf.sums.sum_bits);
+        const size_t need = ((size_t)1 << pf.sums.sum_bits) / PTR_SUMS_FULL;
+        uint64_t *sum = calloc(words, sizeof *sum);
+        bool below = sum != NULL && !ptr_sums_saturate(&pf.sums, sum, need - 1) && sum[0] == 0;
+        bool at = sum != NULL && ptr_sums_saturate(&pf.sums, sum, need);
+
+        for (size_t i = 0; at && i < words; i++)
+            at = sum[i] == UINT64_MAX;
+        tap_check(&t, below && at, "a summary with %zu of %u bits set is saturated, all ones; "
+                  "with one fewer it is left", need, 1u << pf.sums.sum_bits);
+        free(sum);
+    }
     tap_check(&t, ptr_free_usable(&pf, map, 512) && ptr_free_usable(&pf, map, PTR_FREE_REACH),
               "usable for searches up to PTR_FREE_REACH below a target");
     tap_check(&t, !ptr_free_usable(&pf, map, PTR_FREE_REACH + 8),
@@ -383,6 +487,30 @@ main(void)
     tap_check(&t, rc == DG_OK && got[0].rc != DG_OK && got[1].rc == DG_OK,
               "the block with a pointer marked by force: its chain is not found (%s), the "
               "next is", got[0].rc != DG_OK ? got[0].why : got[0].path);
+
+    /* the summary of the globals' piece emptied by force: the search reads
+     * none of its words at the levels that look for a root there, and every
+     * chain is lost */
+    {
+        uint64_t *sum = ptr_sums_open(&pf.sums, 0);
+        bool lost = true;
+
+        zero_map_free(&pf.blocks); /* no block is marked: only the summaries skip */
+        zero_map_init(&pf.blocks, PTR_FREE_UNIT_MIN, file_len);
+        run_budget(&d, keys, N_CHAINS, 1, 0, 60.0, 0, got, &rc);
+        for (size_t i = 0; i < N_CHAINS; i++)
+            lost &= got[i].rc == ref[i].rc && strcmp(got[i].path, ref[i].path) == 0;
+        tap_check(&t, rc == DG_OK && lost && ptr_sums_get(&pf.sums, 0) != NULL &&
+                      GLOBALS_LEN <= pf.sums.block,
+                  "with the summaries alone, the same paths");
+        memset(sum, 0, ptr_sum_words(pf.sums.sum_bits) * sizeof *sum);
+        run_budget(&d, keys, N_CHAINS, 1, 0, 60.0, 0, got, &rc);
+        for (size_t i = 0; i < N_CHAINS; i++)
+            lost &= got[i].rc != DG_OK;
+        tap_check(&t, rc == DG_OK && lost,
+                  "the globals' summary emptied by force: no chain is found (%s)",
+                  got[0].rc != DG_OK ? got[0].why : got[0].path);
+    }
 
     input_close(&in);
     ptr_free_free(&pf);
