@@ -732,11 +732,15 @@ static inline __attribute__((always_inline)) size_t
 header_blocks(struct ec_ctx *c, const struct dg_chunk *ch, size_t x,
               uint64_t (*masks_at)(const uint8_t *), size_t step)
 {
+    /* the last x with masks_at()'s bytes and the candidates' in the chunk */
+    const size_t limit_owned = ch->owned + ECX_KEYLEN_AT, limit_len = ch->len - 24;
     size_t span_end = 0, kept_end = 0;
     bool image = false;
 
-    while (x + 8 * step <= ch->owned + ECX_KEYLEN_AT && x + 8 * step + 24 <= ch->len) {
-        uint64_t mk;
+    if (ch->len < 24)
+        return x;
+    while (x + 8 * step <= limit_owned && x + 8 * step <= limit_len) {
+        size_t stop;
 
         /* no library struct lies in a file's read-only image */
         if (x >= span_end)
@@ -756,19 +760,27 @@ header_blocks(struct ec_ctx *c, const struct dg_chunk *ch, size_t x,
                 continue;
             }
         }
-        mk = masks_at(ch->p + x);
+        /* the steps that stay in the span and the kept blocks (one at
+         * least, as before the loop stepped one at a time) */
+        stop = kept_end < span_end ? kept_end : span_end;
+        stop = stop > x + 8 * step ? stop : x + 8 * step;
+        do {
+            const uint64_t mk = masks_at(ch->p + x);
 
-        for (uint32_t m = (uint32_t)mk & 0xffu; m != 0; m &= m - 1) {
-            size_t at = x + 8 * (size_t)__builtin_ctz(m);
+            if (mk != 0) {
+                for (uint32_t m = (uint32_t)mk & 0xffu; m != 0; m &= m - 1) {
+                    size_t at = x + 8 * (size_t)__builtin_ctz(m);
 
-            if (at < ch->owned && !c->local_capped)
-                collect(c, ch, at);
-        }
-        for (uint32_t n = (uint32_t)(mk >> 16) & 0xffu; n != 0; n &= n - 1)
-            collect_nss(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(n));
-        for (uint32_t k = (uint32_t)(mk >> 32); k != 0; k &= k - 1)
-            collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
-        x += 8 * step;
+                    if (at < ch->owned && !c->local_capped)
+                        collect(c, ch, at);
+                }
+                for (uint32_t n = (uint32_t)(mk >> 16) & 0xffu; n != 0; n &= n - 1)
+                    collect_nss(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(n));
+                for (uint32_t k = (uint32_t)(mk >> 32); k != 0; k &= k - 1)
+                    collect_ecx(c, ch, x + 8 + 8 * (size_t)__builtin_ctz(k));
+            }
+            x += 8 * step;
+        } while (x < stop && x + 8 * step <= limit_owned && x + 8 * step <= limit_len);
     }
     return x;
 }
