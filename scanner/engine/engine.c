@@ -94,6 +94,7 @@ struct job {
     atomic_uint_fast64_t next;     /* next chunk number (file, memory) */
     atomic_uint_fast64_t scanned;  /* owned bytes handed to detectors */
     atomic_bool shrunk;            /* the file shrank under us: stop */
+    atomic_bool found;             /* a detector reported a finding while scanning */
     const struct scan_opts *opts;  /* for its progress callback */
     uint64_t total;                /* the input's size, 0 if unknown */
     pthread_mutex_t progress_lock; /* one progress call at a time */
@@ -281,11 +282,16 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
     if (!all_zero(ch->p, ch->len)) {
         bool memo = scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
 
+        if (w->sink.n > 0 && !atomic_load_explicit(&j->found, memory_order_relaxed))
+            atomic_store_explicit(&j->found, true, memory_order_relaxed);
         if (j->ptrfree != NULL) { /* while the chunk is at hand, for attribution */
             struct dg_chunk c = *ch;
 
             c.memo = memo ? &w->memo : NULL; /* what the detectors' blocks found */
-            ptr_free_chunk(j->ptrfree, j->dump.map, &c, dg_cpu_avx2());
+            /* the pointer search's summaries only once it is sure to run:
+             * noting every pointer costs a clean dump 2 to 4 % for nothing */
+            ptr_free_chunk(j->ptrfree, j->dump.map, &c, dg_cpu_avx2(),
+                           atomic_load_explicit(&j->found, memory_order_relaxed));
         }
     } else {
         if (j->zeros != NULL && ch->off % j->chunk == 0)

@@ -87,17 +87,19 @@ block_walk(const struct ptr_free *pf, const struct dg_regions *map, const struct
         if (w0 < stop && w0 + 8 <= chunk_end) {
             size_t n = (size_t)((stop - w0 + 7) / 8);
             const uint8_t *p = ch->p + (w0 - ch->off);
+            bool asked;
 
             if (n > (chunk_end - w0) / 8)
                 n = (size_t)((chunk_end - w0) / 8); /* the file ends: no word past it */
-            if (memo_says(pf, ch, w0, n, &has) && !has)
-                ; /* the detectors asked: no word here lies in the cover */
-            else if (sum != NULL ? ptr_sums_note(&pf->sums, sum, set, &pf->cover, p, n, avx2)
-                                 : ptr_cover_any(&pf->cover, p, n, avx2)) {
-                if (sum == NULL)
-                    return false;
-                is_free = false;
-            }
+            /* the memo's answer (the detectors asked) where it has one: a
+             * "no" needs nothing more, a "yes" still its words noted */
+            asked = memo_says(pf, ch, w0, n, &has);
+            if (asked && !has)
+                ;
+            else if (sum != NULL)
+                is_free &= !ptr_sums_note(&pf->sums, sum, set, &pf->cover, p, n, avx2);
+            else if (asked || ptr_cover_any(&pf->cover, p, n, avx2))
+                return false;
         }
         at = stop;
     }
@@ -106,7 +108,7 @@ block_walk(const struct ptr_free *pf, const struct dg_regions *map, const struct
 
 void
 ptr_free_chunk(struct ptr_free *pf, const struct dg_regions *map, const struct dg_chunk *ch,
-               bool avx2)
+               bool avx2, bool sums)
 {
     const struct dg_region *last = NULL;
     const uint64_t unit = pf->blocks.unit, own_end = ch->off + ch->owned;
@@ -123,7 +125,7 @@ ptr_free_chunk(struct ptr_free *pf, const struct dg_regions *map, const struct d
     /* the summaries (ptrsums.h) of the blocks of the file that lie whole in
      * the owned bytes, one chunk filling each */
     s_lo = (ch->off + sb - 1) / sb;
-    s_hi = to_end ? (own_end + sb - 1) / sb : own_end / sb;
+    s_hi = !sums ? s_lo : to_end ? (own_end + sb - 1) / sb : own_end / sb;
     end = to_end ? (own_end + unit - 1) / unit : own_end / unit;
     for (b = (ch->off + unit - 1) / unit; b < end; b++) {
         const uint64_t lo = b * unit, hi = lo + unit < own_end ? lo + unit : own_end;

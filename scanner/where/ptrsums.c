@@ -109,11 +109,13 @@ note_word(const struct ptr_sums *ps, uint64_t *sum, size_t *set, uint64_t *last,
     if (v >> PTR_SUMS_GRAIN == *last)
         return;
     *last = v >> PTR_SUMS_GRAIN;
-    if (!ptr_mapped_has(ps->mapped, PTR_SUMS_MAPPED_BITS, v))
-        return;
     b = ptr_sum_bit(v, ps->sum_bits);
     bit = 1ull << (b & 63);
-    *set += (sum[b >> 6] & bit) == 0;
+    /* a bit set already says all the word could; the filter, a load from
+     * further away, only for a bit not yet set */
+    if ((sum[b >> 6] & bit) != 0 || !ptr_mapped_has(ps->mapped, PTR_SUMS_MAPPED_BITS, v))
+        return;
+    (*set)++;
     sum[b >> 6] |= bit;
 }
 
@@ -143,6 +145,17 @@ note_avx2(const struct ptr_sums *ps, uint64_t *sum, size_t *set, const struct pt
         if (in == 0)
             continue;
         *any = true;
+        {
+            /* the words into the block noted last need nothing more */
+            const __m256i lastv = _mm256_set1_epi64x((long long)*last);
+            unsigned same = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
+                                _mm256_cmpeq_epi64(_mm256_srli_epi64(v0, PTR_SUMS_GRAIN), lastv))) |
+                            (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
+                                _mm256_cmpeq_epi64(_mm256_srli_epi64(v1, PTR_SUMS_GRAIN), lastv)))
+                                << 4;
+
+            in &= ~same;
+        }
         for (; in != 0; in &= in - 1)
             note_word(ps, sum, set, last, load_le64(p + 8 * (k + (size_t)__builtin_ctz(in))));
     }

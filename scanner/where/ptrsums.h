@@ -54,13 +54,16 @@
 #define PTR_SUMS_BLOCK_MIN (256u << 10) /* bytes of the file per summary ... */
 #define PTR_SUMS_BLOCK_MAX (8u << 20)   /* ... up to this for the largest files: a chunk */
 #define PTR_SUMS_BITS 13u /* 1 KiB a summary: 8 GiB of file in the budget at the smallest
-                           * block; a MiB of the real benchmark core sets fewer than 512 */
+                           * block; a piece of the real benchmark core sets fewer than
+                           * 512 bits, most fewer than 32 */
 #define PTR_SUMS_GRAIN 16u /* a bit stands for 64 KiB of address space; 4 or 16 KiB fill
                             * the summaries, 128 KiB to 4 MiB do no better (tried) */
 #define PTR_SUMS_BUDGET (8u << 20) /* bytes of summaries by default */
 /* A summary with one bit in PTR_SUMS_FULL set meets most sets of targets
- * anyway: memory whose words point everywhere (a heap of random links). */
-#define PTR_SUMS_FULL 8u
+ * anyway: memory whose words point everywhere (the synthetic benchmark
+ * core's heap of random links gets there within a few KiB of its piece;
+ * at one in eight, noting it cost that core 2 to 3 %). */
+#define PTR_SUMS_FULL 16u
 #define PTR_MAPPED_BITS 20u      /* a search's filter: 2^20 bits (128 KiB), hashed */
 #define PTR_SUMS_MAPPED_BITS 17u /* the scan's: 16 KiB, so that it stays in the first-level
                                   * cache beside the chunk's bytes */

@@ -19,7 +19,9 @@
  *     closed for exactly the pieces that lie whole in a chunk's owned bytes
  *     (or end the file), and each closed one holds the bit of every word of
  *     writable memory in its piece that lies in the cover and the filter,
- *     and no other (or is all ones, saturated), on both paths;
+ *     and no other (or is all ones, saturated), on both paths; without
+ *     sums (nothing found yet) the same blocks are marked, the memo's
+ *     answers both ways are taken, and no summary is closed;
  *   - ptr_free_run() walks the map by maximal runs of blocks alike;
  *   - the pointer search finds the same paths with the map as without it,
  *     with one reader or two, with summaries made before or not, and one of
@@ -146,14 +148,15 @@ make_map(struct dg_regions *map, uint64_t file_len, bool split)
     return regions_finish(map, file_len) == DG_OK;
 }
 
-enum memo_use { NO_MEMO, MEMO, LYING_MEMO };
+enum memo_use { NO_MEMO, MEMO, LYING_MEMO, LYING_YES };
 
 /* Marks pf as the engine does, chunk by chunk: with the chunk's memo
  * (chunkmemo.h) when asked, after the detectors asked it about every block
- * (and, for LYING_MEMO, with its answers made "no pointer" everywhere). */
+ * (and, for LYING_MEMO, with its answers made "no pointer" everywhere; for
+ * LYING_YES, "a pointer"). */
 static void
-mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uint64_t file_len,
-     bool avx2, enum memo_use use, uint64_t chunk)
+mark_sums(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file,
+          uint64_t file_len, bool avx2, enum memo_use use, uint64_t chunk, bool sums)
 {
     struct dg_chunk_memo m = {.cover = &pf->cover};
 
@@ -167,14 +170,23 @@ mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uin
             m.avx2 = avx2;
             for (size_t b = 0; b < m.n_blocks; b++) {
                 (void)chunk_pointer_near(&m, b);
-                if (use == LYING_MEMO)
-                    m.blocks[b].ptr = 0;
+                if (use == LYING_MEMO || use == LYING_YES)
+                    m.blocks[b].ptr = use == LYING_YES;
             }
             ch.memo = &m;
         }
-        ptr_free_chunk(pf, map, &ch, avx2);
+        ptr_free_chunk(pf, map, &ch, avx2, sums);
     }
     chunk_memo_free(&m);
+}
+
+/* mark_sums() with the summaries made, as the engine does once something
+ * was found. */
+static void
+mark(struct ptr_free *pf, const struct dg_regions *map, const uint8_t *file, uint64_t file_len,
+     bool avx2, enum memo_use use, uint64_t chunk)
+{
+    mark_sums(pf, map, file, file_len, avx2, use, chunk, true);
 }
 
 static bool
@@ -380,6 +392,33 @@ main(void)
                   "wanted)%s",
                   use_avx2 ? "AVX2" : "portable", n_marked, n_want,
                   use == MEMO ? ", from the answers of the detectors' memo" : "");
+    }
+    /* without sums (nothing found yet), the same blocks are marked and no
+     * summary is closed */
+    {
+        unsigned n_with = 0, n_without = 0, n_closed = 0;
+
+        for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++)
+            n_with += marked(&pf, b * PTR_FREE_UNIT_MIN);
+        ptr_free_free(&pf);
+        ptr_free_init(&pf, map, file_len);
+        mark_sums(&pf, map, file, file_len, avx2, NO_MEMO, CHUNK_ALIGNED, false);
+        for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++)
+            n_without += marked(&pf, b * PTR_FREE_UNIT_MIN);
+        for (uint64_t k = 0; k < pf.sums.n; k++)
+            n_closed += ptr_sums_get(&pf.sums, k) != NULL;
+        tap_check(&t, n_with == n_without && n_closed == 0,
+                  "without sums: the same %u blocks marked (%u with), no summary closed (%u)",
+                  n_without, n_with, n_closed);
+        /* and a memo's "a pointer" is taken as it is */
+        ptr_free_free(&pf);
+        ptr_free_init(&pf, map, file_len);
+        mark_sums(&pf, map, file, file_len, avx2, LYING_YES, CHUNK_ALIGNED, false);
+        n_without = 0;
+        for (uint64_t b = 0; b < file_len / PTR_FREE_UNIT_MIN; b++)
+            n_without += marked(&pf, b * PTR_FREE_UNIT_MIN);
+        tap_check(&t, n_without == 0,
+                  "without sums, told of a pointer in every block: %u blocks marked", n_without);
     }
     /* the memo's answers are taken: told that no block holds a pointer,
      * the map marks the heap's blocks too, and its summaries stay empty */
