@@ -791,6 +791,71 @@ worker_release(struct job *j, struct worker *w)
     chunk_memo_free(&w->memo);
 }
 
+/* The detectors' finish() calls, shared by the threads of finish_all(). */
+struct finishing {
+    struct job *j;
+    struct dg_sink *sinks;       /* one per detector, or NULL: straight into out */
+    struct dg_sink *out;
+    atomic_size_t next;          /* the next detector no thread has taken */
+};
+
+/* Calls the finish() of the detectors it takes in turn with the other
+ * threads, each into its own sink. */
+static void *
+finish_some(void *arg)
+{
+    struct finishing *f = arg;
+    struct job *j = f->j;
+
+    for (size_t i; (i = atomic_fetch_add(&f->next, 1)) < j->n_det;) {
+        struct dg_sink *s = f->sinks != NULL ? &f->sinks[i] : f->out;
+        dg_err rc;
+
+        if (j->det[i]->finish == NULL)
+            continue;
+        s->detector = j->det[i]->name;
+        rc = j->det[i]->finish(j->shared[i], &j->dump, s);
+        if (rc != DG_OK)
+            dg_diag_at(j->diag, DG_DIAG_WARNING, rc, DG_NO_OFFSET, "%s: detector %s: %s",
+                       j->in->name, j->det[i]->name, dg_strerror(rc));
+    }
+    return NULL;
+}
+
+/* Every detector's finish(), on up to nthreads threads: their proofs (ec-raw
+ * matches its scalars to points, rsa-raw and rsa-factor rebuild keys) are
+ * most of what is left once the chunks are scanned. Each detector reports
+ * into a sink of its own, taken into out in the detectors' order, so the
+ * findings come out as from one thread. */
+static void
+finish_all(struct job *j, size_t nthreads, struct dg_sink *out)
+{
+    struct finishing f = {.j = j, .out = out};
+    pthread_t tid[MAX_THREADS];
+    size_t n_started = 0;
+
+    if (nthreads > 1 && j->n_det > 1 && (f.sinks = calloc(j->n_det, sizeof *f.sinks)) != NULL) {
+        for (size_t i = 0; i < j->n_det; i++) {
+            sink_init(&f.sinks[i], j->diag);
+            f.sinks[i].name = out->name;
+        }
+        for (; n_started + 1 < nthreads && n_started + 1 < j->n_det; n_started++)
+            if (pthread_create(&tid[n_started], NULL, finish_some, &f) != 0)
+                break;
+    }
+    finish_some(&f);
+    for (size_t i = 0; i < n_started; i++)
+        pthread_join(tid[i], NULL);
+    for (size_t i = 0; f.sinks != NULL && i < j->n_det; i++) {
+        if (!sink_take(out, &f.sinks[i]))
+            dg_diag_at(j->diag, DG_DIAG_WARNING, DG_E_NOMEM, DG_NO_OFFSET,
+                       "%s: out of memory: findings of detector %s dropped", j->in->name,
+                       j->det[i]->name);
+        sink_free(&f.sinks[i]);
+    }
+    free(f.sinks);
+}
+
 dg_err
 engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_opts *opts,
            const struct engine_hooks *hooks, struct dg_diag *diag, struct dg_sink *out,
@@ -919,17 +984,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         sink_take(out, &w[i].sink);
     if (hooks != NULL && hooks->scanned != NULL)
         hooks->scanned(hooks->arg, out);
-    for (size_t i = 0; i < j->n_det; i++) {
-        if (j->det[i]->finish != NULL) {
-            dg_err frc;
-
-            out->detector = j->det[i]->name;
-            frc = j->det[i]->finish(j->shared[i], &j->dump, out);
-            if (frc != DG_OK)
-                dg_diag_at(diag, DG_DIAG_WARNING, frc, DG_NO_OFFSET, "%s: detector %s: %s",
-                           in->name, j->det[i]->name, dg_strerror(frc));
-        }
-    }
+    finish_all(j, nthreads, out);
 out:
     for (size_t i = 0; i < n_workers; i++) {
         worker_release(j, &w[i]);
