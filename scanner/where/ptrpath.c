@@ -468,10 +468,10 @@ free_run(const struct search *s, uint64_t base, uint64_t at, uint64_t want, bool
          bool *is_free)
 {
     bool no_ptr = false, none;
-    uint64_t e_ptr = s->pfree == NULL ? want
-                                      : ptr_free_run(s->pfree, base + at, base + want, &no_ptr) - base;
-    uint64_t e_sum;
+    uint64_t e_ptr = want, e_sum;
 
+    if (s->pfree != NULL)
+        e_ptr = ptr_free_run(s->pfree, base + at, base + want, &no_ptr) - base;
     *is_free = no_ptr;
     if (!sums || s->fsums == NULL)
         return e_ptr;

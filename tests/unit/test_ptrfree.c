@@ -19,7 +19,8 @@
  *     closed for exactly the pieces that lie whole in a chunk's owned bytes
  *     (or end the file), and each closed one holds the bit of every word of
  *     writable memory in its piece that lies in the cover and the filter,
- *     and no other (or is all ones, saturated), on both paths; without
+ *     and no other (or is all ones, saturated), on both paths; their
+ *     pieces grow with the file and their memory stays in the budget; without
  *     sums (nothing found yet) the same blocks are marked, the memo's
  *     answers both ways are taken, and no summary is closed;
  *   - ptr_free_run() walks the map by maximal runs of blocks alike;
@@ -461,6 +462,38 @@ main(void)
         tap_check(&t, below && at, "a summary with %zu of %u bits set is saturated, all ones; "
                   "with one fewer it is left", need, 1u << pf.sums.sum_bits);
         free(sum);
+    }
+    {
+        /* the summaries' pieces grow with the file, their memory does not */
+        static const struct {
+            uint64_t size, block;
+        } sized[] = {
+            {1ull << 30, PTR_SUMS_BLOCK_MIN},
+            {10ull << 30, 2u << 20},
+            {1ull << 40, PTR_SUMS_BLOCK_MAX}, /* past 64 GiB: the first 64 GiB only */
+        };
+        const uint64_t most = PTR_SUMS_BUDGET / (ptr_sum_words(PTR_SUMS_BITS) * 8);
+        bool ok = true;
+
+        for (size_t i = 0; i < sizeof sized / sizeof sized[0]; i++) {
+            struct dg_regions *big = regions_new();
+            struct dg_region g = {.off = 0, .len = sized[i].size, .va = HEAP_VA, .has_va = true,
+                                  .perms = DG_PERM_R | DG_PERM_W, .kind = DG_SPAN_HEAP,
+                                  .thread = -1};
+            struct ptr_sums ps;
+
+            ok &= big != NULL && regions_claim(big, &g, REGIONS_PRIO_MEMORY) == DG_OK &&
+                  regions_finish(big, sized[i].size) == DG_OK &&
+                  ptr_sums_init(&ps, big, PTR_FREE_REACH, 0) == DG_OK &&
+                  ps.block == sized[i].block &&
+                  ps.n * (ptr_sum_words(ps.sum_bits) * 8) <= PTR_SUMS_BUDGET &&
+                  ps.n == (sized[i].size / ps.block < most ? sized[i].size / ps.block : most);
+            ptr_sums_free(&ps);
+            regions_free(big);
+        }
+        tap_check(&t, ok, "summaries of 256 KiB pieces for 1 GiB, 2 MiB for 10 GiB, 8 MiB "
+                  "and the first 64 GiB for 1 TiB: never more than %u bytes",
+                  (unsigned)PTR_SUMS_BUDGET);
     }
     tap_check(&t, ptr_free_usable(&pf, map, 512) && ptr_free_usable(&pf, map, PTR_FREE_REACH),
               "usable for searches up to PTR_FREE_REACH below a target");
