@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * ptrsums.c - the summaries of where each MiB of a core's words point (see
- * ptrsums.h).
+ * ptrsums.c - the summaries of where the words of each piece of a core's
+ * file point (see ptrsums.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +24,7 @@ ptr_mapped_build(const struct dg_regions *map, uint64_t reach, unsigned bits)
             return NULL;
         }
         for (uint64_t blk = lo >> 16; blk <= hi >> 16; blk++) {
-            uint64_t b = (blk * 0xff51afd7ed558ccdull) >> (64 - bits);
+            uint64_t b = ptr_mapped_bit(blk << 16, bits);
 
             m[b >> 6] |= 1ull << (b & 63);
         }

@@ -102,6 +102,13 @@ ptr_sum_bit(uint64_t v, unsigned bits)
  * bits, v): v's block may be one of them (always, when m is NULL). */
 uint64_t *ptr_mapped_build(const struct dg_regions *map, uint64_t reach, unsigned bits);
 
+/* The bit of the 64 KiB block holding address v in a filter of 2^bits bits. */
+static inline uint64_t
+ptr_mapped_bit(uint64_t v, unsigned bits)
+{
+    return ((v >> 16) * 0xff51afd7ed558ccdull) >> (64 - bits);
+}
+
 static inline bool
 ptr_mapped_has(const uint64_t *m, unsigned bits, uint64_t v)
 {
@@ -109,7 +116,7 @@ ptr_mapped_has(const uint64_t *m, unsigned bits, uint64_t v)
 
     if (m == NULL)
         return true;
-    b = ((v >> 16) * 0xff51afd7ed558ccdull) >> (64 - bits);
+    b = ptr_mapped_bit(v, bits);
     return m[b >> 6] >> (b & 63) & 1;
 }
 
