@@ -417,6 +417,17 @@ read_piece(struct reader *rd, uint8_t *buf, const struct dg_region *reg, uint64_
     }
 }
 
+/* True when summary sum (of s's size) has a block of the level's targets
+ * (s->tsum): a word there may point near one. */
+static bool
+meets_targets(const struct search *s, const uint64_t *sum)
+{
+    for (size_t i = 0; i < sum_words(s); i++)
+        if (sum[i] & s->tsum[i])
+            return true;
+    return false;
+}
+
 /* What the scan's summaries say of the window at file offsets [off, off +
  * len): -1 nothing (a block's summary is not closed, or there are none),
  * 1 that a word of it may point near a target of the level (s->tsum: none
@@ -434,8 +445,7 @@ scan_says(const struct search *s, uint64_t off, uint64_t len)
 
         if (sum == NULL)
             return -1;
-        for (size_t i = 0; i < sum_words(s) && !meets; i++)
-            meets = (sum[i] & s->tsum[i]) != 0;
+        meets = meets || meets_targets(s, sum);
     }
     return meets;
 }
@@ -450,12 +460,7 @@ scan_says_none(const struct search *s, uint64_t off, uint64_t *end)
     const uint64_t *sum = ptr_sums_get(s->fsums, k);
 
     *end = (k + 1) * s->fsums->block;
-    if (sum == NULL)
-        return false;
-    for (size_t i = 0; i < sum_words(s); i++)
-        if (sum[i] & s->tsum[i])
-            return false;
-    return true;
+    return sum != NULL && !meets_targets(s, sum);
 }
 
 /* The end of the run of bytes alike that starts at byte at of the window
@@ -523,12 +528,10 @@ read_windows(void *arg)
             if (said == 0)
                 continue; /* no word here points near a target (none yet: nothing to do) */
             if (said < 0 && s->sums != NULL && w_no < s->n_sums) {
-                uint64_t *sum = s->sums + w_no * sum_words(s), any = 0;
+                uint64_t *sum = s->sums + w_no * sum_words(s);
 
                 if (s->sums_ready) {
-                    for (size_t i = 0; i < sum_words(s); i++)
-                        any |= sum[i] & s->tsum[i];
-                    if (any == 0)
+                    if (!meets_targets(s, sum))
                         continue; /* no word here points near a target */
                 } else {
                     rd->sum = sum;
