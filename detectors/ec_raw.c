@@ -26,8 +26,10 @@
  * other libraries' forms, read from their cores), in the 4 KiB blocks near
  * a word that may point into the dump or a run of two random-looking words
  * (chunk_kept_span(): every header but wolfSSL's points at its limbs, and
- * wolfSSL's limbs follow its header). finish() reads each
- * candidate's limbs through the dump's address map, computes d*G on every
+ * wolfSSL's limbs follow its header). A candidate's limbs lie mostly near
+ * its header: scan() takes them while their chunk is in memory
+ * (chunk_copy_va()), and finish() reads the others through the dump's
+ * address map. finish() computes d*G on every
  * curve of that size for which points were harvested, and looks the affine X
  * up among them; a match is rebuilt with keyproof_ec_from_scalar() against
  * the stored point and proven with keyproof_prove(). A scalar that OpenSSL
@@ -145,7 +147,26 @@ struct cand {
     uint8_t prio;          /* 1 when OpenSSL's flags say CONSTTIME or SECURE */
     uint8_t kind;          /* enum bn_kind */
     uint8_t be_len;        /* 0: LE limbs; else the number is be_len BE bytes */
+    uint32_t held;         /* 1 + its index in ec_shared.held, when its bytes were
+                              taken from the chunk that found it; 0: finish()
+                              reads them */
 };
+
+/* A candidate's number as read from the dump: its 8 * top bytes of limbs or
+ * its be_len big-endian bytes; len 0 when they could not be read. It may be
+ * a private scalar: whoever holds these wipes them. */
+struct cand_bytes {
+    uint8_t b[8 * 9];
+    uint8_t len;
+};
+
+/* The bytes of candidate cd's number: be_len big-endian ones, or 8 * top of
+ * little-endian limbs. */
+static inline unsigned
+cand_len(const struct cand *cd)
+{
+    return cd->be_len != 0 ? cd->be_len : 8u * cd->top;
+}
 
 /* A public point an NSS CKA_EC_POINT attribute points at (read in finish). */
 struct point_ref {
@@ -194,6 +215,8 @@ struct ec_shared {
     size_t n_pts;
     struct cand *cands;
     size_t n_cands;
+    struct cand_bytes *held; /* the candidates' numbers taken in scan() */
+    size_t n_held;
     struct ecx_cand *ecx;
     size_t n_ecx;
     struct point_ref *refs;
@@ -205,7 +228,8 @@ struct ec_shared {
 struct ec_ctx {
     struct ec_shared *sh;
     struct cand local[MAX_CHUNK_CANDS];
-    size_t n_local;
+    struct cand_bytes local_bytes[MAX_CHUNK_CANDS]; /* their numbers, when the chunk holds them */
+    size_t n_local, max_local;
     bool local_capped;
     struct ecx_cand ecx[MAX_CHUNK_ECX];
     size_t n_ecx;
@@ -376,7 +400,7 @@ collect_sec1(struct ec_ctx *c, const struct dg_chunk *ch, size_t k)
 
         if (p[1] == form[i][0] && p[6] == form[i][1] && (va = chunk_va(ch, k + 7)) != 0)
             keep(c, (struct cand){va, ch->off + k, (uint8_t)((form[i][1] + 7) / 8), 1, K_SEC1,
-                                  form[i][1]});
+                                  form[i][1], 0});
     }
 }
 
@@ -529,24 +553,24 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     uint8_t top, prio;
 
     if (bignum_header(p, &top, &prio)) {
-        keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL, 0});
+        keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL, 0, 0});
         return;
     }
     if (lo1 - 3u > 6u)
         return; /* the limb count of every form below (the scalar tail has no mask) */
     if (w1 <= 9 && user_pointer(w2) && (load_le32(p) == 1 || load_le32(p) == 0xffffffffu)) {
-        keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS, 0});
+        keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS, 0, 0});
         return;
     }
     if (w1 <= 9 && x >= 8 && load_le64(p - 8) <= 1 && user_pointer(load_le64(p)) && w2 >= w1 &&
         w2 <= 64) {
-        keep(c, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO, 0});
+        keep(c, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO, 0, 0});
         return;
     }
     /* {alloc, size} of an mpz, or {used, size} of an sp_int: the limb count
      * is lo1 = alloc >= size, or lo1 = used <= size */
     if (x + 24 + 8 <= ch->len && hi1 >= 3 && hi1 <= lo1 && user_pointer(w2)) {
-        keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP, 0});
+        keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP, 0, 0});
     } else if (hi1 > lo1 && hi1 <= 1024 && (uint32_t)w2 <= 1 && x + 8 + 40 + 8 * 9 <= ch->len) {
         const uint8_t *dp = p + 8 + 40;
         uint64_t va = chunk_va(ch, x + 8 + 40);
@@ -555,7 +579,7 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         for (uint32_t i = lo1; i < 9 && i < hi1; i++)
             zeros = zeros && load_le64(dp + 8 * i) == 0;
         if (zeros && va != 0 && load_le64(dp + 8 * (lo1 - 1)) != 0)
-            keep(c, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL, 0});
+            keep(c, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL, 0, 0});
     }
 }
 
@@ -586,7 +610,7 @@ collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         (len > NSS_ATTR_SPACE ? load_le32(p - 12) == 1 && user_pointer(pv)
                               : x + 24 + len <= ch->len && pv == chunk_va(ch, x) + 24 && pv != 24)) {
         keep(c, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
-                              (uint8_t)len});
+                              (uint8_t)len, 0});
     } else if (type == CKA_EC_POINT && (len == 65 || len == 97 || len == 133) &&
                user_pointer(pv) && c->n_refs < MAX_CHUNK_REFS) {
         c->refs[c->n_refs++] = (struct point_ref){pv, ch->off + x - 32, (uint8_t)len};
@@ -842,6 +866,19 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped &&
         c->n_refs == 0 && c->n_edx_pubs == 0)
         return DG_OK;
+    /* The numbers a candidate's header points at lie mostly near it, in
+     * this chunk: taken now, finish() need not read them from the dump. */
+    for (size_t i = 0; i < c->n_local; i++) {
+        unsigned len = cand_len(&c->local[i]);
+
+        c->local_bytes[i].len =
+            len <= sizeof c->local_bytes[i].b &&
+                    chunk_copy_va(ch, c->local[i].va, c->local_bytes[i].b, len)
+                ? (uint8_t)len
+                : 0;
+    }
+    if (c->n_local > c->max_local)
+        c->max_local = c->n_local;
     pthread_mutex_lock(&sh->lock);
     for (size_t i = 0; i < n_pts; i++) {
         bool dup = false;
@@ -862,7 +899,12 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
             sh->cands_capped = true;
             break;
         }
-        sh->cands[sh->n_cands++] = c->local[i];
+        sh->cands[sh->n_cands] = c->local[i];
+        if (c->local_bytes[i].len != 0) {
+            sh->held[sh->n_held] = c->local_bytes[i];
+            sh->cands[sh->n_cands].held = (uint32_t)++sh->n_held;
+        }
+        sh->n_cands++;
     }
     for (size_t i = 0; i < c->n_ecx; i++) {
         if (sh->n_ecx >= MAX_ECX) {
@@ -938,14 +980,6 @@ scalar_plausible(const BIGNUM *d, uint8_t *buf)
     return weak <= 1;
 }
 
-/* The bytes of candidate cd's number: be_len big-endian ones, or 8 * top of
- * little-endian limbs. */
-static inline unsigned
-cand_len(const struct cand *cd)
-{
-    return cd->be_len != 0 ? cd->be_len : 8u * cd->top;
-}
-
 /* Candidate cd's number from its cand_len(cd) bytes at b into out. */
 static bool
 cand_number(const struct cand *cd, const uint8_t *b, BIGNUM *out)
@@ -961,14 +995,6 @@ cand_value(struct vawin *w, const struct cand *cd, uint8_t *buf, BIGNUM *out)
 {
     return vawin_read(w, cd->va, buf, cand_len(cd)) == DG_OK && cand_number(cd, buf, out);
 }
-
-/* A candidate's number as read from the dump: its 8 * top bytes of limbs or
- * its be_len big-endian bytes; len 0 when they could not be read. It may be
- * a private scalar: whoever holds these wipes them. */
-struct cand_bytes {
-    uint8_t b[8 * 9];
-    uint8_t len;
-};
 
 /* Reads every candidate's number (sh->cands sorted) through w into cb[i],
  * once for index_values() and join() both, and indexes the lowest limbs. */
@@ -987,7 +1013,8 @@ index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb,
     }
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
-        bool got = vawin_read(w, cd->va, cb[i].b, cand_len(cd)) == DG_OK;
+        bool got = cd->held != 0 ? (memcpy(cb[i].b, sh->held[cd->held - 1].b, cand_len(cd)), true)
+                                 : vawin_read(w, cd->va, cb[i].b, cand_len(cd)) == DG_OK;
 
         cb[i].len = got ? (uint8_t)cand_len(cd) : 0;
         if (cd->be_len == 0 ? got || vawin_read(w, cd->va, buf, 8) == DG_OK
@@ -1612,6 +1639,8 @@ ec_finish(void *shared, const struct dg_dump *dump, struct dg_sink *sink)
     dg_err rc = join(sh, dump, sink);
 
     /* The dump's evidence is dropped: sh is as ec_create() made it. */
+    OPENSSL_cleanse(sh->held, sh->n_held * sizeof *sh->held);
+    sh->n_held = 0;
     sh->n_pts = sh->n_cands = sh->n_ecx = sh->n_refs = sh->n_jedx = sh->n_edx_pubs = 0;
     sh->pts_capped = sh->cands_capped = sh->ecx_capped = false;
     return rc;
@@ -1630,14 +1659,16 @@ ec_create(const struct dg_config *cfg, void **out)
     sh->proof = cfg->proof;
     sh->pts = calloc(MAX_POINTS, sizeof *sh->pts);
     sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
+    sh->held = calloc(MAX_CANDS, sizeof *sh->held);
     sh->ecx = calloc(MAX_ECX, sizeof *sh->ecx);
     sh->refs = calloc(MAX_REFS, sizeof *sh->refs);
     sh->jedx = calloc(MAX_JEDX, sizeof *sh->jedx);
     sh->edx_pubs = calloc(MAX_EDX_PUBS, sizeof *sh->edx_pubs);
-    if (sh->pts == NULL || sh->cands == NULL || sh->ecx == NULL || sh->refs == NULL ||
+    if (sh->pts == NULL || sh->cands == NULL || sh->held == NULL || sh->ecx == NULL || sh->refs == NULL ||
         sh->jedx == NULL || sh->edx_pubs == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->pts);
         free(sh->cands);
+        free(sh->held);
         free(sh->ecx);
         free(sh->refs);
         free(sh->jedx);
@@ -1665,7 +1696,11 @@ ec_init(void *shared, void **out)
 static void
 ec_release(void *ctx)
 {
-    free(ctx);
+    struct ec_ctx *c = ctx;
+
+    if (c != NULL)
+        OPENSSL_cleanse(c->local_bytes, c->max_local * sizeof *c->local_bytes);
+    free(c);
 }
 
 static void
@@ -1677,6 +1712,8 @@ ec_destroy(void *shared)
         return;
     free(sh->pts);
     free(sh->cands);
+    OPENSSL_cleanse(sh->held, sh->n_held * sizeof *sh->held);
+    free(sh->held);
     free(sh->ecx);
     free(sh->refs);
     free(sh->jedx);

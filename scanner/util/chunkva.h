@@ -17,6 +17,8 @@
  * key struct) lies there: the detectors that look for those skip them (and
  * say so with DG_DET_NO_IMAGES; chunk_searched_span() walks the spans for
  * them), the ones that look for encodings (PEM, DER) do not.
+ * chunk_copy_va(ch, va, buf, len) copies what dg_dump_read_va() would read
+ * at va when the chunk holds all of it, else nothing (returns false).
  */
 #ifndef DUMPGATE_CHUNKVA_H
 #define DUMPGATE_CHUNKVA_H
@@ -24,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <dumpgate/detector.h>
 
@@ -59,6 +62,26 @@ chunk_span_end(const struct dg_chunk *ch, size_t i, bool *image)
     *image = dg_region_is_image(r);
     end = r->off + r->len - ch->off;
     return end < ch->len ? (size_t)end : ch->len;
+}
+
+/* Copies into buf the len bytes the process held at address va, when they
+ * lie in one span of the dump and within the chunk's bytes, and returns
+ * true: the bytes dg_dump_read_va() would give, taken while the chunk is in
+ * memory. Else copies nothing and returns false: the detector reads them
+ * from the dump later if it still needs them. */
+static inline bool
+chunk_copy_va(const struct dg_chunk *ch, uint64_t va, void *buf, size_t len)
+{
+    const struct dg_region *r = ch->dump != NULL ? dg_dump_region_at_va(ch->dump, va) : NULL;
+    uint64_t at;
+
+    if (r == NULL || va < r->va || va - r->va > r->len || len > r->len - (va - r->va))
+        return false;
+    at = r->off + (va - r->va);
+    if (at < ch->off || at - ch->off > ch->len || len > ch->len - (at - ch->off))
+        return false;
+    memcpy(buf, ch->p + (at - ch->off), len);
+    return true;
 }
 
 /* The next bytes from *i on that a detector skipping a file's read-only
