@@ -279,17 +279,28 @@ get_bn(const EVP_PKEY *pkey, const char *name)
  * tests of 8192-bit primes come near it. */
 #define PRIME_BUDGET_SECONDS 10
 
-/* Miller-Rabin rounds per prime, after OpenSSL's trial division. p*q = n
- * already proves that the dump holds the factors of the key's modulus (a
- * random window satisfies it with probability about 2^-1024); the rounds
- * check that the factors are the two primes of a well-formed key. For
- * primes chosen at random, as every key generator does, 10 rounds leave an
- * error far below 2^-100 at 512 bits and up (FIPS 186-4, Table C.2 asks for
- * at most 7). BN_check_prime's own 64 rounds (128 above 2048 bits) bound
- * the error for primes an adversary built, which here could only make the
- * gate block a dump that holds n's factors anyway, at 6 to 13 times the
- * cost: a sixth of a whole scan of a 1.4 GB core with seven RSA keys. */
-#define PRIME_ROUNDS 10
+/* Miller-Rabin rounds for a prime of `bits` bits, after OpenSSL's trial
+ * division. p*q = n already proves that the dump holds the factors of the
+ * key's modulus (a random window satisfies it with probability about
+ * 2^-1024); the rounds check that the factors are the two primes of a
+ * well-formed key. For primes chosen at random, as every key generator
+ * does, FIPS 186-5 (Table B.1) asks a key generator for 5 rounds at 1024
+ * bits (an error below 2^-112), 4 at 1536 (2^-128) and 4 at 2048 (2^-144);
+ * the error only falls as primes grow. Primes of other sizes, which the
+ * table does not cover, get 10, far below 2^-100 at 512 bits and up
+ * (FIPS 186-4 Table C.3 asks 7 there). BN_check_prime's own 64 rounds (128
+ * above 2048 bits) bound the error for primes an adversary built, which
+ * here could only make the gate block a dump that holds n's factors anyway,
+ * at 13 to 32 times the cost. */
+static int
+prime_rounds(int bits)
+{
+    if (bits >= 1024 && bits < 1536)
+        return 5;
+    if (bits >= 1536 && bits <= 2048)
+        return 4;
+    return 10;
+}
 
 /* A running proof's clock: its deadline, when to report progress next, and
  * the Miller-Rabin rounds the number under test has passed. */
@@ -299,6 +310,7 @@ struct proof_clock {
     const struct dg_proof_policy *pol;  /* NULL: no progress */
     int bits;
     int rounds;                         /* rounds passed by the current number */
+    int want;                           /* rounds it must pass (prime_rounds()) */
 };
 
 /* Seconds since the proof began; *past: the deadline has come. */
@@ -315,7 +327,7 @@ elapsed(const struct proof_clock *c, bool *past)
 
 /* BN_GENCB callback of BN_check_prime, called with (1, -1) after its trial
  * division and (1, i) after Miller-Rabin round i passed: go on while the
- * deadline is ahead and fewer than PRIME_ROUNDS rounds passed, saying once a
+ * deadline is ahead and fewer than c->want rounds passed, saying once a
  * second after KEYPROOF_PROGRESS_AFTER that the proof is still running.
  * Stopping makes BN_check_prime return -1; c->rounds tells why. */
 static int
@@ -331,21 +343,22 @@ prime_round(int a, int b, BN_GENCB *cb)
         c->pol->progress(c->pol->progress_arg, "RSA", c->bits, s);
         c->next = s + 1;
     }
-    return !past && c->rounds < PRIME_ROUNDS;
+    return !past && c->rounds < c->want;
 }
 
-/* 1: x passed trial division and PRIME_ROUNDS Miller-Rabin rounds; 0: x is
- * composite; -1: the deadline came first, or OpenSSL failed. */
+/* 1: x passed trial division and prime_rounds() Miller-Rabin rounds; 0: x
+ * is composite; -1: the deadline came first, or OpenSSL failed. */
 static int
 probable_prime(const BIGNUM *x, BN_CTX *ctx, BN_GENCB *cb, struct proof_clock *c)
 {
     int r;
 
     c->rounds = 0;
+    c->want = prime_rounds(BN_num_bits(x));
     ERR_set_mark();
     r = BN_check_prime(x, ctx, cb);
     ERR_pop_to_mark();
-    return r < 0 && c->rounds >= PRIME_ROUNDS ? 1 : r;
+    return r < 0 && c->rounds >= c->want ? 1 : r;
 }
 
 /* Probable-primality of p and q, within PRIME_BUDGET_SECONDS. DG_OK,
@@ -464,8 +477,16 @@ prove_rsa(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, char *proof,
         rc = DG_E_FORMAT;
         goto end;
     }
-    dg_strlcpyf(proof, n_proof, "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes (%d rounds)",
-                (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "", PRIME_ROUNDS);
+    if (prime_rounds(BN_num_bits(p)) == prime_rounds(BN_num_bits(q)))
+        dg_strlcpyf(proof, n_proof,
+                    "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes (%d rounds)",
+                    (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "",
+                    prime_rounds(BN_num_bits(p)));
+    else
+        dg_strlcpyf(proof, n_proof,
+                    "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes (%d and %d rounds)",
+                    (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "",
+                    prime_rounds(BN_num_bits(p)), prime_rounds(BN_num_bits(q)));
     rc = DG_OK;
 end:
     if (rc != DG_OK)

@@ -11,7 +11,9 @@
  * without KEYPROOF_PUB_STORED is a separate entry; an Ed25519 and an X25519
  * key made of the same 32 bytes are two entries with their own identities;
  * a remembered key on the allow list is named, not answered from the memo.
- * Without a memo every copy is proven, with the same results.
+ * Without a memo every copy is proven, with the same results. An RSA key's
+ * primes pass the Miller-Rabin rounds FIPS 186-5 asks for their size: 5 for
+ * RSA-2048's, 4 for RSA-3072's, 10 for RSA-1024's (below the table).
  */
 #include <stdio.h>
 #include <string.h>
@@ -99,7 +101,26 @@ main(void)
 
     memset(&first_key, 0, sizeof first_key);
     rc = keyproof_prove(&pol, rsa, 0, &first_key, first, sizeof first);
-    tap_check(&t, rc == DG_OK && keyproof_memo_count(memo) == 1, "RSA-2048 proven: %s", first);
+    tap_check(&t, rc == DG_OK && keyproof_memo_count(memo) == 1 &&
+                      strstr(first, "p and q probable primes (5 rounds)") != NULL,
+              "RSA-2048 proven: %s", first);
+    {
+        static const struct {
+            unsigned bits;
+            const char *rounds;
+        } size[] = {{1024, "(10 rounds)"}, {3072, "(4 rounds)"}};
+
+        for (size_t i = 0; i < sizeof size / sizeof size[0]; i++) {
+            EVP_PKEY *k = EVP_RSA_gen(size[i].bits);
+
+            memset(&key, 0, sizeof key);
+            rc = k != NULL ? keyproof_prove(NULL, k, 0, &key, proof, sizeof proof) : DG_E_NOMEM;
+            tap_check(&t, rc == DG_OK && strstr(proof, size[i].rounds) != NULL,
+                      "RSA-%u proven, its primes with %s: %s", size[i].bits, size[i].rounds,
+                      rc == DG_OK ? proof : "not made");
+            EVP_PKEY_free(k);
+        }
+    }
     for (int i = 0; i < 2; i++) {
         memset(&key, 0, sizeof key);
         rc = keyproof_prove(&pol, rsa, 0, &key, proof, sizeof proof);
