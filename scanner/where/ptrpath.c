@@ -218,11 +218,14 @@ find_target(const struct target *t, size_t n, uint64_t width, uint64_t v)
     return best;
 }
 
-/* The bit of 4 KiB page number pg in struct search's pages filter. */
+/* The bit of 4 KiB page number pg in struct search's pages filter: a
+ * multiplicative hash of its low 32 bits (pages less than 16 TiB apart
+ * differ in them), which pages_may_hold_avx2() computes four at a time. */
+#define PAGE_HASH 0x9e3779b1u
 static inline uint64_t
 page_bit(uint64_t pg)
 {
-    return (pg * 0x9e3779b97f4a7c15ull) >> (64 - PAGE_BITS);
+    return ((uint32_t)pg * PAGE_HASH) >> (32 - PAGE_BITS);
 }
 
 static uint64_t
@@ -304,8 +307,28 @@ consider(struct reader *rd, uint64_t at, uint64_t v)
 }
 
 #if DG_HAVE_AVX2
+/* page_may_hold() of the four words of v: the lanes whose page's bit is set,
+ * as a 4-bit mask. */
+DG_TARGET_AVX2 static inline unsigned
+pages_may_hold_avx2(const struct search *s, __m256i v)
+{
+    const __m256i h = _mm256_and_si256(
+        _mm256_mul_epu32(_mm256_srli_epi64(v, 12), _mm256_set1_epi64x(PAGE_HASH)),
+        _mm256_set1_epi64x(0xffffffff));
+    const __m256i bit = _mm256_srli_epi64(h, 32 - PAGE_BITS); /* page_bit() */
+    const __m256i word = _mm256_i64gather_epi64((const long long *)(const void *)s->pages,
+                                                _mm256_srli_epi64(bit, 6), 8);
+    const __m256i set = _mm256_and_si256(
+        _mm256_srlv_epi64(word, _mm256_and_si256(bit, _mm256_set1_epi64x(63))),
+        _mm256_set1_epi64x(1));
+
+    return (unsigned)_mm256_movemask_pd(
+        _mm256_castsi256_pd(_mm256_cmpeq_epi64(set, _mm256_set1_epi64x(1))));
+}
+
 /* scan_words64() four words at a time: the range test of most words is one
- * vector compare (unsigned, through the sign bit). Returns the bytes done. */
+ * vector compare (unsigned, through the sign bit), the page test of the
+ * words it lets through one gather. Returns the bytes done. */
 DG_TARGET_AVX2 static size_t
 scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va)
 {
@@ -342,6 +365,8 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
             in = ~(unsigned)_mm256_movemask_pd(
                      _mm256_castsi256_pd(ptr_lane_outside(targets, v))) &
                  (rd->tcov ? cov : 15u);
+        if (in != 0)
+            in &= pages_may_hold_avx2(s, v);
         /* each word that may matter is taken out of the vector once, for
          * the summary and for the targets both */
         for (unsigned m = in | uin; m != 0; m &= m - 1) {
@@ -351,7 +376,7 @@ scan_words64_avx2(struct reader *rd, const uint8_t *buf, size_t got, uint64_t va
             memcpy(&w, buf + k + 8 * j, 8);
             if (uin >> j & 1)
                 sum_add(rd, w);
-            if (in >> j & 1 && page_may_hold(s, w))
+            if (in >> j & 1)
                 consider(rd, va + k + 8 * j, w);
         }
     }
