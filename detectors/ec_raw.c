@@ -1567,7 +1567,10 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             continue;
         for (int cv = 0; cv < N_CURVES && !found; cv++) {
             struct curve_run *cr = &run[cv];
-            const struct cand *inverse; /* d^-1 mod n among the dump's numbers: a nonce */
+            /* d^-1 mod n among the dump's numbers (a nonce), looked for
+             * only once d*G matched a point */
+            const struct cand *inverse = NULL;
+            bool inverted = false;
             struct point q;
             char where[200];
 
@@ -1588,7 +1591,6 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                 EC_POINT_get_affine_coordinates(cr->g, cr->pt, x, NULL, bn) != 1 ||
                 BN_bn2binpad(x, xb, (int)curves[cv].coord) != (int)curves[cv].coord)
                 continue;
-            inverse = inverse_of(sh, dump, v, n_v, cr, d, bn, limbs);
             for (size_t j = 0; j < cr->n_idx && !found; j++) {
                 const struct point *p = &sh->pts[cr->idx[j]];
 
@@ -1596,13 +1598,20 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                     continue;
                 dg_strlcpyf(where, sizeof where, "public point at file offset 0x%llx",
                             (unsigned long long)p->off);
+                if (!inverted) {
+                    inverse = inverse_of(sh, dump, v, n_v, cr, d, bn, limbs);
+                    inverted = true;
+                }
                 found = report(sh, dump, cd, d, cv, p, where, inverse, sink, seen, &n_seen,
                                max_seen);
             }
             if (!found && (cd->prio || cd->kind != K_OPENSSL) &&
-                find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where))
+                find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where)) {
+                if (!inverted)
+                    inverse = inverse_of(sh, dump, v, n_v, cr, d, bn, limbs);
                 found = report(sh, dump, cd, d, cv, &q, where, inverse, sink, seen, &n_seen,
                                max_seen);
+            }
         }
         if (!found && in_range && cd->kind == K_SEC1)
             report_sec1(cd, d, sink);
