@@ -794,13 +794,14 @@ worker_release(struct job *j, struct worker *w)
 /* The detectors' finish() calls, shared by the threads of finish_all(). */
 struct finishing {
     struct job *j;
+    const struct engine_hooks *hooks;
     struct dg_sink *sinks;       /* one per detector, or NULL: straight into out */
     struct dg_sink *out;
     atomic_size_t next;          /* the next detector no thread has taken */
 };
 
 /* Calls the finish() of the detectors it takes in turn with the other
- * threads, each into its own sink. */
+ * threads, each into its own sink, then the idle hook. */
 static void *
 finish_some(void *arg)
 {
@@ -819,6 +820,8 @@ finish_some(void *arg)
             dg_diag_at(j->diag, DG_DIAG_WARNING, rc, DG_NO_OFFSET, "%s: detector %s: %s",
                        j->in->name, j->det[i]->name, dg_strerror(rc));
     }
+    if (f->hooks != NULL && f->hooks->idle != NULL)
+        f->hooks->idle(f->hooks->arg);
     return NULL;
 }
 
@@ -826,11 +829,13 @@ finish_some(void *arg)
  * matches its scalars to points, rsa-raw and rsa-factor rebuild keys) are
  * most of what is left once the chunks are scanned. Each detector reports
  * into a sink of its own, taken into out in the detectors' order, so the
- * findings come out as from one thread. */
+ * findings come out as from one thread. A thread that finds no detector
+ * left to take calls hooks->idle: attribution's first read of memory runs
+ * there, beside the last proofs, on no more threads than -j gives. */
 static void
-finish_all(struct job *j, size_t nthreads, struct dg_sink *out)
+finish_all(struct job *j, size_t nthreads, const struct engine_hooks *hooks, struct dg_sink *out)
 {
-    struct finishing f = {.j = j, .out = out};
+    struct finishing f = {.j = j, .hooks = hooks, .out = out};
     pthread_t tid[MAX_THREADS];
     size_t n_started = 0;
 
@@ -984,7 +989,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         sink_take(out, &w[i].sink);
     if (hooks != NULL && hooks->scanned != NULL)
         hooks->scanned(hooks->arg, out);
-    finish_all(j, nthreads, out);
+    finish_all(j, nthreads, hooks, out);
 out:
     for (size_t i = 0; i < n_workers; i++) {
         worker_release(j, &w[i]);

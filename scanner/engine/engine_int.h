@@ -63,13 +63,17 @@ bool sink_take(struct dg_sink *dst, struct dg_sink *src);
 struct engine_hooks {
     void (*stream_end)(void *arg, uint64_t length);
     void (*scanned)(void *arg, const struct dg_sink *found);
+    void (*idle)(void *arg);
     void *arg;
 };
 
 /* Runs the detectors over every byte of in as described by map. Fills
  * *scanned with the bytes handed to detectors and appends findings to out.
  * Calls the hooks (unless NULL): stream_end when a stream has ended, even
- * when it ended on an error; scanned before the detectors' finish(). Unless
+ * when it ended on an error; scanned before the detectors' finish(); idle
+ * on each thread of the detectors' finish() calls once none is left to
+ * take (work that may run beside the last of them), all returned before
+ * engine_run() does. Unless
  * zeros is NULL, it is made a map of the dump's chunks that marks those
  * found to hold only zeros, whole when scanned is called (the caller frees
  * it with zero_map_free()). Unless ptrfree is NULL (else readied by the

@@ -268,7 +268,8 @@ where_opts_of(const struct scan_opts *opts)
 }
 
 /* Every chunk scanned: when something was found, attribution's first read
- * of memory starts beside the detectors' finish() (where_prepare()). */
+ * of memory is readied (where_prepare()), to run beside the detectors'
+ * finish() (finish_idle()). */
 static void
 chunks_scanned(void *arg, const struct dg_sink *found)
 {
@@ -282,6 +283,16 @@ chunks_scanned(void *arg, const struct dg_sink *found)
     e->prepared = where_prepare(e->in, e->out, &wo);
 }
 
+/* A thread of the detectors' finish() with nothing left to finish: it reads
+ * for attribution. */
+static void
+finish_idle(void *arg)
+{
+    const struct hooks_state *e = arg;
+
+    where_prepare_help(e->prepared);
+}
+
 static dg_err
 scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result *out)
 {
@@ -290,7 +301,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     double t0 = deadline_now();
     struct hooks_state end = {.in = in, .out = out, .opts = opts};
     const struct engine_hooks hooks = {.stream_end = stream_ended, .scanned = chunks_scanned,
-                                       .arg = &end};
+                                       .idle = finish_idle, .arg = &end};
     dg_err rc;
 
     sink_init(&sink, out->diag);

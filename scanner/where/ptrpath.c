@@ -867,52 +867,37 @@ sums_setup(struct search *s)
 
 /* ---- the first level's summaries, made before the keys are known ---- */
 
-enum { MAX_PRE_THREADS = 15 };
+enum { MAX_HELPERS = 16 };
 
 struct ptrpath_sums {
     struct dg_dump dump;
     struct ptrpath_limits lim;
     struct search s;          /* d, lim: the two above; sums, mapped, t_end */
-    struct reader rd[MAX_PRE_THREADS + 1]; /* the last: the caller's, in sums_wait() */
-    pthread_t tid[MAX_PRE_THREADS];
-    unsigned n_threads;       /* started */
-    bool joined;
+    struct reader rd[MAX_HELPERS + 1]; /* the helpers'; the last: the caller's, in sums_wait() */
+    atomic_uint n_helpers;    /* ptrpath_sums_help() calls, some past MAX_HELPERS */
+    bool done;
 };
 
-/* Joins the started readers (once). */
-static void
-sums_join(struct ptrpath_sums *p)
-{
-    if (p->joined)
-        return;
-    for (unsigned i = 0; i < p->n_threads; i++)
-        pthread_join(p->tid[i], NULL);
-    for (unsigned i = 0; i <= MAX_PRE_THREADS; i++) {
-        free(p->rd[i].h);
-        p->rd[i].h = NULL;
-    }
-    p->joined = true;
-}
-
-/* Reads, on the calling thread too, the windows no reader has taken yet,
- * waits for the readers, and says whether every window's summary is whole
- * (no read failed, the time limit did not pass). */
+/* Reads, on the calling thread too, the windows no helper has taken, and
+ * says whether every window's summary is whole (no read failed, the time
+ * limit did not pass). Every ptrpath_sums_help() has returned. */
 static bool
 sums_wait(struct ptrpath_sums *p)
 {
-    struct reader *me = &p->rd[MAX_PRE_THREADS];
+    struct reader *me = &p->rd[MAX_HELPERS];
+    unsigned n = atomic_load(&p->n_helpers);
+    bool whole = true;
 
-    if (!p->joined) {
+    if (n > MAX_HELPERS)
+        n = MAX_HELPERS;
+    if (!p->done) {
         *me = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
         read_windows(me);
+        p->done = true;
     }
-    sums_join(p);
-    if (me->rc != DG_OK)
-        return false;
-    for (unsigned i = 0; i < p->n_threads; i++)
-        if (p->rd[i].rc != DG_OK)
-            return false;
-    return p->s.sums != NULL && !atomic_load(&p->s.sums_broken) &&
+    for (unsigned i = 0; i < n; i++)
+        whole = whole && p->rd[i].rc == DG_OK;
+    return whole && me->rc == DG_OK && p->s.sums != NULL && !atomic_load(&p->s.sums_broken) &&
            !atomic_load(&p->s.timed_out); /* mapped may be NULL: no filter */
 }
 
@@ -921,11 +906,10 @@ ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
                    struct ptrpath_sums **out)
 {
     struct ptrpath_sums *p;
-    unsigned n = lim->threads > 1 ? lim->threads - 1 : 0;
 
     *out = NULL;
-    if (n == 0 || !input_reads_back(dump->in))
-        return DG_E_UNSUPPORTED; /* nothing to do beside the caller */
+    if (lim->threads < 2 || !input_reads_back(dump->in))
+        return DG_E_UNSUPPORTED; /* no thread to help beside the caller */
     if ((p = calloc(1, sizeof *p)) == NULL)
         return DG_E_NOMEM;
     p->dump = *dump;
@@ -940,20 +924,20 @@ ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
         ptrpath_sums_free(p);
         return rc;
     }
-    if (n > MAX_PRE_THREADS)
-        n = MAX_PRE_THREADS;
-    for (unsigned i = 0; i < n; i++) {
-        p->rd[i] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
-        if (pthread_create(&p->tid[i], NULL, read_windows, &p->rd[i]) != 0)
-            break;
-        p->n_threads++;
-    }
-    if (p->n_threads == 0) {
-        ptrpath_sums_free(p);
-        return DG_E_NOMEM;
-    }
+    atomic_init(&p->n_helpers, 0);
     *out = p;
     return DG_OK;
+}
+
+void
+ptrpath_sums_help(struct ptrpath_sums *p)
+{
+    unsigned k = atomic_fetch_add(&p->n_helpers, 1);
+
+    if (k >= MAX_HELPERS)
+        return; /* enough readers already */
+    p->rd[k] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
+    read_windows(&p->rd[k]);
 }
 
 void
@@ -961,8 +945,8 @@ ptrpath_sums_free(struct ptrpath_sums *p)
 {
     if (p == NULL)
         return;
-    atomic_store(&p->s.timed_out, true); /* the readers stop after their window */
-    sums_join(p);
+    for (unsigned i = 0; i <= MAX_HELPERS; i++)
+        free(p->rd[i].h);
     free(p->s.sums);
     free(p->s.mapped);
     free(p);

@@ -55,20 +55,24 @@ typedef bool (*ptrpath_root_fn)(void *arg, uint64_t at, char *name, size_t len, 
 
 /* The summaries of memory that the first level of every search makes as it
  * reads (which 64 KiB blocks each window's words point into), made before
- * the keys are known: ptrpath_sums_start() starts lim->threads - 1 threads
- * reading the dump's writable memory and returns at once; ptrpath_find()
- * given them reads what is left on its own thread, waits for the rest and
- * then reads, at every level, only the windows that may point near a
- * target. So a caller with idle threads (the detectors' finish() running on
- * one) moves most of the search's cost there. The dump and its map must
- * stay as they are until ptrpath_sums_free(), which stops the threads
- * (after the window each is reading) and frees what ptrpath_find() did not
- * take. Returns DG_OK (*out set), DG_E_UNSUPPORTED (one thread, an input
- * that cannot be read again, a word size or byte order other than 64-bit
- * little-endian: nothing to start) or DG_E_NOMEM; *out is NULL then. */
+ * the keys are known: ptrpath_sums_start() readies them and returns at
+ * once; every ptrpath_sums_help() call reads, on its caller's thread and
+ * beside the other calls, the dump's writable windows no reader has taken
+ * yet, and returns when none is left; ptrpath_find() given them reads what
+ * is left on its own thread and then reads, at every level, only the
+ * windows that may point near a target. So a caller's idle threads (those
+ * of the detectors' finish() whose work is done) take most of the search's
+ * cost. Every ptrpath_sums_help() must have returned before ptrpath_find()
+ * or ptrpath_sums_free() is called. The dump and its map must stay as they
+ * are until ptrpath_sums_free(), which frees what ptrpath_find() did not
+ * take. ptrpath_sums_start() returns DG_OK (*out set), DG_E_UNSUPPORTED
+ * (lim->threads below 2, an input that cannot be read again, a word size or
+ * byte order other than 64-bit little-endian: no thread would help) or
+ * DG_E_NOMEM; *out is NULL then. */
 struct ptrpath_sums;
 dg_err ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
                           struct ptrpath_sums **out);
+void ptrpath_sums_help(struct ptrpath_sums *sums);
 void ptrpath_sums_free(struct ptrpath_sums *sums);
 
 /* Looks for a path from a root to each of the n keys of q, with the

@@ -844,6 +844,13 @@ where_prepare(const struct dg_input *in, const struct scan_result *r, const stru
 }
 
 void
+where_prepare_help(struct ptrpath_sums *prepared)
+{
+    if (prepared != NULL)
+        ptrpath_sums_help(prepared);
+}
+
+void
 where_prepared_free(struct ptrpath_sums *prepared)
 {
     ptrpath_sums_free(prepared);

@@ -73,16 +73,19 @@ struct where_result {
     double seconds;           /* time spent attributing */
 };
 
-/* Starts the part of attribution that needs no finding, the pointer-path
- * search's first read of memory (ptrpath_sums_start()), on o->threads - 1
- * threads beside the caller's, for a scan whose main pass found something:
- * it runs while the detectors' finish() does. The caller puts the result in
- * the where_opts it gives where_attribute() and frees it after with
- * where_prepared_free(). NULL when nothing was started: not an ELF core,
+/* Readies the part of attribution that needs no finding, the pointer-path
+ * search's first read of memory (ptrpath_sums_start()), for a scan with
+ * o->threads of 2 or more whose main pass found something; each
+ * where_prepare_help() call does some of it on its caller's thread: the
+ * threads of the detectors' finish() once their own work is done. The caller
+ * puts the result in the where_opts it gives where_attribute(), once every
+ * where_prepare_help() has returned, and frees it after with
+ * where_prepared_free(). NULL when there is nothing to do: not an ELF core,
  * one thread, an input that cannot be read again, no memory. r->map and in
  * must stay as they are until it is freed. */
 struct ptrpath_sums *where_prepare(const struct dg_input *in, const struct scan_result *r,
                                    const struct where_opts *o);
+void where_prepare_help(struct ptrpath_sums *prepared);
 void where_prepared_free(struct ptrpath_sums *prepared);
 
 /* Attributes the findings of r (scanned from in, still open) under o (NULL:

@@ -10,6 +10,7 @@
 #ifndef DUMPGATE_TEST_PTRDUMP_H
 #define DUMPGATE_TEST_PTRDUMP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,34 @@ static const struct ptrpath_limits base_lim = {
 
 /* Searches keys with threads readers; with pre_threads, summaries made
  * beforehand (for at most pre_seconds); budget: ptrpath_limits.sums_budget. */
+/* A thread of ptrpath_sums_help(arg). */
+static inline void *
+help_main(void *arg)
+{
+    ptrpath_sums_help(arg);
+    return NULL;
+}
+
+/* Readies the summaries with lim and has pre_threads - 1 threads help make
+ * them at once (returned before the search, as the contract asks); NULL
+ * when they could not be readied. */
+static inline struct ptrpath_sums *
+sums_made(const struct dg_dump *d, const struct ptrpath_limits *lim, unsigned pre_threads)
+{
+    struct ptrpath_sums *pre = NULL;
+    pthread_t tid[8];
+    unsigned n = 0;
+
+    if (ptrpath_sums_start(d, lim, &pre) != DG_OK)
+        return NULL;
+    for (; n + 1 < pre_threads && n < 8; n++)
+        if (pthread_create(&tid[n], NULL, help_main, pre) != 0)
+            break;
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(tid[i], NULL);
+    return pre;
+}
+
 static inline void
 run_budget(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads,
            unsigned pre_threads, double pre_seconds, size_t budget, struct ptrpath_query *q,
@@ -70,8 +99,7 @@ run_budget(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads,
 
         plim.threads = pre_threads;
         plim.max_seconds = pre_seconds;
-        if (ptrpath_sums_start(d, &plim, &pre) != DG_OK)
-            pre = NULL;
+        pre = sums_made(d, &plim, pre_threads);
     }
     lim.threads = threads;
     *rc = ptrpath_find(d, q, n, &lim, is_root, NULL, pre);
