@@ -65,7 +65,7 @@ options_usage(FILE *out)
             "                            not followed; in byte order of the names)\n"
             "  -v, --verbose             also print informational messages\n"
             "  -q, --quiet               print no warnings on stderr\n"
-            "      --chunk-size BYTES    bytes per chunk (K, M, G; default 8M, 4M for a stream)\n"
+            "      --chunk-size BYTES    bytes per chunk (K, M, G; default 4M)\n"
             "      --known-keys FILE     name findings after your public keys: a JWK/JWKS,\n"
             "                            PEM certificates or public keys, or OpenSSH .pub\n"
             "                            lines (\"private half of kid=... from FILE\")\n"

@@ -99,7 +99,7 @@ struct job {
     uint64_t total;                /* the input's size, 0 if unknown */
     pthread_mutex_t progress_lock; /* one progress call at a time */
 
-    /* stream ring (threads + 3 buffers of SCAN_STREAM_CHUNK + margin) */
+    /* stream ring (threads + 3 buffers of a chunk and its margin) */
     pthread_mutex_t lock;
     pthread_cond_t cv;
     struct stream_buf *ring;
@@ -880,9 +880,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     j->in = in;
     j->dump = (struct dg_dump){.in = in, .map = map};
     j->diag = diag;
-    j->chunk = opts->chunk_size        ? opts->chunk_size
-               : in->stream ? SCAN_STREAM_CHUNK
-                            : SCAN_DEFAULT_CHUNK;
+    j->chunk = opts->chunk_size ? opts->chunk_size : SCAN_DEFAULT_CHUNK;
     j->opts = opts;
     j->total = input_known_size(in);
     if (zeros != NULL && zero_map_init(zeros, j->chunk, in->stream ? 0 : in->size) == DG_OK)

@@ -26,6 +26,10 @@
 #include "../where/ptrfree.h"
 #include "../where/where.h"
 
+/* The scan closes a summary only when a chunk holds its whole piece. */
+_Static_assert(SCAN_DEFAULT_CHUNK % PTR_SUMS_BLOCK_MAX == 0,
+               "a default chunk holds whole summary pieces");
+
 /* Reads the container of in into out->map. Never fails for a readable input:
  * anything unrecognized or broken becomes one raw span. */
 static dg_err

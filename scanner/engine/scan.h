@@ -25,8 +25,7 @@ struct where_result;
 
 struct scan_opts {
     unsigned threads;             /* worker threads; 0 or 1 = scan on the caller's thread */
-    size_t chunk_size;            /* owned bytes per chunk; 0 = SCAN_DEFAULT_CHUNK
-                                   * (SCAN_STREAM_CHUNK for a stream) */
+    size_t chunk_size;            /* owned bytes per chunk; 0 = SCAN_DEFAULT_CHUNK */
     const char *const *detectors; /* NULL-terminated names to run; NULL = the default set */
     struct dg_config cfg;         /* passed to every detector's create() */
     /* Called as the scan passes every SCAN_PROGRESS_STEP bytes, from a worker
@@ -55,11 +54,12 @@ struct scan_opts {
 
 #define SCAN_PROGRESS_STEP (64ull << 20)
 
-#define SCAN_DEFAULT_CHUNK (8u << 20)
-/* A stream's chunk: its ring holds threads + 3 of them, so half the size
- * keeps a decompressed stream's resident memory near a file's; the scan
- * takes as long (docs/PERFORMANCE.md). */
-#define SCAN_STREAM_CHUNK (4u << 20)
+/* A file's chunk and a stream's (whose ring holds threads + 3 of them). At
+ * -j2 two chunks of 8 MiB, each read again by every detector, no longer
+ * share the last-level cache well: the real benchmark core took 0.56 s
+ * against 0.53 s at 4 MiB (the synthetic one 0.40 against 0.34), and -j1
+ * no longer (docs/PERFORMANCE.md, thirty-third session). */
+#define SCAN_DEFAULT_CHUNK (4u << 20)
 
 /* Evidence about a key seen in the dump (not a finding): public material
  * that names a private half, or what a key is for (dg_report_evidence). */

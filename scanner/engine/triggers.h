@@ -31,8 +31,8 @@
 #define TRIG_BUCKETS 8u
 #define TRIG_VIEWS 16u  /* distinct sets of buckets; more share the last, all buckets */
 #define TRIG_MAX 64u    /* triggers of one detector */
-/* Words of a view's hits kept per chunk, two a block: half the blocks of an
- * 8 MiB chunk. A view with more, whose triggers are so dense that one pass
+/* Words of a view's hits kept per chunk, two a block: every block of a
+ * 4 MiB chunk (the default), half of an 8 MiB one. A view with more, whose triggers are so dense that one pass
  * saves little, is searched by each of its detectors itself. On a 1.39 GB
  * JVM core the densest 8 MiB chunk needs 0.35 M words for every bucket. */
 #define TRIG_VIEW_WORDS (256u << 10)

@@ -52,9 +52,10 @@
 #include "ptrcover.h"
 
 #define PTR_SUMS_BLOCK_MIN (256u << 10) /* bytes of the file per summary ... */
-#define PTR_SUMS_BLOCK_MAX (8u << 20)   /* ... up to this for the largest files: a chunk */
+#define PTR_SUMS_BLOCK_MAX (4u << 20)   /* ... up to this for the largest files: a chunk
+                                         * (SCAN_DEFAULT_CHUNK), which closes it whole */
 #define PTR_SUMS_BITS 13u /* 1 KiB a summary: 2 GiB of file in the budget at the smallest
-                           * block, 64 GiB at the largest; a piece of the real benchmark
+                           * block, 32 GiB at the largest; a piece of the real benchmark
                            * core sets fewer than 512 bits, most fewer than 32 */
 #define PTR_SUMS_GRAIN 16u /* a bit stands for 64 KiB of address space; 4 or 16 KiB fill
                             * the summaries, 128 KiB to 4 MiB do no better (tried) */

@@ -470,7 +470,7 @@ main(void)
         } sized[] = {
             {1ull << 30, PTR_SUMS_BLOCK_MIN},
             {10ull << 30, 2u << 20},
-            {1ull << 40, PTR_SUMS_BLOCK_MAX}, /* past 64 GiB: the first 64 GiB only */
+            {1ull << 40, PTR_SUMS_BLOCK_MAX}, /* past 32 GiB: the first 32 GiB only */
         };
         const uint64_t most = PTR_SUMS_BUDGET / (ptr_sum_words(PTR_SUMS_BITS) * 8);
         bool ok = true;
@@ -491,8 +491,8 @@ main(void)
             ptr_sums_free(&ps);
             regions_free(big);
         }
-        tap_check(&t, ok, "summaries of 256 KiB pieces for 1 GiB, 2 MiB for 10 GiB, 8 MiB "
-                  "and the first 64 GiB for 1 TiB: never more than %u bytes",
+        tap_check(&t, ok, "summaries of 256 KiB pieces for 1 GiB, 2 MiB for 10 GiB, 4 MiB "
+                  "and the first 32 GiB for 1 TiB: never more than %u bytes",
                   (unsigned)PTR_SUMS_BUDGET);
     }
     tap_check(&t, ptr_free_usable(&pf, map, 512) && ptr_free_usable(&pf, map, PTR_FREE_REACH),
