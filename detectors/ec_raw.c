@@ -996,7 +996,19 @@ cand_value(struct vawin *w, const struct cand *cd, uint8_t *buf, BIGNUM *out)
     return vawin_read(w, cd->va, buf, cand_len(cd)) == DG_OK && cand_number(cd, buf, out);
 }
 
-/* Reads every candidate's number (sh->cands sorted) through w into cb[i],
+/* Candidate cd's number into out (cand_len(cd) bytes): as scan() took it, or
+ * read through w; false when it cannot be read. */
+static bool
+cand_bytes_get(const struct ec_shared *sh, struct vawin *w, const struct cand *cd, uint8_t *out)
+{
+    if (cd->held != 0) {
+        memcpy(out, sh->held[cd->held - 1].b, cand_len(cd));
+        return true;
+    }
+    return vawin_read(w, cd->va, out, cand_len(cd)) == DG_OK;
+}
+
+/* Gets every candidate's number (sh->cands sorted; cand_bytes_get()) into cb[i],
  * once for index_values() and join() both, and indexes the lowest limbs. */
 static struct value *
 index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb, size_t *n)
@@ -1013,8 +1025,7 @@ index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb,
     }
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
-        bool got = cd->held != 0 ? (memcpy(cb[i].b, sh->held[cd->held - 1].b, cand_len(cd)), true)
-                                 : vawin_read(w, cd->va, cb[i].b, cand_len(cd)) == DG_OK;
+        bool got = cand_bytes_get(sh, w, cd, cb[i].b);
 
         cb[i].len = got ? (uint8_t)cand_len(cd) : 0;
         if (cd->be_len == 0 ? got || vawin_read(w, cd->va, buf, 8) == DG_OK

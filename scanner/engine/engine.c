@@ -837,17 +837,20 @@ finish_all(struct job *j, size_t nthreads, const struct engine_hooks *hooks, str
 {
     struct finishing f = {.j = j, .hooks = hooks, .out = out};
     pthread_t tid[MAX_THREADS];
-    size_t n_started = 0;
+    size_t n_started = 0, want = nthreads;
 
-    if (nthreads > 1 && j->n_det > 1 && (f.sinks = calloc(j->n_det, sizeof *f.sinks)) != NULL) {
+    if ((hooks == NULL || hooks->idle == NULL) && want > j->n_det)
+        want = j->n_det; /* a thread past the detectors would have nothing to do */
+    if (want > 1 && j->n_det > 1 && (f.sinks = calloc(j->n_det, sizeof *f.sinks)) != NULL) {
         for (size_t i = 0; i < j->n_det; i++) {
             sink_init(&f.sinks[i], j->diag);
             f.sinks[i].name = out->name;
         }
-        for (; n_started + 1 < nthreads && n_started + 1 < j->n_det; n_started++)
-            if (pthread_create(&tid[n_started], NULL, finish_some, &f) != 0)
-                break;
     }
+    /* threads report into out itself only when one detector at most finishes */
+    for (; n_started + 1 < want && (f.sinks != NULL || j->n_det <= 1); n_started++)
+        if (pthread_create(&tid[n_started], NULL, finish_some, &f) != 0)
+            break;
     finish_some(&f);
     for (size_t i = 0; i < n_started; i++)
         pthread_join(tid[i], NULL);
