@@ -24,7 +24,8 @@
  * a hashed map of its 64 KiB blocks the rest); a later level
  * reads only the windows whose blocks meet its targets'. The summaries need
  * no key, so a caller with idle threads can have them made beforehand
- * (ptrpath_sums_start(): the scan does while the detectors' finish() runs);
+ * (ptrpath_sums_start() and ptrpath_sums_help(): the scan has the threads of
+ * the detectors' finish() do it once their own work is done);
  * then the first level too reads only the windows that may point near a key.
  * Better still, an ELF core's scan makes them of each piece of the file as
  * it reads the chunk (ptrsums.h, through ptrfree.h): a window whose pieces'
