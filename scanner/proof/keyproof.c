@@ -12,6 +12,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -477,16 +478,18 @@ prove_rsa(const struct dg_proof_policy *pol, const EVP_PKEY *pkey, char *proof,
         rc = DG_E_FORMAT;
         goto end;
     }
-    if (prime_rounds(BN_num_bits(p)) == prime_rounds(BN_num_bits(q)))
+    {
+        const int rp = prime_rounds(BN_num_bits(p)), rq = prime_rounds(BN_num_bits(q));
+        char rounds[32];
+
+        if (rp == rq)
+            snprintf(rounds, sizeof rounds, "%d", rp);
+        else
+            snprintf(rounds, sizeof rounds, "%d and %d", rp, rq);
         dg_strlcpyf(proof, n_proof,
-                    "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes (%d rounds)",
-                    (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "",
-                    prime_rounds(BN_num_bits(p)));
-    else
-        dg_strlcpyf(proof, n_proof,
-                    "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes (%d and %d rounds)",
-                    (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "",
-                    prime_rounds(BN_num_bits(p)), prime_rounds(BN_num_bits(q)));
+                    "p*q=n, e*d=1 mod (p-1),(q-1)%s, p and q probable primes (%s rounds)",
+                    (dp != NULL && dq != NULL && qi != NULL) ? ", dP dQ qInv" : "", rounds);
+    }
     rc = DG_OK;
 end:
     if (rc != DG_OK)
