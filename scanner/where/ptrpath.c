@@ -69,6 +69,7 @@
 #define SUMS_BUDGET PTR_SUMS_BUDGET /* bytes of summaries, unless the limits say (16 GiB
                                      * of writable memory at the smallest size) */
 #define NO_PARENT SIZE_MAX
+#define SEEN_SLOTS 1024u /* the set of nodes' first size (a power of two) */
 
 struct node {
     uint64_t at;      /* where the pointer word sits (a key's own node: the key) */
@@ -111,11 +112,17 @@ struct search {
     bool big;
     struct node *nodes;
     size_t n_nodes, cap_nodes;
-    uint64_t *seen;         /* hash set of (query, at) of nodes */
-    size_t seen_mask;
+    uint64_t *seen;         /* hash set of (query, at) of nodes, at most half full */
+    size_t seen_mask, n_seen;
     double t_end;
     atomic_bool timed_out;
     atomic_size_t next_win; /* read_windows(): the next window no reader has taken */
+    /* The readers' window buffers, n_bufs of WINDOW bytes (bufs_reserve()):
+     * one allocation kept from level to level, so that each level's readers
+     * do not fault fresh pages in (microseconds a page in a virtual
+     * machine), or NULL. */
+    uint8_t *bufs;
+    size_t n_bufs;
     uint64_t pages[(1u << PAGE_BITS) / 64]; /* scan_level(): target pages, hashed */
     /* Per window (by number, in reading order, the same at every level):
      * the 64 KiB blocks of address space its pointer-like words point into,
@@ -235,20 +242,71 @@ seen_key(uint64_t at, size_t q)
     return (at ^ ((uint64_t)q * 0x9e3779b97f4a7c15ull)) | 1; /* never 0 (empty) */
 }
 
-/* Adds (q, at) to the set; false when it was there. */
-static bool
+/* Where key k is in set (mask + 1 slots, never full), or the empty slot
+ * where it goes. */
+static size_t
+seen_slot(const uint64_t *set, size_t mask, uint64_t k)
+{
+    size_t i = (size_t)((k * 0xff51afd7ed558ccdull) >> 17) & mask;
+
+    while (set[i] != 0 && set[i] != k)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Adds (q, at) to the set: 1, or 0 when it was there, or -1 when the set
+ * had to grow and there was no memory. The set starts small and doubles:
+ * a search keeps a few thousand nodes, and a table sized for the most it
+ * may keep (max_nodes per key) would cost its pages' first touch. */
+static int
 seen_add(struct search *s, uint64_t at, size_t q)
 {
-    uint64_t k = seen_key(at, q);
-    size_t i = (size_t)((k * 0xff51afd7ed558ccdull) >> 17) & s->seen_mask;
+    const uint64_t k = seen_key(at, q);
+    size_t i = seen_slot(s->seen, s->seen_mask, k);
 
-    while (s->seen[i] != 0) {
-        if (s->seen[i] == k)
-            return false;
-        i = (i + 1) & s->seen_mask;
+    if (s->seen[i] == k)
+        return 0;
+    if (2 * (s->n_seen + 1) > s->seen_mask + 1) {
+        const size_t mask = 2 * s->seen_mask + 1;
+        uint64_t *set = calloc(mask + 1, sizeof *set);
+
+        if (set == NULL)
+            return -1;
+        for (size_t j = 0; j <= s->seen_mask; j++)
+            if (s->seen[j] != 0)
+                set[seen_slot(set, mask, s->seen[j])] = s->seen[j];
+        free(s->seen);
+        s->seen = set;
+        s->seen_mask = mask;
+        i = seen_slot(set, mask, k);
     }
     s->seen[i] = k;
-    return true;
+    s->n_seen++;
+    return 1;
+}
+
+/* Makes s hold window buffers for at least n readers, one allocation
+ * (iobuf_alloc(): in huge pages from 2 MiB, so that a first use costs a
+ * fault or two); none when there is no memory (each reader then allocates
+ * its own). Not while readers run. */
+static void
+bufs_reserve(struct search *s, size_t n)
+{
+    size_t bytes = n * WINDOW;
+
+    if (n <= s->n_bufs)
+        return;
+    free(s->bufs);
+    bytes = (bytes + IOBUF_HUGE - 1) / IOBUF_HUGE * IOBUF_HUGE;
+    s->bufs = iobuf_alloc(bytes);
+    s->n_bufs = s->bufs != NULL ? bytes / WINDOW : 0;
+}
+
+/* Reader slot i's window buffer, or NULL. */
+static uint8_t *
+bufs_get(const struct search *s, size_t i)
+{
+    return i < s->n_bufs ? s->bufs + i * WINDOW : NULL;
 }
 
 /* One reader of a level, or of summaries only: windows of writable memory
@@ -265,6 +323,7 @@ struct reader {
     struct hit *h;
     size_t n;
     dg_err rc;
+    uint8_t *buf;     /* a window buffer of the search's (bufs_get()), or NULL: its own */
 };
 
 /* Notes in the window's summary the block of pointer-like word v, unless
@@ -527,7 +586,8 @@ read_windows(void *arg)
     struct reader *rd = arg;
     struct search *s = rd->s;
     const struct dg_regions *map = s->d->map;
-    uint8_t *buf = iobuf_alloc(WINDOW);
+    uint8_t *own = rd->buf == NULL ? iobuf_alloc(WINDOW) : NULL;
+    uint8_t *buf = rd->buf != NULL ? rd->buf : own;
     size_t w_no = 0, claim = atomic_fetch_add(&s->next_win, 1);
     int said;
 
@@ -591,7 +651,7 @@ read_windows(void *arg)
         }
     }
 done:
-    free(buf);
+    free(own);
     return NULL;
 }
 
@@ -634,9 +694,11 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
         }
     }
     atomic_store(&s->next_win, 0);
+    bufs_reserve(s, n_rd);
     for (unsigned i = 0; i < n_rd; i++) {
         rd[i] = (struct reader){.s = s, .t = t, .n_t = n_t, .cap = cap, .gmin = gmin,
-                                .gmax = gmax, .avx2 = avx2, .tcov = tcov, .rc = DG_OK};
+                                .gmax = gmax, .avx2 = avx2, .tcov = tcov, .rc = DG_OK,
+                                .buf = bufs_get(s, i)};
         /* a share whose thread does not start is read here below */
         started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
     }
@@ -790,10 +852,15 @@ judge(struct search *s, struct ptrpath_query *q, struct qstate *st, size_t n, st
     }
     for (size_t i = 0; i < n_h && rc == DG_OK; i++) {
         size_t k = s->nodes[h[i].parent].q;
+        int added;
 
         if (h[i].prune || st[k].done || kept[k] >= lim->max_level_nodes ||
-            st[k].n_nodes >= lim->max_nodes || !seen_add(s, h[i].at, k))
+            st[k].n_nodes >= lim->max_nodes)
             continue;
+        if ((added = seen_add(s, h[i].at, k)) < 0)
+            rc = DG_E_NOMEM;
+        if (added <= 0)
+            continue; /* a node already, or no room to say so */
         rc = add_node(s, h[i].at, h[i].val, h[i].parent, h[i].off, k);
         kept[k]++;
         st[k].n_nodes++;
@@ -891,8 +958,8 @@ sums_wait(struct ptrpath_sums *p)
 
     if (n > MAX_HELPERS)
         n = MAX_HELPERS;
-    if (!p->done) {
-        *me = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
+    if (!p->done) { /* the helpers' buffers are free now */
+        *me = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2(), .buf = bufs_get(&p->s, 0)};
         read_windows(me);
         p->done = true;
     }
@@ -925,6 +992,7 @@ ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
         ptrpath_sums_free(p);
         return rc;
     }
+    bufs_reserve(&p->s, lim->threads);
     atomic_init(&p->n_helpers, 0);
     *out = p;
     return DG_OK;
@@ -937,7 +1005,7 @@ ptrpath_sums_help(struct ptrpath_sums *p)
 
     if (k >= MAX_HELPERS)
         return; /* enough readers already */
-    p->rd[k] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2()};
+    p->rd[k] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2(), .buf = bufs_get(&p->s, k)};
     read_windows(&p->rd[k]);
 }
 
@@ -950,6 +1018,7 @@ ptrpath_sums_free(struct ptrpath_sums *p)
         free(p->rd[i].h);
     free(p->s.sums);
     free(p->s.mapped);
+    free(p->s.bufs);
     free(p);
 }
 
@@ -960,7 +1029,7 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
 {
     struct search s = {.d = dump, .lim = lim};
     struct qstate *st;
-    size_t first = 0, slots = 64;
+    size_t first = 0;
     dg_err rc = DG_OK;
 
     for (size_t i = 0; i < n; i++) {
@@ -975,11 +1044,9 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
                      "no pointer path: the dump was read as a stream and not kept");
         return DG_E_UNAVAILABLE;
     }
-    while (slots < 2 * (n * lim->max_nodes + n) && slots < (1u << 24))
-        slots *= 2;
     st = calloc(n, sizeof *st);
-    s.seen = calloc(slots, sizeof *s.seen);
-    s.seen_mask = slots - 1;
+    s.seen = calloc(SEEN_SLOTS, sizeof *s.seen);
+    s.seen_mask = SEEN_SLOTS - 1;
     if (st == NULL || s.seen == NULL) {
         free(st);
         free(s.seen);
@@ -999,15 +1066,20 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
         s.pfree = pre->s.pfree;
         s.fsums = pre->s.fsums;
         s.sums_ready = true;
+        s.bufs = pre->s.bufs;
+        s.n_bufs = pre->s.n_bufs;
         pre->s.sums = NULL;
         pre->s.mapped = NULL;
+        pre->s.bufs = NULL;
+        pre->s.n_bufs = 0;
     } else {
         sums_setup(&s);
     }
     for (size_t i = 0; i < n && rc == DG_OK; i++) {
         st[i].stop = lim->max_depth;
         rc = add_node(&s, q[i].va, 0, NO_PARENT, 0, i);
-        (void)seen_add(&s, q[i].va, i);
+        if (rc == DG_OK && seen_add(&s, q[i].va, i) < 0)
+            rc = DG_E_NOMEM;
     }
     for (unsigned depth = 1; depth <= lim->max_depth && rc == DG_OK; depth++) {
         size_t last = s.n_nodes, n_t = 0, n_h = 0, active = 0;
@@ -1047,5 +1119,6 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
     free(s.nodes);
     free(s.sums);
     free(s.mapped);
+    free(s.bufs);
     return rc;
 }
