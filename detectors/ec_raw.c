@@ -147,9 +147,10 @@ struct cand {
     uint8_t prio;          /* 1 when OpenSSL's flags say CONSTTIME or SECURE */
     uint8_t kind;          /* enum bn_kind */
     uint8_t be_len;        /* 0: LE limbs; else the number is be_len BE bytes */
-    uint32_t held;         /* 1 + its index in ec_shared.held, when its bytes were
-                              taken from the chunk that found it; 0: finish()
-                              reads them */
+    uint32_t held;         /* 1 + its index in ec_shared.held, once its bytes are
+                              there: scan() takes them from the chunk that found
+                              it when it can, finish() reads the others; 0: not
+                              (yet) read */
 };
 
 /* A candidate's number as read from the dump: its 8 * top bytes of limbs or
@@ -215,7 +216,7 @@ struct ec_shared {
     size_t n_pts;
     struct cand *cands;
     size_t n_cands;
-    struct cand_bytes *held; /* the candidates' numbers taken in scan() */
+    struct cand_bytes *held; /* the candidates' numbers (cand.held) */
     size_t n_held;
     struct ecx_cand *ecx;
     size_t n_ecx;
@@ -988,30 +989,39 @@ cand_number(const struct cand *cd, const uint8_t *b, BIGNUM *out)
                             : BN_lebin2bn(b, (int)cand_len(cd), out)) != NULL;
 }
 
-/* Reads candidate cd's number into out through w (buf: scratch of 8 * 9
- * bytes). */
-static bool
-cand_value(struct vawin *w, const struct cand *cd, uint8_t *buf, BIGNUM *out)
+/* Candidate cd's bytes (cand_len(cd) of them), or NULL when they could not
+ * be read (read_cands()). */
+static const uint8_t *
+cand_bytes(const struct ec_shared *sh, const struct cand *cd)
 {
-    return vawin_read(w, cd->va, buf, cand_len(cd)) == DG_OK && cand_number(cd, buf, out);
+    return cd->held != 0 ? sh->held[cd->held - 1].b : NULL;
 }
 
-/* Candidate cd's number into out (cand_len(cd) bytes): as scan() took it, or
- * read through w; false when it cannot be read. */
-static bool
-cand_bytes_get(const struct ec_shared *sh, struct vawin *w, const struct cand *cd, uint8_t *out)
+/* Reads through w (sh->cands sorted by address) the numbers of the
+ * candidates whose bytes scan() could not take, into sh->held beside the
+ * others: the array is there and its pages touched, where a copy of every
+ * number would cost a new one's first touch (most of a megabyte). */
+static void
+read_cands(struct ec_shared *sh, struct vawin *w)
 {
-    if (cd->held != 0) {
-        memcpy(out, sh->held[cd->held - 1].b, cand_len(cd));
-        return true;
+    for (size_t i = 0; i < sh->n_cands; i++) {
+        struct cand *cd = &sh->cands[i];
+        struct cand_bytes *cb = &sh->held[sh->n_held];
+
+        if (cd->held != 0 || sh->n_held >= MAX_CANDS)
+            continue;
+        if (vawin_read(w, cd->va, cb->b, cand_len(cd)) != DG_OK) {
+            OPENSSL_cleanse(cb->b, sizeof cb->b); /* a read may fail part way */
+            continue;
+        }
+        cb->len = (uint8_t)cand_len(cd);
+        cd->held = (uint32_t)++sh->n_held;
     }
-    return vawin_read(w, cd->va, out, cand_len(cd)) == DG_OK;
 }
 
-/* Gets every candidate's number (sh->cands sorted; cand_bytes_get()) into cb[i],
- * once for index_values() and join() both, and indexes the lowest limbs. */
+/* Indexes the candidates' numbers (read_cands()) by their lowest limb. */
 static struct value *
-index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb, size_t *n)
+index_values(const struct ec_shared *sh, struct vawin *w, size_t *n)
 {
     struct value *v = malloc((sh->n_cands ? sh->n_cands : 1) * sizeof *v);
     BIGNUM *t = BN_new();
@@ -1025,13 +1035,12 @@ index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb,
     }
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
-        bool got = cand_bytes_get(sh, w, cd, cb[i].b);
+        const uint8_t *b = cand_bytes(sh, cd);
 
-        cb[i].len = got ? (uint8_t)cand_len(cd) : 0;
-        if (cd->be_len == 0 ? got || vawin_read(w, cd->va, buf, 8) == DG_OK
-                            : got && cand_number(cd, cb[i].b, t) &&
+        if (cd->be_len == 0 ? b != NULL || vawin_read(w, cd->va, buf, 8) == DG_OK
+                            : b != NULL && cand_number(cd, b, t) &&
                                   BN_bn2lebinpad(t, buf, 72) > 0)
-            v[(*n)++] = (struct value){load_le64(got && cd->be_len == 0 ? cb[i].b : buf),
+            v[(*n)++] = (struct value){load_le64(b != NULL && cd->be_len == 0 ? b : buf),
                                        (uint32_t)i};
     }
     OPENSSL_cleanse(buf, sizeof buf);
@@ -1043,10 +1052,9 @@ index_values(const struct ec_shared *sh, struct vawin *w, struct cand_bytes *cb,
 /* The candidate BIGNUM whose value is x (a number below 2^(64*9)), or NULL;
  * limbs is scratch of 8 * 9 bytes. */
 static const struct cand *
-find_value(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
-           size_t n, const BIGNUM *x, BIGNUM *tmp, uint8_t *limbs)
+find_value(const struct ec_shared *sh, const struct value *v, size_t n, const BIGNUM *x,
+           BIGNUM *tmp, uint8_t *limbs)
 {
-    struct vawin direct = {.dump = dump}; /* no window: these reads jump about */
     size_t lo = 0, hi = n;
     uint64_t want;
 
@@ -1063,8 +1071,9 @@ find_value(const struct ec_shared *sh, const struct dg_dump *dump, const struct 
     }
     for (; lo < n && v[lo].lo == want; lo++) {
         const struct cand *cd = &sh->cands[v[lo].cand];
+        const uint8_t *b = cand_bytes(sh, cd);
 
-        if (cand_value(&direct, cd, limbs, tmp) && BN_cmp(tmp, x) == 0)
+        if (b != NULL && cand_number(cd, b, tmp) && BN_cmp(tmp, x) == 0)
             return cd;
     }
     return NULL;
@@ -1347,9 +1356,9 @@ edx_finish(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sin
  * form (x * R mod p, the form OpenSSL's nistz256 and GFp_mont methods keep).
  * On a hit fills *pt with Q and where with what was found; returns true. */
 static bool
-find_public_x(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
-              size_t n_v, struct curve_run *cr, int cv, const BIGNUM *xa, BN_CTX *bn,
-              uint8_t *limbs, struct point *pt, char *where, size_t where_len)
+find_public_x(const struct ec_shared *sh, const struct value *v, size_t n_v,
+              struct curve_run *cr, int cv, const BIGNUM *xa, BN_CTX *bn, uint8_t *limbs,
+              struct point *pt, char *where, size_t where_len)
 {
     BIGNUM *xm, *tmp;
     const struct cand *hit = NULL;
@@ -1359,9 +1368,9 @@ find_public_x(const struct ec_shared *sh, const struct dg_dump *dump, const stru
     xm = BN_CTX_get(bn);
     tmp = BN_CTX_get(bn);
     if (tmp != NULL) {
-        hit = find_value(sh, dump, v, n_v, xa, tmp, limbs);
+        hit = find_value(sh, v, n_v, xa, tmp, limbs);
         if (hit == NULL && cr->rr != NULL && BN_mod_mul(xm, xa, cr->rr, cr->p, bn)) {
-            hit = find_value(sh, dump, v, n_v, xm, tmp, limbs);
+            hit = find_value(sh, v, n_v, xm, tmp, limbs);
             form = "Montgomery-form";
         }
     }
@@ -1503,14 +1512,14 @@ point_mul(struct curve_run *cr, int cv, const BIGNUM *d, BN_CTX *bn)
  * and R = k*G behind as big.Int garbage; no signer computes the inverse of
  * its private key. limbs is scratch of 8 * 9 bytes. */
 static const struct cand *
-inverse_of(const struct ec_shared *sh, const struct dg_dump *dump, const struct value *v,
-           size_t n_v, const struct curve_run *cr, const BIGNUM *d, BN_CTX *bn, uint8_t *limbs)
+inverse_of(const struct ec_shared *sh, const struct value *v, size_t n_v,
+           const struct curve_run *cr, const BIGNUM *d, BN_CTX *bn, uint8_t *limbs)
 {
     BIGNUM *inv = BN_secure_new(), *tmp = BN_secure_new();
     const struct cand *c = NULL;
 
     if (inv != NULL && tmp != NULL && BN_mod_inverse(inv, d, cr->order, bn) != NULL)
-        c = find_value(sh, dump, v, n_v, inv, tmp, limbs);
+        c = find_value(sh, v, n_v, inv, tmp, limbs);
     BN_clear_free(inv);
     BN_clear_free(tmp);
     return c;
@@ -1528,7 +1537,6 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     size_t n_seen = 0, n_muls = 0, max_seen = sh->n_pts + 256, n_v = 0;
     struct value *v = NULL;
     struct vawin win = {0}; /* the candidates, read in address order */
-    struct cand_bytes *cb = NULL; /* their numbers (index_values()) */
     BN_CTX *bn = NULL;
     BIGNUM *d = NULL, *x = NULL;
     uint8_t limbs[8 * 9], xb[MAX_COORD];
@@ -1556,8 +1564,8 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     /* Candidates: likely private scalars first, then by address. */
     qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
     vawin_init(&win, dump);
-    cb = malloc(sh->n_cands * sizeof *cb);
-    v = cb != NULL ? index_values(sh, &win, cb, &n_v) : NULL;
+    read_cands(sh, &win);
+    v = index_values(sh, &win, &n_v);
     if (bn == NULL || d == NULL || x == NULL || seen == NULL || v == NULL) {
         rc = DG_E_NOMEM;
         goto out;
@@ -1572,9 +1580,10 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
 
         if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
             continue;
+        const uint8_t *b = cand_bytes(sh, cd);
         bool found = false, in_range = false;
 
-        if (cb[i].len == 0 || !cand_number(cd, cb[i].b, d) || !scalar_plausible(d, limbs))
+        if (b == NULL || !cand_number(cd, b, d) || !scalar_plausible(d, limbs))
             continue;
         for (int cv = 0; cv < N_CURVES && !found; cv++) {
             struct curve_run *cr = &run[cv];
@@ -1610,16 +1619,16 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
                 dg_strlcpyf(where, sizeof where, "public point at file offset 0x%llx",
                             (unsigned long long)p->off);
                 if (!inverted) {
-                    inverse = inverse_of(sh, dump, v, n_v, cr, d, bn, limbs);
+                    inverse = inverse_of(sh, v, n_v, cr, d, bn, limbs);
                     inverted = true;
                 }
                 found = report(sh, dump, cd, d, cv, p, where, inverse, sink, seen, &n_seen,
                                max_seen);
             }
             if (!found && (cd->prio || cd->kind != K_OPENSSL) &&
-                find_public_x(sh, dump, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where)) {
+                find_public_x(sh, v, n_v, cr, cv, x, bn, limbs, &q, where, sizeof where)) {
                 if (!inverted)
-                    inverse = inverse_of(sh, dump, v, n_v, cr, d, bn, limbs);
+                    inverse = inverse_of(sh, v, n_v, cr, d, bn, limbs);
                 found = report(sh, dump, cd, d, cv, &q, where, inverse, sink, seen, &n_seen,
                                max_seen);
             }
@@ -1640,10 +1649,6 @@ out:
     }
     OPENSSL_cleanse(limbs, sizeof limbs);
     vawin_done(&win);
-    if (cb != NULL) {
-        OPENSSL_cleanse(cb, sh->n_cands * sizeof *cb);
-        free(cb);
-    }
     free(v);
     free(seen);
     BN_clear_free(d);
