@@ -100,18 +100,22 @@ static const struct curve_info {
     const char *group;     /* OpenSSL group name */
     int nid;
     unsigned coord;        /* coordinate bytes */
-    unsigned min_top, max_top; /* BIGNUM top limbs of a scalar */
+    unsigned min_top, max_top; /* BIGNUM top limbs of a scalar: a library keeps
+                              no leading zero limb, and a scalar drawn below the
+                              group order leaves its top limb zero with chance
+                              2^-64 on a 256- or 384-bit curve (such numbers
+                              cost no multiplication), 2^-9 on P-521 */
     const uint8_t *oid;    /* named-curve OID TLV */
     size_t oid_len;
     bool ladder;           /* OpenSSL 3 computes d*G with its generic constant-time
                               ladder (no fixed-base table): about 30 times the cost
                               of P-256's, so join() builds a comb (comb_build()) */
 } curves[N_CURVES] = {
-    [C_P256] = {"prime256v1", NID_X9_62_prime256v1, 32, 3, 4,
+    [C_P256] = {"prime256v1", NID_X9_62_prime256v1, 32, 4, 4,
                 (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10, false},
-    [C_K256] = {"secp256k1", NID_secp256k1, 32, 3, 4,
+    [C_K256] = {"secp256k1", NID_secp256k1, 32, 4, 4,
                 (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x0a", 7, true},
-    [C_P384] = {"secp384r1", NID_secp384r1, 48, 5, 6,
+    [C_P384] = {"secp384r1", NID_secp384r1, 48, 6, 6,
                 (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x22", 7, true},
     [C_P521] = {"secp521r1", NID_secp521r1, 66, 8, 9,
                 (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x23", 7, false},
