@@ -25,6 +25,9 @@
  * those flags, or a flagged scalar beside another key's x, stays silent.
  * Keys of secp256k1 and P-384 behind a dozen other flagged scalars each are
  * still proven: their d*G comes from ec-raw's comb, not OpenSSL's ladder.
+ * A P-521 scalar below 2^512 (one key in 512) sits in 8 limbs and is
+ * confirmed; a 192-bit number with a P-256 point of its own is not tried
+ * (a P-256 key's top limb is zero with chance 2^-64).
  * The JDK's bare SEC1 {1, d}: confirmed against a point in the dump, or a
  * candidate named by SHA-256(d) without one; decoys stay silent. The JDK's
  * EdDSA/XDH OCTET STRING in a byte[]: confirmed against an SPKI in the
@@ -309,6 +312,36 @@ put_public_x(uint8_t *img, size_t hdr, const struct eckey *k, const char *curve,
     EC_GROUP_free(g);
 }
 
+/* The key of curve (OpenSSL group name) whose scalar is d, kept in `top`
+ * limbs: its public point computed. */
+static struct eckey
+key_of_scalar(const char *group, const BIGNUM *d, unsigned top)
+{
+    struct eckey k;
+    struct dg_key id;
+    EC_GROUP *g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(group));
+    EC_POINT *q = g != NULL ? EC_POINT_new(g) : NULL;
+    BN_CTX *bn = BN_CTX_new();
+
+    memset(&k, 0, sizeof k);
+    k.top = top;
+    k.d = BN_dup(d);
+    if (q == NULL || bn == NULL || k.d == NULL || EC_POINT_mul(g, q, k.d, NULL, NULL, bn) != 1 ||
+        (k.pub_len = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, k.pub,
+                                        sizeof k.pub, bn)) == 0 ||
+        keyproof_ec_from_scalar(group, k.d, k.pub, k.pub_len, &k.pkey) != DG_OK ||
+        (k.spki_len = i2d_PUBKEY(k.pkey, &k.spki_der)) <= 0 ||
+        keyproof_identity(k.pkey, &id) != DG_OK) {
+        fprintf(stderr, "cannot make a %s key from a scalar\n", group);
+        exit(2);
+    }
+    memcpy(k.spki, id.spki_sha256, sizeof k.spki);
+    EC_POINT_free(q);
+    EC_GROUP_free(g);
+    BN_CTX_free(bn);
+    return k;
+}
+
 static void
 free_key(struct eckey *k)
 {
@@ -511,6 +544,41 @@ main(void)
                    lad[c].curve, j, N_DECOY);
                 free_key(&lk[c][j]);
             }
+        free(img);
+    }
+
+    /* Limb counts: a P-521 scalar below 2^512 is kept in 8 limbs (OpenSSL
+     * keeps no leading zero limb) and is found; a 192-bit number is no key
+     * of a 256-bit curve, even beside a P-256 point of its own. */
+    {
+        BIGNUM *d8 = BN_new(), *d3 = BN_new();
+        struct eckey k8, k3;
+        const struct dg_finding *f8, *f3;
+
+        if (d8 == NULL || d3 == NULL || !BN_rand(d8, 500, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) ||
+            !BN_rand(d3, 190, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY)) {
+            fprintf(stderr, "BN_rand failed\n");
+            return 2;
+        }
+        k8 = key_of_scalar("secp521r1", d8, 8);
+        k3 = key_of_scalar("prime256v1", d3, 3);
+        img = random_image(len);
+        put_bignum(img, 0x10000, 0x11240, k8.d, 8, 0x0d);
+        memcpy(img + 0x200000, k8.spki_der, (size_t)k8.spki_len);
+        put_bignum(img, 0x50000, 0x51240, k3.d, 3, 0x0d);
+        memcpy(img + 0x210000, k3.spki_der, (size_t)k3.spki_len);
+        rc = run(img, len, 1u << 20, true, &sink);
+        f8 = find_spki(&sink, k8.spki);
+        f3 = find_spki(&sink, k3.spki);
+        ok(rc == DG_OK && f8 != NULL && f8->status == DG_STATUS_CONFIRMED && f8->off == 0x11240 &&
+               f8->len == 64 && strcmp(f8->key.curve, "P-521") == 0,
+           "a P-521 scalar below 2^512 in 8 limbs: confirmed");
+        ok(rc == DG_OK && f3 == NULL && sink.n == 1,
+           "a 192-bit number beside its P-256 point: not tried (%zu findings)", sink.n);
+        free_key(&k8);
+        free_key(&k3);
+        BN_free(d8);
+        BN_free(d3);
         free(img);
     }
 
