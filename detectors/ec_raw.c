@@ -1023,9 +1023,11 @@ read_cands(struct ec_shared *sh, struct vawin *w)
     }
 }
 
-/* Indexes the candidates' numbers (read_cands()) by their lowest limb. */
+/* Indexes the candidates' numbers (read_cands()) by their lowest limb; one
+ * whose bytes could not be read has no entry (find_value() could not
+ * compare it). */
 static struct value *
-index_values(const struct ec_shared *sh, struct vawin *w, size_t *n)
+index_values(const struct ec_shared *sh, size_t *n)
 {
     struct value *v = malloc((sh->n_cands ? sh->n_cands : 1) * sizeof *v);
     BIGNUM *t = BN_new();
@@ -1041,11 +1043,12 @@ index_values(const struct ec_shared *sh, struct vawin *w, size_t *n)
         const struct cand *cd = &sh->cands[i];
         const uint8_t *b = cand_bytes(sh, cd);
 
-        if (cd->be_len == 0 ? b != NULL || vawin_read(w, cd->va, buf, 8) == DG_OK
-                            : b != NULL && cand_number(cd, b, t) &&
-                                  BN_bn2lebinpad(t, buf, 72) > 0)
-            v[(*n)++] = (struct value){load_le64(b != NULL && cd->be_len == 0 ? b : buf),
-                                       (uint32_t)i};
+        if (b == NULL)
+            continue;
+        if (cd->be_len == 0)
+            v[(*n)++] = (struct value){load_le64(b), (uint32_t)i};
+        else if (cand_number(cd, b, t) && BN_bn2lebinpad(t, buf, 72) > 0)
+            v[(*n)++] = (struct value){load_le64(buf), (uint32_t)i};
     }
     OPENSSL_cleanse(buf, sizeof buf);
     BN_clear_free(t);
@@ -1569,7 +1572,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     qsort(sh->cands, sh->n_cands, sizeof *sh->cands, cmp_cand);
     vawin_init(&win, dump);
     read_cands(sh, &win);
-    v = index_values(sh, &win, &n_v);
+    v = index_values(sh, &n_v);
     if (bn == NULL || d == NULL || x == NULL || seen == NULL || v == NULL) {
         rc = DG_E_NOMEM;
         goto out;

@@ -262,11 +262,23 @@ struct eckey {
     int spki_len;
 };
 
+/* k's SubjectPublicKeyInfo and the SHA-256 of it, from k->pkey. */
+static bool
+key_identify(struct eckey *k)
+{
+    struct dg_key id;
+
+    if ((k->spki_len = i2d_PUBKEY(k->pkey, &k->spki_der)) <= 0 ||
+        keyproof_identity(k->pkey, &id) != DG_OK)
+        return false;
+    memcpy(k->spki, id.spki_sha256, sizeof k->spki);
+    return true;
+}
+
 static struct eckey
 make_key(const char *curve, unsigned top)
 {
     struct eckey k;
-    struct dg_key id;
 
     memset(&k, 0, sizeof k);
     k.pkey = EVP_EC_gen(curve);
@@ -274,12 +286,10 @@ make_key(const char *curve, unsigned top)
     if (k.pkey == NULL || !EVP_PKEY_get_bn_param(k.pkey, OSSL_PKEY_PARAM_PRIV_KEY, &k.d) ||
         !EVP_PKEY_get_octet_string_param(k.pkey, OSSL_PKEY_PARAM_PUB_KEY, k.pub, sizeof k.pub,
                                          &k.pub_len) ||
-        (k.spki_len = i2d_PUBKEY(k.pkey, &k.spki_der)) <= 0 ||
-        keyproof_identity(k.pkey, &id) != DG_OK) {
+        !key_identify(&k)) {
         fprintf(stderr, "EC key generation failed for %s\n", curve);
         exit(2);
     }
-    memcpy(k.spki, id.spki_sha256, sizeof k.spki);
     return k;
 }
 
@@ -318,7 +328,6 @@ static struct eckey
 key_of_scalar(const char *group, const BIGNUM *d, unsigned top)
 {
     struct eckey k;
-    struct dg_key id;
     EC_GROUP *g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(group));
     EC_POINT *q = g != NULL ? EC_POINT_new(g) : NULL;
     BN_CTX *bn = BN_CTX_new();
@@ -330,12 +339,10 @@ key_of_scalar(const char *group, const BIGNUM *d, unsigned top)
         (k.pub_len = EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, k.pub,
                                         sizeof k.pub, bn)) == 0 ||
         keyproof_ec_from_scalar(group, k.d, k.pub, k.pub_len, &k.pkey) != DG_OK ||
-        (k.spki_len = i2d_PUBKEY(k.pkey, &k.spki_der)) <= 0 ||
-        keyproof_identity(k.pkey, &id) != DG_OK) {
+        !key_identify(&k)) {
         fprintf(stderr, "cannot make a %s key from a scalar\n", group);
         exit(2);
     }
-    memcpy(k.spki, id.spki_sha256, sizeof k.spki);
     EC_POINT_free(q);
     EC_GROUP_free(g);
     BN_CTX_free(bn);
