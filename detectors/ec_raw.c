@@ -41,7 +41,7 @@
  * for P-384 and secp256k1), as an EC_POINT loaded from a key file holds it
  * (Z = 1; a point left in Jacobian coordinates is not found this way); the
  * other libraries keep affine coordinates. Scalar multiplications are capped
- * per dump, and a number that does not look random (scalar_plausible()) costs
+ * per dump, and a number that does not look random (cand_plausible()) costs
  * none. Needs an address map (ELF core, minidump): on a raw buffer only the
  * harvest runs. Nothing is looked for in a file's read-only image
  * (chunk_span_end()), points included: a file's image holds no key the
@@ -171,6 +171,44 @@ static inline unsigned
 cand_len(const struct cand *cd)
 {
     return cd->be_len != 0 ? cd->be_len : 8u * cd->top;
+}
+
+/* True if candidate cd's number (its cand_len(cd) bytes at b) looks like a
+ * random number. Each 64-bit word below its top nonzero word is weak with
+ * two zero or two 0xff bytes (probability 8.6e-4 for a random word) and
+ * dead with three (1.3e-5); the number passes with one to eight such words,
+ * no dead one and at most one weak one, as a uniformly drawn scalar or
+ * coordinate does except with probability about 2e-5. Pointers, lengths,
+ * text and arrays of them, the numbers that big-number-like headers in a
+ * heap point at, fail: scan() keeps no such candidate, so they cost no
+ * scalar multiplication, no sort and no place among the values where a
+ * public point's coordinate is looked for (a coordinate is as random as a
+ * scalar). */
+static bool
+cand_plausible(const struct cand *cd, const uint8_t *b)
+{
+    const unsigned len = cand_len(cd);
+    uint8_t le[8 * 9] = {0};
+    size_t top = 0;
+    unsigned weak = 0;
+
+    if (len > sizeof le)
+        return false;
+    for (unsigned i = 0; i < len; i++)
+        le[i] = cd->be_len != 0 ? b[len - 1 - i] : b[i];
+    for (size_t j = 0; j < (len + 7) / 8; j++)
+        if (load_le64(le + 8 * j) != 0)
+            top = j; /* the top nonzero word; the words below it are tested */
+    if (top == 0 || top > 8)
+        weak = 2;
+    for (size_t j = 0; j < top && weak <= 1; j++) {
+        uint64_t w = load_le64(le + 8 * j);
+        unsigned z = count_flagged(zero_bytes(w)), f = count_flagged(zero_bytes(~w));
+
+        weak += z > 2 || f > 2 ? 2 : z == 2 || f == 2;
+    }
+    OPENSSL_cleanse(le, sizeof le);
+    return weak <= 1;
 }
 
 /* A public point an NSS CKA_EC_POINT attribute points at (read in finish). */
@@ -381,7 +419,7 @@ harvest_blocks32(const struct dg_chunk *ch, size_t i, size_t end, struct point *
 }
 #endif
 
-static void keep(struct ec_ctx *c, struct cand cd);
+static void keep(struct ec_ctx *c, const struct dg_chunk *ch, struct cand cd);
 
 /* The SEC1 ECPrivateKey {version 1, privateKey d} with neither curve nor
  * public key whose SEQUENCE starts at ch->p[k]: "30 25 02 01 01 04 20" and
@@ -404,8 +442,8 @@ collect_sec1(struct ec_ctx *c, const struct dg_chunk *ch, size_t k)
         uint64_t va;
 
         if (p[1] == form[i][0] && p[6] == form[i][1] && (va = chunk_va(ch, k + 7)) != 0)
-            keep(c, (struct cand){va, ch->off + k, (uint8_t)((form[i][1] + 7) / 8), 1, K_SEC1,
-                                  form[i][1], 0});
+            keep(c, ch, (struct cand){va, ch->off + k, (uint8_t)((form[i][1] + 7) / 8), 1, K_SEC1,
+                                      form[i][1], 0});
     }
 }
 
@@ -530,11 +568,24 @@ bignum_header(const uint8_t *p, uint8_t *top_out, uint8_t *prio)
     return true;
 }
 
+/* Appends cd to the chunk's candidates with its number when the chunk
+ * holds it (a number lies mostly near its header: finish() need not read
+ * it from the dump), unless that number does not look random: no scalar
+ * and no coordinate, it is not kept (cand_plausible()). */
 static void
-keep(struct ec_ctx *c, struct cand cd)
+keep(struct ec_ctx *c, const struct dg_chunk *ch, struct cand cd)
 {
+    const unsigned len = cand_len(&cd);
+    struct cand_bytes *cb;
+
     if (c->n_local >= MAX_CHUNK_CANDS) {
         c->local_capped = true;
+        return;
+    }
+    cb = &c->local_bytes[c->n_local];
+    cb->len = len <= sizeof cb->b && chunk_copy_va(ch, cd.va, cb->b, len) ? (uint8_t)len : 0;
+    if (cb->len != 0 && !cand_plausible(&cd, cb->b)) {
+        OPENSSL_cleanse(cb->b, sizeof cb->b);
         return;
     }
     c->local[c->n_local++] = cd;
@@ -558,24 +609,24 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     uint8_t top, prio;
 
     if (bignum_header(p, &top, &prio)) {
-        keep(c, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL, 0, 0});
+        keep(c, ch, (struct cand){load_le64(p), ch->off + x, top, prio, K_OPENSSL, 0, 0});
         return;
     }
     if (lo1 - 3u > 6u)
         return; /* the limb count of every form below (the scalar tail has no mask) */
     if (w1 <= 9 && user_pointer(w2) && (load_le32(p) == 1 || load_le32(p) == 0xffffffffu)) {
-        keep(c, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS, 0, 0});
+        keep(c, ch, (struct cand){w2, ch->off + x, (uint8_t)w1, 0, K_MBEDTLS, 0, 0});
         return;
     }
     if (w1 <= 9 && x >= 8 && load_le64(p - 8) <= 1 && user_pointer(load_le64(p)) && w2 >= w1 &&
         w2 <= 64) {
-        keep(c, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO, 0, 0});
+        keep(c, ch, (struct cand){load_le64(p), ch->off + x - 8, (uint8_t)w1, 0, K_GO, 0, 0});
         return;
     }
     /* {alloc, size} of an mpz, or {used, size} of an sp_int: the limb count
      * is lo1 = alloc >= size, or lo1 = used <= size */
     if (x + 24 + 8 <= ch->len && hi1 >= 3 && hi1 <= lo1 && user_pointer(w2)) {
-        keep(c, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP, 0, 0});
+        keep(c, ch, (struct cand){w2, ch->off + x + 8, (uint8_t)hi1, 0, K_GMP, 0, 0});
     } else if (hi1 > lo1 && hi1 <= 1024 && (uint32_t)w2 <= 1 && x + 8 + 40 + 8 * 9 <= ch->len) {
         const uint8_t *dp = p + 8 + 40;
         uint64_t va = chunk_va(ch, x + 8 + 40);
@@ -584,7 +635,7 @@ collect(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
         for (uint32_t i = lo1; i < 9 && i < hi1; i++)
             zeros = zeros && load_le64(dp + 8 * i) == 0;
         if (zeros && va != 0 && load_le64(dp + 8 * (lo1 - 1)) != 0)
-            keep(c, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL, 0, 0});
+            keep(c, ch, (struct cand){va, ch->off + x + 8, (uint8_t)lo1, 0, K_WOLFSSL, 0, 0});
     }
 }
 
@@ -614,8 +665,8 @@ collect_nss(struct ec_ctx *c, const struct dg_chunk *ch, size_t x)
     if (type == CKA_VALUE && (len == 32 || len == 48 || len == 66) &&
         (len > NSS_ATTR_SPACE ? load_le32(p - 12) == 1 && user_pointer(pv)
                               : x + 24 + len <= ch->len && pv == chunk_va(ch, x) + 24 && pv != 24)) {
-        keep(c, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
-                              (uint8_t)len, 0});
+        keep(c, ch, (struct cand){pv, ch->off + x - 32, (uint8_t)((len + 7) / 8), 0, K_NSS,
+                                  (uint8_t)len, 0});
     } else if (type == CKA_EC_POINT && (len == 65 || len == 97 || len == 133) &&
                user_pointer(pv) && c->n_refs < MAX_CHUNK_REFS) {
         c->refs[c->n_refs++] = (struct point_ref){pv, ch->off + x - 32, (uint8_t)len};
@@ -871,17 +922,6 @@ ec_scan(void *vctx, const struct dg_chunk *ch, struct dg_sink *sink)
     if (n_pts == 0 && c->n_local == 0 && !c->local_capped && c->n_ecx == 0 && !c->ecx_capped &&
         c->n_refs == 0 && c->n_edx_pubs == 0)
         return DG_OK;
-    /* The numbers a candidate's header points at lie mostly near it, in
-     * this chunk: taken now, finish() need not read them from the dump. */
-    for (size_t i = 0; i < c->n_local; i++) {
-        unsigned len = cand_len(&c->local[i]);
-
-        c->local_bytes[i].len =
-            len <= sizeof c->local_bytes[i].b &&
-                    chunk_copy_va(ch, c->local[i].va, c->local_bytes[i].b, len)
-                ? (uint8_t)len
-                : 0;
-    }
     if (c->n_local > c->max_local)
         c->max_local = c->n_local;
     pthread_mutex_lock(&sh->lock);
@@ -958,33 +998,6 @@ cmp_value(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* True if d looks like a random number. Each 64-bit word below its top word
- * is weak with two zero or two 0xff bytes (probability 8.6e-4 for a random
- * word) and dead with three (1.3e-5); d passes with no dead word and at most
- * one weak one, as a uniformly drawn scalar does except with probability
- * about 2e-5. Pointers, lengths, text and arrays of them, the numbers that
- * big-number-like headers in a heap point at, fail, so they cost no scalar
- * multiplication (buf: scratch of 8 * 9 bytes). */
-static bool
-scalar_plausible(const BIGNUM *d, uint8_t *buf)
-{
-    int bits = BN_num_bits(d);
-    size_t full = bits > 0 ? (size_t)(bits - 1) / 64 : 0;
-    unsigned weak = 0;
-
-    if (full == 0 || full > 8 || BN_bn2lebinpad(d, buf, (int)(8 * full + 8)) < 0)
-        return false;
-    for (size_t j = 0; j < full; j++) {
-        uint64_t w = load_le64(buf + 8 * j);
-        unsigned z = count_flagged(zero_bytes(w)), f = count_flagged(zero_bytes(~w));
-
-        if (z > 2 || f > 2)
-            return false;
-        weak += z == 2 || f == 2;
-    }
-    return weak <= 1;
-}
-
 /* Candidate cd's number from its cand_len(cd) bytes at b into out. */
 static bool
 cand_number(const struct cand *cd, const uint8_t *b, BIGNUM *out)
@@ -1004,7 +1017,9 @@ cand_bytes(const struct ec_shared *sh, const struct cand *cd)
 /* Reads through w (sh->cands sorted by address) the numbers of the
  * candidates whose bytes scan() could not take, into sh->held beside the
  * others: the array is there and its pages touched, where a copy of every
- * number would cost a new one's first touch (most of a megabyte). */
+ * number would cost a new one's first touch (most of a megabyte). A number
+ * that does not look random (cand_plausible()) stays unread, as scan()
+ * keeps none. */
 static void
 read_cands(struct ec_shared *sh, struct vawin *w)
 {
@@ -1014,9 +1029,10 @@ read_cands(struct ec_shared *sh, struct vawin *w)
 
         if (cd->held != 0 || sh->n_held >= MAX_CANDS)
             continue;
-        if (vawin_read(w, cd->va, cb->b, cand_len(cd)) != DG_OK) {
+        if (vawin_read(w, cd->va, cb->b, cand_len(cd)) != DG_OK ||
+            !cand_plausible(cd, cb->b)) {
             OPENSSL_cleanse(cb->b, sizeof cb->b); /* a read may fail part way */
-            continue;
+            continue; /* unread, or no random number: no scalar, no coordinate */
         }
         cb->len = (uint8_t)cand_len(cd);
         cd->held = (uint32_t)++sh->n_held;
@@ -1590,8 +1606,8 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
         const uint8_t *b = cand_bytes(sh, cd);
         bool found = false, in_range = false;
 
-        if (b == NULL || !cand_number(cd, b, d) || !scalar_plausible(d, limbs))
-            continue;
+        if (b == NULL || !cand_number(cd, b, d))
+            continue; /* unread or implausible (read_cands()) */
         for (int cv = 0; cv < N_CURVES && !found; cv++) {
             struct curve_run *cr = &run[cv];
             /* d^-1 mod n among the dump's numbers (a nonce), looked for

@@ -31,7 +31,8 @@
  * The JDK's bare SEC1 {1, d}: confirmed against a point in the dump, or a
  * candidate named by SHA-256(d) without one; decoys stay silent. The JDK's
  * EdDSA/XDH OCTET STRING in a byte[]: confirmed against an SPKI in the
- * dump, silent without one.
+ * dump, silent without one. A key behind more false headers in its chunk
+ * than a chunk keeps, their limbs no random number, is still proven.
  * Only fingerprints are compared and printed.
  */
 #include <pthread.h>
@@ -706,6 +707,39 @@ main(void)
             EVP_PKEY_free(pk[j]);
         free(img);
     }
+
+    /* A heap's false headers by the thousand, their limbs no random number
+     * (zeros, small counts, pointers): none takes a candidate's place, so
+     * a key behind more of them in one chunk than a chunk keeps (8192) is
+     * still proven, and nothing says the candidates were capped. */
+    img = random_image(len);
+    {
+        struct eckey k = make_key("P-256", 4);
+        const size_t n_false = 9000, junk = 0x80000, hdr = 0x100 + 24 * n_false + 0x40;
+        const uint64_t kinds[3] = {0, 0x40, BASE_VA + 0x1000}; /* zero, small, a pointer */
+
+        for (size_t i = 0; i < 3; i++)
+            for (size_t w = 0; w < 4; w++)
+                st64(img + junk + 0x40 * i + 8 * w, w == 3 || i == 2 ? kinds[i] + w : 0);
+        for (size_t i = 0; i < n_false; i++) {
+            uint8_t *h = img + 0x100 + 24 * i;
+
+            st64(h, BASE_VA + junk + 0x40 * (i % 3));
+            st32(h + 8, 4);
+            st32(h + 12, 4);
+            st32(h + 16, 0);
+            st32(h + 20, 0x0d);
+        }
+        put_bignum(img, hdr, hdr + 0x100, k.d, 4, 0x0d);
+        memcpy(img + 0x200005, k.spki_der, (size_t)k.spki_len);
+        rc = run(img, len, 1u << 20, true, &sink);
+        ok(rc == DG_OK && sink.n == 1 && find_spki(&sink, k.spki) != NULL && sink.n_warn == 0,
+           "a key behind 9,000 headers of no random number in its chunk: confirmed, no "
+           "candidate capped (%zu findings, %zu warnings)",
+           sink.n, sink.n_warn);
+        free_key(&k);
+    }
+    free(img);
 
     img = random_image(16u << 20);
     rc = run(img, 16u << 20, 1u << 20, true, &sink);
