@@ -34,10 +34,16 @@
  * No level reads a window the scan found all zeros (zeromap.h), nor the
  * blocks of a window where it found no word that points into the dump
  * (ptrfree.h: text, random bytes; the rest of the window is read in
- * pieces), when the scan's map of those answers for this search.
+ * pieces), when the scan's map of those answers for this search. A level
+ * after which every key left ends whatever it finds (each holds a weak
+ * root and has looked extra_depth levels past it) wants only roots above
+ * those: it reads only the regions that may hold one (the caller's
+ * region_rank: a heap holds none), a few megabytes of globals where the
+ * other levels read the heap.
  * Memory use is the nodes, those summaries (at most SUMS_BUDGET bytes) and
  * a window per reader.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -159,6 +165,15 @@ struct search {
      * (ptrfree.h), when they answer for this search; else NULL. A window
      * of them has no word for a summary or a target at any level. */
     const struct ptr_free *pfree;
+    /* Per region of the map in address order, the highest rank a root
+     * there may have (the caller's region_rank), made at the first level
+     * that asks (rank_regions()); NULL before, or without region_rank. */
+    signed char *rank_of;
+    /* scan_level(): with roots_only, the regions ranked below min_rank are
+     * not read; set only once the summaries are made, so that no window's
+     * summary is left out. */
+    bool roots_only;
+    int min_rank;
 };
 
 /* Bit b of a bit set of 64-bit words: set it, test it. */
@@ -601,6 +616,8 @@ read_windows(void *arg)
 
         if (reg->perms != 0 && !(reg->perms & DG_PERM_W))
             continue; /* what keeps a heap object alive is written at run time */
+        const bool rootless = s->roots_only && s->rank_of[r] < s->min_rank;
+
         for (uint64_t pos = skip; pos < reg->len && !atomic_load(&s->timed_out);
              pos += WINDOW, w_no++) {
             size_t want = reg->len - pos < WINDOW ? (size_t)(reg->len - pos) : WINDOW;
@@ -608,6 +625,8 @@ read_windows(void *arg)
             if (w_no != claim)
                 continue;
             claim = atomic_fetch_add(&s->next_win, 1);
+            if (rootless)
+                continue; /* no word here is a root the level wants */
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
             said = scan_says(s, reg->off + pos, want);
@@ -1022,10 +1041,47 @@ ptrpath_sums_free(struct ptrpath_sums *p)
     free(p);
 }
 
+/* The lowest rank a root found at depth must have to change any open
+ * query's answer when each of them ends after this level whatever it finds
+ * (it holds a weak root and has looked extra_depth levels past it, judge()):
+ * a word that is no root, or a root no higher than the one held, changes
+ * nothing. INT_MIN when a query may still follow a plain word. */
+static int
+final_rank(const struct qstate *st, size_t n, unsigned depth)
+{
+    int need = INT_MAX;
+
+    for (size_t k = 0; k < n; k++) {
+        if (st[k].done)
+            continue;
+        if (st[k].fallback[0] == '\0' || depth < st[k].stop)
+            return INT_MIN;
+        if (st[k].fallback_rank < need - 1)
+            need = st[k].fallback_rank + 1;
+    }
+    return need == INT_MAX ? INT_MIN : need;
+}
+
+/* Fills s->rank_of through region_rank; false when out of memory. */
+static bool
+rank_regions(struct search *s, ptrpath_region_rank_fn region_rank, void *arg)
+{
+    const size_t n = regions_va_count(s->d->map);
+
+    if ((s->rank_of = malloc(n > 0 ? n : 1)) == NULL)
+        return false;
+    for (size_t r = 0; r < n; r++) {
+        int rank = region_rank(arg, regions_va_get(s->d->map, r));
+
+        s->rank_of[r] = (signed char)(rank < -1 ? -1 : rank > SCHAR_MAX ? SCHAR_MAX : rank);
+    }
+    return true;
+}
+
 dg_err
 ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
-             const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg,
-             struct ptrpath_sums *pre)
+             const struct ptrpath_limits *lim, ptrpath_root_fn root,
+             ptrpath_region_rank_fn region_rank, void *arg, struct ptrpath_sums *pre)
 {
     struct search s = {.d = dump, .lim = lim};
     struct qstate *st;
@@ -1104,6 +1160,11 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
             break;
         }
         qsort(t, n_t, sizeof *t, cmp_target);
+        /* a last level for every query left: its roots only */
+        s.min_rank = final_rank(st, n, depth);
+        s.roots_only = s.min_rank != INT_MIN && region_rank != NULL &&
+                       (s.sums == NULL || s.sums_ready) &&
+                       (s.rank_of != NULL || rank_regions(&s, region_rank, arg));
         rc = scan_level(&s, t, n_t, 4 * lim->max_level_nodes * active + 64, &h, &n_h);
         free(t);
         first = last;
@@ -1120,5 +1181,6 @@ ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
     free(s.sums);
     free(s.mapped);
     free(s.bufs);
+    free(s.rank_of);
     return rc;
 }

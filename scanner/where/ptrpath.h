@@ -53,6 +53,12 @@ struct ptrpath_query {
  * (the C library's own state) and is not followed either. */
 typedef bool (*ptrpath_root_fn)(void *arg, uint64_t at, char *name, size_t len, int *rank);
 
+/* The highest rank a root among the words of region reg may have (a
+ * stack's slots, a module's globals), or -1 when none of them is a root
+ * (the heap). Called on ptrpath_find()'s thread, once per region at most;
+ * an answer too high costs reading, one too low loses roots. */
+typedef int (*ptrpath_region_rank_fn)(void *arg, const struct dg_region *reg);
+
 /* The summaries of memory that the first level of every search makes as it
  * reads (which 64 KiB blocks each window's words point into), made before
  * the keys are known: ptrpath_sums_start() readies them and returns at
@@ -78,11 +84,14 @@ void ptrpath_sums_free(struct ptrpath_sums *sums);
 /* Looks for a path from a root to each of the n keys of q, with the
  * summaries pre (NULL: the first level makes them; a pre whose reading
  * failed or ran out of time is not used, and lim->max_seconds counts from
- * its start). Returns DG_OK (each query's rc says how it went),
- * DG_E_UNAVAILABLE (a stream: the memory is gone; every why says so) or
- * DG_E_NOMEM. */
+ * its start). root and region_rank (NULL: any region may hold any root)
+ * are called with arg. A level after which every key left ends whatever it
+ * finds (a weak root held, extra_depth levels looked past it) reads only
+ * the regions whose region_rank is above the weakest root held. Returns
+ * DG_OK (each query's rc says how it went), DG_E_UNAVAILABLE (a stream: the
+ * memory is gone; every why says so) or DG_E_NOMEM. */
 dg_err ptrpath_find(const struct dg_dump *dump, struct ptrpath_query *q, size_t n,
-                    const struct ptrpath_limits *lim, ptrpath_root_fn root, void *arg,
-                    struct ptrpath_sums *pre);
+                    const struct ptrpath_limits *lim, ptrpath_root_fn root,
+                    ptrpath_region_rank_fn region_rank, void *arg, struct ptrpath_sums *pre);
 
 #endif

@@ -591,6 +591,24 @@ allocator_state(const char *name)
     return false;
 }
 
+/* ptrpath_region_rank_fn, as is_root() ranks: a stack's slots rank 1, a
+ * module image's globals up to 4; the heap holds no root, nor does
+ * anonymous memory that no file mapping ends right below (a module's bss
+ * follows its data's mapping), which opens no module file to say so. */
+static int
+region_rank(void *arg, const struct dg_region *reg)
+{
+    const struct ctx *c = arg;
+
+    if (reg->kind == DG_SPAN_STACK)
+        return 1;
+    if (reg->kind == DG_SPAN_HEAP ||
+        (reg->kind == DG_SPAN_ANON &&
+         (reg->va == 0 || regions_module_at(c->r->map, reg->va - 1) == NULL)))
+        return -1;
+    return 4;
+}
+
 /* ptrpath_root_fn: a pointer word in a thread's stack, or in a module's
  * image (a global: named by its DWARF variable, else its symbol, else its
  * module and section) is a root; globals rank above stacks. */
@@ -701,7 +719,7 @@ run_paths(struct ctx *c, struct where_loc *locs)
 
     if (c->n_queries == 0)
         return;
-    rc = ptrpath_find(&c->dump, c->queries, c->n_queries, &lim, is_root, c,
+    rc = ptrpath_find(&c->dump, c->queries, c->n_queries, &lim, is_root, region_rank, c,
                       c->o != NULL ? c->o->prepared : NULL);
     for (size_t k = 0; k < c->n_queries; k++) {
         struct where_loc *w = &locs[c->query_of[k]];

@@ -102,7 +102,7 @@ run_budget(struct dg_dump *d, const uint64_t *keys, size_t n, unsigned threads,
         pre = sums_made(d, &plim, pre_threads);
     }
     lim.threads = threads;
-    *rc = ptrpath_find(d, q, n, &lim, is_root, NULL, pre);
+    *rc = ptrpath_find(d, q, n, &lim, is_root, NULL, NULL, pre);
     ptrpath_sums_free(pre);
 }
 

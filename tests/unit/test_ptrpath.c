@@ -20,6 +20,13 @@
  * (more than the search's cover has intervals, so some gaps are merged)
  * and chains hop between them, the last pointer of each lying below its
  * key's region (in the max_offset below it that the cover must keep).
+ *
+ * A third holds a stack, globals and a heap: a key a stack slot points at
+ * (a weak root) and, two objects up, a global; at that last level the heap
+ * holds more words pointing straight at the object than a level keeps. With
+ * the regions ranked, that level reads the globals only and names the
+ * global; without, the heap's words crowd the global out and the stack
+ * stays the answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +210,99 @@ spread_paths(struct tap *t)
     free(file);
 }
 
+/* The stack dump: globals, a stack and a heap, by VA. */
+#define RANKED_LEN (64u << 10)
+#define STACK_VA 0x7ffd00000000ull
+#define CROWD 400u /* heap words at the last level: more than it keeps (4 * 64 + 64) */
+
+/* A word in the stack is a weak root, in the globals a good one. */
+static bool
+ranked_root(void *arg, uint64_t at, char *name, size_t len, int *rank)
+{
+    if (at >= STACK_VA && at < STACK_VA + RANKED_LEN) {
+        snprintf(name, len, "stack");
+        *rank = 1;
+        return true;
+    }
+    return is_root(arg, at, name, len, rank);
+}
+
+/* ptrpath_region_rank_fn of the stack dump, as ranked_root() ranks. */
+static int
+ranked_region(void *arg, const struct dg_region *reg)
+{
+    (void)arg;
+    return reg->kind == DG_SPAN_STACK ? 1 : reg->kind == DG_SPAN_MODULE ? 3 : -1;
+}
+
+/* The stack dump: the key's weak root at level 1, its global at level 3,
+ * the last its extra depth allows; searched with and without the ranks. */
+static void
+last_level_roots(struct tap *t)
+{
+    const size_t len = 2 * RANKED_LEN + (1u << 20);
+    uint8_t *file = calloc(1, len);
+    struct dg_regions *map = regions_new();
+    const uint64_t heap = HEAP_VA, key = heap + 0x8010, a = heap + 0x20000, b = heap + 0x40000;
+    const uint64_t heap_off = 2 * RANKED_LEN;
+    struct dg_input in;
+    struct dg_dump d;
+
+    if (!tap_check(t, file != NULL && map != NULL, "stack dump made")) {
+        free(file);
+        regions_free(map);
+        return;
+    }
+    put(file, RANKED_LEN + 0x100, key - 0x10);          /* the stack -> the key */
+    put(file, heap_off + (a - heap) + 0x28, key - 0x10); /* a -> the key */
+    put(file, heap_off + (b - heap) + 0x28, a + 0x18);   /* b -> a's pointer */
+    put(file, 0x200, b + 0x18);                          /* a global -> b's pointer */
+    for (unsigned i = 0; i < CROWD; i++)                 /* the heap -> b's pointer, closer */
+        put(file, heap_off + 0x80000 + 8 * i, b + 0x28);
+    {
+        static const enum dg_span_kind kind[3] = {DG_SPAN_MODULE, DG_SPAN_STACK, DG_SPAN_HEAP};
+        const uint64_t va[3] = {GLOBALS_VA, STACK_VA, HEAP_VA};
+
+        for (unsigned r = 0; r < 3; r++) {
+            struct dg_region g = {.off = r * RANKED_LEN, .len = r < 2 ? RANKED_LEN : 1u << 20,
+                                  .va = va[r], .has_va = true, .perms = DG_PERM_R | DG_PERM_W,
+                                  .kind = kind[r], .thread = r == 1 ? 7 : -1};
+
+            regions_claim(map, &g, REGIONS_PRIO_MEMORY);
+        }
+    }
+    regions_info(map)->word_size = 8;
+    regions_info(map)->format = "elf-core";
+    if (!tap_check(t, regions_finish(map, len) == DG_OK, "stack dump: regions finished")) {
+        free(file);
+        regions_free(map);
+        return;
+    }
+    input_open_memory("stack", file, len, &in);
+    d = (struct dg_dump){.in = &in, .map = map};
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        struct ptrpath_limits lim = base_lim;
+        struct ptrpath_query q = {.va = key};
+        dg_err rc;
+
+        lim.threads = threads;
+        rc = ptrpath_find(&d, &q, 1, &lim, ranked_root, ranked_region, NULL, NULL);
+        tap_check(t, rc == DG_OK && q.rc == DG_OK &&
+                         strcmp(q.path, "g+0x200 -> +0x10 -> +0x10 -> key at +0x10") == 0,
+                  "%u reader(s), regions ranked: the last level reads the globals and finds "
+                  "the global past %u heap words (%s)", threads, CROWD,
+                  q.rc == DG_OK ? q.path : q.why);
+        q = (struct ptrpath_query){.va = key};
+        rc = ptrpath_find(&d, &q, 1, &lim, ranked_root, NULL, NULL, NULL);
+        tap_check(t, rc == DG_OK && q.rc == DG_OK && strncmp(q.path, "stack -> ", 9) == 0,
+                  "%u reader(s), regions not ranked: the heap's words crowd the global out, "
+                  "the stack stays (%s)", threads, q.rc == DG_OK ? q.path : q.why);
+    }
+    input_close(&in);
+    regions_free(map);
+    free(file);
+}
+
 int
 main(void)
 {
@@ -290,6 +390,7 @@ main(void)
               ref[0].path);
     same_everywhere(&t, &d, keys, n, ref, "dense pointers");
     spread_paths(&t);
+    last_level_roots(&t);
 
     input_close(&in);
     regions_free(map);
