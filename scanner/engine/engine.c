@@ -282,13 +282,13 @@ scan_chunk(struct worker *w, const struct dg_chunk *ch)
     if (!all_zero(ch->p, ch->len)) {
         bool memo = scan_chunk_picked(w, ch, set_aside(j, ch) ? PICK_NOT_NO_IMAGES : PICK_ALL);
 
-        if (w->sink.n > 0 && !atomic_load_explicit(&j->found, memory_order_relaxed))
-            atomic_store_explicit(&j->found, true, memory_order_relaxed);
         if (j->ptrfree != NULL) { /* while the chunk is at hand, for attribution */
             struct dg_chunk c = *ch;
 
             c.memo = memo ? &w->memo : NULL; /* what the detectors' blocks found */
-            /* the pointer search's summaries only once it is sure to run:
+            /* the pointer search's summaries only once it is sure to run
+             * (a worker's sink says so at its first report: the chunks the
+             * other workers scan meanwhile are noted too, not read again):
              * noting every pointer costs a clean dump 2 to 4 % for nothing */
             ptr_free_chunk(j->ptrfree, j->dump.map, &c, dg_cpu_avx2(),
                            atomic_load_explicit(&j->found, memory_order_relaxed));
@@ -766,6 +766,7 @@ worker_init(struct job *j, struct worker *w)
     w->job = j;
     sink_init(&w->sink, j->diag);
     w->sink.name = j->in->name;
+    w->sink.found = &j->found;
     w->have_hits =
         j->use_trig && trig_hits_reserve(&w->hits, &j->trig, j->chunk + j->margin) == DG_OK;
     for (size_t i = 0; i < j->n_det; i++)

@@ -9,6 +9,7 @@
 #define DUMPGATE_ENGINE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,8 @@ struct dg_sink {
     size_t dropped;
     struct scan_public *pub;  /* public material seen (dg_report_public) */
     size_t n_pub, cap_pub;
+    atomic_bool *found;       /* set at a finding's report, or NULL: a worker's sink tells
+                                 the other workers at once (engine.c) */
 };
 
 #define SINK_MAX 100000u

@@ -110,6 +110,8 @@ dg_report(struct dg_sink *s, const struct dg_finding *f)
     memset(sf, 0, sizeof *sf);
     sf->f = *f;
     sf->detector = s->detector;
+    if (s->found != NULL && !atomic_load_explicit(s->found, memory_order_relaxed))
+        atomic_store_explicit(s->found, true, memory_order_relaxed);
 }
 
 void
