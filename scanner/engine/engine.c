@@ -51,6 +51,7 @@
 #include "../util/deadline.h"
 #include "../util/iobuf.h"
 #include "../util/simd.h"
+#include "../util/spread.h"
 #include "../util/words.h"
 #include "../where/ptrfree.h"
 #include "chunkmemo.h"
@@ -721,7 +722,7 @@ scan_later(struct job *j, struct worker *w, size_t n)
     atomic_store(&j->next, 0);
     j->later_phase = true; /* before the threads start */
     for (; started + 1 < n; started++)
-        if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
+        if (spread_start(&w[started].tid, worker_main, &w[started], (unsigned)started + 1) != 0)
             break;
     later_loop(&w[n - 1]);
     for (size_t i = 0; i < started; i++)
@@ -850,7 +851,7 @@ finish_all(struct job *j, size_t nthreads, const struct engine_hooks *hooks, str
     }
     /* threads report into out itself only when one detector at most finishes */
     for (; n_started + 1 < want && (f.sinks != NULL || j->n_det <= 1); n_started++)
-        if (pthread_create(&tid[n_started], NULL, finish_some, &f) != 0)
+        if (spread_start(&tid[n_started], finish_some, &f, (unsigned)n_started + 1) != 0)
             break;
     finish_some(&f);
     for (size_t i = 0; i < n_started; i++)
@@ -947,7 +948,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
          * decompresses) beside it, and scans a chunk itself whenever the ring
          * is full. */
         for (; n_started < nthreads; n_started++)
-            if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
+            if (spread_start(&w[n_started].tid, worker_main, &w[n_started],
+                             (unsigned)n_started + 1) != 0)
                 break;
         /* With scanning threads, the spill is written by a thread of its
          * own: the reader's thread is the one a compressed stream waits on
@@ -977,7 +979,8 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     } else {
         if (threaded) {
             for (; n_started < nthreads; n_started++)
-                if (pthread_create(&w[n_started].tid, NULL, worker_main, &w[n_started]) != 0)
+                if (spread_start(&w[n_started].tid, worker_main, &w[n_started],
+                                 (unsigned)n_started + 1) != 0)
                     break;
         }
         if (n_started == 0)

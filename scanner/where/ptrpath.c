@@ -57,6 +57,7 @@
 #include "../util/deadline.h"
 #include "../util/iobuf.h"
 #include "../util/simd.h"
+#include "../util/spread.h"
 #include "../util/words.h"
 
 #define WINDOW (1u << 20)
@@ -719,7 +720,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
                                 .gmax = gmax, .avx2 = avx2, .tcov = tcov, .rc = DG_OK,
                                 .buf = bufs_get(s, i)};
         /* a share whose thread does not start is read here below */
-        started[i] = i > 0 && pthread_create(&tid[i], NULL, read_windows, &rd[i]) == 0;
+        started[i] = i > 0 && spread_start(&tid[i], read_windows, &rd[i], i) == 0;
     }
     read_windows(&rd[0]);
     for (unsigned i = 1; i < n_rd; i++) {

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (C) the dumpgate authors
+ *
+ * spread.c - threads started on CPUs of their own (see spread.h).
+ */
+#include <sched.h>
+#include <stdlib.h>
+
+#include "spread.h"
+
+struct spread_arg {
+    void *(*fn)(void *);
+    void *arg;
+    cpu_set_t all; /* the creator's CPUs: the thread's once it runs */
+};
+
+static void *
+spread_main(void *p)
+{
+    struct spread_arg a = *(struct spread_arg *)p;
+
+    free(p);
+    (void)pthread_setaffinity_np(pthread_self(), sizeof a.all, &a.all);
+    return a.fn(a.arg);
+}
+
+/* The k-th CPU of set after cpu, cyclically (k >= 1, set not empty). */
+static int
+cpu_after(const cpu_set_t *set, int cpu, unsigned k)
+{
+    const unsigned n = (unsigned)CPU_COUNT(set);
+
+    k = (k - 1) % n + 1;
+    for (int i = 1; i <= CPU_SETSIZE; i++) {
+        int c = (cpu + i) % CPU_SETSIZE;
+
+        if (CPU_ISSET(c, set) && --k == 0)
+            return c;
+    }
+    return -1;
+}
+
+int
+spread_start(pthread_t *tid, void *(*fn)(void *), void *arg, unsigned k)
+{
+    struct spread_arg *a;
+    pthread_attr_t attr;
+    cpu_set_t first;
+    int me = sched_getcpu(), cpu, rc;
+
+    if (k == 0 || me < 0 || (a = malloc(sizeof *a)) == NULL)
+        return pthread_create(tid, NULL, fn, arg);
+    if (sched_getaffinity(0, sizeof a->all, &a->all) != 0 || CPU_COUNT(&a->all) < 2 ||
+        (cpu = cpu_after(&a->all, me, k)) < 0 || pthread_attr_init(&attr) != 0) {
+        free(a);
+        return pthread_create(tid, NULL, fn, arg);
+    }
+    a->fn = fn;
+    a->arg = arg;
+    CPU_ZERO(&first);
+    CPU_SET(cpu, &first);
+    rc = pthread_attr_setaffinity_np(&attr, sizeof first, &first);
+    if (rc == 0)
+        rc = pthread_create(tid, &attr, spread_main, a);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) { /* a CPU the thread may not have after all: as it comes */
+        free(a);
+        return pthread_create(tid, NULL, fn, arg);
+    }
+    return 0;
+}
