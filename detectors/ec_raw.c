@@ -978,7 +978,7 @@ struct curve_run {
     size_t *idx;        /* indices of on-curve points of this curve */
     size_t n_idx;
     BIGNUM *p, *rr;     /* the field prime, and R mod p for R = 2^(64 * limbs of p) */
-    size_t n_muls;      /* scalar multiplications done on this curve */
+    size_t want;        /* scalars it may multiply, at most (join(): may_multiply()) */
     EC_POINT **comb;    /* comb_build(): 15 points per 4-bit window, or NULL */
     size_t n_win;
 };
@@ -1458,7 +1458,8 @@ curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn
     return DG_OK;
 }
 
-#define COMB_AFTER 8u /* ladder multiplications on a curve before its comb is built */
+#define COMB_FROM 4u /* scalars on a ladder curve from which its comb pays: building it
+                       * costs about four ladder multiplications (2 ms for secp256k1) */
 #define COMB_WIN 4u   /* bits per comb window */
 #define COMB_ROW ((1u << COMB_WIN) - 1)
 
@@ -1504,8 +1505,8 @@ comb_build(struct curve_run *cr, BN_CTX *bn)
     return true;
 }
 
-/* cr->pt = d*G for 0 < d < order: with the comb once COMB_AFTER scalars were
- * multiplied on a ladder curve, else with EC_POINT_mul(). The comb's time
+/* cr->pt = d*G for 0 < d < order: with the comb on a ladder curve that may
+ * multiply COMB_FROM scalars or more, else with EC_POINT_mul(). The comb's time
  * depends on which windows of d are zero; these are numbers read from a
  * dump, not a signer's key in use. */
 static bool
@@ -1514,7 +1515,7 @@ point_mul(struct curve_run *cr, int cv, const BIGNUM *d, BN_CTX *bn)
     uint8_t le[MAX_COORD];
     bool ok;
 
-    if (!curves[cv].ladder || cr->n_muls++ < COMB_AFTER ||
+    if (!curves[cv].ladder || cr->want < COMB_FROM ||
         (cr->comb == NULL && !comb_build(cr, bn)))
         return EC_POINT_mul(cr->g, cr->pt, d, NULL, NULL, bn) == 1;
     if (BN_bn2lebinpad(d, le, (int)((cr->n_win * COMB_WIN + 7) / 8)) < 0)
@@ -1546,6 +1547,25 @@ inverse_of(const struct ec_shared *sh, const struct value *v, size_t n_v,
     BN_clear_free(inv);
     BN_clear_free(tmp);
     return c;
+}
+
+/* Whether candidate i (of sh->cands, sorted) is the number before it again. */
+static bool
+repeats(const struct ec_shared *sh, size_t i)
+{
+    return i > 0 && sh->cands[i].va == sh->cands[i - 1].va &&
+           sh->cands[i].top == sh->cands[i - 1].top;
+}
+
+/* Whether join() multiplies candidate cd on curve cv (cr) if its number is
+ * below the curve's order: a scalar of the curve's size that OpenSSL marks
+ * private, or any other library's, or any number when the dump holds an
+ * encoded point of the curve. */
+static bool
+may_multiply(const struct curve_run *cr, int cv, const struct cand *cd)
+{
+    return !(cr->n_idx == 0 && !cd->prio && cd->kind == K_OPENSSL) &&
+           cd->top >= curves[cv].min_top && cd->top <= curves[cv].max_top;
 }
 
 /* Proves the candidates of the whole dump. Each scalar d is tried on every
@@ -1598,10 +1618,15 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     for (int cv = 0; cv < N_CURVES; cv++)
         if ((rc = curve_setup(sh, &run[cv], cv, bn)) != DG_OK)
             goto out_mark;
+    /* how many scalars each curve may multiply: a ladder curve with enough
+     * of them builds its comb before the first (point_mul()) */
+    for (size_t i = 0; i < sh->n_cands; i++)
+        for (int cv = 0; cv < N_CURVES && !repeats(sh, i) && cand_bytes(sh, &sh->cands[i]); cv++)
+            run[cv].want += may_multiply(&run[cv], cv, &sh->cands[i]);
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
 
-        if (i > 0 && cd->va == sh->cands[i - 1].va && cd->top == sh->cands[i - 1].top)
+        if (repeats(sh, i))
             continue;
         const uint8_t *b = cand_bytes(sh, cd);
         bool found = false, in_range = false;
@@ -1617,9 +1642,7 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             struct point q;
             char where[200];
 
-            if ((cr->n_idx == 0 && !cd->prio && cd->kind == K_OPENSSL) ||
-                cd->top < curves[cv].min_top ||
-                cd->top > curves[cv].max_top || BN_cmp(d, cr->order) >= 0)
+            if (!may_multiply(cr, cv, cd) || BN_cmp(d, cr->order) >= 0)
                 continue;
             in_range = true;
             if (n_muls >= MAX_MULS) {

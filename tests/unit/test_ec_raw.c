@@ -507,9 +507,9 @@ main(void)
        sink.n);
     free(img);
 
-    /* More flagged scalars than COMB_AFTER on secp256k1 and P-384 before the
-     * keys (candidates are tried by address): the keys' d*G comes from the
-     * fixed-base comb, not from EC_POINT_mul(). */
+    /* A dozen flagged scalars on secp256k1 and P-384 before the keys
+     * (candidates are tried by address), more than COMB_FROM: every d*G
+     * comes from the fixed-base comb, not from EC_POINT_mul(). */
     {
         static const struct {
             const char *curve;
