@@ -1459,7 +1459,7 @@ curve_setup(const struct ec_shared *sh, struct curve_run *cr, int cv, BN_CTX *bn
 }
 
 #define COMB_FROM 4u /* scalars on a ladder curve from which its comb pays: building it
-                       * costs about four ladder multiplications (2 ms for secp256k1) */
+                      * costs about four ladder multiplications (2 ms for secp256k1) */
 #define COMB_WIN 4u   /* bits per comb window */
 #define COMB_ROW ((1u << COMB_WIN) - 1)
 
@@ -1621,7 +1621,8 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
     /* how many scalars each curve may multiply: a ladder curve with enough
      * of them builds its comb before the first (point_mul()) */
     for (size_t i = 0; i < sh->n_cands; i++)
-        for (int cv = 0; cv < N_CURVES && !repeats(sh, i) && cand_bytes(sh, &sh->cands[i]); cv++)
+        for (int cv = 0; cv < N_CURVES && !repeats(sh, i) && cand_bytes(sh, &sh->cands[i]) != NULL;
+             cv++)
             run[cv].want += may_multiply(&run[cv], cv, &sh->cands[i]);
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
