@@ -200,7 +200,8 @@ cand_plausible(const struct cand *cd, const uint8_t *b)
         if (load_le64(le + 8 * j) != 0)
             top = j; /* the top nonzero word; the words below it are tested */
     if (top == 0 || top > 8)
-        weak = 2;
+        weak = 2; /* no word to test, or too many: fails */
+    /* a dead word counts as two weak ones */
     for (size_t j = 0; j < top && weak <= 1; j++) {
         uint64_t w = load_le64(le + 8 * j);
         unsigned z = count_flagged(zero_bytes(w)), f = count_flagged(zero_bytes(~w));
@@ -1620,10 +1621,12 @@ join(struct ec_shared *sh, const struct dg_dump *dump, struct dg_sink *sink)
             goto out_mark;
     /* how many scalars each curve may multiply: a ladder curve with enough
      * of them builds its comb before the first (point_mul()) */
-    for (size_t i = 0; i < sh->n_cands; i++)
-        for (int cv = 0; cv < N_CURVES && !repeats(sh, i) && cand_bytes(sh, &sh->cands[i]) != NULL;
-             cv++)
+    for (size_t i = 0; i < sh->n_cands; i++) {
+        if (repeats(sh, i) || cand_bytes(sh, &sh->cands[i]) == NULL)
+            continue; /* as the loop below skips them */
+        for (int cv = 0; cv < N_CURVES; cv++)
             run[cv].want += may_multiply(&run[cv], cv, &sh->cands[i]);
+    }
     for (size_t i = 0; i < sh->n_cands; i++) {
         const struct cand *cd = &sh->cands[i];
 
