@@ -494,17 +494,28 @@ later_loop(struct worker *w)
     }
 }
 
+static void worker_release(struct job *j, struct worker *w);
+
+/* A scanning thread. Once it has no chunk left of a file (or of the
+ * set-aside chunks: nothing is scanned after them), it frees its detectors'
+ * contexts and its buffers itself, beside the other workers' last chunks,
+ * instead of leaving them to engine_run() after finish() (detector.h:
+ * release() comes before finish()). A stream's workers keep theirs: the
+ * set-aside chunks may follow. */
 static void *
 worker_main(void *arg)
 {
     struct worker *w = arg;
 
-    if (w->job->later_phase)
+    if (w->job->later_phase) {
         later_loop(w);
-    else if (w->job->ring != NULL)
+        worker_release(w->job, w);
+    } else if (w->job->ring != NULL) {
         stream_loop(w);
-    else
+    } else {
         indexed_loop(w);
+        worker_release(w->job, w);
+    }
     return NULL;
 }
 
@@ -782,13 +793,18 @@ worker_init(struct job *j, struct worker *w)
     return DG_OK;
 }
 
+/* Frees what worker_init() and the scan gave w; again, nothing. */
 static void
 worker_release(struct job *j, struct worker *w)
 {
-    for (size_t i = 0; i < j->n_det; i++)
+    for (size_t i = 0; i < j->n_det; i++) {
         if (j->det[i]->release != NULL && w->ctx[i] != NULL)
             j->det[i]->release(w->ctx[i]);
+        w->ctx[i] = NULL;
+    }
     free(w->buf);
+    w->buf = NULL;
+    w->have_hits = false;
     trig_hits_free(&w->hits);
     chunk_memo_free(&w->memo);
 }
