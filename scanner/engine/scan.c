@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,7 +243,13 @@ struct hooks_state {
     bool done;                     /* stream_ended() ran */
     struct zero_map zeros;         /* the engine's: chunks of zeros, not read again */
     struct ptr_free ptrfree;       /* the engine's: blocks without a pointer, not read again */
-    struct ptrpath_sums *prepared; /* chunks_scanned()'s, for where_attribute() */
+    /* Attribution's first read, readied by the first thread of finish()
+     * left with nothing to finish (finish_idle()), beside the others' last
+     * finish(), for where_attribute(); NULL: none. */
+    struct ptrpath_sums *prepared;
+    bool want_prepared;            /* chunks_scanned(): something was found, threads help */
+    bool tried_prepared;           /* a finish_idle() has readied it, or tried */
+    pthread_mutex_t prepare_lock;  /* over the three above */
 };
 
 /* The end of a stream: the notes that went by after the head (a gcore
@@ -272,29 +279,36 @@ where_opts_of(const struct scan_opts *opts)
 }
 
 /* Every chunk scanned: when something was found, attribution's first read
- * of memory is readied (where_prepare()), to run beside the detectors'
- * finish() (finish_idle()). */
+ * of memory is to run beside the detectors' finish() (finish_idle()). */
 static void
 chunks_scanned(void *arg, const struct dg_sink *found)
 {
     struct hooks_state *e = arg;
-    struct where_opts wo = where_opts_of(e->opts);
 
-    if (found->n == 0 || e->opts->threads < 2)
-        return;
-    wo.zeros = &e->zeros;
-    wo.ptrfree = &e->ptrfree;
-    e->prepared = where_prepare(e->in, e->out, &wo);
+    e->want_prepared = found->n > 0 && e->opts->threads >= 2;
 }
 
-/* A thread of the detectors' finish() with nothing left to finish: it reads
- * for attribution. */
+/* A thread of the detectors' finish() with nothing left to finish: the
+ * first readies attribution's first read (where_prepare(): its buffers and
+ * filters) while the others may still finish, then each reads for it. */
 static void
 finish_idle(void *arg)
 {
-    const struct hooks_state *e = arg;
+    struct hooks_state *e = arg;
+    struct ptrpath_sums *prepared;
 
-    where_prepare_help(e->prepared);
+    pthread_mutex_lock(&e->prepare_lock);
+    if (e->want_prepared && !e->tried_prepared) {
+        struct where_opts wo = where_opts_of(e->opts);
+
+        wo.zeros = &e->zeros;
+        wo.ptrfree = &e->ptrfree;
+        e->prepared = where_prepare(e->in, e->out, &wo);
+        e->tried_prepared = true;
+    }
+    prepared = e->prepared;
+    pthread_mutex_unlock(&e->prepare_lock);
+    where_prepare_help(prepared);
 }
 
 static dg_err
@@ -303,7 +317,8 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
     struct dg_sink sink;
     uint64_t scanned = 0;
     double t0 = deadline_now();
-    struct hooks_state end = {.in = in, .out = out, .opts = opts};
+    struct hooks_state end = {.in = in, .out = out, .opts = opts,
+                              .prepare_lock = PTHREAD_MUTEX_INITIALIZER};
     const struct engine_hooks hooks = {.stream_end = stream_ended, .scanned = chunks_scanned,
                                        .idle = finish_idle, .arg = &end};
     dg_err rc;
@@ -379,6 +394,7 @@ scan_input(struct dg_input *in, const struct scan_opts *opts, struct scan_result
         (void)where_attribute(in, out, &wo);
     }
     where_prepared_free(end.prepared);
+    pthread_mutex_destroy(&end.prepare_lock);
     zero_map_free(&end.zeros);
     ptr_free_free(&end.ptrfree);
     if (in->stream)
