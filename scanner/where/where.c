@@ -83,7 +83,10 @@ struct ctx {
     struct dg_dump dump;
     const struct scan_result *r;
     const struct where_opts *o;
-    struct module mods[MAX_MODULES];
+    /* Room for MAX_MODULES, of which the first n_mods are set: malloc'ed,
+     * not zeroed, so that only the entries used cost a page (a dump's
+     * findings lie in a few modules; zeroing all is 100 page faults). */
+    struct module *mods;
     size_t n_mods;
     bool mods_full;
     struct ptrpath_query queries[MAX_QUERIES]; /* heap keys to find paths to */
@@ -571,6 +574,7 @@ close_ctx(struct ctx *c)
         file_close(&c->mods[i].main);
         file_close(&c->mods[i].debug);
     }
+    free(c->mods);
     free(c->no_module);
     free(c->mod_of_entry);
     free(c->by_va);
@@ -816,7 +820,8 @@ where_attribute(const struct dg_input *in, struct scan_result *r, const struct w
         rc = dg_diag(r->diag, DG_E_UNSUPPORTED, DG_NO_OFFSET, "%s: attribution: libelf: %s",
                      r->name, elf_errmsg(-1));
     if (rc == DG_OK &&
-        ((c->no_module = calloc(regions_count(r->map) + 1, 1)) == NULL ||
+        ((c->mods = malloc(MAX_MODULES * sizeof *c->mods)) == NULL ||
+         (c->no_module = calloc(regions_count(r->map) + 1, 1)) == NULL ||
          (c->mod_of_entry = calloc(regions_module_count(r->map) + 1, sizeof *c->mod_of_entry)) ==
              NULL ||
          by_va_build(c) != DG_OK))
