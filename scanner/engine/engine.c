@@ -96,6 +96,7 @@ struct job {
     atomic_uint_fast64_t scanned;  /* owned bytes handed to detectors */
     atomic_bool shrunk;            /* the file shrank under us: stop */
     atomic_bool found;             /* a detector reported a finding while scanning */
+    struct spread_set spread;      /* the scanning threads of a file, kept on CPUs apart */
     const struct scan_opts *opts;  /* for its progress callback */
     uint64_t total;                /* the input's size, 0 if unknown */
     pthread_mutex_t progress_lock; /* one progress call at a time */
@@ -128,6 +129,7 @@ struct job {
 
 struct worker {
     struct job *job;
+    unsigned no;       /* its number among the job's scanning threads (spread_check()) */
     void *ctx[REGISTRY_MAX];
     struct dg_sink sink;
     pthread_t tid;
@@ -378,8 +380,9 @@ do_indexed_chunk(struct worker *w, uint64_t k)
 static void
 indexed_loop(struct worker *w)
 {
-    while (do_indexed_chunk(w, atomic_fetch_add(&w->job->next, 1)))
-        ;
+    do {
+        (void)spread_check(&w->job->spread, w->no); /* not on another worker's CPU */
+    } while (do_indexed_chunk(w, atomic_fetch_add(&w->job->next, 1)));
 }
 
 /* --- streams --------------------------------------------------------------- */
@@ -470,9 +473,12 @@ later_loop(struct worker *w)
     struct job *j = w->job;
     uint64_t k;
 
-    /* past the deadline no chunk starts (scan.c says the budget ran out) */
-    while ((k = atomic_fetch_add(&j->next, 1)) < j->n_later &&
-           !deadline_passed(j->opts->deadline)) {
+    for (;;) {
+        (void)spread_check(&j->spread, w->no); /* not on another worker's CPU */
+        /* past the deadline no chunk starts (scan.c says the budget ran out) */
+        if ((k = atomic_fetch_add(&j->next, 1)) >= j->n_later ||
+            deadline_passed(j->opts->deadline))
+            break;
         const struct later *l = &j->later[k];
         struct dg_chunk ch = {.off = l->off, .len = l->len, .owned = l->owned, .last = l->last,
                               .dump = &j->dump};
@@ -732,6 +738,7 @@ scan_later(struct job *j, struct worker *w, size_t n)
     stream_ring_free(j);
     atomic_store(&j->next, 0);
     j->later_phase = true; /* before the threads start */
+    spread_set_init(&j->spread, (unsigned)n);
     for (; started + 1 < n; started++)
         if (spread_start(&w[started].tid, worker_main, &w[started], (unsigned)started + 1) != 0)
             break;
@@ -944,11 +951,13 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         rc = dg_diag(diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
         goto out;
     }
-    for (; n_workers < n_want; n_workers++)
+    for (; n_workers < n_want; n_workers++) {
+        w[n_workers].no = (unsigned)n_workers;
         if ((rc = worker_init(j, &w[n_workers])) != DG_OK) {
             n_workers++;
             goto out;
         }
+    }
 
     if (in->stream) {
         uint64_t total = 0;
@@ -994,6 +1003,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
             scan_later(j, w, n_workers);
     } else {
         if (threaded) {
+            spread_set_init(&j->spread, (unsigned)nthreads);
             for (; n_started < nthreads; n_started++)
                 if (spread_start(&w[n_started].tid, worker_main, &w[n_started],
                                  (unsigned)n_started + 1) != 0)

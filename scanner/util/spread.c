@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (C) the dumpgate authors
  *
- * spread.c - threads started on CPUs of their own (see spread.h).
+ * spread.c - threads started on CPUs of their own, and kept apart (see
+ * spread.h).
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -68,4 +69,52 @@ spread_start(pthread_t *tid, void *(*fn)(void *), void *arg, unsigned k)
         return pthread_create(tid, NULL, fn, arg);
     }
     return 0;
+}
+
+void
+spread_set_init(struct spread_set *s, unsigned n)
+{
+    s->n = n < SPREAD_MAX ? n : SPREAD_MAX;
+    for (unsigned i = 0; i < SPREAD_MAX; i++)
+        atomic_init(&s->cpu[i], -1);
+    s->on = s->n > 1 && sched_getcpu() >= 0 && sched_getaffinity(0, sizeof s->all, &s->all) == 0 &&
+            CPU_COUNT(&s->all) > 1;
+}
+
+bool
+spread_check(struct spread_set *s, unsigned i)
+{
+    cpu_set_t used, to;
+    int me, free_cpu = -1;
+    bool shared = false;
+
+    if (!s->on || i >= s->n || (me = sched_getcpu()) < 0)
+        return false;
+    atomic_store_explicit(&s->cpu[i], me, memory_order_relaxed);
+    CPU_ZERO(&used);
+    for (unsigned k = 0; k < s->n; k++) {
+        const int c = atomic_load_explicit(&s->cpu[k], memory_order_relaxed);
+
+        if (c < 0 || c >= CPU_SETSIZE)
+            continue;
+        CPU_SET(c, &used);
+        shared = shared || (k < i && c == me); /* the lower number stays */
+    }
+    if (!shared)
+        return false;
+    for (int k = 1; k < CPU_SETSIZE && free_cpu < 0; k++) { /* the next one up, cyclically */
+        const int c = (me + k) % CPU_SETSIZE;
+
+        if (CPU_ISSET(c, &s->all) && !CPU_ISSET(c, &used))
+            free_cpu = c;
+    }
+    if (free_cpu < 0)
+        return false; /* as many of them as CPUs, all in use: nowhere better */
+    CPU_ZERO(&to);
+    CPU_SET(free_cpu, &to);
+    if (sched_setaffinity(0, sizeof to, &to) != 0)
+        return false;
+    (void)sched_setaffinity(0, sizeof s->all, &s->all);
+    atomic_store_explicit(&s->cpu[i], free_cpu, memory_order_relaxed);
+    return true;
 }

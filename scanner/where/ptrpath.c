@@ -340,6 +340,9 @@ struct reader {
     size_t n;
     dg_err rc;
     uint8_t *buf;     /* a window buffer of the search's (bufs_get()), or NULL: its own */
+    struct spread_set *spread; /* its fellow readers (of a level, or summaries' helpers),
+                               * kept on CPUs apart; or NULL */
+    unsigned no;      /* this reader's number in spread */
 };
 
 /* Notes in the window's summary the block of pointer-like word v, unless
@@ -628,6 +631,8 @@ read_windows(void *arg)
             claim = atomic_fetch_add(&s->next_win, 1);
             if (rootless)
                 continue; /* no word here is a root the level wants */
+            if (rd->spread != NULL)
+                (void)spread_check(rd->spread, rd->no); /* not on another reader's CPU */
             rd->sum = NULL;
             rd->last_blk = UINT64_MAX;
             said = scan_says(s, reg->off + pos, want);
@@ -686,6 +691,7 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
 {
     enum { MAX_READERS = 16 };
     struct reader rd[MAX_READERS];
+    struct spread_set spread;
     pthread_t tid[MAX_READERS];
     bool started[MAX_READERS] = {false};
     unsigned n_rd = s->lim->threads > 1 && input_reads_back(s->d->in) ? s->lim->threads : 1;
@@ -715,10 +721,11 @@ scan_level(struct search *s, const struct target *t, size_t n_t, size_t cap, str
     }
     atomic_store(&s->next_win, 0);
     bufs_reserve(s, n_rd);
+    spread_set_init(&spread, n_rd);
     for (unsigned i = 0; i < n_rd; i++) {
         rd[i] = (struct reader){.s = s, .t = t, .n_t = n_t, .cap = cap, .gmin = gmin,
                                 .gmax = gmax, .avx2 = avx2, .tcov = tcov, .rc = DG_OK,
-                                .buf = bufs_get(s, i)};
+                                .buf = bufs_get(s, i), .spread = &spread, .no = i};
         /* a share whose thread does not start is read here below */
         started[i] = i > 0 && spread_start(&tid[i], read_windows, &rd[i], i) == 0;
     }
@@ -962,6 +969,7 @@ struct ptrpath_sums {
     struct ptrpath_limits lim;
     struct search s;          /* d, lim: the two above; sums, mapped, t_end */
     struct reader rd[MAX_HELPERS + 1]; /* the helpers'; the last: the caller's, in sums_wait() */
+    struct spread_set spread;  /* the helpers, kept on CPUs apart */
     atomic_uint n_helpers;    /* ptrpath_sums_help() calls, some past MAX_HELPERS */
     bool done;
 };
@@ -1013,6 +1021,7 @@ ptrpath_sums_start(const struct dg_dump *dump, const struct ptrpath_limits *lim,
         return rc;
     }
     bufs_reserve(&p->s, lim->threads);
+    spread_set_init(&p->spread, lim->threads);
     atomic_init(&p->n_helpers, 0);
     *out = p;
     return DG_OK;
@@ -1025,7 +1034,8 @@ ptrpath_sums_help(struct ptrpath_sums *p)
 
     if (k >= MAX_HELPERS)
         return; /* enough readers already */
-    p->rd[k] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2(), .buf = bufs_get(&p->s, k)};
+    p->rd[k] = (struct reader){.s = &p->s, .avx2 = dg_cpu_avx2(), .buf = bufs_get(&p->s, k),
+                               .spread = &p->spread, .no = k};
     read_windows(&p->rd[k]);
 }
 
