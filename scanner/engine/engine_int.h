@@ -55,14 +55,15 @@ void sink_free(struct dg_sink *s);
 /* Moves every finding of src to the end of dst; src is left empty. */
 bool sink_take(struct dg_sink *dst, struct dg_sink *src);
 
-/* What the caller does at two points of engine_run() (either NULL: nothing):
+/* What the caller does at three points of engine_run() (any NULL: nothing):
  * stream_end(arg, length) once a stream has ended, before the detectors'
  * finish(): it reads what the container left for later (a gcore core's
  * notes) and completes map with the stream's length, so that what is
  * searched after the stream (engine.c) and finish() see the final map;
  * scanned(arg, found) once every chunk has been scanned, before the
- * detectors' finish(), with the findings so far: work that does not wait for
- * finish() starts there, on threads of its own. */
+ * detectors' finish(), with the findings so far; idle(arg) on each thread of
+ * the detectors' finish() once no detector is left for it to take: work
+ * that need not wait for the last finish() runs there. */
 struct engine_hooks {
     void (*stream_end)(void *arg, uint64_t length);
     void (*scanned)(void *arg, const struct dg_sink *found);
