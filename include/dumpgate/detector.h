@@ -11,9 +11,13 @@
  *   create(cfg, &shared)            once, single-threaded (optional)
  *   init(shared, &ctx)              once per worker thread (optional)
  *   scan(ctx, chunk, sink)          for every chunk, on that worker's thread
- *   release(ctx)                    once per worker (optional)
+ *   release(ctx)                    once per worker, after its last scan() (optional)
  *   finish(shared, dump, sink)      once, single-threaded, after every chunk (optional)
  *   destroy(shared)                 once (optional)
+ *
+ * except that release() may come before or after finish(), on the worker's
+ * own thread or another: a worker of a file that runs out of chunks frees
+ * its context at once, beside the others' last chunks.
  *
  * A chunk is bytes p[0..len) at file offset off. Only matches that START in
  * p[0..owned) may be reported; p[owned..len) is the margin (at most max_span

@@ -505,9 +505,9 @@ static void worker_release(struct job *j, struct worker *w);
 /* A scanning thread. Once it has no chunk left of a file (or of the
  * set-aside chunks: nothing is scanned after them), it frees its detectors'
  * contexts and its buffers itself, beside the other workers' last chunks,
- * instead of leaving them to engine_run() after finish() (detector.h:
- * release() comes before finish()). A stream's workers keep theirs: the
- * set-aside chunks may follow. */
+ * instead of leaving them to engine_run() after finish() (detector.h lets
+ * release() come before finish() or after it). A stream's workers keep
+ * theirs: the set-aside chunks may follow. */
 static void *
 worker_main(void *arg)
 {
