@@ -84,37 +84,29 @@ spread_set_init(struct spread_set *s, unsigned n)
 bool
 spread_check(struct spread_set *s, unsigned i)
 {
-    cpu_set_t used, to;
-    int me, free_cpu = -1;
+    cpu_set_t unused = s->all, to; /* unused: the allowed CPUs none of them was seen on */
+    int me, cpu;
     bool shared = false;
 
     if (!s->on || i >= s->n || (me = sched_getcpu()) < 0)
         return false;
     atomic_store_explicit(&s->cpu[i], me, memory_order_relaxed);
-    CPU_ZERO(&used);
     for (unsigned k = 0; k < s->n; k++) {
         const int c = atomic_load_explicit(&s->cpu[k], memory_order_relaxed);
 
         if (c < 0 || c >= CPU_SETSIZE)
             continue;
-        CPU_SET(c, &used);
+        CPU_CLR(c, &unused);
         shared = shared || (k < i && c == me); /* the lower number stays */
     }
-    if (!shared)
-        return false;
-    for (int k = 1; k < CPU_SETSIZE && free_cpu < 0; k++) { /* the next one up, cyclically */
-        const int c = (me + k) % CPU_SETSIZE;
-
-        if (CPU_ISSET(c, &s->all) && !CPU_ISSET(c, &used))
-            free_cpu = c;
-    }
-    if (free_cpu < 0)
-        return false; /* as many of them as CPUs, all in use: nowhere better */
+    if (!shared || CPU_COUNT(&unused) == 0)
+        return false; /* alone here; or as many of them as CPUs, all in use */
+    cpu = cpu_after(&unused, me, 1); /* the next one up, cyclically */
     CPU_ZERO(&to);
-    CPU_SET(free_cpu, &to);
+    CPU_SET(cpu, &to);
     if (sched_setaffinity(0, sizeof to, &to) != 0)
         return false;
     (void)sched_setaffinity(0, sizeof s->all, &s->all);
-    atomic_store_explicit(&s->cpu[i], free_cpu, memory_order_relaxed);
+    atomic_store_explicit(&s->cpu[i], cpu, memory_order_relaxed);
     return true;
 }
