@@ -14,7 +14,10 @@
 # `mkcore --size BYTES --mixed-bench` and the keys planted, prints the machine,
 # warms the page cache once, then times each command three times with GNU time
 # and prints a Markdown table of the best wall time, MB/s (bytes / 1e6 / s)
-# and the largest peak RSS of the three runs. Last it checks that dumpgate
+# and the largest peak RSS of the three runs. Then nine alternated rounds
+# of -j1 (free, and held on each of two CPUs), -j2 and two -j1 scans at once
+# give the -j2 speed-up and the machine's own two-CPU ceiling beside it (the
+# "Two CPUs" section). Last it checks that dumpgate
 # finds the planted keys. It runs a private copy of dumpgate, so a rebuild in
 # the middle of the run changes nothing. Everything goes to --out (default: a new directory
 # under /tmp; never inside the repository). Results: docs/PERFORMANCE.md.
@@ -78,7 +81,7 @@ for tool in "$dumpgate" "$mkcore"; do
         exit 2
     fi
 done
-for tool in openssl iconv rg yara /usr/bin/time; do
+for tool in openssl iconv rg yara taskset /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool is not installed" >&2; exit 2; }
 done
 
@@ -266,6 +269,71 @@ echo
 echo "| command | wall s | MB/s | peak RSS MiB |"
 echo "|---|---:|---:|---:|"
 printf '%s' "$rows"
+echo
+
+# --- two CPUs: -j2 against -j1, and what the machine itself allows ------------
+# The table's best-of-three times come from runs minutes apart, and GNU time
+# rounds to 10 ms. Here each round runs, back to back (the order reversed
+# every other round): -j1, -j1 held on each of the first two CPUs (taskset),
+# -j2, and two -j1 scans of the same core at once (two processes, nothing
+# shared: the most two CPUs of this machine give this work). With p1 and p2
+# the two concurrent scans' times, two CPUs kept busy would do
+# t1 * (1/p1 + 1/p2) scans in the time -j1 does one: the ceiling -j2 is
+# measured against. A virtual machine's CPUs need not be equally fast.
+echo "## Two CPUs ($((runs * 3)) alternated rounds, wall ms by the monotonic clock)"
+echo
+python3 - "$dumpgate" "$core" "$((runs * 3))" <<'EOF2'
+import os, statistics as st, subprocess, sys, time
+exe, core, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cpus = sorted(os.sched_getaffinity(0))[:2]
+
+def start(j, cpu=None):
+    pre = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    return subprocess.Popen(pre + [exe, "scan", "--no-config", "-j%d" % j, core],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+def timed(*procs):
+    t0, ends = time.monotonic(), {}
+    while len(ends) < len(procs):
+        for i, p in enumerate(procs):
+            if i not in ends and p.poll() is not None:
+                ends[i] = time.monotonic() - t0
+        time.sleep(0.0005)
+    for p in procs:
+        if p.returncode not in (0, 1):
+            sys.exit("bench.sh: dumpgate exit status %d" % p.returncode)
+    return [1000 * ends[i] for i in range(len(procs))]
+
+if len(cpus) < 2:
+    print("one CPU: nothing to measure")
+    sys.exit(0)
+steps = {
+    "j1": lambda: timed(start(1))[0],
+    "c0": lambda: timed(start(1, cpus[0]))[0],
+    "c1": lambda: timed(start(1, cpus[1]))[0],
+    "j2": lambda: timed(start(2))[0],
+    "pair": lambda: timed(start(1), start(1)),
+}
+rows = []
+for r in range(rounds):
+    order = list(steps) if r % 2 == 0 else list(reversed(steps))
+    got = {what: steps[what]() for what in order}
+    p1, p2 = got["pair"]
+    rows.append((got["j1"], got["c0"], got["c1"], got["j2"], p1, p2,
+                 got["j1"] / got["j2"], got["j1"] * (1 / p1 + 1 / p2)))
+print("| round | -j1 | -j1 on CPU %d | -j1 on CPU %d | -j2 | two -j1 at once | -j1 / -j2 | ceiling |"
+      % (cpus[0], cpus[1]))
+print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+for i, (t1, c0, c1, t2, p1, p2, ratio, ceil) in enumerate(rows, 1):
+    print("| %d | %.0f | %.0f | %.0f | %.0f | %.0f, %.0f | %.3f | %.3f |"
+          % (i, t1, c0, c1, t2, p1, p2, ratio, ceil))
+med = lambda k: st.median(row[k] for row in rows)
+print()
+print("medians: -j1 %.0f ms (CPU %d %.0f, CPU %d %.0f), -j2 %.0f ms; -j1 / -j2 %.3f; "
+      "ceiling %.3f; -j1 / -j2 over the ceiling %.3f"
+      % (med(0), cpus[0], med(1), cpus[1], med(2), med(3), med(6), med(7),
+         st.median(row[6] / row[7] for row in rows)))
+EOF2
 echo
 
 # --- did dumpgate find the keys? ---------------------------------------------
