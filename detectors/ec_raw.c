@@ -1732,13 +1732,16 @@ ec_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     sh->proof = cfg->proof;
-    sh->pts = calloc(MAX_POINTS, sizeof *sh->pts);
-    sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
-    sh->held = calloc(MAX_CANDS, sizeof *sh->held);
-    sh->ecx = calloc(MAX_ECX, sizeof *sh->ecx);
-    sh->refs = calloc(MAX_REFS, sizeof *sh->refs);
-    sh->jedx = calloc(MAX_JEDX, sizeof *sh->jedx);
-    sh->edx_pubs = calloc(MAX_EDX_PUBS, sizeof *sh->edx_pubs);
+    /* Each array is written before it is read, below its count: not zeroed,
+     * so a file that fills none costs no page of them (zeroing 7 MB a file
+     * was most of a small file's scan once glibc reused its heap). */
+    sh->pts = malloc(MAX_POINTS * sizeof *sh->pts);
+    sh->cands = malloc(MAX_CANDS * sizeof *sh->cands);
+    sh->held = malloc(MAX_CANDS * sizeof *sh->held);
+    sh->ecx = malloc(MAX_ECX * sizeof *sh->ecx);
+    sh->refs = malloc(MAX_REFS * sizeof *sh->refs);
+    sh->jedx = malloc(MAX_JEDX * sizeof *sh->jedx);
+    sh->edx_pubs = malloc(MAX_EDX_PUBS * sizeof *sh->edx_pubs);
     if (sh->pts == NULL || sh->cands == NULL || sh->held == NULL || sh->ecx == NULL || sh->refs == NULL ||
         sh->jedx == NULL || sh->edx_pubs == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->pts);
@@ -1758,12 +1761,14 @@ ec_create(const struct dg_config *cfg, void **out)
 static dg_err
 ec_init(void *shared, void **out)
 {
-    struct ec_ctx *c = calloc(1, sizeof *c);
+    struct ec_ctx *c = malloc(sizeof *c); /* its arrays: as ec_create()'s; its counts: */
 
     *out = NULL;
     if (c == NULL)
         return DG_E_NOMEM;
     c->sh = shared;
+    c->n_local = c->max_local = c->n_ecx = c->n_refs = c->n_edx_pubs = 0;
+    c->local_capped = c->ecx_capped = false;
     *out = c;
     return DG_OK;
 }

@@ -669,7 +669,7 @@ ed_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     sh->proof = cfg->proof;
-    sh->slices = calloc(MAX_SLICES, sizeof *sh->slices);
+    sh->slices = malloc(MAX_SLICES * sizeof *sh->slices); /* written before read, below n_slices */
     if (sh->slices == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->slices);
         free(sh);

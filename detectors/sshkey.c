@@ -631,7 +631,7 @@ sk_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     sh->proof = cfg->proof;
-    sh->cands = calloc(MAX_CANDS, sizeof *sh->cands);
+    sh->cands = malloc(MAX_CANDS * sizeof *sh->cands); /* written before read, below n_cands */
     if (sh->cands == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->cands);
         free(sh);
