@@ -65,6 +65,8 @@ struct ctx {
     struct jwk_buf *bin; /* a decoded member */
     uint32_t *back;  /* byte offsets of the characters before an anchor, nearest first */
     unsigned n_windows; /* windows decoded in this chunk (JWK_MAX_WINDOWS + 1: some refused) */
+    bool used;       /* txt or bin written: release() wipes them whole (an untouched
+                      * buffer is not touched to wipe it) */
 };
 
 static dg_err
@@ -99,8 +101,10 @@ jwk_release(void *p)
 
     if (c == NULL)
         return;
-    OPENSSL_cleanse(c->txt, JWK_BACK + JWK_FORWARD + 8);
-    OPENSSL_cleanse(c->bin, sizeof *c->bin);
+    if (c->used) {
+        OPENSSL_cleanse(c->txt, JWK_BACK + JWK_FORWARD + 8);
+        OPENSSL_cleanse(c->bin, sizeof *c->bin);
+    }
     free(c->txt);
     free(c->src);
     free(c->bin);
@@ -307,6 +311,7 @@ at_kty(struct ctx *c, const struct dg_chunk *ch, size_t k, enum text_enc e, stru
 
     if (c->n_windows > JWK_MAX_WINDOWS || ++c->n_windows > JWK_MAX_WINDOWS)
         return 0; /* jwk_scan() warns */
+    c->used = true;
     /* Characters before the anchor, nearest first. */
     for (size_t i = k; nb < JWK_BACK;) {
         if (i < w)

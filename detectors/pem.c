@@ -82,6 +82,8 @@ struct ctx {
     char *txt;         /* decoded text */
     uint32_t *src;     /* byte offset in the chunk of each decoded character (+1 entry) */
     unsigned char *der;
+    bool der_used;     /* der written: release() wipes it whole (an untouched buffer
+                        * is not touched to wipe it) */
     struct keydecoder *kd; /* this worker's OpenSSL decoder contexts */
     unsigned n_armors; /* BEGIN lines decoded in this chunk (PEM_MAX_ARMORS + 1: some refused) */
 };
@@ -140,7 +142,7 @@ pem_release(void *p)
     pcre2_match_data_free(c->md);
     free(c->txt);
     free(c->src);
-    if (c->der != NULL)
+    if (c->der != NULL && c->der_used)
         OPENSSL_cleanse(c->der, PEM_MAX_TEXT);
     free(c->der);
     keydecoder_free(c->kd);
@@ -252,6 +254,7 @@ base64_decode(struct ctx *c, const char *body, size_t blen)
     if (e == NULL)
         return -1;
     EVP_DecodeInit(e);
+    c->der_used = true;
     ok = EVP_DecodeUpdate(e, c->der, &out, (const unsigned char *)body, (int)blen) >= 0 &&
          EVP_DecodeFinal(e, c->der + out, &fin) == 1;
     EVP_ENCODE_CTX_free(e);
