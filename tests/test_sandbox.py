@@ -202,10 +202,12 @@ def test_a_running_scan_is_unprivileged_and_filtered(tmp_path, probe_so, jobs):
     """While it scans, the child runs as nobody with no groups, no
     capabilities, no new privileges, not dumpable, under a seccomp filter
     (with -j2 every thread too), and still reads the dump the handler
-    passed it (the verdict holds the probe's finding)."""
+    passed it (the verdict holds the probe's finding). 4 KiB chunks: a file
+    gets no more scanning threads than it has chunks, and this core is small."""
     spool = tmp_path / "spool"
     h = subprocess.Popen([str(dgtest.DUMPGATE), "core-handler", "--spool", str(spool),
-                          "--log-stderr", "-j", jobs, "--plugin", str(probe_so), "--",
+                          "--log-stderr", "-j", jobs, "--chunk-size", "4096",
+                          "--plugin", str(probe_so), "--",
                           "720", "1000", "11", "1763800000", "probesleep"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -253,6 +255,32 @@ def test_a_running_scan_is_unprivileged_and_filtered(tmp_path, probe_so, jobs):
     assert h.returncode == 1, err
     v, _ = verdict_of(spool, "quarantine", "core.probesleep")
     assert [f["type"] for f in v["findings"]] == ["probe-slept"], v["reason"]
+
+
+def test_a_file_of_one_chunk_is_scanned_by_one_thread(tmp_path, probe_so):
+    """-j2 on a core smaller than a chunk scans it on the calling thread:
+    no worker thread, no second set of detector contexts. The same core in
+    4 KiB chunks gets its second worker. Threads are counted while the
+    probe sleeps in scan(); the scan is stopped by its PID."""
+    core = tmp_path / "probe.core"
+    core.write_bytes(core_with("sleep"))
+    for extra, one in (([], True), (["--chunk-size", "4096"], False)):
+        p = subprocess.Popen([str(dgtest.DUMPGATE), "scan", "--no-config", "-j2", *extra,
+                              "--plugin", str(probe_so), str(core)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            most = 0
+            for _ in range(40):  # 2 s of the probe's 6
+                time.sleep(0.05)
+                try:
+                    most = max(most, len(list(pathlib.Path(f"/proc/{p.pid}/task").iterdir())))
+                except FileNotFoundError:
+                    break
+            assert p.poll() is None, "the scan ended before the probe's sleep was over"
+        finally:
+            p.kill()
+            p.wait()
+        assert (most == 1) if one else (most >= 2), (extra, most)
 
 
 def test_scan_user_none_runs_unconfined_and_a_missing_user_fails_closed(tmp_path, probe_so):

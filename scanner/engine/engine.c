@@ -133,7 +133,8 @@ struct worker {
     void *ctx[REGISTRY_MAX];
     struct dg_sink sink;
     pthread_t tid;
-    uint8_t *buf;      /* the chunk read from a file, chunk + margin bytes */
+    uint8_t *buf;      /* the chunk read from a file: worker_buf() */
+    size_t buf_len;    /* bytes of buf */
     struct trig_hits hits;              /* the chunk's triggers */
     struct dg_hits view[REGISTRY_MAX];  /* detector i's part of them */
     bool have_hits;    /* hits is reserved for a whole chunk */
@@ -318,6 +319,18 @@ is_hole(int fd, uint64_t off, size_t len)
     return (uint64_t)d >= off + len;
 }
 
+/* w's read buffer, of n bytes or more (kept for its next chunks), or NULL. */
+static uint8_t *
+worker_buf(struct worker *w, size_t n)
+{
+    if (w->buf != NULL && w->buf_len >= n)
+        return w->buf;
+    free(w->buf);
+    w->buf = iobuf_alloc(n);
+    w->buf_len = w->buf != NULL ? n : 0;
+    return w->buf;
+}
+
 /* Reads chunk k of a file (or points into a memory input) and scans it.
  * Returns false when k is past the end or the file shrank. */
 static bool
@@ -350,7 +363,10 @@ do_indexed_chunk(struct worker *w, uint64_t k)
         size_t got = 0;
         dg_err rc;
 
-        if (w->buf == NULL && (w->buf = iobuf_alloc(j->chunk + j->margin)) == NULL) {
+        /* a file smaller than a chunk is its one chunk: no 4 MiB buffer
+         * (and its huge page zeroed) for a minidump of 20 KiB */
+        if (worker_buf(w, size < j->chunk + j->margin ? (size_t)size : j->chunk + j->margin) ==
+            NULL) {
             dg_diag_at(j->diag, DG_DIAG_WARNING, DG_E_NOMEM, off,
                        "%s: no memory for the chunk at offset 0x%llx", j->in->name,
                        (unsigned long long)off);
@@ -485,7 +501,7 @@ later_loop(struct worker *w)
         size_t got = 0;
         dg_err rc = DG_E_NOMEM;
 
-        if (w->buf != NULL || (w->buf = iobuf_alloc(j->chunk + j->margin)) != NULL)
+        if (worker_buf(w, j->chunk + j->margin) != NULL)
             rc = input_read_at(j->in, l->off, w->buf, l->len, &got);
         if (rc != DG_OK || got != l->len) {
             dg_diag_at(j->diag, DG_DIAG_WARNING, rc != DG_OK ? rc : DG_E_IO, l->off,
@@ -811,6 +827,7 @@ worker_release(struct job *j, struct worker *w)
     }
     free(w->buf);
     w->buf = NULL;
+    w->buf_len = 0;
     w->have_hits = false;
     trig_hits_free(&w->hits);
     chunk_memo_free(&w->memo);
@@ -897,8 +914,7 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
     struct job *j = calloc(1, sizeof *j);
     struct worker *w = NULL;
     size_t nthreads = opts->threads > 1 ? opts->threads : 1;
-    bool threaded = nthreads > 1;
-    size_t n_created = 0, n_started = 0, n_workers = 0, n_want;
+    size_t n_created = 0, n_started = 0, n_workers = 0, n_want, n_scan;
     dg_err rc;
 
     if (j == NULL)
@@ -945,7 +961,17 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
      * beside it, and at least one so that reading and scanning overlap. */
     if (in->stream && nthreads > 1)
         nthreads--;
-    n_want = in->stream ? nthreads + 1 : nthreads;
+    /* A file gets no more scanning workers than it has chunks: a minidump of
+     * a few hundred KiB is one, and a second worker's thread and detector
+     * contexts would cost more than its scan. finish() keeps nthreads. */
+    n_scan = nthreads;
+    if (!in->stream) {
+        uint64_t n_chunks = in->size / j->chunk + (in->size % j->chunk != 0);
+
+        if (n_chunks < n_scan)
+            n_scan = n_chunks > 0 ? (size_t)n_chunks : 1;
+    }
+    n_want = in->stream ? nthreads + 1 : n_scan;
     w = calloc(n_want, sizeof *w);
     if (w == NULL) {
         rc = dg_diag(diag, DG_E_NOMEM, DG_NO_OFFSET, "%s: out of memory", in->name);
@@ -1002,9 +1028,9 @@ engine_run(const struct dg_input *in, struct dg_regions *map, const struct scan_
         if (j->n_later > 0)
             scan_later(j, w, n_workers);
     } else {
-        if (threaded) {
-            spread_set_init(&j->spread, (unsigned)nthreads);
-            for (; n_started < nthreads; n_started++)
+        if (n_scan > 1) {
+            spread_set_init(&j->spread, (unsigned)n_scan);
+            for (; n_started < n_scan; n_started++)
                 if (spread_start(&w[n_started].tid, worker_main, &w[n_started],
                                  (unsigned)n_started + 1) != 0)
                     break;
