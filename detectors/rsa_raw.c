@@ -55,6 +55,7 @@
 #include "../scanner/util/simd.h"
 #include "../scanner/util/wordflags.h"
 #include "../scanner/util/words.h"
+#include "rsa_tables.h"
 
 #define RSA_E 65537u
 #define RSA_RADIUS_WORDS 16384u                  /* join radius: 128 KiB */
@@ -85,6 +86,7 @@
 
 enum rep { REP_LE = 0, REP_BE = 1, REP_JAVA = 2, N_REPS = 3 };
 
+_Static_assert(RSA_E == RSA_TABLE_E, "rsa_tables.h is made for this exponent");
 _Static_assert(ANCHOR_BAD > 1 + MAX_K / 8, "a window holding a structured word never passes");
 _Static_assert((SUB_WORDS + MAX_K + 2 * ANCHOR_WORDS) * (1 + ANCHOR_BAD) <= UINT16_MAX,
                "the prefix counts of low-entropy words fit in 16 bits");
@@ -118,8 +120,6 @@ struct modulus_hit {
 
 struct rsa_shared {
     pthread_mutex_t lock;
-    uint16_t *inv1;       /* inv1[t] = (t^-1 mod E) - 1, t in [1, E) */
-    uint8_t *coprime;     /* bit r set iff gcd(r, 65535) == 1, r < 65535 */
     uint64_t einv64;      /* E^-1 mod 2^64 */
     bool strict[N_REPS];  /* top word >= floor(sqrt2 * 2^63) instead of top bit */
     struct prime_hit *hits;
@@ -412,8 +412,8 @@ predict(struct rsa_ctx *c, const uint8_t *w, size_t s, unsigned k, unsigned ki, 
 {
     const struct rsa_shared *sh = c->sh;
     const uint64_t *pre = c->pre[rep];
-    const uint16_t *inv1 = sh->inv1;
-    const uint8_t *coprime = sh->coprime;
+    const uint16_t *inv1 = rsa_inv1;
+    const uint8_t *coprime = rsa_coprime;
     const uint64_t einv = sh->einv64;
     const uint64_t tag = (uint64_t)ki << 32 | (uint64_t)rep << 34;
 
@@ -984,36 +984,17 @@ rsa_create(const struct dg_config *cfg, void **out)
     if (sh == NULL)
         return DG_E_NOMEM;
     sh->proof = cfg->proof;
-    sh->inv1 = calloc(RSA_E, sizeof *sh->inv1);
-    sh->coprime = calloc(65536 / 8, 1);
     sh->hits = calloc(MAX_PRIMES, sizeof *sh->hits);
     sh->mods = calloc(MAX_MODULI, sizeof *sh->mods);
     sh->nums = malloc(MAX_NUMS * sizeof *sh->nums);
-    if (sh->inv1 == NULL || sh->coprime == NULL || sh->hits == NULL || sh->mods == NULL ||
+    if (sh->hits == NULL || sh->mods == NULL ||
         sh->nums == NULL || pthread_mutex_init(&sh->lock, NULL) != 0) {
         free(sh->nums);
-        free(sh->inv1);
-        free(sh->coprime);
         free(sh->hits);
         free(sh->mods);
         free(sh);
         return DG_E_NOMEM;
     }
-    /* The inverses mod E from its primitive root 3 (E is the Fermat prime
-     * 2^16 + 1): 3^k and 3^-k = 21846^k walk every residue 1..E-1 together,
-     * and the modulus is a constant (no division): 0.1 ms, not 1.7. */
-    {
-        uint32_t a = 1, b = 1; /* 3^k, 3^-k mod E */
-
-        for (uint32_t k = 0; k < RSA_E - 1; k++) {
-            sh->inv1[a] = (uint16_t)(b - 1);
-            a = a * 3u % RSA_E;
-            b = b * 21846u % RSA_E;
-        }
-    }
-    for (unsigned r = 0; r < 65535; r++)
-        if (r % 3 && r % 5 && r % 17 && r % 257)
-            sh->coprime[r >> 3] |= (uint8_t)(1u << (r & 7));
     for (int i = 0; i < 6; i++)
         x *= 2 - RSA_E * x;
     sh->einv64 = x;
@@ -1561,8 +1542,6 @@ rsa_destroy(void *shared)
     free(sh->hits);
     free(sh->mods);
     free(sh->nums);
-    free(sh->inv1);
-    free(sh->coprime);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }

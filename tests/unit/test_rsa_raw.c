@@ -34,6 +34,7 @@
 
 #include "../../scanner/engine/chunkmemo.h"
 #include "../../scanner/proof/keyproof.h"
+#include "../../detectors/rsa_tables.h"
 
 extern const struct dg_detector dg_detector_rsa_raw;
 
@@ -833,10 +834,37 @@ test_random(void)
     free(buf);
 }
 
+/* The sieve's tables, made at build time (rsa_tables.py), say what
+ * rsa_tables.h says they do. */
+static void
+test_tables(void)
+{
+    unsigned bad_inv = 0, bad_coprime = 0;
+
+    for (uint32_t t = 1; t < RSA_TABLE_E; t++)
+        bad_inv += (uint64_t)(rsa_inv1[t] + 1u) * t % RSA_TABLE_E != 1;
+    for (unsigned r = 0; r < 65536; r++) {
+        unsigned a = r, b = 65535; /* gcd(r, 65535) */
+
+        while (b != 0) {
+            unsigned t = a % b;
+
+            a = b;
+            b = t;
+        }
+        bad_coprime += (r < 65535 && a == 1) != ((rsa_coprime[r >> 3] >> (r & 7)) & 1);
+    }
+    ok(rsa_inv1[0] == 0 && bad_inv == 0, "rsa_inv1: (t^-1 mod E) - 1 for every t (%u wrong)",
+       bad_inv);
+    ok(bad_coprime == 0, "rsa_coprime: gcd(r, 65535) == 1 (%u wrong)", bad_coprime);
+}
+
 int
 main(void)
 {
     static const unsigned bits[] = {1024, 2048, 3072, 4096};
+
+    test_tables();
     static const char *const enc[] = {"bn-le64", "bn-be", "java-int"};
 
     for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++) {
