@@ -1761,7 +1761,9 @@ ec_create(const struct dg_config *cfg, void **out)
 static dg_err
 ec_init(void *shared, void **out)
 {
-    struct ec_ctx *c = malloc(sizeof *c); /* its arrays: as ec_create()'s; its counts: */
+    struct ec_ctx *c = malloc(sizeof *c); /* not zeroed: its arrays are written before
+                                           * they are read (as ec_create()'s), its counts
+                                           * are set here */
 
     *out = NULL;
     if (c == NULL)
