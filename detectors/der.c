@@ -93,7 +93,7 @@ struct ctx {
     struct shared *sh;
     unsigned char *scratch; /* rebuilt DER, SCRATCH bytes, cleansed after use */
     unsigned char *v1;      /* a PKCS#8 v2 key rewritten as v1, SCRATCH bytes */
-    bool dirty;             /* scratch or v1 written: release() wipes them whole (an
+    bool used;              /* scratch or v1 written: release() wipes them whole (an
                              * untouched buffer is not touched to wipe it) */
     size_t covered;         /* chunk index up to which a decoded key covers the bytes */
     unsigned n_decodes;     /* OpenSSL decodes tried in this chunk */
@@ -168,7 +168,7 @@ der_release(void *p)
 
     if (c == NULL)
         return;
-    if (c->dirty) {
+    if (c->used) {
         OPENSSL_cleanse(c->scratch, SCRATCH);
         OPENSSL_cleanse(c->v1, SCRATCH);
     }
@@ -549,7 +549,7 @@ decode_v2(struct ctx *c, const uint8_t *p, const struct tlv *k, int n)
     }
     if (pk == NULL || pk->len < 2 || p[pk->off + pk->hlen] != 0 || body + 8 > SCRATCH)
         return NULL;
-    c->dirty = true;
+    c->used = true;
     c->v1[w++] = 0x30;
     w += put_len(c->v1 + w, body);
     c->v1[w++] = 0x02;
@@ -696,7 +696,7 @@ at_version(struct ctx *c, const struct dg_chunk *ch, size_t k)
             size_t h;
 
             total = kids[n - 1].off + kids[n - 1].hlen + kids[n - 1].len - k;
-            c->dirty = true;
+            c->used = true;
             c->scratch[0] = 0x30;
             h = 1 + put_len(c->scratch + 1, total);
             memcpy(c->scratch + h, p + k, total);
@@ -754,7 +754,7 @@ at_exponent(struct ctx *c, const struct dg_chunk *ch, size_t k)
         t[6].len > t[2].len + 1)
         return 0;
     tail = o - k;
-    c->dirty = true; /* q = c->scratch is written below */
+    c->used = true; /* q = c->scratch is written below */
     ERR_set_mark();
     bp = BN_secure_new();
     bq = BN_secure_new();

@@ -142,7 +142,7 @@ pem_release(void *p)
     pcre2_match_data_free(c->md);
     free(c->txt);
     free(c->src);
-    if (c->der != NULL && c->der_used)
+    if (c->der_used)
         OPENSSL_cleanse(c->der, PEM_MAX_TEXT);
     free(c->der);
     keydecoder_free(c->kd);

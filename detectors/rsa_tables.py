@@ -17,7 +17,6 @@ for _ in range(E - 1):
     inv1[a] = b - 1
     a = a * 3 % E
     b = b * 21846 % E
-assert all((inv1[t] + 1) * t % E == 1 for t in range(1, E))
 
 # bit r of coprime set iff gcd(r, 65535) == 1 (65535 = 3 * 5 * 17 * 257), r < 65535
 coprime = [0] * (65536 // 8)
